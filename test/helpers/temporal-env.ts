@@ -1,0 +1,83 @@
+// One Temporal server of each kind per test run, shared by every test file: the whole suite runs in one
+// process (see test/all.ts), and each server starts on first use and stops after the last test.
+import { after } from 'node:test';
+import { createServer } from 'node:net';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { devServer, timeSkippingServer } from '../../src/temporal-servers';
+import { conversationSearchAttributes } from '../../src/search-attributes';
+
+// Workers log state changes at INFO; tests only want to hear about problems. TEST_LOG_LEVEL=INFO shows them.
+Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
+
+let timeSkipping: Promise<TestWorkflowEnvironment> | undefined;
+let local: Promise<{ env: TestWorkflowEnvironment; uiPort: number }> | undefined;
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+
+function progress(line: string): void {
+  process.stderr.write(`[test-env] ${line}\n`);
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** The time-skipping test environment (Temporal's Java test server). */
+export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  timeSkipping ??= (async () => {
+    const choice = timeSkippingServer();
+    const start = Date.now();
+    progress(`starting ${choice.source}`);
+    const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: choice.executable } });
+    progress(`time-skipping server ready on ${env.address} in ${Date.now() - start} ms`);
+    return env;
+  })();
+  return timeSkipping;
+}
+
+/** The local dev server (Temporal CLI) with its Web UI and the project's search attributes registered. */
+export function localEnv(): Promise<{ env: TestWorkflowEnvironment; uiPort: number }> {
+  local ??= (async () => {
+    const choice = devServer();
+    const uiPort = await freePort();
+    const start = Date.now();
+    progress(`starting ${choice.source}`);
+    const env = await TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: choice.executable,
+        ui: true,
+        uiPort,
+        searchAttributes: conversationSearchAttributes,
+        log: { format: 'pretty', level: 'error' },
+      },
+    });
+    progress(`dev server ready on ${env.address} (Web UI on http://127.0.0.1:${uiPort}) in ${Date.now() - start} ms`);
+    return { env, uiPort };
+  })();
+  return local;
+}
+
+/** Workflow bundles are built once per path and reused by every worker of the run. */
+export function workflowBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(workflowsPath);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+    bundles.set(workflowsPath, bundle);
+  }
+  return bundle;
+}
+
+after(async () => {
+  const envs = await Promise.allSettled([timeSkipping, local?.then((l) => l.env)]);
+  for (const r of envs) {
+    if (r.status === 'fulfilled' && r.value) await r.value.teardown();
+  }
+});
