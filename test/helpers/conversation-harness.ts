@@ -1,0 +1,98 @@
+// A conversation-workflow harness: the real worker (workflows + HubSpot activities) on a Temporal test
+// environment, talking over real HTTP to a HubSpot emulator, driven through the platform client.
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { Worker } from '@temporalio/worker';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../src/hubspot-emulator';
+import { HubSpotAccounts } from '../../src/hubspot/accounts';
+import { ConversationClient, type Conversation } from '../../src/client';
+import { createConversationWorker, workflowsPath } from '../../src/worker';
+import type { ActionConfig } from '../../src/action/config';
+import { workflowBundle } from './temporal-env';
+
+export const ACME: EmulatorAccountSeed = {
+  accountId: 'acme-eu',
+  token: 'acme-token',
+  appId: 4242,
+  rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
+  contacts: [{ properties: { email: 'existing@acme.test', firstname: 'Existing', lastname: 'Person', phone: '+100' } }],
+};
+export const GLOBEX: EmulatorAccountSeed = {
+  accountId: 'globex',
+  token: 'globex-token',
+  appId: 5151,
+  rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
+};
+
+export function action(overrides: Partial<ActionConfig> = {}): ActionConfig {
+  return {
+    id: 'hubspot-upsert',
+    name: 'HubSpot: create or update contact',
+    intent: 'Save the customer in the CRM',
+    offlineSync: true,
+    hubspotAccountId: ACME.accountId,
+    allowCreate: true,
+    allowUpdateExisting: true,
+    fieldMappings: [
+      { hubspotProperty: 'email', astraField: 'email' },
+      { hubspotProperty: 'firstname', astraField: 'first_name' },
+      { hubspotProperty: 'phone', astraField: 'phone' },
+    ],
+    customFields: [],
+    ...overrides,
+  } as ActionConfig;
+}
+
+export interface Harness {
+  env: TestWorkflowEnvironment;
+  emulator: HubSpotEmulator;
+  platform: ConversationClient;
+  worker: Worker;
+  taskQueue: string;
+  /** Runs fn while the worker polls. */
+  run<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+let queueSeq = 0;
+
+export async function startHarness(env: TestWorkflowEnvironment, seeds: EmulatorAccountSeed[] = [ACME, GLOBEX]): Promise<Harness> {
+  const emulator = await startHubSpotEmulator({ port: 0, accounts: seeds });
+  const hubspot = new HubSpotAccounts(
+    seeds.map((s) => ({ accountId: s.accountId, token: s.token, appId: s.appId, basePath: emulator.url })),
+  );
+  const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
+  const worker = await createConversationWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    hubspot,
+    workflowBundle: await workflowBundle(workflowsPath),
+  });
+  const platform = new ConversationClient({ client: env.client, taskQueue });
+  return {
+    env,
+    emulator,
+    platform,
+    worker,
+    taskQueue,
+    run: (fn) => worker.runUntil(fn),
+    close: () => emulator.close(),
+  };
+}
+
+let conversationSeq = 0;
+
+export function conversation(channel: Conversation['channel'], actions: ActionConfig[], extra: Partial<Conversation> = {}): Conversation {
+  return { conversationId: `conv-${process.pid}-${++conversationSeq}`, channel, actions, ...extra };
+}
+
+/** Keeps the history of a finished test conversation as a replay fixture when RECORD_HISTORIES=1. */
+export async function keepHistory(h: Harness, conversationId: string, name: string): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await h.platform.handle(conversationId).fetchHistory();
+  const dir = join(__dirname, '..', 'histories');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.json`), historyToJSON(history));
+}

@@ -1,0 +1,57 @@
+// The worker's environment configuration: sane defaults, and errors that name the bad variable.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from '../src/config';
+
+const fails = (env: NodeJS.ProcessEnv, pattern: RegExp) =>
+  assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+
+describe('worker configuration', () => {
+  test('nothing configured: development with embedded servers and documented defaults', () => {
+    const { env, hubspotAccounts } = loadConfig({});
+    assert.equal(env.WORKER_MODE, 'development');
+    assert.equal(env.TEMPORAL_ADDRESS, undefined);
+    assert.equal(env.TEMPORAL_TASK_QUEUE, 'hubspot-contact-sync');
+    assert.equal(env.TEMPORAL_DEV_UI_PORT, 8233);
+    assert.equal(hubspotAccounts, undefined);
+  });
+
+  test('production refuses embedded servers', () => {
+    fails({ WORKER_MODE: 'production' }, /needs TEMPORAL_ADDRESS/);
+    fails({ WORKER_MODE: 'production', TEMPORAL_ADDRESS: 'temporal:7233' }, /needs HUBSPOT_ACCOUNTS/);
+  });
+
+  test('each bad value is named', () => {
+    fails({ WORKER_MODE: 'staging' }, /^Invalid configuration: WORKER_MODE: /);
+    fails({ TEMPORAL_DEV_UI_PORT: '99999' }, /TEMPORAL_DEV_UI_PORT/);
+    fails({ TEMPORAL_TLS: 'maybe' }, /TEMPORAL_TLS/);
+    fails({ HUBSPOT_ACCOUNTS: '[{' }, /HUBSPOT_ACCOUNTS is not valid JSON/);
+    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","appId":1}]' }, /HUBSPOT_ACCOUNTS: \[0\]: give exactly one of token, tokenEnv, tokenFile/);
+    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","token":"t","appId":"x"}]' }, /HUBSPOT_ACCOUNTS: \[0\]\.appId/);
+    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"a","token":"t","appId":1},{"accountId":"a","token":"u","appId":2}]' }, /\[1\]: account "a" is listed twice/);
+    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","tokenEnv":"ACME_TOKEN","appId":1}]' }, /\(acme\): environment variable ACME_TOKEN is empty or unset/);
+    fails({ HUBSPOT_ACCOUNTS_FILE: '/nonexistent/accounts.json' }, /cannot be read: ENOENT/);
+    fails({ TEMPORAL_TLS_CERT_PATH: '/a.pem' }, /go together/);
+  });
+
+  test('tokens come from the environment, a variable or a secret file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'worker-config-'));
+    writeFileSync(join(dir, 'globex.token'), 'globex-secret\n');
+    const accountsFile = join(dir, 'accounts.json');
+    writeFileSync(
+      accountsFile,
+      JSON.stringify([
+        { accountId: 'acme', tokenEnv: 'ACME_TOKEN', appId: 11, rateLimitPerTenSeconds: 100 },
+        { accountId: 'globex', tokenFile: join(dir, 'globex.token'), appId: '22', basePath: 'http://127.0.0.1:8787' },
+      ]),
+    );
+    const { hubspotAccounts } = loadConfig({ HUBSPOT_ACCOUNTS_FILE: accountsFile, ACME_TOKEN: 'acme-secret' });
+    assert.deepEqual(hubspotAccounts, [
+      { accountId: 'acme', token: 'acme-secret', appId: 11, rateLimitPerTenSeconds: 100 },
+      { accountId: 'globex', token: 'globex-secret', appId: 22, basePath: 'http://127.0.0.1:8787' },
+    ]);
+  });
+});

@@ -1,0 +1,131 @@
+// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow:
+// validate the mapping, look the contact up, decide (pure planContactSync), write, upsert the note.
+// Activities carry the plan out; nothing here talks to HubSpot directly.
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import type { ContactSyncActivities } from '../activities';
+import type { ActionConfig } from '../src/action/config';
+import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
+import type { FieldValues } from '../src/contract';
+
+export interface RunActionInput {
+  config: ActionConfig;
+  fields: FieldValues;
+  summary?: string;
+  /** Stable per (conversation, action): the note of this pair is found again by it. Never personal data. */
+  conversationKey: string;
+  /** The note written by an earlier run of this pair, if this run knows it. */
+  noteId?: string;
+  /** ISO time used as the note's hs_timestamp. */
+  timestamp: string;
+  mode: 'in-conversation' | 'offline';
+  /** Bound on the whole run's HubSpot retries. */
+  retryWindowMs: number;
+}
+
+function activitiesFor(mode: RunActionInput['mode'], retryWindowMs: number) {
+  return proxyActivities<ContactSyncActivities>({
+    // One HubSpot call rarely takes more than a few seconds; a hung connection is cut and retried.
+    startToCloseTimeout: mode === 'offline' ? '60s' : '10s',
+    // In conversation, the agent waits: the retries are bounded by its wait. Offline, HubSpot faults are
+    // retried for the configured window, so an outage delays a sync instead of losing it.
+    scheduleToCloseTimeout: retryWindowMs,
+    retry:
+      mode === 'offline'
+        ? { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10m' }
+        : { initialInterval: '300ms', backoffCoefficient: 2, maximumInterval: '3s' },
+  });
+}
+
+/** A readable reason out of an activity failure, for the outcome the operator sees. */
+export function failureReason(err: unknown): string {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof TimeoutFailure) {
+      // After retries run out of time, the cause of the timeout is the last attempt's failure.
+      const last = cause.cause?.message;
+      return `HubSpot did not complete ${err.activityType} within the retry window (${cause.timeoutType})${last ? `; last error: ${last}` : ''}`;
+    }
+    if (cause instanceof ApplicationFailure) return cause.message;
+    return cause?.message ?? err.message;
+  }
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export async function runContactSync(input: RunActionInput): Promise<SyncOutcome> {
+  const { config, fields, summary } = input;
+  const email = resolveLookupEmail(config, fields);
+  if (!email.ok) {
+    // Missing or invalid email: no HubSpot call at all, and nothing to retry.
+    return { result: 'skipped', propertiesWritten: [], reason: email.reason };
+  }
+
+  const act = activitiesFor(input.mode, input.retryWindowMs);
+  const accountId = config.hubspotAccountId;
+  const summaryNote = (what: string) => ({ summary: `${what} · action ${config.id} · account ${accountId}` });
+  try {
+    const check = await act.validateActionConfig.executeWithOptions(summaryNote('check field mappings'), [{ accountId, config }]);
+    if (!check.ok) {
+      return {
+        result: 'failed',
+        propertiesWritten: [],
+        reason: `The action's field mappings do not fit HubSpot account ${accountId}: ${check.problems.join('; ')}`,
+      };
+    }
+
+    const mappedProperties = config.fieldMappings.map((m) => m.hubspotProperty);
+    const lookup = (): Promise<ContactLookup> =>
+      act.lookupContact.executeWithOptions(summaryNote('look up contact by email'), [{ accountId, email: email.email, properties: mappedProperties }]);
+
+    let found = await lookup();
+    let plan = planContactSync({ config, fields, summary, lookup: found });
+    let contactId = found.found ? found.contactId : undefined;
+
+    if (plan.contact.kind !== 'none') {
+      try {
+        const written = await act.writeContact.executeWithOptions(summaryNote(`${plan.contact.kind} contact`), [
+          { accountId, idempotencyKey: `${input.conversationKey}:contact`, write: plan.contact },
+        ]);
+        contactId = written.contactId;
+      } catch (err) {
+        // Someone else created a contact with this email between our lookup and our create:
+        // look it up again and decide again, once, under the operator's rules for existing contacts.
+        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict')) throw err;
+        found = await lookup();
+        plan = planContactSync({ config, fields, summary, lookup: found });
+        contactId = found.found ? found.contactId : undefined;
+        if (plan.contact.kind !== 'none') {
+          const written = await act.writeContact.executeWithOptions(summaryNote(`${plan.contact.kind} contact (after conflict)`), [
+            { accountId, idempotencyKey: `${input.conversationKey}:contact:retry`, write: plan.contact },
+          ]);
+          contactId = written.contactId;
+        }
+      }
+    }
+
+    let noteId: string | undefined;
+    if (plan.note && contactId && summary !== undefined) {
+      const note = await act.upsertSummaryNote.executeWithOptions(summaryNote('upsert summary note'), [
+        {
+          accountId,
+          idempotencyKey: `${input.conversationKey}:note`,
+          conversationKey: input.conversationKey,
+          contactId,
+          noteId: input.noteId,
+          summary,
+          timestamp: input.timestamp,
+        },
+      ]);
+      noteId = note.noteId;
+    }
+
+    return {
+      ...plan.outcome,
+      contactId: contactId ?? plan.outcome.contactId,
+      noteId: noteId ?? plan.outcome.noteId,
+    };
+  } catch (err) {
+    // A failed action never fails the conversation: it is recorded, visible, and can be retried.
+    return { result: 'failed', propertiesWritten: [], reason: failureReason(err) };
+  }
+}
