@@ -43,6 +43,11 @@ export const envSchema = z.object({
   HUBSPOT_ACCOUNTS: z.string().min(1).optional().describe('JSON array of HubSpot accounts (see hubspotAccountSchema). Unset in development: the HubSpot emulator starts with its demo account.'),
   HUBSPOT_ACCOUNTS_FILE: z.string().min(1).optional().describe('Path of a JSON file holding the same array (a mounted secret).'),
   HUBSPOT_EMULATOR_PORT: port.default(8787).describe('Embedded HubSpot emulator port (development).'),
+  METRICS_BIND_ADDRESS: z
+    .string()
+    .regex(/^[^:]+:\d+$/, 'host:port')
+    .optional()
+    .describe('Serve Prometheus metrics (Temporal worker metrics and action outcome counters) on host:port/metrics, e.g. 0.0.0.0:9464.'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 export type WorkerEnv = z.infer<typeof envSchema>;

@@ -99,6 +99,10 @@ export const conversationInputSchema = z
     summary: summarySchema.optional(),
     options: conversationOptionsSchema.optional(),
     carried: carriedStateSchema.optional().describe('Internal: state carried over by continue-as-new.'),
+    operatorRetry: z
+      .object({ actionId: z.string().min(1).max(200) })
+      .optional()
+      .describe('Operator tools: run this one action now with the given fields and summary, then end (retry of a failed action of a finished conversation).'),
   })
   .describe('Starts a conversation workflow.');
 export type ConversationInput = z.input<typeof conversationInputSchema>;
@@ -140,6 +144,11 @@ export const runActionSchema = z
   .describe('The agent triggers an in-conversation action and waits for its outcome.');
 export type RunActionRequest = z.infer<typeof runActionSchema>;
 
+export const retryActionSchema = z
+  .object({ actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.') })
+  .describe('Operator tools: run an action again now, with the conversation’s current values.');
+export type RetryActionRequest = z.infer<typeof retryActionSchema>;
+
 export type ConversationStatus = 'active' | 'ending' | 'ended';
 export type SyncStatus = 'none' | 'pending' | 'running' | 'synced' | 'failed' | 'skipped';
 
@@ -151,7 +160,7 @@ export interface Rejection {
 
 export interface ActionRun extends SyncOutcome {
   actionId: string;
-  trigger: 'in-conversation' | 'offline';
+  trigger: 'in-conversation' | 'offline' | 'operator-retry';
   at: string;
 }
 
@@ -173,6 +182,9 @@ export interface ConversationState {
 }
 
 export interface ConversationResult extends ConversationState {
+  /** The actions snapshot and options of this session (no personal data). */
+  actions: ParsedConversationInput['actions'];
+  options: ConversationOptions;
   /** The field values and summary the offline sync used, so that an operator can retry a failed action. */
   finalFields: FieldValues;
   finalSummary?: string;
@@ -183,6 +195,8 @@ export const fieldsUpdatedSignal = defineSignal<[FieldsUpdate]>('fieldsUpdated')
 export const callEndedSignal = defineSignal<[CallEnded]>('callEnded');
 export const runActionUpdate = defineUpdate<ActionRun, [RunActionRequest]>('runAction');
 export const stateQuery = defineQuery<ConversationState>('state');
+/** Operator tools only; the platform uses runAction. */
+export const retryActionUpdate = defineUpdate<ActionRun, [RetryActionRequest]>('retryAction');
 
 /** One readable line out of a zod error: "path: problem; path: problem". */
 export function describeZodError(error: z.ZodError): string {

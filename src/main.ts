@@ -21,7 +21,15 @@ function say(line: string): void {
 async function main(): Promise<void> {
   const config = loadConfig();
   const { env } = config;
-  Runtime.install({ logger: new DefaultLogger(env.LOG_LEVEL) });
+  // Structured logs: one JSON object per line (no personal data is ever logged: ids and outcomes only).
+  const logger = new DefaultLogger(env.LOG_LEVEL, ({ level, message, meta, timestampNanos }) => {
+    process.stdout.write(`${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level, message, ...meta })}\n`);
+  });
+  Runtime.install({
+    logger,
+    telemetryOptions: env.METRICS_BIND_ADDRESS ? { metrics: { prometheus: { bindAddress: env.METRICS_BIND_ADDRESS } } } : undefined,
+  });
+  if (env.METRICS_BIND_ADDRESS) say(`Prometheus metrics: http://${env.METRICS_BIND_ADDRESS}/metrics`);
   const cleanups: Array<() => Promise<void>> = [];
 
   let address = env.TEMPORAL_ADDRESS;

@@ -26,7 +26,7 @@ describe('text channel: the 10-minute inactivity rule', () => {
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'ten.minutes@example.com', first_name: 'Ten' } });
       await h.platform.updateFields(conv, { summary: 'Customer asked about pricing.' });
-      await h.env.sleep('9m59s');
+      await h.env.sleep(9 * 60_000 + 59_000);
       assert.equal(contactsWith(ACME.accountId, 'ten.minutes@example.com').length, 0, 'synced before the 10 minutes were up');
       const before = await h.platform.getState(conv.conversationId);
       assert.equal(before?.status, 'active');
@@ -58,7 +58,7 @@ describe('text channel: the 10-minute inactivity rule', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'restart@example.com' } });
       await h.env.sleep('9m');
       await h.platform.recordMessage(conv, { from: 'agent', fields: { first_name: 'Late' } });
-      await h.env.sleep('9m30s'); // 18.5 minutes after the start, 9.5 after the last message
+      await h.env.sleep(9.5 * 60_000); // 18.5 minutes after the start, 9.5 after the last message
       assert.equal(contactsWith(ACME.accountId, 'restart@example.com').length, 0, 'the second message did not restart the wait');
       const state = await h.platform.getState(conv.conversationId);
       assert.equal(state?.messageCount, 2);
@@ -100,7 +100,7 @@ describe('voice channel', () => {
     const conv = conversation('voice', [action()], { options: { callSafetyTimeoutMs: 2 * 3600_000 } });
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'lost.call@example.com' } });
-      await h.env.sleep('1h59m');
+      await h.env.sleep(119 * 60_000);
       assert.equal(contactsWith(ACME.accountId, 'lost.call@example.com').length, 0);
       const result = await h.platform.result(conv.conversationId);
       assert.equal(result.endReason, 'call-safety-timeout');

@@ -7,6 +7,7 @@ import {
   condition,
   continueAsNew,
   log,
+  metricMeter,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -24,6 +25,8 @@ import {
   isVoice,
   messageSchema,
   messageSignal,
+  retryActionSchema,
+  retryActionUpdate,
   runActionSchema,
   runActionUpdate,
   stateQuery,
@@ -43,6 +46,9 @@ import { runContactSync } from './run-action';
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
 const MAX_REJECTIONS = 20;
+
+/** Action outcomes by result, account and trigger, exported with the worker's Temporal metrics (Prometheus). */
+const outcomeCounter = metricMeter.createCounter('hubspot_contact_sync_outcomes', 'runs', 'Outcomes of the HubSpot contact-sync action');
 
 export async function conversationWorkflow(rawInput: ConversationInput): Promise<ConversationResult> {
   const parsedInput = conversationInputSchema.safeParse(rawInput);
@@ -147,6 +153,7 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
     list.push(run);
     if (list.length > MAX_OUTCOMES_PER_ACTION) list.splice(0, list.length - MAX_OUTCOMES_PER_ACTION);
     if (run.noteId) noteIds[run.actionId] = run.noteId;
+    outcomeCounter.add(1, { result: run.result, hubspot_account: actionsById.get(run.actionId)?.hubspotAccountId ?? 'unknown', trigger: run.trigger });
     log.info('Action finished', { actionId: run.actionId, trigger: run.trigger, result: run.result, contactId: run.contactId, noteId: run.noteId });
   };
 
@@ -164,8 +171,8 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
           conversationKey: `${workflowInfo().workflowId}:${config.id}`,
           noteId: noteIds[config.id],
           timestamp: iso(at),
-          mode: trigger,
-          retryWindowMs: trigger === 'offline' ? options.offlineRetryWindowMs : options.actionTimeoutMs,
+          mode: trigger === 'in-conversation' ? 'in-conversation' : 'offline',
+          retryWindowMs: trigger === 'in-conversation' ? options.actionTimeoutMs : options.offlineRetryWindowMs,
         });
         const result: ActionRun = { ...outcome, actionId: config.id, trigger, at: iso(at) };
         record(result);
@@ -226,7 +233,35 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
       },
     },
   );
+  setHandler(
+    retryActionUpdate,
+    async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'),
+    {
+      validator: (raw) => {
+        const parsed = retryActionSchema.safeParse(raw);
+        if (!parsed.success) throw new Error(`retryAction refused: ${describeZodError(parsed.error)}`);
+        if (!actionsById.has(parsed.data.actionId)) {
+          throw new Error(`retryAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
+        }
+        if (status === 'ended') throw new Error('retryAction refused: this session has ended; retry starts a new one');
+      },
+    },
+  );
   setHandler(stateQuery, state);
+
+  const result = (): ConversationResult => ({ ...state(), actions: input.actions, options, finalFields: fields, finalSummary: summary });
+
+  if (input.operatorRetry) {
+    // An operator retries a failed action of a finished conversation: run it once, with the values given, and end.
+    const config = actionsById.get(input.operatorRetry.actionId);
+    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
+    status = 'ending';
+    await runAction(config, 'operator-retry');
+    await condition(allHandlersFinished);
+    status = 'ended';
+    publish();
+    return result();
+  }
 
   // ---- waiting for the end -------------------------------------------------------------------
   const continueAsNewDue = () =>
@@ -290,5 +325,5 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   await condition(allHandlersFinished);
   status = 'ended';
   publish();
-  return { ...state(), finalFields: fields, finalSummary: summary };
+  return result();
 }

@@ -1,0 +1,93 @@
+// Operator tools over the Temporal client: read a conversation's state, retry a failed action.
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  conversationWorkflowId,
+  retryActionUpdate,
+  stateQuery,
+  WORKFLOW_TYPE,
+  type ActionRun,
+  type ConversationInput,
+  type ConversationResult,
+  type ConversationState,
+} from './contract';
+import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from './search-attributes';
+
+export class OperatorError extends Error {
+  override name = 'OperatorError';
+}
+
+export interface ConversationOverview {
+  workflowId: string;
+  runId: string;
+  workflowStatus: string;
+  taskQueue: string;
+  state?: ConversationState;
+  result?: ConversationResult;
+}
+
+/** The latest session of a conversation: its Temporal status, and its state (running) or result (completed). */
+export async function inspectConversation(client: Client, conversationId: string): Promise<ConversationOverview> {
+  const handle = client.workflow.getHandle(conversationWorkflowId(conversationId));
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new OperatorError(`No conversation "${conversationId}" (workflow ${handle.workflowId} not found)`);
+    throw err;
+  }
+  const overview: ConversationOverview = {
+    workflowId: handle.workflowId,
+    runId: description.runId,
+    workflowStatus: description.status.name,
+    taskQueue: description.taskQueue,
+  };
+  if (description.status.name === 'RUNNING') overview.state = await handle.query(stateQuery);
+  else if (description.status.name === 'COMPLETED') overview.result = (await handle.result()) as ConversationResult;
+  return overview;
+}
+
+/**
+ * Runs an action of a conversation again. A running conversation runs it now with its current values
+ * (retryAction update); a finished one starts a one-shot session with the values its last session
+ * ended with. Either way the contact and the note are updated, never duplicated.
+ */
+export async function retryAction(client: Client, conversationId: string, actionId: string): Promise<ActionRun> {
+  const overview = await inspectConversation(client, conversationId);
+  const handle = client.workflow.getHandle(overview.workflowId);
+  if (overview.workflowStatus === 'RUNNING') {
+    return handle.executeUpdate(retryActionUpdate, { args: [{ actionId }] });
+  }
+  const last = overview.result;
+  if (!last) {
+    throw new OperatorError(`The last session of "${conversationId}" ended as ${overview.workflowStatus}: there are no final values to retry with`);
+  }
+  if (!last.actions.some((a) => a.id === actionId)) {
+    throw new OperatorError(`Conversation "${conversationId}" has no action "${actionId}" (its actions: ${last.actions.map((a) => a.id).join(', ') || 'none'})`);
+  }
+  const input: ConversationInput = {
+    conversationId,
+    channel: last.channel,
+    actions: last.actions,
+    options: last.options,
+    fields: last.finalFields,
+    summary: last.finalSummary,
+    operatorRetry: { actionId },
+  };
+  const retry = await client.workflow.start(WORKFLOW_TYPE, {
+    workflowId: overview.workflowId,
+    taskQueue: overview.taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: ConversationIdAttr, value: conversationId },
+      { key: ChannelAttr, value: last.channel },
+      { key: StatusAttr, value: 'ending' },
+      { key: SyncStatusAttr, value: 'running' },
+      { key: HubSpotAccountsAttr, value: [...new Set(last.actions.map((a) => a.hubspotAccountId))] },
+    ],
+    staticSummary: `Operator retry of action ${actionId}`,
+  });
+  const result = (await retry.result()) as ConversationResult;
+  const run = result.outcomes[actionId]?.at(-1);
+  if (!run) throw new OperatorError(`The retry session of "${conversationId}" recorded no outcome for "${actionId}"`);
+  return run;
+}

@@ -1,0 +1,88 @@
+// Operator commands.
+//   npm run ops -- state <conversationId>
+//   npm run ops -- retry <conversationId> <actionId>
+//   npm run ops -- validate-config <action-config.json>
+// Temporal and HubSpot settings come from the same environment variables as the worker
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, HUBSPOT_ACCOUNTS / HUBSPOT_ACCOUNTS_FILE, CODEC_KEYS).
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { ConfigError, loadConfig } from './config';
+import { dataConverterFromEnv } from './codec/data-converter';
+import { inspectConversation, OperatorError, retryAction } from './operator';
+import { validateActionConfigFile } from './validate-config';
+
+const usage = `usage:
+  npm run ops -- state <conversationId>               the conversation's status, sync status and outcomes
+  npm run ops -- retry <conversationId> <actionId>    run an action again (after fixing what made it fail)
+  npm run ops -- validate-config <config.json>        check an action config against its HubSpot account`;
+
+async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
+  const { env } = loadConfig();
+  const address = env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_DEV_PORT}`;
+  const connection = await Connection.connect({ address, apiKey: env.TEMPORAL_API_KEY, tls: env.TEMPORAL_TLS || env.TEMPORAL_API_KEY ? true : undefined });
+  return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv() }), close: () => connection.close() };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'state': {
+      if (args.length !== 1) break;
+      const { client, close } = await temporalClient();
+      try {
+        const o = await inspectConversation(client, args[0]!);
+        const s = o.state ?? o.result;
+        process.stdout.write(`${o.workflowId} (run ${o.runId}): workflow ${o.workflowStatus}\n`);
+        if (s) {
+          process.stdout.write(`channel ${s.channel}, status ${s.status}, sync ${s.syncStatus}, messages ${s.messageCount}, last message ${s.lastMessageAt ?? '-'}, offline sync due ${s.offlineSyncDueAt ?? '-'}${s.endReason ? `, ended by ${s.endReason}` : ''}\n`);
+          for (const [actionId, runs] of Object.entries(s.outcomes)) {
+            for (const r of runs) process.stdout.write(`  ${actionId} [${r.trigger} ${r.at}] ${r.result}: ${r.reason}${r.contactId ? ` (contact ${r.contactId}${r.noteId ? `, note ${r.noteId}` : ''})` : ''}\n`);
+          }
+          for (const r of s.rejections) process.stdout.write(`  rejected ${r.kind} at ${r.at}: ${r.message}\n`);
+        }
+        return 0;
+      } finally {
+        await close();
+      }
+    }
+    case 'retry': {
+      if (args.length !== 2) break;
+      const { client, close } = await temporalClient();
+      try {
+        process.stdout.write(`retrying action ${args[1]} of conversation ${args[0]}...\n`);
+        const run = await retryAction(client, args[0]!, args[1]!);
+        process.stdout.write(`${run.result}: ${run.reason}${run.contactId ? ` (contact ${run.contactId}${run.noteId ? `, note ${run.noteId}` : ''})` : ''}\n`);
+        return run.result === 'failed' ? 1 : 0;
+      } finally {
+        await close();
+      }
+    }
+    case 'validate-config': {
+      if (args.length !== 1) break;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(readFileSync(args[0]!, 'utf8'));
+      } catch (err) {
+        throw new OperatorError(`${args[0]} cannot be read as JSON: ${(err as Error).message}`);
+      }
+      const problems = await validateActionConfigFile(raw, loadConfig());
+      if (problems.length === 0) {
+        process.stdout.write(`${args[0]}: valid\n`);
+        return 0;
+      }
+      process.stdout.write(`${args[0]}: ${problems.length} problem(s)\n${problems.map((p) => `  - ${p}\n`).join('')}`);
+      return 1;
+    }
+  }
+  process.stderr.write(`${usage}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    const known = err instanceof OperatorError || err instanceof ConfigError;
+    process.stderr.write(`${known ? '' : 'failed: '}${(err as Error).message}\n`);
+    process.exit(known ? 1 : 3);
+  },
+);
