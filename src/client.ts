@@ -97,17 +97,17 @@ export class ConversationClient {
   }
 
   /** Records a message. The first message starts the conversation's workflow (signal-with-start). */
-  recordMessage(conversation: Conversation, message: Message) {
+  async recordMessage(conversation: Conversation, message: Message) {
     return this.signalWithStart(conversation, messageSignal, parse(messageSchema, message, 'message'));
   }
 
   /** New field values and/or the summary. Does not restart the inactivity wait. */
-  updateFields(conversation: Conversation, update: FieldsUpdate) {
+  async updateFields(conversation: Conversation, update: FieldsUpdate) {
     return this.signalWithStart(conversation, fieldsUpdatedSignal, parse(fieldsUpdatedSchema, update, 'fieldsUpdated'));
   }
 
   /** The call ended (voice): offline actions run right after. Send the final fields and summary with it. */
-  endCall(conversation: Conversation, final: CallEnded = {}) {
+  async endCall(conversation: Conversation, final: CallEnded = {}) {
     return this.signalWithStart(conversation, callEndedSignal, parse(callEndedSchema, final, 'callEnded'));
   }
 
@@ -146,7 +146,7 @@ export class ConversationClient {
   }
 
   /** Waits for the current session of the conversation to end and returns its result. */
-  result(conversationId: string): Promise<ConversationResult> {
+  async result(conversationId: string): Promise<ConversationResult> {
     return this.handle(conversationId).result();
   }
 }

@@ -86,8 +86,8 @@ describe('voice channel', () => {
       await h.platform.endCall(conv, { summary: 'Called to book a demo.' });
       const result = await h.platform.result(conv.conversationId);
       assert.equal(result.endReason, 'call-ended');
-      const elapsed = (await h.env.currentTimeMs()) - serverBefore;
-      assert.ok(elapsed < 60_000, `the sync waited ${elapsed} ms of workflow time after the call ended`);
+      const startedAfter = Date.parse(result.outcomes['hubspot-upsert']![0]!.at) - serverBefore;
+      assert.ok(startedAfter >= 0 && startedAfter < 1000, `the sync started ${startedAfter} ms of workflow time after the call ended`);
       const contacts = contactsWith(ACME.accountId, 'caller@example.com');
       assert.equal(contacts.length, 1);
       assert.equal(contacts[0]!.properties.phone, '+33 1 23 45 67 89');
@@ -162,40 +162,6 @@ describe('in-conversation actions', () => {
   });
 });
 
-describe('long and resumed conversations', () => {
-  test('continue-as-new keeps one note; a late message updates the same note', async () => {
-    const live = action({ id: 'live', offlineSync: false });
-    const offline = action({ id: 'offline', offlineSync: true });
-    const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40 } });
-    await h.run(async () => {
-      const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'long@example.com' }, summary: 'v1' });
-      const firstRun = (await h.platform.handle(conv.conversationId).describe()).runId;
-      for (let i = 0; i < 30; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
-      const state = await h.platform.getState(conv.conversationId);
-      assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation continued as new');
-      assert.equal(state?.messageCount, 30, 'the message count survived continue-as-new');
-      assert.notEqual((await h.platform.handle(conv.conversationId).describe()).runId, firstRun);
-      const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'v2' });
-      assert.equal(second.noteId, first.noteId, 'the note id was carried over');
-
-      await h.platform.updateFields(conv, { summary: 'final summary' });
-      const ended = await h.platform.result(conv.conversationId);
-      const offlineNote = ended.outcomes['offline']![0]!.noteId;
-      assert.ok(offlineNote);
-
-      // After the end, a late message opens a new session of the same conversation: same note, updated.
-      await h.platform.recordMessage(conv, { from: 'customer', summary: 'late addition' });
-      const late = await h.platform.result(conv.conversationId);
-      assert.equal(late.outcomes['offline']?.[0]?.noteId, offlineNote);
-      const contact = contactsWith(ACME.accountId, 'long@example.com')[0]!;
-      const notes = notesOf(ACME.accountId, contact.id);
-      assert.equal(notes.length, 2, 'one note for the live action and one for the offline action');
-      assert.match(notes.find((n) => n.id === offlineNote)!.properties.hs_note_body ?? '', /late addition/);
-      assert.match(notes.find((n) => n.id === first.noteId)!.properties.hs_note_body ?? '', /v2/);
-    });
-  });
-});
-
 describe('bad input', () => {
   test('invalid signals are recorded as rejected, invalid updates are refused, and the workflow keeps working', async () => {
     const live = action({ id: 'live', offlineSync: false });
@@ -220,7 +186,7 @@ describe('bad input', () => {
 
       await assert.rejects(h.platform.runAction(conv, { actionId: 'nope' }), (e: unknown) => e instanceof ActionRefusedError && /no action "nope"/.test(e.message));
       await assert.rejects(h.platform.runAction(conv, { actionId: 'offline' }), (e: unknown) => e instanceof ActionRefusedError && /offline sync/.test(e.message));
-      await assert.rejects(handle.executeUpdate(runActionUpdate, { args: [{ actionId: 42 } as never] }), /runAction refused: actionId/);
+      await assert.rejects(handle.executeUpdate(runActionUpdate, { args: [{ actionId: 42 } as never] }), (e: Error) => /runAction refused: actionId/.test(String((e.cause as Error | undefined)?.message)));
 
       // Invalid email: skipped with the reason, no HubSpot call, no failure.
       const before = h.emulator.requests(ACME.accountId).length;

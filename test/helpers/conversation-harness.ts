@@ -3,8 +3,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { Worker } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../src/hubspot-emulator';
 import { HubSpotAccounts } from '../../src/hubspot/accounts';
 import { ConversationClient, type Conversation } from '../../src/client';
@@ -49,7 +48,7 @@ export interface Harness {
   env: TestWorkflowEnvironment;
   emulator: HubSpotEmulator;
   platform: ConversationClient;
-  worker: Worker;
+  hubspot: HubSpotAccounts;
   taskQueue: string;
   /** Runs fn while the worker polls. */
   run<T>(fn: () => Promise<T>): Promise<T>;
@@ -64,20 +63,19 @@ export async function startHarness(env: TestWorkflowEnvironment, seeds: Emulator
     seeds.map((s) => ({ accountId: s.accountId, token: s.token, appId: s.appId, basePath: emulator.url })),
   );
   const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
-  const worker = await createConversationWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    hubspot,
-    workflowBundle: await workflowBundle(workflowsPath),
-  });
+  const bundle = await workflowBundle(workflowsPath);
   const platform = new ConversationClient({ client: env.client, taskQueue });
   return {
     env,
     emulator,
     platform,
-    worker,
+    hubspot,
     taskQueue,
-    run: (fn) => worker.runUntil(fn),
+    // A worker runs once: each test gets a fresh one on the same task queue (the bundle is shared).
+    run: async (fn) => {
+      const worker = await createConversationWorker({ connection: env.nativeConnection, taskQueue, hubspot, workflowBundle: bundle });
+      return worker.runUntil(fn);
+    },
     close: () => emulator.close(),
   };
 }
@@ -94,5 +92,5 @@ export async function keepHistory(h: Harness, conversationId: string, name: stri
   const history = await h.platform.handle(conversationId).fetchHistory();
   const dir = join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.json`), historyToJSON(history));
+  writeFileSync(join(dir, `${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());
 }

@@ -37,6 +37,12 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     const start = Date.now();
     progress(`starting ${choice.source}`);
     const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: choice.executable } });
+    // The test server starts without custom search attributes; the dev server gets them at start instead.
+    const indexedType = { KEYWORD: 2, KEYWORD_LIST: 7 } as const;
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: Object.fromEntries(conversationSearchAttributes.map((k) => [k.name, indexedType[k.type as keyof typeof indexedType]])),
+    });
     progress(`time-skipping server ready on ${env.address} in ${Date.now() - start} ms`);
     return env;
   })();

@@ -1,0 +1,56 @@
+// Continue-as-new and sessions, on the dev server (a real Temporal server with real history lengths),
+// with a short inactivity timeout so the real clock can be used.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { localEnv } from './helpers/temporal-env';
+import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
+
+let h: Harness;
+
+before(async () => {
+  h = await startHarness((await localEnv()).env);
+});
+after(async () => {
+  await h?.close();
+});
+
+const contactsWith = (accountId: string, email: string) =>
+  h.emulator.contacts(accountId).filter((c) => c.properties.email?.toLowerCase() === email.toLowerCase());
+const notesOf = (accountId: string, contactId: string) =>
+  h.emulator.notes(accountId).filter((n) => n.associations.contacts.includes(contactId));
+
+describe('long and resumed conversations', () => {
+  test('continue-as-new keeps one note; a late message updates the same note', async () => {
+    const live = action({ id: 'live', offlineSync: false });
+    const offline = action({ id: 'offline', offlineSync: true });
+    const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000 } });
+    await h.run(async () => {
+      const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'long@example.com' }, summary: 'v1' });
+      const firstRun = (await h.platform.handle(conv.conversationId).describe()).runId;
+      for (let i = 0; i < 30; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
+      const state = await h.platform.getState(conv.conversationId);
+      assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation continued as new');
+      assert.equal(state?.messageCount, 30, 'the message count survived continue-as-new');
+      assert.notEqual((await h.platform.handle(conv.conversationId).describe()).runId, firstRun);
+      const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'v2' });
+      assert.equal(second.noteId, first.noteId, 'the note id was carried over');
+
+      await h.platform.updateFields(conv, { summary: 'final summary' });
+      const ended = await h.platform.result(conv.conversationId);
+      const offlineNote = ended.outcomes['offline']![0]!.noteId;
+      assert.ok(offlineNote);
+
+      // After the end, a late message opens a new session of the same conversation: same note, updated.
+      // A new session knows only what the platform sends when it starts: its current field values.
+      await h.platform.recordMessage({ ...conv, fields: { email: 'long@example.com' } }, { from: 'customer', summary: 'late addition' });
+      const late = await h.platform.result(conv.conversationId);
+      assert.equal(late.outcomes['offline']?.[0]?.noteId, offlineNote);
+      const contact = contactsWith(ACME.accountId, 'long@example.com')[0]!;
+      const notes = notesOf(ACME.accountId, contact.id);
+      assert.equal(notes.length, 2, 'one note for the live action and one for the offline action');
+      assert.match(notes.find((n) => n.id === offlineNote)!.properties.hs_note_body ?? '', /late addition/);
+      assert.match(notes.find((n) => n.id === first.noteId)!.properties.hs_note_body ?? '', /v2/);
+    });
+  });
+});
+
