@@ -31,6 +31,8 @@ export interface HubSpotEmulator {
   port: number;
   close(): Promise<void>;
   addAccount(seed: EmulatorAccountSeed): void;
+  /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
+  addContact(accountId: string, properties: Record<string, string>): string;
   setFaults(accountId: string, faults: FaultSpec | null, seed?: number): void;
   failNext(accountId: string, operation: string, kind: FaultKind, count?: number): void;
   contacts(accountId: string): StoredObject[];
@@ -51,6 +53,7 @@ export async function startHubSpotEmulator(
     port: server.port,
     close: () => server.close(),
     addAccount: (seed) => void server.addAccount(seed),
+    addContact: (accountId, properties) => server.account(accountId).addPersonContact(properties).id,
     setFaults: (accountId, faults, seed) => {
       const a = server.account(accountId);
       a.faults = faults;

@@ -120,19 +120,22 @@ export class AccountState {
     if (perSecond && Number.isFinite(perSecond)) this.search = new RollingWindow(perSecond, 1_000);
     for (const p of STANDARD_CONTACT_PROPERTIES) this.properties.set(p.name, defineProperty(p, true));
     for (const p of seed.customProperties ?? []) this.properties.set(p.name, defineProperty({ groupName: 'custom', ...p }, false));
-    for (const c of seed.contacts ?? []) {
-      const now = new Date().toISOString();
-      const id = c.id ?? newId();
-      const contact: StoredObject = {
-        id,
-        properties: { ...c.properties, hs_object_id: id, createdate: now, lastmodifieddate: now, hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' },
-        createdAt: now,
-        updatedAt: now,
-        archived: false,
-      };
-      this.contacts.set(id, contact);
-      this.indexEmails(contact);
-    }
+    for (const c of seed.contacts ?? []) this.addPersonContact(c.properties, c.id);
+  }
+
+  /** A contact created by a person in HubSpot's UI: no app is its record source. */
+  addPersonContact(properties: Record<string, string>, id = newId()): StoredObject {
+    const now = new Date().toISOString();
+    const contact: StoredObject = {
+      id,
+      properties: { ...properties, hs_object_id: id, createdate: now, lastmodifieddate: now, hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' },
+      createdAt: now,
+      updatedAt: now,
+      archived: false,
+    };
+    this.contacts.set(id, contact);
+    this.indexEmails(contact);
+    return contact;
   }
 
   emailsOf(contact: StoredObject): string[] {

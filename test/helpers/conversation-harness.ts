@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../src/hubspot-emulator';
-import { HubSpotAccounts } from '../../src/hubspot/accounts';
+import { HubSpotAccounts, type HubSpotAccountSettings, type HubSpotAccountsOptions } from '../../src/hubspot/accounts';
 import { ConversationClient, type Conversation } from '../../src/client';
 import { createConversationWorker, workflowsPath } from '../../src/worker';
 import type { ActionConfig } from '../../src/action/config';
@@ -57,10 +57,15 @@ export interface Harness {
 
 let queueSeq = 0;
 
-export async function startHarness(env: TestWorkflowEnvironment, seeds: EmulatorAccountSeed[] = [ACME, GLOBEX]): Promise<Harness> {
+export async function startHarness(
+  env: TestWorkflowEnvironment,
+  seeds: EmulatorAccountSeed[] = [ACME, GLOBEX],
+  options: { accounts?: HubSpotAccountsOptions; settings?: (s: EmulatorAccountSeed) => Partial<HubSpotAccountSettings> } = {},
+): Promise<Harness> {
   const emulator = await startHubSpotEmulator({ port: 0, accounts: seeds });
   const hubspot = new HubSpotAccounts(
-    seeds.map((s) => ({ accountId: s.accountId, token: s.token, appId: s.appId, basePath: emulator.url })),
+    seeds.map((s) => ({ accountId: s.accountId, token: s.token, appId: s.appId, basePath: emulator.url, ...options.settings?.(s) })),
+    options.accounts,
   );
   const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
   const bundle = await workflowBundle(workflowsPath);
