@@ -3,7 +3,7 @@
 // idempotency keys: a create that meets 409 resolves to the contact an earlier attempt created, and
 // a note an earlier attempt wrote is found again by its reference and updated.
 // Logs carry ids and outcomes only: never an email, a phone or a summary.
-import { log } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
@@ -101,6 +101,8 @@ export function createActivities({ hubspot }: ActivityDeps) {
       conversationKey: string;
       contactId: string;
       noteId?: string;
+      /** The contact was created by this run: no note of this conversation can be on it yet. */
+      contactCreatedByThisRun?: boolean;
       summary: string;
       timestamp: string;
     }): Promise<{ noteId: string; created: boolean }> {
@@ -119,7 +121,10 @@ export function createActivities({ hubspot }: ActivityDeps) {
         }
       }
       const reference = noteReference(input.conversationKey);
-      const found = await account.call(
+      // A first attempt on a contact this run created has nothing to find: save the search call (and
+      // its tighter rate limit). A retried attempt searches, since the first may have written the note.
+      const mayExist = !input.contactCreatedByThisRun || Context.current().info.attempt > 1;
+      const found = !mayExist ? { results: [] as Array<{ id: string; properties: Record<string, string | null> }> } : await account.call(
         'note search',
         (c) =>
           c.crm.objects.notes.searchApi.doSearch({

@@ -80,6 +80,7 @@ export async function runContactSync(input: RunActionInput): Promise<SyncOutcome
     let found = await lookup();
     let plan = planContactSync({ config, fields, summary, lookup: found });
     let contactId = found.found ? found.contactId : undefined;
+    let created = false;
 
     if (plan.contact.kind !== 'none') {
       try {
@@ -87,6 +88,7 @@ export async function runContactSync(input: RunActionInput): Promise<SyncOutcome
           { accountId, idempotencyKey: `${input.conversationKey}:contact`, write: plan.contact },
         ]);
         contactId = written.contactId;
+        created = written.created;
       } catch (err) {
         // Someone else created a contact with this email between our lookup and our create:
         // look it up again and decide again, once, under the operator's rules for existing contacts.
@@ -99,6 +101,7 @@ export async function runContactSync(input: RunActionInput): Promise<SyncOutcome
             { accountId, idempotencyKey: `${input.conversationKey}:contact:retry`, write: plan.contact },
           ]);
           contactId = written.contactId;
+          created = written.created;
         }
       }
     }
@@ -112,6 +115,7 @@ export async function runContactSync(input: RunActionInput): Promise<SyncOutcome
           conversationKey: input.conversationKey,
           contactId,
           noteId: input.noteId,
+          contactCreatedByThisRun: created,
           summary,
           timestamp: input.timestamp,
         },

@@ -49,7 +49,7 @@ export class HubSpotAccount {
 
   /** One paced, time-bounded HubSpot call; failures come out classified (ApplicationFailure). */
   async call<T>(operation: string, fn: (client: Client) => Promise<T>, kind: 'general' | 'search' = 'general'): Promise<T> {
-    await this.pacer.acquire(kind);
+    const done = await this.pacer.acquire(kind);
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
@@ -62,6 +62,7 @@ export class HubSpotAccount {
       throw classifyHubSpotError(err, this.id, operation);
     } finally {
       clearTimeout(timer);
+      done();
     }
   }
 

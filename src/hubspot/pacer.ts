@@ -8,17 +8,31 @@ export interface PacerLimits {
   searchPerSecond?: number;
 }
 
+/**
+ * A rolling window that counts a call from the moment it is sent until `spanMs` after its answer
+ * came back. HubSpot counts a call when it arrives, which is somewhere between the two, so a window
+ * kept this way never lets more calls reach HubSpot within any span than the limit, however the
+ * network delays a wave of calls and then delivers the next promptly.
+ */
 class Window {
-  private readonly stamps: number[] = [];
+  /** Finish times of answered calls, oldest first. */
+  private readonly done: number[] = [];
+  private inFlight = 0;
   constructor(private readonly limit: number, private readonly spanMs: number) {}
-  /** ms to wait before a call may go, 0 if it may go now. */
+  /** ms to wait before a call may go, 0 if it may go now; -1 when only an answer can free a slot. */
   wait(now: number): number {
-    while (this.stamps.length && this.stamps[0]! <= now - this.spanMs) this.stamps.shift();
-    if (this.stamps.length < this.limit) return 0;
-    return this.stamps[0]! + this.spanMs - now + 1;
+    while (this.done.length && this.done[0]! <= now - this.spanMs) this.done.shift();
+    if (this.done.length + this.inFlight < this.limit) return 0;
+    return this.done.length ? this.done[0]! + this.spanMs - now + 1 : -1;
   }
-  take(now: number): void {
-    this.stamps.push(now);
+  take(): void {
+    this.inFlight++;
+  }
+  release(now: number): void {
+    this.inFlight--;
+    let i = this.done.length;
+    while (i > 0 && this.done[i - 1]! > now) i--;
+    this.done.splice(i, 0, now);
   }
 }
 
@@ -26,27 +40,48 @@ export class Pacer {
   private readonly general?: Window;
   private readonly search?: Window;
   private queue: Promise<void> = Promise.resolve();
+  /** Wakes a turn that waits for an in-flight call to be answered. */
+  private wake?: () => void;
 
   constructor(limits: PacerLimits, private readonly now: () => number = Date.now) {
     if (limits.perTenSeconds) this.general = new Window(limits.perTenSeconds, 10_000);
     if (limits.searchPerSecond) this.search = new Window(limits.searchPerSecond, 1_000);
   }
 
-  /** Resolves when a call of this kind may go; calls go in the order they asked. */
-  acquire(kind: 'general' | 'search'): Promise<void> {
-    if (!this.general && !(kind === 'search' && this.search)) return Promise.resolve();
+  /**
+   * Resolves when a call of this kind may go, with the function to call once its answer (or error)
+   * is back; calls go in the order they asked.
+   */
+  acquire(kind: 'general' | 'search'): Promise<() => void> {
+    const windows = [this.general, kind === 'search' ? this.search : undefined].filter((w): w is Window => w !== undefined);
+    if (!windows.length) return Promise.resolve(() => undefined);
     const turn = this.queue.then(async () => {
       for (;;) {
-        const now = this.now();
-        const wait = Math.max(this.general?.wait(now) ?? 0, kind === 'search' ? this.search?.wait(now) ?? 0 : 0);
-        if (wait === 0) break;
-        await new Promise((r) => setTimeout(r, wait));
+        const waits = windows.map((w) => w.wait(this.now()));
+        if (waits.every((w) => w === 0)) break;
+        const wait = Math.max(...waits);
+        await new Promise<void>((resolve) => {
+          // Only an answer frees a slot (-1), or the oldest answered call leaves the window.
+          const timer = wait > 0 ? setTimeout(resolve, wait) : undefined;
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
       }
-      const now = this.now();
-      this.general?.take(now);
-      if (kind === 'search') this.search?.take(now);
+      for (const w of windows) w.take();
     });
     this.queue = turn.catch(() => undefined);
-    return turn;
+    return turn.then(() => {
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const now = this.now();
+        for (const w of windows) w.release(now);
+        this.wake?.();
+      };
+    });
   }
 }

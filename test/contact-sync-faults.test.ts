@@ -1,0 +1,137 @@
+// HubSpot failures: retried faults never duplicate a contact or a note and never lose the write;
+// refusals fail at once with a message naming the account and the cause; pacing stays under limits.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@hubspot/api-client';
+import { ApplicationFailure } from '@temporalio/common';
+import { timeSkippingEnv } from './helpers/temporal-env';
+import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
+import { classifyHubSpotError } from '../src/hubspot/errors';
+import { HubSpotAccounts } from '../src/hubspot/accounts';
+import { startHubSpotEmulator, type FaultKind } from '../src/hubspot-emulator';
+
+let h: Harness;
+let seq = 0;
+
+before(async () => {
+  // A short per-call timeout so that "timeout" faults are cut and retried quickly.
+  h = await startHarness(await timeSkippingEnv(), [ACME], { accounts: { requestTimeoutMs: 1_000 } });
+});
+after(async () => h?.close());
+
+const live = action({ id: 'live', offlineSync: false });
+
+async function runTwice(op: string, kind: FaultKind) {
+  const email = `fault${++seq}@example.com`;
+  const conv = conversation('chat', [live]);
+  const faultOnFirst = ['contacts.get', 'contacts.create', 'notes.search', 'notes.create'].includes(op);
+  // The note search runs only where a note of this conversation may already exist: on a contact the
+  // run did not create. So for it, the contact is already in HubSpot and the first run updates it.
+  if (op === 'notes.search') h.emulator.addContact(ACME.accountId, { email, firstname: 'Zero' });
+  return h.run(async () => {
+    if (faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind);
+    const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'One' }, summary: 'first' });
+    if (!faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind);
+    const second = await h.platform.runAction(conv, { actionId: 'live', fields: { first_name: 'Two' }, summary: 'second' });
+    return { email, first, second };
+  });
+}
+
+describe('retried faults: no duplicate, no loss', () => {
+  const ops = ['contacts.get', 'contacts.create', 'contacts.update', 'notes.search', 'notes.create', 'notes.update'];
+  const kinds: FaultKind[] = ['429', '500', 'lost-response', 'timeout'];
+  for (const op of ops) {
+    for (const kind of kinds) {
+      test(`${kind} on ${op}`, async () => {
+        const faultsBefore = h.emulator.requests(ACME.accountId).filter((r) => r.fault).length;
+        const { email, first, second } = await runTwice(op, kind);
+        assert.equal(first.result, op === 'notes.search' ? 'updated' : 'created', first.reason);
+        assert.equal(second.result, 'updated', second.reason);
+        const contacts = h.emulator.contacts(ACME.accountId).filter((c) => c.properties.email === email);
+        assert.equal(contacts.length, 1, 'duplicate contact');
+        assert.equal(contacts[0]!.properties.firstname, 'Two', 'a write was lost');
+        const notes = h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contacts[0]!.id));
+        assert.equal(notes.length, 1, 'duplicate note');
+        assert.match(notes[0]!.properties.hs_note_body ?? '', /second/);
+        assert.equal(second.noteId, notes[0]!.id);
+        const injected = h.emulator.requests(ACME.accountId).filter((r) => r.fault).length - faultsBefore;
+        assert.equal(injected, 1, 'the fault was not injected');
+      });
+    }
+  }
+});
+
+describe('refusals fail fast, named, and never fail the workflow', () => {
+  test('a wrong token: failed outcome naming the account and 401, without retries', async () => {
+    const bad = await startHarness(await timeSkippingEnv(), [{ ...ACME, accountId: 'acme-bad' }], { settings: () => ({ token: 'wrong-token' }) });
+    try {
+      const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: 'acme-bad' })]);
+      const outcome = await bad.run(() => bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }));
+      assert.equal(outcome.result, 'failed');
+      assert.match(outcome.reason, /HubSpot account acme-bad rejected the token \(401\)/);
+      assert.equal(bad.emulator.requests().length, 1, 'a 401 was retried');
+    } finally {
+      await bad.close();
+    }
+  });
+
+  test('missing scopes: failed outcome naming the account and 403', async () => {
+    const seed = { ...ACME, accountId: 'acme-scopes', scopes: ['crm.objects.contacts.read'] };
+    const bad = await startHarness(await timeSkippingEnv(), [seed]);
+    try {
+      const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: 'acme-scopes' })]);
+      const outcome = await bad.run(() => bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }));
+      assert.equal(outcome.result, 'failed');
+      assert.match(outcome.reason, /HubSpot account acme-scopes: the token lacks a permission needed for properties\.list \(403 MISSING_SCOPES\)/);
+    } finally {
+      await bad.close();
+    }
+  });
+
+  test('a 400 is non-retryable and its message keeps the property and code but not the value', async () => {
+    const client = new Client({ accessToken: ACME.token, basePath: h.emulator.url, numberOfApiCallRetries: 0 });
+    const err = await client.crm.contacts.basicApi.create({ properties: { email: 'jane.doe@@example' }, associations: [] }).catch((e: unknown) => e);
+    const failure = classifyHubSpotError(err, 'acme-eu', 'contact create');
+    assert.equal(failure.nonRetryable, true);
+    assert.equal(failure.type, 'HubSpotValidationError');
+    assert.match(failure.message, /HubSpot account acme-eu refused the contact create \(400 VALIDATION_ERROR\): property "email": INVALID_EMAIL/);
+    assert.ok(!failure.message.includes('jane.doe'), `personal data in: ${failure.message}`);
+  });
+
+  test('a 429 is retried after HubSpot’s Retry-After, through nextRetryDelay', async () => {
+    const client = new Client({ accessToken: ACME.token, basePath: h.emulator.url, numberOfApiCallRetries: 0 });
+    h.emulator.failNext(ACME.accountId, 'contacts.get', '429');
+    const err = await client.crm.contacts.basicApi.getById('nobody@example.com', undefined, undefined, undefined, false, 'email').catch((e: unknown) => e);
+    const failure = classifyHubSpotError(err, 'acme-eu', 'contact lookup by email');
+    assert.ok(failure instanceof ApplicationFailure);
+    assert.equal(failure.nonRetryable, false);
+    assert.equal(failure.type, 'HubSpotRateLimited');
+    assert.equal(failure.nextRetryDelay, 1000);
+  });
+});
+
+describe('pacing per HubSpot account', () => {
+  test('a burst of searches stays under the account’s per-second search limit; unpaced, the same burst is refused', async () => {
+    const seed = { accountId: 'paced', token: 'paced-token', appId: 9, rateLimit: { perTenSeconds: 0, searchPerSecond: 5 } };
+    const emulator = await startHubSpotEmulator({ port: 0, accounts: [seed] });
+    try {
+      const burst = async (accounts: HubSpotAccounts) => {
+        const account = accounts.get('paced');
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, () =>
+            account.call('note search', (c) => c.crm.objects.notes.searchApi.doSearch({ filterGroups: [], limit: 1, after: '0', sorts: [], properties: [] } as never), 'search'),
+          ),
+        );
+        return results.filter((r) => r.status === 'rejected').length;
+      };
+      const unpaced = await burst(new HubSpotAccounts([{ ...seed, basePath: emulator.url }]));
+      await new Promise((r) => setTimeout(r, 1100));
+      const paced = await burst(new HubSpotAccounts([{ ...seed, basePath: emulator.url, searchRateLimitPerSecond: 5 }]));
+      assert.ok(unpaced >= 5, `unpaced burst got only ${unpaced} refusals`);
+      assert.equal(paced, 0, 'the paced burst was rate limited');
+      assert.equal(emulator.requests('paced').filter((r) => r.status === 429).length, unpaced);
+    } finally {
+      await emulator.close();
+    }
+  });
+});
