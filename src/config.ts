@@ -49,6 +49,7 @@ export const envSchema = z.object({
     .optional()
     .describe('Serve Prometheus metrics (Temporal worker metrics and action outcome counters) on host:port/metrics, e.g. 0.0.0.0:9464.'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  DEMO: bool.default(true).describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });
 export type WorkerEnv = z.infer<typeof envSchema>;
 

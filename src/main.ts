@@ -2,6 +2,8 @@
 // With nothing configured (development), it starts an embedded Temporal dev server with its Web UI
 // and the HubSpot emulator with its demo account, and prints their addresses. With TEMPORAL_ADDRESS
 // and HUBSPOT_ACCOUNTS it uses those; WORKER_MODE=production refuses embedded servers.
+// On the embedded emulator it plays the demo once the worker is up (DEMO=false skips it; --demo-then-exit
+// stops after it, with the demo's success as the exit code).
 import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -13,6 +15,9 @@ import { startHubSpotEmulator, DEMO_ACCOUNT, type HubSpotEmulator } from './hubs
 import { HubSpotAccounts } from './hubspot/accounts';
 import { createConversationWorker } from './worker';
 import { dataConverterFromEnv } from './codec/data-converter';
+import { Client, Connection } from '@temporalio/client';
+import { ConversationClient } from './client';
+import { runDemo } from './demo';
 
 function say(line: string): void {
   process.stdout.write(`[worker] ${line}\n`);
@@ -95,12 +100,39 @@ async function main(): Promise<void> {
 
   say(`polling task queue "${env.TEMPORAL_TASK_QUEUE}" for ${accounts.length} HubSpot account(s): ${accounts.map((a) => a.accountId).join(', ')}`);
   say('ready. Ctrl-C stops it.');
+  const running = worker.run();
+  let demoFailed = false;
+  if (emulator && env.DEMO) {
+    // The demo writes contacts: it only ever runs on the embedded emulator.
+    const demoSay = (line: string) => process.stdout.write(`[demo] ${line}\n`);
+    const demo = (async () => {
+      const clientConnection = await Connection.connect({ address, tls, apiKey });
+      try {
+        const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+        await runDemo({ platform: new ConversationClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE }), hubspotBasePath: emulator.url, say: demoSay });
+        if (!process.argv.includes('--demo-then-exit')) demoSay('done. The worker keeps running: play the demo again with `npm run demo` in another terminal.');
+      } finally {
+        await clientConnection.close();
+      }
+    })().catch((err: unknown) => {
+      demoFailed = true;
+      demoSay(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+    if (process.argv.includes('--demo-then-exit')) {
+      void demo.then(() => {
+        if (stopping) return;
+        stopping = true;
+        worker.shutdown();
+      });
+    }
+  }
   try {
-    await worker.run();
+    await running;
   } finally {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
     say('stopped');
   }
+  if (demoFailed && process.argv.includes('--demo-then-exit')) process.exitCode = 1;
 }
 
 main().catch((err) => {

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, NOTE_PROPERTIES } from './properties';
 import {
   AccountState,
-  newId,
   prng,
   type EmulatorAccountSeed,
   type FaultKind,
@@ -173,7 +172,7 @@ function conflictFor(a: AccountState, props: Record<string, string>, exceptId?: 
 }
 
 function insertContact(a: AccountState, props: Record<string, string>, appId: number): StoredObject {
-  const id = newId();
+  const id = a.newId();
   const now = iso();
   const contact: StoredObject = {
     id,
@@ -287,13 +286,15 @@ function batchUpdate(a: AccountState, c: Ctx): Reply {
   const planned = inputs.map((input, i) => ({ id: String(input.id ?? ''), props: validateContactProperties(a, input.properties, ` (inputs[${i}])`), idProperty: (input.idProperty as string | undefined) ?? idProperty }));
   const results: Json[] = [];
   const missing: string[] = [];
-  for (const p of planned) {
-    const contact = findContact(a, p.id, p.idProperty);
+  const found = planned.map((p) => ({ ...p, contact: findContact(a, p.id, p.idProperty) }));
+  // All or nothing on conflicts: every input is checked before any is applied.
+  for (const p of found) if (p.contact && !p.contact.archived) conflictFor(a, p.props, p.contact.id);
+  for (const p of found) {
+    const contact = p.contact;
     if (!contact || contact.archived) {
       missing.push(p.id);
       continue;
     }
-    conflictFor(a, p.props, contact.id);
     patchContact(a, contact, p.props);
     results.push(view(contact, [...new Set([...DEFAULT_CONTACT_PROPERTIES, ...Object.keys(p.props)])]));
   }
@@ -308,6 +309,9 @@ function batchUpsert(a: AccountState, c: Ctx): Reply {
     if (!EMAIL.test(id)) throw new HttpError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify([{ isValid: false, message: `Email address ${id} is invalid`, error: 'INVALID_EMAIL', name: 'email' }])}`);
     return { id, props: validateContactProperties(a, input.properties, ` (inputs[${i}])`) };
   });
+  const ids = planned.map((p) => p.id.toLowerCase());
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup !== undefined) throw new HttpError(400, 'VALIDATION_ERROR', 'Duplicate IDs found in batch input: the same email appears more than once');
   const results = planned.map(({ id, props }) => {
     const existing = a.contactByEmail(id);
     if (existing) {
@@ -362,7 +366,7 @@ function createNote(a: AccountState, c: Ctx): Reply {
     if (!contact || contact.archived) throw new HttpError(400, 'VALIDATION_ERROR', `associations[${i}]: one or more association targets could not be found: CONTACT ${to}`);
     contacts.push(to);
   }
-  const id = newId();
+  const id = a.newId();
   const now = iso();
   const note: StoredNote = {
     id,
@@ -460,7 +464,7 @@ function search(a: AccountState, c: Ctx, kind: 'contacts' | 'notes'): Reply {
   const groups = Array.isArray(c.body.filterGroups) ? (c.body.filterGroups as Array<{ filters?: Filter[] }>) : [];
   if (groups.length > 5) throw new HttpError(400, 'VALIDATION_ERROR', 'at most 5 filterGroups');
   const limit = c.body.limit === undefined ? 10 : Number(c.body.limit);
-  if (!Number.isInteger(limit) || limit < 0 || limit > MAX_SEARCH_LIMIT) throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 0 and ${MAX_SEARCH_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${MAX_SEARCH_LIMIT}`);
   const after = Number(c.body.after ?? 0) || 0;
   let candidates: StoredObject[];
   // Fast paths for the lookups the product makes.
@@ -717,13 +721,20 @@ export class EmulatorServer {
     } else if (fault === 'timeout') {
       record(0, 'injected-timeout');
       this.hanging.add(res);
-      await sleep(account.faults?.timeoutMs ?? 30_000);
+      // Held until the timeout passes, the client gives up, or the emulator closes.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, account.faults?.timeoutMs ?? 30_000);
+        res.once('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
       this.hanging.delete(res);
       res.destroy();
       return;
     }
 
-    if (body === undefined) {
+    if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
       record(400);
       return this.send(res, 400, { status: 'error', message: 'Invalid input JSON on line 1', correlationId: randomUUID(), category: 'VALIDATION_ERROR' });
     }

@@ -93,9 +93,6 @@ export class RollingWindow {
   }
 }
 
-let nextId = 100_000_001;
-export const newId = () => String(nextId++);
-
 export class AccountState {
   readonly properties = new Map<string, PropertyDefinition>();
   readonly contacts = new Map<string, StoredObject>();
@@ -111,6 +108,8 @@ export class AccountState {
   readonly failNext = new Map<string, FaultKind[]>();
   readonly counts: Record<string, number> = {};
   dailyUsed = 0;
+  /** Ids are per account (portal) and restart with it: a reset gives the seeds their ids again. */
+  private nextId = 100_000_001;
 
   constructor(readonly seed: EmulatorAccountSeed) {
     this.scopes = new Set(seed.scopes ?? ALL_SCOPES);
@@ -123,8 +122,14 @@ export class AccountState {
     for (const c of seed.contacts ?? []) this.addPersonContact(c.properties, c.id);
   }
 
+  newId(): string {
+    let id = String(this.nextId++);
+    while (this.contacts.has(id) || this.notes.has(id)) id = String(this.nextId++);
+    return id;
+  }
+
   /** A contact created by a person in HubSpot's UI: no app is its record source. */
-  addPersonContact(properties: Record<string, string>, id = newId()): StoredObject {
+  addPersonContact(properties: Record<string, string>, id = this.newId()): StoredObject {
     const now = new Date().toISOString();
     const contact: StoredObject = {
       id,

@@ -1,0 +1,1039 @@
+// The local HubSpot emulator, seen as a user of the official @hubspot/api-client sees it: CRM v3
+// contacts, notes and properties; HubSpot's validation, auth, rate-limit and error shapes; injected
+// faults; the /_emulator inspection API; and the CLI.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@hubspot/api-client';
+import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
+import { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/contacts/models/Filter';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+
+const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
+
+const ADA_ID = '5001';
+const BOB_ID = '5002';
+const MAIN: EmulatorAccountSeed = {
+  accountId: 'main',
+  token: 'main-token',
+  appId: 7001,
+  rateLimit: OFF,
+  customProperties: [
+    { name: 'favorite_color', label: 'Favorite color', type: 'string', fieldType: 'text' },
+    { name: 'segment_by_workflow', label: 'Segment', type: 'string', fieldType: 'text', readOnlyValue: true },
+    { name: 'score_label', label: 'Score label', type: 'string', fieldType: 'text', calculated: true },
+  ],
+  contacts: [
+    {
+      id: ADA_ID,
+      properties: { email: 'Ada.Lovelace@example.com', firstname: 'Ada', lastname: 'Lovelace', company: 'Analytical Engines', city: 'London', hs_additional_emails: 'ada@engines.example;countess@lovelace.example' },
+    },
+    { id: BOB_ID, properties: { email: 'bob@example.com', firstname: 'Bob', lastname: 'Builder', city: 'Leeds', favorite_color: 'teal' } },
+    ...Array.from({ length: 25 }, (_, i) => ({ properties: { email: `pager${i}@paging.example`, firstname: `Pager${i}`, company: 'Paging Co' } })),
+  ],
+};
+const READ_ONLY: EmulatorAccountSeed = {
+  accountId: 'reader',
+  token: 'reader-token',
+  appId: 7002,
+  scopes: ['crm.objects.contacts.read'],
+  rateLimit: OFF,
+  contacts: [{ properties: { email: 'someone@reader.example', firstname: 'Some' } }],
+};
+const LIMITED: EmulatorAccountSeed = { accountId: 'limited', token: 'limited-token', appId: 7003, rateLimit: { perTenSeconds: 5, searchPerSecond: 0 } };
+const SEARCH_LIMITED: EmulatorAccountSeed = { accountId: 'search-limited', token: 'search-limited-token', appId: 7004, rateLimit: { perTenSeconds: 0, searchPerSecond: 2 } };
+const FAULTY: EmulatorAccountSeed = {
+  accountId: 'faulty',
+  token: 'faulty-token',
+  appId: 7005,
+  rateLimit: OFF,
+  contacts: [{ id: '6001', properties: { email: 'steady@faulty.example', firstname: 'Steady' } }],
+};
+const INSPECT: EmulatorAccountSeed = {
+  accountId: 'inspect',
+  token: 'inspect-token',
+  appId: 7006,
+  rateLimit: OFF,
+  contacts: [{ id: '7001', properties: { email: 'seeded@inspect.example', firstname: 'Seeded' } }],
+};
+
+let emulator: HubSpotEmulator;
+const client = (token: string) => new Client({ accessToken: token, basePath: emulator.url, numberOfApiCallRetries: 0 });
+let main: Client;
+
+before(async () => {
+  emulator = await startHubSpotEmulator({ port: 0, accounts: [MAIN, READ_ONLY, LIMITED, SEARCH_LIMITED, FAULTY, INSPECT] });
+  main = client(MAIN.token);
+});
+after(async () => emulator?.close());
+
+/** What the 13.x client throws for a non-2xx answer: an ApiException with the HTTP status, parsed body and headers. */
+interface ApiError {
+  code: number;
+  body: { status: string; message: string; category: string; correlationId: string; [k: string]: unknown };
+  headers: Record<string, string>;
+}
+async function apiError(p: Promise<unknown>): Promise<ApiError> {
+  const err = (await p.then(
+    (v) => assert.fail(`expected an error, got ${JSON.stringify(v).slice(0, 300)}`),
+    (e: unknown) => e,
+  )) as ApiError & Error;
+  assert.equal(err.constructor.name, 'ApiException', `not an HTTP error: ${String(err)}`);
+  assert.equal(typeof err.code, 'number');
+  return err;
+}
+/** A transport-level failure: no HTTP answer at all (node-fetch's FetchError). */
+async function networkError(p: Promise<unknown>): Promise<Error & { code?: string; type?: string }> {
+  const err = (await p.then(
+    (v) => assert.fail(`expected a network error, got ${JSON.stringify(v).slice(0, 300)}`),
+    (e: unknown) => e,
+  )) as Error & { code?: string; type?: string };
+  assert.equal(err.constructor.name, 'FetchError', `not a network error: ${String(err)}`);
+  assert.equal(err.type, 'system');
+  return err;
+}
+/** HubSpot's validation message: "Property values were not valid: [json]". */
+function validationProblems(message: string): Array<{ error: string; name: string; message: string }> {
+  const m = /^Property values were not valid: (\[.*\])$/s.exec(message);
+  assert.ok(m, `not HubSpot's validation message: ${message}`);
+  return JSON.parse(m[1]!);
+}
+const byEmail = (c: Client, email: string, properties?: string[]) => c.crm.contacts.basicApi.getById(email, properties, undefined, undefined, false, 'email');
+const eq = (propertyName: string, value: string) => ({ filters: [{ propertyName, operator: FilterOperatorEnum.Eq, value }] });
+const searchContacts = (c: Client, filterGroups: ReturnType<typeof eq>[], extra: { limit?: number; after?: string; properties?: string[] } = {}) =>
+  c.crm.contacts.searchApi.doSearch({ filterGroups, sorts: [], properties: extra.properties ?? [], limit: extra.limit ?? 10, after: extra.after ?? '0' });
+const noteToContact = (contactId: string) => ({
+  to: { id: contactId },
+  types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: 202 }],
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let uniq = 0;
+const freshEmail = (tag: string) => `${tag}.${Date.now()}.${++uniq}@fresh.example`;
+
+// ---- contacts -------------------------------------------------------------------------------------
+
+describe('contacts: read', () => {
+  test('getById by record id returns the default properties plus the requested ones', async () => {
+    const ada = await main.crm.contacts.basicApi.getById(ADA_ID, ['company', 'city', 'favorite_color']);
+    assert.equal(ada.id, ADA_ID);
+    assert.equal(ada.properties.email, 'Ada.Lovelace@example.com');
+    assert.equal(ada.properties.firstname, 'Ada');
+    assert.equal(ada.properties.lastname, 'Lovelace');
+    assert.equal(ada.properties.hs_object_id, ADA_ID);
+    assert.equal(ada.properties.company, 'Analytical Engines');
+    assert.equal(ada.properties.city, 'London');
+    assert.equal(ada.properties.favorite_color, null, 'a requested property with no value comes back as null');
+    assert.ok(ada.properties.createdate && !Number.isNaN(Date.parse(ada.properties.createdate)));
+    assert.ok(ada.createdAt instanceof Date && ada.updatedAt instanceof Date);
+    assert.equal(ada.archived, false);
+    assert.ok(!('phone' in ada.properties), 'a property not asked for and not a default came back');
+  });
+
+  test('getById with idProperty email is case-insensitive and finds secondary emails', async () => {
+    for (const email of ['ada.lovelace@example.com', 'ADA.LOVELACE@EXAMPLE.COM', 'Ada@Engines.Example', 'countess@lovelace.example']) {
+      const hit = await byEmail(main, email, ['city']);
+      assert.equal(hit.id, ADA_ID, email);
+      assert.equal(hit.properties.email, 'Ada.Lovelace@example.com', 'the primary email is reported');
+      assert.equal(hit.properties.city, 'London');
+    }
+    const bob = await byEmail(main, 'bob@example.com', ['favorite_color']);
+    assert.equal(bob.id, BOB_ID);
+    assert.equal(bob.properties.favorite_color, 'teal');
+  });
+
+  test('an unknown contact is a 404 OBJECT_NOT_FOUND, by id and by email', async () => {
+    for (const p of [main.crm.contacts.basicApi.getById('999999999'), byEmail(main, 'nobody@nowhere.example')]) {
+      const err = await apiError(p);
+      assert.equal(err.code, 404);
+      assert.equal(err.body.status, 'error');
+      assert.equal(err.body.category, 'OBJECT_NOT_FOUND');
+      assert.equal(typeof err.body.message, 'string');
+      assert.match(err.body.correlationId, /^[0-9a-f-]{36}$/);
+    }
+  });
+
+  test('search by email EQ matches the primary (any case) and a secondary email', async () => {
+    for (const email of ['ada.lovelace@EXAMPLE.com', 'ada@engines.example']) {
+      const r = await searchContacts(main, [eq('email', email)], { properties: ['company'] });
+      assert.equal(r.total, 1, email);
+      assert.equal(r.results[0]!.id, ADA_ID);
+      assert.equal(r.results[0]!.properties.company, 'Analytical Engines');
+    }
+    const none = await searchContacts(main, [eq('email', 'nobody@nowhere.example')]);
+    assert.equal(none.total, 0);
+    assert.deepEqual(none.results, []);
+  });
+
+  test('search by another property, and OR across filter groups', async () => {
+    const london = await searchContacts(main, [eq('city', 'London')]);
+    assert.deepEqual(london.results.map((r) => r.id), [ADA_ID]);
+    const either = await searchContacts(main, [eq('city', 'London'), eq('city', 'Leeds')]);
+    assert.deepEqual(either.results.map((r) => r.id).sort(), [ADA_ID, BOB_ID].sort());
+    assert.equal(either.total, 2);
+  });
+
+  test('search pages with limit/after and paging.next.after', async () => {
+    for (const limit of [10, 12, 25, 200]) {
+      const seen: string[] = [];
+      let after: string | undefined = '0';
+      let pages = 0;
+      while (after !== undefined && pages < 10) {
+        const page = await searchContacts(main, [eq('company', 'Paging Co')], { limit, after });
+        assert.equal(page.total, 25);
+        pages++;
+        assert.equal(page.results.length, Math.min(limit, 25 - (pages - 1) * limit), `limit ${limit}, page ${pages}`);
+        seen.push(...page.results.map((r) => r.id));
+        after = page.paging?.next?.after;
+      }
+      assert.equal(pages, Math.ceil(25 / limit), `limit ${limit}: ${pages} pages`);
+      assert.equal(new Set(seen).size, 25, `limit ${limit}: pages overlap or skip`);
+    }
+  });
+});
+
+describe('contacts: write', () => {
+  test('create answers 201 and records the app as the record source', async () => {
+    const email = freshEmail('create');
+    const t0 = Date.now();
+    const res = await main.crm.contacts.basicApi.createWithHttpInfo({ properties: { email, firstname: 'New', jobtitle: 'Engineer' }, associations: [] });
+    assert.equal(res.httpStatusCode, 201);
+    const created = res.data;
+    assert.match(created.id, /^\d+$/);
+    assert.equal(created.properties.email, email);
+    assert.equal(created.properties.jobtitle, 'Engineer');
+    assert.equal(created.properties.hs_object_id, created.id);
+    const createdate = Date.parse(created.properties.createdate!);
+    assert.ok(createdate >= t0 - 1000 && createdate <= Date.now() + 1000, `createdate ${created.properties.createdate}`);
+
+    const read = await main.crm.contacts.basicApi.getById(created.id, ['hs_object_source', 'hs_object_source_id', 'jobtitle']);
+    assert.equal(read.properties.hs_object_source, 'INTEGRATION');
+    assert.equal(read.properties.hs_object_source_id, String(MAIN.appId));
+    assert.equal(read.properties.jobtitle, 'Engineer');
+    assert.equal((await byEmail(main, email.toUpperCase())).id, created.id);
+  });
+
+  test('a contact a person adds in the UI has record source CRM_UI and no app', async () => {
+    const id = emulator.addContact(MAIN.accountId, { email: freshEmail('ui'), firstname: 'Typed' });
+    const read = await main.crm.contacts.basicApi.getById(id, ['hs_object_source', 'hs_object_source_id']);
+    assert.equal(read.properties.hs_object_source, 'CRM_UI');
+    assert.equal(read.properties.hs_object_source_id, null);
+  });
+
+  test('creating an existing email, in another case or as a secondary email, is a 409 naming the existing id', async () => {
+    for (const email of ['ADA.lovelace@example.COM', 'Countess@Lovelace.example']) {
+      const err = await apiError(main.crm.contacts.basicApi.create({ properties: { email, firstname: 'Dup' }, associations: [] }));
+      assert.equal(err.code, 409);
+      assert.equal(err.body.category, 'CONFLICT');
+      assert.match(err.body.message, new RegExp(`Existing ID: ${ADA_ID}\\b`));
+    }
+    assert.equal(emulator.contacts(MAIN.accountId).filter((c) => c.properties.firstname === 'Dup').length, 0, 'a duplicate was stored');
+  });
+
+  test('update (PATCH) changes the properties and lastmodifieddate, not createdate', async () => {
+    const created = await main.crm.contacts.basicApi.create({ properties: { email: freshEmail('upd'), firstname: 'Before' }, associations: [] });
+    await sleep(15);
+    const updated = await main.crm.contacts.basicApi.update(created.id, { properties: { firstname: 'After', city: 'Paris' } });
+    assert.equal(updated.properties.firstname, 'After');
+    assert.equal(updated.properties.city, 'Paris');
+    assert.equal(updated.properties.createdate, created.properties.createdate);
+    assert.ok(Date.parse(updated.properties.lastmodifieddate!) > Date.parse(created.properties.lastmodifieddate!), 'lastmodifieddate did not move');
+    assert.ok(updated.updatedAt.getTime() > created.updatedAt.getTime());
+    const read = await main.crm.contacts.basicApi.getById(created.id, ['city']);
+    assert.equal(read.properties.firstname, 'After');
+    assert.equal(read.properties.city, 'Paris');
+    assert.equal(read.properties.lastmodifieddate, updated.properties.lastmodifieddate);
+  });
+
+  test('update by email (idProperty) and changing the email moves the lookup', async () => {
+    const old = freshEmail('move');
+    const created = await main.crm.contacts.basicApi.create({ properties: { email: old }, associations: [] });
+    const renamed = freshEmail('moved');
+    await main.crm.contacts.basicApi.update(old.toUpperCase(), { properties: { email: renamed } }, 'email');
+    assert.equal((await byEmail(main, renamed)).id, created.id);
+    assert.equal((await apiError(byEmail(main, old))).code, 404, 'the old email still finds the contact');
+    const err = await apiError(main.crm.contacts.basicApi.update(created.id, { properties: { email: 'bob@example.com' } }));
+    assert.equal(err.code, 409);
+    assert.match(err.body.message, new RegExp(`Existing ID: ${BOB_ID}\\b`));
+  });
+
+  test('an email with + and other URL-special characters is found by email', async () => {
+    const email = `o'brien+crm.${++uniq}@fresh.example`;
+    const created = await main.crm.contacts.basicApi.create({ properties: { email }, associations: [] });
+    assert.equal((await byEmail(main, email)).id, created.id);
+    assert.equal((await searchContacts(main, [eq('email', email.toUpperCase())])).results[0]?.id, created.id);
+  });
+
+  test('updating an unknown contact is a 404', async () => {
+    const err = await apiError(main.crm.contacts.basicApi.update('999999998', { properties: { firstname: 'X' } }));
+    assert.equal(err.code, 404);
+    assert.equal(err.body.category, 'OBJECT_NOT_FOUND');
+  });
+});
+
+describe('contacts: batch', () => {
+  test('batch read returns the found contacts and a 207 OBJECT_NOT_FOUND error naming the unknown ids', async () => {
+    const res = await main.crm.contacts.batchApi.readWithHttpInfo({ inputs: [{ id: ADA_ID }, { id: '999999997' }, { id: BOB_ID }], properties: ['city'], propertiesWithHistory: [] });
+    assert.equal(res.httpStatusCode, 207);
+    const body = res.data as { results: Array<{ id: string; properties: Record<string, string | null> }>; errors?: Array<{ category: string; context?: { ids?: string[] } }>; numErrors?: number };
+    assert.deepEqual(body.results.map((r) => r.id).sort(), [ADA_ID, BOB_ID]);
+    assert.equal(body.results.find((r) => r.id === ADA_ID)!.properties.city, 'London');
+    assert.equal(body.numErrors, 1);
+    assert.equal(body.errors?.[0]?.category, 'OBJECT_NOT_FOUND');
+    assert.deepEqual(body.errors?.[0]?.context?.ids, ['999999997']);
+  });
+
+  test('batch read with no unknown ids is a 200 without errors; by email it is case-insensitive', async () => {
+    const res = await main.crm.contacts.batchApi.readWithHttpInfo({ idProperty: 'email', inputs: [{ id: 'BOB@example.com' }, { id: 'ada@engines.example' }], properties: [], propertiesWithHistory: [] });
+    assert.equal(res.httpStatusCode, 200);
+    assert.deepEqual(res.data.results.map((r) => r.id).sort(), [ADA_ID, BOB_ID]);
+    assert.equal((res.data as { errors?: unknown[] }).errors, undefined);
+  });
+
+  test('batch create creates all, with the app as record source', async () => {
+    const emails = [freshEmail('bc'), freshEmail('bc')];
+    const res = await main.crm.contacts.batchApi.createWithHttpInfo({ inputs: emails.map((email, i) => ({ properties: { email, firstname: `Batch${i}` }, associations: [] })) });
+    assert.equal(res.httpStatusCode, 201);
+    assert.equal(res.data.status, 'COMPLETE');
+    assert.deepEqual(res.data.results.map((r) => r.properties.email).sort(), [...emails].sort());
+    for (const email of emails) {
+      const stored = emulator.contacts(MAIN.accountId).find((c) => c.properties.email === email);
+      assert.ok(stored, `${email} not stored`);
+      assert.equal(stored.properties.hs_object_source_id, String(MAIN.appId));
+    }
+  });
+
+  test('batch update applies the known ids and reports the missing one (207)', async () => {
+    const c = await main.crm.contacts.basicApi.create({ properties: { email: freshEmail('bu'), firstname: 'One' }, associations: [] });
+    const res = await main.crm.contacts.batchApi.updateWithHttpInfo({ inputs: [{ id: c.id, properties: { firstname: 'Two' } }, { id: '999999996', properties: { firstname: 'Ghost' } }] });
+    assert.equal(res.httpStatusCode, 207);
+    const body = res.data as { results: Array<{ id: string; properties: Record<string, string | null> }>; errors?: Array<{ category: string; context?: { ids?: string[] } }>; numErrors?: number };
+    assert.deepEqual(body.results.map((r) => [r.id, r.properties.firstname]), [[c.id, 'Two']]);
+    assert.equal(body.numErrors, 1);
+    assert.equal(body.errors?.[0]?.category, 'OBJECT_NOT_FOUND');
+    assert.deepEqual(body.errors?.[0]?.context?.ids, ['999999996']);
+    assert.equal((await main.crm.contacts.basicApi.getById(c.id)).properties.firstname, 'Two');
+  });
+
+  test('batch upsert by email creates the new and updates the existing (matched in any case)', async () => {
+    const fresh = freshEmail('ups');
+    const countBefore = emulator.contacts(MAIN.accountId).length;
+    const res = await main.crm.contacts.batchApi.upsert({
+      inputs: [
+        { id: fresh, idProperty: 'email', properties: { firstname: 'Upserted' } },
+        { id: 'BOB@EXAMPLE.COM', idProperty: 'email', properties: { jobtitle: 'Foreman' } },
+      ],
+    });
+    const created = res.results.find((r) => r.properties.email === fresh);
+    const updated = res.results.find((r) => r.id === BOB_ID);
+    assert.ok(created && updated, JSON.stringify(res.results));
+    assert.equal(created._new, true);
+    assert.equal(updated._new, false);
+    assert.equal(emulator.contacts(MAIN.accountId).length, countBefore + 1);
+    const bob = await main.crm.contacts.basicApi.getById(BOB_ID, ['jobtitle']);
+    assert.equal(bob.properties.jobtitle, 'Foreman');
+    assert.equal(bob.properties.email, 'bob@example.com', 'the upsert id overwrote the stored email');
+    assert.equal((await byEmail(main, fresh, ['hs_object_source'])).properties.hs_object_source, 'INTEGRATION');
+  });
+
+  test('a batch of 101 inputs is a 400 and writes nothing', async () => {
+    const before = emulator.contacts(MAIN.accountId).length;
+    const inputs = Array.from({ length: 101 }, (_, i) => ({ properties: { email: `too-many-${i}@batch.example` }, associations: [] }));
+    const err = await apiError(main.crm.contacts.batchApi.create({ inputs }));
+    assert.equal(err.code, 400);
+    assert.equal(err.body.category, 'VALIDATION_ERROR');
+    assert.equal(emulator.contacts(MAIN.accountId).length, before);
+    const read = await apiError(main.crm.contacts.batchApi.read({ inputs: Array.from({ length: 101 }, (_, i) => ({ id: String(i) })), properties: [], propertiesWithHistory: [] }));
+    assert.equal(read.code, 400);
+    // 100 is still fine.
+    const ok = await main.crm.contacts.batchApi.read({ inputs: Array.from({ length: 100 }, () => ({ id: ADA_ID })), properties: [], propertiesWithHistory: [] });
+    assert.deepEqual(ok.results.map((r) => r.id), [ADA_ID]);
+  });
+});
+
+// ---- notes ----------------------------------------------------------------------------------------
+
+describe('notes', () => {
+  let noteId: string;
+
+  test('create a note associated to a contact, read it back with its association', async () => {
+    const timestamp = new Date().toISOString();
+    const created = await main.crm.objects.notes.basicApi.createWithHttpInfo({
+      properties: { hs_note_body: 'Ada asked about pricing', hs_timestamp: timestamp },
+      associations: [noteToContact(ADA_ID)],
+    });
+    assert.equal(created.httpStatusCode, 201);
+    noteId = created.data.id;
+    assert.equal(created.data.properties.hs_note_body, 'Ada asked about pricing');
+
+    const withAssoc = await main.crm.objects.notes.basicApi.getById(noteId, ['hs_note_body', 'hs_timestamp'], undefined, ['contacts']);
+    assert.equal(withAssoc.properties.hs_note_body, 'Ada asked about pricing');
+    assert.equal(withAssoc.properties.hs_timestamp, timestamp);
+    assert.deepEqual(withAssoc.associations?.contacts?.results.map((r) => r.id), [ADA_ID]);
+    const without = await main.crm.objects.notes.basicApi.getById(noteId, ['hs_note_body']);
+    assert.equal(without.associations, undefined, 'associations came back without being asked for');
+    const stored = emulator.notes(MAIN.accountId).find((n) => n.id === noteId);
+    assert.deepEqual(stored?.associations.contacts, [ADA_ID]);
+  });
+
+  test('update a note', async () => {
+    const updated = await main.crm.objects.notes.basicApi.update(noteId, { properties: { hs_note_body: 'Ada bought the plan' } });
+    assert.equal(updated.properties.hs_note_body, 'Ada bought the plan');
+    const read = await main.crm.objects.notes.basicApi.getById(noteId, ['hs_note_body']);
+    assert.equal(read.properties.hs_note_body, 'Ada bought the plan');
+  });
+
+  test('search notes by associations.contact and by a property', async () => {
+    const other = await main.crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'Bob note', hs_timestamp: String(Date.now()) }, associations: [noteToContact(BOB_ID)] });
+    const search = (filterGroups: ReturnType<typeof eq>[]) =>
+      main.crm.objects.notes.searchApi.doSearch({ filterGroups, sorts: [], properties: ['hs_note_body'], limit: 10, after: '0' });
+    const forAda = await search([eq('associations.contact', ADA_ID)]);
+    assert.deepEqual(forAda.results.map((r) => r.id), [noteId]);
+    assert.equal(forAda.results[0]!.properties.hs_note_body, 'Ada bought the plan');
+    const forBob = await search([eq('associations.contact', BOB_ID)]);
+    assert.deepEqual(forBob.results.map((r) => r.id), [other.id]);
+    const byBody = await search([eq('hs_note_body', 'Bob note')]);
+    assert.deepEqual(byBody.results.map((r) => r.id), [other.id]);
+    const nobody = await search([eq('associations.contact', '999999995')]);
+    assert.equal(nobody.total, 0);
+  });
+
+  test('a note associated to an unknown contact is a 400 and is not stored', async () => {
+    const before = emulator.notes(MAIN.accountId).length;
+    const err = await apiError(
+      main.crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'orphan', hs_timestamp: new Date().toISOString() }, associations: [noteToContact('999999994')] }),
+    );
+    assert.equal(err.code, 400);
+    assert.equal(err.body.category, 'VALIDATION_ERROR');
+    assert.match(err.body.message, /999999994/);
+    assert.equal(emulator.notes(MAIN.accountId).length, before);
+    const wrongType = await apiError(
+      main.crm.objects.notes.basicApi.create({
+        properties: { hs_note_body: 'typed', hs_timestamp: new Date().toISOString() },
+        associations: [{ to: { id: ADA_ID }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: 1 }] }],
+      }),
+    );
+    assert.equal(wrongType.code, 400, 'a note-to-contact association with type 1 (contact to company) was accepted');
+    assert.equal(emulator.notes(MAIN.accountId).length, before);
+  });
+
+  test('a note without hs_timestamp, or with an unknown property, is a 400', async () => {
+    const noTs = await apiError(main.crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'x' }, associations: [] }));
+    assert.equal(noTs.code, 400);
+    assert.deepEqual(validationProblems(noTs.body.message).map((p) => p.error), ['REQUIRED_PROPERTY']);
+    const unknown = await apiError(main.crm.objects.notes.basicApi.create({ properties: { hs_timestamp: '1700000000000', colour: 'x' }, associations: [] }));
+    assert.equal(unknown.code, 400);
+    assert.deepEqual(validationProblems(unknown.body.message).map((p) => [p.error, p.name]), [['PROPERTY_DOESNT_EXIST', 'colour']]);
+  });
+});
+
+// ---- properties -----------------------------------------------------------------------------------
+
+describe('properties', () => {
+  test('the list holds the standard contact properties and the seeded custom ones', async () => {
+    const { results } = await main.crm.properties.coreApi.getAll('contacts');
+    const byName = new Map(results.map((p) => [p.name, p]));
+    for (const name of ['email', 'firstname', 'lastname', 'phone', 'mobilephone', 'company', 'jobtitle', 'website', 'city', 'state', 'country', 'zip']) {
+      const p = byName.get(name);
+      assert.ok(p, `${name} is missing`);
+      assert.equal(p.type, 'string', name);
+      assert.equal(p.hubspotDefined, true, name);
+      assert.equal(p.modificationMetadata?.readOnlyValue, false, name);
+    }
+    assert.equal(byName.get('phone')!.fieldType, 'phonenumber');
+    const stage = byName.get('lifecyclestage');
+    assert.equal(stage?.type, 'enumeration');
+    assert.ok(stage.options.some((o) => o.value === 'lead') && stage.options.some((o) => o.value === 'customer'));
+    for (const name of ['createdate', 'lastmodifieddate', 'hs_object_id']) {
+      assert.equal(byName.get(name)?.modificationMetadata?.readOnlyValue, true, `${name} should be read-only`);
+    }
+    assert.equal(byName.get('createdate')!.type, 'datetime');
+    const custom = byName.get('favorite_color');
+    assert.equal(custom?.hubspotDefined, false);
+    assert.equal(custom.label, 'Favorite color');
+    assert.equal(byName.get('segment_by_workflow')?.modificationMetadata?.readOnlyValue, true);
+    assert.equal(byName.get('score_label')?.calculated, true);
+  });
+
+  test('get one property; an unknown one is a 404', async () => {
+    const p = await main.crm.properties.coreApi.getByName('contacts', 'lifecyclestage');
+    assert.equal(p.name, 'lifecyclestage');
+    assert.equal(p.type, 'enumeration');
+    const custom = await main.crm.properties.coreApi.getByName('contacts', 'favorite_color');
+    assert.equal(custom.fieldType, 'text');
+    const err = await apiError(main.crm.properties.coreApi.getByName('contacts', 'no_such_property'));
+    assert.equal(err.code, 404);
+    assert.match(err.body.message, /no_such_property/);
+  });
+
+  test('a property seeded in another account is not in this one', async () => {
+    const reader = client(FAULTY.token);
+    const err = await apiError(reader.crm.properties.coreApi.getByName('contacts', 'favorite_color'));
+    assert.equal(err.code, 404);
+  });
+});
+
+// ---- validation -----------------------------------------------------------------------------------
+
+describe('validation', () => {
+  const create = (properties: Record<string, string>) => main.crm.contacts.basicApi.create({ properties, associations: [] });
+  const cases: Array<[string, Record<string, string>, string, string]> = [
+    ['an invalid email', { email: 'jane.doe@@example' }, 'INVALID_EMAIL', 'email'],
+    ['an unknown property', { email: 'unknown-prop@valid.example', shoe_size: '42' }, 'PROPERTY_DOESNT_EXIST', 'shoe_size'],
+    ['a read-only standard property', { email: 'ro@valid.example', createdate: '2020-01-01' }, 'READ_ONLY_VALUE', 'createdate'],
+    ['a read-only custom property', { email: 'ro2@valid.example', segment_by_workflow: 'vip' }, 'READ_ONLY_VALUE', 'segment_by_workflow'],
+    ['a calculated property', { email: 'calc@valid.example', score_label: 'hot' }, 'READ_ONLY_VALUE', 'score_label'],
+    ['an option not in the enumeration', { email: 'opt@valid.example', lifecyclestage: 'bogus' }, 'INVALID_OPTION', 'lifecyclestage'],
+  ];
+  for (const [what, properties, code, name] of cases) {
+    test(`${what} is a 400 VALIDATION_ERROR ${code}, and nothing is written`, async () => {
+      const before = emulator.contacts(MAIN.accountId).length;
+      const err = await apiError(create(properties));
+      assert.equal(err.code, 400);
+      assert.equal(err.body.category, 'VALIDATION_ERROR');
+      assert.match(err.body.message, new RegExp(code));
+      const problems = validationProblems(err.body.message);
+      assert.deepEqual(problems.map((p) => [p.error, p.name]), [[code, name]]);
+      assert.equal(emulator.contacts(MAIN.accountId).length, before);
+    });
+  }
+
+  test('the same validation applies to updates, listing every problem', async () => {
+    const err = await apiError(main.crm.contacts.basicApi.update(BOB_ID, { properties: { email: 'not an email', hs_object_id: '1', nope: 'x' } }));
+    assert.equal(err.code, 400);
+    assert.equal(err.body.category, 'VALIDATION_ERROR');
+    assert.deepEqual(validationProblems(err.body.message).map((p) => p.error).sort(), ['INVALID_EMAIL', 'PROPERTY_DOESNT_EXIST', 'READ_ONLY_VALUE']);
+    assert.equal((await main.crm.contacts.basicApi.getById(BOB_ID)).properties.email, 'bob@example.com');
+  });
+
+  test('a batch with one invalid input is refused as a whole', async () => {
+    const good = freshEmail('good');
+    const err = await apiError(main.crm.contacts.batchApi.create({ inputs: [{ properties: { email: good }, associations: [] }, { properties: { email: 'bad@' }, associations: [] }] }));
+    assert.equal(err.code, 400);
+    assert.match(err.body.message, /INVALID_EMAIL/);
+    assert.equal(emulator.contacts(MAIN.accountId).some((c) => c.properties.email === good), false);
+  });
+});
+
+// ---- auth -----------------------------------------------------------------------------------------
+
+describe('auth', () => {
+  test('a wrong token is a 401 INVALID_AUTHENTICATION', async () => {
+    const err = await apiError(client('not-a-real-token').crm.contacts.basicApi.getById(ADA_ID));
+    assert.equal(err.code, 401);
+    assert.equal(err.body.category, 'INVALID_AUTHENTICATION');
+    assert.equal(err.body.status, 'error');
+  });
+
+  test('a token without the write scope can read but writing is a 403 MISSING_SCOPES', async () => {
+    const reader = client(READ_ONLY.token);
+    assert.equal((await byEmail(reader, 'someone@reader.example')).properties.firstname, 'Some');
+    const before = emulator.contacts(READ_ONLY.accountId).length;
+    const err = await apiError(reader.crm.contacts.basicApi.create({ properties: { email: 'new@reader.example' }, associations: [] }));
+    assert.equal(err.code, 403);
+    assert.equal(err.body.category, 'MISSING_SCOPES');
+    const errors = err.body.errors as Array<{ context: { requiredGranularScopes: string[] } }>;
+    assert.deepEqual(errors[0]!.context.requiredGranularScopes, ['crm.objects.contacts.write']);
+    assert.equal(emulator.contacts(READ_ONLY.accountId).length, before);
+    const upd = await apiError(reader.crm.contacts.basicApi.update(emulator.contacts(READ_ONLY.accountId)[0]!.id, { properties: { firstname: 'X' } }));
+    assert.equal(upd.code, 403);
+    const schema = await apiError(reader.crm.properties.coreApi.getAll('contacts'));
+    assert.equal(schema.code, 403, 'the schema read scope is needed for properties');
+  });
+
+  test('one account’s token does not see another account’s contacts', async () => {
+    const err = await apiError(byEmail(client(READ_ONLY.token), 'bob@example.com'));
+    assert.equal(err.code, 404);
+  });
+});
+
+// ---- rate limits ----------------------------------------------------------------------------------
+
+describe('rate limits', () => {
+  test('the ten-second limit: headers count down, the 6th call is a 429 RATE_LIMIT with Retry-After', async () => {
+    const c = client(LIMITED.token);
+    const remaining: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await c.apiRequest({ method: 'GET', path: '/crm/v3/objects/contacts/nobody@limited.example', qs: { idProperty: 'email' } });
+      assert.equal(res.status, 404);
+      assert.equal(res.headers.get('x-hubspot-ratelimit-max'), '5');
+      remaining.push(res.headers.get('x-hubspot-ratelimit-remaining') ?? 'missing');
+    }
+    assert.deepEqual(remaining, ['4', '3', '2', '1', '0']);
+    const err = await apiError(byEmail(c, 'nobody@limited.example'));
+    assert.equal(err.code, 429);
+    assert.equal(err.body.category, 'RATE_LIMITS');
+    assert.equal(err.body.errorType, 'RATE_LIMIT');
+    assert.equal(err.body.policyName, 'TEN_SECONDLY_ROLLING');
+    const retryAfter = Number(err.headers['retry-after']);
+    assert.ok(retryAfter >= 1 && retryAfter <= 10, `Retry-After ${err.headers['retry-after']}`);
+    assert.equal(err.headers['x-hubspot-ratelimit-remaining'], '0');
+    // Other accounts are not affected.
+    assert.equal((await byEmail(main, 'bob@example.com')).id, BOB_ID);
+  });
+
+  test('search has a per-second limit: the 3rd search within a second is a 429 SECONDLY; a second later it passes', async () => {
+    const c = client(SEARCH_LIMITED.token);
+    const search = () => searchContacts(c, [eq('email', 'x@search.example')]);
+    const settled = await Promise.allSettled([search(), search(), search()]);
+    const statuses = settled.map((s) => (s.status === 'fulfilled' ? 200 : (s.reason as ApiError).code));
+    assert.deepEqual([...statuses].sort(), [200, 200, 429]);
+    const refused = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult;
+    const err = refused.reason as ApiError;
+    assert.equal(err.body.policyName, 'SECONDLY');
+    assert.equal(err.body.category, 'RATE_LIMITS');
+    assert.equal(err.body.errorType, 'RATE_LIMIT');
+    assert.ok(Number(err.headers['retry-after']) >= 1);
+    // Non-search calls are not held to the search limit.
+    assert.equal((await apiError(byEmail(c, 'x@search.example'))).code, 404);
+    await sleep(1_050);
+    assert.equal((await search()).total, 0);
+  });
+});
+
+// ---- faults ---------------------------------------------------------------------------------------
+
+describe('faults', () => {
+  const c = () => client(FAULTY.token);
+  const steady = () => byEmail(c(), 'steady@faulty.example');
+
+  test('failNext 429: HubSpot’s rate-limit answer once, then normal', async () => {
+    emulator.failNext(FAULTY.accountId, 'contacts.get', '429');
+    const err = await apiError(steady());
+    assert.equal(err.code, 429);
+    assert.equal(err.body.category, 'RATE_LIMITS');
+    assert.equal(err.headers['retry-after'], '1');
+    assert.equal((await steady()).id, '6001');
+  });
+
+  test('failNext 500 and 503, with a count', async () => {
+    emulator.failNext(FAULTY.accountId, 'contacts.get', '500');
+    emulator.failNext(FAULTY.accountId, 'contacts.get', '503', 2);
+    const e500 = await apiError(steady());
+    assert.equal(e500.code, 500);
+    assert.equal(e500.body.category, 'INTERNAL_ERROR');
+    for (let i = 0; i < 2; i++) {
+      const e503 = await apiError(steady());
+      assert.equal(e503.code, 503);
+      assert.equal(e503.body.category, 'SERVICE_UNAVAILABLE');
+    }
+    assert.equal((await steady()).id, '6001');
+  });
+
+  test('a fault queued for one operation leaves the others alone', async () => {
+    emulator.failNext(FAULTY.accountId, 'contacts.create', '500');
+    assert.equal((await steady()).id, '6001');
+    const err = await apiError(c().crm.contacts.basicApi.create({ properties: { email: freshEmail('f') }, associations: [] }));
+    assert.equal(err.code, 500);
+  });
+
+  test('failNext timeout: the call hangs, then the connection drops (a socket error, no HTTP answer)', async () => {
+    emulator.setFaults(FAULTY.accountId, { timeoutMs: 300 });
+    try {
+      emulator.failNext(FAULTY.accountId, 'contacts.get', 'timeout');
+      const t0 = Date.now();
+      const err = await networkError(steady());
+      const elapsed = Date.now() - t0;
+      assert.equal(err.code, 'ECONNRESET');
+      assert.ok(elapsed >= 280, `dropped after ${elapsed} ms, before the 300 ms hold`);
+      assert.ok(elapsed < 3_000, `held ${elapsed} ms`);
+      assert.equal((await steady()).id, '6001');
+    } finally {
+      emulator.setFaults(FAULTY.accountId, null);
+    }
+  });
+
+  test('failNext lost-response: the client sees a network error, but the contact was created', async () => {
+    const email = freshEmail('lost');
+    emulator.failNext(FAULTY.accountId, 'contacts.create', 'lost-response');
+    await networkError(c().crm.contacts.basicApi.create({ properties: { email, firstname: 'Lost' }, associations: [] }));
+    const stored = emulator.contacts(FAULTY.accountId).filter((x) => x.properties.email === email);
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0]!.properties.firstname, 'Lost');
+    // A naive retry now meets the contact that was written.
+    const retry = await apiError(c().crm.contacts.basicApi.create({ properties: { email, firstname: 'Lost' }, associations: [] }));
+    assert.equal(retry.code, 409);
+    assert.match(retry.body.message, new RegExp(`Existing ID: ${stored[0]!.id}`));
+  });
+
+  test('random faults reproduce: the same seed gives the same statuses, another seed different ones', async () => {
+    const statuses = async (seed: number) => {
+      emulator.setFaults(FAULTY.accountId, { serverErrorRate: 0.5, operations: ['contacts.get'] }, seed);
+      const out: number[] = [];
+      for (let i = 0; i < 20; i++) out.push(await steady().then(() => 200, (e: ApiError) => e.code));
+      return out;
+    };
+    try {
+      const a = await statuses(42);
+      const b = await statuses(42);
+      const other = await statuses(4242);
+      assert.deepEqual(a, b);
+      assert.notDeepEqual(a, other);
+      assert.ok(a.includes(200) && a.some((s) => s >= 500), `no mix of outcomes: ${a}`);
+      assert.ok(a.every((s) => [200, 500, 503].includes(s)), `${a}`);
+      // The filter on operations: searches are untouched.
+      const ok = await searchContacts(c(), [eq('email', 'steady@faulty.example')]);
+      assert.equal(ok.total, 1);
+    } finally {
+      emulator.setFaults(FAULTY.accountId, null);
+    }
+  });
+
+  test('latencyMs delays each answer by at least the latency', async () => {
+    const timed = async () => {
+      const t0 = performance.now();
+      await steady();
+      return performance.now() - t0;
+    };
+    await timed();
+    emulator.setFaults(FAULTY.accountId, { latencyMs: 150 });
+    try {
+      const slow = await timed();
+      assert.ok(slow >= 145, `answered after ${slow.toFixed(1)} ms`);
+    } finally {
+      emulator.setFaults(FAULTY.accountId, null);
+    }
+    const fast = await timed();
+    assert.ok(fast < 145, `still slow after clearing the faults: ${fast.toFixed(1)} ms`);
+  });
+
+  test('injected faults are visible in the request log', () => {
+    const faults = emulator.requests(FAULTY.accountId).map((r) => r.fault).filter(Boolean);
+    for (const f of ['injected-429', 'injected-500', 'injected-503', 'injected-timeout', 'injected-lost-response']) assert.ok(faults.includes(f), `${f} not logged`);
+  });
+});
+
+// ---- inspection API -------------------------------------------------------------------------------
+
+describe('inspection API (/_emulator)', () => {
+  const get = async (path: string) => {
+    const res = await fetch(`${emulator.url}/_emulator${path}`);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const send = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${emulator.url}/_emulator${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const inspect = () => client(INSPECT.token);
+
+  test('health and the accounts list', async () => {
+    const health = await get('/health');
+    assert.equal(health.status, 200);
+    assert.deepEqual(health.body, { status: 'ok', accounts: 6 });
+    const { body } = await get('/accounts');
+    const ids = body.accounts.map((a: { accountId: string }) => a.accountId).sort();
+    assert.deepEqual(ids, ['faulty', 'inspect', 'limited', 'main', 'reader', 'search-limited']);
+    const row = body.accounts.find((a: { accountId: string }) => a.accountId === 'inspect');
+    assert.equal(row.appId, INSPECT.appId);
+    assert.equal(row.contacts, 1);
+    assert.equal(row.notes, 0);
+  });
+
+  test('contacts and notes of an account', async () => {
+    const contact = await inspect().crm.contacts.basicApi.create({ properties: { email: 'made@inspect.example', firstname: 'Made' }, associations: [] });
+    await inspect().crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'inspected', hs_timestamp: new Date().toISOString() }, associations: [noteToContact(contact.id)] });
+    const contacts = await get('/accounts/inspect/contacts');
+    assert.deepEqual(contacts.body.results.map((c: { properties: { email: string } }) => c.properties.email).sort(), ['made@inspect.example', 'seeded@inspect.example']);
+    const made = contacts.body.results.find((c: { id: string }) => c.id === contact.id);
+    assert.equal(made.properties.hs_object_source_id, String(INSPECT.appId));
+    const notes = await get('/accounts/inspect/notes');
+    assert.equal(notes.body.results.length, 1);
+    assert.equal(notes.body.results[0].properties.hs_note_body, 'inspected');
+    assert.deepEqual(notes.body.results[0].associations.contacts, [contact.id]);
+    const unknown = await get('/accounts/nope/contacts');
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.message, /no account "nope"/);
+  });
+
+  test('requests and request counts per operation', async () => {
+    const before = (await get('/accounts/inspect/request-counts')).body as Record<string, number>;
+    await byEmail(inspect(), 'seeded@inspect.example');
+    await apiError(byEmail(inspect(), 'missing@inspect.example'));
+    await searchContacts(inspect(), [eq('email', 'seeded@inspect.example')]);
+    await inspect().crm.contacts.basicApi.create({ properties: { email: freshEmail('count') }, associations: [] });
+    await inspect().crm.properties.coreApi.getAll('contacts');
+    const after = (await get('/accounts/inspect/request-counts')).body as Record<string, number>;
+    const delta = (op: string) => (after[op] ?? 0) - (before[op] ?? 0);
+    assert.equal(delta('contacts.get'), 2);
+    assert.equal(delta('contacts.search'), 1);
+    assert.equal(delta('contacts.create'), 1);
+    assert.equal(delta('properties.list'), 1);
+    assert.deepEqual(emulator.requestCounts(INSPECT.accountId), after);
+
+    const { body } = await get('/accounts/inspect/requests');
+    const last = body.results.slice(-5).map((r: { operation: string; method: string; status: number; accountId: string }) => [r.operation, r.method, r.status, r.accountId]);
+    assert.deepEqual(last, [
+      ['contacts.get', 'GET', 200, 'inspect'],
+      ['contacts.get', 'GET', 404, 'inspect'],
+      ['contacts.search', 'POST', 200, 'inspect'],
+      ['contacts.create', 'POST', 201, 'inspect'],
+      ['properties.list', 'GET', 200, 'inspect'],
+    ]);
+    assert.equal(body.results[body.results.length - 5].path, '/crm/v3/objects/contacts/seeded%40inspect.example');
+    // A 401 has no account; it counts in the totals only.
+    const totalsBefore = emulator.requestCounts()['contacts.get'] ?? 0;
+    await apiError(client('wrong').crm.contacts.basicApi.getById('1'));
+    assert.equal(emulator.requestCounts()['contacts.get'], totalsBefore + 1);
+    assert.equal(emulator.requests().at(-1)?.status, 401);
+    assert.equal(emulator.requests().at(-1)?.accountId, undefined);
+  });
+
+  test('PUT faults (with a seed) and clearing them', async () => {
+    const put = await send('PUT', '/accounts/inspect/faults', { serverErrorRate: 1, operations: ['contacts.get'], seed: 7 });
+    assert.equal(put.status, 200);
+    assert.equal(put.body.faults.serverErrorRate, 1);
+    const err = await apiError(byEmail(inspect(), 'seeded@inspect.example'));
+    assert.ok([500, 503].includes(err.code));
+    await searchContacts(inspect(), []); // another operation passes
+    await send('PUT', '/accounts/inspect/faults', null);
+    assert.equal((await byEmail(inspect(), 'seeded@inspect.example')).properties.firstname, 'Seeded');
+  });
+
+  test('PUT faults seeds reproduce, like setFaults', async () => {
+    const run = async () => {
+      await send('PUT', '/accounts/inspect/faults', { serverErrorRate: 0.5, operations: ['contacts.get'], seed: 99 });
+      const out: number[] = [];
+      for (let i = 0; i < 12; i++) out.push(await byEmail(inspect(), 'seeded@inspect.example').then(() => 200, (e: ApiError) => e.code));
+      return out;
+    };
+    try {
+      assert.deepEqual(await run(), await run());
+    } finally {
+      await send('PUT', '/accounts/inspect/faults', null);
+    }
+  });
+
+  test('POST fail-next queues faults for an operation', async () => {
+    const queued = await send('POST', '/accounts/inspect/fail-next', { operation: 'contacts.get', kind: '503', count: 2 });
+    assert.equal(queued.status, 200);
+    assert.equal(queued.body.queued, 2);
+    for (let i = 0; i < 2; i++) assert.equal((await apiError(byEmail(inspect(), 'seeded@inspect.example'))).code, 503);
+    assert.equal((await byEmail(inspect(), 'seeded@inspect.example')).id, '7001');
+    const bad = await send('POST', '/accounts/inspect/fail-next', { kind: '500' });
+    assert.equal(bad.status, 400);
+  });
+
+  test('POST accounts adds an account at run time', async () => {
+    const added = await send('POST', '/accounts', { accountId: 'runtime', token: 'runtime-token', appId: 7099, rateLimit: OFF });
+    assert.equal(added.status, 201);
+    const rt = client('runtime-token');
+    const created = await rt.crm.contacts.basicApi.create({ properties: { email: 'rt@runtime.example' }, associations: [] });
+    assert.equal((await rt.crm.contacts.basicApi.getById(created.id, ['hs_object_source_id'])).properties.hs_object_source_id, '7099');
+    assert.equal((await send('POST', '/accounts', { accountId: 'x' })).status, 400);
+    assert.equal((await send('POST', '/accounts', { accountId: 'runtime', token: 't2', appId: 1 })).status, 400, 'a duplicate account was accepted');
+  });
+
+  test('an unknown inspection route is a 404', async () => {
+    assert.equal((await get('/nothing-here')).status, 404);
+  });
+
+  // Last: this puts every account back to its seeds.
+  test('POST reset puts the store back to the seeds', async () => {
+    await main.crm.contacts.basicApi.update(BOB_ID, { properties: { firstname: 'Changed' } });
+    emulator.failNext(INSPECT.accountId, 'contacts.get', '500');
+    const reset = await send('POST', '/reset');
+    assert.equal(reset.status, 200);
+    assert.deepEqual(reset.body, { reset: true });
+
+    assert.deepEqual(emulator.contacts(INSPECT.accountId).map((c) => c.properties.email), ['seeded@inspect.example']);
+    assert.equal(emulator.notes(INSPECT.accountId).length, 0);
+    assert.equal(emulator.notes(MAIN.accountId).length, 0);
+    assert.equal(emulator.contacts(MAIN.accountId).length, MAIN.contacts!.length);
+    const bob = await main.crm.contacts.basicApi.getById(BOB_ID, ['jobtitle']);
+    assert.equal(bob.properties.firstname, 'Bob');
+    assert.equal(bob.properties.jobtitle, null);
+    assert.equal((await byEmail(inspect(), 'seeded@inspect.example')).id, '7001', 'the queued fault survived the reset');
+    assert.deepEqual(emulator.requestCounts(INSPECT.accountId), { 'contacts.get': 1 });
+    assert.equal((await get('/health')).body.accounts, 6, 'the account added at run time survived the reset');
+    assert.equal((await apiError(client('runtime-token').crm.contacts.basicApi.getById('1'))).code, 401);
+    // Rate-limit windows start again too.
+    const limited = await client(LIMITED.token).apiRequest({ method: 'GET', path: '/crm/v3/objects/contacts/1' });
+    assert.equal(limited.headers.get('x-hubspot-ratelimit-remaining'), '4');
+  });
+});
+
+// ---- CLI ------------------------------------------------------------------------------------------
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+interface Cli {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+function startCli(args: string[]): Promise<Cli> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/hubspot-emulator/cli.ts', ...args], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exited;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the CLI did not start in 10 s: ${out}`));
+    }, 10_000);
+    const check = () => {
+      // The banner ends with the inspection URL line.
+      const m = /listening on (http:\/\/\S+)\n[\s\S]*inspect: \S+\n/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      resolve({ child, url: m[1]!, output: () => out, stop });
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`the CLI exited (${code}) before listening: ${out}`));
+    });
+  });
+}
+
+function runCliToExit(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/hubspot-emulator/cli.ts', ...args], { cwd: join(__dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output: out });
+    });
+  });
+}
+
+describe('CLI', () => {
+  test('--port: the demo account answers a lookup of maria.garcia@example.com; SIGTERM stops it', async () => {
+    const port = await freePort();
+    const cli = await startCli(['--port', String(port)]);
+    try {
+      assert.equal(cli.url, `http://127.0.0.1:${port}`);
+      assert.match(cli.output(), /account "demo": token "demo-token"/);
+      const demo = new Client({ accessToken: 'demo-token', basePath: cli.url, numberOfApiCallRetries: 0 });
+      const maria = await demo.crm.contacts.basicApi.getById('maria.garcia@example.com', ['phone'], undefined, undefined, false, 'email');
+      assert.equal(maria.properties.firstname, 'Maria');
+      assert.equal(maria.properties.lastname, 'Garcia');
+      assert.equal(maria.properties.phone, '+34 600 000 001');
+      assert.equal((await demo.crm.contacts.basicApi.getById('maria@garcia-consulting.example', [], undefined, undefined, false, 'email')).id, maria.id);
+      const health = await fetch(`${cli.url}/_emulator/health`);
+      assert.deepEqual(await health.json(), { status: 'ok', accounts: 1 });
+    } finally {
+      assert.equal(await cli.stop(), 0, 'the CLI did not exit cleanly on SIGTERM');
+    }
+  });
+
+  test('--seed-file replaces the demo account with the file’s accounts; a bad file exits 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hs-emulator-'));
+    try {
+      const seedFile = join(dir, 'accounts.json');
+      const seeds: EmulatorAccountSeed[] = [
+        { accountId: 'file-acct', token: 'file-token', appId: 8080, rateLimit: OFF, contacts: [{ id: '9001', properties: { email: 'from.file@seed.example', firstname: 'Filed' } }] },
+      ];
+      writeFileSync(seedFile, JSON.stringify(seeds));
+      const cli = await startCli(['--port', '0', '--seed-file', seedFile]);
+      try {
+        assert.match(cli.output(), /account "file-acct": token "file-token", app id 8080/);
+        const c = new Client({ accessToken: 'file-token', basePath: cli.url, numberOfApiCallRetries: 0 });
+        const hit = await c.crm.contacts.basicApi.getById('FROM.FILE@seed.example', [], undefined, undefined, false, 'email');
+        assert.equal(hit.id, '9001');
+        assert.equal(hit.properties.firstname, 'Filed');
+        const demo = new Client({ accessToken: 'demo-token', basePath: cli.url, numberOfApiCallRetries: 0 });
+        assert.equal((await apiError(demo.crm.contacts.basicApi.getById('1'))).code, 401);
+      } finally {
+        await cli.stop();
+      }
+
+      const badFile = join(dir, 'bad.json');
+      writeFileSync(badFile, JSON.stringify([{ accountId: 'no-token' }]));
+      const [bad, badPort] = await Promise.all([runCliToExit(['--port', '0', '--seed-file', badFile]), runCliToExit(['--port', 'nope'])]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.output, /must be a JSON array of \{accountId, token, appId/);
+      assert.equal(badPort.code, 2);
+      assert.match(badPort.output, /--port nope is not a port/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---- robustness -----------------------------------------------------------------------------------
+
+describe('robustness', () => {
+  test('a JSON null or array body is a 400 VALIDATION_ERROR, not a server error, and is logged', async () => {
+    for (const body of ['null', '[]']) {
+      const res = await fetch(`${emulator.url}/crm/v3/objects/contacts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${MAIN.token}`, 'content-type': 'application/json' },
+        body,
+      });
+      assert.equal(res.status, 400, body);
+      assert.equal(((await res.json()) as { category: string }).category, 'VALIDATION_ERROR');
+    }
+    assert.ok(emulator.requests(MAIN.accountId).filter((r) => r.operation === 'contacts.create' && r.status === 400).length >= 2);
+  });
+
+  test('a search limit of 0 is refused, so that no client pages forever', async () => {
+    const err = await apiError(searchContacts(main, [eq('company', 'Paging Co')], { limit: 0 }));
+    assert.equal(err.code, 400);
+  });
+
+  test('a batch update with a conflicting email writes nothing', async () => {
+    const err = await apiError(
+      main.crm.contacts.batchApi.update({
+        inputs: [
+          { id: BOB_ID, properties: { firstname: 'Half-written' } },
+          { id: ADA_ID, properties: { email: 'bob@example.com' } },
+        ],
+      }),
+    );
+    assert.equal(err.code, 409);
+    assert.equal((await main.crm.contacts.basicApi.getById(BOB_ID)).properties.firstname, 'Bob', 'the first input was applied');
+  });
+
+  test('a batch upsert naming one email twice (in any case) is a 400 and writes nothing', async () => {
+    const email = freshEmail('twice');
+    const err = await apiError(
+      main.crm.contacts.batchApi.upsert({
+        inputs: [
+          { id: email, idProperty: 'email', properties: { firstname: 'One' } },
+          { id: email.toUpperCase(), idProperty: 'email', properties: { firstname: 'Two' } },
+        ],
+      }),
+    );
+    assert.equal(err.code, 400);
+    assert.equal(emulator.contacts(MAIN.accountId).filter((c) => c.properties.email?.toLowerCase() === email).length, 0);
+  });
+
+  test('a reset gives seeded contacts the same ids again', async () => {
+    const ids = () => emulator.contacts(MAIN.accountId).map((c) => `${c.id}:${c.properties.email}`).sort();
+    const before = ids();
+    emulator.reset();
+    assert.deepEqual(ids(), before);
+  });
+
+  test('closing the emulator ends a call held by a timeout fault at once', async () => {
+    const own = await startHubSpotEmulator({ port: 0, accounts: [{ ...FAULTY, rateLimit: OFF }] });
+    own.failNext(FAULTY.accountId, 'contacts.get', 'timeout'); // held 30 s by default
+    const held = new Client({ accessToken: FAULTY.token, basePath: own.url, numberOfApiCallRetries: 0 }).crm.contacts.basicApi.getById('6001').catch((e: unknown) => e);
+    await sleep(100);
+    const started = Date.now();
+    await own.close();
+    await held;
+    assert.ok(Date.now() - started < 2_000, `close() waited ${Date.now() - started} ms for the held call`);
+  });
+});

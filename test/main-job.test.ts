@@ -1,0 +1,143 @@
+// The main job as a newcomer runs it (`npm start`, nothing configured): an embedded Temporal dev
+// server and the HubSpot emulator, the demo synced into the emulator, logs without personal data,
+// `npm run demo` against the running worker, and a graceful stop on SIGTERM.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './helpers/temporal-env';
+
+const ROOT = join(__dirname, '..');
+// Demo data that must never appear in a log line.
+const PERSONAL = [/alex\.morgan/i, /maria/i, /garcia/i, /Team plan/, /renewal/i, /\bAlex\b/];
+
+interface Job {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+async function startMain(args: string[], extraEnv: Record<string, string>): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'main-job-'));
+  const ports = { TEMPORAL_DEV_PORT: await freePort(), TEMPORAL_DEV_UI_PORT: await freePort(), HUBSPOT_EMULATOR_PORT: await freePort() };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), TEMPORAL_DEV_DB: join(dir, 'dev.sqlite'), ...extraEnv };
+  for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS']) delete env[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return { ...watch(child), ports, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function watch(child: ChildProcess): Job {
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const waitFor = (pattern: RegExp, timeoutMs = 120_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!pattern.test(out)) return;
+        listeners.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`));
+      }, timeoutMs);
+      listeners.add(check);
+      void exited.then(() => setTimeout(() => {
+        if (listeners.has(check)) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`exited before ${pattern}; output:\n${out.slice(-3000)}`));
+        }
+      }, 50));
+      check();
+    });
+  return { child, output: () => out, exited, waitFor };
+}
+
+function assertNoPersonalDataInLogs(output: string): void {
+  const logLines = output.split('\n').filter((l) => l.startsWith('{'));
+  assert.ok(logLines.length > 5, 'no structured log lines');
+  for (const line of logLines) {
+    JSON.parse(line); // every log line is one JSON object
+    for (const p of PERSONAL) assert.doesNotMatch(line, p, `personal data in a log line: ${line.slice(0, 300)}`);
+  }
+}
+
+describe('the main job (npm start)', () => {
+  test('with nothing configured: embedded servers, the demo synced into the emulator, no personal data in the logs', async () => {
+    const job = await startMain(['--demo-then-exit'], {});
+    try {
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        job.exited,
+        new Promise<never>((_, r) => (timer = setTimeout(() => r(new Error(`still running after 150 s:\n${job.output().slice(-3000)}`)), 150_000))),
+      ]).finally(() => clearTimeout(timer));
+      const out = job.output();
+      assert.equal(code, 0, out.slice(-3000));
+      assert.match(out, new RegExp(`Temporal Web UI: +http://localhost:${job.ports.TEMPORAL_DEV_UI_PORT}`));
+      assert.match(out, new RegExp(`HubSpot emulator at http://127\\.0\\.0\\.1:${job.ports.HUBSPOT_EMULATOR_PORT}`));
+      // The WhatsApp conversation created the contact, with its note; the call found Maria by her secondary email.
+      assert.match(out, /\[demo\] {3}outcome: created/);
+      assert.match(out, /\[demo\] {5}email +alex\.morgan@example\.com/);
+      assert.match(out, /\[demo\] {5}hs_object_source_id +1000001/);
+      assert.match(out, /\[demo\] {3}HubSpot note \d+: .*Team plan for 12 seats &amp; wants a demo/);
+      assert.match(out, /\[demo\] {3}outcome: note_only/);
+      assert.match(out, /\[demo\] {5}email +maria\.garcia@example\.com/);
+      assert.match(out, /\[worker\] stopped/);
+      assertNoPersonalDataInLogs(out);
+    } finally {
+      job.child.kill('SIGKILL');
+      job.cleanup();
+    }
+  });
+
+  test('`npm run demo` plays against the running worker; SIGTERM stops it cleanly', async () => {
+    const job = await startMain([], { DEMO: 'false' });
+    try {
+      await job.waitFor(/\[worker\] ready/);
+      assert.doesNotMatch(job.output(), /\[demo\]/, 'DEMO=false still played the demo');
+      const demo = watch(
+        spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+          cwd: ROOT,
+          env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${job.ports.TEMPORAL_DEV_PORT}`, HUBSPOT_EMULATOR_PORT: String(job.ports.HUBSPOT_EMULATOR_PORT) },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
+      assert.equal(await demo.exited, 0, demo.output());
+      assert.match(demo.output(), /outcome: created/);
+      assert.match(demo.output(), /outcome: note_only/);
+
+      job.child.kill('SIGTERM');
+      assert.equal(await job.exited, 0, job.output().slice(-3000));
+      assert.match(job.output(), /SIGTERM: finishing running activities, then stopping/);
+      assert.match(job.output(), /\[worker\] stopped/);
+      assertNoPersonalDataInLogs(job.output());
+    } finally {
+      job.child.kill('SIGKILL');
+      job.cleanup();
+    }
+  });
+
+  test('`npm run demo` with no worker running says what to start', async () => {
+    const port = await freePort();
+    const demo = watch(
+      spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+        cwd: ROOT,
+        env: { ...process.env, HUBSPOT_EMULATOR_PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    assert.equal(await demo.exited, 1);
+    assert.match(demo.output(), new RegExp(`no HubSpot emulator answers at http://127\\.0\\.0\\.1:${port}: start the worker first \\(npm start\\)`));
+  });
+});
