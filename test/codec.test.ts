@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, keysFromEnv, CodecKeyError, ENCODING } from '../src/codec/encryption-codec';
 import { startCodecServer } from '../src/codec/codec-server';
+import type { DataConverter } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { localEnv } from './helpers/temporal-env';
+import { ACME, action, conversation, startHarness } from './helpers/conversation-harness';
 
 const key = () => randomBytes(32);
 const payload = (value: unknown) => defaultPayloadConverter.toPayload(value)!;
@@ -90,5 +94,52 @@ describe('codec server', () => {
     assert.equal(evil.status, 403);
     assert.equal(evil.headers.get('access-control-allow-origin'), null);
     assert.equal((await call('/decode', { nope: 1 }, { Authorization: 'Bearer ui-secret' })).status, 400);
+  });
+});
+
+describe('codec on: Temporal history holds no personal data', () => {
+  // The same conversation through a worker and client without the codec and with it; the history
+  // the dev server returns is searched for the personal data. The run without the codec shows that
+  // the search finds plaintext when it is there.
+  const EMAIL = 'priya.codec-check@example.com';
+  const SUMMARY = 'Priya wants the Enterprise plan and a callback on Friday';
+
+  async function historyBytes(codec: DataConverter | undefined, tag: string): Promise<{ raw: string; outcome: string; firstname?: string }> {
+    const { env } = await localEnv();
+    const h = await startHarness(env, [ACME], codec ? { dataConverter: codec } : {});
+    try {
+      const conv = conversation('chat', [action({ id: 'live', offlineSync: false }), action({ id: 'offline' })], { options: { inactivityTimeoutMs: 1_000 } });
+      const run = await h.run(async () => {
+        await h.platform.recordMessage(conv, { from: 'customer', fields: { email: EMAIL, first_name: `Priya${tag}` } });
+        const live = await h.platform.runAction(conv, { actionId: 'live', fields: { email: EMAIL }, summary: SUMMARY });
+        await h.platform.updateFields(conv, { summary: SUMMARY });
+        await h.platform.result(conv.conversationId);
+        return live;
+      });
+      const history = await env.connection.workflowService.getWorkflowExecutionHistory({
+        namespace: env.namespace ?? 'default',
+        execution: { workflowId: h.platform.handle(conv.conversationId).workflowId },
+      });
+      const raw = Buffer.from(temporal.api.history.v1.History.encode(history.history!).finish()).toString('latin1');
+      const synced = h.emulator.contacts(ACME.accountId).find((c) => c.properties.email === EMAIL);
+      return { raw, outcome: run.result, firstname: synced?.properties.firstname ?? undefined };
+    } finally {
+      await h.close();
+    }
+  }
+
+  test('without the codec the history shows the email and summary; with it, neither appears', async () => {
+    const plain = await historyBytes(undefined, 'Plain');
+    assert.equal(plain.outcome, 'created');
+    assert.ok(plain.raw.includes(EMAIL) && plain.raw.includes(SUMMARY), 'the plaintext control run should show the data in its history');
+
+    const codec: DataConverter = { payloadCodecs: [new EncryptionCodec({ keys: { k1: key() }, activeKeyId: 'k1' })] };
+    const sealed = await historyBytes(codec, 'Sealed');
+    assert.equal(sealed.outcome, 'created');
+    assert.equal(sealed.firstname, 'PriyaSealed', 'HubSpot got the decrypted values');
+    for (const secret of [EMAIL, SUMMARY, 'PriyaSealed', 'priya.codec-check', 'Enterprise plan']) {
+      assert.ok(!sealed.raw.includes(secret), `"${secret}" is in the history the server returns`);
+    }
+    assert.ok(sealed.raw.includes(ENCODING), 'payloads are not marked as encrypted');
   });
 });

@@ -101,8 +101,9 @@ describe('the main job (npm start)', () => {
     }
   });
 
-  test('`npm run demo` plays against the running worker; SIGTERM stops it cleanly', async () => {
-    const job = await startMain([], { DEMO: 'false' });
+  test('`npm run demo` plays against the running worker; outcomes are counted in the metrics; SIGTERM stops it cleanly', async () => {
+    const metricsPort = await freePort();
+    const job = await startMain([], { DEMO: 'false', METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}` });
     try {
       await job.waitFor(/\[worker\] ready/);
       assert.doesNotMatch(job.output(), /\[demo\]/, 'DEMO=false still played the demo');
@@ -116,6 +117,12 @@ describe('the main job (npm start)', () => {
       assert.equal(await demo.exited, 0, demo.output());
       assert.match(demo.output(), /outcome: created/);
       assert.match(demo.output(), /outcome: note_only/);
+
+      // Prometheus: the Temporal runtime's worker metrics and the action outcome counter by result and account.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      assert.match(metrics, /temporal_workflow_task_execution_latency/);
+      assert.match(metrics, /hubspot_contact_sync_outcomes\{[^}]*hubspot_account="demo"[^}]*result="created"[^}]*\} 1/);
+      assert.match(metrics, /hubspot_contact_sync_outcomes\{[^}]*result="note_only"[^}]*\} 1/);
 
       job.child.kill('SIGTERM');
       assert.equal(await job.exited, 0, job.output().slice(-3000));

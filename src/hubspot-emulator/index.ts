@@ -39,6 +39,8 @@ export interface HubSpotEmulator {
   notes(accountId: string): StoredNote[];
   requests(accountId?: string): RequestRecord[];
   requestCounts(accountId?: string): Record<string, number>;
+  /** Faults injected (and real rate-limit refusals) by kind, since the last reset. */
+  faultCounts(accountId: string): Record<string, number>;
   reset(): void;
 }
 
@@ -69,6 +71,7 @@ export async function startHubSpotEmulator(
     notes: (accountId) => [...server.account(accountId).notes.values()].map(copy),
     requests: (accountId) => server.requests(accountId),
     requestCounts: (accountId) => server.requestCounts(accountId),
+    faultCounts: (accountId) => ({ ...server.account(accountId).faultCounts }),
     reset: () => server.resetAccounts(),
   };
 }

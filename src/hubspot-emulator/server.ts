@@ -574,6 +574,7 @@ export class EmulatorServer {
     }
     this.totals[r.operation] = (this.totals[r.operation] ?? 0) + 1;
     account?.count(r.operation);
+    if (r.fault && account) account.faultCounts[r.fault] = (account.faultCounts[r.fault] ?? 0) + 1;
   }
 
   async listen(): Promise<void> {
@@ -782,6 +783,7 @@ export class EmulatorServer {
         if (method === 'GET' && what === 'notes') return ok({ results: [...a.notes.values()] });
         if (method === 'GET' && what === 'requests') return ok({ results: this.requests(a.seed.accountId) });
         if (method === 'GET' && what === 'request-counts') return ok(this.requestCounts(a.seed.accountId));
+        if (method === 'GET' && what === 'fault-counts') return ok({ ...a.faultCounts });
         if (method === 'PUT' && what === 'faults') {
           const body = (await readJson(req)) as (FaultSpec & { seed?: number }) | null | undefined;
           a.faults = body ?? null;

@@ -107,6 +107,8 @@ export class AccountState {
   random: () => number = prng(1);
   readonly failNext = new Map<string, FaultKind[]>();
   readonly counts: Record<string, number> = {};
+  /** Injected faults and real rate-limit refusals, by kind. */
+  readonly faultCounts: Record<string, number> = {};
   dailyUsed = 0;
   /** Ids are per account (portal) and restart with it: a reset gives the seeds their ids again. */
   private nextId = 100_000_001;

@@ -2,6 +2,8 @@
 // environment, talking over real HTTP to a HubSpot emulator, driven through the platform client.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../src/hubspot-emulator';
@@ -60,7 +62,12 @@ let queueSeq = 0;
 export async function startHarness(
   env: TestWorkflowEnvironment,
   seeds: EmulatorAccountSeed[] = [ACME, GLOBEX],
-  options: { accounts?: HubSpotAccountsOptions; settings?: (s: EmulatorAccountSeed) => Partial<HubSpotAccountSettings> } = {},
+  options: {
+    accounts?: HubSpotAccountsOptions;
+    settings?: (s: EmulatorAccountSeed) => Partial<HubSpotAccountSettings>;
+    /** Payload encryption for the worker and the platform's client alike. */
+    dataConverter?: DataConverter;
+  } = {},
 ): Promise<Harness> {
   const emulator = await startHubSpotEmulator({ port: 0, accounts: seeds });
   const hubspot = new HubSpotAccounts(
@@ -69,7 +76,33 @@ export async function startHarness(
   );
   const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
   const bundle = await workflowBundle(workflowsPath);
-  const platform = new ConversationClient({ client: env.client, taskQueue });
+  const client = options.dataConverter ? new Client({ connection: env.connection, namespace: env.namespace, dataConverter: options.dataConverter }) : env.client;
+  // Every conversation a test touches is remembered, so that the run can end it: a conversation left
+  // open would, once time skips past its timers, hold workflow tasks that no worker polls any more,
+  // and the time-skipping server does not skip time while tasks are outstanding.
+  const touched = new Set<string>();
+  const platform = new Proxy(new ConversationClient({ client, taskQueue }), {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const first = args[0] as { conversationId?: unknown } | undefined;
+        if (first && typeof first === 'object' && typeof first.conversationId === 'string') touched.add(first.conversationId);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  const endTouched = async () => {
+    const ids = [...touched];
+    touched.clear();
+    await Promise.all(
+      ids.map(async (id) => {
+        const handle = platform.handle(id);
+        const { status } = await handle.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
+        if (status.name === 'RUNNING') await handle.terminate('test finished').catch(() => undefined);
+      }),
+    );
+  };
   return {
     env,
     emulator,
@@ -78,8 +111,12 @@ export async function startHarness(
     taskQueue,
     // A worker runs once: each test gets a fresh one on the same task queue (the bundle is shared).
     run: async (fn) => {
-      const worker = await createConversationWorker({ connection: env.nativeConnection, taskQueue, hubspot, workflowBundle: bundle });
-      return worker.runUntil(fn);
+      const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot, workflowBundle: bundle, dataConverter: options.dataConverter });
+      try {
+        return await worker.runUntil(fn);
+      } finally {
+        await endTouched();
+      }
     },
     close: () => emulator.close(),
   };

@@ -2,6 +2,7 @@
 // process (see test/all.ts), and each server starts on first use and stops after the last test.
 import { after } from 'node:test';
 import { createServer } from 'node:net';
+import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { devServer, timeSkippingServer } from '../../src/temporal-servers';
@@ -36,7 +37,19 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     const choice = timeSkippingServer();
     const start = Date.now();
     progress(`starting ${choice.source}`);
-    const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: choice.executable } });
+    // The Java test server (grpc-java defaults) answers client keepalive pings more frequent than every
+    // 5 minutes with GOAWAY "too many pings"; the client's default is a ping every 30 s, so after about a
+    // minute and a half of a long suite its long polls stall. The environment offers no channel options,
+    // so its client connection is opened with keepalive pings off (loopback needs none).
+    const connect = Connection.connect.bind(Connection);
+    Connection.connect = (options) =>
+      connect({ ...options, channelArgs: { ...options?.channelArgs, 'grpc.keepalive_time_ms': 2 ** 31 - 1, 'grpc.keepalive_permit_without_calls': 0 } });
+    let env: TestWorkflowEnvironment;
+    try {
+      env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: choice.executable } });
+    } finally {
+      Connection.connect = connect;
+    }
     // The test server starts without custom search attributes; the dev server gets them at start instead.
     const indexedType = { KEYWORD: 2, KEYWORD_LIST: 7 } as const;
     await env.connection.operatorService.addSearchAttributes({
