@@ -37,7 +37,7 @@ import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncS
 import type { conversationWorkflow } from '../workflows/conversation';
 
 /** What the platform knows about a conversation when it talks to us: enough to start its workflow. */
-export type Conversation = Omit<ConversationInput, 'carried'>;
+export type Conversation = Omit<ConversationInput, 'carried' | 'operatorRetry'>;
 
 /** Thrown when the platform passes something the contract refuses. Nothing was sent to Temporal. */
 export class ConversationInputError extends Error {
@@ -48,6 +48,9 @@ export class ConversationInputError extends Error {
 export class ActionRefusedError extends Error {
   override name = 'ActionRefusedError';
 }
+
+const INTERNAL_KEYS = ['carried', 'operatorRetry'] as const;
+const platformConversationSchema = conversationInputSchema.omit({ carried: true, operatorRetry: true });
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(value);
@@ -70,7 +73,13 @@ export class ConversationClient {
   }
 
   private startOptions(conversation: Conversation) {
-    const input = parse(conversationInputSchema, conversation, 'conversation') as ConversationInput;
+    // `carried` and `operatorRetry` are the workflow's and the operator tools' own: never taken from the platform.
+    for (const key of INTERNAL_KEYS) {
+      if (conversation && typeof conversation === 'object' && key in conversation) {
+        throw new ConversationInputError(`conversation: ${key}: internal to the workflow, the platform may not set it`);
+      }
+    }
+    const input = parse(platformConversationSchema, conversation, 'conversation') as ConversationInput;
     return {
       taskQueue: this.taskQueue,
       workflowId: conversationWorkflowId(input.conversationId),

@@ -33,10 +33,13 @@ export const conversationIdSchema = z
   .regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : - only')
   .describe('The platform’s conversation id. It names the workflow, so it must not contain personal data.');
 
+/** How many distinct fields a conversation may hold, in one signal and in all of them together. */
+export const MAX_FIELDS = 200;
+
 /** Field values collected by the agent, keyed by platform field (astraField). Null clears nothing in HubSpot. */
 export const fieldValuesSchema = z
   .record(z.string().min(1).max(100), z.string().max(65_536).nullable())
-  .refine((r) => Object.keys(r).length <= 200, 'at most 200 fields')
+  .refine((r) => Object.keys(r).length <= MAX_FIELDS, `at most ${MAX_FIELDS} fields`)
   .describe('Field values collected by the agent, keyed by platform field. Empty values are never written to HubSpot.');
 export type FieldValues = z.infer<typeof fieldValuesSchema>;
 
@@ -83,6 +86,8 @@ export const carriedStateSchema = z.object({
   rejections: z.array(z.any()),
   runsBefore: z.number().int().nonnegative(),
   startedAtMs: z.number(),
+  /** Voice: the call had already ended (a session opened by values that arrived while the previous one was ending). */
+  callEnded: z.boolean().optional(),
 });
 export type CarriedState = z.infer<typeof carriedStateSchema>;
 

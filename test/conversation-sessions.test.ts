@@ -54,3 +54,42 @@ describe('long and resumed conversations', () => {
   });
 });
 
+
+describe('values that arrive while the conversation is ending', () => {
+  for (const channel of ['chat', 'voice'] as const) {
+    test(`${channel}: a message during the offline sync is not lost: a new session syncs it to the same contact and note`, async () => {
+      const email = `ending.${channel}@example.com`;
+      const conv = conversation(channel, [action({ id: 'offline', offlineSync: true })], { options: { inactivityTimeoutMs: 1000 } });
+      // The lookup answers slowly, so the offline sync is still running when the late values arrive.
+      h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], latencyMs: 1500 });
+      try {
+        const result = await h.run(async () => {
+          await h.platform.recordMessage(conv, { from: 'customer', fields: { email, first_name: 'Early' } });
+          await h.platform.updateFields(conv, { summary: 'first summary' });
+          if (channel === 'voice') await h.platform.endCall(conv);
+          for (let i = 0; (await h.platform.getState(conv.conversationId))?.status !== 'ending'; i++) {
+            assert.ok(i < 200, 'the conversation never started ending');
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          await h.platform.recordMessage(conv, { from: 'agent', fields: { first_name: 'Late' } });
+          await h.platform.updateFields(conv, { summary: 'final summary' });
+          return h.platform.result(conv.conversationId);
+        });
+        const runs = result.outcomes.offline ?? [];
+        assert.equal(runs.length, 2, `offline runs: ${JSON.stringify(runs.map((r) => r.result))}`);
+        assert.equal(runs[0]!.result, 'created');
+        assert.equal(runs[1]!.result, 'updated');
+        assert.equal(result.runsBefore, 1, 'the late values did not open a new session');
+        assert.equal(result.status, 'ended');
+        const contacts = contactsWith(ACME.accountId, email);
+        assert.equal(contacts.length, 1);
+        assert.equal(contacts[0]!.properties.firstname, 'Late', 'the late message was lost');
+        const notes = notesOf(ACME.accountId, contacts[0]!.id);
+        assert.equal(notes.length, 1, 'the new session wrote a second note');
+        assert.match(notes[0]!.properties.hs_note_body ?? '', /final summary/);
+      } finally {
+        h.emulator.setFaults(ACME.accountId, null);
+      }
+    });
+  }
+});

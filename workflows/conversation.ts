@@ -8,6 +8,7 @@ import {
   continueAsNew,
   log,
   metricMeter,
+  patched,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -20,6 +21,7 @@ import {
   conversationInputSchema,
   conversationOptionsSchema,
   describeZodError,
+  MAX_FIELDS,
   fieldsUpdatedSchema,
   fieldsUpdatedSignal,
   isVoice,
@@ -42,6 +44,9 @@ import {
 import type { ActionConfig } from '../src/action/config';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/search-attributes';
 import { runContactSync } from './run-action';
+
+/** Marks histories where values that arrived during the offline sync open a new session. */
+const LATE_VALUES_PATCH = 'late-values-open-a-session';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
@@ -69,7 +74,8 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   let lastActivityAtMs = carried?.lastActivityAtMs ?? nowMs();
   let messageCount = carried?.messageCount ?? 0;
   let activitySeq = 0; // bumps on every message: the resettable wait watches it
-  let callEnded = false;
+  let changeSeq = 0; // bumps on every accepted signal: values that arrive while ending are not lost
+  let callEnded = carried?.callEnded ?? false;
   let status: ConversationStatus = 'active';
   let endReason: ConversationState['endReason'] = null;
   const noteIds: Record<string, string> = { ...(carried?.noteIds ?? {}) };
@@ -141,11 +147,18 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
     if (update.summary !== undefined) summary = update.summary;
   };
 
-  const reject = (kind: Rejection['kind'], error: z.ZodError) => {
-    const message = `${kind} signal refused: ${describeZodError(error)}`;
-    rejections.push({ at: iso(nowMs()), kind, message });
+  /** Records a refused signal (the last MAX_REJECTIONS are kept); the workflow goes on. */
+  const refuse = (kind: Rejection['kind'], reason: string) => {
+    rejections.push({ at: iso(nowMs()), kind, message: `${kind} signal refused: ${reason}` });
     if (rejections.length > MAX_REJECTIONS) rejections.splice(0, rejections.length - MAX_REJECTIONS);
-    log.warn('Refused an invalid signal', { kind, problems: error.issues.length });
+    log.warn('Refused an invalid signal', { kind });
+  };
+  const reject = (kind: Rejection['kind'], error: z.ZodError) => refuse(kind, describeZodError(error));
+  /** Why an update would take the conversation past MAX_FIELDS distinct fields, if it would. */
+  const tooManyFields = (update: { fields?: FieldValues }): string | undefined => {
+    if (!update.fields) return undefined;
+    const total = new Set([...Object.keys(fields), ...Object.keys(update.fields)]).size;
+    return total > MAX_FIELDS ? `fields: this would bring the conversation to ${total} distinct fields; at most ${MAX_FIELDS}` : undefined;
   };
 
   const record = (run: ActionRun) => {
@@ -192,24 +205,32 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   setHandler(messageSignal, (raw) => {
     const parsed = messageSchema.safeParse(raw);
     if (!parsed.success) return reject('message', parsed.error);
+    const overflow = tooManyFields(parsed.data);
+    if (overflow) return refuse('message', overflow);
     merge(parsed.data);
     messageCount++;
     lastActivityAtMs = nowMs();
     activitySeq++;
+    changeSeq++;
   });
   setHandler(fieldsUpdatedSignal, (raw) => {
     const parsed = fieldsUpdatedSchema.safeParse(raw);
     if (!parsed.success) return reject('fieldsUpdated', parsed.error);
+    const overflow = tooManyFields(parsed.data);
+    if (overflow) return refuse('fieldsUpdated', overflow);
     merge(parsed.data);
+    changeSeq++;
   });
   setHandler(callEndedSignal, (raw) => {
     const parsed = callEndedSchema.safeParse(raw ?? {});
     if (!parsed.success) return reject('callEnded', parsed.error);
+    // A text conversation has no call: the signal and its values are refused as a whole.
+    if (!voice) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
+    const overflow = tooManyFields(parsed.data);
+    if (overflow) return refuse('callEnded', overflow);
     merge(parsed.data);
-    if (voice) callEnded = true;
-    else {
-      rejections.push({ at: iso(nowMs()), kind: 'callEnded', message: `callEnded signal refused: the conversation is on ${input.channel}, not voice` });
-    }
+    changeSeq++;
+    callEnded = true;
   });
   setHandler(
     runActionUpdate,
@@ -229,6 +250,8 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
         if (action.offlineSync) {
           throw new Error(`runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`);
         }
+        const overflow = tooManyFields(parsed.data);
+        if (overflow) throw new Error(`runAction refused: ${overflow}`);
         if (status !== 'active') throw new Error('runAction refused: the conversation has ended');
       },
     },
@@ -263,6 +286,27 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
     return result();
   }
 
+  /** Continues as new, carrying what matters: values, note ids, outcomes, rejections. */
+  const carryOver = (): Promise<never> =>
+    continueAsNew<typeof conversationWorkflow>({
+      conversationId: input.conversationId,
+      channel: input.channel,
+      actions: input.actions,
+      options,
+      carried: {
+        fields,
+        summary,
+        lastActivityAtMs,
+        messageCount,
+        noteIds,
+        outcomes,
+        rejections,
+        runsBefore: runsBefore + 1,
+        startedAtMs,
+        ...(voice && callEnded ? { callEnded: true } : {}),
+      },
+    });
+
   // ---- waiting for the end -------------------------------------------------------------------
   const continueAsNewDue = () =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyEventsBeforeContinueAsNew;
@@ -295,23 +339,7 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
       // Let running handlers finish so nothing is lost, then carry what matters into a fresh history.
       await condition(allHandlersFinished);
       if (voice ? callEnded : false) continue;
-      return continueAsNew<typeof conversationWorkflow>({
-        conversationId: input.conversationId,
-        channel: input.channel,
-        actions: input.actions,
-        options,
-        carried: {
-          fields,
-          summary,
-          lastActivityAtMs,
-          messageCount,
-          noteIds,
-          outcomes,
-          rejections,
-          runsBefore: runsBefore + 1,
-          startedAtMs,
-        },
-      });
+      return carryOver();
     }
   }
 
@@ -321,8 +349,16 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   publish();
   log.info('Conversation ended', { endReason, offlineActions: offlineActions.length });
   pendingOffline = false;
+  const changesAtEnd = changeSeq;
   await Promise.all(offlineActions.map((a) => runAction(a, 'offline')));
   await condition(allHandlersFinished);
+  if (changeSeq !== changesAtEnd && offlineActions.length > 0 && patched(LATE_VALUES_PATCH)) {
+    // Messages or values arrived while the offline actions ran, too late for them: a new session of the
+    // conversation takes them (text: after its own inactivity wait; voice: at once) and updates the
+    // same contact and note. Nothing the platform sent is dropped.
+    log.info('Values arrived while the conversation was ending: a new session will sync them');
+    return carryOver();
+  }
   status = 'ended';
   publish();
   return result();

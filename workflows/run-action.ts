@@ -31,7 +31,7 @@ function activitiesFor(mode: RunActionInput['mode'], retryWindowMs: number) {
     scheduleToCloseTimeout: retryWindowMs,
     retry:
       mode === 'offline'
-        ? { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '10m' }
+        ? { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' }
         : { initialInterval: '300ms', backoffCoefficient: 2, maximumInterval: '3s' },
   });
 }
