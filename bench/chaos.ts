@@ -20,6 +20,7 @@ import { noteReference } from '../src/action/note';
 import { ConversationClient, type Conversation } from '../src/client';
 import { conversationWorkflowId, type ActionRun, type ConversationResult } from '../src/contract';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+import { prng } from '../src/hubspot-emulator/store';
 import { serverPaths } from '../src/temporal-servers';
 import { conversationSearchAttributes } from '../src/search-attributes';
 
@@ -71,17 +72,6 @@ interface Plan {
   existingId?: string;
   liveRun?: ActionRun;
   result?: ConversationResult;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function freePort(): Promise<number> {
