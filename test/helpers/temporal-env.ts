@@ -38,9 +38,9 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     const start = Date.now();
     progress(`starting ${choice.source}`);
     // The Java test server (grpc-java defaults) answers client keepalive pings more frequent than every
-    // 5 minutes with GOAWAY "too many pings"; the client's default is a ping every 30 s, so after about a
-    // minute and a half of a long suite its long polls stall. The environment offers no channel options,
-    // so its client connection is opened with keepalive pings off (loopback needs none).
+    // 5 minutes with GOAWAY "too many pings"; the client's default is a ping every 30 s, so a long suite
+    // sees its connection dropped and re-opened mid-call. The environment offers no channel options, so
+    // its client connection is opened with keepalive pings off (loopback needs none).
     const connect = Connection.connect.bind(Connection);
     Connection.connect = (options) =>
       connect({ ...options, channelArgs: { ...options?.channelArgs, 'grpc.keepalive_time_ms': 2 ** 31 - 1, 'grpc.keepalive_permit_without_calls': 0 } });
