@@ -48,6 +48,12 @@ export const envSchema = z.object({
     .regex(/^[^:]+:\d+$/, 'host:port')
     .optional()
     .describe('Serve Prometheus metrics (Temporal worker metrics and action outcome counters) on host:port/metrics, e.g. 0.0.0.0:9464.'),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.7 MiB (docs/BENCHMARKS.md).'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DEMO: bool.default(true).describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });

@@ -34,6 +34,7 @@ describe('worker configuration', () => {
     fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"a","token":"t","appId":1},{"accountId":"a","token":"u","appId":2}]' }, /\[1\]: account "a" is listed twice/);
     fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","tokenEnv":"ACME_TOKEN","appId":1}]' }, /\(acme\): environment variable ACME_TOKEN is empty or unset/);
     fails({ HUBSPOT_ACCOUNTS_FILE: '/nonexistent/accounts.json' }, /cannot be read: ENOENT/);
+    fails({ WORKER_MAX_CACHED_WORKFLOWS: '0' }, /WORKER_MAX_CACHED_WORKFLOWS/);
     fails({ TEMPORAL_TLS_CERT_PATH: '/a.pem' }, /go together/);
   });
 
