@@ -184,8 +184,9 @@ async function liveHeap(threads: ThreadWorker[]): Promise<{ bytes: number; ms: n
     for await (const chunk of stream) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       if (!inNodes) {
+        // The header (meta) is small; a chunk can be hundreds of MB, so only its start becomes a string.
         const before = head.length;
-        head += buf.toString('latin1');
+        head += buf.subarray(0, Math.min(buf.length, 1 << 20)).toString('latin1');
         const at = head.indexOf('"nodes":[');
         if (at < 0) continue;
         const fields = JSON.parse(/"node_fields":(\[[^\]]*\])/.exec(head)![1]!) as string[];
