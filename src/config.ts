@@ -53,7 +53,7 @@ export const envSchema = z.object({
     .int()
     .positive()
     .optional()
-    .describe('How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.7 MiB (docs/BENCHMARKS.md).'),
+    .describe('How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.8 MiB (docs/BENCHMARKS.md).'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DEMO: bool.default(true).describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });
