@@ -10,7 +10,6 @@
 // about 22% of HubSpot calls fail. Exit code 0 only when nothing was lost, duplicated or wrong.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client as HubSpotClient } from '@hubspot/api-client';
@@ -22,6 +21,8 @@ import { conversationWorkflowId, type ActionRun, type ConversationResult } from 
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
 import { prng } from '../src/hubspot-emulator/store';
 import { serverPaths } from '../src/temporal-servers';
+import { freePort } from '../src/net';
+import { benchAction } from './common';
 import { conversationSearchAttributes } from '../src/search-attributes';
 
 const ROOT = resolve(__dirname, '..');
@@ -74,17 +75,6 @@ interface Plan {
   result?: ConversationResult;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => done(port));
-    });
-  });
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Retries a platform call through a restarting server or a dropped connection. */
@@ -104,22 +94,7 @@ async function persist<T>(what: string, fn: () => Promise<T>, log: (l: string) =
 
 function action(id: string, accountId: string, row: Row, offlineSync: boolean): ActionConfigInput {
   const allowCreate = row === 'new-create' || row === 'ours-create' || row === 'no-email';
-  const allowUpdateExisting = row === 'theirs-update';
-  return {
-    id,
-    name: 'HubSpot: create or update contact',
-    intent: 'Save the customer',
-    offlineSync,
-    hubspotAccountId: accountId,
-    allowCreate,
-    allowUpdateExisting,
-    fieldMappings: [
-      { hubspotProperty: 'email', astraField: 'email' },
-      { hubspotProperty: 'firstname', astraField: 'first_name' },
-      { hubspotProperty: 'phone', astraField: 'phone' },
-    ],
-    customFields: [],
-  };
+  return benchAction(id, accountId, { allowCreate, allowUpdateExisting: row === 'theirs-update' }, offlineSync);
 }
 
 class DevServer {

@@ -37,6 +37,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import type { ActionConfigInput } from '../src/action/config';
+import { benchAction } from './common';
 import { ConversationClient, type Conversation } from '../src/client';
 import { conversationWorkflowId, type ActionRun, type ConversationResult } from '../src/contract';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
@@ -316,22 +317,7 @@ const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
   rateLimit: accountId === 'limited' ? RATE_LIMIT : { perTenSeconds: 0, searchPerSecond: 0 },
 }));
 
-function action(id: string, accountId: AccountId, rules: Rules, offlineSync: boolean): ActionConfigInput {
-  return {
-    id,
-    name: 'HubSpot: create or update contact',
-    intent: 'Save the customer',
-    offlineSync,
-    hubspotAccountId: accountId,
-    ...rules,
-    fieldMappings: [
-      { hubspotProperty: 'email', astraField: 'email' },
-      { hubspotProperty: 'firstname', astraField: 'first_name' },
-      { hubspotProperty: 'phone', astraField: 'phone' },
-    ],
-    customFields: [],
-  };
-}
+const action = (id: string, accountId: AccountId, rules: Rules, offlineSync: boolean): ActionConfigInput => benchAction(id, accountId, rules, offlineSync);
 
 interface Rig {
   env: TestWorkflowEnvironment;

@@ -1,7 +1,7 @@
 // One Temporal server of each kind per test run, shared by every test file: the whole suite runs in one
 // process (see test/all.ts), and each server starts on first use and stops after the last test.
 import { after } from 'node:test';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/net';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -19,17 +19,7 @@ function progress(line: string): void {
   process.stderr.write(`[test-env] ${line}\n`);
 }
 
-/** A free TCP port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
+export { freePort };
 
 /** The time-skipping test environment (Temporal's Java test server). */
 export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
