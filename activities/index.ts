@@ -1,172 +1,230 @@
 // The HubSpot activities of the contact-sync action. They carry out what the workflow decided
-// (planContactSync); each is safe to retry after a lost response, because HubSpot has no
-// idempotency keys: a create that meets 409 resolves to the contact an earlier attempt created, and
-// a note an earlier attempt wrote is found again by its reference and updated.
+// (planContactSync); each is safe to retry after a lost response, because HubSpot has no idempotency
+// keys: a create that meets 409 resolves to the contact an earlier attempt created (HubSpot names it),
+// and a note an earlier attempt wrote is found again through the contact's note associations (exact,
+// unlike search, which trails writes by seconds).
+//
+// Every HubSpot call ends when the activity ends: its abort signal fires on cancellation and just
+// before the attempt's own timeout, so an abandoned write never lands after its retry has started.
 // Logs carry ids and outcomes only: never an email, a phone or a summary.
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { ActionConfig } from '../src/action/config';
+import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
-import type { ContactLookup, ContactWrite } from '../src/action/plan';
+import type { ContactWrite } from '../src/action/plan';
+import type { AccountDirectory } from '../src/hubspot/directory';
 import type { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import { createLegacyActivities } from './legacy';
 
-/** HUBSPOT_DEFINED association type: note to contact. */
-export const NOTE_TO_CONTACT = 202;
 /** The record-source properties HubSpot sets on objects created through the API. */
-const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
+export const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
+/** A lost note create is looked for among this many of the contact's newest notes. */
+const LOST_NOTE_CANDIDATES = 100;
+/** The signal aborts this long before the attempt's timeout, so the request has ended before a retry starts. */
+const ABORT_MARGIN_MS = 250;
 
 export interface ActivityDeps {
   hubspot: HubSpotAccounts;
+  /** Where saved action configs (configuration API) are read; absent: the conversation's snapshot counts. */
+  directory?: AccountDirectory;
 }
 
-function isOurs(account: HubSpotAccount, properties: Record<string, string | null | undefined>): boolean {
-  return properties.hs_object_source === 'INTEGRATION' && properties.hs_object_source_id === String(account.settings.appId);
+/** "Created by this system": HubSpot records the app that created a contact as its source. */
+export function isOurs(account: HubSpotAccount, properties: Record<string, string | null | undefined>): boolean {
+  return properties.hs_object_source === 'INTEGRATION' && properties.hs_object_source_id === String(account.connection.appId);
+}
+
+/**
+ * The signal every HubSpot call of this attempt carries: the activity's cancellation, and the end of
+ * the attempt (its start-to-close timeout, or what is left of its schedule-to-close timeout).
+ */
+export function attemptSignal(): AbortSignal {
+  const ctx = Context.current();
+  const { info } = ctx;
+  const elapsed = Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
+  const scheduleLeft = info.scheduleToCloseTimeoutMs > 0 ? info.scheduleToCloseTimeoutMs - elapsed : Infinity;
+  const attemptLeft = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : Infinity;
+  const left = Math.min(scheduleLeft, attemptLeft);
+  if (!Number.isFinite(left)) return ctx.cancellationSignal;
+  return AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, left - ABORT_MARGIN_MS))]);
+}
+
+/** Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly. */
+export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  try {
+    ctx.heartbeat();
+    return await fn(attemptSignal());
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
-export function createActivities({ hubspot }: ActivityDeps) {
-  async function readContact(account: HubSpotAccount, idOrEmail: string, properties: string[], byEmail: boolean) {
-    return account.call(byEmail ? 'contact lookup by email' : 'contact read', (c) =>
-      c.crm.contacts.basicApi.getById(idOrEmail, [...new Set([...properties, ...SOURCE_PROPERTIES])], undefined, undefined, false, byEmail ? 'email' : undefined),
-    );
+export type LookupResult =
+  | { kind: 'refused'; reason: string; accountLabel: string }
+  | { kind: 'not-found'; accountLabel: string; savedConfig?: ActionConfig }
+  | { kind: 'found'; contactId: string; ours: boolean; accountLabel: string; savedConfig?: ActionConfig };
+
+export function createActivities({ hubspot, directory }: ActivityDeps) {
+  /** The action config that counts: the one saved for the workspace, when there is one. */
+  async function effectiveConfig(workspaceId: string | undefined, config: ActionConfig): Promise<{ config: ActionConfig; saved: boolean } | { refused: string }> {
+    if (!workspaceId || !directory?.savedActionConfig) return { config, saved: false };
+    const saved = await directory.savedActionConfig(workspaceId, config.id);
+    if (!saved) return { config, saved: false };
+    const parsed = actionConfigSchema.safeParse(saved.config);
+    if (!parsed.success) return { refused: `The saved configuration of action ${config.id} is no longer valid; save it again` };
+    return { config: parsed.data, saved: true };
   }
 
   return {
-    /** Checks the action's field mappings against the account's live contact-property schema (cached). */
-    async validateActionConfig(input: { accountId: string; config: ActionConfig }): Promise<{ ok: true } | { ok: false; problems: string[] }> {
-      const account = hubspot.get(input.accountId);
-      const problems = validateFieldMappings(input.config, await account.contactPropertySchema());
-      if (problems.length) log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: input.config.id, problems: problems.length });
-      return problems.length ? { ok: false, problems } : { ok: true };
-    },
-
-    /** Finds the contact by email (primary or secondary, case-insensitive: HubSpot's own matching). */
-    async lookupContact(input: { accountId: string; email: string; properties: string[] }): Promise<ContactLookup> {
-      const account = hubspot.get(input.accountId);
-      try {
-        const contact = await readContact(account, input.email, input.properties, true);
+    /**
+     * Checks that the account may be used by this conversation (its workspace owns it) and that the
+     * action's mappings fit the account's live property schema (cached), then finds the contact by email
+     * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
+     */
+    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string }): Promise<LookupResult> {
+      return heartbeating(async (signal) => {
+        const account = await hubspot.get(input.accountId);
+        const accountLabel = account.id;
+        const owner = account.connection.workspaceId;
+        if (owner !== undefined && owner !== input.workspaceId) {
+          log.warn('Refused a run: the HubSpot account belongs to another workspace', { accountId: account.id });
+          return { kind: 'refused', reason: `HubSpot account ${account.id} is not connected to this conversation's workspace`, accountLabel };
+        }
+        const effective = await effectiveConfig(input.workspaceId, input.config);
+        if ('refused' in effective) return { kind: 'refused', reason: effective.refused, accountLabel };
+        const config = effective.config;
+        if (config.hubspotAccountId !== account.id) {
+          return { kind: 'refused', reason: `The saved configuration of action ${config.id} names another HubSpot account`, accountLabel };
+        }
+        const problems = validateFieldMappings(config, await account.contactPropertySchema({ signal }));
+        if (problems.length) {
+          log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: config.id, problems: problems.length });
+          return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
+        }
+        const savedConfig = effective.saved ? config : undefined;
+        const contact = await account.readContactByEmail(input.email, SOURCE_PROPERTIES, { signal });
+        if (!contact) {
+          log.info('No contact for this email', { accountId: account.id });
+          return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
+        }
         const ours = isOurs(account, contact.properties);
         log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
-        return { found: true, contactId: contact.id, ours, properties: contact.properties };
-      } catch (err) {
-        if (failureType(err) === 'HubSpotNotFound') {
-          log.info('No contact for this email', { accountId: account.id });
-          return { found: false };
-        }
-        throw err;
-      }
+        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}) };
+      });
     },
 
-    /** Creates or updates the contact as planned. */
-    async writeContact(input: { accountId: string; idempotencyKey: string; write: Exclude<ContactWrite, { kind: 'none' }> }): Promise<{ contactId: string; created: boolean }> {
-      const account = hubspot.get(input.accountId);
-      const { write } = input;
-      if (write.kind === 'update') {
-        await account.call('contact update', (c) => c.crm.contacts.basicApi.update(write.contactId, { properties: write.properties }));
-        log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties), key: input.idempotencyKey });
-        return { contactId: write.contactId, created: false };
-      }
-      try {
-        const created = await account.call('contact create', (c) => c.crm.contacts.basicApi.create({ properties: write.properties, associations: [] }));
-        log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties), key: input.idempotencyKey });
-        return { contactId: created.id, created: true };
-      } catch (err) {
-        if (failureType(err) !== 'HubSpotConflict') throw err;
-        // 409: the email exists. HubSpot names the contact ("Existing ID: <id>").
-        const existingId = /Existing ID:\s*(\d+)/.exec((err as ApplicationFailure).message)?.[1] ?? (await existingIdOf(account, write.properties));
-        const existing = await readContact(account, existingId, [], false);
-        if (isOurs(account, existing.properties)) {
-          // Our own earlier attempt created it and its response was lost: finish the job on that contact.
-          const { email: _email, ...rest } = write.properties;
-          if (Object.keys(rest).length) await account.call('contact update', (c) => c.crm.contacts.basicApi.update(existingId, { properties: rest }));
-          log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existingId, key: input.idempotencyKey });
-          return { contactId: existingId, created: true };
+    /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. */
+    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }> }): Promise<{ contactId: string; created: boolean }> {
+      return heartbeating(async (signal) => {
+        const account = await hubspot.get(input.accountId);
+        const { write } = input;
+        if (write.kind === 'update') {
+          await account.updateContact(write.contactId, write.properties, { signal });
+          log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
+          return { contactId: write.contactId, created: false };
         }
-        log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
-        throw ApplicationFailure.create({
-          message: `HubSpot account ${account.id}: a contact with this email (${existingId}) was created by someone else since the lookup`,
-          type: 'ContactConflict',
-          nonRetryable: true,
-          details: [existingId],
-        });
-      }
+        try {
+          const created = await account.createContact(write.properties, { signal });
+          log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
+          return { contactId: created.id, created: true };
+        } catch (err) {
+          if (failureType(err) !== 'HubSpotConflict') throw err;
+          // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
+          const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], { signal }))?.id;
+          if (!existingId) throw err;
+          const existing = await account.readContact(existingId, SOURCE_PROPERTIES, { signal });
+          if (existing && isOurs(account, existing.properties)) {
+            // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
+            const { email: _email, ...rest } = write.properties;
+            if (Object.keys(rest).length) await account.updateContact(existing.id, rest, { signal });
+            log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
+            return { contactId: existing.id, created: true };
+          }
+          log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
+          throw ApplicationFailure.create({
+            message: `HubSpot account ${account.id}: a contact with this email (${existingId}) was created by someone else since the lookup`,
+            type: 'ContactConflict',
+            nonRetryable: true,
+            details: [existingId],
+          });
+        }
+      });
     },
 
-    /** One note per (conversation, action): created once, then updated; found again after a lost response. */
-    async upsertSummaryNote(input: {
+    /**
+     * One note per (conversation, action, contact): created once, then updated. A known note is reused
+     * only while it is associated with this contact (a corrected email lands on another contact, whose
+     * note is its own; a merged contact keeps its notes). A lost create is found through the contact's
+     * note associations and the note's reference line, never through search.
+     */
+    async writeSummaryNote(input: {
       accountId: string;
-      idempotencyKey: string;
       conversationKey: string;
       contactId: string;
-      noteId?: string;
+      knownNoteIds: string[];
       /** The contact was created by this run: no note of this conversation can be on it yet. */
-      contactCreatedByThisRun?: boolean;
+      contactCreatedByThisRun: boolean;
+      /** An earlier run of this action ended without an answer. */
+      mayHaveWritten: boolean;
       summary: string;
       timestamp: string;
     }): Promise<{ noteId: string; created: boolean }> {
-      const account = hubspot.get(input.accountId);
-      const body = renderSummaryNote(input.summary, input.conversationKey);
-      const update = (noteId: string) => account.call('note update', (c) => c.crm.objects.notes.basicApi.update(noteId, { properties: { hs_note_body: body } }));
-
-      if (input.noteId) {
-        try {
-          await update(input.noteId);
-          log.info('Summary note updated', { accountId: account.id, noteId: input.noteId, contactId: input.contactId });
-          return { noteId: input.noteId, created: false };
-        } catch (err) {
-          if (failureType(err) !== 'HubSpotNotFound') throw err;
-          log.warn('The known summary note is gone; looking for another', { accountId: account.id, noteId: input.noteId });
+      return heartbeating(async (signal) => {
+        const account = await hubspot.get(input.accountId);
+        const body = renderSummaryNote(input.summary, input.conversationKey);
+        const retried = Context.current().info.attempt > 1;
+        // A contact this run created has no notes yet; otherwise known notes are checked against the
+        // contact, and after a failed attempt or run a lost create is looked for.
+        const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
+        if (mustLook) {
+          const onContact = await account.noteIdsOfContact(input.contactId, { signal });
+          const attached = new Set(onContact);
+          const known = [...input.knownNoteIds].reverse().find((id) => attached.has(id));
+          let reuse: string | undefined = known;
+          if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
+            // An attempt may have created the note and lost the answer: look for our reference on the contact's notes.
+            reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), signal);
+          }
+          if (reuse) {
+            try {
+              await account.updateNote(reuse, body, { signal });
+              log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
+              return { noteId: reuse, created: false };
+            } catch (err) {
+              if (failureType(err) !== 'HubSpotNotFound') throw err;
+              log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
+            }
+          }
         }
-      }
-      const reference = noteReference(input.conversationKey);
-      // A first attempt on a contact this run created has nothing to find: save the search call (and
-      // its tighter rate limit). A retried attempt searches, since the first may have written the note.
-      const mayExist = !input.contactCreatedByThisRun || Context.current().info.attempt > 1;
-      const found = !mayExist ? { results: [] as Array<{ id: string; properties: Record<string, string | null> }> } : await account.call(
-        'note search',
-        (c) =>
-          c.crm.objects.notes.searchApi.doSearch({
-            filterGroups: [
-              {
-                filters: [
-                  { propertyName: 'associations.contact', operator: 'EQ', value: input.contactId },
-                  { propertyName: 'hs_note_body', operator: 'CONTAINS_TOKEN', value: reference },
-                ],
-              },
-            ],
-            properties: ['hs_note_body'],
-            sorts: ['hs_createdate'],
-            limit: 10,
-            after: '0',
-          } as never),
-        'search',
-      );
-      const existing = found.results.find((n) => n.properties.hs_note_body?.includes(reference));
-      if (existing) {
-        await update(existing.id);
-        log.info('Summary note found by its reference and updated', { accountId: account.id, noteId: existing.id, contactId: input.contactId });
-        return { noteId: existing.id, created: false };
-      }
-      const created = await account.call('note create', (c) =>
-        c.crm.objects.notes.basicApi.create({
-          properties: { hs_timestamp: input.timestamp, hs_note_body: body },
-          associations: [{ to: { id: input.contactId }, types: [{ associationCategory: 'HUBSPOT_DEFINED' as never, associationTypeId: NOTE_TO_CONTACT }] }],
-        }),
-      );
-      log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId, key: input.idempotencyKey });
-      return { noteId: created.id, created: true };
+        const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, { signal });
+        log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
+        return { noteId: created.id, created: true };
+      });
     },
+
+    ...createLegacyActivities({ hubspot }),
   };
 }
 
-/** When a 409 carries no id, find the contact by the email being created. */
-async function existingIdOf(account: HubSpotAccount, properties: Record<string, string>): Promise<string> {
-  const email = properties.email;
-  if (!email) throw ApplicationFailure.nonRetryable(`HubSpot account ${account.id}: 409 on create without an email to resolve it`, 'HubSpotConflict');
-  const contact = await account.call('contact lookup by email', (c) => c.crm.contacts.basicApi.getById(email, ['email'], undefined, undefined, false, 'email'));
-  return contact.id;
+/** The newest of the contact's notes (not already known) whose body carries our reference line. */
+async function findNoteByReference(account: HubSpotAccount, noteIds: string[], known: string[], reference: string, signal: AbortSignal): Promise<string | undefined> {
+  const skip = new Set(known);
+  const candidates = noteIds
+    .filter((id) => !skip.has(id))
+    .sort(newestFirst)
+    .slice(0, LOST_NOTE_CANDIDATES);
+  if (candidates.length === 0) return undefined;
+  const { results } = await account.readNotes(candidates, { signal });
+  const mine = results.filter((n) => n.properties.hs_note_body?.includes(reference));
+  return mine.map((n) => n.id).sort(newestFirst)[0];
 }
+
+/** HubSpot ids grow over time: the longer, then the larger, is the newer. */
+const newestFirst = (a: string, b: string) => (a.length !== b.length ? b.length - a.length : a < b ? 1 : a > b ? -1 : 0);
 
 export type ContactSyncActivities = ReturnType<typeof createActivities>;

@@ -50,7 +50,6 @@ export class ActionRefusedError extends Error {
 }
 
 const INTERNAL_KEYS = ['carried', 'operatorRetry'] as const;
-const platformConversationSchema = conversationInputSchema.omit({ carried: true, operatorRetry: true });
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const parsed = schema.safeParse(value);
@@ -79,7 +78,7 @@ export class ConversationClient {
         throw new ConversationInputError(`conversation: ${key}: internal to the workflow, the platform may not set it`);
       }
     }
-    const input = parse(platformConversationSchema, conversation, 'conversation') as ConversationInput;
+    const input: ConversationInput = parse(conversationInputSchema, conversation, 'conversation');
     return {
       taskQueue: this.taskQueue,
       workflowId: conversationWorkflowId(input.conversationId),
@@ -105,7 +104,10 @@ export class ConversationClient {
     return { workflowId: handle.workflowId, runId: handle.signaledRunId };
   }
 
-  /** Records a message. The first message starts the conversation's workflow (signal-with-start). */
+  /**
+   * Records a message. The first message starts the conversation's workflow (signal-with-start); a
+   * message after the end, while the conversation is kept (retention), continues it.
+   */
   async recordMessage(conversation: Conversation, message: Message) {
     return this.signalWithStart(conversation, messageSignal, parse(messageSchema, message, 'message'));
   }
@@ -115,7 +117,10 @@ export class ConversationClient {
     return this.signalWithStart(conversation, fieldsUpdatedSignal, parse(fieldsUpdatedSchema, update, 'fieldsUpdated'));
   }
 
-  /** The call ended (voice): offline actions run right after. Send the final fields and summary with it. */
+  /**
+   * The call ended (voice): offline actions run right after. Send the final fields and summary with it.
+   * Safe to repeat: a repeated callEnded with the same values costs no HubSpot call.
+   */
   async endCall(conversation: Conversation, final: CallEnded = {}) {
     return this.signalWithStart(conversation, callEndedSignal, parse(callEndedSchema, final, 'callEnded'));
   }

@@ -1,30 +1,21 @@
-// The platform contract: every name and payload the platform exchanges with a conversation workflow.
-// The zod schemas are the validation, the TypeScript types and the documentation at once; the
-// workflow and the platform client both import the definitions below, so a rename cannot drift.
-// Imported by workflow code: only deterministic imports here.
+// The platform contract: every payload the platform exchanges with a conversation workflow, as zod
+// schemas that are the validation and the documentation at once. The names (signals, update, query)
+// and the payload types are in src/definitions.ts, shared with the workflow, so a rename cannot drift;
+// the platform client and the activities validate with the schemas below. Workflow code does not
+// import this file: it keeps small deterministic checks of its own, so a tightened rule here never
+// breaks the replay of a running conversation.
 import { z } from 'zod';
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { actionConfigSchema } from './action/config';
-import type { SyncOutcome } from './action/plan';
+import { ACTIONS_BUDGET_BYTES, FIELDS_BUDGET_BYTES, fieldValuesBytes, SUMMARY_LIMIT, truncateSummary, utf8Length } from './action/limits';
+import * as d from './definitions';
 
-export const WORKFLOW_TYPE = 'conversationWorkflow';
-export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
-
-/** The workflow id of a conversation: derived from the conversation id, so every call finds the same workflow. */
-export function conversationWorkflowId(conversationId: string): string {
-  return `conversation-${conversationId}`;
-}
+export * from './definitions';
 
 const isoTimestamp = z.iso.datetime({ offset: true });
 
 export const channelSchema = z
   .enum(['chat', 'whatsapp', 'voice'])
   .describe('Where the conversation happens. chat and whatsapp are text channels; voice is a phone call.');
-export type Channel = z.infer<typeof channelSchema>;
-
-export function isVoice(channel: Channel): boolean {
-  return channel === 'voice';
-}
 
 export const conversationIdSchema = z
   .string()
@@ -33,20 +24,25 @@ export const conversationIdSchema = z
   .regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : - only')
   .describe('The platform’s conversation id. It names the workflow, so it must not contain personal data.');
 
-/** How many distinct fields a conversation may hold, in one signal and in all of them together. */
-export const MAX_FIELDS = 200;
+export const workspaceIdSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : - only')
+  .describe('The platform workspace (tenant) the conversation belongs to. The worker refuses to use a HubSpot account or a saved action config of another workspace.');
 
 /** Field values collected by the agent, keyed by platform field (astraField). Null clears nothing in HubSpot. */
 export const fieldValuesSchema = z
   .record(z.string().min(1).max(100), z.string().max(65_536).nullable())
-  .refine((r) => Object.keys(r).length <= MAX_FIELDS, `at most ${MAX_FIELDS} fields`)
-  .describe('Field values collected by the agent, keyed by platform field. Empty values are never written to HubSpot.');
-export type FieldValues = z.infer<typeof fieldValuesSchema>;
+  .refine((r) => Object.keys(r).length <= d.MAX_FIELDS, `at most ${d.MAX_FIELDS} fields`)
+  .refine((r) => fieldValuesBytes(r) <= FIELDS_BUDGET_BYTES, `field names and values together must stay within ${FIELDS_BUDGET_BYTES / 1024} KiB (UTF-8)`)
+  .describe(`Field values collected by the agent, keyed by platform field. Empty values are never written to HubSpot. At most ${d.MAX_FIELDS} fields and ${FIELDS_BUDGET_BYTES / 1024} KiB per conversation.`);
 
 export const summarySchema = z
   .string()
   .max(1_000_000)
-  .describe('The conversation summary. Written as a note on the contact (and to a property mapped to `summary`).');
+  .transform(truncateSummary)
+  .describe(`The conversation summary. Written as a note on the contact (and to a property mapped to \`summary\`). Longer than HubSpot's ${SUMMARY_LIMIT} characters, it is cut to them with a visible marker.`);
 
 export const durationMsSchema = z.number().int().positive().max(30 * 24 * 3600_000);
 
@@ -62,8 +58,12 @@ export const conversationOptionsSchema = z
       .default(24 * 3600_000)
       .describe('How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default 24 hours.'),
     actionTimeoutMs: durationMsSchema
+      .min(1_000)
       .default(30_000)
-      .describe('In-conversation actions: the bound on the time the agent waits for the outcome. Default 30 seconds.'),
+      .describe('In-conversation actions: the bound on the time the agent waits for the outcome, the whole run included (plus a margin of about a second, docs/PLATFORM_CONTRACT.md). Default 30 seconds.'),
+    retentionMs: durationMsSchema
+      .default(7 * 24 * 3600_000)
+      .describe('After the end, how long the conversation is kept dormant: duplicate signals and identical values cost no HubSpot call, new values cause one follow-up sync into the same note, operators can retry. Then it completes. Default 7 days.'),
     historyEventsBeforeContinueAsNew: z
       .number()
       .int()
@@ -73,44 +73,25 @@ export const conversationOptionsSchema = z
       .describe('Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.'),
   })
   .describe('Timing rules of the conversation. Defaults are the product’s documented behaviour.');
-export type ConversationOptions = z.infer<typeof conversationOptionsSchema>;
 
-/** What carries over to the next run when a long conversation continues as new. */
-export const carriedStateSchema = z.object({
-  fields: fieldValuesSchema,
-  summary: summarySchema.optional(),
-  lastActivityAtMs: z.number(),
-  messageCount: z.number().int().nonnegative(),
-  noteIds: z.record(z.string(), z.string()),
-  outcomes: z.record(z.string(), z.array(z.any())),
-  rejections: z.array(z.any()),
-  runsBefore: z.number().int().nonnegative(),
-  startedAtMs: z.number(),
-  /** Voice: the call had already ended (a session opened by values that arrived while the previous one was ending). */
-  callEnded: z.boolean().optional(),
-});
-export type CarriedState = z.infer<typeof carriedStateSchema>;
-
+/** What the platform sends to start a conversation (the workflow's own keys, carried and operatorRetry, are not the platform's). */
 export const conversationInputSchema = z
   .object({
     conversationId: conversationIdSchema,
     channel: channelSchema,
+    workspaceId: workspaceIdSchema.optional(),
     actions: z
       .array(actionConfigSchema)
       .max(50)
       .refine((a) => new Set(a.map((x) => x.id)).size === a.length, 'action ids must be unique')
+      .refine((a) => utf8Length(JSON.stringify(a)) <= ACTIONS_BUDGET_BYTES, `the action configs together must stay within ${ACTIONS_BUDGET_BYTES / 1024} KiB of JSON`)
       .describe('The HubSpot actions attached to the agent, snapshotted when the conversation starts.'),
     fields: fieldValuesSchema.optional(),
     summary: summarySchema.optional(),
     options: conversationOptionsSchema.optional(),
-    carried: carriedStateSchema.optional().describe('Internal: state carried over by continue-as-new.'),
-    operatorRetry: z
-      .object({ actionId: z.string().min(1).max(200) })
-      .optional()
-      .describe('Operator tools: run this one action now with the given fields and summary, then end (retry of a failed action of a finished conversation).'),
   })
+  .strict()
   .describe('Starts a conversation workflow.');
-export type ConversationInput = z.input<typeof conversationInputSchema>;
 export type ParsedConversationInput = z.output<typeof conversationInputSchema>;
 
 export const messageSchema = z
@@ -121,7 +102,6 @@ export const messageSchema = z
     summary: summarySchema.optional().describe('The summary so far, if the platform maintains one.'),
   })
   .describe('A message was exchanged in the conversation. The message text itself is not sent: the workflow needs only the timing and the fields.');
-export type Message = z.infer<typeof messageSchema>;
 
 export const fieldsUpdatedSchema = z
   .object({
@@ -130,15 +110,13 @@ export const fieldsUpdatedSchema = z
   })
   .refine((v) => v.fields !== undefined || v.summary !== undefined, 'give fields, a summary, or both')
   .describe('New field values and/or summary. Does not restart the inactivity wait.');
-export type FieldsUpdate = z.infer<typeof fieldsUpdatedSchema>;
 
 export const callEndedSchema = z
   .object({
     fields: fieldValuesSchema.optional(),
     summary: summarySchema.optional(),
   })
-  .describe('The phone call ended (voice channel). Offline actions run right after it.');
-export type CallEnded = z.infer<typeof callEndedSchema>;
+  .describe('The phone call ended (voice channel). Offline actions run right after it; a repeated callEnded costs nothing.');
 
 export const runActionSchema = z
   .object({
@@ -147,61 +125,10 @@ export const runActionSchema = z
     summary: summarySchema.optional(),
   })
   .describe('The agent triggers an in-conversation action and waits for its outcome.');
-export type RunActionRequest = z.infer<typeof runActionSchema>;
 
 export const retryActionSchema = z
   .object({ actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.') })
-  .describe('Operator tools: run an action again now, with the conversation’s current values.');
-export type RetryActionRequest = z.infer<typeof retryActionSchema>;
-
-export type ConversationStatus = 'active' | 'ending' | 'ended';
-export type SyncStatus = 'none' | 'pending' | 'running' | 'synced' | 'failed' | 'skipped';
-
-export interface Rejection {
-  at: string;
-  kind: 'message' | 'fieldsUpdated' | 'callEnded';
-  message: string;
-}
-
-export interface ActionRun extends SyncOutcome {
-  actionId: string;
-  trigger: 'in-conversation' | 'offline' | 'operator-retry';
-  at: string;
-}
-
-export interface ConversationState {
-  conversationId: string;
-  channel: Channel;
-  status: ConversationStatus;
-  syncStatus: SyncStatus;
-  startedAt: string;
-  lastMessageAt: string | null;
-  messageCount: number;
-  /** When the offline sync is due: text, 10 minutes after the last message; voice, null until the call ends. */
-  offlineSyncDueAt: string | null;
-  endReason: 'inactivity' | 'call-ended' | 'call-safety-timeout' | null;
-  /** How many earlier runs this conversation continued from. */
-  runsBefore: number;
-  outcomes: Record<string, ActionRun[]>;
-  rejections: Rejection[];
-}
-
-export interface ConversationResult extends ConversationState {
-  /** The actions snapshot and options of this session (no personal data). */
-  actions: ParsedConversationInput['actions'];
-  options: ConversationOptions;
-  /** The field values and summary the offline sync used, so that an operator can retry a failed action. */
-  finalFields: FieldValues;
-  finalSummary?: string;
-}
-
-export const messageSignal = defineSignal<[Message]>('message');
-export const fieldsUpdatedSignal = defineSignal<[FieldsUpdate]>('fieldsUpdated');
-export const callEndedSignal = defineSignal<[CallEnded]>('callEnded');
-export const runActionUpdate = defineUpdate<ActionRun, [RunActionRequest]>('runAction');
-export const stateQuery = defineQuery<ConversationState>('state');
-/** Operator tools only; the platform uses runAction. */
-export const retryActionUpdate = defineUpdate<ActionRun, [RetryActionRequest]>('retryAction');
+  .describe('Operator tools: run an action again now, with the conversation’s current values (also while the conversation is dormant after its end).');
 
 /** One readable line out of a zod error: "path: problem; path: problem". */
 export function describeZodError(error: z.ZodError): string {

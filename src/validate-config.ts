@@ -15,6 +15,6 @@ export async function validateActionConfigFile(raw: unknown, config: WorkerConfi
   if (!settings) {
     return [`hubspotAccountId: account "${action.hubspotAccountId}" is not configured (HUBSPOT_ACCOUNTS has: ${config.hubspotAccounts?.map((a) => a.accountId).join(', ') || 'none'})`];
   }
-  const account = new HubSpotAccounts([settings]).get(settings.accountId);
+  const account = await new HubSpotAccounts([settings]).get(settings.accountId);
   return validateFieldMappings(action, await account.contactPropertySchema());
 }

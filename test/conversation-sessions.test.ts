@@ -1,9 +1,10 @@
-// Continue-as-new and sessions, on the dev server (a real Temporal server with real history lengths),
-// with a short inactivity timeout so the real clock can be used.
+// Continue-as-new, follow-up syncs and the dormant retention, on the dev server (a real Temporal server
+// with real history lengths), with short timeouts so the real clock can be used.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { localEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
+import type { ConversationState } from '../src/contract';
 
 let h: Harness;
 
@@ -19,11 +20,22 @@ const contactsWith = (accountId: string, email: string) =>
 const notesOf = (accountId: string, contactId: string) =>
   h.emulator.notes(accountId).filter((n) => n.associations.contacts.includes(contactId));
 
+/** Polls the conversation's state (real clock) until it satisfies the predicate. */
+async function waitFor(conversationId: string, ok: (s: ConversationState) => boolean, timeoutMs = 20_000): Promise<ConversationState> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await h.platform.getState(conversationId);
+    if (state && ok(state)) return state;
+    assert.ok(Date.now() < until, `the conversation never reached the expected state: ${JSON.stringify({ status: state?.status, outcomes: state?.outcomes })}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('long and resumed conversations', () => {
-  test('continue-as-new keeps one note; a late message updates the same note', async () => {
+  test('continue-as-new keeps one note; a late message during retention updates the same note', async () => {
     const live = action({ id: 'live', offlineSync: false });
     const offline = action({ id: 'offline', offlineSync: true });
-    const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000 } });
+    const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000, retentionMs: 8000 } });
     await h.run(async () => {
       const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'long@example.com' }, summary: 'v1' });
       const firstRun = (await h.platform.handle(conv.conversationId).describe()).runId;
@@ -36,15 +48,17 @@ describe('long and resumed conversations', () => {
       assert.equal(second.noteId, first.noteId, 'the note id was carried over');
 
       await h.platform.updateFields(conv, { summary: 'final summary' });
-      const ended = await h.platform.result(conv.conversationId);
+      const ended = await waitFor(conv.conversationId, (s) => s.status === 'ended' && (s.outcomes['offline']?.length ?? 0) === 1);
       const offlineNote = ended.outcomes['offline']![0]!.noteId;
       assert.ok(offlineNote);
+      assert.ok(ended.retainedUntil, 'the ended conversation says until when it is kept');
 
-      // After the end, a late message opens a new session of the same conversation: same note, updated.
-      // A new session knows only what the platform sends when it starts: its current field values.
-      await h.platform.recordMessage({ ...conv, fields: { email: 'long@example.com' } }, { from: 'customer', summary: 'late addition' });
+      // After the end, during retention, a late message continues the conversation: after its own
+      // inactivity wait, one follow-up sync updates the same note.
+      await h.platform.recordMessage(conv, { from: 'customer', summary: 'late addition' });
       const late = await h.platform.result(conv.conversationId);
-      assert.equal(late.outcomes['offline']?.[0]?.noteId, offlineNote);
+      assert.equal(late.outcomes['offline']?.length, 2, 'one follow-up sync');
+      assert.equal(late.outcomes['offline']?.[1]?.noteId, offlineNote);
       const contact = contactsWith(ACME.accountId, 'long@example.com')[0]!;
       const notes = notesOf(ACME.accountId, contact.id);
       assert.equal(notes.length, 2, 'one note for the live action and one for the offline action');
@@ -57,9 +71,9 @@ describe('long and resumed conversations', () => {
 
 describe('values that arrive while the conversation is ending', () => {
   for (const channel of ['chat', 'voice'] as const) {
-    test(`${channel}: a message during the offline sync is not lost: a new session syncs it to the same contact and note`, async () => {
+    test(`${channel}: a message during the offline sync is not lost: a follow-up sync writes it to the same contact and note`, async () => {
       const email = `ending.${channel}@example.com`;
-      const conv = conversation(channel, [action({ id: 'offline', offlineSync: true })], { options: { inactivityTimeoutMs: 1000 } });
+      const conv = conversation(channel, [action({ id: 'offline', offlineSync: true })], { options: { inactivityTimeoutMs: 1000, retentionMs: 6000 } });
       // The lookup answers slowly, so the offline sync is still running when the late values arrive.
       h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], latencyMs: 1500 });
       try {
@@ -79,7 +93,7 @@ describe('values that arrive while the conversation is ending', () => {
         assert.equal(runs.length, 2, `offline runs: ${JSON.stringify(runs.map((r) => r.result))}`);
         assert.equal(runs[0]!.result, 'created');
         assert.equal(runs[1]!.result, 'updated');
-        assert.equal(result.runsBefore, 1, 'the late values did not open a new session');
+        assert.equal(result.runsBefore, 0, 'the follow-up ran in the same run of the workflow');
         assert.equal(result.status, 'ended');
         const contacts = contactsWith(ACME.accountId, email);
         assert.equal(contacts.length, 1);

@@ -1,6 +1,8 @@
-// The local HubSpot emulator, seen as a user of the official @hubspot/api-client sees it: CRM v3
-// contacts, notes and properties; HubSpot's validation, auth, rate-limit and error shapes; injected
-// faults; the /_emulator inspection API; and the CLI.
+// The local HubSpot emulator, seen as a user of the official @hubspot/api-client (or plain HTTP) sees
+// it: contacts, notes, associations, properties and property validation rules on the 2026-09 and the
+// legacy v3/v4 paths; HubSpot's validation, auth, rate-limit and error shapes; its unkind parts (search
+// lag, value limits, archive, merge, unique values, write rules, slow writes); injected faults; the
+// /_emulator inspection API; and the CLI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -86,14 +88,15 @@ async function apiError(p: Promise<unknown>): Promise<ApiError> {
   assert.equal(typeof err.code, 'number');
   return err;
 }
-/** A transport-level failure: no HTTP answer at all (node-fetch's FetchError). */
-async function networkError(p: Promise<unknown>): Promise<Error & { code?: string; type?: string }> {
+/** A transport-level failure: no HTTP answer at all (the 14.x client's fetch rejects with "fetch failed"). */
+async function networkError(p: Promise<unknown>): Promise<Error & { cause?: { code?: string } }> {
   const err = (await p.then(
     (v) => assert.fail(`expected a network error, got ${JSON.stringify(v).slice(0, 300)}`),
     (e: unknown) => e,
-  )) as Error & { code?: string; type?: string };
-  assert.equal(err.constructor.name, 'FetchError', `not a network error: ${String(err)}`);
-  assert.equal(err.type, 'system');
+  )) as Error & { cause?: { code?: string } };
+  assert.equal(err.constructor.name, 'TypeError', `not a network error: ${String(err)}`);
+  assert.equal(err.message, 'fetch failed');
+  assert.ok(err.cause, 'no cause');
   return err;
 }
 /** HubSpot's validation message: "Property values were not valid: [json]". */
@@ -264,6 +267,8 @@ describe('contacts: write', () => {
     const email = `o'brien+crm.${++uniq}@fresh.example`;
     const created = await main.crm.contacts.basicApi.create({ properties: { email }, associations: [] });
     assert.equal((await byEmail(main, email)).id, created.id);
+    // Search trails writes (see "search-index lag"): this test is about matching, so the index catches up first.
+    emulator.flushSearchIndex(MAIN.accountId);
     assert.equal((await searchContacts(main, [eq('email', email.toUpperCase())])).results[0]?.id, created.id);
   });
 
@@ -390,6 +395,8 @@ describe('notes', () => {
     const other = await main.crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'Bob note', hs_timestamp: String(Date.now()) }, associations: [noteToContact(BOB_ID)] });
     const search = (filterGroups: ReturnType<typeof eq>[]) =>
       main.crm.objects.notes.searchApi.doSearch({ filterGroups, sorts: [], properties: ['hs_note_body'], limit: 10, after: '0' });
+    // Search trails writes (see "search-index lag"): this test is about the filters, so the index catches up first.
+    emulator.flushSearchIndex(MAIN.accountId);
     const forAda = await search([eq('associations.contact', ADA_ID)]);
     assert.deepEqual(forAda.results.map((r) => r.id), [noteId]);
     assert.equal(forAda.results[0]!.properties.hs_note_body, 'Ada bought the plan');
@@ -637,7 +644,7 @@ describe('faults', () => {
       const t0 = Date.now();
       const err = await networkError(steady());
       const elapsed = Date.now() - t0;
-      assert.equal(err.code, 'ECONNRESET');
+      assert.match(String(err.cause?.code), /ECONNRESET|UND_ERR_SOCKET/);
       assert.ok(elapsed >= 280, `dropped after ${elapsed} ms, before the 300 ms hold`);
       assert.ok(elapsed < 3_000, `held ${elapsed} ms`);
       assert.equal((await steady()).id, '6001');
@@ -855,6 +862,623 @@ describe('inspection API (/_emulator)', () => {
   });
 });
 
+// ---- the unkind parts: API version 2026-09, search lag, limits, archive, merge, associations, -----
+// ---- unique values, write rules, slow writes ---------------------------------------------------------
+
+type Body = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** Plain HTTP to an emulator, as any HubSpot client would send it. */
+async function call(e: HubSpotEmulator, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Body; text: string }> {
+  const res = await fetch(`${e.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, text };
+}
+const V = '/crm/objects/2026-09';
+const emailFilter = (email: string) => ({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: email }] }], properties: ['firstname', 'city'] });
+const searchIds = async (e: HubSpotEmulator, token: string, body: unknown, type = 'contacts') => {
+  const r = await call(e, token, 'POST', `${V}/${type}/search`, body);
+  assert.equal(r.status, 200, r.text);
+  return r.body.results as Array<{ id: string; properties: Record<string, string | null> }>;
+};
+const UNKIND: EmulatorAccountSeed = {
+  accountId: 'unkind',
+  token: 'unkind-token',
+  appId: 7101,
+  rateLimit: OFF,
+  customProperties: [
+    { name: 'customer_number', label: 'Customer number', type: 'string', fieldType: 'text', hasUniqueValue: true },
+    { name: 'notes_text', label: 'Notes', type: 'string', fieldType: 'textarea' },
+  ],
+  contacts: [
+    { id: '8001', properties: { email: 'first@unkind.example', firstname: 'First', city: 'Oslo', customer_number: 'C-1' } },
+    { id: '8002', properties: { email: 'second@unkind.example', firstname: 'Second', lastname: 'Person', hs_additional_emails: 'second.alias@unkind.example' } },
+  ],
+};
+/** One emulator for this part, with a short fixed lag so that the tests see it without waiting long. */
+let unkind: HubSpotEmulator;
+const LAG_MS = 400;
+const U = UNKIND.token;
+const unkindClient = () => new Client({ accessToken: U, basePath: unkind.url, numberOfApiCallRetries: 0 });
+before(async () => {
+  unkind = await startHubSpotEmulator({ port: 0, accounts: [UNKIND], searchLagMs: LAG_MS });
+});
+after(async () => unkind?.close());
+const createNoteFor = async (contactId: string, body = 'a note') => {
+  const r = await call(unkind, U, 'POST', `${V}/notes`, { properties: { hs_note_body: body, hs_timestamp: new Date().toISOString() }, associations: [noteToContact(contactId)] });
+  assert.equal(r.status, 201, r.text);
+  return r.body.id as string;
+};
+
+describe('API version 2026-09 paths (and the legacy ones)', () => {
+  test('objects, search, batch and properties answer on /crm/objects/2026-09 and /crm/properties/2026-09, through the official client', async () => {
+    const hs = unkindClient();
+    const json = async (r: Response) => ({ status: r.status, body: (await r.json()) as Body });
+    const email = freshEmail('dated');
+    const created = await json(await hs.apiRequest({ method: 'POST', path: `${V}/contacts`, body: { properties: { email, firstname: 'Dated' } } }));
+    assert.equal(created.status, 201);
+    const id = created.body.id as string;
+    const read = await json(await hs.apiRequest({ method: 'GET', path: `${V}/contacts/${encodeURIComponent(email)}`, qs: { idProperty: 'email', properties: 'firstname' } }));
+    assert.equal(read.body.id, id);
+    assert.equal(read.body.properties.firstname, 'Dated');
+    const patched = await json(await hs.apiRequest({ method: 'PATCH', path: `${V}/contacts/${id}`, body: { properties: { city: 'Bergen' } } }));
+    assert.equal(patched.body.properties.city, 'Bergen');
+    const batch = await json(await hs.apiRequest({ method: 'POST', path: `${V}/contacts/batch/read`, body: { inputs: [{ id }, { id: '1' }], properties: ['city'] } }));
+    assert.equal(batch.status, 207);
+    assert.deepEqual(batch.body.results.map((r: { id: string }) => r.id), [id]);
+    const search = await json(await hs.apiRequest({ method: 'POST', path: `${V}/contacts/search`, body: { filterGroups: [], limit: 1 } }));
+    assert.equal(search.status, 200);
+    const props = await json(await hs.apiRequest({ method: 'GET', path: '/crm/properties/2026-09/contacts/customer_number' }));
+    assert.equal(props.body.hasUniqueValue, true);
+    const list = await json(await hs.apiRequest({ method: 'GET', path: '/crm/properties/2026-09/contacts' }));
+    assert.ok(list.body.results.some((p: { name: string }) => p.name === 'email'));
+    // A 409 keeps HubSpot's message on the dated path too.
+    const dup = await json(await hs.apiRequest({ method: 'POST', path: `${V}/contacts`, body: { properties: { email: email.toUpperCase() } } }));
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.message, `Contact already exists. Existing ID: ${id}`);
+    // The legacy path and the typed client still work, on the same data.
+    assert.equal((await hs.crm.contacts.basicApi.getById(id, ['city'])).properties.city, 'Bergen');
+  });
+
+  test('the request log names the path and its API version', async () => {
+    await call(unkind, U, 'GET', `${V}/contacts/8001`);
+    await call(unkind, U, 'GET', '/crm/v3/objects/contacts/8001');
+    await call(unkind, U, 'GET', '/crm/v4/objects/contacts/8001/associations/notes');
+    const last = unkind.requests(UNKIND.accountId).slice(-3).map((r) => [r.operation, r.apiVersion, r.path, r.status]);
+    assert.deepEqual(last, [
+      ['contacts.get', '2026-09', `${V}/contacts/8001`, 200],
+      ['contacts.get', 'v3', '/crm/v3/objects/contacts/8001', 200],
+      ['associations.list', 'v4', '/crm/v4/objects/contacts/8001/associations/notes', 200],
+    ]);
+  });
+
+  test('notes: create, read, update, batch create/read/update on the dated path', async () => {
+    const id = await createNoteFor('8001', 'dated note');
+    const read = await call(unkind, U, 'GET', `${V}/notes/${id}?properties=hs_note_body&associations=contacts`);
+    assert.equal(read.body.properties.hs_note_body, 'dated note');
+    assert.deepEqual(read.body.associations.contacts.results.map((r: { id: string }) => r.id), ['8001']);
+    assert.equal((await call(unkind, U, 'PATCH', `${V}/notes/${id}`, { properties: { hs_note_body: 'changed' } })).body.properties.hs_note_body, 'changed');
+    const ts = new Date().toISOString();
+    const created = await call(unkind, U, 'POST', `${V}/notes/batch/create`, { inputs: [1, 2].map((i) => ({ properties: { hs_note_body: `b${i}`, hs_timestamp: ts }, associations: [noteToContact('8002')] })) });
+    assert.equal(created.status, 201, created.text);
+    const ids = created.body.results.map((r: { id: string }) => r.id) as string[];
+    const updated = await call(unkind, U, 'POST', `${V}/notes/batch/update`, { inputs: [{ id: ids[0], properties: { hs_note_body: 'b1!' } }, { id: '999999990', properties: { hs_note_body: 'x' } }] });
+    assert.equal(updated.status, 207);
+    assert.deepEqual(updated.body.errors[0].context.ids, ['999999990']);
+    const readBack = await call(unkind, U, 'POST', `${V}/notes/batch/read`, { inputs: ids.map((i) => ({ id: i })), properties: ['hs_note_body'] });
+    assert.equal(readBack.status, 200);
+    assert.deepEqual(readBack.body.results.map((r: { properties: { hs_note_body: string } }) => r.properties.hs_note_body).sort(), ['b1!', 'b2']);
+  });
+
+  test('an unknown API version is not a route', async () => {
+    assert.equal((await call(unkind, U, 'GET', '/crm/objects/2025-09/contacts/8001')).status, 404);
+  });
+});
+
+describe('search-index lag', () => {
+  test('by default search trails writes by 2 to 5 seconds per write', () => {
+    // The emulator at the top of this file was started without a lag option.
+    assert.deepEqual(emulator.searchLag(MAIN.accountId), { minMs: 2_000, maxMs: 5_000 });
+  });
+
+  test('a just-created contact is not found; a just-updated one matches on its old values; reads by id and email are exact', async () => {
+    const email = freshEmail('lag');
+    const created = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email, firstname: 'Early', city: 'Tromsø' } });
+    const id = created.body.id as string;
+    assert.deepEqual(await searchIds(unkind, U, emailFilter(email)), [], 'search saw the create at once');
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${encodeURIComponent(email)}?idProperty=email`)).status, 200, 'a read by email is exact');
+    await sleep(LAG_MS + 100);
+    const found = await searchIds(unkind, U, emailFilter(email));
+    assert.deepEqual(found.map((r) => [r.id, r.properties.firstname]), [[id, 'Early']]);
+
+    await call(unkind, U, 'PATCH', `${V}/contacts/${id}`, { properties: { firstname: 'Late', city: 'Narvik' } });
+    const cityFilter = (city: string) => ({ filterGroups: [{ filters: [{ propertyName: 'city', operator: 'EQ', value: city }] }], properties: ['firstname'] });
+    assert.deepEqual((await searchIds(unkind, U, cityFilter('Tromsø'))).map((r) => [r.id, r.properties.firstname]), [[id, 'Early']], 'the old values still match');
+    assert.deepEqual(await searchIds(unkind, U, cityFilter('Narvik')), [], 'the new values matched at once');
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${id}?properties=city`)).body.properties.city, 'Narvik', 'a read by id is exact');
+    await sleep(LAG_MS + 100);
+    assert.deepEqual(await searchIds(unkind, U, cityFilter('Tromsø')), []);
+    assert.deepEqual((await searchIds(unkind, U, cityFilter('Narvik'))).map((r) => [r.id, r.properties.firstname]), [[id, 'Late']]);
+  });
+
+  test('a just-created note is not found by its contact; a changed email is found under the old one until the index catches up', async () => {
+    const noteId = await createNoteFor('8002', 'fresh');
+    const byContact = { filterGroups: [{ filters: [{ propertyName: 'associations.contact', operator: 'EQ', value: '8002' }] }] };
+    assert.ok(!(await searchIds(unkind, U, byContact, 'notes')).some((r) => r.id === noteId));
+    const old = freshEmail('old');
+    const c = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: old } });
+    unkind.flushSearchIndex(UNKIND.accountId);
+    const renamed = freshEmail('new');
+    await call(unkind, U, 'PATCH', `${V}/contacts/${c.body.id}`, { properties: { email: renamed } });
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(old))).map((r) => r.id), [c.body.id]);
+    assert.deepEqual(await searchIds(unkind, U, emailFilter(renamed)), []);
+    await sleep(LAG_MS + 100);
+    assert.ok((await searchIds(unkind, U, byContact, 'notes')).some((r) => r.id === noteId));
+    assert.deepEqual(await searchIds(unkind, U, emailFilter(old)), []);
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(renamed))).map((r) => r.id), [c.body.id]);
+  });
+
+  test('each write draws its own lag within the range: none is visible before minMs, all by maxMs', async () => {
+    const own = await startHubSpotEmulator({ port: 0, accounts: [{ ...UNKIND, contacts: [] }], searchLagMs: { minMs: 150, maxMs: 450 } });
+    try {
+      const t0 = Date.now();
+      const emails = Array.from({ length: 8 }, () => freshEmail('jitter'));
+      for (const email of emails) assert.equal((await call(own, U, 'POST', `${V}/contacts`, { properties: { email } })).status, 201);
+      const seenAt = new Map<string, number>();
+      while (seenAt.size < emails.length && Date.now() - t0 < 3_000) {
+        const all = await call(own, U, 'POST', `${V}/contacts/search`, { filterGroups: [], limit: 100, properties: ['email'] });
+        for (const r of all.body.results as Array<{ properties: { email: string } }>) if (!seenAt.has(r.properties.email)) seenAt.set(r.properties.email, Date.now() - t0);
+        await sleep(15);
+      }
+      assert.equal(seenAt.size, emails.length, 'some writes never became visible');
+      const times = [...seenAt.values()];
+      assert.ok(Math.min(...times) >= 150, `a write was visible after ${Math.min(...times)} ms`);
+      assert.ok(Math.max(...times) < 1_500, `a write took ${Math.max(...times)} ms`);
+      assert.ok(Math.max(...times) - Math.min(...times) >= 40, `no jitter: ${times.join(', ')}`);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('the lag is set per account: a seed, setSearchLag, and the inspection API; 0 turns it off', async () => {
+    const own = await startHubSpotEmulator({ port: 0, accounts: [{ ...UNKIND, contacts: [] }, { ...INSPECT, searchLagMs: 0 }] });
+    try {
+      assert.deepEqual(own.searchLag(UNKIND.accountId), { minMs: 2_000, maxMs: 5_000 });
+      assert.deepEqual(own.searchLag(INSPECT.accountId), { minMs: 0, maxMs: 0 });
+      const email = freshEmail('nolag');
+      await call(own, INSPECT.token, 'POST', `${V}/contacts`, { properties: { email } });
+      assert.equal((await searchIds(own, INSPECT.token, emailFilter(email))).length, 1, 'with the lag off a write is searchable at once');
+
+      const hidden = freshEmail('hidden');
+      await call(own, U, 'POST', `${V}/contacts`, { properties: { email: hidden } });
+      assert.equal((await searchIds(own, U, emailFilter(hidden))).length, 0);
+      // Turning the lag off makes what was hidden visible at once.
+      const put = await fetch(`${own.url}/_emulator/accounts/unkind/search-lag`, { method: 'PUT', body: JSON.stringify(0) });
+      assert.deepEqual(await put.json(), { minMs: 0, maxMs: 0 });
+      assert.equal((await searchIds(own, U, emailFilter(hidden))).length, 1);
+      own.setSearchLag(UNKIND.accountId, { minMs: 10_000, maxMs: 10_000 });
+      const later = freshEmail('later');
+      await call(own, U, 'POST', `${V}/contacts`, { properties: { email: later } });
+      assert.equal((await searchIds(own, U, emailFilter(later))).length, 0);
+      const flushed = await fetch(`${own.url}/_emulator/accounts/unkind/flush-search`, { method: 'POST' });
+      assert.equal(flushed.status, 200);
+      assert.equal((await searchIds(own, U, emailFilter(later))).length, 1, 'flush-search did not make the write visible');
+      assert.deepEqual(await (await fetch(`${own.url}/_emulator/accounts/unkind/search-lag`)).json(), { minMs: 10_000, maxMs: 10_000 });
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('the 65,536-character limit', () => {
+  const LIMIT = 65_536;
+  test('a contact property value over the limit is a 400 VALIDATION_ERROR naming the property, never quoting the value; at the limit it is stored', async () => {
+    const value = 'Zq'.repeat(LIMIT / 2) + 'Z';
+    for (const [method, path] of [['POST', `${V}/contacts`], ['PATCH', `${V}/contacts/8001`], ['POST', '/crm/v3/objects/contacts']] as const) {
+      const r = await call(unkind, U, method, path, { properties: { email: freshEmail('long'), notes_text: value } });
+      assert.equal(r.status, 400, `${method} ${path}`);
+      assert.equal(r.body.category, 'VALIDATION_ERROR');
+      const [problem] = validationProblems(r.body.message);
+      assert.equal(problem!.name, 'notes_text');
+      assert.equal(problem!.error, 'MAX_LENGTH_EXCEEDED');
+      assert.equal(r.body.errors[0].context.propertyName[0], 'notes_text');
+      assert.ok(!r.text.includes('ZqZqZq'), 'the value was echoed');
+      assert.ok(r.text.length < 2_000, `a ${r.text.length}-character error`);
+    }
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/8001?properties=notes_text`)).body.properties.notes_text, null, 'the refused update was applied');
+    const atLimit = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('limit'), notes_text: 'y'.repeat(LIMIT) } });
+    assert.equal(atLimit.status, 201);
+    const batch = await call(unkind, U, 'POST', `${V}/contacts/batch/create`, { inputs: [{ properties: { email: freshEmail('b') } }, { properties: { email: freshEmail('b'), notes_text: value } }] });
+    assert.equal(batch.status, 400, 'one long value refuses the whole batch');
+  });
+
+  test('hs_note_body over the limit is a 400 on create and update; at the limit it is stored', async () => {
+    const ts = new Date().toISOString();
+    const tooLong = await call(unkind, U, 'POST', `${V}/notes`, { properties: { hs_note_body: 'Qx'.repeat(LIMIT / 2 + 1), hs_timestamp: ts }, associations: [noteToContact('8001')] });
+    assert.equal(tooLong.status, 400);
+    assert.equal(validationProblems(tooLong.body.message)[0]!.name, 'hs_note_body');
+    assert.ok(!tooLong.text.includes('QxQxQx'));
+    const ok = await call(unkind, U, 'POST', `${V}/notes`, { properties: { hs_note_body: 'n'.repeat(LIMIT), hs_timestamp: ts }, associations: [noteToContact('8001')] });
+    assert.equal(ok.status, 201);
+    const upd = await call(unkind, U, 'PATCH', `${V}/notes/${ok.body.id}`, { properties: { hs_note_body: 'n'.repeat(LIMIT + 1) } });
+    assert.equal(upd.status, 400);
+    assert.equal(unkind.notes(UNKIND.accountId).find((n) => n.id === ok.body.id)!.properties.hs_note_body!.length, LIMIT);
+  });
+});
+
+describe('archive (DELETE)', () => {
+  test('a deleted contact reads 404, frees its email, loses its note associations, and leaves search after the lag', async () => {
+    const email = freshEmail('del');
+    const id = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email, firstname: 'Doomed' } })).body.id as string;
+    const noteId = await createNoteFor(id);
+    unkind.flushSearchIndex(UNKIND.accountId);
+    const del = await call(unkind, U, 'DELETE', `${V}/contacts/${id}`);
+    assert.equal(del.status, 204);
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${id}`)).status, 404);
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${encodeURIComponent(email)}?idProperty=email`)).status, 404);
+    const archived = await call(unkind, U, 'GET', `${V}/contacts/${id}?archived=true`);
+    assert.equal(archived.body.archived, true);
+    assert.ok(archived.body.archivedAt);
+    const note = await call(unkind, U, 'GET', `${V}/notes/${noteId}?associations=contacts`);
+    assert.equal(note.status, 200, 'the note went with the contact');
+    assert.equal(note.body.associations, undefined, 'the note is still associated with the deleted contact');
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(email))).map((r) => r.id), [id], 'search dropped the contact at once');
+    await sleep(LAG_MS + 100);
+    assert.deepEqual(await searchIds(unkind, U, emailFilter(email)), []);
+    // The email is free again.
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email } })).status, 201);
+    assert.equal(unkind.archived(UNKIND.accountId).contacts.some((c) => c.id === id), true);
+    // HubSpot answers 204 for an id it does not have.
+    assert.equal((await call(unkind, U, 'DELETE', `${V}/contacts/999999991`)).status, 204);
+  });
+
+  test('the official client archives a contact and a note on the legacy paths; a deleted note leaves its contact', async () => {
+    const hs = unkindClient();
+    const c = await hs.crm.contacts.basicApi.create({ properties: { email: freshEmail('legacy-del') }, associations: [] });
+    const n = await hs.crm.objects.notes.basicApi.create({ properties: { hs_note_body: 'x', hs_timestamp: new Date().toISOString() }, associations: [noteToContact(c.id)] });
+    await hs.crm.objects.notes.basicApi.archive(n.id);
+    assert.equal((await apiError(hs.crm.objects.notes.basicApi.getById(n.id))).code, 404);
+    assert.deepEqual(unkind.noteAssociations(UNKIND.accountId, c.id), []);
+    assert.deepEqual((await call(unkind, U, 'GET', `${V}/contacts/${c.id}/associations/notes`)).body.results, []);
+    await hs.crm.contacts.basicApi.archive(c.id);
+    assert.equal((await apiError(hs.crm.contacts.basicApi.getById(c.id))).code, 404);
+  });
+
+  test('deleteContact and deleteNote play a person deleting in HubSpot’s UI', async () => {
+    const id = unkind.addContact(UNKIND.accountId, { email: freshEmail('ui-del') });
+    const noteId = await createNoteFor(id);
+    assert.equal(unkind.deleteNote(UNKIND.accountId, noteId), true);
+    assert.equal(unkind.deleteNote(UNKIND.accountId, noteId), false);
+    assert.equal((await call(unkind, U, 'GET', `${V}/notes/${noteId}`)).status, 404);
+    assert.equal(unkind.deleteContact(UNKIND.accountId, id), true);
+    assert.equal(unkind.deleteContact(UNKIND.accountId, id), false);
+    assert.equal(unkind.contactIdNow(UNKIND.accountId, id), undefined);
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${id}`)).status, 404);
+  });
+});
+
+describe('contact merge', () => {
+  test('POST merge: a new record; both old ids read as it; the primary wins; the other’s emails become secondary; notes follow', async () => {
+    const primaryEmail = freshEmail('primary');
+    const otherEmail = freshEmail('other');
+    const p = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: primaryEmail, firstname: 'Prime', city: 'Paris' } })).body.id as string;
+    const o = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: otherEmail, firstname: 'Other', city: 'Lyon', jobtitle: 'Chef' } })).body.id as string;
+    const pNote = await createNoteFor(p, 'on primary');
+    const oNote = await createNoteFor(o, 'on other');
+    const merged = await call(unkind, U, 'POST', `${V}/contacts/merge`, { primaryObjectId: p, objectIdToMerge: o });
+    assert.equal(merged.status, 200, merged.text);
+    const id = merged.body.id as string;
+    assert.ok(id !== p && id !== o, 'HubSpot gives the merged record a new id');
+    for (const old of [p, o]) {
+      const r = await call(unkind, U, 'GET', `${V}/contacts/${old}?properties=city,jobtitle,hs_additional_emails,hs_merged_object_ids`);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.id, id, `${old} does not read as the merged record`);
+      assert.equal(r.body.properties.firstname, 'Prime');
+      assert.equal(r.body.properties.city, 'Paris');
+      assert.equal(r.body.properties.jobtitle, 'Chef', 'the other contact’s value did not fill the gap');
+      assert.equal(r.body.properties.email, primaryEmail);
+      assert.equal(r.body.properties.hs_additional_emails, otherEmail);
+      assert.deepEqual(r.body.properties.hs_merged_object_ids.split(';').sort(), [p, o].sort());
+    }
+    for (const email of [primaryEmail, otherEmail]) assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${encodeURIComponent(email)}?idProperty=email`)).body.id, id);
+    assert.deepEqual(unkind.noteAssociations(UNKIND.accountId, id), [pNote, oNote].sort((x, y) => Number(x) - Number(y)));
+    assert.deepEqual(unkind.noteAssociations(UNKIND.accountId, o), unkind.noteAssociations(UNKIND.accountId, id), 'an old id does not follow the merge');
+    const note = await call(unkind, U, 'GET', `${V}/notes/${oNote}?associations=contacts`);
+    assert.deepEqual(note.body.associations.contacts.results.map((r: { id: string }) => r.id), [id]);
+    // Writes to an old id land on the merged record; creating either email is a conflict naming it.
+    assert.equal((await call(unkind, U, 'PATCH', `${V}/contacts/${o}`, { properties: { company: 'Merged Inc' } })).body.id, id);
+    const dup = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: otherEmail } });
+    assert.equal(dup.status, 409);
+    assert.equal(dup.body.message, `Contact already exists. Existing ID: ${id}`);
+    assert.equal(unkind.contacts(UNKIND.accountId).filter((c) => [p, o, id].includes(c.id)).length, 1, 'the old records are still listed');
+    assert.equal(unkind.contactIdNow(UNKIND.accountId, p), id);
+  });
+
+  test('the official client merges on the legacy path; merging a contact with itself is a 400, an unknown id a 404', async () => {
+    const hs = unkindClient();
+    const a = await hs.crm.contacts.basicApi.create({ properties: { email: freshEmail('ma') }, associations: [] });
+    const b = await hs.crm.contacts.basicApi.create({ properties: { email: freshEmail('mb') }, associations: [] });
+    const merged = await hs.crm.contacts.basicApi.merge({ primaryObjectId: a.id, objectIdToMerge: b.id });
+    assert.equal((await hs.crm.contacts.basicApi.getById(b.id)).id, merged.id);
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts/merge`, { primaryObjectId: a.id, objectIdToMerge: merged.id })).status, 400);
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts/merge`, { primaryObjectId: merged.id, objectIdToMerge: '999999992' })).status, 404);
+  });
+
+  test('mergeContacts plays a person merging in HubSpot’s UI; search sees the merge after the lag', async () => {
+    const e1 = freshEmail('ui-m1');
+    const e2 = freshEmail('ui-m2');
+    const c1 = unkind.addContact(UNKIND.accountId, { email: e1, firstname: 'One' });
+    const c2 = unkind.addContact(UNKIND.accountId, { email: e2, firstname: 'Two' });
+    unkind.flushSearchIndex(UNKIND.accountId);
+    const id = unkind.mergeContacts(UNKIND.accountId, c2, c1);
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(e1))).map((r) => r.id), [c1], 'search saw the merge at once');
+    await sleep(LAG_MS + 100);
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(e1))).map((r) => [r.id, r.properties.firstname]), [[id, 'Two']]);
+    assert.deepEqual((await searchIds(unkind, U, emailFilter(e2))).map((r) => r.id), [id]);
+  });
+});
+
+describe('contact → notes associations (exact, v4 shape)', () => {
+  test('GET on both path versions lists the notes at once (no lag), with the contact-to-note type, paged', async () => {
+    const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('assoc') } })).body.id as string;
+    const notes = [await createNoteFor(c), await createNoteFor(c), await createNoteFor(c)];
+    for (const path of [`${V}/contacts/${c}/associations/notes`, `/crm/v4/objects/contacts/${c}/associations/notes`]) {
+      const r = await call(unkind, U, 'GET', path);
+      assert.equal(r.status, 200, path);
+      assert.deepEqual(r.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes);
+      assert.deepEqual(r.body.results[0].associationTypes, [{ category: 'HUBSPOT_DEFINED', typeId: 201, label: null }]);
+      assert.equal(r.body.paging, undefined);
+    }
+    const page1 = await call(unkind, U, 'GET', `${V}/contacts/${c}/associations/notes?limit=2`);
+    assert.deepEqual(page1.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes.slice(0, 2));
+    const page2 = await call(unkind, U, 'GET', `${V}/contacts/${c}/associations/notes?limit=2&after=${page1.body.paging.next.after}`);
+    assert.deepEqual(page2.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes.slice(2));
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/999999993/associations/notes`)).status, 404);
+    // The official client's v4 API reads the same.
+    const page = await unkindClient().crm.associations.v4.basicApi.getPage('contacts', c, 'notes');
+    assert.deepEqual(page.results.map((x) => String(x.toObjectId)), notes);
+  });
+
+  test('batch read: 207 with per-input errors (unknown id, a contact without notes), both path versions', async () => {
+    const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('batch-assoc') } })).body.id as string;
+    const n = await createNoteFor(c);
+    for (const path of ['/crm/associations/2026-09/contacts/notes/batch/read', '/crm/v4/associations/contacts/notes/batch/read']) {
+      const r = await call(unkind, U, 'POST', path, { inputs: [{ id: c }, { id: '999999994' }] });
+      assert.equal(r.status, 207, path);
+      assert.deepEqual(r.body.results, [{ from: { id: c }, to: [{ toObjectId: n, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 201, label: null }] }] }]);
+      assert.equal(r.body.numErrors, r.body.errors.length);
+      const unknown = r.body.errors.find((e: { context: { fromObjectId: string[] } }) => e.context.fromObjectId[0] === '999999994');
+      assert.equal(unknown.category, 'OBJECT_NOT_FOUND');
+      const ok = await call(unkind, U, 'POST', path, { inputs: [{ id: c }] });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.errors, undefined);
+    }
+    // The official client's v4 batch API takes the 207 as an answer.
+    const viaClient = await unkindClient().crm.associations.v4.batchApi.getPage('contacts', 'notes', { inputs: [{ id: c }, { id: '999999994' }] });
+    assert.deepEqual(viaClient.results.map((row) => [row._from.id, row.to.map((t) => String(t.toObjectId))]), [[c, [n]]]);
+    const empty = unkind.addContact(UNKIND.accountId, { email: freshEmail('no-notes') });
+    const r = await call(unkind, U, 'POST', '/crm/associations/2026-09/contacts/notes/batch/read', { inputs: [{ id: empty }] });
+    assert.equal(r.status, 207);
+    assert.equal(r.body.errors[0].subCategory, 'crm.associations.NO_ASSOCIATIONS_FOUND');
+    assert.deepEqual(r.body.results, []);
+  });
+});
+
+describe('unique-value properties', () => {
+  test('a create or update reusing a unique value another contact holds is a 400 VALIDATION_ERROR naming the property, not the value', async () => {
+    for (const [method, path, body] of [
+      ['POST', `${V}/contacts`, { properties: { email: freshEmail('uniq'), customer_number: 'C-1' } }],
+      ['PATCH', `${V}/contacts/8002`, { properties: { customer_number: 'C-1' } }],
+      ['POST', `${V}/contacts/batch/upsert`, { inputs: [{ id: freshEmail('uniq-up'), idProperty: 'email', properties: { customer_number: 'C-1' } }] }],
+    ] as const) {
+      const r = await call(unkind, U, method, path, body);
+      assert.equal(r.status, 400, `${method} ${path}: ${r.text}`);
+      assert.equal(r.body.category, 'VALIDATION_ERROR');
+      const [problem] = validationProblems(r.body.message);
+      assert.deepEqual([problem!.name, problem!.error], ['customer_number', 'DUPLICATE_VALUE']);
+      assert.ok(!r.text.includes('C-1'), 'the value was echoed');
+    }
+    // The holder may write its own value again; a batch giving two inputs one value is refused.
+    assert.equal((await call(unkind, U, 'PATCH', `${V}/contacts/8001`, { properties: { customer_number: 'C-1', firstname: 'First' } })).status, 200);
+    const twice = await call(unkind, U, 'POST', `${V}/contacts/batch/create`, { inputs: [1, 2].map(() => ({ properties: { email: freshEmail('u2'), customer_number: 'C-77' } })) });
+    assert.equal(twice.status, 400);
+    // A unique value reads a contact, like an email.
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/C-1?idProperty=customer_number`)).body.id, '8001');
+  });
+
+  test('a value becomes free when its holder is deleted or changes it', async () => {
+    const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('holder'), customer_number: 'C-9' } })).body.id as string;
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('taker'), customer_number: 'C-9' } })).status, 400);
+    await call(unkind, U, 'PATCH', `${V}/contacts/${c}`, { properties: { customer_number: 'C-10' } });
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('taker'), customer_number: 'C-9' } })).status, 201);
+    unkind.deleteContact(UNKIND.accountId, c);
+    assert.equal((await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('taker'), customer_number: 'C-10' } })).status, 201);
+  });
+});
+
+describe('write-validation rules (API version 2026-09)', () => {
+  const RULED: EmulatorAccountSeed = {
+    accountId: 'ruled',
+    token: 'ruled-token',
+    appId: 7102,
+    rateLimit: OFF,
+    searchLagMs: 0,
+    contacts: [{ id: '9101', properties: { email: 'existing@ruled.example', phone: '+1 555 0100' } }],
+    validationRules: {
+      requiredOnCreate: ['phone'],
+      conditionalRequired: [{ property: 'lifecyclestage', values: ['customer', 'evangelist'], requires: ['company', 'jobtitle'] }],
+      propertyRules: {
+        zip: [{ ruleType: 'ALPHANUMERIC', ruleArguments: ['NUMERIC_ONLY'] }, { ruleType: 'MAX_LENGTH', ruleArguments: ['5'] }],
+        website: [{ ruleType: 'REGEX', ruleArguments: ['^https://'] }],
+        firstname: [{ ruleType: 'MIN_LENGTH', ruleArguments: ['2'] }],
+      },
+    },
+  };
+  let ruled: HubSpotEmulator;
+  const R = RULED.token;
+  before(async () => {
+    ruled = await startHubSpotEmulator({ port: 0, accounts: [RULED] });
+  });
+  after(async () => ruled?.close());
+
+  test('a create without a required-on-create property is a 400 naming it, with the required properties in context; the legacy path does not apply the rule', async () => {
+    const r = await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('noPhone'), firstname: 'Nophone' } });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.category, 'VALIDATION_ERROR');
+    assert.equal(r.body.errors.length, 1);
+    assert.equal(r.body.errors[0].code, 'REQUIRED_PROPERTY');
+    assert.match(r.body.errors[0].message, /"phone"/);
+    assert.deepEqual(r.body.errors[0].context, { propertyName: ['phone'], requiredProperties: ['phone'] });
+    assert.ok(!r.text.includes('Nophone'), 'a value was echoed');
+    assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('phone'), phone: '+1 555 0101' } })).status, 201);
+    // Updates need no create-form property; the legacy v3 path predates the rules.
+    assert.equal((await call(ruled, R, 'PATCH', `${V}/contacts/9101`, { properties: { city: 'Austin' } })).status, 200);
+    assert.equal((await call(ruled, R, 'POST', '/crm/v3/objects/contacts', { properties: { email: freshEmail('legacy') } })).status, 201);
+    const batch = await call(ruled, R, 'POST', `${V}/contacts/batch/create`, { inputs: [{ properties: { email: freshEmail('b1'), phone: '1' } }, { properties: { email: freshEmail('b2') } }] });
+    assert.equal(batch.status, 400, 'one input without the required property refuses the batch');
+  });
+
+  test('conditional required: setting the condition without the required properties is refused, on create and update', async () => {
+    const create = await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('cond'), phone: '1', lifecyclestage: 'customer', company: 'Acme' } });
+    assert.equal(create.status, 400);
+    assert.deepEqual(create.body.errors.map((e: { code: string; context: { propertyName: string[] } }) => [e.code, e.context.propertyName[0]]), [['CONDITIONALLY_REQUIRED_PROPERTY', 'jobtitle']]);
+    assert.deepEqual(create.body.errors[0].context.requiredProperties, ['company', 'jobtitle']);
+    assert.deepEqual(create.body.errors[0].context.conditionProperty, ['lifecyclestage']);
+    const update = await call(ruled, R, 'PATCH', `${V}/contacts/9101`, { properties: { lifecyclestage: 'evangelist' } });
+    assert.equal(update.status, 400);
+    assert.deepEqual(update.body.errors.map((e: { context: { propertyName: string[] } }) => e.context.propertyName[0]), ['company', 'jobtitle']);
+    assert.equal((await call(ruled, R, 'PATCH', `${V}/contacts/9101`, { properties: { lifecyclestage: 'evangelist', company: 'Acme', jobtitle: 'CTO' } })).status, 200);
+    // Another stage is not under the rule; clearing a required property under it is refused.
+    assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('lead'), phone: '1', lifecyclestage: 'lead' } })).status, 201);
+    assert.equal((await call(ruled, R, 'PATCH', `${V}/contacts/9101`, { properties: { jobtitle: '' } })).status, 400);
+  });
+
+  test('format rules refuse a value that breaks them, on every path, naming the property and not the value', async () => {
+    for (const path of [`${V}/contacts`, '/crm/v3/objects/contacts']) {
+      const r = await call(ruled, R, 'POST', path, { properties: { email: freshEmail('fmt'), phone: '1', zip: '12a4567', website: 'http://plain.example', firstname: 'J' } });
+      assert.equal(r.status, 400, path);
+      const problems = validationProblems(r.body.message).map((p) => [p.name, p.error]);
+      assert.deepEqual(problems, [
+        ['zip', 'INVALID_NUMERIC'],
+        ['zip', 'INVALID_MAX_LENGTH'],
+        ['website', 'INVALID_REGEX'],
+        ['firstname', 'INVALID_MIN_LENGTH'],
+      ]);
+      assert.ok(!r.text.includes('12a4567') && !r.text.includes('plain.example'), 'a value was echoed');
+    }
+    assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('fmt-ok'), phone: '1', zip: '12345', website: 'https://ok.example', firstname: 'Jo' } })).status, 201);
+  });
+
+  test('the property validations API lists the rules; setValidationRules replaces them', async () => {
+    const zip = await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/zip');
+    assert.equal(zip.status, 200);
+    assert.deepEqual(zip.body.results, [
+      { ruleType: 'ALPHANUMERIC', ruleArguments: ['NUMERIC_ONLY'], shouldApplyNormalization: false },
+      { ruleType: 'MAX_LENGTH', ruleArguments: ['5'], shouldApplyNormalization: false },
+    ]);
+    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/phone')).body.results, [{ ruleType: 'REQUIRED_ON_CREATE', ruleArguments: [], shouldApplyNormalization: false }]);
+    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/0-1/company')).body.results, [
+      { ruleType: 'CONDITIONALLY_REQUIRED', ruleArguments: ['lifecyclestage', 'customer', 'evangelist'], shouldApplyNormalization: false },
+    ]);
+    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/city')).body.results, []);
+    assert.equal((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/no_such_property')).status, 404);
+    const all = await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts');
+    assert.deepEqual(all.body.results.map((r: { propertyName: string }) => r.propertyName), ['company', 'firstname', 'jobtitle', 'phone', 'website', 'zip']);
+
+    ruled.setValidationRules(RULED.accountId, { requiredOnCreate: ['city'] });
+    try {
+      assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('city') } })).status, 400);
+      assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('city'), city: 'Oslo', zip: 'abc' } })).status, 201, 'the old rules still apply');
+      const put = await fetch(`${ruled.url}/_emulator/accounts/ruled/validation-rules`, { method: 'PUT', body: 'null' });
+      assert.equal(put.status, 200);
+      assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('free') } })).status, 201);
+    } finally {
+      ruled.setValidationRules(RULED.accountId, RULED.validationRules!);
+    }
+  });
+});
+
+describe('slow-write fault', () => {
+  test('a held write is applied at the end of the hold when the caller waited, and the fault log says so', async () => {
+    const email = freshEmail('slow-ok');
+    unkind.failNext(UNKIND.accountId, 'contacts.create', 'slow-write', 1, { holdMs: 300 });
+    const t0 = Date.now();
+    const r = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email } });
+    assert.equal(r.status, 201);
+    assert.ok(Date.now() - t0 >= 290, `answered after ${Date.now() - t0} ms`);
+    const entry = unkind.faultLog(UNKIND.accountId).at(-1)!;
+    assert.equal(entry.kind, 'slow-write');
+    assert.equal(entry.outcome, 'applied');
+    assert.equal(entry.operation, 'contacts.create');
+    assert.deepEqual(entry.ids, [r.body.id]);
+    assert.ok(entry.endedAt - entry.at >= 290);
+  });
+
+  test('a caller that aborts its request before the hold ends leaves nothing written', async () => {
+    const email = freshEmail('slow-abort');
+    unkind.failNext(UNKIND.accountId, 'contacts.create', 'slow-write', 1, { holdMs: 600 });
+    const controller = new AbortController();
+    const pending = fetch(`${unkind.url}${V}/contacts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${U}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ properties: { email } }),
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 150);
+    await assert.rejects(pending, /abort/i);
+    await sleep(700);
+    assert.equal(unkind.contacts(UNKIND.accountId).some((c) => c.properties.email === email), false, 'the abandoned write landed');
+    const entry = unkind.faultLog(UNKIND.accountId).at(-1)!;
+    assert.deepEqual([entry.kind, entry.outcome, entry.ids], ['slow-write', 'dropped', undefined]);
+    assert.ok(entry.endedAt - entry.at < 500, 'the drop was not noticed when the caller left');
+    assert.equal(unkind.requests(UNKIND.accountId).filter((x) => x.fault === 'injected-slow-write').at(-1)?.status, 0);
+  });
+
+  test('a caller that only stops waiting (a Promise.race timeout) keeps the connection open: the late write lands', async () => {
+    const email = freshEmail('slow-race');
+    unkind.failNext(UNKIND.accountId, 'contacts.create', 'slow-write', 1, { holdMs: 400 });
+    const request = unkindClient().crm.contacts.basicApi.create({ properties: { email }, associations: [] });
+    const timedOut = await Promise.race([request.then(() => false), sleep(100).then(() => true)]);
+    assert.equal(timedOut, true);
+    assert.equal(unkind.contacts(UNKIND.accountId).some((c) => c.properties.email === email), false);
+    await request;
+    assert.equal(unkind.contacts(UNKIND.accountId).filter((c) => c.properties.email === email).length, 1, 'the write the caller gave up on did not land');
+    assert.equal(unkind.faultLog(UNKIND.accountId).at(-1)!.outcome, 'applied');
+  });
+
+  test('random slow writes (slowWriteRate, slowWriteMs), and holding a read', async () => {
+    unkind.setFaults(UNKIND.accountId, { slowWriteRate: 1, slowWriteMs: 150, operations: ['contacts.get'] });
+    try {
+      const t0 = Date.now();
+      assert.equal((await call(unkind, U, 'GET', `${V}/contacts/8001`)).status, 200);
+      assert.ok(Date.now() - t0 >= 140);
+      assert.equal(unkind.faultLog(UNKIND.accountId).at(-1)!.operation, 'contacts.get');
+      const viaApi = await fetch(`${unkind.url}/_emulator/accounts/unkind/fault-log`);
+      assert.equal(((await viaApi.json()) as { results: unknown[] }).results.length, unkind.faultLog(UNKIND.accountId).length);
+    } finally {
+      unkind.setFaults(UNKIND.accountId, null);
+    }
+  });
+});
+
+describe('inspection API: archive, merge and associations as a person in HubSpot’s UI', () => {
+  test('DELETE contacts/notes, POST merge and GET a contact’s notes', async () => {
+    const base = `${unkind.url}/_emulator/accounts/unkind`;
+    const a = unkind.addContact(UNKIND.accountId, { email: freshEmail('insp-a') });
+    const b = unkind.addContact(UNKIND.accountId, { email: freshEmail('insp-b') });
+    const n = await createNoteFor(b);
+    const merged = (await (await fetch(`${base}/merge`, { method: 'POST', body: JSON.stringify({ primaryObjectId: a, objectIdToMerge: b }) })).json()) as { id: string };
+    assert.equal(unkind.contactIdNow(UNKIND.accountId, b), merged.id);
+    assert.deepEqual(await (await fetch(`${base}/contacts/${b}/notes`)).json(), { results: [n] });
+    assert.deepEqual(await (await fetch(`${base}/notes/${n}`, { method: 'DELETE' })).json(), { archived: true });
+    assert.deepEqual(await (await fetch(`${base}/contacts/${merged.id}`, { method: 'DELETE' })).json(), { archived: true });
+    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/${a}`)).status, 404);
+    assert.equal((await fetch(`${base}/merge`, { method: 'POST', body: JSON.stringify({ primaryObjectId: a, objectIdToMerge: '1' }) })).status, 404);
+  });
+});
+
 // ---- CLI ------------------------------------------------------------------------------------------
 
 interface Cli {
@@ -916,6 +1540,7 @@ describe('CLI', () => {
     try {
       assert.equal(cli.url, `http://127.0.0.1:${port}`);
       assert.match(cli.output(), /account "demo": token "demo-token"/);
+      assert.match(cli.output(), /search index lag: 2000-5000 ms after each write/);
       const demo = new Client({ accessToken: 'demo-token', basePath: cli.url, numberOfApiCallRetries: 0 });
       const maria = await demo.crm.contacts.basicApi.getById('maria.garcia@example.com', ['phone'], undefined, undefined, false, 'email');
       assert.equal(maria.properties.firstname, 'Maria');
@@ -937,10 +1562,14 @@ describe('CLI', () => {
         { accountId: 'file-acct', token: 'file-token', appId: 8080, rateLimit: OFF, contacts: [{ id: '9001', properties: { email: 'from.file@seed.example', firstname: 'Filed' } }] },
       ];
       writeFileSync(seedFile, JSON.stringify(seeds));
-      const cli = await startCli(['--port', '0', '--seed-file', seedFile]);
+      const cli = await startCli(['--port', '0', '--seed-file', seedFile, '--search-lag-ms', '0']);
       try {
         assert.match(cli.output(), /account "file-acct": token "file-token", app id 8080/);
+        assert.match(cli.output(), /search index lag: none/);
         const c = new Client({ accessToken: 'file-token', basePath: cli.url, numberOfApiCallRetries: 0 });
+        // With --search-lag-ms 0 a write is searchable at once.
+        const created = await c.crm.contacts.basicApi.create({ properties: { email: 'instant@seed.example' }, associations: [] });
+        assert.equal((await searchContacts(c, [eq('email', 'instant@seed.example')])).results[0]?.id, created.id);
         const hit = await c.crm.contacts.basicApi.getById('FROM.FILE@seed.example', [], undefined, undefined, false, 'email');
         assert.equal(hit.id, '9001');
         assert.equal(hit.properties.firstname, 'Filed');
@@ -952,7 +1581,13 @@ describe('CLI', () => {
 
       const badFile = join(dir, 'bad.json');
       writeFileSync(badFile, JSON.stringify([{ accountId: 'no-token' }]));
-      const [bad, badPort] = await Promise.all([runCliToExit(['--port', '0', '--seed-file', badFile]), runCliToExit(['--port', 'nope'])]);
+      const [bad, badPort, badLag] = await Promise.all([
+        runCliToExit(['--port', '0', '--seed-file', badFile]),
+        runCliToExit(['--port', 'nope']),
+        runCliToExit(['--port', '0', '--search-lag-ms', '5000-2000']),
+      ]);
+      assert.equal(badLag.code, 2);
+      assert.match(badLag.output, /0 <= minMs <= maxMs/);
       assert.equal(bad.code, 2);
       assert.match(bad.output, /must be a JSON array of \{accountId, token, appId/);
       assert.equal(badPort.code, 2);

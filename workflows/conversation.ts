@@ -1,6 +1,8 @@
 // conversationWorkflow: one per conversation. It follows the conversation through signals, decides
-// when it has ended (durable timers, never a worker clock), runs the offline actions exactly once
-// after the end, and answers in-conversation actions through the runAction update.
+// when it has ended (durable timers, never a worker clock), runs the offline actions once after the
+// end, answers in-conversation actions through the runAction update, and then stays dormant for the
+// retention period: a repeated callEnded or identical values cost no HubSpot call, new values cause
+// one follow-up sync into the same note, an operator retry runs on it. Then it completes.
 import {
   allHandlersFinished,
   ApplicationFailure,
@@ -14,85 +16,125 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { z } from 'zod';
+import type { ActionConfig } from '../src/action/config';
+import { CARRIED_BUDGET_BYTES, utf8Length } from '../src/action/limits';
+import { SUMMARY_FIELD } from '../src/action/names';
 import {
-  callEndedSchema,
   callEndedSignal,
-  conversationInputSchema,
-  conversationOptionsSchema,
-  describeZodError,
-  MAX_FIELDS,
-  fieldsUpdatedSchema,
+  DEFAULT_OPTIONS,
   fieldsUpdatedSignal,
   isVoice,
-  messageSchema,
   messageSignal,
-  retryActionSchema,
   retryActionUpdate,
-  runActionSchema,
   runActionUpdate,
   stateQuery,
   type ActionRun,
+  type CarriedState,
   type ConversationInput,
+  type ConversationOptions,
   type ConversationResult,
   type ConversationState,
   type ConversationStatus,
+  type EndReason,
   type FieldValues,
+  type KnownNote,
   type Rejection,
   type SyncStatus,
-} from '../src/contract';
-import type { ActionConfig } from '../src/action/config';
+} from '../src/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/search-attributes';
+import { checkActionId, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
+import { conversationWorkflowV1 } from './legacy/conversation-v1';
 import { runContactSync } from './run-action';
 
-/** Marks histories where values that arrived during the offline sync open a new session. */
-const LATE_VALUES_PATCH = 'late-values-open-a-session';
+/**
+ * Histories recorded by the first released version (no marker) replay on its frozen code; every new
+ * conversation gets the marker and the lifecycle below.
+ */
+const LIFECYCLE_PATCH = 'dormant-retention-lifecycle';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
 const MAX_REJECTIONS = 20;
+/** Notes remembered per action (one per contact the conversation landed on). */
+const MAX_NOTES_PER_ACTION = 10;
 
 /** Action outcomes by result, account and trigger, exported with the worker's Temporal metrics (Prometheus). */
 const outcomeCounter = metricMeter.createCounter('hubspot_contact_sync_outcomes', 'runs', 'Outcomes of the HubSpot contact-sync action');
 
-export async function conversationWorkflow(rawInput: ConversationInput): Promise<ConversationResult> {
-  const parsedInput = conversationInputSchema.safeParse(rawInput);
-  if (!parsedInput.success) {
-    // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
-    throw ApplicationFailure.nonRetryable(`Invalid conversation input: ${describeZodError(parsedInput.error)}`, 'InvalidConversationInput');
+export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
+  if (!patched(LIFECYCLE_PATCH)) return conversationWorkflowV1(input as never);
+  return conversationLifecycle(input);
+}
+
+function optionsOf(given: Partial<ConversationOptions> | undefined): ConversationOptions {
+  const options = { ...DEFAULT_OPTIONS };
+  for (const key of Object.keys(DEFAULT_OPTIONS) as Array<keyof ConversationOptions>) {
+    const v = given?.[key];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) options[key] = v;
   }
-  const input = parsedInput.data;
-  const options = conversationOptionsSchema.parse(input.options ?? {});
+  return options;
+}
+
+/** Notes carried by the first released version were a note id per action, contact unknown. */
+function knownNotesOf(carried: CarriedState['noteIds'] | undefined): Record<string, KnownNote[]> {
+  const out: Record<string, KnownNote[]> = {};
+  for (const [actionId, v] of Object.entries(carried ?? {})) out[actionId] = typeof v === 'string' ? [{ contactId: '', noteId: v }] : [...v];
+  return out;
+}
+
+async function conversationLifecycle(raw: ConversationInput): Promise<ConversationResult> {
+  if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !['chat', 'whatsapp', 'voice'].includes(raw.channel) || !Array.isArray(raw.actions)) {
+    // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', 'InvalidConversationInput');
+  }
+  const input = { ...raw, actions: raw.actions as ActionConfig[] }; // the client applied the schema's defaults
+  const options = optionsOf(input.options);
   const carried = input.carried;
   const voice = isVoice(input.channel);
   const nowMs = () => Date.now(); // workflow time: deterministic, advanced by the server
   const iso = (ms: number) => new Date(ms).toISOString();
+  const initial = checkValues({ fields: input.fields, summary: input.summary });
+  const initialValues: Values = initial.ok ? initial.value : {};
 
   // ---- state ---------------------------------------------------------------------------------
-  let fields: FieldValues = { ...(carried?.fields ?? {}), ...(input.fields ?? {}) };
-  let summary: string | undefined = input.summary ?? carried?.summary;
+  let fields: FieldValues = { ...(carried?.fields ?? {}), ...(initialValues.fields ?? {}) };
+  let summary: string | undefined = initialValues.summary ?? carried?.summary;
   let lastActivityAtMs = carried?.lastActivityAtMs ?? nowMs();
   let messageCount = carried?.messageCount ?? 0;
   let activitySeq = 0; // bumps on every message: the resettable wait watches it
-  let changeSeq = 0; // bumps on every accepted signal: values that arrive while ending are not lost
+  let changeSeq = 0; // bumps on every accepted change of values
+  let lastChangeAtMs = 0;
   let callEnded = carried?.callEnded ?? false;
-  let status: ConversationStatus = 'active';
-  let endReason: ConversationState['endReason'] = null;
-  const noteIds: Record<string, string> = { ...(carried?.noteIds ?? {}) };
-  const outcomes: Record<string, ActionRun[]> = { ...((carried?.outcomes as Record<string, ActionRun[]>) ?? {}) };
-  const rejections: Rejection[] = [...((carried?.rejections as Rejection[]) ?? [])];
+  let endedAtMs: number | undefined = carried?.endedAtMs;
+  let endReason: EndReason | null = carried?.endReason ?? null;
+  let status: ConversationStatus = endedAtMs !== undefined ? 'ended' : 'active';
+  const notes = knownNotesOf(carried?.noteIds);
+  const outcomes: Record<string, ActionRun[]> = { ...(carried?.outcomes ?? {}) };
+  const rejections: Rejection[] = [...(carried?.rejections ?? [])];
+  const synced: Record<string, string> = { ...(carried?.synced ?? {}) };
   const startedAtMs = carried?.startedAtMs ?? nowMs();
   const runsBefore = carried?.runsBefore ?? 0;
   const actionsById = new Map(input.actions.map((a) => [a.id, a]));
   const offlineActions = input.actions.filter((a) => a.offlineSync);
   /** Runs of the same action are serialised: each waits for the previous one. */
   const actionQueues = new Map<string, Promise<unknown>>();
-  let pendingOffline = false;
   let runningCount = 0;
+  // The note of a (conversation, action): a conversation id reused after retention is a new conversation.
+  const conversationKey = (actionId: string) => `${workflowInfo().workflowId}:${workflowInfo().firstExecutionRunId}:${actionId}`;
+
+  const fingerprint = (config: ActionConfig) =>
+    syncFingerprint(
+      config.fieldMappings.map((m) => m.astraField).filter((f) => f !== SUMMARY_FIELD),
+      fields,
+      summary,
+    );
+  /** Offline actions whose last offline run used other values than the current ones. */
+  const unsynced = () => offlineActions.filter((a) => synced[a.id] !== fingerprint(a));
 
   const syncStatus = (): SyncStatus => {
     if (runningCount > 0) return 'running';
-    if (pendingOffline) return 'pending';
+    if (status !== 'ended' && offlineActions.length > 0) return 'pending';
+    if (status === 'ended' && unsynced().length > 0) return 'pending';
     const latest = Object.values(outcomes)
       .map((runs) => runs[runs.length - 1])
       .filter((r): r is ActionRun => r !== undefined);
@@ -103,7 +145,8 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   };
 
   const offlineSyncDueAt = (): string | null => {
-    if (offlineActions.length === 0 || status === 'ended') return null;
+    if (offlineActions.length === 0) return null;
+    if (status === 'ended') return voice && unsynced().length > 0 ? iso(nowMs()) : null;
     if (voice) return callEnded ? iso(nowMs()) : null;
     return iso(lastActivityAtMs + options.inactivityTimeoutMs);
   };
@@ -118,6 +161,7 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
     messageCount,
     offlineSyncDueAt: offlineSyncDueAt(),
     endReason,
+    retainedUntil: status === 'ended' && endedAtMs !== undefined ? iso(endedAtMs + options.retentionMs) : null,
     runsBefore,
     outcomes,
     rejections,
@@ -137,14 +181,18 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
       { key: HubSpotAccountsAttr, value: [...new Set(input.actions.map((a) => a.hubspotAccountId))] },
     ]);
   };
-  upsertMemo({
-    actions: input.actions.map((a) => `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`),
-  });
+  if (!carried) {
+    upsertMemo({
+      actions: input.actions.map((a) => `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`),
+    });
+  }
   publish();
 
-  const merge = (update: { fields?: FieldValues; summary?: string }) => {
+  const merge = (update: Values) => {
     if (update.fields) fields = { ...fields, ...update.fields };
     if (update.summary !== undefined) summary = update.summary;
+    changeSeq++;
+    lastChangeAtMs = nowMs();
   };
 
   /** Records a refused signal (the last MAX_REJECTIONS are kept); the workflow goes on. */
@@ -153,20 +201,25 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
     if (rejections.length > MAX_REJECTIONS) rejections.splice(0, rejections.length - MAX_REJECTIONS);
     log.warn('Refused an invalid signal', { kind });
   };
-  const reject = (kind: Rejection['kind'], error: z.ZodError) => refuse(kind, describeZodError(error));
-  /** Why an update would take the conversation past MAX_FIELDS distinct fields, if it would. */
-  const tooManyFields = (update: { fields?: FieldValues }): string | undefined => {
-    if (!update.fields) return undefined;
-    const total = new Set([...Object.keys(fields), ...Object.keys(update.fields)]).size;
-    return total > MAX_FIELDS ? `fields: this would bring the conversation to ${total} distinct fields; at most ${MAX_FIELDS}` : undefined;
+  /** The values of a signal, or undefined when refused (recorded). */
+  const accept = (kind: Rejection['kind'], raw: unknown): Values | undefined => {
+    const checked = checkValues(raw);
+    if (!checked.ok) return void refuse(kind, checked.reason);
+    const overflow = overBudget(fields, checked.value.fields);
+    if (overflow) return void refuse(kind, overflow);
+    return checked.value;
   };
 
-  const record = (run: ActionRun) => {
+  const record = (run: ActionRun, accountLabel: string) => {
     const list = (outcomes[run.actionId] ??= []);
     list.push(run);
     if (list.length > MAX_OUTCOMES_PER_ACTION) list.splice(0, list.length - MAX_OUTCOMES_PER_ACTION);
-    if (run.noteId) noteIds[run.actionId] = run.noteId;
-    outcomeCounter.add(1, { result: run.result, hubspot_account: actionsById.get(run.actionId)?.hubspotAccountId ?? 'unknown', trigger: run.trigger });
+    if (run.noteId && run.contactId) {
+      const known = (notes[run.actionId] ?? []).filter((n) => n.noteId !== run.noteId);
+      known.push({ contactId: run.contactId, noteId: run.noteId });
+      notes[run.actionId] = known.slice(-MAX_NOTES_PER_ACTION);
+    }
+    outcomeCounter.add(1, { result: run.result, hubspot_account: accountLabel, trigger: run.trigger });
     log.info('Action finished', { actionId: run.actionId, trigger: run.trigger, result: run.result, contactId: run.contactId, noteId: run.noteId });
   };
 
@@ -177,18 +230,24 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
       publish();
       try {
         const at = nowMs();
-        const outcome = await runContactSync({
+        const used = fingerprint(config);
+        const last = outcomes[config.id]?.at(-1);
+        const { accountLabel, ...outcome } = await runContactSync({
           config,
+          workspaceId: input.workspaceId,
           fields,
           summary,
-          conversationKey: `${workflowInfo().workflowId}:${config.id}`,
-          noteId: noteIds[config.id],
+          conversationKey: conversationKey(config.id),
+          knownNoteIds: (notes[config.id] ?? []).map((n) => n.noteId),
+          mayHaveWritten: last?.result === 'failed',
           timestamp: iso(at),
           mode: trigger === 'in-conversation' ? 'in-conversation' : 'offline',
-          retryWindowMs: trigger === 'in-conversation' ? options.actionTimeoutMs : options.offlineRetryWindowMs,
+          deadlineMs: trigger === 'in-conversation' ? at + options.actionTimeoutMs : undefined,
+          retryWindowMs: options.offlineRetryWindowMs,
         });
         const result: ActionRun = { ...outcome, actionId: config.id, trigger, at: iso(at) };
-        record(result);
+        if (config.offlineSync && trigger !== 'in-conversation') synced[config.id] = used;
+        record(result, accountLabel);
         return result;
       } finally {
         runningCount--;
@@ -203,163 +262,192 @@ export async function conversationWorkflow(rawInput: ConversationInput): Promise
   // ---- handlers --------------------------------------------------------------------------------
   // Signals never throw: an invalid one is recorded as rejected and the workflow goes on.
   setHandler(messageSignal, (raw) => {
-    const parsed = messageSchema.safeParse(raw);
-    if (!parsed.success) return reject('message', parsed.error);
-    const overflow = tooManyFields(parsed.data);
-    if (overflow) return refuse('message', overflow);
-    merge(parsed.data);
+    const from = checkMessageSender(raw);
+    if (!from.ok) return refuse('message', from.reason);
+    const values = accept('message', raw);
+    if (!values) return;
+    merge(values);
     messageCount++;
     lastActivityAtMs = nowMs();
     activitySeq++;
-    changeSeq++;
   });
   setHandler(fieldsUpdatedSignal, (raw) => {
-    const parsed = fieldsUpdatedSchema.safeParse(raw);
-    if (!parsed.success) return reject('fieldsUpdated', parsed.error);
-    const overflow = tooManyFields(parsed.data);
-    if (overflow) return refuse('fieldsUpdated', overflow);
-    merge(parsed.data);
-    changeSeq++;
+    const values = accept('fieldsUpdated', raw);
+    if (!values) return;
+    if (values.fields === undefined && values.summary === undefined) return refuse('fieldsUpdated', 'give fields, a summary, or both');
+    merge(values);
   });
   setHandler(callEndedSignal, (raw) => {
-    const parsed = callEndedSchema.safeParse(raw ?? {});
-    if (!parsed.success) return reject('callEnded', parsed.error);
     // A text conversation has no call: the signal and its values are refused as a whole.
     if (!voice) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
-    const overflow = tooManyFields(parsed.data);
-    if (overflow) return refuse('callEnded', overflow);
-    merge(parsed.data);
-    changeSeq++;
+    const values = accept('callEnded', raw);
+    if (!values) return;
+    merge(values);
     callEnded = true;
   });
   setHandler(
     runActionUpdate,
     async (request) => {
-      merge(request);
+      const values = checkValues(request); // the validator accepted it
+      if (values.ok && (values.value.fields || values.value.summary !== undefined)) merge(values.value);
       return runAction(actionsById.get(request.actionId)!, 'in-conversation');
     },
     {
       // The validator refuses before anything is written to history.
       validator: (raw) => {
-        const parsed = runActionSchema.safeParse(raw);
-        if (!parsed.success) throw new Error(`runAction refused: ${describeZodError(parsed.error)}`);
-        const action = actionsById.get(parsed.data.actionId);
-        if (!action) {
-          throw new Error(`runAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
-        }
-        if (action.offlineSync) {
-          throw new Error(`runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`);
-        }
-        const overflow = tooManyFields(parsed.data);
+        const id = checkActionId(raw);
+        if (!id.ok) throw new Error(`runAction refused: ${id.reason}`);
+        const action = actionsById.get(id.value);
+        if (!action) throw new Error(`runAction refused: no action "${id.value}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
+        if (action.offlineSync) throw new Error(`runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`);
+        const values = checkValues(raw);
+        if (!values.ok) throw new Error(`runAction refused: ${values.reason}`);
+        const overflow = overBudget(fields, values.value.fields);
         if (overflow) throw new Error(`runAction refused: ${overflow}`);
         if (status !== 'active') throw new Error('runAction refused: the conversation has ended');
       },
     },
   );
-  setHandler(
-    retryActionUpdate,
-    async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'),
-    {
-      validator: (raw) => {
-        const parsed = retryActionSchema.safeParse(raw);
-        if (!parsed.success) throw new Error(`retryAction refused: ${describeZodError(parsed.error)}`);
-        if (!actionsById.has(parsed.data.actionId)) {
-          throw new Error(`retryAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
-        }
-        if (status === 'ended') throw new Error('retryAction refused: this session has ended; retry starts a new one');
-      },
+  setHandler(retryActionUpdate, async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'), {
+    validator: (raw) => {
+      const id = checkActionId(raw);
+      if (!id.ok) throw new Error(`retryAction refused: ${id.reason}`);
+      if (!actionsById.has(id.value)) throw new Error(`retryAction refused: no action "${id.value}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
     },
-  );
+  });
   setHandler(stateQuery, state);
 
-  const result = (): ConversationResult => ({ ...state(), actions: input.actions, options, finalFields: fields, finalSummary: summary });
+  /** Continues as new, carrying what matters, trimmed to the carried-state budget. */
+  const carryOver = (): Promise<never> => {
+    const next: CarriedState = {
+      fields,
+      summary,
+      lastActivityAtMs,
+      messageCount,
+      noteIds: notes,
+      outcomes,
+      rejections,
+      runsBefore: runsBefore + 1,
+      startedAtMs,
+      synced,
+      ...(callEnded ? { callEnded: true } : {}),
+      ...(endedAtMs !== undefined ? { endedAtMs } : {}),
+      ...(endReason ? { endReason } : {}),
+    };
+    // Oldest outcomes, then rejections, go first when the carried state would outgrow its budget.
+    while (utf8Length(JSON.stringify(next)) > CARRIED_BUDGET_BYTES) {
+      const longest = Object.values(next.outcomes).sort((a, b) => b.length - a.length)[0];
+      if (longest && longest.length > 1) longest.shift();
+      else if (next.rejections.length > 0) next.rejections.shift();
+      else break;
+    }
+    return continueAsNew<typeof conversationWorkflow>({
+      conversationId: input.conversationId,
+      channel: input.channel,
+      ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
+      actions: input.actions,
+      options,
+      carried: next,
+    });
+  };
+  const continueAsNewDue = () =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyEventsBeforeContinueAsNew;
+
+  const result = (): ConversationResult => ({
+    ...state(),
+    actions: input.actions,
+    options,
+    finalFields: fields,
+    finalSummary: summary,
+    ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
+  });
+
+  /** Runs the offline actions whose values changed since their last offline run (all of them, the first time). */
+  const syncOffline = async () => {
+    status = 'ending';
+    publish();
+    await Promise.all(unsynced().map((a) => runAction(a, 'offline')));
+    await condition(allHandlersFinished);
+    endedAtMs = nowMs();
+    status = 'ended';
+    publish();
+  };
 
   if (input.operatorRetry) {
-    // An operator retries a failed action of a finished conversation: run it once, with the values given, and end.
+    // An operator retries an action of a conversation whose workflow had completed: run it with the
+    // values given, then stay dormant like any ended conversation (messages that arrive are kept).
     const config = actionsById.get(input.operatorRetry.actionId);
     if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
     status = 'ending';
     await runAction(config, 'operator-retry');
-    await condition(allHandlersFinished);
+    endedAtMs = nowMs();
     status = 'ended';
     publish();
-    return result();
   }
-
-  /** Continues as new, carrying what matters: values, note ids, outcomes, rejections. */
-  const carryOver = (): Promise<never> =>
-    continueAsNew<typeof conversationWorkflow>({
-      conversationId: input.conversationId,
-      channel: input.channel,
-      actions: input.actions,
-      options,
-      carried: {
-        fields,
-        summary,
-        lastActivityAtMs,
-        messageCount,
-        noteIds,
-        outcomes,
-        rejections,
-        runsBefore: runsBefore + 1,
-        startedAtMs,
-        ...(voice && callEnded ? { callEnded: true } : {}),
-      },
-    });
-
-  // ---- waiting for the end -------------------------------------------------------------------
-  const continueAsNewDue = () =>
-    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyEventsBeforeContinueAsNew;
 
   for (;;) {
-    if (voice) {
-      // The call ends on its signal; the safety timeout covers a signal that never comes.
+    if (status === 'active') {
+      // ---- waiting for the end -------------------------------------------------------------------
       const seenSeq = activitySeq;
-      const waitMs = Math.max(0, lastActivityAtMs + options.callSafetyTimeoutMs - nowMs());
-      const ended = await condition(() => callEnded || activitySeq !== seenSeq || continueAsNewDue(), waitMs);
-      if (callEnded) {
-        endReason = 'call-ended';
-        break;
-      }
-      if (!ended) {
-        endReason = 'call-safety-timeout';
-        break;
-      }
-    } else {
-      // Text: the conversation ends after a full inactivity timeout with no message; each message restarts the wait.
-      const seenSeq = activitySeq;
-      const waitMs = Math.max(0, lastActivityAtMs + options.inactivityTimeoutMs - nowMs());
-      const woke = await condition(() => activitySeq !== seenSeq || continueAsNewDue(), waitMs);
-      if (!woke) {
+      if (voice) {
+        // The call ends on its signal; the safety timeout covers a signal that never comes.
+        const waitMs = Math.max(0, lastActivityAtMs + options.callSafetyTimeoutMs - nowMs());
+        const woke = await condition(() => callEnded || activitySeq !== seenSeq || continueAsNewDue(), waitMs);
+        if (callEnded) endReason = 'call-ended';
+        else if (!woke) endReason = 'call-safety-timeout';
+        else if (continueAsNewDue()) {
+          await condition(allHandlersFinished);
+          if (!callEnded) return carryOver();
+          continue;
+        } else continue;
+      } else {
+        // Text: the conversation ends after a full inactivity timeout with no message; each message restarts the wait.
+        const waitMs = Math.max(0, lastActivityAtMs + options.inactivityTimeoutMs - nowMs());
+        const woke = await condition(() => activitySeq !== seenSeq || continueAsNewDue(), waitMs);
+        if (woke) {
+          if (continueAsNewDue()) {
+            await condition(allHandlersFinished);
+            return carryOver();
+          }
+          continue;
+        }
         endReason = 'inactivity';
-        break;
       }
+      log.info('Conversation ended', { endReason, offlineActions: offlineActions.length });
+      await syncOffline();
+      continue;
     }
-    if (continueAsNewDue()) {
-      // Let running handlers finish so nothing is lost, then carry what matters into a fresh history.
-      await condition(allHandlersFinished);
-      if (voice ? callEnded : false) continue;
-      return carryOver();
+
+    // ---- dormant: kept for the retention period ---------------------------------------------------
+    // Values that arrived while the sync ran, or since, are a follow-up; anything else waits.
+    if (unsynced().length === 0) {
+      const seenActivity = activitySeq;
+      const seenChange = changeSeq;
+      const retainUntil = (endedAtMs ?? nowMs()) + options.retentionMs;
+      const woke = await condition(
+        () => activitySeq !== seenActivity || changeSeq !== seenChange || continueAsNewDue(),
+        Math.max(0, retainUntil - nowMs()),
+      );
+      if (!woke) break;
+      if (continueAsNewDue()) {
+        await condition(allHandlersFinished);
+        return carryOver();
+      }
+      if (unsynced().length === 0 && activitySeq === seenActivity) continue; // a duplicate: nothing to do
+    }
+    if (voice) {
+      // The call is over: new values are synced at once, into the same contact and note.
+      log.info('New values after the end: follow-up sync');
+      await syncOffline();
+    } else {
+      // Text: the conversation goes on; it ends again after its own inactivity wait.
+      lastActivityAtMs = Math.max(lastActivityAtMs, lastChangeAtMs);
+      status = 'active';
+      publish();
     }
   }
 
-  // ---- after the end: offline actions run once, with the final values ----------------------------
-  status = 'ending';
-  pendingOffline = offlineActions.length > 0;
-  publish();
-  log.info('Conversation ended', { endReason, offlineActions: offlineActions.length });
-  pendingOffline = false;
-  const changesAtEnd = changeSeq;
-  await Promise.all(offlineActions.map((a) => runAction(a, 'offline')));
   await condition(allHandlersFinished);
-  if (changeSeq !== changesAtEnd && offlineActions.length > 0 && patched(LATE_VALUES_PATCH)) {
-    // Messages or values arrived while the offline actions ran, too late for them: a new session of the
-    // conversation takes them (text: after its own inactivity wait; voice: at once) and updates the
-    // same contact and note. Nothing the platform sent is dropped.
-    log.info('Values arrived while the conversation was ending: a new session will sync them');
-    return carryOver();
-  }
-  status = 'ended';
   publish();
   return result();
 }

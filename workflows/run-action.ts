@@ -1,49 +1,72 @@
-// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow:
-// validate the mapping, look the contact up, decide (pure planContactSync), write, upsert the note.
-// Activities carry the plan out; nothing here talks to HubSpot directly.
+// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow: look the
+// contact up (with the config check folded in), decide (pure planContactSync), write the contact, write
+// the summary note. Activities carry the plan out; nothing here talks to HubSpot directly.
+//
+// Time: an in-conversation run has one budget, actionTimeoutMs, for the whole run: each activity gets
+// what is left of it (retries included), so the agent has its outcome in time whatever HubSpot does.
+// An offline run retries HubSpot faults for the offline retry window instead.
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { ContactSyncActivities } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
-import type { FieldValues } from '../src/contract';
+import type { FieldValues } from '../src/definitions';
 
 export interface RunActionInput {
   config: ActionConfig;
+  workspaceId?: string;
   fields: FieldValues;
   summary?: string;
   /** Stable per (conversation, action): the note of this pair is found again by it. Never personal data. */
   conversationKey: string;
-  /** The note written by an earlier run of this pair, if this run knows it. */
-  noteId?: string;
+  /** Notes earlier runs of this action wrote; one is reused only while it is associated with this run's contact. */
+  knownNoteIds: string[];
+  /** An earlier run of this action ended without an answer: a note it wrote may exist unknown to us. */
+  mayHaveWritten: boolean;
   /** ISO time used as the note's hs_timestamp. */
   timestamp: string;
   mode: 'in-conversation' | 'offline';
-  /** Bound on the whole run's HubSpot retries. */
+  /** In conversation: the workflow time by which the run must have its outcome. Offline: the retry window. */
+  deadlineMs?: number;
   retryWindowMs: number;
 }
 
-function activitiesFor(mode: RunActionInput['mode'], retryWindowMs: number) {
+export interface RunActionResult extends SyncOutcome {
+  /** The account label for metrics: the account id when this worker knows it, 'unknown' otherwise. */
+  accountLabel: string;
+}
+
+/** Below this much budget an activity is not started: its answer could not arrive in time. */
+const MIN_STEP_MS = 100;
+
+function activities(input: RunActionInput) {
+  if (input.mode === 'offline') {
+    return proxyActivities<ContactSyncActivities>({
+      // One HubSpot call rarely takes more than a few seconds; a hung attempt is cut and retried.
+      startToCloseTimeout: '60s',
+      heartbeatTimeout: '20s',
+      // HubSpot faults are retried for the configured window, so an outage delays a sync instead of losing it.
+      scheduleToCloseTimeout: input.retryWindowMs,
+      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+    });
+  }
+  const left = Math.max(MIN_STEP_MS, (input.deadlineMs ?? Date.now()) - Date.now());
   return proxyActivities<ContactSyncActivities>({
-    // One HubSpot call rarely takes more than a few seconds; a hung connection is cut and retried.
-    startToCloseTimeout: mode === 'offline' ? '60s' : '10s',
-    // In conversation, the agent waits: the retries are bounded by its wait. Offline, HubSpot faults are
-    // retried for the configured window, so an outage delays a sync instead of losing it.
-    scheduleToCloseTimeout: retryWindowMs,
-    retry:
-      mode === 'offline'
-        ? { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' }
-        : { initialInterval: '300ms', backoffCoefficient: 2, maximumInterval: '3s' },
+    // The agent waits: every attempt and every retry of this step fit in what is left of the run's budget.
+    startToCloseTimeout: left,
+    scheduleToCloseTimeout: left,
+    heartbeatTimeout: Math.min(left, 5_000),
+    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s' },
   });
 }
 
 /** A readable reason out of an activity failure, for the outcome the operator sees. */
-export function failureReason(err: unknown): string {
+export function failureReason(err: unknown, mode: RunActionInput['mode']): string {
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
     if (cause instanceof TimeoutFailure) {
-      // After retries run out of time, the cause of the timeout is the last attempt's failure.
       const last = cause.cause?.message;
-      return `HubSpot did not complete ${err.activityType} within the retry window (${cause.timeoutType})${last ? `; last error: ${last}` : ''}`;
+      const window = mode === 'in-conversation' ? "the in-conversation action's time budget" : 'the retry window';
+      return `HubSpot did not complete ${err.activityType} within ${window} (${cause.timeoutType})${last ? `; last error: ${last}` : ''}`;
     }
     if (cause instanceof ApplicationFailure) return cause.message;
     return cause?.message ?? err.message;
@@ -52,54 +75,59 @@ export function failureReason(err: unknown): string {
   return String(err);
 }
 
-export async function runContactSync(input: RunActionInput): Promise<SyncOutcome> {
-  const { config, fields, summary } = input;
+const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict';
+
+export async function runContactSync(input: RunActionInput): Promise<RunActionResult> {
+  const { fields, summary } = input;
+  let config = input.config;
+  const accountId = config.hubspotAccountId;
+  let accountLabel = 'unknown';
   const email = resolveLookupEmail(config, fields);
   if (!email.ok) {
     // Missing or invalid email: no HubSpot call at all, and nothing to retry.
-    return { result: 'skipped', propertiesWritten: [], reason: email.reason };
+    return { result: 'skipped', propertiesWritten: [], reason: email.reason, accountLabel };
   }
-
-  const act = activitiesFor(input.mode, input.retryWindowMs);
-  const accountId = config.hubspotAccountId;
-  const summaryNote = (what: string) => ({ summary: `${what} · action ${config.id} · account ${accountId}` });
-  try {
-    const check = await act.validateActionConfig.executeWithOptions(summaryNote('check field mappings'), [{ accountId, config }]);
-    if (!check.ok) {
-      return {
-        result: 'failed',
-        propertiesWritten: [],
-        reason: `The action's field mappings do not fit HubSpot account ${accountId}: ${check.problems.join('; ')}`,
-      };
+  const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
+  const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
+    if (budgetLeft() < MIN_STEP_MS) {
+      throw ApplicationFailure.nonRetryable(`The in-conversation action's time budget ran out before ${what}`, 'ActionBudgetExhausted');
     }
+    return run(activities(input), { summary: `${what} · action ${config.id} · account ${accountId}` });
+  };
 
-    const mappedProperties = config.fieldMappings.map((m) => m.hubspotProperty);
-    const lookup = (): Promise<ContactLookup> =>
-      act.lookupContact.executeWithOptions(summaryNote('look up contact by email'), [{ accountId, email: email.email, properties: mappedProperties }]);
-
+  try {
+    const lookup = () =>
+      step('look up contact by email', (act, o) =>
+        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email: email.email }]),
+      );
     let found = await lookup();
-    let plan = planContactSync({ config, fields, summary, lookup: found });
-    let contactId = found.found ? found.contactId : undefined;
+    accountLabel = found.accountLabel;
+    if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+    // A config saved through the configuration API is the one that counts, not the caller's copy.
+    if (found.savedConfig) config = found.savedConfig;
+
+    const contactOf = (f: typeof found): ContactLookup => (f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {} } : { found: false });
+    let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
+    let contactId = found.kind === 'found' ? found.contactId : undefined;
     let created = false;
 
     if (plan.contact.kind !== 'none') {
+      const write = plan.contact;
       try {
-        const written = await act.writeContact.executeWithOptions(summaryNote(`${plan.contact.kind} contact`), [
-          { accountId, idempotencyKey: `${input.conversationKey}:contact`, write: plan.contact },
-        ]);
+        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write }]));
         contactId = written.contactId;
         created = written.created;
       } catch (err) {
         // Someone else created a contact with this email between our lookup and our create:
         // look it up again and decide again, once, under the operator's rules for existing contacts.
-        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict')) throw err;
+        if (!isConflict(err)) throw err;
         found = await lookup();
-        plan = planContactSync({ config, fields, summary, lookup: found });
-        contactId = found.found ? found.contactId : undefined;
+        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+        plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
+        contactId = found.kind === 'found' ? found.contactId : undefined;
         if (plan.contact.kind !== 'none') {
-          const written = await act.writeContact.executeWithOptions(summaryNote(`${plan.contact.kind} contact (after conflict)`), [
-            { accountId, idempotencyKey: `${input.conversationKey}:contact:retry`, write: plan.contact },
-          ]);
+          const again = plan.contact;
+          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again }]));
           contactId = written.contactId;
           created = written.created;
         }
@@ -108,28 +136,27 @@ export async function runContactSync(input: RunActionInput): Promise<SyncOutcome
 
     let noteId: string | undefined;
     if (plan.note && contactId && summary !== undefined) {
-      const note = await act.upsertSummaryNote.executeWithOptions(summaryNote('upsert summary note'), [
-        {
-          accountId,
-          idempotencyKey: `${input.conversationKey}:note`,
-          conversationKey: input.conversationKey,
-          contactId,
-          noteId: input.noteId,
-          contactCreatedByThisRun: created,
-          summary,
-          timestamp: input.timestamp,
-        },
-      ]);
+      const cid = contactId;
+      const note = await step('write summary note', (act, o) =>
+        act.writeSummaryNote.executeWithOptions(o, [
+          {
+            accountId,
+            conversationKey: input.conversationKey,
+            contactId: cid,
+            knownNoteIds: input.knownNoteIds,
+            contactCreatedByThisRun: created,
+            mayHaveWritten: input.mayHaveWritten,
+            summary,
+            timestamp: input.timestamp,
+          },
+        ]),
+      );
       noteId = note.noteId;
     }
 
-    return {
-      ...plan.outcome,
-      contactId: contactId ?? plan.outcome.contactId,
-      noteId: noteId ?? plan.outcome.noteId,
-    };
+    return { ...plan.outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel };
   } catch (err) {
     // A failed action never fails the conversation: it is recorded, visible, and can be retried.
-    return { result: 'failed', propertiesWritten: [], reason: failureReason(err) };
+    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel };
   }
 }

@@ -2,8 +2,7 @@
 // documentation (each field's .describe()). Imported by workflow code: zod only.
 import { z } from 'zod';
 
-/** Platform field that carries the conversation summary. */
-export const SUMMARY_FIELD = 'summary';
+export { emailField, SUMMARY_FIELD } from './names';
 
 export const fieldMappingSchema = z
   .object({
@@ -48,8 +47,3 @@ export const actionConfigSchema = z
   .describe('The "HubSpot: create or update contact" action, as the operator configured it.');
 export type ActionConfig = z.output<typeof actionConfigSchema>;
 export type ActionConfigInput = z.input<typeof actionConfigSchema>;
-
-/** The platform field mapped to HubSpot's email: the lookup key. */
-export function emailField(config: ActionConfig): string {
-  return config.fieldMappings.find((r) => r.hubspotProperty.toLowerCase() === 'email')!.astraField;
-}

@@ -3,24 +3,19 @@
 // no idempotency keys). The reference is built from workflow and action ids only: no personal data.
 // Imported by workflow code: pure.
 
+import { fnv64Hex } from './hash';
+import { HUBSPOT_TEXT_LIMIT, TRUNCATION_MARKER } from './limits';
+
 /** HubSpot's limit on hs_note_body (characters). */
-export const NOTE_BODY_LIMIT = 65_536;
-export const TRUNCATION_MARKER = '… [summary truncated]';
+export const NOTE_BODY_LIMIT = HUBSPOT_TEXT_LIMIT;
+export { TRUNCATION_MARKER };
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 /** A stable, searchable token for (conversation, action): letters and digits only, so HubSpot's search tokenizer keeps it whole. */
 export function noteReference(conversationKey: string): string {
-  // FNV-1a 64-bit over the key, in two 32-bit halves: deterministic, no crypto needed.
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < conversationKey.length; i++) {
-    const c = conversationKey.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0;
-  }
-  return `syncref${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
+  return `syncref${fnv64Hex(conversationKey)}`;
 }
 
 /** The note body for a summary. Always at most NOTE_BODY_LIMIT characters. */

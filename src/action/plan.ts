@@ -1,7 +1,9 @@
 // Decide, then do: what one run of the action writes is a pure function of the config, the field
 // values, the summary and what the contact lookup returned (SPEC section 3). Activities only carry
 // the plan out. Imported by workflow code: no I/O, no clock.
-import { emailField, SUMMARY_FIELD, type ActionConfig } from './config';
+import type { ActionConfig } from './config';
+import { HUBSPOT_TEXT_LIMIT, truncateText } from './limits';
+import { emailField, SUMMARY_FIELD } from './names';
 
 export type ContactLookup =
   | { found: false }
@@ -57,12 +59,15 @@ export function resolveLookupEmail(
   return { ok: true, email };
 }
 
-/** Every mapped, non-empty value, as HubSpot properties. Empty, whitespace and null are never sent. */
+/**
+ * Every mapped, non-empty value, as HubSpot properties. Empty, whitespace and null are never sent; a
+ * value longer than HubSpot's limit is cut to it with a visible marker (HubSpot would refuse it whole).
+ */
 export function mappedProperties(config: ActionConfig, fields: PlanInput['fields'], summary: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const row of config.fieldMappings) {
     const value = row.astraField === SUMMARY_FIELD ? summary ?? fields[SUMMARY_FIELD] : fields[row.astraField];
-    if (present(value)) out[row.hubspotProperty] = row.hubspotProperty.toLowerCase() === 'email' ? value.trim() : value;
+    if (present(value)) out[row.hubspotProperty] = row.hubspotProperty.toLowerCase() === 'email' ? value.trim() : truncateText(value, HUBSPOT_TEXT_LIMIT);
   }
   return out;
 }

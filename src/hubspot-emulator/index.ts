@@ -1,10 +1,14 @@
 // A local HubSpot emulator: a real HTTP server the official @hubspot/api-client talks to, unmodified,
 // through `basePath`. See docs/HUBSPOT_EMULATOR.md.
+import { archiveContact, archiveNote, mergeContacts, noteIdsOf } from './crm';
+import { searchLagOf, type SearchLag, type SearchLagOption } from './search-index';
 import { EmulatorServer } from './server';
 import { prng } from './store';
-import type { EmulatorAccountSeed, FaultKind, FaultSpec, RequestRecord, StoredNote, StoredObject } from './store';
+import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, RequestRecord, StoredNote, StoredObject, ValidationRules } from './store';
 
-export type { EmulatorAccountSeed, FaultKind, FaultSpec, RequestRecord } from './store';
+export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, RequestRecord, ValidationRules } from './store';
+export { API_VERSION } from './crm';
+export { DEFAULT_SEARCH_LAG, type SearchLag, type SearchLagOption } from './search-index';
 
 export const DEMO_ACCOUNT: EmulatorAccountSeed = {
   accountId: 'demo',
@@ -34,9 +38,32 @@ export interface HubSpotEmulator {
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
   setFaults(accountId: string, faults: FaultSpec | null, seed?: number): void;
-  failNext(accountId: string, operation: string, kind: FaultKind, count?: number): void;
+  /** Queues faults for the next calls of an operation; `holdMs` is a slow-write's hold. */
+  failNext(accountId: string, operation: string, kind: FaultKind, count?: number, options?: { holdMs?: number }): void;
+  /** What became of calls held or cut by slow-write, lost-response and timeout faults, oldest first (the last 1,000). */
+  faultLog(accountId: string): FaultLogEntry[];
+  /** Live contacts (archived and merged-away ones are not listed). */
   contacts(accountId: string): StoredObject[];
+  /** Live notes, with their contact associations. */
   notes(accountId: string): StoredNote[];
+  /** Contacts and notes archived (deleted) since the last reset. */
+  archived(accountId: string): { contacts: StoredObject[]; notes: StoredNote[] };
+  /** Archives a contact as a person in HubSpot's UI would; false if there was none. */
+  deleteContact(accountId: string, contactId: string): boolean;
+  deleteNote(accountId: string, noteId: string): boolean;
+  /** Merges two contacts as a person in HubSpot's UI would; returns the id of the resulting record (a new id, as HubSpot gives). */
+  mergeContacts(accountId: string, primaryId: string, idToMerge: string): string;
+  /** The id a contact id reads as now (after merges); undefined when it names no live contact. */
+  contactIdNow(accountId: string, contactId: string): string | undefined;
+  /** Ids of the notes associated with a contact (following merges), exact. */
+  noteAssociations(accountId: string, contactId: string): string[];
+  /** Sets an account's search-index lag (0 turns it off); writes made before it was shortened become visible at once. */
+  setSearchLag(accountId: string, lag: SearchLagOption): void;
+  searchLag(accountId: string): SearchLag;
+  /** Makes every write visible to search now, as if the index had caught up (one account, or all). */
+  flushSearchIndex(accountId?: string): void;
+  /** Replaces an account's write-validation rules (null: none), as the portal's admin would. */
+  setValidationRules(accountId: string, rules: ValidationRules | null): void;
   requests(accountId?: string): RequestRecord[];
   requestCounts(accountId?: string): Record<string, number>;
   /** Faults injected (and real rate-limit refusals) by kind, since the last reset. */
@@ -45,7 +72,17 @@ export interface HubSpotEmulator {
 }
 
 export async function startHubSpotEmulator(
-  opts: { port?: number; host?: string; accounts?: EmulatorAccountSeed[]; seed?: number; log?: (line: string) => void } = {},
+  opts: {
+    port?: number;
+    host?: string;
+    accounts?: EmulatorAccountSeed[];
+    seed?: number;
+    log?: (line: string) => void;
+    /** How far search trails writes; default DEFAULT_SEARCH_LAG (2–5 s per write). 0 turns the lag off. */
+    searchLagMs?: SearchLagOption;
+    /** OAuth access token lifetime in seconds (default 1800) and the OAuth apps (default the demo app): see oauth.ts. */
+    accessTokenTtlSeconds?: number;
+  } = {},
 ): Promise<HubSpotEmulator> {
   const server = new EmulatorServer({ ...opts, accounts: opts.accounts ?? [DEMO_ACCOUNT] });
   await server.listen();
@@ -61,14 +98,29 @@ export async function startHubSpotEmulator(
       a.faults = faults;
       if (seed !== undefined) a.random = prng(seed);
     },
-    failNext: (accountId, operation, kind, count = 1) => {
-      const a = server.account(accountId);
-      const q = a.failNext.get(operation) ?? [];
-      for (let i = 0; i < count; i++) q.push(kind);
-      a.failNext.set(operation, q);
-    },
+    failNext: (accountId, operation, kind, count = 1, options = {}) => void server.queueFault(server.account(accountId), operation, kind, count, options.holdMs),
+    faultLog: (accountId) => server.account(accountId).faultLog.map(copy),
     contacts: (accountId) => [...server.account(accountId).contacts.values()].map(copy),
     notes: (accountId) => [...server.account(accountId).notes.values()].map(copy),
+    archived: (accountId) => {
+      const a = server.account(accountId);
+      return { contacts: [...a.archivedContacts.values()].map(copy), notes: [...a.archivedNotes.values()].map(copy) };
+    },
+    deleteContact: (accountId, contactId) => archiveContact(server.account(accountId), contactId),
+    deleteNote: (accountId, noteId) => archiveNote(server.account(accountId), noteId),
+    mergeContacts: (accountId, primaryId, idToMerge) => mergeContacts(server.account(accountId), primaryId, idToMerge).id,
+    contactIdNow: (accountId, contactId) => {
+      const a = server.account(accountId);
+      const id = a.resolveContactId(contactId);
+      return a.contacts.has(id) ? id : undefined;
+    },
+    noteAssociations: (accountId, contactId) => noteIdsOf(server.account(accountId), contactId),
+    setSearchLag: (accountId, lag) => server.account(accountId).setSearchLag(searchLagOf(lag)),
+    searchLag: (accountId) => server.account(accountId).searchLag,
+    flushSearchIndex: (accountId) => {
+      for (const a of accountId === undefined ? server.accounts.values() : [server.account(accountId)]) a.flushSearch();
+    },
+    setValidationRules: (accountId, rules) => void (server.account(accountId).rules = structuredClone(rules ?? {})),
     requests: (accountId) => server.requests(accountId),
     requestCounts: (accountId) => server.requestCounts(accountId),
     faultCounts: (accountId) => ({ ...server.account(accountId).faultCounts }),

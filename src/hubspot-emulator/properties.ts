@@ -28,6 +28,8 @@ export interface PropertySeed {
   fieldType: string;
   readOnlyValue?: boolean;
   calculated?: boolean;
+  /** HubSpot refuses a write that gives another record the value one already has. */
+  hasUniqueValue?: boolean;
   options?: string[];
   groupName?: string;
 }
@@ -45,7 +47,7 @@ export function defineProperty(seed: PropertySeed, hubspotDefined: boolean): Pro
     options: (seed.options ?? []).map((value, i) => ({ label: value, value, displayOrder: i, hidden: false })),
     calculated: seed.calculated ?? false,
     hubspotDefined,
-    hasUniqueValue: false,
+    hasUniqueValue: seed.hasUniqueValue ?? false,
     hidden: false,
     formField: !seed.readOnlyValue && !seed.calculated,
     displayOrder: -1,
@@ -89,6 +91,7 @@ export const STANDARD_CONTACT_PROPERTIES: PropertySeed[] = [
   readOnly('hs_object_source', 'Record source'),
   readOnly('hs_object_source_id', 'Record source ID'),
   readOnly('hs_object_source_label', 'Record source label'),
+  { name: 'hs_merged_object_ids', label: 'Merged record IDs', type: 'enumeration', fieldType: 'checkbox', readOnlyValue: true },
   { name: 'num_notes', label: 'Number of Sales Activities', type: 'number', fieldType: 'number', readOnlyValue: true, calculated: true },
   { name: 'hs_full_name_or_email', label: 'Full name or email', type: 'string', fieldType: 'text', readOnlyValue: true, calculated: true },
 ];
@@ -97,4 +100,6 @@ export const STANDARD_CONTACT_PROPERTIES: PropertySeed[] = [
 export const DEFAULT_CONTACT_PROPERTIES = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
 /** Note properties the API may write. */
 export const NOTE_PROPERTIES = new Set(['hs_note_body', 'hs_timestamp', 'hubspot_owner_id', 'hs_attachment_ids']);
+/** HubSpot's limit on a string property value (and on hs_note_body), in characters. */
+export const MAX_VALUE_LENGTH = 65_536;
 export const DEFAULT_NOTE_PROPERTIES = ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'];

@@ -1,7 +1,31 @@
 // The emulator's in-memory data, one AccountState per HubSpot account (portal): contacts with an
 // email index (primary and secondary, case-insensitive), notes with their contact associations, the
-// property schema, rate-limit windows, injected faults and the request counts.
+// property schema, unique-value and validation rules, the lagging search index, rate-limit windows,
+// injected faults and the request counts.
 import { defineProperty, STANDARD_CONTACT_PROPERTIES, type PropertyDefinition, type PropertySeed } from './properties';
+import { SearchIndex, searchLagOf, type SearchLag, type SearchLagOption } from './search-index';
+
+/** A property format rule, as the property validations API describes it. */
+export interface PropertyValidationRule {
+  /** MIN_LENGTH [n], MAX_LENGTH [n], REGEX [pattern], ALPHANUMERIC ["ALPHA_ONLY" | "NUMERIC_ONLY" | "ALPHANUMERIC_ONLY"] */
+  ruleType: string;
+  ruleArguments: string[];
+  shouldApplyNormalization?: boolean;
+}
+
+/**
+ * A portal's write-validation rules. Format rules apply to every API write (HubSpot enforces them on
+ * integrations since July 2023); required-on-create and conditional-required rules apply to writes
+ * through API version 2026-09.
+ */
+export interface ValidationRules {
+  /** Properties the portal's create form requires: a create without a value for one is refused. */
+  requiredOnCreate?: string[];
+  /** When `property` has one of `values`, every property of `requires` must have a value. */
+  conditionalRequired?: Array<{ property: string; values: string[]; requires: string[] }>;
+  /** Format rules per property name. */
+  propertyRules?: Record<string, PropertyValidationRule[]>;
+}
 
 export interface EmulatorAccountSeed {
   accountId: string;
@@ -11,6 +35,9 @@ export interface EmulatorAccountSeed {
   rateLimit?: { perTenSeconds?: number; searchPerSecond?: number };
   customProperties?: PropertySeed[];
   contacts?: Array<{ id?: string; properties: Record<string, string> }>;
+  /** This account's search-index lag; default: the emulator's (`startHubSpotEmulator({ searchLagMs })`). */
+  searchLagMs?: SearchLagOption;
+  validationRules?: ValidationRules;
 }
 
 export interface FaultSpec {
@@ -23,9 +50,33 @@ export interface FaultSpec {
   lostResponseRate?: number;
   /** How long a "timeout" fault holds the connection before dropping it. Default 30 s. */
   timeoutMs?: number;
+  slowWriteRate?: number;
+  /** How long a "slow-write" fault holds a call before applying it (if the caller is still there). Default 10 s. */
+  slowWriteMs?: number;
 }
 
-export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response';
+export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write';
+
+export const DEFAULT_SLOW_WRITE_MS = 10_000;
+
+/** A fault queued by failNext: a kind, or a kind with its hold (slow-write). */
+export type QueuedFault = FaultKind | { kind: FaultKind; holdMs?: number };
+
+/** What became of a call held by a fault: applied (and answered, or not for lost-response) or dropped. */
+export interface FaultLogEntry {
+  kind: 'slow-write' | 'lost-response' | 'timeout';
+  operation: string;
+  method: string;
+  path: string;
+  /** When the call arrived and when the fault's hold ended (ms since the epoch). */
+  at: number;
+  endedAt: number;
+  /** applied: the write was made (and answered, except for lost-response); dropped: the caller left first, nothing was written. */
+  outcome: 'applied' | 'dropped';
+  status?: number;
+  /** The ids the write created or changed, when applied. */
+  ids?: string[];
+}
 
 export interface StoredObject {
   id: string;
@@ -33,6 +84,7 @@ export interface StoredObject {
   createdAt: string;
   updatedAt: string;
   archived: boolean;
+  archivedAt?: string;
 }
 
 export interface StoredNote extends StoredObject {
@@ -47,6 +99,8 @@ export interface RequestRecord {
   path: string;
   status: number;
   fault?: string;
+  /** The API version of the path: 'v3', 'v4' (legacy) or '2026-09'. */
+  apiVersion?: string;
 }
 
 export const ALL_SCOPES = ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.schemas.contacts.read'];
@@ -93,6 +147,11 @@ export class RollingWindow {
   }
 }
 
+const FAULT_LOG_SIZE = 1_000;
+
+const snapshotContact = (o: StoredObject): StoredObject => ({ ...o, properties: { ...o.properties } });
+const snapshotNote = (o: StoredObject): StoredObject => ({ ...o, properties: { ...o.properties }, associations: { contacts: [...(o as StoredNote).associations.contacts] } }) as StoredNote;
+
 export class AccountState {
   readonly properties = new Map<string, PropertyDefinition>();
   readonly contacts = new Map<string, StoredObject>();
@@ -100,12 +159,24 @@ export class AccountState {
   readonly emailIndex = new Map<string, string>();
   readonly notes = new Map<string, StoredNote>();
   readonly notesByContact = new Map<string, Set<string>>();
+  /** Archived (deleted) records, kept for `?archived=true` reads and inspection. */
+  readonly archivedContacts = new Map<string, StoredObject>();
+  readonly archivedNotes = new Map<string, StoredNote>();
+  /** id of a merged-away contact -> the id of the record it was merged into */
+  readonly mergedInto = new Map<string, string>();
+  /** Custom properties with hasUniqueValue, and value -> contact id for each. */
+  readonly uniqueProperties: string[] = [];
+  readonly uniqueIndex = new Map<string, Map<string, string>>();
+  rules: ValidationRules;
+  readonly searchContacts: SearchIndex;
+  readonly searchNotes: SearchIndex;
+  readonly faultLog: FaultLogEntry[] = [];
   readonly scopes: Set<string>;
   general?: RollingWindow;
   search?: RollingWindow;
   faults: FaultSpec | null = null;
   random: () => number = prng(1);
-  readonly failNext = new Map<string, FaultKind[]>();
+  readonly failNext = new Map<string, QueuedFault[]>();
   readonly counts: Record<string, number> = {};
   /** Injected faults and real rate-limit refusals, by kind. */
   readonly faultCounts: Record<string, number> = {};
@@ -113,25 +184,102 @@ export class AccountState {
   /** Ids are per account (portal) and restart with it: a reset gives the seeds their ids again. */
   private nextId = 100_000_001;
 
-  constructor(readonly seed: EmulatorAccountSeed) {
+  constructor(readonly seed: EmulatorAccountSeed, options: { searchLag?: SearchLag; seed?: number } = {}) {
     this.scopes = new Set(seed.scopes ?? ALL_SCOPES);
+    this.rules = structuredClone(seed.validationRules ?? {});
+    const lagRandom = prng(((options.seed ?? 1) ^ 0x5bd1e995) >>> 0);
+    // Seeds are indexed from the start: the lag applies from the first write on.
+    this.searchContacts = new SearchIndex({ minMs: 0, maxMs: 0 }, lagRandom, (c) => this.emailsOf(c).map((e) => `e:${e}`), snapshotContact);
+    this.searchNotes = new SearchIndex({ minMs: 0, maxMs: 0 }, lagRandom, (n) => (n as StoredNote).associations.contacts.map((id) => `c:${id}`), snapshotNote);
     const perTen = seed.rateLimit?.perTenSeconds ?? DEFAULT_RATE_LIMIT.perTenSeconds;
     const perSecond = seed.rateLimit?.searchPerSecond ?? DEFAULT_RATE_LIMIT.searchPerSecond;
     if (perTen && Number.isFinite(perTen)) this.general = new RollingWindow(perTen, 10_000);
     if (perSecond && Number.isFinite(perSecond)) this.search = new RollingWindow(perSecond, 1_000);
     for (const p of STANDARD_CONTACT_PROPERTIES) this.properties.set(p.name, defineProperty(p, true));
-    for (const p of seed.customProperties ?? []) this.properties.set(p.name, defineProperty({ groupName: 'custom', ...p }, false));
+    for (const p of seed.customProperties ?? []) {
+      this.properties.set(p.name, defineProperty({ groupName: 'custom', ...p }, false));
+      if (p.hasUniqueValue) {
+        this.uniqueProperties.push(p.name);
+        this.uniqueIndex.set(p.name, new Map());
+      }
+    }
     for (const c of seed.contacts ?? []) this.addPersonContact(c.properties, c.id);
+    this.setSearchLag(searchLagOf(seed.searchLagMs, options.searchLag));
+  }
+
+  setSearchLag(lag: SearchLag): void {
+    // Shortening or ending the lag makes what was hidden visible now.
+    if (lag.maxMs < this.searchContacts.lag.maxMs) this.flushSearch();
+    this.searchContacts.lag = lag;
+    this.searchNotes.lag = lag;
+  }
+
+  get searchLag(): SearchLag {
+    return { ...this.searchContacts.lag };
+  }
+
+  flushSearch(): void {
+    this.searchContacts.flush();
+    this.searchNotes.flush();
+  }
+
+  logFault(entry: FaultLogEntry): void {
+    if (this.faultLog.length >= FAULT_LOG_SIZE) this.faultLog.shift();
+    this.faultLog.push(entry);
+  }
+
+  /** A contact id as it reads now: a merged-away id names the record it was merged into. */
+  resolveContactId(id: string): string {
+    let cur = id;
+    for (let i = 0; i < 100; i++) {
+      const next = this.mergedInto.get(cur);
+      if (next === undefined) return cur;
+      cur = next;
+    }
+    return cur;
+  }
+
+  /** The unique-value holder of a value, if another contact has it. */
+  uniqueHolder(property: string, value: string): string | undefined {
+    return this.uniqueIndex.get(property)?.get(value);
+  }
+
+  indexUnique(contact: StoredObject): void {
+    for (const p of this.uniqueProperties) {
+      const v = contact.properties[p];
+      if (v) this.uniqueIndex.get(p)!.set(v, contact.id);
+    }
+  }
+
+  unindexUnique(contact: StoredObject): void {
+    for (const p of this.uniqueProperties) {
+      const v = contact.properties[p];
+      const idx = this.uniqueIndex.get(p)!;
+      if (v && idx.get(v) === contact.id) idx.delete(v);
+    }
+  }
+
+  linkNote(noteId: string, contactId: string): void {
+    let set = this.notesByContact.get(contactId);
+    if (!set) this.notesByContact.set(contactId, (set = new Set()));
+    set.add(noteId);
+  }
+
+  unlinkNote(noteId: string, contactId: string): void {
+    const set = this.notesByContact.get(contactId);
+    set?.delete(noteId);
+    if (set && set.size === 0) this.notesByContact.delete(contactId);
   }
 
   newId(): string {
     let id = String(this.nextId++);
-    while (this.contacts.has(id) || this.notes.has(id)) id = String(this.nextId++);
+    while (this.contacts.has(id) || this.notes.has(id) || this.archivedContacts.has(id) || this.archivedNotes.has(id) || this.mergedInto.has(id)) id = String(this.nextId++);
     return id;
   }
 
   /** A contact created by a person in HubSpot's UI: no app is its record source. */
   addPersonContact(properties: Record<string, string>, id = this.newId()): StoredObject {
+    this.searchContacts.willChange(id, undefined);
     const now = new Date().toISOString();
     const contact: StoredObject = {
       id,
@@ -142,6 +290,8 @@ export class AccountState {
     };
     this.contacts.set(id, contact);
     this.indexEmails(contact);
+    this.indexUnique(contact);
+    this.searchContacts.changed(id, contact);
     return contact;
   }
 

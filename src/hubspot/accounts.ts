@@ -1,111 +1,585 @@
-// The HubSpot accounts this worker may act for: one official client per account, its pacing, a cached
-// contact-property schema, and every call routed through the one error classification. Tokens live
-// here, read from the worker's configuration: never in workflow inputs or history.
+// The HubSpot accounts this worker may act for, and the calls the action makes on them. Accounts come
+// from an AccountDirectory (the worker's static list, the account store, or both); tokens are fetched
+// per call and stay here: never in workflow inputs, history, logs, metrics or failure messages.
+//
+// Every call: paced per account (pacer.ts); sent to the 2026-09 API through the official client's
+// typed APIs (transport.ts); ended by the caller's signal or its own timeout, whichever comes first,
+// with the pacing slot held until the request has really ended; failures classified in errors.ts.
+// A 401 EXPIRED_AUTHENTICATION drops the token from the directory and retries once with a fresh one.
 import { Client } from '@hubspot/api-client';
-import { ApplicationFailure } from '@temporalio/common';
+import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
-import { classifyHubSpotError } from './errors';
-import { Pacer } from './pacer';
+import type { AccountDirectory, HubSpotConnection } from './directory';
+import { classifyHubSpotError, errorBody, isApiException, quotedAccountId, redact } from './errors';
+import { Pacer, type Lane } from './pacer';
+import { staticDirectory, type HubSpotAccountSettings } from './static-directory';
+import {
+  CallTransport,
+  HubSpotRequestAborted,
+  dateVersionedPath,
+  hubspotApis,
+  propertyValidationRulesSchema,
+  rateLimitHeaders,
+  type Exchange,
+  type HubSpotApis,
+  type PropertyValidationRule,
+  type RateLimitAnswer,
+} from './transport';
 
-export interface HubSpotAccountSettings {
-  accountId: string;
-  token: string;
-  /** The private app that owns the token: contacts it creates carry it as hs_object_source_id. */
-  appId: number;
-  basePath?: string;
-  rateLimitPerTenSeconds?: number;
-  searchRateLimitPerSecond?: number;
+export type { HubSpotAccountSettings } from './static-directory';
+export { staticDirectory } from './static-directory';
+export type { PropertyValidationRule, RateLimitAnswer } from './transport';
+export type { Lane } from './pacer';
+export { HUBSPOT_API_VERSION } from './transport';
+
+export interface CallOptions {
+  /** Ends the call (and its wait for a pacing slot): the activity's cancellation or the run's budget. */
+  signal?: AbortSignal;
+  /** 'agent' for an in-conversation run: its calls take the account's next slots before offline syncs'. Default 'offline'. */
+  lane?: Lane;
+}
+
+export interface HubSpotObject {
+  id: string;
+  properties: Record<string, string | null>;
 }
 
 export interface HubSpotAccountsOptions {
   /** How long a contact-property schema is trusted. Default 5 minutes. */
   propertySchemaTtlMs?: number;
-  /** A single HTTP call is given up (and retried by Temporal) after this long. Default 15 s. */
+  /** A single HTTP call is aborted (and its failure retried by Temporal) after this long. Default 15 s. */
   requestTimeoutMs?: number;
   /** Share of each configured rate limit this worker uses, leaving headroom. Default 0.9. */
   rateLimitShare?: number;
 }
 
-export class HubSpotCallTimeout extends Error {
-  override name = 'HubSpotCallTimeout';
-  code = 'ETIMEDOUT';
+/** HubSpot's association type of a note to a contact. */
+export const NOTE_TO_CONTACT = 202;
+const NOTE_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
+const ASSOCIATION_PAGE = 500;
+
+type Kind = 'general' | 'search';
+
+function toObject(r: { id: string; properties: Record<string, string | null> }): HubSpotObject {
+  return { id: String(r.id), properties: { ...r.properties } };
 }
 
+const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
+
 export class HubSpotAccount {
-  readonly client: Client;
   private readonly pacer: Pacer;
   private schema?: { at: number; value: Promise<HubSpotPropertyDefinition[]> };
+  private current: HubSpotConnection;
+  private lastRateLimit?: RateLimitAnswer;
+  private legacyClient?: { token: string; client: Client };
 
-  constructor(readonly settings: HubSpotAccountSettings, private readonly options: Required<HubSpotAccountsOptions>) {
-    // Retries belong to Temporal: the client makes exactly one attempt per call.
-    this.client = new Client({ accessToken: settings.token, basePath: settings.basePath, numberOfApiCallRetries: 0 });
+  constructor(
+    connection: HubSpotConnection,
+    private readonly directory: AccountDirectory,
+    private readonly options: Required<HubSpotAccountsOptions>,
+  ) {
+    this.current = connection;
     const share = (n: number | undefined) => (n ? Math.max(1, Math.floor(n * options.rateLimitShare)) : undefined);
-    this.pacer = new Pacer({ perTenSeconds: share(settings.rateLimitPerTenSeconds), searchPerSecond: share(settings.searchRateLimitPerSecond) });
+    this.pacer = new Pacer({ perTenSeconds: share(connection.rateLimitPerTenSeconds), searchPerSecond: share(connection.searchRateLimitPerSecond) });
   }
 
   get id(): string {
-    return this.settings.accountId;
+    return this.current.accountId;
   }
 
-  /** One paced, time-bounded HubSpot call; failures come out classified (ApplicationFailure). */
-  async call<T>(operation: string, fn: (client: Client) => Promise<T>, kind: 'general' | 'search' = 'general'): Promise<T> {
-    const done = await this.pacer.acquire(kind);
-    let timer: NodeJS.Timeout | undefined;
+  /** What the directory says of this account (no secret): app id, credential kind, workspace, status. */
+  get connection(): HubSpotConnection {
+    return this.current;
+  }
+
+  /** @internal the directory's newer view of the same account (same base path and limits). */
+  refresh(connection: HubSpotConnection): void {
+    this.current = connection;
+  }
+
+  /** Calls holding a pacing slot right now (an aborted call holds it until its request has closed). */
+  get callsInFlight(): number {
+    return this.pacer.inFlight;
+  }
+
+  /** Calls waiting for a pacing slot right now. */
+  get callsWaiting(): number {
+    return this.pacer.waiting;
+  }
+
+  /** HubSpot's X-HubSpot-RateLimit-* headers of the latest answer that carried them. */
+  rateLimit(): RateLimitAnswer | undefined {
+    return this.lastRateLimit;
+  }
+
+  private get name(): string {
+    return `HubSpot account ${quotedAccountId(this.id)}`;
+  }
+
+  private async token(): Promise<string> {
     try {
-      return await Promise.race([
-        fn(this.client),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new HubSpotCallTimeout(`no answer within ${this.options.requestTimeoutMs} ms`)), this.options.requestTimeoutMs);
-        }),
-      ]);
+      return await this.directory.accessToken(this.id);
     } catch (err) {
-      throw classifyHubSpotError(err, this.id, operation);
-    } finally {
-      clearTimeout(timer);
-      done();
+      if ((err as { name?: unknown })?.name === 'AccountNeedsReconnect') throw needsReconnect(this.id);
+      const e = err as { name?: unknown; message?: unknown };
+      throw ApplicationFailure.retryable(
+        `${this.name}: no access token could be had (${typeof e?.name === 'string' ? redact(e.name) : 'error'}: ${redact(typeof e?.message === 'string' ? e.message : String(err))}); retrying`,
+        'HubSpotCredentialsUnavailable',
+      );
     }
   }
 
-  /** The account's contact-property schema, cached for the configured time. */
-  contactPropertySchema(now = Date.now()): Promise<HubSpotPropertyDefinition[]> {
+  /**
+   * One HubSpot call: a fresh token, a pacing slot, the request under a combined signal (caller's
+   * and per-call timeout); classified failures; one retry with a new token after 401 EXPIRED_AUTHENTICATION.
+   */
+  private async request<T>(operation: string, kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const token = await this.token();
+      try {
+        return await this.once(token, kind, fn, o.signal, o.lane);
+      } catch (caught) {
+        const { err, exchange } = caught as { err: unknown; exchange?: Exchange };
+        if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
+        if (attempt === 0 && isStatus(err, 401) && isApiException(err) && errorBody(err, exchange?.raw).category === 'EXPIRED_AUTHENTICATION') {
+          await this.directory.invalidate(this.id, token).catch((e: unknown) => {
+            throw ApplicationFailure.retryable(`${this.name}: its expired token could not be dropped (${redact(String((e as { name?: unknown })?.name ?? 'error'))}); retrying`, 'HubSpotCredentialsUnavailable');
+          });
+          continue;
+        }
+        throw classifyHubSpotError(err, this.id, operation, { raw: exchange?.raw, secrets: [token] });
+      }
+    }
+  }
+
+  private async once<T>(token: string, kind: Kind, fn: (api: HubSpotApis) => Promise<T>, callerSignal: AbortSignal | undefined, lane: Lane | undefined): Promise<T> {
+    let release: () => void;
+    try {
+      release = await this.pacer.acquire(kind, callerSignal, lane);
+    } catch {
+      throw { err: this.abandoned(callerSignal!) };
+    }
+    const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
+    const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
+    const transport = new CallTransport(signal);
+    try {
+      return await fn(hubspotApis(this.current.basePath, token, transport));
+    } catch (err) {
+      if (err instanceof HubSpotRequestAborted) {
+        if (callerSignal?.aborted) throw { err: this.abandoned(callerSignal) };
+        throw { err: Object.assign(new Error(`no answer within ${this.options.requestTimeoutMs} ms; the request was aborted`), { code: 'ETIMEDOUT' }) };
+      }
+      throw { err, exchange: transport.exchange };
+    } finally {
+      const raw = transport.exchange.raw;
+      if (raw) this.lastRateLimit = rateLimitHeaders(raw.headers, Date.now()) ?? this.lastRateLimit;
+      // The transport has settled: the answer is read, or the aborted request's socket is closed.
+      release();
+    }
+  }
+
+  /** The failure for a call its caller gave up on: the caller's own cancellation, or a retryable failure. */
+  private abandoned(signal: AbortSignal): unknown {
+    const reason: unknown = signal.reason;
+    if (reason instanceof CancelledFailure || reason instanceof ApplicationFailure) return reason;
+    return ApplicationFailure.retryable(`${this.name}: the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, 'HubSpotCallAborted');
+  }
+
+  // ---- contacts -----------------------------------------------------------------------------------
+
+  /** The contact with this email (primary or secondary, any case), or null. */
+  readContactByEmail(email: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null> {
+    return this.request(
+      'contact lookup by email',
+      'general',
+      async (api) => {
+        try {
+          const r = await api.contacts.basic.getById(email, properties, undefined, undefined, false, 'email');
+          return r.archived ? null : toObject(r);
+        } catch (err) {
+          if (isStatus(err, 404)) return null;
+          throw err;
+        }
+      },
+      o,
+    );
+  }
+
+  /** The contact by id, or null when it is gone. A merged-away id reads as the surviving contact: the id returned may differ. */
+  readContact(id: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null> {
+    return this.request(
+      'contact read',
+      'general',
+      async (api) => {
+        try {
+          const r = await api.contacts.basic.getById(id, properties, undefined, undefined, false);
+          return r.archived ? null : toObject(r);
+        } catch (err) {
+          if (isStatus(err, 404)) return null;
+          throw err;
+        }
+      },
+      o,
+    );
+  }
+
+  /** Creates a contact. 409: HubSpotConflict with details [existingId] (HubSpot's "Existing ID: <id>"). */
+  createContact(properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request('contact create', 'general', async (api) => toObject(await api.contacts.basic.create({ properties, associations: [] })), o);
+  }
+
+  updateContact(id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request('contact update', 'general', async (api) => toObject(await api.contacts.basic.update(id, { properties })), o);
+  }
+
+  /** Archives (deletes) a contact; an unknown id is not an error. */
+  archiveContact(id: string, o?: CallOptions): Promise<void> {
+    return this.request('contact archive', 'general', (api) => api.contacts.basic.archive(id), o);
+  }
+
+  /** Merges objectIdToMerge into primaryId; returns the surviving contact. */
+  mergeContacts(primaryId: string, objectIdToMerge: string, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request('contact merge', 'general', async (api) => toObject(await api.contacts.basic.merge({ primaryObjectId: primaryId, objectIdToMerge })), o);
+  }
+
+  /** Up to 100 contacts by id (or by email with idProperty 'email'); ids HubSpot does not know are listed in missing. */
+  readContacts(ids: string[], properties: string[], options: CallOptions & { idProperty?: string } = {}): Promise<{ results: HubSpotObject[]; missing: string[] }> {
+    return this.request(
+      'contact batch read',
+      'general',
+      async (api) => {
+        const r = await api.contacts.batch.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(options.idProperty ? { idProperty: options.idProperty } : {}) }, false);
+        const missing = ('errors' in r ? (r.errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
+        return { results: r.results.map(toObject), missing };
+      },
+      options,
+    );
+  }
+
+  createContacts(inputs: Array<Record<string, string>>, o?: CallOptions): Promise<HubSpotObject[]> {
+    return this.request('contact batch create', 'general', async (api) => (await api.contacts.batch.create({ inputs: inputs.map((properties) => ({ properties, associations: [] })) })).results.map(toObject), o);
+  }
+
+  updateContacts(inputs: Array<{ id: string; properties: Record<string, string> }>, o?: CallOptions): Promise<HubSpotObject[]> {
+    return this.request('contact batch update', 'general', async (api) => (await api.contacts.batch.update({ inputs })).results.map(toObject), o);
+  }
+
+  /** Creates or updates contacts by a unique property (e.g. email). */
+  upsertContacts(inputs: Array<{ id: string; properties: Record<string, string> }>, idProperty: string, o?: CallOptions): Promise<HubSpotObject[]> {
+    return this.request('contact batch upsert', 'general', async (api) => (await api.contacts.batch.upsert({ inputs: inputs.map((i) => ({ ...i, idProperty })) })).results.map(toObject), o);
+  }
+
+  /** Search (trails writes by seconds: never for anything that must be exact). */
+  searchContacts(request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
+    return this.request('contact search', 'search', async (api) => searchPage(await api.contacts.search.doSearch(searchBody(request))), o);
+  }
+
+  // ---- notes --------------------------------------------------------------------------------------
+
+  /** Creates a note associated with the contact (HUBSPOT_DEFINED type 202, note to contact). */
+  createNote(input: { body: string; timestamp: string; contactId: string }, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request(
+      'note create',
+      'general',
+      async (api) =>
+        toObject(
+          await api.notes.basic.create({
+            properties: { hs_note_body: input.body, hs_timestamp: input.timestamp },
+            associations: [{ to: { id: input.contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] }],
+          }),
+        ),
+      o,
+    );
+  }
+
+  /** 404: HubSpotNotFound. */
+  updateNote(id: string, body: string, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request('note update', 'general', async (api) => toObject(await api.notes.basic.update(id, { properties: { hs_note_body: body } })), o);
+  }
+
+  readNote(id: string, o?: CallOptions): Promise<HubSpotObject | null> {
+    return this.request(
+      'note read',
+      'general',
+      async (api) => {
+        try {
+          const r = await api.notes.basic.getById(id, NOTE_PROPERTIES, undefined, undefined, false);
+          return r.archived ? null : toObject(r);
+        } catch (err) {
+          if (isStatus(err, 404)) return null;
+          throw err;
+        }
+      },
+      o,
+    );
+  }
+
+  archiveNote(id: string, o?: CallOptions): Promise<void> {
+    return this.request('note archive', 'general', (api) => api.notes.basic.archive(id), o);
+  }
+
+  readNotes(ids: string[], o?: CallOptions): Promise<{ results: HubSpotObject[]; missing: string[] }> {
+    return this.request(
+      'note batch read',
+      'general',
+      async (api) => {
+        const r = await api.notes.batch.read({ inputs: ids.map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: [] }, false);
+        const missing = ('errors' in r ? (r.errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
+        return { results: r.results.map(toObject), missing };
+      },
+      o,
+    );
+  }
+
+  /** Notes created in one call, each associated with its contact; results in input order. */
+  createNotes(inputs: Array<{ body: string; timestamp: string; contactId: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
+    return this.request(
+      'note batch create',
+      'general',
+      async (api) =>
+        (
+          await api.notes.batch.create({
+            inputs: inputs.map((n) => ({
+              properties: { hs_note_body: n.body, hs_timestamp: n.timestamp },
+              associations: [{ to: { id: n.contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] }],
+            })),
+          })
+        ).results.map(toObject),
+      o,
+    );
+  }
+
+  updateNotes(inputs: Array<{ id: string; body: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
+    return this.request(
+      'note batch update',
+      'general',
+      async (api) => (await api.notes.batch.update({ inputs: inputs.map((n) => ({ id: n.id, properties: { hs_note_body: n.body } })) })).results.map(toObject),
+      o,
+    );
+  }
+
+  searchNotes(request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
+    return this.request('note search', 'search', async (api) => searchPage(await api.notes.search.doSearch(searchBody(request))), o);
+  }
+
+  // ---- associations (exact, unlike search) --------------------------------------------------------
+
+  /** The ids of the notes associated with the contact, read from the association itself (every page). */
+  noteIdsOfContact(contactId: string, o?: CallOptions): Promise<string[]> {
+    return this.request(
+      'contact notes read',
+      'general',
+      async (api) => {
+        const ids: string[] = [];
+        let after: string | undefined;
+        for (let page = 0; page < 100; page++) {
+          let r;
+          try {
+            r = await api.associations.basic.getPage('contacts', contactId, 'notes', after, ASSOCIATION_PAGE);
+          } catch (err) {
+            if (isStatus(err, 404)) return [];
+            throw err;
+          }
+          for (const a of r.results) ids.push(String(a.toObjectId));
+          after = r.paging?.next?.after;
+          if (!after) break;
+        }
+        return ids;
+      },
+      o,
+    );
+  }
+
+  /** The note ids of up to 100 contacts in one call; a contact HubSpot does not know has none. */
+  noteIdsOfContacts(contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
+    return this.request(
+      'contact notes batch read',
+      'general',
+      async (api) => {
+        const r = await api.associations.batch.getPage('contacts', 'notes', { inputs: contactIds.map((id) => ({ id })) });
+        const out = new Map<string, string[]>(contactIds.map((id) => [id, []]));
+        for (const row of r.results) out.set(String(row._from.id), row.to.map((t) => String(t.toObjectId)));
+        return out;
+      },
+      o,
+    );
+  }
+
+  // ---- properties ---------------------------------------------------------------------------------
+
+  /** The account's contact-property schema, cached for the configured time (a failure is never cached). */
+  contactPropertySchema(o: CallOptions = {}): Promise<HubSpotPropertyDefinition[]> {
+    const now = Date.now();
     if (!this.schema || now - this.schema.at > this.options.propertySchemaTtlMs) {
-      const value = this.call('properties.list', (c) => c.crm.properties.coreApi.getAll('contacts')).then(
-        (r) => r.results as unknown as HubSpotPropertyDefinition[],
+      // Shared by every caller: bounded by its own timeout only, so one caller giving up fails no other.
+      const value = this.request(
+        'contact properties read',
+        'general',
+        async (api) => (await api.properties.core.getAll('contacts', false)).results as unknown as HubSpotPropertyDefinition[],
+        { lane: o.lane },
       );
       this.schema = { at: now, value };
       value.catch(() => {
-        if (this.schema?.value === value) this.schema = undefined; // never cache a failure
+        if (this.schema?.value === value) this.schema = undefined;
       });
     }
-    return this.schema.value;
+    const shared = this.schema.value;
+    const signal = o.signal;
+    if (!signal) return shared;
+    if (signal.aborted) return Promise.reject(this.abandoned(signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(this.abandoned(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
+
+  /** The validation rules of one contact property (format rules an operator set in the portal). */
+  contactPropertyValidationRules(propertyName: string, o?: CallOptions): Promise<PropertyValidationRule[]> {
+    return this.request(
+      'contact property validation rules read',
+      'general',
+      async (api) => {
+        try {
+          const body = await api.json('GET', `/crm/property-validations/2026-09/contacts/${encodeURIComponent(propertyName)}`);
+          return propertyValidationRulesSchema.parse(body ?? {}).results;
+        } catch (err) {
+          if (isStatus(err, 404)) return [];
+          throw err;
+        }
+      },
+      o,
+    );
+  }
+
+  /**
+   * @deprecated An escape hatch for code not yet moved to the typed methods above: the official Client
+   * on the 2026-09 paths, paced and classified, but its request cannot be aborted (only abandoned at
+   * the timeout, its pacing slot still held until it ends).
+   */
+  async call<T>(operation: string, fn: (client: Client) => Promise<T>, kind: Kind = 'general'): Promise<T> {
+    const token = await this.token();
+    if (this.legacyClient?.token !== token) {
+      const client = new Client({
+        accessToken: token,
+        basePath: this.current.basePath,
+        numberOfApiCallRetries: 0,
+        middleware: [
+          {
+            pre: (ctx: unknown) => {
+              const c = ctx as { getUrl(): string; setUrl(u: string): void };
+              const url = new URL(c.getUrl());
+              url.pathname = dateVersionedPath(url.pathname);
+              c.setUrl(url.toString());
+              return c;
+            },
+            post: (ctx: unknown) => ctx,
+          },
+        ],
+      });
+      this.legacyClient = { token, client };
+    }
+    const client = this.legacyClient.client;
+    const release = await this.pacer.acquire(kind);
+    const work = fn(client);
+    try {
+      return await new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${this.options.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.options.requestTimeoutMs);
+        work.then(resolve, reject).finally(() => clearTimeout(timer));
+      });
+    } catch (err) {
+      throw classifyHubSpotError(err, this.id, operation, { secrets: [token] });
+    } finally {
+      work.then(release, release);
+    }
+  }
+}
+
+export interface SearchRequest {
+  filterGroups: Array<{ filters: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }> }>;
+  properties?: string[];
+  sorts?: string[];
+  limit?: number;
+  after?: string;
+}
+export interface SearchPage {
+  total: number;
+  results: HubSpotObject[];
+  after?: string;
+}
+
+function searchBody(r: SearchRequest) {
+  return { filterGroups: r.filterGroups, properties: r.properties ?? [], sorts: r.sorts ?? [], limit: r.limit ?? 10, after: r.after ?? '0' } as never;
+}
+function searchPage(r: { total: number; results: Array<{ id: string; properties: Record<string, string | null> }>; paging?: { next?: { after?: string } } }): SearchPage {
+  return { total: r.total, results: r.results.map(toObject), after: r.paging?.next?.after };
+}
+
+function needsReconnect(accountId: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(
+    `HubSpot account ${quotedAccountId(accountId)} needs to be reconnected: its authorisation was revoked or expired; an operator must connect it again`,
+    'HubSpotAccountNeedsReconnect',
+  );
 }
 
 export class HubSpotAccounts {
   private readonly accounts = new Map<string, HubSpotAccount>();
+  private readonly directory: AccountDirectory;
+  private readonly options: Required<HubSpotAccountsOptions>;
+  private readonly staticIds?: string[];
 
-  constructor(accounts: HubSpotAccountSettings[], options: HubSpotAccountsOptions = {}) {
-    const full: Required<HubSpotAccountsOptions> = {
+  /** From a directory, or (for the worker's static list) from account settings. */
+  constructor(directory: AccountDirectory | HubSpotAccountSettings[], options: HubSpotAccountsOptions = {}) {
+    if (Array.isArray(directory)) this.staticIds = directory.map((a) => a.accountId);
+    this.directory = Array.isArray(directory) ? staticDirectory(directory) : directory;
+    this.options = {
       propertySchemaTtlMs: options.propertySchemaTtlMs ?? 5 * 60_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
       rateLimitShare: options.rateLimitShare ?? 0.9,
     };
-    for (const a of accounts) this.accounts.set(a.accountId, new HubSpotAccount(a, full));
   }
 
-  /** The account, or a non-retryable failure naming it: an action config that names an account this worker does not have. */
-  get(accountId: string): HubSpotAccount {
-    const account = this.accounts.get(accountId);
-    if (!account) {
-      throw ApplicationFailure.nonRetryable(
-        `HubSpot account ${accountId} is not configured on this worker (configured: ${[...this.accounts.keys()].join(', ') || 'none'})`,
-        'UnknownHubSpotAccount',
+  /**
+   * The account, or a non-retryable failure: UnknownHubSpotAccount (naming only the asked id) or
+   * HubSpotAccountNeedsReconnect. One HubSpotAccount (one pacer) per account for the worker's life.
+   */
+  async get(accountId: string): Promise<HubSpotAccount> {
+    let connection: HubSpotConnection | undefined;
+    try {
+      connection = await this.directory.connection(accountId);
+    } catch (err) {
+      const e = err as { name?: unknown };
+      throw ApplicationFailure.retryable(
+        `HubSpot account ${quotedAccountId(accountId)}: the account directory could not be read (${typeof e?.name === 'string' ? redact(e.name) : 'error'}); retrying`,
+        'HubSpotCredentialsUnavailable',
       );
     }
+    if (!connection) {
+      throw ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)} is not connected to this worker`, 'UnknownHubSpotAccount');
+    }
+    if (connection.status === 'needs-reconnect') throw needsReconnect(accountId);
+    const known = this.accounts.get(accountId);
+    const same =
+      known &&
+      known.connection.basePath === connection.basePath &&
+      known.connection.rateLimitPerTenSeconds === connection.rateLimitPerTenSeconds &&
+      known.connection.searchRateLimitPerSecond === connection.searchRateLimitPerSecond;
+    if (known && same) {
+      known.refresh(connection);
+      return known;
+    }
+    const account = new HubSpotAccount(connection, this.directory, this.options);
+    this.accounts.set(accountId, account);
     return account;
   }
 
+  accountIds(): Promise<string[]> {
+    return this.directory.accountIds();
+  }
+
+  /** @deprecated the static list's ids (only when built from settings); use accountIds(). */
   ids(): string[] {
-    return [...this.accounts.keys()];
+    return [...(this.staticIds ?? [])];
   }
 }

@@ -1,17 +1,53 @@
 // HubSpot's errors, mapped to what they mean for a run, in one place: 429, 5xx, timeouts and network
 // errors are retried by Temporal (honouring HubSpot's retry hints through nextRetryDelay); 400, 401,
 // 403 and 404 fail at once with a message that names the account and the cause. Messages carry no
-// personal data: HubSpot's own messages can quote an email, so only codes and property names are kept.
+// personal data and no credential: HubSpot's own messages can quote an email or a URL, so only codes,
+// property names and ids are kept, and whatever text is quoted is cut short first and then scanned once
+// (no regular expression that can backtrack), so a hostile answer cannot stall the worker.
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 
+/** How much of an answer's body is parsed at all; HubSpot's error bodies are a few KiB. */
+export const MAX_ERROR_BODY_CHARS = 256 * 1024;
+/** How much of any text is looked at before it is redacted and quoted. */
+const MAX_SCANNED_CHARS = 2_000;
+/** How much redacted text a message quotes. */
+const MAX_QUOTED_CHARS = 300;
+const MAX_LISTED = 20;
+
+const text = z.string().optional().catch(undefined);
+const record = z.record(z.string(), z.unknown()).optional().catch(undefined);
+const errorDetailSchema = z.looseObject({ message: text, code: text, subCategory: text, name: text, error: text, context: record });
+const errorBodySchema = z.looseObject({
+  status: text,
+  message: text,
+  category: text,
+  subCategory: text,
+  errorType: text,
+  policyName: text,
+  correlationId: text,
+  context: record,
+  errors: z.array(z.unknown()).optional().catch(undefined),
+});
+
+export interface HubSpotErrorDetail {
+  message?: string;
+  code?: string;
+  subCategory?: string;
+  name?: string;
+  error?: string;
+  context?: Record<string, unknown>;
+}
 export interface HubSpotErrorBody {
   status?: string;
   message?: string;
   category?: string;
+  subCategory?: string;
   errorType?: string;
   policyName?: string;
   correlationId?: string;
-  errors?: Array<{ message?: string; code?: string; error?: string; name?: string; context?: Record<string, unknown> }>;
+  context?: Record<string, unknown>;
+  errors?: HubSpotErrorDetail[];
 }
 
 /** What the official client throws for a non-2xx answer (its ApiException). */
@@ -21,67 +57,264 @@ interface ApiExceptionLike {
   headers?: Record<string, string>;
 }
 
+/** The raw answer as the transport saw it: the body before the client's deserializer dropped fields. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body?: string;
+}
+
 export function isApiException(err: unknown): err is ApiExceptionLike {
   return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
 }
 
-export function errorBody(err: ApiExceptionLike): HubSpotErrorBody {
-  if (typeof err.body === 'object' && err.body !== null) return err.body as HubSpotErrorBody;
-  if (typeof err.body === 'string') {
+/** HubSpot's error body, validated field by field; anything unexpected is dropped, never trusted. */
+export function parseErrorBody(body: unknown): HubSpotErrorBody {
+  let value = body;
+  if (typeof value === 'string') {
+    if (value.length > MAX_ERROR_BODY_CHARS) return {};
     try {
-      return JSON.parse(err.body) as HubSpotErrorBody;
+      value = JSON.parse(value);
     } catch {
       return {};
     }
   }
-  return {};
+  const parsed = errorBodySchema.safeParse(value);
+  if (!parsed.success) return {};
+  const errors = (parsed.data.errors ?? []).slice(0, 100).flatMap((e) => {
+    const d = errorDetailSchema.safeParse(e);
+    return d.success ? [d.data as HubSpotErrorDetail] : [];
+  });
+  return { ...(parsed.data as HubSpotErrorBody), errors };
 }
 
-const EMAILS = /[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+/g;
-/** HubSpot's text with anything that looks like an email address removed. */
-export const redact = (text: string) => text.replace(EMAILS, '[email]').slice(0, 300);
+export function errorBody(err: ApiExceptionLike, raw?: RawAnswer): HubSpotErrorBody {
+  if (raw?.body !== undefined && raw.status === err.code) return parseErrorBody(raw.body);
+  return parseErrorBody(err.body);
+}
 
-/** The property names and error codes of a validation error, without the values. */
-function validationDetails(body: HubSpotErrorBody): string {
-  const rows = (body.errors ?? [])
-    .map((e) => [e.name && `property "${e.name}"`, e.error ?? e.code].filter(Boolean).join(': '))
-    .filter(Boolean);
-  if (rows.length) return rows.join('; ');
-  // "Property values were not valid: [{...}]" embeds JSON with the values: parse the names out of it.
-  const embedded = body.message?.match(/\[(\{.*\})\]/s)?.[1];
-  if (embedded) {
-    try {
-      const list = JSON.parse(`[${embedded}]`) as Array<{ name?: string; error?: string }>;
-      return list.map((e) => `property "${e.name}": ${e.error ?? 'invalid'}`).join('; ');
-    } catch {
-      /* fall through */
+// ---- redaction: one pass over a bounded string ------------------------------------------------------
+
+/** Characters that end a word when scanning for emails, URLs and credentials. */
+function isBoundary(c: number): boolean {
+  // whitespace, quotes, brackets, comma, semicolon, angle brackets, backslash
+  return c <= 32 || c === 34 || c === 39 || c === 96 || c === 40 || c === 41 || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59 || c === 60 || c === 62 || c === 92;
+}
+
+function redactWord(word: string, lower: string): string {
+  if (lower.includes('@') || lower.includes('%40')) return '[email]';
+  if (lower.includes('://')) return '[url]';
+  const q = word.indexOf('?');
+  if (q >= 0 && (word.includes('=', q) || word.includes('&', q))) return `${word.slice(0, q)}?[query]`;
+  return word;
+}
+
+/**
+ * Text fit to quote in a failure message: cut to a bounded length first, then scanned once, word by
+ * word. Emails (also %40-encoded), full URLs, query strings, the word after "Bearer" and any of the
+ * given secrets are replaced. Linear in the (bounded) length, whatever the input.
+ */
+export function redact(input: string, secrets: readonly string[] = []): string {
+  let s = input.length > MAX_SCANNED_CHARS ? input.slice(0, MAX_SCANNED_CHARS) : input;
+  for (const secret of secrets) if (secret.length >= 8) s = s.split(secret).join('[credential]');
+  let out = '';
+  let i = 0;
+  let afterBearer = false;
+  while (i < s.length && out.length < MAX_QUOTED_CHARS) {
+    const c = s.charCodeAt(i);
+    if (isBoundary(c)) {
+      out += s[i];
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < s.length && !isBoundary(s.charCodeAt(j))) j++;
+    const word = s.slice(i, j);
+    const lower = word.toLowerCase();
+    out += afterBearer ? '[credential]' : redactWord(word, lower);
+    afterBearer = lower === 'bearer' || lower === 'authorization:';
+    i = j;
+  }
+  return out.length > MAX_QUOTED_CHARS ? out.slice(0, MAX_QUOTED_CHARS) : out;
+}
+
+/** A property name as HubSpot spells them (internal names): anything else is not quoted. */
+function propertyName(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 100) return undefined;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46;
+    if (!ok) return undefined;
+  }
+  return v;
+}
+
+/** An error code (UPPER_SNAKE, bounded): anything else is not quoted. */
+function code(v: unknown): string | undefined {
+  if (typeof v !== 'string' || v.length === 0 || v.length > 80) return undefined;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 45)) return undefined;
+  }
+  return v;
+}
+
+/** Property names found under the given context keys (HubSpot puts them in lists: `{ propertyName: ["x"] }`). */
+function propertiesIn(context: Record<string, unknown> | undefined, keys: readonly string[]): string[] {
+  if (!context) return [];
+  const out: string[] = [];
+  for (const key of keys) {
+    const v = context[key];
+    const list = Array.isArray(v) ? v.slice(0, MAX_LISTED) : [v];
+    for (const item of list) {
+      const name = propertyName(item);
+      if (name && !out.includes(name)) out.push(name);
     }
   }
-  return redact(body.message ?? 'no details');
+  return out;
+}
+const OWN_PROPERTY = ['propertyName', 'property', 'name'];
+const REQUIRED_PROPERTIES = ['requiredProperties', 'missingProperties', 'propertyNames'];
+const CONDITION_PROPERTY = ['conditionProperty', 'conditionPropertyName'];
+
+/** A refusal by one of the portal's write-validation rules (API 2026-09): which rule, which properties. */
+export interface ValidationRuleRefusal {
+  /** HubSpot's code for the rule, e.g. REQUIRED_PROPERTY or CONDITIONALLY_REQUIRED_PROPERTY. */
+  rule: string;
+  /** The properties the write lacked. */
+  missing: string[];
+  /** Every property the rule requires, as HubSpot listed them. */
+  required: string[];
+  /** For a conditional rule: the property whose value set the requirement off. */
+  condition: string[];
+}
+
+const RULE_MARKERS = ['REQUIRED', 'RULE', 'PERMISSION'];
+const isRuleCode = (c: string | undefined) => c !== undefined && RULE_MARKERS.some((m) => c.includes(m));
+const addAll = (to: string[], from: string[]) => {
+  for (const x of from) if (!to.includes(x) && to.length < MAX_LISTED) to.push(x);
+};
+
+/** The write-validation rules an answer names, with the properties concerned (names only, never values). */
+export function validationRuleRefusals(body: HubSpotErrorBody): ValidationRuleRefusal[] {
+  const out: ValidationRuleRefusal[] = [];
+  const consider = (rule: string | undefined, context: Record<string, unknown> | undefined, name?: string) => {
+    if (!rule || !isRuleCode(rule)) return;
+    let r = out.find((x) => x.rule === rule);
+    if (!r) {
+      if (out.length >= MAX_LISTED) return;
+      r = { rule, missing: [], required: [], condition: [] };
+      out.push(r);
+    }
+    addAll(r.missing, [...(propertyName(name) ? [name!] : []), ...propertiesIn(context, OWN_PROPERTY)]);
+    addAll(r.required, propertiesIn(context, REQUIRED_PROPERTIES));
+    addAll(r.condition, propertiesIn(context, CONDITION_PROPERTY));
+  };
+  for (const e of body.errors ?? []) consider(code(e.subCategory) ?? code(e.code) ?? code(e.error), e.context, e.name);
+  if (!out.length) consider(code(body.subCategory), body.context);
+  return out;
+}
+
+/** How a rule refusal reads in a message. */
+export function describeRuleRefusal(r: ValidationRuleRefusal): string {
+  const parts = [`rule ${r.rule}`];
+  if (r.missing.length) parts.push(`missing ${r.missing.join(', ')}`);
+  if (r.required.length) parts.push(`the rule requires ${r.required.join(', ')}`);
+  if (r.condition.length) parts.push(`when ${r.condition.join(', ')} has the value the rule names`);
+  return parts.join(': ');
+}
+
+/** The JSON list embedded in "Property values were not valid: [...]", found without a regex. */
+function embeddedList(message: string | undefined): Array<{ name?: unknown; error?: unknown }> {
+  if (!message || message.length > MAX_ERROR_BODY_CHARS) return [];
+  const start = message.indexOf('[');
+  const end = message.lastIndexOf(']');
+  if (start < 0 || end <= start) return [];
+  try {
+    const list = JSON.parse(message.slice(start, end + 1)) as unknown;
+    return Array.isArray(list) ? list.filter((e): e is { name?: unknown; error?: unknown } => typeof e === 'object' && e !== null) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The property names and error codes of a validation error, without the values. */
+export function validationDetails(body: HubSpotErrorBody, secrets: readonly string[] = []): string {
+  const rows: string[] = [];
+  for (const e of body.errors ?? []) {
+    const name = propertyName(e.name) ?? propertiesIn(e.context, OWN_PROPERTY)[0];
+    const why = code(e.error) ?? code(e.code) ?? code(e.subCategory);
+    const row = [name && `property "${name}"`, why].filter(Boolean).join(': ');
+    if (row) rows.push(row);
+  }
+  if (!rows.length) {
+    for (const e of embeddedList(body.message).slice(0, MAX_LISTED)) {
+      const name = propertyName(e.name);
+      rows.push(`property "${name ?? '?'}": ${code(e.error) ?? 'invalid'}`);
+    }
+  }
+  if (rows.length) return rows.slice(0, MAX_LISTED).join('; ');
+  return redact(body.message ?? 'no details', secrets);
+}
+
+/** The id HubSpot names in a 409's "Existing ID: <id>", if any. */
+export function existingIdOf(message: string | undefined): string | undefined {
+  if (!message) return undefined;
+  const m = message.length > MAX_SCANNED_CHARS ? message.slice(0, MAX_SCANNED_CHARS) : message;
+  const at = m.indexOf('Existing ID:');
+  if (at < 0) return undefined;
+  let i = at + 'Existing ID:'.length;
+  while (m[i] === ' ') i++;
+  let j = i;
+  while (j < m.length && j - i < 30 && m.charCodeAt(j) >= 48 && m.charCodeAt(j) <= 57) j++;
+  return j > i ? m.slice(i, j) : undefined;
+}
+
+function header(headers: Record<string, string> | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  return headers[name] ?? headers[name.toLowerCase()];
 }
 
 function retryDelayMs(headers: Record<string, string> | undefined, body: HubSpotErrorBody): number | undefined {
-  const h = (name: string) => headers?.[name] ?? headers?.[name.toLowerCase()];
-  const retryAfter = Number(h('Retry-After'));
-  if (Number.isFinite(retryAfter) && retryAfter > 0) return retryAfter * 1000;
-  if (body.policyName === 'SECONDLY' || h('X-HubSpot-RateLimit-Secondly-Remaining') === '0') return 1000;
-  const interval = Number(h('X-HubSpot-RateLimit-Interval-Milliseconds'));
-  if (body.policyName === 'TEN_SECONDLY_ROLLING' || h('X-HubSpot-RateLimit-Remaining') === '0') return Number.isFinite(interval) && interval > 0 ? interval : 10_000;
+  const retryAfter = Number(header(headers, 'Retry-After'));
+  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter, 3600) * 1000;
+  if (body.policyName === 'SECONDLY' || header(headers, 'X-HubSpot-RateLimit-Secondly-Remaining') === '0') return 1000;
+  const interval = Number(header(headers, 'X-HubSpot-RateLimit-Interval-Milliseconds'));
+  if (body.policyName === 'TEN_SECONDLY_ROLLING' || header(headers, 'X-HubSpot-RateLimit-Remaining') === '0') {
+    return Number.isFinite(interval) && interval > 0 ? Math.min(interval, 60_000) : 10_000;
+  }
   return undefined;
 }
 
+export interface ClassifyOptions {
+  /** The answer as the transport read it (keeps fields the client's deserializer drops). */
+  raw?: RawAnswer;
+  /** Values that must never appear in a message (the call's token). */
+  secrets?: readonly string[];
+}
+
+/** An account id as quoted in a message: bounded, and only characters an id can have. */
+export function quotedAccountId(accountId: string): string {
+  const cut = accountId.length > 100 ? `${accountId.slice(0, 100)}…` : accountId;
+  return redact(cut);
+}
+
 /** Turns anything a HubSpot call threw into the ApplicationFailure that says what to do about it. */
-export function classifyHubSpotError(err: unknown, accountId: string, operation: string): ApplicationFailure {
+export function classifyHubSpotError(err: unknown, accountId: string, operation: string, options: ClassifyOptions = {}): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  const account = `HubSpot account ${accountId}`;
+  const secrets = options.secrets ?? [];
+  const account = `HubSpot account ${quotedAccountId(accountId)}`;
   if (isApiException(err)) {
-    const body = errorBody(err);
-    const ref = body.correlationId ? ` [correlationId ${body.correlationId}]` : '';
+    const body = errorBody(err, options.raw);
+    const headers = options.raw?.status === err.code ? options.raw.headers : err.headers;
+    const correlation = code(body.correlationId?.toUpperCase()) ? body.correlationId : undefined; // a UUID
+    const ref = correlation ? ` [correlationId ${correlation}]` : '';
     const status = err.code;
+    const category = code(body.category);
     if (status === 429) {
-      const delay = retryDelayMs(err.headers, body);
+      const delay = retryDelayMs(headers, body);
       return ApplicationFailure.create({
-        message: `${account} is rate limited (429 ${body.policyName ?? body.errorType ?? 'RATE_LIMIT'}) during ${operation}; retrying${delay ? ` in ${delay} ms` : ''}${ref}`,
+        message: `${account} is rate limited (429 ${code(body.policyName) ?? code(body.errorType) ?? 'RATE_LIMIT'}) during ${operation}; retrying${delay ? ` in ${delay} ms` : ''}${ref}`,
         type: 'HubSpotRateLimited',
         nextRetryDelay: delay,
       });
@@ -90,19 +323,50 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
       return ApplicationFailure.retryable(`${account} answered ${status} during ${operation}; retrying${ref}`, 'HubSpotUnavailable');
     }
     if (status === 401) {
-      return ApplicationFailure.nonRetryable(`${account} rejected the token (401) during ${operation}: check the account's token in the worker's secrets${ref}`, 'HubSpotAuthenticationFailed');
+      return ApplicationFailure.create({
+        message: `${account} rejected the credentials (401 ${category ?? 'INVALID_AUTHENTICATION'}) during ${operation}: reconnect the account or replace its token${ref}`,
+        type: 'HubSpotAuthenticationFailed',
+        nonRetryable: true,
+        details: [category ?? 'INVALID_AUTHENTICATION'],
+      });
     }
     if (status === 403) {
-      return ApplicationFailure.nonRetryable(`${account}: the token lacks a permission needed for ${operation} (403 ${body.category ?? 'MISSING_SCOPES'}): ${redact(body.message ?? '')}${ref}`, 'HubSpotMissingScopes');
+      return ApplicationFailure.nonRetryable(
+        `${account}: the credentials lack a permission needed for ${operation} (403 ${category ?? 'MISSING_SCOPES'}): ${redact(body.message ?? '', secrets)}${ref}`,
+        'HubSpotMissingScopes',
+      );
     }
     if (status === 404) return ApplicationFailure.nonRetryable(`${account}: not found during ${operation} (404)${ref}`, 'HubSpotNotFound');
-    if (status === 409) return ApplicationFailure.nonRetryable(`${account}: conflict during ${operation} (409)${ref}`, 'HubSpotConflict');
+    if (status === 409) {
+      const existingId = existingIdOf(body.message);
+      return ApplicationFailure.create({
+        message: `${account}: conflict during ${operation} (409${existingId ? `, existing id ${existingId}` : ''})${ref}`,
+        type: 'HubSpotConflict',
+        nonRetryable: true,
+        details: existingId ? [existingId] : [],
+      });
+    }
     if (status === 400) {
-      return ApplicationFailure.nonRetryable(`${account} refused the ${operation} (400 ${body.category ?? 'VALIDATION_ERROR'}): ${validationDetails(body)}${ref}`, 'HubSpotValidationError');
+      const rules = validationRuleRefusals(body);
+      if (rules.length) {
+        const said = rules.map(describeRuleRefusal).join('; ');
+        return ApplicationFailure.create({
+          message: `${account} refused the ${operation} by a validation rule of the portal (400 ${category ?? 'VALIDATION_ERROR'}): ${said}${ref}`,
+          type: 'HubSpotValidationError',
+          nonRetryable: true,
+          details: [{ validationRules: rules }],
+        });
+      }
+      return ApplicationFailure.nonRetryable(
+        `${account} refused the ${operation} (400 ${category ?? 'VALIDATION_ERROR'}): ${validationDetails(body, secrets)}${ref}`,
+        'HubSpotValidationError',
+      );
     }
     return ApplicationFailure.nonRetryable(`${account} answered ${status} during ${operation}${ref}`, 'HubSpotRequestFailed');
   }
   // No HTTP answer at all: connection refused or reset, lost response, our own call timeout.
-  const e = err as { message?: string; code?: string; name?: string };
-  return ApplicationFailure.retryable(`${account} could not be reached during ${operation} (${e.code ?? e.name ?? 'network error'}: ${redact(e.message ?? String(err))}); retrying`, 'HubSpotUnreachable');
+  const e = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown; name?: unknown };
+  const why = code(e.code) ?? (typeof e.name === 'string' ? redact(e.name) : undefined) ?? 'network error';
+  const said = typeof e.message === 'string' ? e.message : String(err);
+  return ApplicationFailure.retryable(`${account} could not be reached during ${operation} (${why}: ${redact(said, secrets)}); retrying`, 'HubSpotUnreachable');
 }

@@ -36,52 +36,119 @@ class Window {
   }
 }
 
+/** Whose call it is: the agent's (in a conversation, waiting for the answer) goes before offline syncs. */
+export type Lane = 'agent' | 'offline';
+
+interface Waiter {
+  windows: Window[];
+  grant(release: () => void): void;
+}
+
 export class Pacer {
   private readonly general?: Window;
   private readonly search?: Window;
-  private queue: Promise<void> = Promise.resolve();
-  /** Wakes a turn that waits for an in-flight call to be answered. */
+  private readonly lanes: Record<Lane, Waiter[]> = { agent: [], offline: [] };
+  private pumping = false;
+  /** Wakes the pump while it waits: a call ended, a caller gave up, or a call arrived. */
   private wake?: () => void;
+  private running = 0;
 
   constructor(limits: PacerLimits, private readonly now: () => number = Date.now) {
     if (limits.perTenSeconds) this.general = new Window(limits.perTenSeconds, 10_000);
     if (limits.searchPerSecond) this.search = new Window(limits.searchPerSecond, 1_000);
   }
 
+  /** Calls that hold a slot: sent and not yet ended (an aborted call holds it until its request has closed). */
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** Calls waiting for a slot. */
+  get waiting(): number {
+    return this.lanes.agent.length + this.lanes.offline.length;
+  }
+
   /**
-   * Resolves when a call of this kind may go, with the function to call once its answer (or error)
-   * is back; calls go in the order they asked.
+   * Resolves when a call of this kind may go, with the function to call once its request has ended
+   * (answer read, or aborted request closed). Within a lane calls go in the order they asked; the
+   * agent's lane goes first. Rejects with the signal's reason, without taking a slot, when the signal
+   * aborts first.
    */
-  acquire(kind: 'general' | 'search'): Promise<() => void> {
+  acquire(kind: 'general' | 'search', signal?: AbortSignal, lane: Lane = 'offline'): Promise<() => void> {
     const windows = [this.general, kind === 'search' ? this.search : undefined].filter((w): w is Window => w !== undefined);
-    if (!windows.length) return Promise.resolve(() => undefined);
-    const turn = this.queue.then(async () => {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (!windows.length) return Promise.resolve(this.taken([]));
+    return new Promise((resolve, reject) => {
+      const queue = this.lanes[lane];
+      const onAbort = () => {
+        const i = queue.indexOf(waiter);
+        if (i < 0) return; // already granted
+        queue.splice(i, 1);
+        reject(abortReason(signal!));
+        this.wake?.();
+      };
+      const waiter: Waiter = {
+        windows,
+        grant: (release) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(release);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.push(waiter);
+      this.wake?.();
+      void this.pump();
+    });
+  }
+
+  /** Grants slots to the head of the queue (agent's lane first) as the windows allow. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
       for (;;) {
-        const waits = windows.map((w) => w.wait(this.now()));
-        if (waits.every((w) => w === 0)) break;
+        const queue = this.lanes.agent.length ? this.lanes.agent : this.lanes.offline;
+        const head = queue[0];
+        if (!head) return;
+        const now = this.now();
+        const waits = head.windows.map((w) => w.wait(now));
+        if (waits.every((w) => w === 0)) {
+          queue.shift();
+          for (const w of head.windows) w.take();
+          head.grant(this.taken(head.windows));
+          continue;
+        }
         const wait = Math.max(...waits);
         await new Promise<void>((resolve) => {
           // Only an answer frees a slot (-1), or the oldest answered call leaves the window.
-          const timer = wait > 0 ? setTimeout(resolve, wait) : undefined;
-          this.wake = () => {
+          const timer = wait > 0 ? setTimeout(() => done(), wait) : undefined;
+          const done = () => {
             clearTimeout(timer);
             resolve();
           };
+          this.wake = done;
         });
         this.wake = undefined;
       }
-      for (const w of windows) w.take();
-    });
-    this.queue = turn.catch(() => undefined);
-    return turn.then(() => {
-      let released = false;
-      return () => {
-        if (released) return;
-        released = true;
-        const now = this.now();
-        for (const w of windows) w.release(now);
-        this.wake?.();
-      };
-    });
+    } finally {
+      this.pumping = false;
+    }
   }
+
+  private taken(windows: Window[]): () => void {
+    this.running++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.running--;
+      const now = this.now();
+      for (const w of windows) w.release(now);
+      this.wake?.();
+    };
+  }
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }

@@ -122,17 +122,24 @@ export async function startHarness(
   };
 }
 
+/** The workflow version that records fixtures now (see workflows/conversation.ts). */
+export const HISTORY_VERSION = 'lifecycle-v2';
+
 let conversationSeq = 0;
 
 export function conversation(channel: Conversation['channel'], actions: ActionConfig[], extra: Partial<Conversation> = {}): Conversation {
   return { conversationId: `conv-${process.pid}-${++conversationSeq}`, channel, actions, ...extra };
 }
 
-/** Keeps the history of a finished test conversation as a replay fixture when RECORD_HISTORIES=1. */
+/**
+ * Keeps the history of a test conversation as a replay fixture when RECORD_HISTORIES=1. Fixtures are
+ * named after the workflow version that records them, so a new recording never replaces what an earlier
+ * released version recorded (those must keep replaying).
+ */
 export async function keepHistory(h: Harness, conversationId: string, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const history = await h.platform.handle(conversationId).fetchHistory();
   const dir = join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());
+  writeFileSync(join(dir, `${HISTORY_VERSION}-${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());
 }

@@ -1,0 +1,161 @@
+// The names and shapes the platform and a conversation workflow exchange: workflow type, signals,
+// update, query and their payload types. No validation library here: workflow code imports this file,
+// and every workflow the worker keeps in memory evaluates what the workflow bundle contains. The zod
+// schemas that validate these shapes (and document them) live in src/contract.ts, used by the
+// platform client and the activities.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ActionConfig, ActionConfigInput } from './action/config';
+import type { SyncOutcome } from './action/plan';
+
+export const WORKFLOW_TYPE = 'conversationWorkflow';
+export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
+
+/** The workflow id of a conversation: derived from the conversation id, so every call finds the same workflow. */
+export function conversationWorkflowId(conversationId: string): string {
+  return `conversation-${conversationId}`;
+}
+
+export type Channel = 'chat' | 'whatsapp' | 'voice';
+export const isVoice = (channel: Channel): boolean => channel === 'voice';
+
+/** How many distinct fields a conversation may hold, in one signal and in all of them together. */
+export const MAX_FIELDS = 200;
+
+/** Field values collected by the agent, keyed by platform field. Null clears nothing in HubSpot. */
+export type FieldValues = Record<string, string | null>;
+
+export interface ConversationOptions {
+  inactivityTimeoutMs: number;
+  callSafetyTimeoutMs: number;
+  offlineRetryWindowMs: number;
+  actionTimeoutMs: number;
+  retentionMs: number;
+  historyEventsBeforeContinueAsNew: number;
+}
+
+export const DEFAULT_OPTIONS: ConversationOptions = {
+  inactivityTimeoutMs: 10 * 60_000,
+  callSafetyTimeoutMs: 4 * 3600_000,
+  offlineRetryWindowMs: 24 * 3600_000,
+  actionTimeoutMs: 30_000,
+  retentionMs: 7 * 24 * 3600_000,
+  historyEventsBeforeContinueAsNew: 5_000,
+};
+
+export interface Message {
+  from: 'customer' | 'agent';
+  messageId?: string;
+  fields?: FieldValues;
+  summary?: string;
+}
+export interface FieldsUpdate {
+  fields?: FieldValues;
+  summary?: string;
+}
+export interface CallEnded {
+  fields?: FieldValues;
+  summary?: string;
+}
+export interface RunActionRequest {
+  actionId: string;
+  fields?: FieldValues;
+  summary?: string;
+}
+export interface RetryActionRequest {
+  actionId: string;
+}
+
+/** A note this system wrote for an action, on the contact it was written to. */
+export interface KnownNote {
+  contactId: string;
+  noteId: string;
+}
+
+/** What a conversation carries into its next run (continue-as-new). Never a token. */
+export interface CarriedState {
+  fields: FieldValues;
+  summary?: string;
+  lastActivityAtMs: number;
+  messageCount: number;
+  /** Notes written per action: a string is a note id carried by the first released version. */
+  noteIds: Record<string, string | KnownNote[]>;
+  outcomes: Record<string, ActionRun[]>;
+  rejections: Rejection[];
+  runsBefore: number;
+  startedAtMs: number;
+  /** Voice: the call had already ended. */
+  callEnded?: boolean;
+  /** The conversation had ended and its offline sync ran: the new run stays dormant until retention ends. */
+  endedAtMs?: number;
+  endReason?: EndReason;
+  /** Per offline action: a fingerprint of the values its last offline run used (0 HubSpot calls for identical values). */
+  synced?: Record<string, string>;
+}
+
+export interface ConversationInput {
+  conversationId: string;
+  channel: Channel;
+  /** The platform workspace (tenant) the conversation belongs to. */
+  workspaceId?: string;
+  actions: ActionConfigInput[];
+  fields?: FieldValues;
+  summary?: string;
+  options?: Partial<ConversationOptions>;
+  /** Internal: state carried over by continue-as-new. */
+  carried?: CarriedState;
+  /** Internal (operator tools): run this action at once on the given values, then stay dormant. */
+  operatorRetry?: { actionId: string };
+}
+
+export type ConversationStatus = 'active' | 'ending' | 'ended';
+export type SyncStatus = 'none' | 'pending' | 'running' | 'synced' | 'failed' | 'skipped';
+export type EndReason = 'inactivity' | 'call-ended' | 'call-safety-timeout';
+
+export interface Rejection {
+  at: string;
+  kind: 'message' | 'fieldsUpdated' | 'callEnded';
+  message: string;
+}
+
+export interface ActionRun extends SyncOutcome {
+  actionId: string;
+  trigger: 'in-conversation' | 'offline' | 'operator-retry';
+  at: string;
+}
+
+export interface ConversationState {
+  conversationId: string;
+  channel: Channel;
+  status: ConversationStatus;
+  syncStatus: SyncStatus;
+  startedAt: string;
+  lastMessageAt: string | null;
+  messageCount: number;
+  /** When the offline sync is due: text, 10 minutes after the last message; voice, null until the call ends. */
+  offlineSyncDueAt: string | null;
+  endReason: EndReason | null;
+  /** After the end: until when the conversation is kept (follow-up values, duplicate signals, operator retries). */
+  retainedUntil?: string | null;
+  /** How many earlier runs this conversation continued from. */
+  runsBefore: number;
+  outcomes: Record<string, ActionRun[]>;
+  rejections: Rejection[];
+}
+
+export interface ConversationResult extends ConversationState {
+  /** The actions snapshot and options of this session (no personal data). */
+  actions: ActionConfig[];
+  options: ConversationOptions;
+  /** The field values and summary the offline sync used, so that an operator can retry a failed action. */
+  finalFields: FieldValues;
+  finalSummary?: string;
+  workspaceId?: string;
+}
+
+export const messageSignal = defineSignal<[Message]>('message');
+export const fieldsUpdatedSignal = defineSignal<[FieldsUpdate]>('fieldsUpdated');
+export const callEndedSignal = defineSignal<[CallEnded]>('callEnded');
+export const runActionUpdate = defineUpdate<ActionRun, [RunActionRequest]>('runAction');
+export const stateQuery = defineQuery<ConversationState>('state');
+/** Operator tools only; the platform uses runAction. */
+export const retryActionUpdate = defineUpdate<ActionRun, [RetryActionRequest]>('retryAction');

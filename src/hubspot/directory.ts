@@ -1,0 +1,49 @@
+// Where the worker learns which HubSpot accounts exist, who owns them and how to authenticate to
+// them. The static list from the worker's secrets and the account store (OAuth connections made at
+// run time) both implement it, so activities never care where an account came from.
+// Tokens stay behind this interface: they never enter workflow inputs, history, logs or metrics.
+
+export type CredentialKind = 'private-app' | 'service-key' | 'oauth';
+
+/** What the worker knows of one connected HubSpot account (no secret in here). */
+export interface HubSpotConnection {
+  /** The reference an action config names in hubspotAccountId. */
+  accountId: string;
+  /** The platform workspace (tenant) that owns this connection; undefined for a worker-wide static account. */
+  workspaceId?: string;
+  /** HubSpot's portal (hub) id, when known. */
+  portalId?: number;
+  /** The app (OAuth app, private app or service key's app) whose id HubSpot records as the source of what it creates. */
+  appId: number;
+  kind: CredentialKind;
+  /** 'connected', or 'needs-reconnect' when the refresh token was revoked: runs fail at once, named. */
+  status: 'connected' | 'needs-reconnect';
+  /** HubSpot API base URL; default https://api.hubapi.com. */
+  basePath?: string;
+  rateLimitPerTenSeconds?: number;
+  searchRateLimitPerSecond?: number;
+}
+
+/** A saved action config (configuration API), keyed by workspace and action id. */
+export interface SavedActionConfig {
+  workspaceId: string;
+  actionId: string;
+  /** The action config as saved (validated with actionConfigSchema by whoever saved it). */
+  config: unknown;
+}
+
+export interface AccountDirectory {
+  /** The connection, or undefined when no such account is connected. */
+  connection(accountId: string): Promise<HubSpotConnection | undefined>;
+  /**
+   * A valid access token for the account: refreshed ahead of expiry for OAuth. Throws an Error whose
+   * name is 'AccountNeedsReconnect' when the account must be reconnected by an operator.
+   */
+  accessToken(accountId: string): Promise<string>;
+  /** HubSpot answered 401 EXPIRED_AUTHENTICATION with this token: drop it so the next accessToken() refreshes. */
+  invalidate(accountId: string, token: string): Promise<void>;
+  /** The action config saved through the configuration API for this workspace, if any. */
+  savedActionConfig?(workspaceId: string, actionId: string): Promise<SavedActionConfig | undefined>;
+  /** Every account id this worker may act for (bounded: used for metric labels). */
+  accountIds(): Promise<string[]>;
+}

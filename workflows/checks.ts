@@ -1,0 +1,67 @@
+// The workflow's own checks of what it receives. The platform client validates every input with the
+// contract's zod schemas first; these small deterministic checks only keep a caller that bypasses it
+// from breaking a conversation. They stay loose on purpose: a tightened client rule must never change
+// what a running conversation accepted when its history was recorded.
+import { FIELDS_BUDGET_BYTES, fieldValuesBytes, truncateSummary } from '../src/action/limits';
+import { fnv64Hex } from '../src/action/hash';
+import { MAX_FIELDS, type FieldValues } from '../src/definitions';
+
+export interface Values {
+  fields?: FieldValues;
+  summary?: string;
+}
+
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Fields and summary of a signal or update: shapes checked, the summary cut to HubSpot's limit. */
+export function checkValues(raw: unknown, required = false): Checked<Values> {
+  if (raw === undefined || raw === null) return required ? { ok: false, reason: '(root): expected an object' } : { ok: true, value: {} };
+  if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
+  const value: Values = {};
+  if (raw.fields !== undefined) {
+    if (!isRecord(raw.fields)) return { ok: false, reason: 'fields: expected an object of field values' };
+    const entries = Object.entries(raw.fields);
+    if (entries.length > MAX_FIELDS) return { ok: false, reason: `fields: at most ${MAX_FIELDS} fields` };
+    for (const [key, v] of entries) {
+      if (key.length === 0 || key.length > 100) return { ok: false, reason: 'fields: a field name must have 1 to 100 characters' };
+      if (v !== null && typeof v !== 'string') return { ok: false, reason: `fields.${key}: expected text or null` };
+    }
+    value.fields = raw.fields as FieldValues;
+  }
+  if (raw.summary !== undefined) {
+    if (typeof raw.summary !== 'string') return { ok: false, reason: 'summary: expected text' };
+    value.summary = truncateSummary(raw.summary);
+  }
+  return { ok: true, value };
+}
+
+/** Why merging these fields would take the conversation past its field count or size budget, if it would. */
+export function overBudget(current: FieldValues, incoming: FieldValues | undefined): string | undefined {
+  if (!incoming) return undefined;
+  const merged = { ...current, ...incoming };
+  const count = Object.keys(merged).length;
+  if (count > MAX_FIELDS) return `fields: this would bring the conversation to ${count} distinct fields; at most ${MAX_FIELDS}`;
+  const bytes = fieldValuesBytes(merged);
+  if (bytes > FIELDS_BUDGET_BYTES) return `fields: this would bring the conversation's field values to ${Math.ceil(bytes / 1024)} KiB; at most ${FIELDS_BUDGET_BYTES / 1024} KiB`;
+  return undefined;
+}
+
+export function checkActionId(raw: unknown): Checked<string> {
+  if (!isRecord(raw) || typeof raw.actionId !== 'string' || raw.actionId.length === 0 || raw.actionId.length > 200) {
+    return { ok: false, reason: 'actionId: expected the id of an action of this conversation' };
+  }
+  return { ok: true, value: raw.actionId };
+}
+
+export function checkMessageSender(raw: unknown): Checked<'customer' | 'agent'> {
+  const from = isRecord(raw) ? raw.from : undefined;
+  return from === 'customer' || from === 'agent' ? { ok: true, value: from } : { ok: false, reason: 'from: expected "customer" or "agent"' };
+}
+
+/** A stable fingerprint of the values a run of this action would write: identical values cost no HubSpot call. */
+export function syncFingerprint(mappedFields: string[], fields: FieldValues, summary: string | undefined): string {
+  const canonical = JSON.stringify([mappedFields.map((f) => [f, fields[f] ?? null]), summary ?? null]);
+  return `${fnv64Hex(canonical)}:${canonical.length}`;
+}
