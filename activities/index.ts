@@ -14,7 +14,10 @@ import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactWrite } from '../src/action/plan';
 import type { AccountDirectory } from '../src/hubspot/directory';
-import type { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+
+/** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
+export type Lane = NonNullable<CallOptions['lane']>;
 import { createLegacyActivities } from './legacy';
 
 /** The record-source properties HubSpot sets on objects created through the API. */
@@ -86,8 +89,9 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
      * action's mappings fit the account's live property schema (cached), then finds the contact by email
      * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
      */
-    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string }): Promise<LookupResult> {
-      return heartbeating(async (signal) => {
+    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane }): Promise<LookupResult> {
+      return heartbeating(async (aborted) => {
+        const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
         const accountLabel = account.id;
         const owner = account.connection.workspaceId;
@@ -101,13 +105,13 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
         if (config.hubspotAccountId !== account.id) {
           return { kind: 'refused', reason: `The saved configuration of action ${config.id} names another HubSpot account`, accountLabel };
         }
-        const problems = validateFieldMappings(config, await account.contactPropertySchema({ signal }));
+        const problems = validateFieldMappings(config, await account.contactPropertySchema(call));
         if (problems.length) {
           log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: config.id, problems: problems.length });
           return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
         }
         const savedConfig = effective.saved ? config : undefined;
-        const contact = await account.readContactByEmail(input.email, SOURCE_PROPERTIES, { signal });
+        const contact = await account.readContactByEmail(input.email, SOURCE_PROPERTIES, call);
         if (!contact) {
           log.info('No contact for this email', { accountId: account.id });
           return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
@@ -119,29 +123,30 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     },
 
     /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. */
-    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }> }): Promise<{ contactId: string; created: boolean }> {
-      return heartbeating(async (signal) => {
+    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane }): Promise<{ contactId: string; created: boolean }> {
+      return heartbeating(async (aborted) => {
+        const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
         const { write } = input;
         if (write.kind === 'update') {
-          await account.updateContact(write.contactId, write.properties, { signal });
+          await account.updateContact(write.contactId, write.properties, call);
           log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
           return { contactId: write.contactId, created: false };
         }
         try {
-          const created = await account.createContact(write.properties, { signal });
+          const created = await account.createContact(write.properties, call);
           log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
           return { contactId: created.id, created: true };
         } catch (err) {
           if (failureType(err) !== 'HubSpotConflict') throw err;
           // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
-          const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], { signal }))?.id;
+          const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
           if (!existingId) throw err;
-          const existing = await account.readContact(existingId, SOURCE_PROPERTIES, { signal });
+          const existing = await account.readContact(existingId, SOURCE_PROPERTIES, call);
           if (existing && isOurs(account, existing.properties)) {
             // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
             const { email: _email, ...rest } = write.properties;
-            if (Object.keys(rest).length) await account.updateContact(existing.id, rest, { signal });
+            if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
             log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
             return { contactId: existing.id, created: true };
           }
@@ -173,8 +178,10 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       mayHaveWritten: boolean;
       summary: string;
       timestamp: string;
+      lane?: Lane;
     }): Promise<{ noteId: string; created: boolean }> {
-      return heartbeating(async (signal) => {
+      return heartbeating(async (aborted) => {
+        const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
         const body = renderSummaryNote(input.summary, input.conversationKey);
         const retried = Context.current().info.attempt > 1;
@@ -182,17 +189,17 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
         // contact, and after a failed attempt or run a lost create is looked for.
         const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
         if (mustLook) {
-          const onContact = await account.noteIdsOfContact(input.contactId, { signal });
+          const onContact = await account.noteIdsOfContact(input.contactId, call);
           const attached = new Set(onContact);
           const known = [...input.knownNoteIds].reverse().find((id) => attached.has(id));
           let reuse: string | undefined = known;
           if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
             // An attempt may have created the note and lost the answer: look for our reference on the contact's notes.
-            reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), signal);
+            reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), call);
           }
           if (reuse) {
             try {
-              await account.updateNote(reuse, body, { signal });
+              await account.updateNote(reuse, body, call);
               log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
               return { noteId: reuse, created: false };
             } catch (err) {
@@ -201,7 +208,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
             }
           }
         }
-        const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, { signal });
+        const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
         log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
         return { noteId: created.id, created: true };
       });
@@ -212,14 +219,14 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
 }
 
 /** The newest of the contact's notes (not already known) whose body carries our reference line. */
-async function findNoteByReference(account: HubSpotAccount, noteIds: string[], known: string[], reference: string, signal: AbortSignal): Promise<string | undefined> {
+async function findNoteByReference(account: HubSpotAccount, noteIds: string[], known: string[], reference: string, options: CallOptions): Promise<string | undefined> {
   const skip = new Set(known);
   const candidates = noteIds
     .filter((id) => !skip.has(id))
     .sort(newestFirst)
     .slice(0, LOST_NOTE_CANDIDATES);
   if (candidates.length === 0) return undefined;
-  const { results } = await account.readNotes(candidates, { signal });
+  const { results } = await account.readNotes(candidates, options);
   const mine = results.filter((n) => n.properties.hs_note_body?.includes(reference));
   return mine.map((n) => n.id).sort(newestFirst)[0];
 }

@@ -7,7 +7,7 @@ import { Client as HubSpotClient } from '@hubspot/api-client';
 import { Client, Connection } from '@temporalio/client';
 import type { ActionConfigInput } from './action/config';
 import { ConversationClient, type Conversation } from './client';
-import { DEFAULT_TASK_QUEUE, type ActionRun, type ConversationResult } from './contract';
+import { DEFAULT_TASK_QUEUE, type ActionRun, type ConversationState } from './contract';
 import { DEMO_ACCOUNT } from './hubspot-emulator';
 import { dataConverterFromEnv } from './codec/data-converter';
 
@@ -53,7 +53,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   const stamp = Date.now().toString(36);
   const inactivityTimeoutMs = options.inactivityTimeoutMs ?? 5_000;
 
-  const show = async (conversationId: string, result: ConversationResult): Promise<DemoRun> => {
+  /** The conversation once its offline sync has run (it is then kept, dormant, for its retention period). */
+  const synced = async (conversationId: string): Promise<ConversationState> => {
+    for (const until = Date.now() + 120_000; ; ) {
+      const state = await platform.getState(conversationId);
+      if (state?.status === 'ended' && Object.keys(state.outcomes).length > 0) return state;
+      if (Date.now() > until) throw new Error(`conversation ${conversationId} did not sync within 2 minutes (status ${state?.status ?? 'unknown'})`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const show = async (conversationId: string, result: ConversationState): Promise<DemoRun> => {
     const outcome = result.outcomes[demoAction.id]?.at(-1);
     const run: DemoRun = { conversationId, outcome };
     if (!outcome) {
@@ -86,7 +95,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   await platform.recordMessage(text, { from: 'customer', fields: { email: 'alex.morgan@example.com', first_name: 'Alex' } });
   await platform.recordMessage(text, { from: 'agent', fields: { last_name: 'Morgan', favorite_product: 'Team plan' } });
   await platform.updateFields(text, { summary: 'Alex asked about the Team plan for 12 seats & wants a demo next week.' });
-  const textRun = await show(text.conversationId, await platform.result(text.conversationId));
+  const textRun = await show(text.conversationId, await synced(text.conversationId));
 
   // 2. Phone call: a customer already in HubSpot (found by a secondary email). Updating existing
   //    contacts is not allowed by this action, so only the summary note is written.
@@ -94,7 +103,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   say(`Phone call ${call.conversationId}: the customer is already in HubSpot; the sync runs when the call ends`);
   await platform.recordMessage(call, { from: 'customer', fields: { email: 'Maria@Garcia-Consulting.example', first_name: 'María' } });
   await platform.endCall(call, { summary: 'Maria called to move her renewal to March. Callback requested.' });
-  const callRun = await show(call.conversationId, await platform.result(call.conversationId));
+  const callRun = await show(call.conversationId, await synced(call.conversationId));
 
   say(`see both conversations in the Temporal Web UI, and everything stored in the emulator at ${options.hubspotBasePath}/_emulator/accounts/${DEMO_ACCOUNT.accountId}/contacts`);
   return [textRun, callRun];

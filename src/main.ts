@@ -18,6 +18,11 @@ import { dataConverterFromEnv } from './codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
 import { ConversationClient } from './client';
 import { runDemo } from './demo';
+import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } from './accounts/setup';
+import { CompositeDirectory } from './accounts/store-directory';
+import { playDemoOnNewConnections } from './accounts/dev-demo';
+import { staticDirectory } from './hubspot/static-directory';
+import type { HubSpotPropertyDefinition } from './action/mapping-validation';
 
 function say(line: string): void {
   process.stdout.write(`[worker] ${line}\n`);
@@ -68,6 +73,14 @@ async function main(): Promise<void> {
     say(`no HUBSPOT_ACCOUNTS: HubSpot emulator at ${emulator.url} (account "${DEMO_ACCOUNT.accountId}", token "${DEMO_ACCOUNT.token}"; inspect it at ${emulator.url}/_emulator/accounts)`);
   }
 
+  // Accounts connected at run time (OAuth "Add account"), kept in the account store, and the configuration
+  // API with the setup page (docs/ACCOUNTS.md): always in development, with DATABASE_URL in production.
+  const accountServices = accountServicesWanted(process.env, env.WORKER_MODE === 'development')
+    ? await startAccountServices({ development: env.WORKER_MODE === 'development', root: repoRoot, emulatorUrl: emulator?.url, say, propertySchema: async (id): Promise<HubSpotPropertyDefinition[]> => (await hubspot.get(id)).contactPropertySchema() })
+    : undefined;
+  if (accountServices) cleanups.push(() => accountServices.close());
+  const hubspot: HubSpotAccounts = new HubSpotAccounts(accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : accounts);
+
   const apiKey = env.TEMPORAL_API_KEY;
   const tls =
     env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
@@ -85,7 +98,7 @@ async function main(): Promise<void> {
     dataConverter,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
-    hubspot: new HubSpotAccounts(accounts),
+    hubspot,
     tuning: env.WORKER_MAX_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS } : undefined,
   });
 
@@ -102,6 +115,25 @@ async function main(): Promise<void> {
   say(`polling task queue "${env.TEMPORAL_TASK_QUEUE}" for ${accounts.length} HubSpot account(s): ${accounts.map((a) => a.accountId).join(', ')}`);
   say('ready. Ctrl-C stops it.');
   const running = worker.run();
+  if (emulator && accountServices) {
+    const api = accountServices.configApi;
+    say(`setup page ("Add account"): ${api.url}${api.oneTimeLoginPath(DEVELOPMENT_WORKSPACE)} (a single-use login link; later, log in at ${api.url}/login with the token in .cache/config-api-token)`);
+    if (env.DEMO && !process.argv.includes('--demo-then-exit')) {
+      const demoConnection = await Connection.connect({ address, tls, apiKey });
+      const client = new Client({ connection: demoConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+      const stop = playDemoOnNewConnections({
+        store: accountServices.store,
+        platform: new ConversationClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE }),
+        workspaceId: DEVELOPMENT_WORKSPACE,
+        emulatorUrl: emulator.url,
+        say: (line) => process.stdout.write(`[demo] ${line}\n`),
+      });
+      cleanups.unshift(async () => {
+        await stop();
+        await demoConnection.close();
+      });
+    }
+  }
   let demoFailed = false;
   if (emulator && env.DEMO) {
     // The demo writes contacts: it only ever runs on the embedded emulator.

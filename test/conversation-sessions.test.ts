@@ -107,3 +107,25 @@ describe('values that arrive while the conversation is ending', () => {
     });
   }
 });
+
+describe('the in-conversation time budget', () => {
+  test('HubSpot at 1.2 s a call and a 3 s budget: the agent has a failed outcome within the budget plus the margin', async () => {
+    const live = action({ id: 'live', offlineSync: false });
+    const conv = conversation('chat', [live], { options: { actionTimeoutMs: 3_000 } });
+    // Every call takes 1.2 s: schema, lookup and create alone need 3.6 s, more than the whole budget.
+    h.emulator.setFaults(ACME.accountId, { latencyMs: 1_200 });
+    try {
+      const outcome = await h.run(async () => {
+        const started = Date.now();
+        const run = await h.platform.runAction(conv, { actionId: 'live', fields: { email: `budget.${process.pid}@example.com` }, summary: 'Budget.' });
+        return { run, elapsed: Date.now() - started };
+      });
+      assert.equal(outcome.run.result, 'failed', outcome.run.reason);
+      assert.match(outcome.run.reason, /time budget/);
+      // The documented margin (docs/PLATFORM_CONTRACT.md): the budget plus one second.
+      assert.ok(outcome.elapsed < 3_000 + 1_000, `the agent waited ${outcome.elapsed} ms`);
+    } finally {
+      h.emulator.setFaults(ACME.accountId, null);
+    }
+  });
+});

@@ -22,8 +22,14 @@ interface Job {
 
 async function startMain(args: string[], extraEnv: Record<string, string>): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'main-job-'));
-  const ports = { TEMPORAL_DEV_PORT: await freePort(), TEMPORAL_DEV_UI_PORT: await freePort(), HUBSPOT_EMULATOR_PORT: await freePort() };
-  const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), TEMPORAL_DEV_DB: join(dir, 'dev.sqlite'), ...extraEnv };
+  const ports = { TEMPORAL_DEV_PORT: await freePort(), TEMPORAL_DEV_UI_PORT: await freePort(), HUBSPOT_EMULATOR_PORT: await freePort(), CONFIG_API_PORT: await freePort() };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    TEMPORAL_DEV_DB: join(dir, 'dev.sqlite'),
+    ACCOUNT_STORE_DIR: join(dir, 'account-store'),
+    ...extraEnv,
+  };
   for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS']) delete env[k];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return { ...watch(child), ports, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

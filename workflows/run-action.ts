@@ -87,6 +87,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     // Missing or invalid email: no HubSpot call at all, and nothing to retry.
     return { result: 'skipped', propertiesWritten: [], reason: email.reason, accountLabel };
   }
+  const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
   const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
     if (budgetLeft() < MIN_STEP_MS) {
@@ -98,7 +99,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   try {
     const lookup = () =>
       step('look up contact by email', (act, o) =>
-        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email: email.email }]),
+        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email: email.email, lane }]),
       );
     let found = await lookup();
     accountLabel = found.accountLabel;
@@ -114,7 +115,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     if (plan.contact.kind !== 'none') {
       const write = plan.contact;
       try {
-        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write }]));
+        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane }]));
         contactId = written.contactId;
         created = written.created;
       } catch (err) {
@@ -127,7 +128,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
         contactId = found.kind === 'found' ? found.contactId : undefined;
         if (plan.contact.kind !== 'none') {
           const again = plan.contact;
-          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again }]));
+          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again, lane }]));
           contactId = written.contactId;
           created = written.created;
         }
@@ -148,6 +149,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
             mayHaveWritten: input.mayHaveWritten,
             summary,
             timestamp: input.timestamp,
+            lane,
           },
         ]),
       );

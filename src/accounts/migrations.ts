@@ -1,0 +1,78 @@
+// The account store's schema, as numbered migrations applied at start (table schema_migrations).
+// Add a migration at the end; never edit one that has shipped.
+import type { Database } from './db';
+
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'connections, action configs, oauth states',
+    statements: [
+      `CREATE TABLE hubspot_connections (
+        account_id text PRIMARY KEY,
+        workspace_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('oauth', 'private-app', 'service-key')),
+        portal_id bigint,
+        app_id bigint NOT NULL,
+        scopes jsonb NOT NULL DEFAULT '[]'::jsonb,
+        status text NOT NULL CHECK (status IN ('connected', 'needs-reconnect', 'disconnected')),
+        status_reason text,
+        key_id text,
+        refresh_token_enc text,
+        access_token_enc text,
+        access_issued_at timestamptz,
+        access_expires_at timestamptz,
+        token_version integer NOT NULL DEFAULT 0,
+        refresh_lease_owner text,
+        refresh_lease_until timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE INDEX hubspot_connections_workspace ON hubspot_connections (workspace_id)`,
+      // One live OAuth connection per (workspace, portal, app): connecting again reconnects it.
+      `CREATE UNIQUE INDEX hubspot_connections_live_portal ON hubspot_connections (workspace_id, portal_id, app_id)
+         WHERE kind = 'oauth' AND status <> 'disconnected'`,
+      `CREATE TABLE action_configs (
+        workspace_id text NOT NULL,
+        action_id text NOT NULL,
+        config jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (workspace_id, action_id)
+      )`,
+      `CREATE TABLE oauth_states (
+        state_id text PRIMARY KEY,
+        workspace_id text NOT NULL,
+        return_to text,
+        expires_at timestamptz NOT NULL,
+        used_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+    ],
+  },
+];
+
+/** Applies the migrations not applied yet, under a lock so that workers starting together do not race. */
+export async function migrate(db: Database, migrations: Migration[] = MIGRATIONS): Promise<number[]> {
+  return db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(7318407)`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).rows.map((r) => Number(r.version)));
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      for (const sql of m.statements) await tx.query(sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return applied;
+  });
+}

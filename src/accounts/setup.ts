@@ -1,0 +1,199 @@
+// The main job's account services from the environment: the account store (PostgreSQL or embedded
+// PGlite), its directory for the worker, the OAuth app and the configuration API with its page.
+// Development (nothing configured) fills every gap with local defaults under .cache/ and the
+// emulator's demo app; production requires each setting. See docs/ACCOUNTS.md.
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DataDirInUse } from './db';
+import { createServer } from 'node:net';
+import { z } from 'zod';
+import { freePort } from '../net';
+import { describeZodError } from '../contract';
+import { HubSpotOAuthClient, DEFAULT_SCOPES } from './oauth-client';
+import { AccountStore } from './store';
+import { StoreDirectory } from './store-directory';
+import { tokenKeysFromEnv } from './token-cipher';
+import { startConfigApi, type RunningConfigApi } from '../config-api/server';
+import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const list = z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean));
+
+export const accountsEnvSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional().describe('PostgreSQL for the account store. Unset: embedded PGlite in ACCOUNT_STORE_DIR.'),
+  DATABASE_URL_FILE: z.string().min(1).optional().describe('A file holding DATABASE_URL (a mounted secret).'),
+  ACCOUNT_STORE_DIR: z.string().min(1).default('.cache/account-store').describe('Embedded PGlite data directory (no DATABASE_URL).'),
+  ACCOUNT_STORE_KEYS: z.string().min(1).optional().describe('JSON {"key-id": "<base64 32-byte key>"}: encrypts tokens at rest. The last key (or ACCOUNT_STORE_ACTIVE_KEY_ID) encrypts; all decrypt.'),
+  ACCOUNT_STORE_KEYS_FILE: z.string().min(1).optional().describe('A file holding ACCOUNT_STORE_KEYS. Development default: .cache/account-store-keys.json, generated.'),
+  ACCOUNT_STORE_ACTIVE_KEY_ID: z.string().min(1).optional(),
+  HUBSPOT_OAUTH_CLIENT_ID: z.string().min(1).optional().describe('The public app’s client id. Development default: the emulator’s demo-client-id.'),
+  HUBSPOT_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  HUBSPOT_OAUTH_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  HUBSPOT_OAUTH_REDIRECT_URI: z.url().optional().describe('Registered in the app’s settings; default <CONFIG_API_PUBLIC_URL>/oauth/callback.'),
+  HUBSPOT_OAUTH_SCOPES: list.optional().describe(`Required scopes; default ${DEFAULT_SCOPES.join(' ')}.`),
+  HUBSPOT_OAUTH_OPTIONAL_SCOPES: list.optional(),
+  HUBSPOT_OAUTH_AUTHORIZE_URL: z.url().optional().describe('Default https://app.hubspot.com/oauth/authorize (the emulator’s in development).'),
+  HUBSPOT_API_BASE: z.url().optional().describe('HubSpot API base for stored connections and token calls; default https://api.hubapi.com (the emulator’s in development).'),
+  CONFIG_API_HOST: z.string().min(1).default('127.0.0.1'),
+  CONFIG_API_PORT: port.default(8790),
+  CONFIG_API_PUBLIC_URL: z.url().optional().describe('The URL browsers reach the configuration API at; default http://<host>:<port>.'),
+  CONFIG_API_TOKEN: z.string().min(24).optional().describe('Bearer token of the platform backend. Development default: generated into .cache/config-api-token.'),
+  CONFIG_API_TOKEN_FILE: z.string().min(1).optional(),
+  CONFIG_API_RETURN_ORIGINS: list.optional().describe('Origins the OAuth callback may redirect to (the platform’s setup screens).'),
+});
+export type AccountsEnv = z.infer<typeof accountsEnvSchema>;
+
+/** The workspace the development setup page logs into (the login form's default). */
+export const DEVELOPMENT_WORKSPACE = 'default';
+
+/** Development always runs the account services; production when a database is configured. */
+export function accountServicesWanted(env: NodeJS.ProcessEnv, development: boolean): boolean {
+  return development || Boolean(env.DATABASE_URL || env.DATABASE_URL_FILE);
+}
+
+export class AccountsConfigError extends Error {
+  override name = 'AccountsConfigError';
+}
+
+function secret(env: AccountsEnv, value: keyof AccountsEnv, file: keyof AccountsEnv): string | undefined {
+  const v = env[value] as string | undefined;
+  const f = env[file] as string | undefined;
+  if (v && f) throw new AccountsConfigError(`Set ${value} or ${file}, not both`);
+  if (!f) return v;
+  try {
+    return readFileSync(f, 'utf8').trim();
+  } catch (err) {
+    throw new AccountsConfigError(`${file} (${f}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function portIsFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const srv = createServer();
+    srv.once('error', () => resolveFree(false));
+    srv.listen(port, host, () => srv.close(() => resolveFree(true)));
+  });
+}
+
+/** The configuration API token: from the environment, else (development) a generated one kept in a file. */
+function apiToken(env: AccountsEnv, development: boolean, cacheDir: string): { token: string; generatedFile?: string; file?: string } {
+  const t = secret(env, 'CONFIG_API_TOKEN', 'CONFIG_API_TOKEN_FILE');
+  if (t) return { token: t };
+  if (!development) throw new AccountsConfigError('CONFIG_API_TOKEN or CONFIG_API_TOKEN_FILE is required outside development');
+  const file = resolve(cacheDir, 'config-api-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
+  mkdirSync(dirname(file), { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, generatedFile: file, file };
+}
+
+export interface AccountServices {
+  store: AccountStore;
+  directory: StoreDirectory;
+  oauth?: HubSpotOAuthClient;
+  configApi: RunningConfigApi;
+  close(): Promise<void>;
+}
+
+export interface AccountServicesOptions {
+  env?: NodeJS.ProcessEnv;
+  development: boolean;
+  /** The repository root: relative paths resolve against it. */
+  root: string;
+  /** The embedded emulator's URL (development): the OAuth app and API base default to it. */
+  emulatorUrl?: string;
+  /** Reads an account's contact-property schema (the worker's HubSpot adapter); default the official client. */
+  propertySchema?: (accountId: string) => Promise<HubSpotPropertyDefinition[]>;
+  say?: (line: string) => void;
+}
+
+export async function startAccountServices(options: AccountServicesOptions): Promise<AccountServices> {
+  const source = options.env ?? process.env;
+  const parsed = accountsEnvSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
+  if (!parsed.success) throw new AccountsConfigError(`Invalid configuration: ${describeZodError(parsed.error)}`);
+  const env = parsed.data;
+  const say = options.say ?? (() => undefined);
+  const cacheDir = resolve(options.root, '.cache');
+
+  const databaseUrl = secret(env, 'DATABASE_URL', 'DATABASE_URL_FILE');
+  if (!databaseUrl && !options.development) throw new AccountsConfigError('DATABASE_URL or DATABASE_URL_FILE is required outside development (the account store)');
+  let keys;
+  try {
+    keys = tokenKeysFromEnv(source, options.development ? resolve(cacheDir, 'account-store-keys.json') : undefined);
+  } catch (err) {
+    throw new AccountsConfigError((err as Error).message);
+  }
+  let dataDir = resolve(options.root, env.ACCOUNT_STORE_DIR);
+  let store: AccountStore;
+  try {
+    store = await AccountStore.open({ url: databaseUrl, dataDir: databaseUrl ? undefined : dataDir, keys: keys.keys });
+  } catch (err) {
+    // Development, default directory held by another job on this machine: this one gets a store of its own.
+    if (!(err instanceof DataDirInUse) || source.ACCOUNT_STORE_DIR) throw err;
+    say(`${err.message}: using a temporary one (set ACCOUNT_STORE_DIR to choose)`);
+    dataDir = mkdtempSync(join(tmpdir(), 'account-store-'));
+    store = await AccountStore.open({ dataDir, keys: keys.keys });
+  }
+  say(`account store: ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`}; tokens encrypted with key "${store.activeKeyId}" from ${keys.source}`);
+
+  // Development without an explicit port: another job on this machine may hold the default one.
+  let apiPort = env.CONFIG_API_PORT;
+  if (options.development && !source.CONFIG_API_PORT && !(await portIsFree(env.CONFIG_API_HOST, apiPort))) {
+    apiPort = await freePort();
+    say(`configuration API: port ${env.CONFIG_API_PORT} is taken, using ${apiPort} (set CONFIG_API_PORT to choose)`);
+  }
+  const publicUrl = (env.CONFIG_API_PUBLIC_URL ?? `http://${env.CONFIG_API_HOST === '0.0.0.0' ? '127.0.0.1' : env.CONFIG_API_HOST}:${apiPort}`).replace(/\/+$/, '');
+  const clientSecret = secret(env, 'HUBSPOT_OAUTH_CLIENT_SECRET', 'HUBSPOT_OAUTH_CLIENT_SECRET_FILE');
+  const emulator = options.development && !env.HUBSPOT_OAUTH_CLIENT_ID ? options.emulatorUrl : undefined;
+  let oauth: HubSpotOAuthClient | undefined;
+  if (env.HUBSPOT_OAUTH_CLIENT_ID || emulator) {
+    if (env.HUBSPOT_OAUTH_CLIENT_ID && !clientSecret) throw new AccountsConfigError('HUBSPOT_OAUTH_CLIENT_ID needs HUBSPOT_OAUTH_CLIENT_SECRET (or _FILE)');
+    oauth = new HubSpotOAuthClient({
+      clientId: env.HUBSPOT_OAUTH_CLIENT_ID ?? 'demo-client-id',
+      clientSecret: clientSecret ?? 'demo-client-secret',
+      redirectUri: env.HUBSPOT_OAUTH_REDIRECT_URI ?? `${publicUrl}/oauth/callback`,
+      scopes: env.HUBSPOT_OAUTH_SCOPES ?? DEFAULT_SCOPES,
+      optionalScopes: env.HUBSPOT_OAUTH_OPTIONAL_SCOPES,
+      authorizeUrl: env.HUBSPOT_OAUTH_AUTHORIZE_URL ?? (emulator ? `${emulator}/oauth/authorize` : undefined),
+      apiBase: env.HUBSPOT_API_BASE ?? emulator,
+    });
+  } else {
+    say('no HUBSPOT_OAUTH_CLIENT_ID: "Add account" (OAuth) is off; private-app tokens can still be added through the API');
+  }
+  const directory = new StoreDirectory(store, { oauth, basePath: env.HUBSPOT_API_BASE ?? options.emulatorUrl });
+
+  const token = apiToken(env, options.development, cacheDir);
+  let configApi: RunningConfigApi;
+  try {
+    configApi = await startConfigApi({
+      store,
+      directory,
+      oauth,
+      apiToken: token.token,
+      propertySchema: options.propertySchema,
+      allowedReturnOrigins: env.CONFIG_API_RETURN_ORIGINS,
+      secureCookies: publicUrl.startsWith('https:'),
+      host: env.CONFIG_API_HOST,
+      port: apiPort,
+    });
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+  say(`configuration API: ${publicUrl}/v1/workspaces/<workspaceId>/… (bearer token ${token.generatedFile ? `generated into ${token.generatedFile}` : token.file ? `in ${token.file}` : 'from CONFIG_API_TOKEN'})`);
+  if (oauth) say(`OAuth redirect URL (register it in the HubSpot app): ${oauth.settings.redirectUri}`);
+  return {
+    store,
+    directory,
+    oauth,
+    configApi,
+    async close() {
+      await configApi.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// What the account, OAuth and configuration API tests share: an emulator with OAuth, an account store
+// on in-memory PGlite, and the OAuth install driven over plain HTTP (the browser test drives the pages).
+import { randomBytes } from 'node:crypto';
+import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
+import { EmulatorServer } from '../src/hubspot-emulator/server';
+import { DEMO_OAUTH_APP } from '../src/hubspot-emulator/oauth';
+import type { EmulatorAccountSeed } from '../src/hubspot-emulator/store';
+import { AccountStore } from '../src/accounts/store';
+import { HubSpotOAuthClient } from '../src/accounts/oauth-client';
+import type { TokenKeys } from '../src/accounts/token-cipher';
+
+export const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
+
+export function testKeys(ids: string[] = ['k1']): TokenKeys {
+  const keys: Record<string, Buffer> = {};
+  for (const id of ids) keys[id] = randomBytes(32);
+  return { keys, activeKeyId: ids.at(-1)! };
+}
+
+export async function startOAuthEmulator(options: { accessTokenTtlSeconds?: number; accounts?: EmulatorAccountSeed[] } = {}): Promise<EmulatorServer> {
+  const server = new EmulatorServer({
+    accounts: options.accounts ?? [{ ...DEMO_ACCOUNT, rateLimit: OFF }],
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds,
+  });
+  await server.listen();
+  return server;
+}
+
+export function oauthClient(emulatorUrl: string, redirectUri = 'http://127.0.0.1:9/oauth/callback'): HubSpotOAuthClient {
+  return new HubSpotOAuthClient({
+    clientId: DEMO_OAUTH_APP.clientId,
+    clientSecret: DEMO_OAUTH_APP.clientSecret,
+    redirectUri,
+    scopes: ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.schemas.contacts.read'],
+    authorizeUrl: `${emulatorUrl}/oauth/authorize`,
+    apiBase: emulatorUrl,
+  });
+}
+
+export function memoryStore(keys = testKeys()): Promise<AccountStore> {
+  return AccountStore.open({ keys });
+}
+
+/**
+ * What a person does on the emulator's consent page: approve the install for `portal`. Returns the
+ * URL HubSpot sends the browser back to (redirect_uri?code=…&state=…).
+ */
+export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.accountId, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
+  const url = new URL(installUrl);
+  const page = await fetch(url);
+  if (page.status !== 200) throw new Error(`the consent page answered ${page.status}: ${await page.text()}`);
+  const form = new URLSearchParams();
+  for (const k of ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state']) form.set(k, url.searchParams.get(k) ?? '');
+  form.set('portal', portal);
+  form.set('decision', decision);
+  const res = await fetch(new URL('/oauth/authorize', url), { method: 'POST', body: form, redirect: 'manual' });
+  if (res.status !== 302) throw new Error(`the consent form answered ${res.status}: ${await res.text()}`);
+  return new URL(res.headers.get('location')!);
+}
+
+/** Connects the emulator's portal for a workspace straight through the store (no configuration API). */
+export async function connectDirectly(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, portal = DEMO_ACCOUNT.accountId) {
+  const back = await approveInstall(oauth.installUrl('s'), portal);
+  const grant = await oauth.exchangeCode(back.searchParams.get('code')!);
+  const info = await oauth.introspect(grant.accessToken);
+  return store.saveOAuthConnection({
+    workspaceId,
+    portalId: info.hubId,
+    appId: info.appId,
+    scopes: info.scopes,
+    refreshToken: grant.refreshToken,
+    accessToken: grant.accessToken,
+    accessExpiresAt: Date.now() + grant.expiresIn * 1000,
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,238 @@
+// The configuration API, through its typed client and plain HTTP: the OAuth install (state signed,
+// single use, expiring), the workspace's accounts, mappable properties, action-config validation and
+// saving, disconnect, workspace isolation, JSON errors that name the bad field, and no token in any
+// answer or log line.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
+import type { EmulatorServer } from '../src/hubspot-emulator/server';
+import { freePort } from '../src/net';
+import type { AccountStore } from '../src/accounts/store';
+import { StoreDirectory } from '../src/accounts/store-directory';
+import type { HubSpotOAuthClient } from '../src/accounts/oauth-client';
+import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
+import { ConfigApiClient, ConfigApiError } from '../src/config-api/client';
+import type { ActionConfigInput } from '../src/action/config';
+import { approveInstall, memoryStore, oauthClient, startOAuthEmulator } from './accounts-support';
+
+const API_TOKEN = 'test-config-api-token-0123456789abcdef';
+
+const action = (accountId: string, rows: Array<[string, string]>): ActionConfigInput => ({
+  id: 'sync-contact',
+  name: 'HubSpot: create or update contact',
+  intent: 'Save the customer',
+  offlineSync: true,
+  hubspotAccountId: accountId,
+  allowCreate: true,
+  allowUpdateExisting: false,
+  fieldMappings: rows.map(([hubspotProperty, astraField]) => ({ hubspotProperty, astraField })),
+  customFields: [],
+});
+
+describe('configuration API', () => {
+  let emulator: EmulatorServer;
+  let store: AccountStore;
+  let oauth: HubSpotOAuthClient;
+  let api: RunningConfigApi;
+  const logs: string[] = [];
+  const answers: string[] = [];
+  let a: ConfigApiClient;
+  let b: ConfigApiClient;
+  let accountId: string;
+
+  /** Every answer body is kept, to scan for tokens at the end. */
+  const recordingFetch: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    const text = await res.text();
+    answers.push(text);
+    return new Response(text, { status: res.status, headers: res.headers });
+  };
+
+  /** Runs "Add account" for a workspace as the browser would: install URL, consent, callback. */
+  async function connect(client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId): Promise<string> {
+    const { installUrl } = await client.startConnection();
+    const install = new URL(installUrl);
+    assert.equal(install.searchParams.get('client_id'), 'demo-client-id');
+    assert.equal(install.searchParams.get('redirect_uri'), `${api.url}/oauth/callback`);
+    assert.match(install.searchParams.get('state')!, /^[\w-]+\.[\w-]+$/);
+    const back = await approveInstall(installUrl, portal);
+    const res = await recordingFetch(back);
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { connection: { accountId: string } }).connection.accountId;
+  }
+
+  before(async () => {
+    emulator = await startOAuthEmulator();
+    store = await memoryStore();
+    const port = await freePort();
+    oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
+    const directory = new StoreDirectory(store, { oauth });
+    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, log: (l) => logs.push(l), stateTtlMs: 60_000 });
+    a = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-a', fetch: recordingFetch });
+    b = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-b', fetch: recordingFetch });
+    accountId = await connect(a);
+  });
+  after(async () => {
+    await api.close();
+    await store.close();
+    await emulator.close();
+  });
+
+  test('"Add account" stores the connection: portal, app, scopes, status', async () => {
+    const list = await a.listConnections();
+    assert.equal(list.length, 1);
+    const c = list[0]!;
+    assert.equal(c.accountId, accountId);
+    assert.equal(c.kind, 'oauth');
+    assert.equal(c.status, 'connected');
+    assert.equal(c.portalId, emulator.oauth.portalId(DEMO_ACCOUNT.accountId));
+    assert.equal(c.appId, 2000001);
+    assert.ok(c.scopes.includes('crm.objects.contacts.write'));
+    assert.deepEqual(await a.connection(accountId), c);
+  });
+
+  test('the install state is single use and expires', async () => {
+    const { installUrl } = await a.startConnection();
+    const back = await approveInstall(installUrl);
+    assert.equal((await fetch(back)).status, 200);
+    const again = await fetch(back);
+    assert.equal(again.status, 400);
+    const refused = (await again.json()) as { error: string; field: string };
+    assert.deepEqual([refused.error, refused.field], ['invalid_state', 'query.state']);
+    const forged = new URL(back);
+    forged.searchParams.set('state', `${back.searchParams.get('state')!.split('.')[0]}.AAAA`);
+    assert.equal((await fetch(forged)).status, 400);
+
+    const shortLived = await startConfigApi({ store, directory: new StoreDirectory(store, { oauth }), oauth, apiToken: API_TOKEN, stateTtlMs: 1 });
+    try {
+      const res = await fetch(`${shortLived.url}/v1/workspaces/ws-a/connections/oauth`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+      const { installUrl: late } = (await res.json()) as { installUrl: string };
+      await new Promise((r) => setTimeout(r, 20));
+      const lateBack = await approveInstall(late);
+      const cb = await fetch(`${shortLived.url}/oauth/callback${lateBack.search}`);
+      assert.equal(cb.status, 400);
+    } finally {
+      await shortLived.close();
+    }
+    // Connecting the same portal again in the same workspace is the same connection.
+    assert.equal((await a.listConnections()).length, 1);
+  });
+
+  test('a denied install comes back to returnTo with the error', async () => {
+    const { installUrl } = await a.startConnection({ returnTo: '/' });
+    const back = await approveInstall(installUrl, DEMO_ACCOUNT.accountId, 'deny');
+    const res = await fetch(back, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/?error=access_denied');
+  });
+
+  test('mappable properties: editable text-like ones, standard and custom; the others with why', async () => {
+    const p = await a.properties(accountId);
+    const names = p.mappable.map((x) => x.name);
+    for (const n of ['email', 'firstname', 'phone', 'favorite_product', 'conversation_summary', 'whatsapp_number']) assert.ok(names.includes(n), `${n} is not offered`);
+    const why = Object.fromEntries(p.notOffered.map((x) => [x.name, x.reason]));
+    assert.match(why.seats!, /number\/number property/);
+    assert.match(why.crm_segment!, /read-only/);
+    assert.match(why.lead_score_label!, /calculated/);
+    assert.match(why.interests!, /enumeration\/checkbox/);
+    assert.equal(p.mappable.find((x) => x.name === 'firstname')?.standard, true);
+    const custom = p.mappable.find((x) => x.name === 'favorite_product')!;
+    assert.deepEqual([custom.standard, custom.label, custom.type, custom.fieldType], [false, 'Favorite product', 'string', 'text']);
+    assert.ok(custom.group);
+  });
+
+  test('validate names every bad row; save refuses an invalid config and keeps a valid one', async () => {
+    const bad = action(accountId, [['email', 'email'], ['seats', 'seat_count'], ['no_such_prop', 'x'], ['firstname', 'first_name']]);
+    const r = await a.validateActionConfig(bad);
+    assert.equal(r.valid, false);
+    assert.deepEqual(r.problems.map((p) => p.field), ['config.fieldMappings[1]', 'config.fieldMappings[2]']);
+    assert.match(r.problems[1]!.message, /no contact property "no_such_prop"/);
+    const shape = await a.validateActionConfig({ ...bad, fieldMappings: [{ hubspotProperty: 'firstname', astraField: 'x' }] });
+    assert.equal(shape.problems[0]!.field, 'config.fieldMappings');
+    await assert.rejects(a.saveActionConfig(bad), (e: ConfigApiError) => e.status === 422 && e.code === 'invalid_config' && e.problems?.length === 2);
+
+    const good = action(accountId, [['email', 'email'], ['firstname', 'first_name'], ['conversation_summary', 'summary']]);
+    assert.deepEqual(await a.validateActionConfig(good), { valid: true, problems: [] });
+    await a.saveActionConfig(good);
+    assert.equal(((await a.actionConfig('sync-contact')).config as { hubspotAccountId: string }).hubspotAccountId, accountId);
+    const saved = await new StoreDirectory(store).savedActionConfig('ws-a', 'sync-contact');
+    assert.equal((saved?.config as { id: string }).id, 'sync-contact');
+  });
+
+  test('workspace isolation: workspace B cannot see or use workspace A’s account', async () => {
+    assert.deepEqual(await b.listConnections(), []);
+    await assert.rejects(b.connection(accountId), (e: ConfigApiError) => e.status === 404 && e.field === 'accountId');
+    await assert.rejects(b.properties(accountId), (e: ConfigApiError) => e.status === 404);
+    await assert.rejects(b.disconnect(accountId), (e: ConfigApiError) => e.status === 404);
+    await assert.rejects(b.actionConfig('sync-contact'), (e: ConfigApiError) => e.status === 404);
+    const v = await b.validateActionConfig(action(accountId, [['email', 'email']]));
+    assert.deepEqual(v.problems.map((p) => p.field), ['config.hubspotAccountId']);
+    assert.match(v.problems[0]!.message, /not connected in workspace ws-b/);
+    await assert.rejects(b.saveActionConfig(action(accountId, [['email', 'email']])), (e: ConfigApiError) => e.status === 422);
+    // B connecting the same portal gets its own connection.
+    const own = await connect(b);
+    assert.notEqual(own, accountId);
+    assert.deepEqual((await b.listConnections()).map((c) => c.accountId), [own]);
+    assert.equal((await a.listConnections()).length, 1);
+  });
+
+  test('authentication and input errors are JSON that names the field', async () => {
+    const call = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${api.url}${path}`, init);
+      return { status: res.status, body: (await res.json()) as { error: string; field?: string; message: string } };
+    };
+    const none = await call('/v1/workspaces/ws-a/connections');
+    assert.deepEqual([none.status, none.body.error, none.body.field], [401, 'unauthorized', 'authorization']);
+    const wrong = await call('/v1/workspaces/ws-a/connections', { headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+    const auth = { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' };
+    const badWs = await call('/v1/workspaces/bad%20ws!/connections', { headers: auth });
+    assert.deepEqual([badWs.status, badWs.body.field], [400, 'path.workspaceId']);
+    const badReturn = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ returnTo: 'https://evil.example/' }) });
+    assert.deepEqual([badReturn.status, badReturn.body.field], [400, 'body.returnTo']);
+    const extra = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ surprise: 1 }) });
+    assert.equal(extra.status, 400);
+    assert.match(extra.body.message, /surprise/);
+    const notJson = await call('/v1/workspaces/ws-a/action-configs/validate', { method: 'POST', headers: auth, body: '{"config": ' });
+    assert.deepEqual([notJson.status, notJson.body.error], [400, 'bad_request']);
+    const pat = await call('/v1/workspaces/ws-a/connections/private-app', { method: 'POST', headers: auth, body: JSON.stringify({ token: 'pat-na1-0000', appId: 'x' }) });
+    assert.deepEqual([pat.status, pat.body.field], [400, 'body.appId']);
+    const unknown = await call('/v1/nothing', { headers: auth });
+    assert.equal(unknown.status, 404);
+  });
+
+  test('a private-app token is kept encrypted and never returned', async () => {
+    const { connection } = await a.addPrivateAppToken({ token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId });
+    assert.equal(connection.kind, 'private-app');
+    const p = await a.properties(connection.accountId);
+    assert.ok(p.mappable.some((x) => x.name === 'favorite_product'));
+    assert.ok(!answers.some((t) => t.includes(DEMO_ACCOUNT.token)));
+    await a.disconnect(connection.accountId);
+  });
+
+  test('disconnect revokes the refresh token at HubSpot and removes the account', async () => {
+    const own = await connect(a, '__new__');
+    const tokens = await store.tokens(own);
+    const r = await a.disconnect(own);
+    assert.deepEqual(r, { accountId: own, status: 'disconnected', refreshTokenRevoked: true });
+    await assert.rejects(oauth.refresh(tokens!.refreshToken!), { error: 'invalid_grant' });
+    assert.ok(!(await a.listConnections()).some((c) => c.accountId === own));
+    await assert.rejects(a.connection(own), (e: ConfigApiError) => e.status === 404);
+  });
+
+  test('no token in any answer or log line (scan)', async () => {
+    const secrets: string[] = [API_TOKEN];
+    const rows = await store.db.query<{ account_id: string }>('SELECT account_id FROM hubspot_connections WHERE status <> $1', ['disconnected']);
+    for (const { account_id } of rows.rows) {
+      const t = await store.tokens(account_id);
+      if (t?.accessToken) secrets.push(t.accessToken);
+      if (t?.refreshToken) secrets.push(t.refreshToken);
+    }
+    assert.ok(secrets.length >= 3);
+    assert.ok(answers.length > 10 && logs.length > 10);
+    const everything = [...answers, ...logs].join('\n');
+    for (const s of secrets) assert.ok(!everything.includes(s), 'a token appears in an answer or a log line');
+    // The callback's query (code, state) stays out of the logs too.
+    assert.ok(!logs.some((l) => l.includes('code=')));
+  });
+});
