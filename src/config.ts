@@ -1,7 +1,9 @@
 // The worker's configuration, read from the environment and validated at start. Each bad value gets
-// an error that names the variable. HubSpot tokens live here (environment or secret file) and nowhere
-// else: never in workflow inputs or history.
+// an error that names the variable, and no error ever shows a secret's value. HubSpot tokens live here
+// (environment or secret file) and nowhere else: never in workflow inputs or history.
+// Every secret can come from a file (NAME_FILE, e.g. a Docker secret under /run/secrets): see readSecret.
 import { readFileSync } from 'node:fs';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { DEFAULT_TASK_QUEUE, describeZodError } from './contract';
 
@@ -33,10 +35,30 @@ export const envSchema = z.object({
   TEMPORAL_ADDRESS: z.string().min(1).optional().describe('host:port of the Temporal frontend. Unset in development: an embedded dev server starts.'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
-  TEMPORAL_API_KEY: z.string().min(1).optional().describe('Temporal Cloud API key (implies TLS).'),
+  TEMPORAL_API_KEY: z.string().min(1).optional().describe('Temporal Cloud API key (implies TLS). Prefer TEMPORAL_API_KEY_FILE.'),
+  TEMPORAL_API_KEY_FILE: z.string().min(1).optional().describe('Path of a file holding the Temporal Cloud API key (a mounted secret).'),
   TEMPORAL_TLS: bool.default(false).describe('Connect to Temporal over TLS.'),
   TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional().describe('mTLS client certificate (PEM).'),
   TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional().describe('mTLS client key (PEM).'),
+  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional().describe('CA certificate (PEM) the Temporal frontend\'s certificate is checked against; unset: the system\'s trusted CAs.'),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional().describe('The name the frontend\'s certificate is checked for, when it differs from the host of TEMPORAL_ADDRESS.'),
+  ALLOW_TEMPORAL_WITHOUT_TLS: bool
+    .default(false)
+    .describe('Production opt-out: connect to Temporal without TLS (a frontend reached over a private, otherwise protected link only).'),
+  ALLOW_UNENCRYPTED_PAYLOADS: bool
+    .default(false)
+    .describe('Production opt-out: run without payload encryption (CODEC_KEYS); personal data is then readable in Temporal history.'),
+  HUBSPOT_ALLOWED_BASE_URLS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Production opt-out: comma-separated base URLs accepted besides https://api.hubapi.com (e.g. an egress proxy). Each must match an account\'s basePath exactly.'),
+  CODEC_ALLOW_PLAINTEXT: bool
+    .default(false)
+    .describe('Migration switch: with CODEC_KEYS set, still decode unencrypted payloads (histories written before encryption was turned on).'),
+  CODEC_ALLOW_UNBOUND: bool
+    .default(false)
+    .describe('Migration switch: decode payloads encrypted by the first codec format (not bound to a workflow).'),
   TEMPORAL_DEV_PORT: port.default(7233).describe('Embedded dev server: gRPC port.'),
   TEMPORAL_DEV_UI_PORT: port.default(8233).describe('Embedded dev server: Web UI port.'),
   TEMPORAL_DEV_DB: z.string().min(1).default('.cache/dev-server.sqlite').describe('Embedded dev server: its database file (conversations survive restarts).'),
@@ -63,36 +85,135 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * A secret from the environment: NAME itself, or the content of the file NAME_FILE names (trailing
+ * whitespace and newline dropped), e.g. a Docker secret mounted under /run/secrets. Undefined when
+ * neither is set. Errors name the variables and the file, never the content.
+ */
+export function readSecret(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const inline = env[name] || undefined;
+  const file = env[`${name}_FILE`] || undefined;
+  if (inline && file) throw new ConfigError(`Set ${name} or ${name}_FILE, not both`);
+  if (!file) return inline;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${name}_FILE (${file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+  }
+  const value = text.trim();
+  if (!value) throw new ConfigError(`${name}_FILE (${file}) is empty`);
+  return value;
+}
+
+/** The hosts of HubSpot's API a production worker may send tokens to. */
+export const HUBSPOT_API_HOSTS = ['api.hubapi.com', 'api-eu1.hubapi.com'] as const;
+export const HUBSPOT_DEFAULT_BASE_URL = 'https://api.hubapi.com';
+
+/**
+ * Why a HubSpot base URL is not acceptable in production, or undefined when it is: https on one of
+ * HubSpot's API hosts, default port, no credentials, no path; or listed in HUBSPOT_ALLOWED_BASE_URLS.
+ */
+export function hubspotBaseUrlProblem(url: string, allowed: readonly string[] = []): string | undefined {
+  const trimmed = url.replace(/\/+$/, '');
+  if (allowed.some((a) => a.replace(/\/+$/, '') === trimmed)) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (parsed.protocol !== 'https:') return 'is not https://';
+  if (!(HUBSPOT_API_HOSTS as readonly string[]).includes(parsed.hostname)) return `is not on HubSpot's API host (${HUBSPOT_API_HOSTS.join(' or ')})`;
+  if (parsed.port || parsed.username || parsed.password || (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.hash) {
+    return 'must be the bare origin (no port, credentials, path or query)';
+  }
+  return undefined;
+}
+
+export interface TemporalConnectionOptions {
+  address: string;
+  tls?: TLSConfig | true;
+  apiKey?: string;
+}
+
+/**
+ * The connection settings every Temporal connection of the project uses (worker, platform client, ops
+ * CLI): TLS with the CA, client certificate (mTLS) and server name configured, or an API key. The
+ * files are read here; errors name the variable.
+ */
+export function temporalConnectionOptions(env: WorkerEnv, address: string = env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_DEV_PORT}`): TemporalConnectionOptions {
+  const read = (name: 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH'): Buffer | undefined => {
+    const path = env[name];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${name} (${path}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+    }
+  };
+  const crt = read('TEMPORAL_TLS_CERT_PATH');
+  const key = read('TEMPORAL_TLS_KEY_PATH');
+  const ca = read('TEMPORAL_TLS_CA_PATH');
+  const custom: TLSConfig = {
+    ...(crt && key ? { clientCertPair: { crt, key } } : {}),
+    ...(ca ? { serverRootCACertificate: ca } : {}),
+    ...(env.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: env.TEMPORAL_TLS_SERVER_NAME } : {}),
+  };
+  const useTls = env.TEMPORAL_TLS || Boolean(env.TEMPORAL_API_KEY) || Object.keys(custom).length > 0;
+  return {
+    address,
+    ...(useTls ? { tls: Object.keys(custom).length > 0 ? custom : true } : {}),
+    ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+  };
+}
+
 export interface WorkerConfig {
   env: WorkerEnv;
   /** undefined: start the embedded HubSpot emulator (development only). */
   hubspotAccounts?: Array<Omit<HubSpotAccountConfig, 'token' | 'tokenEnv' | 'tokenFile'> & { token: string }>;
 }
 
+/** Parses JSON that may hold secrets: the error gives the position only (the parser's message quotes the text). */
 function readJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(`${where} is not valid JSON: ${(err as Error).message}`);
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    throw new ConfigError(`${where} is not valid JSON${position ? ` (at character ${position})` : ''}`);
   }
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the bad variable. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(source).filter(([, v]) => v !== '')));
+  const nonEmpty = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const parsed = envSchema.safeParse(nonEmpty);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeZodError(parsed.error)}`);
   const env = parsed.data;
+  const apiKey = readSecret(nonEmpty, 'TEMPORAL_API_KEY');
+  if (apiKey) env.TEMPORAL_API_KEY = apiKey;
 
   if (env.HUBSPOT_ACCOUNTS && env.HUBSPOT_ACCOUNTS_FILE) throw new ConfigError('Set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE, not both');
-  if (env.WORKER_MODE === 'production') {
+  if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
+    throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  }
+  const production = env.WORKER_MODE === 'production';
+  if (production) {
     if (!env.TEMPORAL_ADDRESS) throw new ConfigError('WORKER_MODE=production needs TEMPORAL_ADDRESS: embedded servers are for development only');
     if (!env.HUBSPOT_ACCOUNTS && !env.HUBSPOT_ACCOUNTS_FILE) {
       throw new ConfigError('WORKER_MODE=production needs HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE: the HubSpot emulator is for development only');
     }
+    const tls = env.TEMPORAL_TLS || env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_API_KEY;
+    if (!tls && !env.ALLOW_TEMPORAL_WITHOUT_TLS) {
+      throw new ConfigError(
+        'WORKER_MODE=production needs TLS to Temporal: set TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH (mTLS), TEMPORAL_TLS=true, or TEMPORAL_API_KEY / TEMPORAL_API_KEY_FILE (Temporal Cloud); ALLOW_TEMPORAL_WITHOUT_TLS=true opts out',
+      );
+    }
+    if (!nonEmpty.CODEC_KEYS && !nonEmpty.CODEC_KEYS_FILE && !env.ALLOW_UNENCRYPTED_PAYLOADS) {
+      throw new ConfigError('WORKER_MODE=production needs payload encryption: set CODEC_KEYS_FILE (or CODEC_KEYS); ALLOW_UNENCRYPTED_PAYLOADS=true opts out');
+    }
   }
-  if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
-    throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
-  }
+  const allowedBaseUrls = (env.HUBSPOT_ALLOWED_BASE_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
 
   let rawAccounts: unknown;
   let where = 'HUBSPOT_ACCOUNTS';
@@ -103,7 +224,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
     try {
       text = readFileSync(env.HUBSPOT_ACCOUNTS_FILE, 'utf8');
     } catch (err) {
-      throw new ConfigError(`${where} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new ConfigError(`${where} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
     }
     rawAccounts = readJson(text, where);
   }
@@ -124,8 +245,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
       try {
         token = readFileSync(a.tokenFile, 'utf8').trim();
       } catch (err) {
-        throw new ConfigError(`${where}[${i}] (${a.accountId}): token file ${a.tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        throw new ConfigError(`${where}[${i}] (${a.accountId}): token file ${a.tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
       }
+    }
+    if (production) {
+      const problem = hubspotBaseUrlProblem(a.basePath ?? HUBSPOT_DEFAULT_BASE_URL, allowedBaseUrls);
+      if (problem) throw new ConfigError(`${where}[${i}] (${a.accountId}): basePath ${problem}; WORKER_MODE=production sends tokens to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`);
     }
     const { token: _t, tokenEnv: _e, tokenFile: _f, ...rest } = a;
     return { ...rest, token: token! };

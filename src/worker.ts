@@ -1,5 +1,5 @@
 // Wires the conversation workflow and the HubSpot activities into a Temporal worker.
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { HubSpotAccounts } from './hubspot/accounts';
 import { DEFAULT_TASK_QUEUE } from './contract';
@@ -28,5 +28,47 @@ export function createConversationWorker(options: ConversationWorkerOptions): Pr
     activities: createActivities({ hubspot: options.hubspot }),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...options.tuning,
+  });
+}
+
+// The worker's log lines. The SDK adds the activity's task token to its log attributes (and to some
+// messages): a task token lets whoever holds it complete or fail that activity, so it never leaves the
+// process. Bearer values and HubSpot private-app tokens are masked too, should one reach a message.
+const TOKEN_KEYS = new Set(['taskToken', 'base64TaskToken', 'token', 'authorization', 'apiKey', 'accessToken', 'refreshToken']);
+// Linear: no nested quantifiers; each alternative is a literal prefix followed by one bounded class.
+const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  [/\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, '$1 [redacted]'],
+  [/\bpat-[a-z0-9]{2,6}-[0-9a-f-]{20,}/gi, '[redacted-token]'],
+  // A task token is protobuf, base64 in logs: long runs of base64 characters.
+  [/[A-Za-z0-9+/]{48,}={0,2}/g, '[redacted]'],
+];
+
+/** Masks token-like values in a log message. */
+export function redactLogText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
+/** Log attributes without task tokens or other credentials; errors become {name, message}, masked. */
+export function safeLogMeta(meta: Record<string, unknown> | undefined, depth = 0): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(meta ?? {})) {
+    if (TOKEN_KEYS.has(key)) continue;
+    if (value instanceof Error) out[key] = { name: value.name, message: redactLogText(value.message) };
+    else if (typeof value === 'string') out[key] = redactLogText(value);
+    else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3) out[key] = safeLogMeta(value as Record<string, unknown>, depth + 1);
+    else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * The worker's logger for Runtime.install: one JSON object per line, task tokens and credentials
+ * removed. No personal data is ever logged by the project (ids and outcomes only).
+ */
+export function createWorkerLogger(level: LogLevel = 'INFO', write: (line: string) => void = (line) => process.stdout.write(line)): DefaultLogger {
+  return new DefaultLogger(level, ({ level: entryLevel, message, meta, timestampNanos }) => {
+    write(`${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level: entryLevel, message: redactLogText(message), ...safeLogMeta(meta) })}\n`);
   });
 }

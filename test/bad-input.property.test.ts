@@ -92,7 +92,7 @@ const validOptions = fc.record(
     inactivityTimeoutMs: fc.integer({ min: 1, max: 30 * 24 * 3600_000 }),
     callSafetyTimeoutMs: fc.integer({ min: 1, max: 30 * 24 * 3600_000 }),
     offlineRetryWindowMs: fc.integer({ min: 1, max: 30 * 24 * 3600_000 }),
-    actionTimeoutMs: fc.integer({ min: 1, max: 30 * 24 * 3600_000 }),
+    actionTimeoutMs: fc.integer({ min: 1_000, max: 30 * 24 * 3600_000 }),
     historyEventsBeforeContinueAsNew: fc.integer({ min: 20, max: 50_000 }),
   },
   { requiredKeys: [] },

@@ -1,99 +1,141 @@
-// Payload encryption (AES-GCM with key rotation) and the codec server the Web UI calls.
-import { after, before, describe, test } from 'node:test';
+// Payload encryption: AES-GCM bound to namespace and workflow, key rotation, per-namespace keys, plaintext
+// refused; and, on a real Temporal server, the history holds no personal data.
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { EncryptionCodec, keysFromEnv, CodecKeyError, ENCODING } from '../src/codec/encryption-codec';
-import { startCodecServer } from '../src/codec/codec-server';
-import type { DataConverter } from '@temporalio/common';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EncryptionCodec, keysFromEnv, payloadBinding, CodecKeyError, PayloadRefusedError, ENCODING } from '../src/codec/encryption-codec';
+import type { DataConverter, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { Client } from '@temporalio/client';
 import { localEnv } from './helpers/temporal-env';
-import { ACME, action, conversation, startHarness } from './helpers/conversation-harness';
 
 const key = () => randomBytes(32);
+// The end-to-end tests load the worker and client code when they run: the codec's own tests stay
+// independent of them.
+const harness = () => import('./helpers/conversation-harness');
 const payload = (value: unknown) => defaultPayloadConverter.toPayload(value)!;
 const text = (p: { data?: Uint8Array | null }) => Buffer.from(p.data ?? new Uint8Array()).toString('utf8');
+
+const ctx = (workflowId: string, namespace = 'default'): SerializationContext => ({ type: 'workflow', namespace, workflowId });
+const CONV_A = ctx('conversation-a');
+
+/** A payload in the first format: AES-GCM without associated data, no binding in the metadata. */
+function firstFormat(keyId: string, k: Uint8Array, p: ReturnType<typeof payload>) {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', k, iv);
+  const plain = temporal.api.common.v1.Payload.encode(p).finish();
+  return { metadata: { encoding: Buffer.from(ENCODING), 'encryption-key-id': Buffer.from(keyId) }, data: Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]) };
+}
 
 describe('encryption codec', () => {
   const k1 = key();
   const k2 = key();
   const secret = { email: 'jane.doe@example.com', summary: 'Jane wants a demo' };
 
-  test('encrypted payloads carry no plaintext and decode back to the original', async () => {
+  test('encrypted payloads carry no plaintext, name their key and workflow, and decode back in that workflow', async () => {
     const codec = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' });
-    const [encoded] = await codec.encode([payload(secret)]);
+    const [encoded] = await codec.encode([payload(secret)], CONV_A);
     assert.equal(Buffer.from(encoded!.metadata!.encoding!).toString(), ENCODING);
     assert.equal(Buffer.from(encoded!.metadata!['encryption-key-id']!).toString(), 'k1');
+    assert.deepEqual(payloadBinding(encoded!), { namespace: 'default', workflowId: 'conversation-a' });
     assert.ok(!text(encoded!).includes('jane'), 'plaintext leaked into the encrypted payload');
-    const [decoded] = await codec.decode([encoded!]);
+    const [decoded] = await codec.decode([encoded!], CONV_A);
     assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), secret);
+    // An activity of that workflow decodes it too (the SDK names the workflow in activity contexts).
+    const [inActivity] = await codec.decode([encoded!], { type: 'activity', namespace: 'default', workflowId: 'conversation-a', activityId: '1', isLocal: false });
+    assert.deepEqual(defaultPayloadConverter.fromPayload(inActivity!), secret);
+  });
+
+  test('a payload moved to another workflow or namespace fails to decrypt, with or without its metadata rewritten', async () => {
+    const codec = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' });
+    const [encoded] = await codec.encode([payload(secret)], CONV_A);
+    await assert.rejects(codec.decode([encoded!], ctx('conversation-b')), (e: unknown) => e instanceof PayloadRefusedError && /bound to workflow "conversation-a"/.test(e.message));
+    await assert.rejects(codec.decode([encoded!], ctx('conversation-a', 'tenant-2')), PayloadRefusedError);
+    // Rewriting the metadata to claim the new home does not help: the tag covers where it was written.
+    const forged = { ...encoded!, metadata: { ...encoded!.metadata, 'encryption-binding': Buffer.from(JSON.stringify({ namespace: 'default', workflowId: 'conversation-b' })) } };
+    await assert.rejects(codec.decode([forged], ctx('conversation-b')), (e: unknown) => e instanceof PayloadRefusedError && /failed authentication/.test(e.message));
+    // Without a context (the codec server), the forged metadata does not decrypt either.
+    await assert.rejects(codec.decode([forged]), /failed authentication/);
+  });
+
+  test('with keys on, unencrypted payloads are refused unless the migration switch is on', async () => {
+    const codec = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' });
+    const plain = payload({ allowUpdateExisting: true });
+    await assert.rejects(codec.decode([plain], CONV_A), (e: unknown) => e instanceof PayloadRefusedError && /unencrypted payload/.test(e.message) && /CODEC_ALLOW_PLAINTEXT/.test(e.message));
+    const migrating = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' }, { allowPlaintext: true });
+    assert.deepEqual(await migrating.decode([plain], CONV_A), [plain]);
   });
 
   test('key rotation: new payloads use the active key, old ones still decode', async () => {
     const before = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' });
-    const [old] = await before.encode([payload(secret)]);
+    const [old] = await before.encode([payload(secret)], CONV_A);
     const rotated = new EncryptionCodec({ keys: { k1, k2 }, activeKeyId: 'k2' });
-    const [fresh] = await rotated.encode([payload(secret)]);
+    const [fresh] = await rotated.encode([payload(secret)], CONV_A);
     assert.equal(Buffer.from(fresh!.metadata!['encryption-key-id']!).toString(), 'k2');
-    const decoded = await rotated.decode([old!, fresh!]);
+    const decoded = await rotated.decode([old!, fresh!], CONV_A);
     assert.deepEqual(decoded.map((p) => defaultPayloadConverter.fromPayload(p)), [secret, secret]);
     const retired = new EncryptionCodec({ keys: { k2 }, activeKeyId: 'k2' });
-    await assert.rejects(retired.decode([old!]), (e: unknown) => e instanceof CodecKeyError && /key "k1"/.test(e.message));
+    await assert.rejects(retired.decode([old!], CONV_A), (e: unknown) => e instanceof CodecKeyError && /key "k1"/.test(e.message));
   });
 
-  test('tampered ciphertext is refused; unencrypted payloads pass through', async () => {
+  test('tampered ciphertext is refused', async () => {
     const codec = new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' });
-    const [encoded] = await codec.encode([payload(secret)]);
+    const [encoded] = await codec.encode([payload(secret)], CONV_A);
     const data = Buffer.from(encoded!.data!);
     data[20] = data[20]! ^ 1;
-    await assert.rejects(codec.decode([{ ...encoded!, data }]));
-    const plain = payload('not secret');
-    assert.deepEqual(await codec.decode([plain]), [plain]);
+    await assert.rejects(codec.decode([{ ...encoded!, data }], CONV_A), PayloadRefusedError);
   });
 
-  test('keys from the environment, with clear errors', () => {
+  test('payloads of the first format (not bound) decode only with the migration switch', async () => {
+    const old = firstFormat('k1', k1, payload(secret));
+    await assert.rejects(new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' }).decode([old], CONV_A), /CODEC_ALLOW_UNBOUND/);
+    const [decoded] = await new EncryptionCodec({ keys: { k1 }, activeKeyId: 'k1' }, { allowUnbound: true }).decode([old], CONV_A);
+    assert.deepEqual(defaultPayloadConverter.fromPayload(decoded!), secret);
+  });
+
+  test('per-namespace keys: each namespace encrypts with its own key, and a key serves its namespace only', async () => {
+    const ka = key();
+    const kb = key();
+    const codec = new EncryptionCodec({ keys: { ka, kb, shared: k1 }, activeKeyId: 'shared', namespaceKeys: { 'tenant-a': ['ka'], 'tenant-b': ['kb'] } });
+    const [a] = await codec.encode([payload(secret)], ctx('w', 'tenant-a'));
+    const [b] = await codec.encode([payload(secret)], ctx('w', 'tenant-b'));
+    const [other] = await codec.encode([payload(secret)], ctx('w', 'default'));
+    assert.deepEqual([a, b, other].map((p) => Buffer.from(p!.metadata!['encryption-key-id']!).toString()), ['ka', 'kb', 'shared']);
+    // A payload encrypted with tenant-a's key but claiming tenant-b (metadata rewritten) is refused before decryption.
+    const claimed = { ...a!, metadata: { ...a!.metadata, 'encryption-binding': Buffer.from(JSON.stringify({ namespace: 'tenant-b', workflowId: 'w' })) } };
+    await assert.rejects(codec.decode([claimed], ctx('w', 'tenant-b')), /key "ka" does not serve namespace "tenant-b"/);
+    // The codec server of tenant b holds tenant b's key only.
+    const onlyB = new EncryptionCodec({ keys: { kb }, namespaceKeys: { 'tenant-b': ['kb'] } });
+    await assert.rejects(onlyB.decode([a!]), /key "ka"/);
+    assert.deepEqual(defaultPayloadConverter.fromPayload((await onlyB.decode([b!]))[0]!), secret);
+    await assert.rejects(onlyB.encode([payload(secret)], ctx('w', 'default')), /no encryption key for namespace "default"/);
+  });
+
+  test('keys from the environment or a file, with clear errors that never show key material', () => {
     const env = { CODEC_KEYS: JSON.stringify({ a: k1.toString('base64'), b: k2.toString('base64') }), CODEC_ACTIVE_KEY_ID: 'b' };
     assert.equal(keysFromEnv(env)?.activeKeyId, 'b');
     assert.equal(keysFromEnv({}), undefined);
     assert.throws(() => keysFromEnv({ CODEC_KEYS: '{' }), /not valid JSON/);
     assert.throws(() => keysFromEnv({ CODEC_KEYS: JSON.stringify({ a: 'c2hvcnQ=' }) }), /CODEC_KEYS\["a"\] must be a base64 32-byte/);
     assert.throws(() => keysFromEnv({ ...env, CODEC_ACTIVE_KEY_ID: 'z' }), /"z" is not a key/);
-  });
-});
-
-describe('codec server', () => {
-  const codec = new EncryptionCodec({ keys: { k1: key() }, activeKeyId: 'k1' });
-  let server: Awaited<ReturnType<typeof startCodecServer>>;
-  before(async () => {
-    server = await startCodecServer({ codec, corsOrigins: ['http://localhost:8233'], authToken: 'ui-secret' });
-  });
-  after(async () => server?.close());
-
-  const call = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${server.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  const asJson = (p: ReturnType<typeof payload>) => ({
-    metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])),
-    data: Buffer.from(p.data!).toString('base64'),
-  });
-
-  test('decodes what the worker encoded, for an authenticated caller', async () => {
-    const [encoded] = await codec.encode([payload({ email: 'x@example.com' })]);
-    const res = await call('/decode', { payloads: [asJson(encoded!)] }, { Authorization: 'Bearer ui-secret', 'X-Namespace': 'default' });
-    assert.equal(res.status, 200);
-    const { payloads } = (await res.json()) as { payloads: Array<{ data: string }> };
-    assert.deepEqual(JSON.parse(Buffer.from(payloads[0]!.data, 'base64').toString()), { email: 'x@example.com' });
-  });
-
-  test('refuses callers without the token, and answers CORS preflights only for the Web UI origin', async () => {
-    assert.equal((await call('/decode', { payloads: [] })).status, 401);
-    assert.equal((await call('/decode', { payloads: [] }, { Authorization: 'Bearer wrong' })).status, 401);
-    const ok = await fetch(`${server.url}/decode`, { method: 'OPTIONS', headers: { Origin: 'http://localhost:8233' } });
-    assert.equal(ok.status, 204);
-    assert.equal(ok.headers.get('access-control-allow-origin'), 'http://localhost:8233');
-    const evil = await fetch(`${server.url}/decode`, { method: 'OPTIONS', headers: { Origin: 'http://evil.test' } });
-    assert.equal(evil.status, 403);
-    assert.equal(evil.headers.get('access-control-allow-origin'), null);
-    assert.equal((await call('/decode', { nope: 1 }, { Authorization: 'Bearer ui-secret' })).status, 400);
+    assert.throws(() => keysFromEnv({ ...env, CODEC_NAMESPACE_KEYS: '{"t":["nope"]}' }), /CODEC_NAMESPACE_KEYS\["t"\] names key "nope"/);
+    assert.throws(() => keysFromEnv({ ...env, CODEC_NAMESPACE_KEYS: '{"t":["b"]}' }), /CODEC_ACTIVE_KEY_ID "b" belongs to a namespace/);
+    const dir = mkdtempSync(join(tmpdir(), 'codec-keys-'));
+    writeFileSync(join(dir, 'keys.json'), `${env.CODEC_KEYS}\n`);
+    assert.equal(keysFromEnv({ CODEC_KEYS_FILE: join(dir, 'keys.json'), CODEC_ACTIVE_KEY_ID: 'a' })?.activeKeyId, 'a');
+    assert.throws(() => keysFromEnv({ ...env, CODEC_KEYS_FILE: join(dir, 'keys.json') }), /Set CODEC_KEYS or CODEC_KEYS_FILE, not both/);
+    // A key one character short of valid, and JSON broken right after a key: the messages show neither.
+    const almost = k1.toString('base64').slice(0, -2);
+    for (const bad of [JSON.stringify({ a: almost }), `{"a":"${k1.toString('base64')}" "b"}`]) {
+      assert.throws(
+        () => keysFromEnv({ CODEC_KEYS: bad }),
+        (e: unknown) => e instanceof CodecKeyError && !e.message.includes(almost.slice(0, 12)) && !e.message.includes(k1.toString('base64').slice(0, 12)),
+      );
+    }
   });
 });
 
@@ -106,9 +148,10 @@ describe('codec on: Temporal history holds no personal data', () => {
 
   async function historyBytes(codec: DataConverter | undefined, tag: string): Promise<{ raw: string; outcome: string; firstname?: string }> {
     const { env } = await localEnv();
+    const { ACME, action, conversation, startHarness } = await harness();
     const h = await startHarness(env, [ACME], codec ? { dataConverter: codec } : {});
     try {
-      const conv = conversation('chat', [action({ id: 'live', offlineSync: false }), action({ id: 'offline' })], { options: { inactivityTimeoutMs: 1_000 } });
+      const conv = conversation('chat', [action({ id: 'live', offlineSync: false }), action({ id: 'offline' })], { options: { inactivityTimeoutMs: 1_000, retentionMs: 1_000 } });
       const run = await h.run(async () => {
         await h.platform.recordMessage(conv, { from: 'customer', fields: { email: EMAIL, first_name: `Priya${tag}` } });
         const live = await h.platform.runAction(conv, { actionId: 'live', fields: { email: EMAIL }, summary: SUMMARY });
@@ -141,5 +184,69 @@ describe('codec on: Temporal history holds no personal data', () => {
       assert.ok(!sealed.raw.includes(secret), `"${secret}" is in the history the server returns`);
     }
     assert.ok(sealed.raw.includes(ENCODING), 'payloads are not marked as encrypted');
+  });
+});
+
+describe('codec on: the worker acts only on payloads encrypted for the conversation', () => {
+  const { EventType } = temporal.api.enums.v1;
+
+  /** Waits until the workflow's history shows a failed workflow task, and returns its message. */
+  async function workflowTaskFailure(env: Awaited<ReturnType<typeof localEnv>>['env'], workflowId: string): Promise<string> {
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      const { history } = await env.connection.workflowService.getWorkflowExecutionHistory({ namespace: env.namespace ?? 'default', execution: { workflowId } });
+      const failed = history?.events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED);
+      if (failed) return failed.workflowTaskFailedEventAttributes?.failure?.message ?? '';
+      const progressed = history?.events?.some((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED);
+      assert.ok(!progressed, `the worker completed a workflow task of ${workflowId}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`no failed workflow task in ${workflowId}`);
+  }
+
+  test('a client without the key, and a payload copied from another conversation, are refused; HubSpot sees nothing', async () => {
+    const { env } = await localEnv();
+    const namespace = env.namespace ?? 'default';
+    const codec: DataConverter = { payloadCodecs: [new EncryptionCodec({ keys: { k1: key() }, activeKeyId: 'k1' })] };
+    const { ACME, action, conversation, startHarness } = await harness();
+    const { ConversationClient } = await import('../src/client');
+    const h = await startHarness(env, [ACME], { dataConverter: codec });
+    const EMAIL = 'forged.run@example.com';
+    const keyless = new ConversationClient({ client: new Client({ connection: env.connection, namespace }), taskQueue: h.taskQueue });
+    const forged = conversation('chat', [action({ id: 'live', offlineSync: false, allowUpdateExisting: true })]);
+    const genuine = conversation('chat', [action({ id: 'live', offlineSync: false })]);
+    const copyId = `${genuine.conversationId}-copy`;
+    try {
+      await h.run(async () => {
+        // The attack of the review: no key, a conversation whose config updates an existing contact.
+        await keyless.recordMessage(forged, { from: 'customer', fields: { email: 'existing@acme.test', first_name: 'Renamed' } });
+        const keylessFailure = await workflowTaskFailure(env, keyless.handle(forged.conversationId).workflowId);
+        assert.match(keylessFailure, /unencrypted payload/);
+
+        // A genuine conversation's encrypted input, started as another workflow.
+        await h.platform.recordMessage(genuine, { from: 'customer', fields: { email: EMAIL } });
+        const workflowId = h.platform.handle(genuine.conversationId).workflowId;
+        const { history } = await env.connection.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId } });
+        const started = history!.events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)!.workflowExecutionStartedEventAttributes!;
+        const copyWorkflowId = h.platform.handle(copyId).workflowId;
+        await env.connection.workflowService.startWorkflowExecution({
+          namespace,
+          workflowId: copyWorkflowId,
+          workflowType: started.workflowType,
+          taskQueue: { name: h.taskQueue },
+          input: started.input,
+          requestId: randomUUID(),
+        });
+        const copyFailure = await workflowTaskFailure(env, copyWorkflowId);
+        assert.match(copyFailure, /bound to workflow/);
+        await env.client.workflow.getHandle(copyWorkflowId).terminate('test finished');
+        await keyless.handle(forged.conversationId).terminate('test finished');
+      });
+      const contacts = h.emulator.contacts(ACME.accountId);
+      assert.equal(contacts.find((c) => c.properties.email === 'existing@acme.test')?.properties.firstname, 'Existing', 'the keyless run renamed the contact');
+      assert.equal(contacts.filter((c) => c.properties.email === EMAIL).length, 0, 'a conversation that only recorded a message wrote to HubSpot');
+    } finally {
+      await h.close();
+    }
   });
 });

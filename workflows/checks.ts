@@ -13,6 +13,19 @@ export interface Values {
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
+/** The longest field value (characters, as the platform client counts them: code points). */
+const MAX_VALUE_CHARACTERS = 65_536;
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) i++;
+    n++;
+  }
+  return n;
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Fields and summary of a signal or update: shapes checked, the summary cut to HubSpot's limit. */
@@ -27,6 +40,9 @@ export function checkValues(raw: unknown, required = false): Checked<Values> {
     for (const [key, v] of entries) {
       if (key.length === 0 || key.length > 100) return { ok: false, reason: 'fields: a field name must have 1 to 100 characters' };
       if (v !== null && typeof v !== 'string') return { ok: false, reason: `fields.${key}: expected text or null` };
+      if (typeof v === 'string' && v.length > MAX_VALUE_CHARACTERS && codePoints(v) > MAX_VALUE_CHARACTERS) {
+        return { ok: false, reason: `fields.${key}: at most ${MAX_VALUE_CHARACTERS} characters` };
+      }
     }
     value.fields = raw.fields as FieldValues;
   }
@@ -49,15 +65,20 @@ export function overBudget(current: FieldValues, incoming: FieldValues | undefin
 }
 
 export function checkActionId(raw: unknown): Checked<string> {
-  if (!isRecord(raw) || typeof raw.actionId !== 'string' || raw.actionId.length === 0 || raw.actionId.length > 200) {
+  if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
+  if (typeof raw.actionId !== 'string' || raw.actionId.length === 0 || raw.actionId.length > 200) {
     return { ok: false, reason: 'actionId: expected the id of an action of this conversation' };
   }
   return { ok: true, value: raw.actionId };
 }
 
+/** Who wrote a message, and its optional platform id. */
 export function checkMessageSender(raw: unknown): Checked<'customer' | 'agent'> {
-  const from = isRecord(raw) ? raw.from : undefined;
-  return from === 'customer' || from === 'agent' ? { ok: true, value: from } : { ok: false, reason: 'from: expected "customer" or "agent"' };
+  if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
+  if (raw.from !== 'customer' && raw.from !== 'agent') return { ok: false, reason: 'from: expected "customer" or "agent"' };
+  const id = raw.messageId;
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 200)) return { ok: false, reason: 'messageId: expected text of 1 to 200 characters' };
+  return { ok: true, value: raw.from };
 }
 
 /** A stable fingerprint of the values a run of this action would write: identical values cost no HubSpot call. */

@@ -43,7 +43,6 @@ import {
 } from '../src/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/search-attributes';
 import { checkActionId, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
-import { conversationWorkflowV1 } from './legacy/conversation-v1';
 import { runContactSync } from './run-action';
 
 /**
@@ -62,7 +61,12 @@ const MAX_NOTES_PER_ACTION = 10;
 const outcomeCounter = metricMeter.createCounter('hubspot_contact_sync_outcomes', 'runs', 'Outcomes of the HubSpot contact-sync action');
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
-  if (!patched(LIFECYCLE_PATCH)) return conversationWorkflowV1(input as never);
+  if (!patched(LIFECYCLE_PATCH)) {
+    // Loaded only for those histories: the frozen code (and the validation library it uses) is not
+    // evaluated for every conversation the worker keeps in memory.
+    const { conversationWorkflowV1 } = await import(/* webpackMode: "eager" */ './legacy/conversation-v1');
+    return conversationWorkflowV1(input as never);
+  }
   return conversationLifecycle(input);
 }
 
@@ -274,14 +278,14 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   setHandler(fieldsUpdatedSignal, (raw) => {
     const values = accept('fieldsUpdated', raw);
     if (!values) return;
-    if (values.fields === undefined && values.summary === undefined) return refuse('fieldsUpdated', 'give fields, a summary, or both');
+    if (values.fields === undefined && values.summary === undefined) return refuse('fieldsUpdated', '(root): give fields, a summary, or both');
     merge(values);
   });
   setHandler(callEndedSignal, (raw) => {
-    // A text conversation has no call: the signal and its values are refused as a whole.
-    if (!voice) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
     const values = accept('callEnded', raw);
     if (!values) return;
+    // A text conversation has no call: the signal and its values are refused as a whole.
+    if (!voice) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
     merge(values);
     callEnded = true;
   });
