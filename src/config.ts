@@ -200,8 +200,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
   const production = env.WORKER_MODE === 'production';
   if (production) {
     if (!env.TEMPORAL_ADDRESS) throw new ConfigError('WORKER_MODE=production needs TEMPORAL_ADDRESS: embedded servers are for development only');
-    if (!env.HUBSPOT_ACCOUNTS && !env.HUBSPOT_ACCOUNTS_FILE) {
-      throw new ConfigError('WORKER_MODE=production needs HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE: the HubSpot emulator is for development only');
+    if (!env.HUBSPOT_ACCOUNTS && !env.HUBSPOT_ACCOUNTS_FILE && !source.DATABASE_URL && !source.DATABASE_URL_FILE) {
+      throw new ConfigError(
+        'WORKER_MODE=production needs HubSpot accounts: HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE (static), or DATABASE_URL(_FILE) (accounts connected at run time); the HubSpot emulator is for development only',
+      );
     }
     const tls = env.TEMPORAL_TLS || env.TEMPORAL_TLS_CERT_PATH || env.TEMPORAL_TLS_CA_PATH || env.TEMPORAL_API_KEY;
     if (!tls && !env.ALLOW_TEMPORAL_WITHOUT_TLS) {

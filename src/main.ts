@@ -5,15 +5,14 @@
 // On the embedded emulator it plays the demo once the worker is up (DEMO=false skips it; --demo-then-exit
 // stops after it, with the demo's success as the exit code).
 import { resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, temporalConnectionOptions } from './config';
 import { devServer, repoRoot } from './temporal-servers';
 import { conversationSearchAttributes } from './search-attributes';
 import { startHubSpotEmulator, DEMO_ACCOUNT, type HubSpotEmulator } from './hubspot-emulator';
 import { HubSpotAccounts } from './hubspot/accounts';
-import { createConversationWorker } from './worker';
+import { createConversationWorker, createWorkerLogger } from './worker';
 import { dataConverterFromEnv } from './codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
 import { ConversationClient } from './client';
@@ -32,9 +31,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { env } = config;
   // Structured logs: one JSON object per line (no personal data is ever logged: ids and outcomes only).
-  const logger = new DefaultLogger(env.LOG_LEVEL, ({ level, message, meta, timestampNanos }) => {
-    process.stdout.write(`${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level, message, ...meta })}\n`);
-  });
+  // Task tokens and anything that looks like personal data are kept out of the lines (src/worker.ts).
+  const logger = createWorkerLogger(env.LOG_LEVEL);
   Runtime.install({
     logger,
     telemetryOptions: env.METRICS_BIND_ADDRESS ? { metrics: { prometheus: { bindAddress: env.METRICS_BIND_ADDRESS } } } : undefined,
@@ -66,6 +64,7 @@ async function main(): Promise<void> {
 
   let accounts = config.hubspotAccounts;
   let emulator: HubSpotEmulator | undefined;
+  if (!accounts && env.WORKER_MODE === 'production') accounts = []; // only accounts connected at run time (DATABASE_URL)
   if (!accounts) {
     emulator = await startHubSpotEmulator({ port: env.HUBSPOT_EMULATOR_PORT });
     cleanups.push(() => emulator!.close());
@@ -79,16 +78,12 @@ async function main(): Promise<void> {
     ? await startAccountServices({ development: env.WORKER_MODE === 'development', root: repoRoot, emulatorUrl: emulator?.url, say, propertySchema: async (id): Promise<HubSpotPropertyDefinition[]> => (await hubspot.get(id)).contactPropertySchema() })
     : undefined;
   if (accountServices) cleanups.push(() => accountServices.close());
-  const hubspot: HubSpotAccounts = new HubSpotAccounts(accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : accounts);
+  const directory = accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : staticDirectory(accounts);
+  const hubspot: HubSpotAccounts = new HubSpotAccounts(directory);
 
-  const apiKey = env.TEMPORAL_API_KEY;
-  const tls =
-    env.TEMPORAL_TLS_CERT_PATH && env.TEMPORAL_TLS_KEY_PATH
-      ? { clientCertPair: { crt: readFileSync(env.TEMPORAL_TLS_CERT_PATH), key: readFileSync(env.TEMPORAL_TLS_KEY_PATH) } }
-      : env.TEMPORAL_TLS || apiKey
-        ? true
-        : undefined;
-  const connection = await NativeConnection.connect({ address, tls, apiKey });
+  // mTLS (client certificate, CA, server name) or an API key, as configured (src/config.ts).
+  const connectionOptions = temporalConnectionOptions(env, address);
+  const connection = await NativeConnection.connect(connectionOptions);
   cleanups.unshift(() => connection.close());
 
   const dataConverter = dataConverterFromEnv();
@@ -99,6 +94,7 @@ async function main(): Promise<void> {
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     hubspot,
+    directory,
     tuning: env.WORKER_MAX_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS } : undefined,
   });
 
@@ -119,7 +115,7 @@ async function main(): Promise<void> {
     const api = accountServices.configApi;
     say(`setup page ("Add account"): ${api.url}${api.oneTimeLoginPath(DEVELOPMENT_WORKSPACE)} (a single-use login link; later, log in at ${api.url}/login with the token in .cache/config-api-token)`);
     if (env.DEMO && !process.argv.includes('--demo-then-exit')) {
-      const demoConnection = await Connection.connect({ address, tls, apiKey });
+      const demoConnection = await Connection.connect(connectionOptions);
       const client = new Client({ connection: demoConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
       const stop = playDemoOnNewConnections({
         store: accountServices.store,
@@ -139,7 +135,7 @@ async function main(): Promise<void> {
     // The demo writes contacts: it only ever runs on the embedded emulator.
     const demoSay = (line: string) => process.stdout.write(`[demo] ${line}\n`);
     const demo = (async () => {
-      const clientConnection = await Connection.connect({ address, tls, apiKey });
+      const clientConnection = await Connection.connect(connectionOptions);
       try {
         const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
         await runDemo({ platform: new ConversationClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE }), hubspotBasePath: emulator.url, say: demoSay });

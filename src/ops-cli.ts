@@ -6,7 +6,7 @@
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, HUBSPOT_ACCOUNTS / HUBSPOT_ACCOUNTS_FILE, CODEC_KEYS).
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, temporalConnectionOptions } from './config';
 import { dataConverterFromEnv } from './codec/data-converter';
 import { inspectConversation, OperatorError, retryAction } from './operator';
 import { validateActionConfigFile } from './validate-config';
@@ -18,8 +18,8 @@ const usage = `usage:
 
 async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const { env } = loadConfig();
-  const address = env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_DEV_PORT}`;
-  const connection = await Connection.connect({ address, apiKey: env.TEMPORAL_API_KEY, tls: env.TEMPORAL_TLS || env.TEMPORAL_API_KEY ? true : undefined });
+  // The same TLS, CA, server name and API key settings as the worker (src/config.ts).
+  const connection = await Connection.connect(temporalConnectionOptions(env));
   return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv() }), close: () => connection.close() };
 }
 

@@ -2,6 +2,7 @@
 import { DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { HubSpotAccounts } from './hubspot/accounts';
+import type { AccountDirectory } from './hubspot/directory';
 import { DEFAULT_TASK_QUEUE } from './contract';
 
 export interface ConversationWorkerOptions {
@@ -9,6 +10,8 @@ export interface ConversationWorkerOptions {
   namespace?: string;
   taskQueue?: string;
   hubspot: HubSpotAccounts;
+  /** Where saved action configs are read (the account store); absent: each conversation's snapshot counts. */
+  directory?: AccountDirectory;
   /** A prebuilt workflow bundle (tests and production images); by default the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (see src/codec): the same one the platform's client uses. */
@@ -25,7 +28,7 @@ export function createConversationWorker(options: ConversationWorkerOptions): Pr
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ hubspot: options.hubspot }),
+    activities: createActivities({ hubspot: options.hubspot, directory: options.directory }),
     ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
     ...options.tuning,
   });

@@ -21,7 +21,7 @@ describe('worker configuration', () => {
 
   test('production refuses embedded servers', () => {
     fails({ WORKER_MODE: 'production' }, /needs TEMPORAL_ADDRESS/);
-    fails({ WORKER_MODE: 'production', TEMPORAL_ADDRESS: 'temporal:7233' }, /needs HUBSPOT_ACCOUNTS/);
+    fails({ WORKER_MODE: 'production', TEMPORAL_ADDRESS: 'temporal:7233' }, /needs HubSpot accounts: HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE \(static\), or DATABASE_URL/);
   });
 
   test('each bad value is named', () => {

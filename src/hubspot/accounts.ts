@@ -13,6 +13,8 @@ import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 import type { AccountDirectory, HubSpotConnection } from './directory';
 import { classifyHubSpotError, errorBody, isApiException, quotedAccountId, redact } from './errors';
 import { Pacer, type Lane } from './pacer';
+import { Batcher } from './batcher';
+import * as kinds from './batch-kinds';
 import { staticDirectory, type HubSpotAccountSettings } from './static-directory';
 import {
   CallTransport,
@@ -52,12 +54,22 @@ export interface HubSpotAccountsOptions {
   requestTimeoutMs?: number;
   /** Share of each configured rate limit this worker uses, leaving headroom. Default 0.9. */
   rateLimitShare?: number;
+  /**
+   * Single-record calls (lookups, reads, creates, updates, notes, note associations) go to HubSpot's
+   * batch endpoints, up to 100 records a call (batcher.ts). Default true (HUBSPOT_BATCHING=off turns it off).
+   */
+  batching?: boolean;
+  /** How long offline calls are collected into one batch. Default 25 ms (HUBSPOT_BATCH_WINDOW_MS). The agent's lane never waits. */
+  batchWindowMs?: number;
+  /** Share of the account's rate limit kept for the agent's lane (in-conversation runs); offline syncs take the rest. Default 0.2. */
+  agentShare?: number;
 }
 
-/** HubSpot's association type of a note to a contact. */
-export const NOTE_TO_CONTACT = 202;
+export { NOTE_TO_CONTACT } from './batch-kinds';
+import { NOTE_TO_CONTACT } from './batch-kinds';
 const NOTE_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
-const ASSOCIATION_PAGE = 500;
+/** HubSpot's batch endpoints take at most 100 inputs. */
+const BATCH_MAX = 100;
 
 type Kind = 'general' | 'search';
 
@@ -81,7 +93,53 @@ export class HubSpotAccount {
   ) {
     this.current = connection;
     const share = (n: number | undefined) => (n ? Math.max(1, Math.floor(n * options.rateLimitShare)) : undefined);
-    this.pacer = new Pacer({ perTenSeconds: share(connection.rateLimitPerTenSeconds), searchPerSecond: share(connection.searchRateLimitPerSecond) });
+    this.pacer = new Pacer({
+      perTenSeconds: share(connection.rateLimitPerTenSeconds),
+      searchPerSecond: share(connection.searchRateLimitPerSecond),
+      agentShare: options.agentShare,
+      rateLimitShare: options.rateLimitShare,
+    });
+    const transport = {
+      send: <T>(operation: () => string, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions) => this.request(operation, 'general', fn, o),
+      abandoned: (signal: AbortSignal) => this.abandoned(signal),
+      pressure: () => this.pacer.pressure(),
+    };
+    const batcher = <I, R>(kind: import('./batcher').BatchKind<I, R>) => new Batcher(kind, transport, { windowMs: options.batchWindowMs, max: BATCH_MAX });
+    this.batchers = {
+      lookup: batcher(kinds.contactLookupByEmail()),
+      read: batcher(kinds.contactRead()),
+      create: batcher(kinds.contactCreate(connection.accountId)),
+      update: batcher(kinds.contactUpdate(connection.accountId)),
+      noteCreate: batcher(kinds.noteCreate()),
+      noteUpdate: batcher(kinds.noteUpdate(connection.accountId)),
+      noteIds: batcher(kinds.noteIdsOfContact()),
+    };
+  }
+
+  private readonly batchers: {
+    lookup: Batcher<{ email: string; properties: string[] }, HubSpotObject | null>;
+    read: Batcher<kinds.ContactRead, HubSpotObject | null>;
+    create: Batcher<Record<string, string>, HubSpotObject>;
+    update: Batcher<kinds.ContactUpdate, HubSpotObject>;
+    noteCreate: Batcher<kinds.NoteCreate, HubSpotObject>;
+    noteUpdate: Batcher<kinds.NoteUpdate, HubSpotObject>;
+    noteIds: Batcher<string, string[]>;
+  };
+
+  /** One single-record call: batched with others of its kind (or alone, when batching is off). */
+  private load<I, R>(batcher: Batcher<I, R>, input: I, o: CallOptions = {}): Promise<R> {
+    if (this.options.batching) return batcher.load(input, o);
+    return this.request(batcher.kind.singleOperation, 'general', (api) => batcher.kind.one(api, input), o);
+  }
+
+  /** HubSpot calls the batchers have made (batch calls, and single-record calls for batches of one). */
+  get batchCalls(): number {
+    return Object.values(this.batchers).reduce((n, b) => n + b.calls, 0);
+  }
+
+  /** Single-record calls waiting for their batch to be sent. */
+  get callsBatching(): number {
+    return Object.values(this.batchers).reduce((n, b) => n + b.waiting, 0);
   }
 
   get id(): string {
@@ -134,7 +192,7 @@ export class HubSpotAccount {
    * One HubSpot call: a fresh token, a pacing slot, the request under a combined signal (caller's
    * and per-call timeout); classified failures; one retry with a new token after 401 EXPIRED_AUTHENTICATION.
    */
-  private async request<T>(operation: string, kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
+  private async request<T>(operation: string | (() => string), kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token();
       try {
@@ -148,7 +206,7 @@ export class HubSpotAccount {
           });
           continue;
         }
-        throw classifyHubSpotError(err, this.id, operation, { raw: exchange?.raw, secrets: [token] });
+        throw classifyHubSpotError(err, this.id, typeof operation === 'string' ? operation : operation(), { raw: exchange?.raw, secrets: [token] });
       }
     }
   }
@@ -173,7 +231,12 @@ export class HubSpotAccount {
       throw { err, exchange: transport.exchange };
     } finally {
       const raw = transport.exchange.raw;
-      if (raw) this.lastRateLimit = rateLimitHeaders(raw.headers, Date.now()) ?? this.lastRateLimit;
+      const answer = raw ? rateLimitHeaders(raw.headers, Date.now()) : undefined;
+      if (answer) {
+        this.lastRateLimit = answer;
+        // Other workers' calls on the same portal count against its limit too: follow HubSpot's count.
+        this.pacer.observe(answer);
+      }
       // The transport has settled: the answer is read, or the aborted request's socket is closed.
       release();
     }
@@ -190,47 +253,22 @@ export class HubSpotAccount {
 
   /** The contact with this email (primary or secondary, any case), or null. */
   readContactByEmail(email: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null> {
-    return this.request(
-      'contact lookup by email',
-      'general',
-      async (api) => {
-        try {
-          const r = await api.contacts.basic.getById(email, properties, undefined, undefined, false, 'email');
-          return r.archived ? null : toObject(r);
-        } catch (err) {
-          if (isStatus(err, 404)) return null;
-          throw err;
-        }
-      },
-      o,
-    );
+    return this.load(this.batchers.lookup, { email, properties }, o);
   }
 
   /** The contact by id, or null when it is gone. A merged-away id reads as the surviving contact: the id returned may differ. */
   readContact(id: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null> {
-    return this.request(
-      'contact read',
-      'general',
-      async (api) => {
-        try {
-          const r = await api.contacts.basic.getById(id, properties, undefined, undefined, false);
-          return r.archived ? null : toObject(r);
-        } catch (err) {
-          if (isStatus(err, 404)) return null;
-          throw err;
-        }
-      },
-      o,
-    );
+    return this.load(this.batchers.read, { id, properties }, o);
   }
 
   /** Creates a contact. 409: HubSpotConflict with details [existingId] (HubSpot's "Existing ID: <id>"). */
   createContact(properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request('contact create', 'general', async (api) => toObject(await api.contacts.basic.create({ properties, associations: [] })), o);
+    return this.load(this.batchers.create, properties, o);
   }
 
+  /** 404: HubSpotNotFound. */
   updateContact(id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request('contact update', 'general', async (api) => toObject(await api.contacts.basic.update(id, { properties })), o);
+    return this.load(this.batchers.update, { id, properties }, o);
   }
 
   /** Archives (deletes) a contact; an unknown id is not an error. */
@@ -279,23 +317,12 @@ export class HubSpotAccount {
 
   /** Creates a note associated with the contact (HUBSPOT_DEFINED type 202, note to contact). */
   createNote(input: { body: string; timestamp: string; contactId: string }, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request(
-      'note create',
-      'general',
-      async (api) =>
-        toObject(
-          await api.notes.basic.create({
-            properties: { hs_note_body: input.body, hs_timestamp: input.timestamp },
-            associations: [{ to: { id: input.contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] }],
-          }),
-        ),
-      o,
-    );
+    return this.load(this.batchers.noteCreate, { body: input.body, timestamp: input.timestamp, contactId: input.contactId }, o);
   }
 
   /** 404: HubSpotNotFound. */
   updateNote(id: string, body: string, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request('note update', 'general', async (api) => toObject(await api.notes.basic.update(id, { properties: { hs_note_body: body } })), o);
+    return this.load(this.batchers.noteUpdate, { id, body }, o);
   }
 
   readNote(id: string, o?: CallOptions): Promise<HubSpotObject | null> {
@@ -367,28 +394,7 @@ export class HubSpotAccount {
 
   /** The ids of the notes associated with the contact, read from the association itself (every page). */
   noteIdsOfContact(contactId: string, o?: CallOptions): Promise<string[]> {
-    return this.request(
-      'contact notes read',
-      'general',
-      async (api) => {
-        const ids: string[] = [];
-        let after: string | undefined;
-        for (let page = 0; page < 100; page++) {
-          let r;
-          try {
-            r = await api.associations.basic.getPage('contacts', contactId, 'notes', after, ASSOCIATION_PAGE);
-          } catch (err) {
-            if (isStatus(err, 404)) return [];
-            throw err;
-          }
-          for (const a of r.results) ids.push(String(a.toObjectId));
-          after = r.paging?.next?.after;
-          if (!after) break;
-        }
-        return ids;
-      },
-      o,
-    );
+    return this.load(this.batchers.noteIds, contactId, o);
   }
 
   /** The note ids of up to 100 contacts in one call; a contact HubSpot does not know has none. */
@@ -516,6 +522,13 @@ function searchPage(r: { total: number; results: Array<{ id: string; properties:
   return { total: r.total, results: r.results.map(toObject), after: r.paging?.next?.after };
 }
 
+function envNumber(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
 function needsReconnect(accountId: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
     `HubSpot account ${quotedAccountId(accountId)} needs to be reconnected: its authorisation was revoked or expired; an operator must connect it again`,
@@ -537,6 +550,9 @@ export class HubSpotAccounts {
       propertySchemaTtlMs: options.propertySchemaTtlMs ?? 5 * 60_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
       rateLimitShare: options.rateLimitShare ?? 0.9,
+      batching: options.batching ?? process.env.HUBSPOT_BATCHING !== 'off',
+      batchWindowMs: options.batchWindowMs ?? envNumber('HUBSPOT_BATCH_WINDOW_MS') ?? 25,
+      agentShare: options.agentShare ?? 0.2,
     };
   }
 
