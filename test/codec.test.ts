@@ -12,6 +12,7 @@ import type { DataConverter, SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Client } from '@temporalio/client';
 import { localEnv } from './helpers/temporal-env';
+import { dataConverterFromEnv } from '../src/codec/data-converter';
 
 const key = () => randomBytes(32);
 // The end-to-end tests load the worker and client code when they run: the codec's own tests stay
@@ -184,6 +185,37 @@ describe('codec on: Temporal history holds no personal data', () => {
       assert.ok(!sealed.raw.includes(secret), `"${secret}" is in the history the server returns`);
     }
     assert.ok(sealed.raw.includes(ENCODING), 'payloads are not marked as encrypted');
+  });
+});
+
+describe('codec on: failure messages are encrypted too', () => {
+  // A refused write fails its activity for good; the failure is stored in history. Its message names
+  // the account and the rule (never a value); with encryption on, no failure text is stored in the clear.
+  async function failedRunHistory(dataConverter: DataConverter | undefined): Promise<{ raw: string; reason: string }> {
+    const { env } = await localEnv();
+    const { ACME, action, conversation, startHarness } = await harness();
+    const h = await startHarness(env, [ACME], dataConverter ? { dataConverter } : {});
+    h.emulator.setValidationRules(ACME.accountId, { requiredOnCreate: ['lastname'] });
+    try {
+      const conv = conversation('chat', [action({ id: 'live', offlineSync: false })]);
+      const run = await h.run(() => h.platform.runAction(conv, { actionId: 'live', fields: { email: `refused.${randomUUID()}@example.com` } }));
+      const history = await env.connection.workflowService.getWorkflowExecutionHistory({
+        namespace: env.namespace ?? 'default',
+        execution: { workflowId: h.platform.handle(conv.conversationId).workflowId },
+      });
+      return { raw: Buffer.from(temporal.api.history.v1.History.encode(history.history!).finish()).toString('latin1'), reason: run.reason };
+    } finally {
+      await h.close();
+    }
+  }
+
+  test('without the codec the refusal is readable in history; with it, the failure text is not stored in the clear', async () => {
+    const plain = await failedRunHistory(undefined);
+    assert.match(plain.reason, /refused the contact create/);
+    assert.ok(plain.raw.includes('refused the contact create'), 'the control run should show the failure message in its history');
+    const sealed = await failedRunHistory({ ...dataConverterFromEnv({ CODEC_KEYS: JSON.stringify({ k1: key().toString('base64') }) })! });
+    assert.match(sealed.reason, /refused the contact create/, 'the agent still gets the readable reason');
+    assert.ok(!sealed.raw.includes('refused the contact create'), 'the failure message is stored in the clear');
   });
 });
 
