@@ -33,9 +33,26 @@ export interface ActivityDeps {
   directory?: AccountDirectory;
 }
 
-/** "Created by this system": HubSpot records the app that created a contact as its source. */
+/**
+ * "Created by this system": HubSpot records the app that created a contact as its source; where an
+ * operator chose a marker property instead (the account's ownershipMarker), that property says it.
+ */
 export function isOurs(account: HubSpotAccount, properties: Record<string, string | null | undefined>): boolean {
+  const marker = account.connection.ownershipMarker;
+  if (marker) return properties[marker.property] === marker.value;
   return properties.hs_object_source === 'INTEGRATION' && properties.hs_object_source_id === String(account.connection.appId);
+}
+
+/** The properties a lookup reads to tell "ours": the record source, or the account's marker property. */
+export function ownershipProperties(account: HubSpotAccount): string[] {
+  const marker = account.connection.ownershipMarker;
+  return marker ? [...SOURCE_PROPERTIES, marker.property] : SOURCE_PROPERTIES;
+}
+
+/** What a create writes: the planned values, and the account's marker property when it has one. */
+export function withOwnershipMarker(account: HubSpotAccount, properties: Record<string, string>): Record<string, string> {
+  const marker = account.connection.ownershipMarker;
+  return marker ? { ...properties, [marker.property]: marker.value } : properties;
 }
 
 /**
@@ -111,7 +128,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
         }
         const savedConfig = effective.saved ? config : undefined;
-        const contact = await account.readContactByEmail(input.email, SOURCE_PROPERTIES, call);
+        const contact = await account.readContactByEmail(input.email, ownershipProperties(account), call);
         if (!contact) {
           log.info('No contact for this email', { accountId: account.id });
           return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
@@ -134,7 +151,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { contactId: write.contactId, created: false };
         }
         try {
-          const created = await account.createContact(write.properties, call);
+          const created = await account.createContact(withOwnershipMarker(account, write.properties), call);
           log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
           return { contactId: created.id, created: true };
         } catch (err) {
@@ -142,7 +159,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
           const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
           if (!existingId) throw err;
-          const existing = await account.readContact(existingId, SOURCE_PROPERTIES, call);
+          const existing = await account.readContact(existingId, ownershipProperties(account), call);
           if (existing && isOurs(account, existing.properties)) {
             // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
             const { email: _email, ...rest } = write.properties;

@@ -8,7 +8,7 @@ import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactLookup, ContactWrite } from '../src/action/plan';
 import type { HubSpotAccounts } from '../src/hubspot/accounts';
-import { heartbeating, isOurs, SOURCE_PROPERTIES } from './index';
+import { heartbeating, isOurs, ownershipProperties, withOwnershipMarker } from './index';
 
 const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
@@ -25,7 +25,7 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
     async lookupContact(input: { accountId: string; email: string; properties: string[] }): Promise<ContactLookup> {
       return heartbeating(async (signal) => {
         const account = await hubspot.get(input.accountId);
-        const contact = await account.readContactByEmail(input.email, SOURCE_PROPERTIES, { signal });
+        const contact = await account.readContactByEmail(input.email, ownershipProperties(account), { signal });
         if (!contact) return { found: false };
         // Ids and "ours" only: the mapped values never go into history.
         return { found: true, contactId: contact.id, ours: isOurs(account, contact.properties), properties: {} };
@@ -41,12 +41,12 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
           return { contactId: write.contactId, created: false };
         }
         try {
-          const created = await account.createContact(write.properties, { signal });
+          const created = await account.createContact(withOwnershipMarker(account, write.properties), { signal });
           return { contactId: created.id, created: true };
         } catch (err) {
           if (failureType(err) !== 'HubSpotConflict') throw err;
           const existingId = (err as ApplicationFailure).details?.[0] as string | undefined;
-          const existing = existingId ? await account.readContact(existingId, SOURCE_PROPERTIES, { signal }) : null;
+          const existing = existingId ? await account.readContact(existingId, ownershipProperties(account), { signal }) : null;
           if (existing && isOurs(account, existing.properties)) {
             const { email: _email, ...rest } = write.properties;
             if (Object.keys(rest).length) await account.updateContact(existing.id, rest, { signal });

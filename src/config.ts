@@ -19,7 +19,13 @@ export const hubspotAccountSchema = z
     token: z.string().min(1).optional().describe('The private app access token. Prefer tokenEnv or tokenFile.'),
     tokenEnv: z.string().min(1).optional().describe('Name of an environment variable holding the token.'),
     tokenFile: z.string().min(1).optional().describe('Path of a file holding the token (a mounted secret).'),
-    appId: z.coerce.number().int().positive().describe('The id of the private app that owns the token: contacts it created carry it as record source, which is how "ours" is recognised.'),
+    appId: z.coerce.number().int().positive().describe('The id of the app that owns the token (private app, or the service key): contacts it created carry it as record source, which is how "ours" is recognised.'),
+    kind: z.enum(['private-app', 'service-key']).optional().describe('The kind of static credential: a private-app token (default) or a service key.'),
+    workspaceId: z.string().min(1).max(200).optional().describe('The platform workspace that owns this account: conversations of other workspaces may not use it. Unset: any conversation of this worker may.'),
+    ownershipMarker: z
+      .object({ property: z.string().min(1).max(100), value: z.string().min(1).max(200) })
+      .optional()
+      .describe('Fallback for "created by this system" where HubSpot’s record source cannot identify this system: a text contact property written on every contact this system creates, and the value it holds.'),
     basePath: z.url().optional().describe('HubSpot API base URL; default https://api.hubapi.com. Point it at the emulator in development.'),
     rateLimitPerTenSeconds: z.number().int().positive().optional().describe('The account’s API limit per 10 seconds (HubSpot: 100 or 190 by tier). The worker paces its calls under it.'),
     searchRateLimitPerSecond: z.number().int().positive().optional().describe('The search endpoints’ per-second limit (HubSpot: 5).'),

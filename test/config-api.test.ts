@@ -141,6 +141,26 @@ describe('configuration API', () => {
     assert.ok(custom.group);
   });
 
+  test('validate warns of the portal’s write rules: a required property the mapping lacks, a format rule on a mapped one', async () => {
+    emulator.account(DEMO_ACCOUNT.accountId).rules = {
+      requiredOnCreate: ['lastname'],
+      conditionalRequired: [{ property: 'lifecyclestage', values: ['customer'], requires: ['company'] }],
+      propertyRules: { phone: [{ ruleType: 'REGEX', ruleArguments: ['^\\+[0-9 ]+$'] }] },
+    };
+    try {
+      const r = await a.validateActionConfig(action(accountId, [['email', 'email'], ['phone', 'phone']]));
+      assert.equal(r.valid, true, 'rules are warnings, not problems');
+      assert.equal(r.warnings.length, 3, r.warnings.join(' | '));
+      assert.match(r.warnings.join('\n'), /requires "lastname" when a contact is created, and no mapping row writes it/);
+      assert.match(r.warnings.join('\n'), /requires "company" when "lifecyclestage" is "customer"/);
+      assert.match(r.warnings.join('\n'), /"phone" carries a format rule \(REGEX/);
+      const mapped = await a.validateActionConfig(action(accountId, [['email', 'email'], ['lastname', 'last_name'], ['company', 'company']]));
+      assert.deepEqual(mapped.warnings, []);
+    } finally {
+      emulator.account(DEMO_ACCOUNT.accountId).rules = {};
+    }
+  });
+
   test('validate names every bad row; save refuses an invalid config and keeps a valid one', async () => {
     const bad = action(accountId, [['email', 'email'], ['seats', 'seat_count'], ['no_such_prop', 'x'], ['firstname', 'first_name']]);
     const r = await a.validateActionConfig(bad);
@@ -152,7 +172,7 @@ describe('configuration API', () => {
     await assert.rejects(a.saveActionConfig(bad), (e: ConfigApiError) => e.status === 422 && e.code === 'invalid_config' && e.problems?.length === 2);
 
     const good = action(accountId, [['email', 'email'], ['firstname', 'first_name'], ['conversation_summary', 'summary']]);
-    assert.deepEqual(await a.validateActionConfig(good), { valid: true, problems: [] });
+    assert.deepEqual(await a.validateActionConfig(good), { valid: true, problems: [], warnings: [] });
     await a.saveActionConfig(good);
     assert.equal(((await a.actionConfig('sync-contact')).config as { hubspotAccountId: string }).hubspotAccountId, accountId);
     const saved = await new StoreDirectory(store).savedActionConfig('ws-a', 'sync-contact');

@@ -79,6 +79,22 @@ describe('refusals fail fast, named, and never fail the workflow', () => {
     }
   });
 
+  test('a portal rule (required on create, API 2026-09): failed outcome naming the rule and the property, not retried', async () => {
+    h.emulator.setValidationRules(ACME.accountId, { requiredOnCreate: ['lastname'] });
+    try {
+      const conv = conversation('chat', [live]);
+      const creates = () => h.emulator.requestCounts(ACME.accountId)['contacts.create'] ?? 0;
+      const before = creates();
+      const outcome = await h.run(() => h.platform.runAction(conv, { actionId: 'live', fields: { email: `rule${++seq}@example.com`, first_name: 'Rule' } }));
+      assert.equal(outcome.result, 'failed');
+      assert.match(outcome.reason, /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY/);
+      assert.match(outcome.reason, /lastname/);
+      assert.equal(creates() - before, 1, 'a refused write was retried');
+    } finally {
+      h.emulator.setValidationRules(ACME.accountId, null);
+    }
+  });
+
   test('missing scopes: failed outcome naming the account and 403', async () => {
     const seed = { ...ACME, accountId: 'acme-scopes', scopes: ['crm.objects.contacts.read'] };
     const bad = await startHarness(await timeSkippingEnv(), [seed]);

@@ -43,3 +43,34 @@ export function validateFieldMappings(config: ActionConfig, schema: HubSpotPrope
   });
   return problems;
 }
+
+/** A portal rule as HubSpot's property validations API lists it. */
+export interface PropertyRule {
+  ruleType: string;
+  ruleArguments?: string[];
+}
+
+/**
+ * What the portal's write rules (API version 2026-09) mean for this config, before any conversation
+ * meets them: required properties a create would lack with the current mapping (HubSpot would refuse
+ * it), conditional requirements, and mapped properties that carry format rules. Warnings, not errors:
+ * the agent may still collect the value, and a refused write is reported with the rule it broke.
+ */
+export function validationRuleWarnings(config: ActionConfig, rules: Record<string, PropertyRule[]>): string[] {
+  const mapped = new Set(config.fieldMappings.map((r) => r.hubspotProperty.toLowerCase()));
+  const out: string[] = [];
+  for (const [property, list] of Object.entries(rules)) {
+    const isMapped = mapped.has(property.toLowerCase());
+    for (const rule of list) {
+      if (rule.ruleType === 'REQUIRED_ON_CREATE' && !isMapped && config.allowCreate) {
+        out.push(`HubSpot requires "${property}" when a contact is created, and no mapping row writes it: creates will be refused`);
+      } else if (rule.ruleType === 'CONDITIONALLY_REQUIRED' && !isMapped) {
+        const [when, ...values] = rule.ruleArguments ?? [];
+        out.push(`HubSpot requires "${property}" when "${when}" is ${values.map((v) => `"${v}"`).join(' or ') || 'set'}, and no mapping row writes it: such writes will be refused`);
+      } else if (isMapped && rule.ruleType !== 'REQUIRED_ON_CREATE' && rule.ruleType !== 'CONDITIONALLY_REQUIRED') {
+        out.push(`"${property}" carries a format rule (${rule.ruleType}${rule.ruleArguments?.length ? ` ${rule.ruleArguments.join(', ')}` : ''}): HubSpot refuses values that break it`);
+      }
+    }
+  }
+  return out;
+}

@@ -97,12 +97,13 @@ export class ConfigApiClient {
   }
 
   /** Checks an action config against its account's live schema; every bad row is named. */
-  validateActionConfig(config: ActionConfigInput | unknown): Promise<{ valid: boolean; problems: ConfigProblem[] }> {
+  /** Problems make a config invalid; warnings say what the portal's write rules will refuse. */
+  validateActionConfig(config: ActionConfigInput | unknown): Promise<{ valid: boolean; problems: ConfigProblem[]; warnings: string[] }> {
     return this.call('POST', '/action-configs/validate', { config });
   }
 
   /** Validates, then saves; refused (ConfigApiError code invalid_config, with problems) when invalid. */
-  saveActionConfig(config: ActionConfigInput): Promise<{ actionId: string; config: unknown; savedAt: string }> {
+  saveActionConfig(config: ActionConfigInput): Promise<{ actionId: string; config: unknown; savedAt: string; warnings: string[] }> {
     return this.call('PUT', `/action-configs/${encodeURIComponent(config.id)}`, { config });
   }
 

@@ -7,13 +7,14 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actionConfigSchema } from '../action/config';
-import { validateFieldMappings, type HubSpotPropertyDefinition } from '../action/mapping-validation';
+import { validateFieldMappings, validationRuleWarnings, type HubSpotPropertyDefinition, type PropertyRule } from '../action/mapping-validation';
+import { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from '../accounts/oauth-client';
 import { OAuthError } from '../accounts/oauth-client';
 import type { AccountStore, StoredConnection } from '../accounts/store';
 import { AccountNeedsReconnect, AccountNotConnected } from '../accounts/store-directory';
-import { HubSpotSchemaError, mappableProperties, officialClientSchemaReader } from './properties';
+import { HubSpotSchemaError, mappableProperties } from './properties';
 import { loginPage, setupPage, setupScript } from './page';
 
 export interface ConfigApiOptions {
@@ -24,8 +25,10 @@ export interface ConfigApiOptions {
   oauth?: HubSpotOAuthClient;
   /** The platform backend's bearer token. */
   apiToken: string;
-  /** Reads an account's contact-property schema. Default: the official client with the directory's token. */
+  /** Reads an account's contact-property schema. Default: the HubSpot adapter with the directory's token. */
   propertySchema?: (accountId: string) => Promise<HubSpotPropertyDefinition[]>;
+  /** Reads the portal's property validation rules (API version 2026-09). Default: the HubSpot adapter. */
+  validationRules?: (accountId: string) => Promise<Record<string, PropertyRule[]>>;
   /** How long an install (OAuth state) may take. Default 10 minutes. */
   stateTtlMs?: number;
   /** Origins the OAuth callback may send the browser back to, besides this service itself. */
@@ -91,7 +94,9 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   const { store, oauth } = options;
   const stateTtlMs = options.stateTtlMs ?? 10 * 60_000;
   const sessionTtlMs = options.sessionTtlMs ?? 8 * 3600_000;
-  const readSchema = options.propertySchema ?? officialClientSchemaReader(options.directory);
+  const adapter = new HubSpotAccounts(options.directory);
+  const readSchema = options.propertySchema ?? (async (accountId: string) => (await adapter.get(accountId)).contactPropertySchema());
+  const readRules = options.validationRules ?? (async (accountId: string) => (await adapter.get(accountId)).contactValidationRules());
   // Keys derived from the API token: states and sessions survive a restart, and die with the token.
   const stateKey = createHmac('sha256', options.apiToken).update('oauth-state').digest();
   const sessionKey = createHmac('sha256', options.apiToken).update('page-session').digest();
@@ -205,22 +210,30 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   }
 
   /** Every problem of an action config in this workspace: its shape, its account, each mapping row. */
-  async function checkActionConfig(workspaceId: string, raw: unknown): Promise<{ problems: Array<{ field: string; message: string }>; config?: z.output<typeof actionConfigSchema> }> {
+  async function checkActionConfig(
+    workspaceId: string,
+    raw: unknown,
+  ): Promise<{ problems: Array<{ field: string; message: string }>; warnings: string[]; config?: z.output<typeof actionConfigSchema> }> {
     const parsed = actionConfigSchema.safeParse(raw);
-    if (!parsed.success) return { problems: parsed.error.issues.map((i) => ({ field: fieldOf(i, 'config'), message: i.message })) };
+    if (!parsed.success) return { warnings: [], problems: parsed.error.issues.map((i) => ({ field: fieldOf(i, 'config'), message: i.message })) };
     const config = parsed.data;
     const connection = await store.workspaceConnection(workspaceId, config.hubspotAccountId);
     if (!connection) {
-      return { config, problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${config.hubspotAccountId} is not connected in workspace ${workspaceId}` }] };
+      return { config, warnings: [], problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${config.hubspotAccountId} is not connected in workspace ${workspaceId}` }] };
     }
     if (connection.status === 'needs-reconnect') {
-      return { config, problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${config.hubspotAccountId} needs to be reconnected before its schema can be checked` }] };
+      return { config, warnings: [], problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${config.hubspotAccountId} needs to be reconnected before its schema can be checked` }] };
     }
     const problems = validateFieldMappings(config, await schemaOf(config.hubspotAccountId)).map((message) => {
       const row = /^fieldMappings\[(\d+)\]/.exec(message);
       return { field: row ? `config.fieldMappings[${row[1]}]` : 'config.fieldMappings', message };
     });
-    return { config, problems };
+    // The portal's write rules: what a create would lack, which mapped properties carry format rules.
+    const warnings = await readRules(config.hubspotAccountId).then(
+      (rules) => validationRuleWarnings(config, rules),
+      () => [`HubSpot account ${config.hubspotAccountId}: its property validation rules could not be read, so writes may still be refused by them`],
+    );
+    return { config, problems, warnings };
   }
 
   const connectionView = (c: StoredConnection) => ({
@@ -317,17 +330,17 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   });
 
   route('POST', '/v1/workspaces/:workspaceId/action-configs/validate', { params: wsParams, body: z.object({ config: z.unknown() }).strict() }, async ({ params, body }) => {
-    const { problems } = await checkActionConfig(params.workspaceId, body.config);
-    return { valid: problems.length === 0, problems };
+    const { problems, warnings } = await checkActionConfig(params.workspaceId, body.config);
+    return { valid: problems.length === 0, problems, warnings };
   });
 
   route('PUT', '/v1/workspaces/:workspaceId/action-configs/:actionId', { params: actionParams, body: z.object({ config: z.unknown() }).strict() }, async ({ params, body }) => {
-    const { config, problems } = await checkActionConfig(params.workspaceId, body.config);
+    const { config, problems, warnings } = await checkActionConfig(params.workspaceId, body.config);
     if (problems.length || !config) throw new ApiError(422, 'invalid_config', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems[0]?.field, { problems });
     if (config.id !== params.actionId) throw new ApiError(422, 'invalid_config', `config.id "${config.id}" is not the action id in the path (${params.actionId})`, 'config.id');
     await store.saveActionConfig(params.workspaceId, params.actionId, config);
     const saved = await store.actionConfig(params.workspaceId, params.actionId);
-    return { actionId: params.actionId, config, savedAt: saved!.updatedAt };
+    return { actionId: params.actionId, config, savedAt: saved!.updatedAt, warnings };
   });
 
   route('GET', '/v1/workspaces/:workspaceId/action-configs/:actionId', { params: actionParams }, async ({ params }) => {

@@ -21,6 +21,7 @@ import {
   HubSpotRequestAborted,
   dateVersionedPath,
   hubspotApis,
+  allPropertyValidationRulesSchema,
   propertyValidationRulesSchema,
   rateLimitHeaders,
   type Exchange,
@@ -454,6 +455,20 @@ export class HubSpotAccount {
           if (isStatus(err, 404)) return [];
           throw err;
         }
+      },
+      o,
+    );
+  }
+
+  /** Every contact property of the portal that carries validation rules, with its rules. */
+  contactValidationRules(o?: CallOptions): Promise<Record<string, PropertyValidationRule[]>> {
+    return this.request(
+      'contact property validation rules read',
+      'general',
+      async (api) => {
+        const body = await api.json('GET', '/crm/property-validations/2026-09/contacts');
+        const parsed = allPropertyValidationRulesSchema.parse(body ?? {});
+        return Object.fromEntries(parsed.results.map((r) => [r.propertyName, r.propertyValidationRules]));
       },
       o,
     );

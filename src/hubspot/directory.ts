@@ -18,6 +18,13 @@ export interface HubSpotConnection {
   kind: CredentialKind;
   /** 'connected', or 'needs-reconnect' when the refresh token was revoked: runs fail at once, named. */
   status: 'connected' | 'needs-reconnect';
+  /**
+   * How "created by this system" is recognised. Unset: HubSpot's record source (hs_object_source
+   * INTEGRATION and hs_object_source_id = appId), which OAuth apps and private apps carry. Set: a
+   * contact property this system writes on every contact it creates, and reads back; the fallback an
+   * operator chooses where the record source cannot identify us (for example a service key).
+   */
+  ownershipMarker?: { property: string; value: string };
   /** HubSpot API base URL; default https://api.hubapi.com. */
   basePath?: string;
   rateLimitPerTenSeconds?: number;

@@ -13,6 +13,8 @@ export interface HubSpotAccountSettings {
   /** The platform workspace that owns the account; unset: any workspace of this worker may use it. */
   workspaceId?: string;
   portalId?: number;
+  /** See HubSpotConnection.ownershipMarker: the fallback "created by this system" marker. */
+  ownershipMarker?: { property: string; value: string };
   basePath?: string;
   rateLimitPerTenSeconds?: number;
   searchRateLimitPerSecond?: number;
@@ -31,6 +33,7 @@ export function staticDirectory(accounts: readonly HubSpotAccountSettings[]): Ac
     appId: a.appId,
     kind: a.kind ?? 'private-app',
     status: 'connected',
+    ...(a.ownershipMarker ? { ownershipMarker: a.ownershipMarker } : {}),
     basePath: a.basePath,
     rateLimitPerTenSeconds: a.rateLimitPerTenSeconds,
     searchRateLimitPerSecond: a.searchRateLimitPerSecond,

@@ -247,6 +247,13 @@ export const propertyValidationRulesSchema = z.object({
 });
 export type PropertyValidationRule = z.infer<typeof propertyValidationRulesSchema>['results'][number];
 
+/** GET /crm/property-validations/2026-09/contacts: every property of the portal that carries rules. */
+export const allPropertyValidationRulesSchema = z.object({
+  results: z
+    .array(z.looseObject({ propertyName: z.string(), propertyValidationRules: propertyValidationRulesSchema.shape.results }))
+    .default([]),
+});
+
 /** The X-HubSpot-RateLimit-* headers of one answer, as numbers. */
 export interface RateLimitAnswer {
   at: number;
