@@ -3,7 +3,7 @@
 // It writes contacts, so it only ever runs against the HubSpot emulator.
 //   npm start                 (development: the main job plays it once the worker is up)
 //   npm run demo              (against a worker that is already running: `npm start` in another terminal)
-import { Client as HubSpotClient } from '@hubspot/api-client';
+import { HubSpotAccounts } from './hubspot/accounts';
 import { Client, Connection } from '@temporalio/client';
 import type { ActionConfigInput } from './action/config';
 import { ConversationClient, type Conversation } from './client';
@@ -49,7 +49,7 @@ const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'favorite_product'
 
 export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   const { platform, say } = options;
-  const hubspot = new HubSpotClient({ accessToken: DEMO_ACCOUNT.token, basePath: options.hubspotBasePath, numberOfApiCallRetries: 0 });
+  const hubspot = await new HubSpotAccounts([{ accountId: DEMO_ACCOUNT.accountId, token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: options.hubspotBasePath }]).get(DEMO_ACCOUNT.accountId);
   const stamp = Date.now().toString(36);
   const inactivityTimeoutMs = options.inactivityTimeoutMs ?? 5_000;
 
@@ -71,13 +71,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
     }
     say(`  outcome: ${outcome.result} (${outcome.reason})`);
     if (outcome.contactId) {
-      const contact = await hubspot.crm.contacts.basicApi.getById(outcome.contactId, CONTACT_PROPERTIES);
+      const contact = await hubspot.readContact(outcome.contactId, CONTACT_PROPERTIES);
+      if (!contact) throw new Error(`contact ${outcome.contactId} is not in HubSpot`);
       run.contact = contact.properties;
       say(`  HubSpot contact ${contact.id}:`);
       for (const name of CONTACT_PROPERTIES) if (contact.properties[name]) say(`    ${name.padEnd(22)} ${contact.properties[name]}`);
     }
     if (outcome.noteId) {
-      const note = await hubspot.crm.objects.notes.basicApi.getById(outcome.noteId, ['hs_note_body']);
+      const note = await hubspot.readNote(outcome.noteId);
+      if (!note) throw new Error(`note ${outcome.noteId} is not in HubSpot`);
       run.noteBody = note.properties.hs_note_body;
       say(`  HubSpot note ${note.id}: ${note.properties.hs_note_body}`);
     }

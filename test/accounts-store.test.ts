@@ -10,7 +10,7 @@ import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
 import type { EmulatorServer } from '../src/hubspot-emulator/server';
 import { AccountStore } from '../src/accounts/store';
 import { CompositeDirectory, StoreDirectory } from '../src/accounts/store-directory';
-import { officialClientSchemaReader } from '../src/config-api/properties';
+import { HubSpotAccounts } from '../src/hubspot/accounts';
 import { staticDirectory } from '../src/hubspot/static-directory';
 import { connectDirectly, memoryStore, oauthClient, sleep, startOAuthEmulator, testKeys } from './accounts-support';
 
@@ -121,7 +121,7 @@ describe('account store', () => {
     await sleep(4_100);
     assert.equal(await crmStatus(emulator, stale), 401);
     const before = refreshes(emulator);
-    const schema = await officialClientSchemaReader(worker)(c.accountId);
+    const schema = await (await new HubSpotAccounts(worker).get(c.accountId)).contactPropertySchema();
     assert.ok(schema.some((p) => p.name === 'favorite_product'));
     assert.equal(refreshes(emulator) - before, 1);
     // The other worker moves to the new token without refreshing again.

@@ -1,5 +1,5 @@
 // Checks an action's field mappings against the HubSpot account's live contact-property schema
-// (GET /crm/v3/properties/contacts). Each problem names its row. Pure: the schema is passed in.
+// (GET /crm/properties/2026-09/contacts). Each problem names its row. Pure: the schema is passed in.
 import type { ActionConfig } from './config';
 
 /** The part of HubSpot's property definition the rules look at. */

@@ -1,10 +1,8 @@
 // Which contact properties an operator may map, and why the others are not offered. The rules are the
 // action's own (src/action/mapping-validation.ts): a property is offered exactly when a one-row
 // mapping to it passes validateFieldMappings.
-import { Client } from '@hubspot/api-client';
 import { validateFieldMappings, type HubSpotPropertyDefinition } from '../action/mapping-validation';
 import type { ActionConfig } from '../action/config';
-import type { AccountDirectory } from '../hubspot/directory';
 
 export interface PropertyView {
   name: string;
@@ -48,31 +46,3 @@ export class HubSpotSchemaError extends Error {
   }
 }
 
-/**
- * Reads an account's contact-property schema through the official client, with the directory's token;
- * a 401 EXPIRED_AUTHENTICATION invalidates the token and tries once more with a fresh one.
- */
-export function officialClientSchemaReader(directory: AccountDirectory): (accountId: string) => Promise<Definition[]> {
-  return async (accountId) => {
-    const connection = await directory.connection(accountId);
-    for (let attempt = 0; ; attempt++) {
-      const token = await directory.accessToken(accountId);
-      const client = new Client({ accessToken: token, basePath: connection?.basePath, numberOfApiCallRetries: 0 });
-      try {
-        const r = await client.crm.properties.coreApi.getAll('contacts');
-        return r.results as unknown as Definition[];
-      } catch (err) {
-        const code = (err as { code?: number }).code ?? 0;
-        const body = (err as { body?: { category?: string } }).body;
-        if (code === 401 && body?.category === 'EXPIRED_AUTHENTICATION' && attempt === 0) {
-          await directory.invalidate(accountId, token);
-          continue;
-        }
-        throw new HubSpotSchemaError(
-          code ? `HubSpot account ${accountId} refused the property read (${code}${body?.category ? ` ${body.category}` : ''})` : `HubSpot account ${accountId} is unreachable`,
-          code,
-        );
-      }
-    }
-  };
-}
