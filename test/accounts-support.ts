@@ -6,7 +6,7 @@ import { EmulatorServer } from '../src/hubspot-emulator/server';
 import { DEMO_OAUTH_APP } from '../src/hubspot-emulator/oauth';
 import type { EmulatorAccountSeed } from '../src/hubspot-emulator/store';
 import { AccountStore } from '../src/accounts/store';
-import { HubSpotOAuthClient } from '../src/accounts/oauth-client';
+import { completeInstall, HubSpotOAuthClient } from '../src/accounts/oauth-client';
 import type { TokenKeys } from '../src/accounts/token-cipher';
 
 export const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
@@ -61,17 +61,7 @@ export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.a
 /** Connects the emulator's portal for a workspace straight through the store (no configuration API). */
 export async function connectDirectly(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, portal = DEMO_ACCOUNT.accountId) {
   const back = await approveInstall(oauth.installUrl('s'), portal);
-  const grant = await oauth.exchangeCode(back.searchParams.get('code')!);
-  const info = await oauth.introspect(grant.accessToken);
-  return store.saveOAuthConnection({
-    workspaceId,
-    portalId: info.hubId,
-    appId: info.appId,
-    scopes: info.scopes,
-    refreshToken: grant.refreshToken,
-    accessToken: grant.accessToken,
-    accessExpiresAt: Date.now() + grant.expiresIn * 1000,
-  });
+  return completeInstall(store, oauth, workspaceId, back.searchParams.get('code')!);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

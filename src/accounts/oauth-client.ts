@@ -1,6 +1,8 @@
 // HubSpot's OAuth for public apps, from the app's side: the install URL, and the date-versioned token
 // API (POST /oauth/2026-03/token for the authorization-code and refresh-token grants, …/introspect,
 // …/revoke; parameters in the form body). Errors never carry a token.
+import type { AccountStore, StoredConnection } from './store';
+
 export const OAUTH_API_VERSION = '2026-03';
 
 export interface OAuthAppSettings {
@@ -135,4 +137,23 @@ export class HubSpotOAuthClient {
   async revoke(token: string): Promise<void> {
     await this.post('token/revoke', { token }, 'revocation');
   }
+}
+
+/**
+ * The end of an install: exchanges the authorization code, introspects the token (portal, app,
+ * scopes) and stores the connection for the workspace, its tokens encrypted.
+ */
+export async function completeInstall(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, code: string): Promise<StoredConnection> {
+  const grant = await oauth.exchangeCode(code);
+  const info = await oauth.introspect(grant.accessToken);
+  if (!Number.isFinite(info.hubId) || !Number.isFinite(info.appId)) throw new OAuthError('HubSpot OAuth introspection gave no hub id or app id', 'invalid_response', 200);
+  return store.saveOAuthConnection({
+    workspaceId,
+    portalId: info.hubId,
+    appId: info.appId,
+    scopes: info.scopes,
+    refreshToken: grant.refreshToken,
+    accessToken: grant.accessToken,
+    accessExpiresAt: Date.now() + grant.expiresIn * 1000,
+  });
 }

@@ -11,7 +11,7 @@ import { validateFieldMappings, validationRuleWarnings, type HubSpotPropertyDefi
 import { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from '../accounts/oauth-client';
-import { OAuthError } from '../accounts/oauth-client';
+import { completeInstall, OAuthError } from '../accounts/oauth-client';
 import type { AccountStore, StoredConnection } from '../accounts/store';
 import { AccountNeedsReconnect, AccountNotConnected } from '../accounts/store-directory';
 import { HubSpotSchemaError, mappableProperties } from './properties';
@@ -371,18 +371,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
     if (!oauth) throw new ApiError(501, 'oauth_not_configured', 'no OAuth app is configured');
     let connection: StoredConnection;
     try {
-      const grant = await oauth.exchangeCode(q.code);
-      const info = await oauth.introspect(grant.accessToken);
-      if (!Number.isFinite(info.hubId) || !Number.isFinite(info.appId)) throw new OAuthError('HubSpot OAuth introspection gave no hub id or app id', 'invalid_response', 200);
-      connection = await store.saveOAuthConnection({
-        workspaceId: used.workspaceId,
-        portalId: info.hubId,
-        appId: info.appId,
-        scopes: info.scopes,
-        refreshToken: grant.refreshToken,
-        accessToken: grant.accessToken,
-        accessExpiresAt: Date.now() + grant.expiresIn * 1000,
-      });
+      connection = await completeInstall(store, oauth, used.workspaceId, q.code);
     } catch (err) {
       const message = err instanceof OAuthError ? err.message : 'the connection could not be stored';
       if (used.returnTo) return reply.redirect(back({ error: err instanceof OAuthError ? err.error : 'internal' }), 303);
