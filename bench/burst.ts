@@ -1,0 +1,467 @@
+// Burst: N conversations of one HubSpot portal end at once (a campaign's calls all hang up), and the
+// worker syncs them under the portal's rate limit, while an agent runs an in-conversation action
+// every second on the same portal.
+//
+//   npm run bench:burst [-- --conversations N] [--agent-every-ms 1000] [--batch-window-ms W] [--no-batching]
+//                          [--layer both|activity|workflow]
+//
+// Two layers, one after the other (--layer both, the default):
+//  - activity: the HubSpot activities themselves (createActivities, run in Temporal's activity test
+//    context, MockActivityEnvironment), each conversation's offline sync as the workflow would run it:
+//    lookUpContactForAction, writeContactAsPlanned (create), writeSummaryNote; all N at once. It
+//    measures the HubSpot side (batching, pacing, lanes) without the Temporal server's own limits.
+//  - workflow: the whole path, below.
+//
+// The real worker (createConversationWorker: conversationWorkflow + the HubSpot activities) on a
+// Temporal CLI dev server (real time, in-memory database), the HubSpot emulator in this process (one
+// portal: 100 calls per 10 s, 5 searches per second; the worker configured with the same limits and
+// pacing at its default 90% share, 20% of it kept for the agent's lane), driven by the platform client
+// (src/client.ts). Each conversation is a voice call with an offline "create or update contact" action
+// (a new contact, a summary note): set up first (one message with the caller's email and name), then
+// every call ends with callEnded (the summary), as fast as the client can send them.
+//
+// Printed, per layer: HubSpot calls per synced conversation (every call HubSpot answered while the
+// burst drained, the agent's included, since the agent's batches carry queued offline records too, over
+// the conversations synced: the campaign's and the agent's), drain time (the first callEnded, or the
+// start of the activities, to the last summary note in HubSpot), the physical floor (those calls over
+// the portal's limit) and the ratio of the two, the agent's in-conversation action time beyond
+// HubSpot's own (p50/p99: the action's wall time minus the time its HTTP exchanges with HubSpot took;
+// the agent starts --agent-lead-ms, default 10 s, before the burst, as agents at work would, and only
+// the actions started during the burst count), and the 429s HubSpot answered.
+// Progress goes to stderr; each layer's figures, then as the last line of stdout (the last layer run):
+//   burst: calls/conv C, drain S s, floor F s, ratio R, agent p99 P ms, 429s N
+import { performance } from 'node:perf_hooks';
+import { Context } from '@temporalio/activity';
+import { Client } from '@temporalio/client';
+import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import { actionConfigSchema } from '../src/action/config';
+import { bundleWorkflowCode, Runtime, DefaultLogger } from '@temporalio/worker';
+import { benchAction } from './common';
+import { ConversationClient, type Conversation } from '../src/client';
+import { conversationWorkflowId } from '../src/contract';
+import { startHubSpotEmulator, type EmulatorAccountSeed } from '../src/hubspot-emulator';
+import { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import { CallTransport } from '../src/hubspot/transport';
+import { conversationSearchAttributes } from '../src/search-attributes';
+import { devServer } from '../src/temporal-servers';
+import { createConversationWorker, workflowsPath } from '../src/worker';
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+function num(name: string, dflt: number, min = 0): number {
+  const raw = flag(name);
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} ${raw} is not a number >= ${min}`);
+  return n;
+}
+
+const N = Math.floor(num('conversations', 5_000, 1));
+const AGENT_EVERY_MS = num('agent-every-ms', 1_000, 50);
+const WINDOW_MS = flag('batch-window-ms') === undefined ? undefined : num('batch-window-ms', 25);
+const BATCHING = !process.argv.includes('--no-batching');
+const LAYER = flag('layer') ?? 'both';
+if (!['both', 'activity', 'workflow'].includes(LAYER)) throw new Error(`--layer ${LAYER}: both, activity or workflow`);
+const LIMIT = { perTenSeconds: 100, searchPerSecond: 5 };
+const SETUP_IN_FLIGHT = 64;
+/** The agents are at work before the campaign's calls end (their recent use sizes their reserve). */
+const AGENT_LEAD_MS = num('agent-lead-ms', 10_000, 0);
+const END_IN_FLIGHT = 128;
+const ACCOUNT = 'burst';
+const SEED: EmulatorAccountSeed = { accountId: ACCOUNT, token: 'burst-token', appId: 7_100_001, rateLimit: LIMIT };
+
+const progress = (s: string) => process.stderr.write(`[burst] ${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+function percentile(values: number[], p: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+/** HubSpot's own time per workflow: the wall time of each HTTP exchange (not the pacing or batching wait). */
+const httpTime = new Map<string, { ms: number; calls: number }>();
+function timeHttpExchanges(): void {
+  const send = CallTransport.prototype.send;
+  CallTransport.prototype.send = async function timed(this: CallTransport, ...args: Parameters<typeof send>) {
+    let wf: string | undefined;
+    try {
+      wf = Context.current().info.workflowExecution?.workflowId;
+    } catch {
+      wf = undefined;
+    }
+    const t = performance.now();
+    try {
+      return await send.apply(this, args);
+    } finally {
+      if (wf?.includes('-agent-')) {
+        const e = httpTime.get(wf) ?? { ms: 0, calls: 0 };
+        e.ms += performance.now() - t;
+        e.calls++;
+        httpTime.set(wf, e);
+      }
+    }
+  };
+}
+
+/** The agent's time in the account's methods per workflow (HTTP plus batching and pacing waits). */
+const methodTime = new Map<string, number>();
+function timeAgentMethods(): void {
+  const proto = HubSpotAccount.prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+  for (const name of ['readContactByEmail', 'readContact', 'createContact', 'updateContact', 'createNote', 'updateNote', 'noteIdsOfContact', 'readNotes', 'contactPropertySchema']) {
+    const original = proto[name]!;
+    proto[name] = async function timed(this: unknown, ...args: unknown[]) {
+      let wf: string | undefined;
+      try {
+        wf = Context.current().info.workflowExecution?.workflowId;
+      } catch {
+        wf = undefined;
+      }
+      const t = performance.now();
+      try {
+        return await original.apply(this, args);
+      } finally {
+        if (wf?.includes('-agent-')) methodTime.set(wf, (methodTime.get(wf) ?? 0) + performance.now() - t);
+      }
+    };
+  }
+}
+
+interface Figures {
+  layer: string;
+  notes: string[];
+  perConv: number;
+  drain: number;
+  floor: number;
+  agentP99: number;
+  refused: number;
+}
+
+function summaryLine(f: Figures): string {
+  return `burst: calls/conv ${f.perConv.toFixed(4)}, drain ${f.drain.toFixed(1)} s, floor ${f.floor.toFixed(1)} s, ratio ${(f.drain / f.floor).toFixed(2)}, agent p99 ${f.agentP99.toFixed(0)} ms, 429s ${f.refused}`;
+}
+
+function figures(layer: string, o: {
+  n: number;
+  drain: number;
+  byOp: Record<string, number>;
+  agentCalls: number;
+  refused: number;
+  synced: number;
+  contacts: number;
+  emails: number;
+  agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string }>;
+  extra?: string[];
+}): Figures {
+  // The agent's batches carry queued offline records too: the calls are counted together, per
+  // conversation synced (the campaign's and the agent's), and the floor is all of them over the limit.
+  const allCalls = Object.values(o.byOp).reduce((a, b) => a + b, 0);
+  const syncCalls = allCalls - o.agentCalls;
+  const conversations = o.n + o.agentSamples.length;
+  const floor = allCalls / (LIMIT.perTenSeconds / 10);
+  const beyond = o.agentSamples.map((s) => s.total - s.hubspot);
+  const perConv = allCalls / conversations;
+  const q = (v: number[], p: number) => percentile(v, p).toFixed(0);
+  const notes = [
+    `### ${layer}: ${o.n} conversations of one portal end at once (limit ${LIMIT.perTenSeconds} per 10 s, ${LIMIT.searchPerSecond} searches/s), batching ${BATCHING ? 'on' : 'off'}`,
+    ...(o.extra ?? []),
+    `synced: ${o.synced}/${o.n} summary notes, ${o.contacts} contacts for ${o.emails} emails (duplicates: ${o.contacts - o.emails})`,
+    `HubSpot calls while draining: ${allCalls} (${Object.entries(o.byOp).map(([k, v]) => `${k} ${v}`).join(', ')}), of which ${o.agentCalls} made by the agent's actions (their batches carry queued offline records too) and ${syncCalls} by the offline syncs alone; fewest possible for the campaign ${3 * Math.ceil(o.n / 100)}`,
+    `calls per synced conversation: ${perConv.toFixed(4)} (${allCalls} calls / ${conversations} conversations: ${o.n} of the campaign, ${o.agentSamples.length} of the agent; target <= 0.05)`,
+    `drain: ${o.drain.toFixed(1)} s; physical floor (${allCalls} calls / ${LIMIT.perTenSeconds / 10} per s): ${floor.toFixed(1)} s; ratio ${(o.drain / floor).toFixed(2)} (target <= 1.5)`,
+    `agent: ${o.agentSamples.length} in-conversation actions during the burst (${o.agentSamples.filter((s) => s.result === 'created').length} created a contact); beyond HubSpot's own time p50 ${q(beyond, 50)} ms, p99 ${q(beyond, 99)} ms (target p99 <= 1000 ms); total p50 ${q(o.agentSamples.map((s) => s.total), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.total), 99)} ms`,
+    `agent, where the time beyond HubSpot went: waiting in the HubSpot adapter (batching, pacing) p50 ${q(o.agentSamples.map((s) => s.inAccount - s.hubspot), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.inAccount - s.hubspot), 99)} ms; outside it p50 ${q(o.agentSamples.map((s) => s.total - s.inAccount), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.total - s.inAccount), 99)} ms`,
+    `429s: ${o.refused} (target 0)`,
+  ];
+  return { layer, notes, perConv, drain: o.drain, floor, agentP99: percentile(beyond, 99), refused: o.refused };
+}
+
+/** The activity layer: the HubSpot activities of N offline syncs at once, and the agent's every second. */
+async function activityLayer(): Promise<Figures> {
+  const emulator = await startHubSpotEmulator({ port: 0, accounts: [SEED], seed: 7 });
+  try {
+    const hubspot = new HubSpotAccounts(
+      [{ accountId: ACCOUNT, token: SEED.token, appId: SEED.appId, basePath: emulator.url, rateLimitPerTenSeconds: LIMIT.perTenSeconds, searchRateLimitPerSecond: LIMIT.searchPerSecond }],
+      { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
+    );
+    const activities = createActivities({ hubspot });
+    const offlineConfig = actionConfigSchema.parse(benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true));
+    const liveConfig = actionConfigSchema.parse(benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false));
+    const run = `a${Date.now().toString(36)}`;
+    await (await hubspot.get(ACCOUNT)).contactPropertySchema();
+    /** One conversation's action, as the workflow runs it: lookup, create, note; each an activity attempt. */
+    const sync = async (id: string, email: string, name: string, summary: string, lane: 'agent' | 'offline', config: typeof offlineConfig): Promise<string> => {
+      const now = Date.now();
+      const env = () =>
+        new MockActivityEnvironment(
+          { workflowExecution: { workflowId: `conversation-${id}`, runId: id }, startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, scheduledTimestampMs: now, currentAttemptScheduledTimestampMs: now, attempt: 1, heartbeatTimeoutMs: 20_000 },
+          { logger: new DefaultLogger('ERROR') },
+        );
+      const found = (await env().run(activities.lookUpContactForAction, { accountId: ACCOUNT, config, email, lane })) as { kind: string };
+      if (found.kind !== 'not-found') return found.kind;
+      const written = (await env().run(activities.writeContactAsPlanned, { accountId: ACCOUNT, write: { kind: 'create', properties: { email, firstname: name } } as never, lane })) as { contactId: string };
+      await env().run(activities.writeSummaryNote, {
+        accountId: ACCOUNT,
+        conversationKey: id,
+        contactId: written.contactId,
+        knownNoteIds: [],
+        contactCreatedByThisRun: true,
+        mayHaveWritten: false,
+        summary,
+        timestamp: new Date().toISOString(),
+        lane,
+      });
+      return 'created';
+    };
+    let t0 = Infinity;
+    const duringBurst = new Set<string>();
+    let synced = 0;
+    let draining = true;
+    const agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string; calls: number }> = [];
+    const agentLoop = (async () => {
+      const pending: Promise<void>[] = [];
+      for (let i = 0; draining; i++) {
+        const id = `${run}-agent-${i}`;
+        pending.push(
+          (async () => {
+            const s = performance.now();
+            if (s >= t0) duringBurst.add(`conversation-${id}`);
+            const result = await sync(id, `agent.${run}.${i}@burst.example`, `Agent${i}`, `Agent action ${i}`, 'agent', liveConfig);
+            const total = performance.now() - s;
+            const wf = `conversation-${id}`;
+            // Only the actions run during the burst count.
+            if (s >= t0) agentSamples.push({ total, hubspot: httpTime.get(wf)?.ms ?? 0, calls: httpTime.get(wf)?.calls ?? 0, inAccount: methodTime.get(wf) ?? 0, result });
+          })(),
+        );
+        await sleep(AGENT_EVERY_MS);
+      }
+      await Promise.all(pending);
+    })();
+    progress(`activity layer: the agent at work for ${AGENT_LEAD_MS} ms before the burst`);
+    await sleep(AGENT_LEAD_MS);
+    const counts0 = emulator.requestCounts(ACCOUNT);
+    const seen0 = emulator.requests(ACCOUNT).length;
+    progress(`activity layer: ${N} offline syncs start now`);
+    t0 = performance.now();
+    const ticker = setInterval(() => progress(`activity layer: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${synced}/${N} synced`), 2_000);
+    const failures: string[] = [];
+    await Promise.all(
+      Array.from({ length: N }, (_, i) =>
+        sync(`${run}-call-${i}`, `caller.${run}.${i}@burst.example`, `Caller${i}`, `Call ${i}: asked about the campaign offer; call back next week.`, 'offline', offlineConfig).then(
+          () => void synced++,
+          (err: unknown) => void failures.push(String(err)),
+        ),
+      ),
+    );
+    const drain = (performance.now() - t0) / 1000;
+    draining = false;
+    clearInterval(ticker);
+    // What HubSpot answered until the drain ended (the agent's last actions may go on a little longer).
+    const countsEnd = emulator.requestCounts(ACCOUNT);
+    const seenEnd = emulator.requests(ACCOUNT).length;
+    const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
+    await agentLoop;
+    if (failures.length) progress(`${failures.length} syncs failed (an activity failure Temporal would retry), e.g. ${failures[0]}`);
+    const counts = countsEnd;
+    const byOp: Record<string, number> = {};
+    for (const [op, n] of Object.entries(counts)) if (n - (counts0[op] ?? 0) > 0) byOp[op] = n - (counts0[op] ?? 0);
+    const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
+    return figures('Activity layer', {
+      n: N,
+      drain,
+      byOp,
+      agentCalls: agentCallsEnd,
+      refused: emulator.requests(ACCOUNT).slice(seen0, seenEnd).filter((r) => r.status === 429).length,
+      synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
+      contacts: contacts.length,
+      emails: new Set(contacts.map((c) => c.properties.email)).size,
+      agentSamples,
+      extra: failures.length ? [`activity failures (retried by Temporal in the real worker): ${failures.length}`] : [],
+    });
+  } finally {
+    await emulator.close();
+  }
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  timeHttpExchanges();
+  timeAgentMethods();
+  const results: Figures[] = [];
+  if (LAYER !== 'workflow') results.push(await activityLayer());
+  if (LAYER !== 'activity') results.push(await workflowLayer());
+  const out: string[] = [];
+  for (const f of results) out.push(...f.notes, '', `${f.layer}: ${summaryLine(f)}`, '');
+  out.push(summaryLine(results.at(-1)!));
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+/** The whole path: the real worker on the dev server, driven by the platform client. */
+async function workflowLayer(): Promise<Figures> {
+  const choice = devServer();
+  progress(`starting ${choice.source}; ${N} conversations, agent action every ${AGENT_EVERY_MS} ms, batching ${BATCHING ? `on (window ${WINDOW_MS ?? 'default'} ms)` : 'off'}`);
+  const env = await TestWorkflowEnvironment.createLocal({
+    server: { executable: choice.executable, searchAttributes: conversationSearchAttributes, log: { format: 'pretty', level: 'error' } },
+  });
+  const emulator = await startHubSpotEmulator({ port: 0, accounts: [SEED], seed: 7 });
+  const hubspot = new HubSpotAccounts(
+    [{ accountId: ACCOUNT, token: SEED.token, appId: SEED.appId, basePath: emulator.url, rateLimitPerTenSeconds: LIMIT.perTenSeconds, searchRateLimitPerSecond: LIMIT.searchPerSecond }],
+    { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
+  );
+  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never;
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+  const taskQueue = 'bench-burst';
+  const worker = await createConversationWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace,
+    taskQueue,
+    hubspot,
+    workflowBundle: bundle,
+    // Activities wait in the account's batcher and pacer: enough slots for every conversation's to wait there.
+    tuning: { maxConcurrentActivityTaskExecutions: N + 200, maxCachedWorkflows: N + 500, maxConcurrentWorkflowTaskExecutions: 200 },
+  });
+  const running = worker.run();
+  const client = new Client({ connection: env.connection, namespace: env.namespace });
+  const platform = new ConversationClient({ client, taskQueue });
+  const run = `b${Date.now().toString(36)}`;
+  const calls: Conversation[] = Array.from({ length: N }, (_, i) => ({
+    conversationId: `${run}-call-${i}`,
+    channel: 'voice',
+    actions: [benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true)],
+    options: { inactivityTimeoutMs: 3_600_000, retentionMs: 1 },
+  }));
+  const agents: Conversation[] = Array.from({ length: 600 }, (_, i) => ({
+    conversationId: `${run}-agent-${i}`,
+    channel: 'chat',
+    actions: [benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false)],
+    options: { inactivityTimeoutMs: 3_600_000, retentionMs: 1 },
+  }));
+
+  try {
+    // Warm: the account's property schema is cached, the pacer has heard HubSpot once.
+    await (await hubspot.get(ACCOUNT)).contactPropertySchema();
+    let t = performance.now();
+    let done = 0;
+    const ticker = setInterval(() => progress(`setup: ${done}/${N} calls in progress`), 5_000);
+    await pool(calls, SETUP_IN_FLIGHT, async (c, i) => {
+      await platform.recordMessage(c, { from: 'customer', fields: { email: `caller.${run}.${i}@burst.example`, first_name: `Caller${i}` } });
+      done++;
+    });
+    clearInterval(ticker);
+    progress(`setup: ${N} voice calls open in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const agentCount = Math.min(agents.length, Math.ceil((N / 100) * 3 * 1.6 + 30 + AGENT_LEAD_MS / AGENT_EVERY_MS));
+    await pool(agents.slice(0, agentCount), SETUP_IN_FLIGHT, async (c, i) => {
+      await platform.recordMessage(c, { from: 'customer', fields: { email: `agent.${run}.${i}@burst.example` } });
+    });
+    await sleep(2_000);
+
+    // The agent: one in-conversation action per interval, on the same portal, from before the burst until the sync has drained.
+    let t0 = Infinity;
+    const duringBurst = new Set<string>();
+    const agentSamples: Array<{ total: number; hubspot: number; calls: number; result: string; inAccount: number }> = [];
+    let draining = true;
+    const agentLoop = (async () => {
+      let k = 0;
+      const pending: Promise<void>[] = [];
+      while (draining && k < agentCount) {
+        const c = agents[k]!;
+        const i = k++;
+        pending.push(
+          (async () => {
+            const wf = conversationWorkflowId(c.conversationId);
+            const s = performance.now();
+            if (s >= t0) duringBurst.add(wf);
+            const r = await platform.runAction(c, { actionId: 'live', fields: { email: `agent.${run}.${i}@burst.example`, first_name: `Agent${i}` }, summary: `Agent action ${i}` });
+            const total = performance.now() - s;
+            const h = httpTime.get(wf) ?? { ms: 0, calls: 0 };
+            if (s >= t0) agentSamples.push({ total, hubspot: h.ms, calls: h.calls, result: r.result, inAccount: methodTime.get(wf) ?? 0 });
+          })().catch((err: unknown) => {
+            progress(`agent action ${i} failed: ${String(err)}`);
+          }),
+        );
+        await sleep(AGENT_EVERY_MS);
+      }
+      await Promise.all(pending);
+    })();
+    progress(`the agent at work for ${AGENT_LEAD_MS} ms before the burst`);
+    await sleep(AGENT_LEAD_MS);
+    const counts0 = emulator.requestCounts(ACCOUNT);
+    const seen0 = emulator.requests(ACCOUNT).length;
+    const notes0 = emulator.notes(ACCOUNT).length;
+    progress(`burst: ${N} calls end now`);
+    t0 = performance.now();
+    let ended = 0;
+    const endTicker = setInterval(() => progress(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${ended}/${N} ended, ${emulator.notes(ACCOUNT).length - notes0} synced`), 2_000);
+    let signalsDone = 0;
+    void pool(calls, END_IN_FLIGHT, async (c, i) => {
+      await platform.endCall(c, { summary: `Call ${i}: asked about the campaign offer; call back next week.` });
+      ended++;
+    }).then(() => (signalsDone = performance.now()));
+    // Synced: every call's summary note is in HubSpot (the sync's last write).
+    let tEnd = 0;
+    const deadline = t0 + Math.max(600_000, N * 200);
+    for (;;) {
+      const synced = emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length;
+      if (synced >= N) {
+        tEnd = performance.now();
+        break;
+      }
+      if (performance.now() > deadline) {
+        progress(`gave up: ${synced}/${N} synced after ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        tEnd = performance.now();
+        break;
+      }
+      await sleep(100);
+    }
+    draining = false;
+    clearInterval(endTicker);
+    // What HubSpot answered until the drain ended (the agent's last actions may go on a little longer).
+    const countsEnd = emulator.requestCounts(ACCOUNT);
+    const seenEnd = emulator.requests(ACCOUNT).length;
+    const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
+    await agentLoop;
+    const drain = (tEnd - t0) / 1000;
+    const counts = countsEnd;
+    const byOp: Record<string, number> = {};
+    for (const [op, n] of Object.entries(counts)) if (n - (counts0[op] ?? 0) > 0) byOp[op] = n - (counts0[op] ?? 0);
+    const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
+    return figures('Workflow path (real worker, Temporal dev server)', {
+      n: N,
+      drain,
+      byOp,
+      agentCalls: agentCallsEnd,
+      refused: emulator.requests(ACCOUNT).slice(seen0, seenEnd).filter((r) => r.status === 429).length,
+      synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
+      contacts: contacts.length,
+      emails: new Set(contacts.map((c) => c.properties.email)).size,
+      agentSamples,
+      extra: [`callEnded signals sent in ${((signalsDone - t0) / 1000).toFixed(1)} s (${END_IN_FLIGHT} in flight)`],
+    });
+  } finally {
+    worker.shutdown();
+    await Promise.race([running.catch(() => undefined), sleep(30_000)]);
+    await env.teardown().catch(() => undefined);
+    await emulator.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);
