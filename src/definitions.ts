@@ -10,6 +10,9 @@ import type { SyncOutcome } from './action/plan';
 export const WORKFLOW_TYPE = 'conversationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
 
+/** The agent's lane: in-conversation runs schedule their activities here, never behind offline syncs. */
+export const agentTaskQueue = (taskQueue: string): string => `${taskQueue}-agent`;
+
 /** The workflow id of a conversation: derived from the conversation id, so every call finds the same workflow. */
 export function conversationWorkflowId(conversationId: string): string {
   return `conversation-${conversationId}`;

@@ -3,7 +3,7 @@ import { DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOpti
 import { createActivities } from '../activities';
 import type { HubSpotAccounts } from './hubspot/accounts';
 import type { AccountDirectory } from './hubspot/directory';
-import { DEFAULT_TASK_QUEUE } from './contract';
+import { agentTaskQueue, DEFAULT_TASK_QUEUE } from './contract';
 
 export interface ConversationWorkerOptions {
   connection: NativeConnection;
@@ -22,16 +22,64 @@ export interface ConversationWorkerOptions {
 
 export const workflowsPath = require.resolve('../workflows');
 
-export function createConversationWorker(options: ConversationWorkerOptions): Promise<Worker> {
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue ?? DEFAULT_TASK_QUEUE,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
-    activities: createActivities({ hubspot: options.hubspot, directory: options.directory }),
-    ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-    ...options.tuning,
-  });
+/**
+ * The worker of a conversation task queue: one SDK worker for the workflows and their offline
+ * activities, and one for the agent's lane (`<queue>-agent`), where in-conversation runs schedule their
+ * activities, so that an agent never waits in a queue behind thousands of offline syncs. Both share the
+ * HubSpot accounts (one pacer and one batcher per account).
+ */
+export class ConversationWorker {
+  private constructor(private readonly main: Worker, private readonly agent: Worker) {}
+
+  static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
+    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const activities = createActivities({ hubspot: options.hubspot, directory: options.directory });
+    const common = {
+      connection: options.connection,
+      namespace: options.namespace ?? 'default',
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      ...options.tuning,
+    };
+    const main = await Worker.create({ ...common, taskQueue, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }), activities });
+    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), activities });
+    return new ConversationWorker(main, agent);
+  }
+
+  /** Runs both until shutdown() (or a fatal error of either). */
+  async run(): Promise<void> {
+    const both = Promise.all([this.main.run(), this.agent.run()]);
+    both.catch(() => this.shutdown());
+    await both;
+  }
+
+  /** Runs both while fn runs, then shuts them down. */
+  async runUntil<T>(fn: () => Promise<T>): Promise<T> {
+    const running = this.run();
+    try {
+      return await fn();
+    } finally {
+      this.shutdown();
+      await running;
+    }
+  }
+
+  /** Stops polling; running activities finish first. */
+  shutdown(): void {
+    for (const w of [this.main, this.agent]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.main.getState();
+  }
+
+  /** The workflows' worker's status (cached conversations, tasks in flight). */
+  getStatus(): ReturnType<Worker['getStatus']> {
+    return this.main.getStatus();
+  }
+}
+
+export function createConversationWorker(options: ConversationWorkerOptions): Promise<ConversationWorker> {
+  return ConversationWorker.create(options);
 }
 
 // The worker's log lines. The SDK adds the activity's task token to its log attributes (and to some

@@ -5,11 +5,11 @@
 // Time: an in-conversation run has one budget, actionTimeoutMs, for the whole run: each activity gets
 // what is left of it (retries included), so the agent has its outcome in time whatever HubSpot does.
 // An offline run retries HubSpot faults for the offline retry window instead.
-import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import type { ContactSyncActivities } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
-import type { FieldValues } from '../src/definitions';
+import { agentTaskQueue, type FieldValues } from '../src/definitions';
 
 export interface RunActionInput {
   config: ActionConfig;
@@ -51,6 +51,8 @@ function activities(input: RunActionInput) {
   }
   const left = Math.max(MIN_STEP_MS, (input.deadlineMs ?? Date.now()) - Date.now());
   return proxyActivities<ContactSyncActivities>({
+    // The agent's lane: its own task queue, so the agent never waits behind queued offline syncs.
+    taskQueue: agentTaskQueue(workflowInfo().taskQueue),
     // The agent waits: every attempt and every retry of this step fit in what is left of the run's budget.
     startToCloseTimeout: left,
     scheduleToCloseTimeout: left,
