@@ -25,7 +25,7 @@ import { approveInstall, memoryStore, oauthClient, sleep, startOAuthEmulator } f
 const API_TOKEN = 'conversation-test-config-api-token-0123';
 const WS = 'ws-conv';
 
-function action(accountId: string): ActionConfig {
+function action(accountId: string, allowUpdateExisting = true): ActionConfig {
   return {
     id: 'hubspot-upsert',
     name: 'HubSpot: create or update contact',
@@ -33,7 +33,7 @@ function action(accountId: string): ActionConfig {
     offlineSync: true,
     hubspotAccountId: accountId,
     allowCreate: true,
-    allowUpdateExisting: true,
+    allowUpdateExisting,
     fieldMappings: [
       { hubspotProperty: 'email', astraField: 'email' },
       { hubspotProperty: 'firstname', astraField: 'first_name' },
@@ -65,8 +65,8 @@ describe('conversations on accounts connected at run time', () => {
   }
 
   /** A phone call that ends at once: its sync runs when the call ends. */
-  async function call(account: string, email: string, workspaceId = WS, between?: () => Promise<void>) {
-    const conversation: Conversation = { conversationId: `acc-call-${process.pid}-${++seq}`, channel: 'voice', workspaceId, actions: [action(account)] };
+  async function call(account: string, email: string, workspaceId = WS, between?: () => Promise<void>, config = action(account)) {
+    const conversation: Conversation = { conversationId: `acc-call-${process.pid}-${++seq}`, channel: 'voice', workspaceId, actions: [config] };
     conversations.push(conversation.conversationId);
     await platform.recordMessage(conversation, { from: 'customer', fields: { email, first_name: 'Robin' } });
     await between?.();
@@ -113,6 +113,20 @@ describe('conversations on accounts connected at run time', () => {
       assert.equal(contact!.properties.hs_object_source, 'INTEGRATION');
       assert.equal(contact!.properties.hs_object_source_id, '2000001');
       assert.ok(outcome.noteId);
+    });
+  });
+
+  test('the OAuth app recognises its own contacts by their record source: updated; a contact someone else created gets only the note', async () => {
+    await withWorker(async () => {
+      const strict = action(accountId, false); // updating contacts this system did not create is not allowed
+      const first = await call(accountId, 'robin.ours@example.com', WS, undefined, strict);
+      assert.equal(first.outcome.result, 'created', first.outcome.reason);
+      const again = await call(accountId, 'robin.ours@example.com', WS, undefined, strict);
+      assert.equal(again.outcome.result, 'updated', again.outcome.reason);
+      emulator.account(DEMO_ACCOUNT.accountId).addPersonContact({ email: 'robin.theirs@example.com', firstname: 'Theirs' });
+      const theirs = await call(accountId, 'robin.theirs@example.com', WS, undefined, strict);
+      assert.equal(theirs.outcome.result, 'note_only', theirs.outcome.reason);
+      assert.equal(contactsWith('robin.theirs@example.com')[0]!.properties.firstname, 'Theirs');
     });
   });
 
