@@ -51,6 +51,7 @@ describe('conversations on accounts connected at run time', () => {
   let client: ConfigApiClient;
   let platform: ConversationClient;
   let hubspot: HubSpotAccounts;
+  let directory: StoreDirectory;
   let accountId: string;
   const taskQueue = `accounts-conversations-${process.pid}`;
   const conversations: string[] = [];
@@ -78,7 +79,7 @@ describe('conversations on accounts connected at run time', () => {
   }
 
   async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-    const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot, workflowBundle: await workflowBundle(workflowsPath) });
+    const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot, directory, workflowBundle: await workflowBundle(workflowsPath) });
     return worker.runUntil(fn);
   }
 
@@ -90,7 +91,7 @@ describe('conversations on accounts connected at run time', () => {
     store = await memoryStore();
     const port = await freePort();
     oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
-    const directory = new StoreDirectory(store, { oauth, cacheTtlMs: 200 });
+    directory = new StoreDirectory(store, { oauth, cacheTtlMs: 200 });
     hubspot = new HubSpotAccounts(directory);
     api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port });
     client = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: WS });
@@ -147,6 +148,21 @@ describe('conversations on accounts connected at run time', () => {
       // A refused token names no account: the 401 is recorded without one.
       const expired = emulator.requests().filter((r) => r.status === 401);
       assert.ok(expired.length >= 1, 'the run did not meet the expired token');
+    });
+  });
+
+  test('the saved action config counts, not the caller’s copy: a forged "allow updating existing fields" renames nobody', async () => {
+    await withWorker(async () => {
+      await client.saveActionConfig(action(accountId, false));
+      try {
+        emulator.account(DEMO_ACCOUNT.accountId).addPersonContact({ email: 'kept.name@example.com', firstname: 'Kept' });
+        // The caller sends the same action with updating existing contacts allowed, and a new first name.
+        const { outcome } = await call(accountId, 'kept.name@example.com', WS, undefined, action(accountId, true));
+        assert.equal(outcome.result, 'note_only', outcome.reason);
+        assert.equal(contactsWith('kept.name@example.com')[0]!.properties.firstname, 'Kept', 'the forged config renamed the contact');
+      } finally {
+        await store.db.query('DELETE FROM action_configs WHERE workspace_id = $1', [WS]).catch(() => undefined);
+      }
     });
   });
 
