@@ -366,8 +366,17 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
   });
 
+  // What the dormant wait compares with: taken when a sync starts and at each wake, never when the wait
+  // begins. A signal that arrives with the sync's last activity result may be applied before or after
+  // that result (the SDK orders the jobs of one activation its own way, and not always the same way on
+  // a retried task); the wait must issue the same commands in both orders.
+  let sinceActivity = activitySeq;
+  let sinceChange = changeSeq;
+
   /** Runs the offline actions whose values changed since their last offline run (all of them, the first time). */
   const syncOffline = async () => {
+    sinceActivity = activitySeq;
+    sinceChange = changeSeq;
     status = 'ending';
     publish();
     await Promise.all(unsynced().map((a) => runAction(a, 'offline')));
@@ -423,22 +432,23 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     }
 
     // ---- dormant: kept for the retention period ---------------------------------------------------
-    // Values that arrived while the sync ran, or since, are a follow-up; anything else waits.
-    if (unsynced().length === 0) {
-      const seenActivity = activitySeq;
-      const seenChange = changeSeq;
-      const retainUntil = (endedAtMs ?? nowMs()) + options.retentionMs;
-      const woke = await condition(
-        () => activitySeq !== seenActivity || changeSeq !== seenChange || continueAsNewDue(),
-        Math.max(0, retainUntil - nowMs()),
-      );
-      if (!woke) break;
-      if (continueAsNewDue()) {
-        await condition(allHandlersFinished);
-        return carryOver();
-      }
-      if (unsynced().length === 0 && activitySeq === seenActivity) continue; // a duplicate: nothing to do
+    // Values that arrived while the sync ran, or since, are a follow-up; anything else waits. The wait
+    // always starts its timer, even when it is over at once, so that the order in which such values and
+    // the sync's end were applied never changes the workflow's commands.
+    const retainUntil = (endedAtMs ?? nowMs()) + options.retentionMs;
+    const woke = await condition(
+      () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue(),
+      Math.max(0, retainUntil - nowMs()),
+    );
+    if (!woke) break;
+    if (continueAsNewDue()) {
+      await condition(allHandlersFinished);
+      return carryOver();
     }
+    const messaged = activitySeq !== sinceActivity;
+    sinceActivity = activitySeq;
+    sinceChange = changeSeq;
+    if (unsynced().length === 0 && !messaged) continue; // a duplicate, or identical values: nothing to do
     if (voice) {
       // The call is over: new values are synced at once, into the same contact and note.
       log.info('New values after the end: follow-up sync');
