@@ -93,6 +93,12 @@ export interface CarriedState {
   endReason?: EndReason;
   /** Per offline action: a fingerprint of the values its last offline run used (0 HubSpot calls for identical values). */
   synced?: Record<string, string>;
+  /** Offline actions whose last run failed: the next signal with values runs them again, even identical ones. */
+  failedOffline?: string[];
+  /** When values last changed (workflow time): a text follow-up waits its inactivity from then. */
+  lastChangeAtMs?: number;
+  /** Names this conversation's notes (with the action id): the first run id of the conversation, kept by operator retries after it completed. */
+  conversationRef?: string;
 }
 
 export interface ConversationInput {
@@ -153,6 +159,8 @@ export interface ConversationResult extends ConversationState {
   finalFields: FieldValues;
   finalSummary?: string;
   workspaceId?: string;
+  /** See CarriedState.conversationRef. */
+  conversationRef?: string;
 }
 
 export const messageSignal = defineSignal<[Message]>('message');

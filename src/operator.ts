@@ -9,6 +9,7 @@ import {
   type ConversationInput,
   type ConversationResult,
   type ConversationState,
+  type KnownNote,
 } from './contract';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from './search-attributes';
 
@@ -64,13 +65,33 @@ export async function retryAction(client: Client, conversationId: string, action
   if (!last.actions.some((a) => a.id === actionId)) {
     throw new OperatorError(`Conversation "${conversationId}" has no action "${actionId}" (its actions: ${last.actions.map((a) => a.id).join(', ') || 'none'})`);
   }
+  // The new session continues the completed one: its values, its outcomes, the notes it wrote (reused
+  // only while still on their contact) and its workspace; only the retried action runs.
+  const noteIds: Record<string, KnownNote[]> = {};
+  for (const [id, runs] of Object.entries(last.outcomes)) {
+    const known = runs.filter((r) => r.noteId && r.contactId).map((r) => ({ contactId: r.contactId!, noteId: r.noteId! }));
+    if (known.length) noteIds[id] = known.filter((n, i) => known.findIndex((k) => k.noteId === n.noteId) === i).slice(-10);
+  }
+  const startedAtMs = Date.parse(last.startedAt);
   const input: ConversationInput = {
     conversationId,
     channel: last.channel,
+    ...(last.workspaceId ? { workspaceId: last.workspaceId } : {}),
     actions: last.actions,
     options: last.options,
-    fields: last.finalFields,
-    summary: last.finalSummary,
+    carried: {
+      fields: last.finalFields,
+      ...(last.finalSummary !== undefined ? { summary: last.finalSummary } : {}),
+      lastActivityAtMs: last.lastMessageAt ? Date.parse(last.lastMessageAt) : startedAtMs,
+      messageCount: last.messageCount,
+      noteIds,
+      outcomes: last.outcomes,
+      rejections: [],
+      runsBefore: last.runsBefore + 1,
+      startedAtMs,
+      ...(last.conversationRef ? { conversationRef: last.conversationRef } : {}),
+      ...(last.endReason ? { endReason: last.endReason } : {}),
+    },
     operatorRetry: { actionId },
   };
   const retry = await client.workflow.start(WORKFLOW_TYPE, {
@@ -86,8 +107,13 @@ export async function retryAction(client: Client, conversationId: string, action
     ],
     staticSummary: `Operator retry of action ${actionId}`,
   });
-  const result = (await retry.result()) as ConversationResult;
-  const run = result.outcomes[actionId]?.at(-1);
-  if (!run) throw new OperatorError(`The retry session of "${conversationId}" recorded no outcome for "${actionId}"`);
-  return run;
+  // The retry session stays dormant after its run, like any ended conversation: wait for the run (the
+  // session is 'ending' until it is done), not for the end of the retention.
+  for (const until = Date.now() + 10 * 60_000; ; ) {
+    const state = await retry.query(stateQuery).catch(() => undefined);
+    const run = state?.outcomes[actionId]?.at(-1);
+    if (state?.status === 'ended' && run?.trigger === 'operator-retry') return run;
+    if (Date.now() > until) throw new OperatorError(`The retry session of "${conversationId}" recorded no outcome for "${actionId}" within 10 minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

@@ -195,6 +195,56 @@ describe('operator retry on a dormant conversation', () => {
   });
 });
 
+describe('operator retry after the conversation completed, and failed syncs', () => {
+  test('a retry of a completed conversation updates the note it wrote and runs nothing else', async () => {
+    const first = action({ id: 'first' });
+    const second = action({ id: 'second' });
+    const conv = conversation('voice', [first, second], { options: { retentionMs: 3600_000 } });
+    const address = email('completed');
+    await h.run(async () => {
+      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
+      await h.platform.endCall(conv, { summary: 'Before completion.' });
+      const done = await h.platform.result(conv.conversationId); // the retention passes (time skips)
+      assert.equal((await h.platform.handle(conv.conversationId).describe()).status.name, 'COMPLETED');
+      const firstNote = done.outcomes['first']![0]!.noteId;
+      const secondRuns = done.outcomes['second']!.length;
+      const notesBefore = notesOf(contactsWith(address)[0]!.id).length;
+
+      const run = await retryAction(h.env.client, conv.conversationId, 'first');
+      assert.equal(run.trigger, 'operator-retry');
+      assert.equal(run.noteId, firstNote, 'the retry wrote another note');
+      assert.equal(notesOf(contactsWith(address)[0]!.id).length, notesBefore);
+      await h.env.sleep('1h');
+      const state = await h.platform.getState(conv.conversationId);
+      assert.equal(state?.outcomes['second']?.length, secondRuns, 'the other action ran again');
+    });
+  });
+
+  test('voice: a sync that failed runs again on the next signal with values, even identical ones; a success does not', async () => {
+    const conv = conversation('voice', [action()], { options: { offlineRetryWindowMs: 60_000 } });
+    const address = email('failed.again');
+    await h.run(async () => {
+      h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], serverErrorRate: 1 });
+      try {
+        await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
+        await h.platform.endCall(conv, { summary: 'Call.' });
+        await h.env.sleep('5m');
+        assert.equal((await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!.at(-1)!.result, 'failed');
+      } finally {
+        h.emulator.setFaults(ACME.accountId, null);
+      }
+      await h.platform.endCall(conv, { summary: 'Call.' }); // the platform's retry of the same end
+      await h.env.sleep('1m');
+      const runs = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!;
+      assert.equal(runs.at(-1)!.result, 'created', 'the failed sync was not run again');
+      const before = calls();
+      await h.platform.endCall(conv, { summary: 'Call.' });
+      await h.env.sleep('1m');
+      assert.equal(calls(), before, 'a synced conversation ran again on identical values');
+    });
+  });
+});
+
 describe('size budget', () => {
   test('a 1,000,000-character summary and two 65,536-character fields: accepted, cut with a marker, carried through continue-as-new, synced', async () => {
     const config = action({

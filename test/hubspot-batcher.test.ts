@@ -185,7 +185,7 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     found.forEach((ids, i) => assert.equal(ids.length, 1, `contact ${i}`));
   });
 
-  test('callers that leave: before the batch is sent they are not sent; once sent, the batch ends only when all have left', async () => {
+  test('callers that leave: before the batch is sent they are not sent; a sent write batch ends when one of its callers leaves, so no write outlives its caller', async () => {
     const account = await accountOf(FAULTS, { batchWindowMs: 300 });
     let before = emulator.requestCounts(FAULTS.accountId);
     const leaving = new AbortController();
@@ -199,20 +199,21 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     // One caller was left: the single-record endpoint, no batch read.
     assert.deepEqual(callsSince(FAULTS.accountId, before), { 'contacts.get': 1 });
 
-    // Sent and held by HubSpot (slow write): one caller leaving does not end it; all leaving does, and nothing is written.
+    // Sent and held by HubSpot (slow write): the first caller that leaves ends it (its retry may start
+    // at once, and must not race a write still under way); the others get a retryable failure, and
+    // nothing is written.
     before = emulator.requestCounts(FAULTS.accountId);
     emulator.failNext(FAULTS.accountId, 'contacts.batchCreate', 'slow-write', 1, { holdMs: 1_500 });
     const controllers = [0, 1, 2].map(() => new AbortController());
     const creates = controllers.map((c, i) => account.createContact({ email: `held-${i}@example.com` }, { signal: c.signal }).catch((e: unknown) => e));
     await sleep(500); // window 300 ms, then sent
     controllers[0]!.abort();
-    await sleep(300);
-    assert.equal(account.callsInFlight, 1, 'still sent for the two callers left');
-    controllers[1]!.abort();
-    controllers[2]!.abort();
     const outcomes = await Promise.all(creates);
-    for (const e of outcomes) assert.equal((e as ApplicationFailure).type, 'HubSpotCallAborted');
-    assert.equal(account.callsInFlight, 0);
+    assert.equal((outcomes[0] as ApplicationFailure).type, 'HubSpotCallAborted');
+    for (const e of outcomes.slice(1)) {
+      assert.ok(e instanceof ApplicationFailure && !e.nonRetryable, `the callers still waiting get a retryable failure: ${String(e)}`);
+    }
+    assert.equal(account.callsInFlight, 0, 'the write batch outlived the caller that left');
     await sleep(1_300);
     assert.ok(emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write' && f.outcome === 'dropped'));
     assert.equal(emulator.contacts(FAULTS.accountId).filter((c) => c.properties.email?.startsWith('held-')).length, 0);

@@ -107,7 +107,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   let messageCount = carried?.messageCount ?? 0;
   let activitySeq = 0; // bumps on every message: the resettable wait watches it
   let changeSeq = 0; // bumps on every accepted change of values
-  let lastChangeAtMs = 0;
+  let lastChangeAtMs = carried?.lastChangeAtMs ?? 0;
   let callEnded = carried?.callEnded ?? false;
   let endedAtMs: number | undefined = carried?.endedAtMs;
   let endReason: EndReason | null = carried?.endReason ?? null;
@@ -116,6 +116,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   const outcomes: Record<string, ActionRun[]> = { ...(carried?.outcomes ?? {}) };
   const rejections: Rejection[] = [...(carried?.rejections ?? [])];
   const synced: Record<string, string> = { ...(carried?.synced ?? {}) };
+  /** Offline actions whose last run failed, with the change count when it started: new signals run them again. */
+  const failedAtChange: Record<string, number> = Object.fromEntries((carried?.failedOffline ?? []).map((id) => [id, -1]));
   const startedAtMs = carried?.startedAtMs ?? nowMs();
   const runsBefore = carried?.runsBefore ?? 0;
   const actionsById = new Map(input.actions.map((a) => [a.id, a]));
@@ -124,7 +126,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   const actionQueues = new Map<string, Promise<unknown>>();
   let runningCount = 0;
   // The note of a (conversation, action): a conversation id reused after retention is a new conversation.
-  const conversationKey = (actionId: string) => `${workflowInfo().workflowId}:${workflowInfo().firstExecutionRunId}:${actionId}`;
+  const conversationRef = carried?.conversationRef ?? workflowInfo().firstExecutionRunId;
+  const conversationKey = (actionId: string) => `${workflowInfo().workflowId}:${conversationRef}:${actionId}`;
 
   const fingerprint = (config: ActionConfig) =>
     syncFingerprint(
@@ -132,8 +135,12 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       fields,
       summary,
     );
-  /** Offline actions whose last offline run used other values than the current ones. */
-  const unsynced = () => offlineActions.filter((a) => synced[a.id] !== fingerprint(a));
+  /**
+   * Offline actions due to run: their last offline run used other values than the current ones, or it
+   * failed and values came since (identical ones included: a failed sync is not a synced one).
+   */
+  const unsynced = () =>
+    offlineActions.filter((a) => synced[a.id] !== fingerprint(a) || (failedAtChange[a.id] !== undefined && changeSeq > failedAtChange[a.id]!));
 
   const syncStatus = (): SyncStatus => {
     if (runningCount > 0) return 'running';
@@ -227,7 +234,18 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     log.info('Action finished', { actionId: run.actionId, trigger: run.trigger, result: run.result, contactId: run.contactId, noteId: run.noteId });
   };
 
-  const runAction = (config: ActionConfig, trigger: ActionRun['trigger']): Promise<ActionRun> => {
+  /** A run of this action failed after the last one that wrote its note: a note it wrote may be unknown to us. */
+  const failedSinceLastNote = (actionId: string): boolean => {
+    const list = outcomes[actionId] ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i]!.noteId) return false;
+      if (list[i]!.result === 'failed') return true;
+    }
+    return false;
+  };
+
+  /** deadlineMs: an in-conversation run's budget ends then, counted from when the agent asked (a queued run waits within it). */
+  const runAction = (config: ActionConfig, trigger: ActionRun['trigger'], deadlineMs?: number): Promise<ActionRun> => {
     const previous = actionQueues.get(config.id) ?? Promise.resolve();
     const run = previous.then(async () => {
       runningCount++;
@@ -235,7 +253,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       try {
         const at = nowMs();
         const used = fingerprint(config);
-        const last = outcomes[config.id]?.at(-1);
+        const changesAtStart = changeSeq;
         const { accountLabel, ...outcome } = await runContactSync({
           config,
           workspaceId: input.workspaceId,
@@ -243,14 +261,18 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
           summary,
           conversationKey: conversationKey(config.id),
           knownNoteIds: (notes[config.id] ?? []).map((n) => n.noteId),
-          mayHaveWritten: last?.result === 'failed',
+          mayHaveWritten: failedSinceLastNote(config.id),
           timestamp: iso(at),
           mode: trigger === 'in-conversation' ? 'in-conversation' : 'offline',
-          deadlineMs: trigger === 'in-conversation' ? at + options.actionTimeoutMs : undefined,
+          deadlineMs: trigger === 'in-conversation' ? (deadlineMs ?? at + options.actionTimeoutMs) : undefined,
           retryWindowMs: options.offlineRetryWindowMs,
         });
         const result: ActionRun = { ...outcome, actionId: config.id, trigger, at: iso(at) };
-        if (config.offlineSync && trigger !== 'in-conversation') synced[config.id] = used;
+        if (config.offlineSync && trigger !== 'in-conversation') {
+          synced[config.id] = used;
+          if (result.result === 'failed') failedAtChange[config.id] = changesAtStart;
+          else delete failedAtChange[config.id];
+        }
         record(result, accountLabel);
         return result;
       } finally {
@@ -294,7 +316,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     async (request) => {
       const values = checkValues(request); // the validator accepted it
       if (values.ok && (values.value.fields || values.value.summary !== undefined)) merge(values.value);
-      return runAction(actionsById.get(request.actionId)!, 'in-conversation');
+      return runAction(actionsById.get(request.actionId)!, 'in-conversation', nowMs() + options.actionTimeoutMs);
     },
     {
       // The validator refuses before anything is written to history.
@@ -334,6 +356,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       runsBefore: runsBefore + 1,
       startedAtMs,
       synced,
+      failedOffline: Object.keys(failedAtChange),
+      lastChangeAtMs,
+      conversationRef,
       ...(callEnded ? { callEnded: true } : {}),
       ...(endedAtMs !== undefined ? { endedAtMs } : {}),
       ...(endReason ? { endReason } : {}),
@@ -363,6 +388,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     options,
     finalFields: fields,
     finalSummary: summary,
+    conversationRef,
     ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
   });
 
@@ -392,6 +418,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     const config = actionsById.get(input.operatorRetry.actionId);
     if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
     status = 'ending';
+    // The conversation's other offline actions ran before it completed: only the retried one runs.
+    for (const a of offlineActions) if (a.id !== config.id) synced[a.id] = fingerprint(a);
     await runAction(config, 'operator-retry');
     endedAtMs = nowMs();
     status = 'ended';

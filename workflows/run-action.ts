@@ -84,11 +84,12 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   let config = input.config;
   const accountId = config.hubspotAccountId;
   let accountLabel = 'unknown';
-  const email = resolveLookupEmail(config, fields);
-  if (!email.ok) {
+  const first = resolveLookupEmail(config, fields);
+  if (!first.ok) {
     // Missing or invalid email: no HubSpot call at all, and nothing to retry.
-    return { result: 'skipped', propertiesWritten: [], reason: email.reason, accountLabel };
+    return { result: 'skipped', propertiesWritten: [], reason: first.reason, accountLabel };
   }
+  let email = first.email;
   const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
   const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
@@ -101,13 +102,23 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   try {
     const lookup = () =>
       step('look up contact by email', (act, o) =>
-        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email: email.email, lane }]),
+        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email, lane }]),
       );
     let found = await lookup();
     accountLabel = found.accountLabel;
     if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
-    // A config saved through the configuration API is the one that counts, not the caller's copy.
-    if (found.savedConfig) config = found.savedConfig;
+    // A config saved through the configuration API is the one that counts, not the caller's copy: its
+    // email mapping too, so the contact is looked up again when it names another email.
+    if (found.savedConfig) {
+      config = found.savedConfig;
+      const saved = resolveLookupEmail(config, fields);
+      if (!saved.ok) return { result: 'skipped', propertiesWritten: [], reason: saved.reason, accountLabel };
+      if (saved.email !== email) {
+        email = saved.email;
+        found = await lookup();
+        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+      }
+    }
 
     const contactOf = (f: typeof found): ContactLookup => (f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {} } : { found: false });
     let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });

@@ -91,10 +91,18 @@ interface Caller<I, R> {
 
 class SentBatch {
   readonly controller = new AbortController();
-  constructor(public callers: Array<Caller<unknown, unknown>> = []) {}
-  /** Ends the request once every caller has left. */
+  /**
+   * @param endsWithFirstLeave a write batch ends when any of its callers leaves: a caller whose attempt
+   *   ended must never have a write of its own still under way when its retry starts. The others get a
+   *   retryable failure, and their retries are safe (a 409 names a created contact, a note is found
+   *   through its contact's associations). A read batch ends only once every caller has left.
+   */
+  constructor(public callers: Array<Caller<unknown, unknown>> = [], private readonly endsWithFirstLeave = false) {}
   check(): void {
-    if (!this.controller.signal.aborted && this.callers.length && this.callers.every((c) => c.left)) this.controller.abort(new Error('every caller of the batch has left'));
+    if (this.controller.signal.aborted || !this.callers.length) return;
+    if (this.endsWithFirstLeave ? this.callers.some((c) => c.left) : this.callers.every((c) => c.left)) {
+      this.controller.abort(new Error(this.endsWithFirstLeave ? 'a caller of the write batch has left' : 'every caller of the batch has left'));
+    }
   }
 }
 
@@ -227,7 +235,7 @@ export class Batcher<I, R> {
     const asking = new AbortController();
     this.asking[lane].add(asking);
     let taken: { callers: Array<Caller<I, R>>; groups: Array<Array<Caller<I, R>>> } | undefined;
-    const batch = new SentBatch();
+    const batch = new SentBatch([], this.kind.sameKey === 'separate');
     let operation = this.kind.batchOperation;
     // The slot's signal: the wait ends if the queue empties; once sent, when every caller has left.
     const signal = AbortSignal.any([asking.signal, batch.controller.signal]);
@@ -315,7 +323,7 @@ export class Batcher<I, R> {
   private async explain(groups: Array<Array<Caller<I, R>>>, lane: Lane): Promise<void> {
     const callers = groups.flat().filter((c) => !c.settled);
     if (!callers.length) return;
-    const batch = new SentBatch(callers as Array<Caller<unknown, unknown>>);
+    const batch = new SentBatch(callers as Array<Caller<unknown, unknown>>, this.kind.sameKey === 'separate');
     for (const c of callers) c.batch = batch;
     batch.check();
     let outcomes: Array<Outcome<R> | undefined>;
@@ -364,7 +372,7 @@ export class Batcher<I, R> {
   private async resend(groups: Array<Array<Caller<I, R>>>, lane: Lane): Promise<void> {
     const callers = groups.flat().filter((c) => !c.settled);
     if (!callers.length) return;
-    const batch = new SentBatch(callers as Array<Caller<unknown, unknown>>);
+    const batch = new SentBatch(callers as Array<Caller<unknown, unknown>>, this.kind.sameKey === 'separate');
     for (const c of callers) c.batch = batch;
     batch.check();
     const inputs = groups.map((g) => g[0]!.input);
