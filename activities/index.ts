@@ -59,24 +59,28 @@ export function withOwnershipMarker(account: HubSpotAccount, properties: Record<
  * The signal every HubSpot call of this attempt carries: the activity's cancellation, and the end of
  * the attempt (its start-to-close timeout, or what is left of its schedule-to-close timeout).
  */
-export function attemptSignal(): AbortSignal {
+export function attemptSignal(deadlineMs?: number): AbortSignal {
   const ctx = Context.current();
   const { info } = ctx;
   const elapsed = Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
   const scheduleLeft = info.scheduleToCloseTimeoutMs > 0 ? info.scheduleToCloseTimeoutMs - elapsed : Infinity;
   const attemptLeft = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : Infinity;
-  const left = Math.min(scheduleLeft, attemptLeft);
+  // An in-conversation run also names its deadline (the workflow's clock, the server's): the time the
+  // attempt waited in its task queue then counts too. A server clock ahead of ours (a test server that
+  // skipped time) only makes this bound looser than the others, never tighter.
+  const runLeft = deadlineMs !== undefined ? deadlineMs - Date.now() : Infinity;
+  const left = Math.min(scheduleLeft, attemptLeft, runLeft);
   if (!Number.isFinite(left)) return ctx.cancellationSignal;
   return AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, left - ABORT_MARGIN_MS))]);
 }
 
 /** Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly. */
-export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, deadlineMs?: number): Promise<T> {
   const ctx = Context.current();
   const timer = setInterval(() => ctx.heartbeat(), 1_000);
   try {
     ctx.heartbeat();
-    return await fn(attemptSignal());
+    return await fn(attemptSignal(deadlineMs));
   } finally {
     clearInterval(timer);
   }
@@ -106,7 +110,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
      * action's mappings fit the account's live property schema (cached), then finds the contact by email
      * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
      */
-    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane }): Promise<LookupResult> {
+    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane; deadlineMs?: number }): Promise<LookupResult> {
       return heartbeating(async (aborted) => {
         const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
@@ -136,11 +140,11 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
         const ours = isOurs(account, contact.properties);
         log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
         return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}) };
-      });
+      }, input.deadlineMs);
     },
 
     /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. */
-    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane }): Promise<{ contactId: string; created: boolean }> {
+    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane; deadlineMs?: number }): Promise<{ contactId: string; created: boolean }> {
       return heartbeating(async (aborted) => {
         const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
@@ -175,7 +179,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
             details: [existingId],
           });
         }
-      });
+      }, input.deadlineMs);
     },
 
     /**
@@ -196,6 +200,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       summary: string;
       timestamp: string;
       lane?: Lane;
+      /** In conversation: when the run's budget ends (workflow time). */
+      deadlineMs?: number;
     }): Promise<{ noteId: string; created: boolean }> {
       return heartbeating(async (aborted) => {
         const call: CallOptions = { signal: aborted, lane: input.lane };
@@ -228,7 +234,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
         const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
         log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
         return { noteId: created.id, created: true };
-      });
+      }, input.deadlineMs);
     },
 
     ...createLegacyActivities({ hubspot }),

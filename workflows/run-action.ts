@@ -102,7 +102,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   try {
     const lookup = () =>
       step('look up contact by email', (act, o) =>
-        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email, lane }]),
+        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email, lane, deadlineMs: input.deadlineMs }]),
       );
     let found = await lookup();
     accountLabel = found.accountLabel;
@@ -128,7 +128,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     if (plan.contact.kind !== 'none') {
       const write = plan.contact;
       try {
-        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane }]));
+        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }]));
         contactId = written.contactId;
         created = written.created;
       } catch (err) {
@@ -141,7 +141,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
         contactId = found.kind === 'found' ? found.contactId : undefined;
         if (plan.contact.kind !== 'none') {
           const again = plan.contact;
-          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again, lane }]));
+          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again, lane, deadlineMs: input.deadlineMs }]));
           contactId = written.contactId;
           created = written.created;
         }
@@ -163,6 +163,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
             summary,
             timestamp: input.timestamp,
             lane,
+            deadlineMs: input.deadlineMs,
           },
         ]),
       );
