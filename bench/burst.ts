@@ -37,10 +37,10 @@ import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/te
 import { createActivities } from '../activities';
 import { actionConfigSchema } from '../src/action/config';
 import { bundleWorkflowCode, Runtime, DefaultLogger } from '@temporalio/worker';
-import { benchAction } from './common';
+import { benchAction, pool } from './common';
 import { ConversationClient, type Conversation } from '../src/client';
 import { conversationWorkflowId } from '../src/contract';
-import { startHubSpotEmulator, type EmulatorAccountSeed } from '../src/hubspot-emulator';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
 import { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
 import { CallTransport } from '../src/hubspot/transport';
 import { conversationSearchAttributes } from '../src/search-attributes';
@@ -79,17 +79,6 @@ function percentile(values: number[], p: number): number {
   if (!values.length) return NaN;
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
 }
 
 /** HubSpot's own time per workflow: the wall time of each HTTP exchange (not the pacing or batching wait). */
@@ -152,6 +141,20 @@ interface Figures {
 
 function summaryLine(f: Figures): string {
   return `burst: calls/conv ${f.perConv.toFixed(4)}, drain ${f.drain.toFixed(1)} s, floor ${f.floor.toFixed(1)} s, ratio ${(f.drain / f.floor).toFixed(2)}, agent p99 ${f.agentP99.toFixed(0)} ms, 429s ${f.refused}`;
+}
+
+/** What the burst left in HubSpot between two marks: calls by operation, 429s, notes, contacts. */
+function inHubSpot(emulator: HubSpotEmulator, from: { counts: Record<string, number>; seen: number }, to: { counts: Record<string, number>; seen: number }) {
+  const byOp: Record<string, number> = {};
+  for (const [op, n] of Object.entries(to.counts)) if (n - (from.counts[op] ?? 0) > 0) byOp[op] = n - (from.counts[op] ?? 0);
+  const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
+  return {
+    byOp,
+    refused: emulator.requests(ACCOUNT).slice(from.seen, to.seen).filter((r) => r.status === 429).length,
+    synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
+    contacts: contacts.length,
+    emails: new Set(contacts.map((c) => c.properties.email)).size,
+  };
 }
 
 function figures(layer: string, o: {
@@ -275,19 +278,11 @@ async function activityLayer(): Promise<Figures> {
     const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
     await agentLoop;
     if (failures.length) progress(`${failures.length} syncs failed (an activity failure Temporal would retry), e.g. ${failures[0]}`);
-    const counts = countsEnd;
-    const byOp: Record<string, number> = {};
-    for (const [op, n] of Object.entries(counts)) if (n - (counts0[op] ?? 0) > 0) byOp[op] = n - (counts0[op] ?? 0);
-    const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
     return figures('Activity layer', {
       n: N,
       drain,
-      byOp,
+      ...inHubSpot(emulator, { counts: counts0, seen: seen0 }, { counts: countsEnd, seen: seenEnd }),
       agentCalls: agentCallsEnd,
-      refused: emulator.requests(ACCOUNT).slice(seen0, seenEnd).filter((r) => r.status === 429).length,
-      synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
-      contacts: contacts.length,
-      emails: new Set(contacts.map((c) => c.properties.email)).size,
       agentSamples,
       extra: failures.length ? [`activity failures (retried by Temporal in the real worker): ${failures.length}`] : [],
     });
@@ -434,19 +429,11 @@ async function workflowLayer(): Promise<Figures> {
     const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
     await agentLoop;
     const drain = (tEnd - t0) / 1000;
-    const counts = countsEnd;
-    const byOp: Record<string, number> = {};
-    for (const [op, n] of Object.entries(counts)) if (n - (counts0[op] ?? 0) > 0) byOp[op] = n - (counts0[op] ?? 0);
-    const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
     return figures('Workflow path (real worker, Temporal dev server)', {
       n: N,
       drain,
-      byOp,
+      ...inHubSpot(emulator, { counts: counts0, seen: seen0 }, { counts: countsEnd, seen: seenEnd }),
       agentCalls: agentCallsEnd,
-      refused: emulator.requests(ACCOUNT).slice(seen0, seenEnd).filter((r) => r.status === 429).length,
-      synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
-      contacts: contacts.length,
-      emails: new Set(contacts.map((c) => c.properties.email)).size,
       agentSamples,
       extra: [`callEnded signals sent in ${((signalsDone - t0) / 1000).toFixed(1)} s (${END_IN_FLIGHT} in flight)`],
     });

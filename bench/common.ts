@@ -1,4 +1,5 @@
-// Shared by the benchmark scripts: the action config they drive (email, first name and phone mapped).
+// Shared by the benchmark scripts: the action config they drive (email, first name and phone mapped),
+// and a bounded pool of concurrent work.
 import type { ActionConfigInput } from '../src/action/config';
 
 export function benchAction(
@@ -21,4 +22,17 @@ export function benchAction(
     ],
     customFields: [],
   };
+}
+
+/** Runs fn over items with at most `limit` in flight. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
 }

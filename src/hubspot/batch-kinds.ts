@@ -55,6 +55,17 @@ function toRecord(r: Raw): HubSpotRecord {
   return { id: String(r.id), properties: { ...r.properties } };
 }
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
+
+/** One contact by id (or by email with idProperty 'email'); null when HubSpot has none, or it is archived. */
+async function readContactOrNull(api: HubSpotApis, idOrEmail: string, properties: string[], idProperty?: 'email') {
+  try {
+    const r = await api.contacts.basic.getById(idOrEmail, properties, undefined, undefined, false, idProperty);
+    return r.archived ? null : toRecord(r);
+  } catch (err) {
+    if (isStatus(err, 404)) return null;
+    throw err;
+  }
+}
 const errorsOf = (r: object): BatchError[] => ('errors' in r && Array.isArray(r.errors) ? (r.errors as BatchError[]) : []);
 /** The inputs a 207 names as not found (context.ids, or fromObjectId for associations). */
 function notFound(r: object, field: 'ids' | 'fromObjectId' = 'ids'): Set<string> {
@@ -89,15 +100,7 @@ export function contactLookupByEmail(): BatchKind<{ email: string; properties: s
     sameKey: 'share',
     key: (i) => `${i.email.trim().toLowerCase()}\u0000${[...i.properties].sort().join(',')}`,
     splits: false,
-    async one(api, { email, properties }) {
-      try {
-        const r = await api.contacts.basic.getById(email, properties, undefined, undefined, false, 'email');
-        return r.archived ? null : toRecord(r);
-      } catch (err) {
-        if (isStatus(err, 404)) return null;
-        throw err;
-      }
-    },
+    one: (api, { email, properties }) => readContactOrNull(api, email, properties, 'email'),
     async many(api, inputs) {
       const properties = union(
         inputs.map((i) => i.properties),
@@ -126,15 +129,7 @@ export function contactRead(): BatchKind<ContactRead, HubSpotRecord | null> {
     sameKey: 'share',
     key: (i) => `${i.id}\u0000${[...i.properties].sort().join(',')}`,
     splits: false,
-    async one(api, { id, properties }) {
-      try {
-        const r = await api.contacts.basic.getById(id, properties, undefined, undefined, false);
-        return r.archived ? null : toRecord(r);
-      } catch (err) {
-        if (isStatus(err, 404)) return null;
-        throw err;
-      }
-    },
+    one: (api, { id, properties }) => readContactOrNull(api, id, properties),
     async many(api, inputs) {
       const properties = union(
         inputs.map((i) => i.properties),
