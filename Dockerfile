@@ -17,4 +17,4 @@ COPY workflows ./workflows
 COPY activities ./activities
 USER node
 # SIGTERM lets running activities finish before the worker stops (see stop_grace_period in docker-compose.yml).
-CMD ["node", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--import", "tsx", "src/worker/main.ts"]

@@ -16,7 +16,7 @@
 // Temporal CLI dev server (real time, in-memory database), the HubSpot emulator in this process (one
 // portal: 100 calls per 10 s, 5 searches per second; the worker configured with the same limits and
 // pacing at its default 90% share, 20% of it kept for the agent's lane), driven by the platform client
-// (src/client.ts). Each conversation is a voice call with an offline "create or update contact" action
+// (src/platform/client.ts). Each conversation is a voice call with an offline "create or update contact" action
 // (a new contact, a summary note): set up first (one message with the caller's email and name), then
 // every call ends with callEnded (the summary), as fast as the client can send them.
 //
@@ -38,14 +38,14 @@ import { createActivities } from '../activities';
 import { actionConfigSchema } from '../src/action/config';
 import { bundleWorkflowCode, Runtime, DefaultLogger } from '@temporalio/worker';
 import { benchAction, pool } from './common';
-import { ConversationClient, type Conversation } from '../src/client';
-import { conversationWorkflowId } from '../src/contract';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+import { ConversationClient, type Conversation } from '../src/platform/client';
+import { conversationWorkflowId } from '../src/platform/contract';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 import { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
 import { CallTransport } from '../src/hubspot/transport';
-import { conversationSearchAttributes } from '../src/search-attributes';
+import { conversationSearchAttributes } from '../src/platform/search-attributes';
 import { devServer } from '../src/temporal-servers';
-import { createConversationWorker, workflowsPath } from '../src/worker';
+import { createConversationWorker, workflowsPath } from '../src/worker/worker';
 
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);

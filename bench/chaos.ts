@@ -21,19 +21,19 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { ActionConfigInput } from '../src/action/config';
 import { escapeHtml, noteReference } from '../src/action/note';
-import { ConversationClient, type Conversation } from '../src/client';
-import { conversationWorkflowId, type ActionRun, type ConversationResult, type ConversationState } from '../src/contract';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
-import type { StoredNote, StoredObject } from '../src/hubspot-emulator/store';
-import { prng } from '../src/hubspot-emulator/store';
+import { ConversationClient, type Conversation } from '../src/platform/client';
+import { conversationWorkflowId, type ActionRun, type ConversationResult, type ConversationState } from '../src/platform/contract';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
+import type { StoredNote, StoredObject } from '../hubspot-emulator/store';
+import { prng } from '../hubspot-emulator/store';
 import { serverPaths } from '../src/temporal-servers';
-import { freePort } from '../src/net';
+import { freePort } from '../src/worker/net';
 import { benchAction } from './common';
-import { conversationSearchAttributes } from '../src/search-attributes';
+import { conversationSearchAttributes } from '../src/platform/search-attributes';
 
 const ROOT = resolve(__dirname, '..');
 
-/** The worker's per-call HubSpot timeout (HubSpotAccountsOptions.requestTimeoutMs, default in src/main.ts). */
+/** The worker's per-call HubSpot timeout (HubSpotAccountsOptions.requestTimeoutMs, default in src/worker/main.ts). */
 export const WORKER_REQUEST_TIMEOUT_MS = 15_000;
 /** How long after its retention ends a conversation may take to complete (a worker restart included). */
 const COMPLETION_GRACE_MS = 120_000;
@@ -216,7 +216,7 @@ class WorkerSupervisor {
   constructor(private readonly env: NodeJS.ProcessEnv, private readonly log: (l: string) => void) {}
   start(): void {
     this.starts++;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let tail = '';
     const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-3000));

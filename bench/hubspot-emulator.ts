@@ -9,7 +9,7 @@
 // once with plain node:http (http.Agent keepAlive, maxSockets C) and once through the official
 // @hubspot/api-client (same agent), and prints a table and whether lookups reach 5,000/s.
 //
-// By default the emulator runs in a child process (the CLI, src/hubspot-emulator/cli.ts, with a
+// By default the emulator runs in a child process (the CLI, hubspot-emulator/cli.ts, with a
 // --seed-file), so load generator and server do not share one thread; --in-process starts it in
 // this process instead (then both share one event loop, which caps the figure).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@hubspot/api-client';
-import { startHubSpotEmulator, type EmulatorAccountSeed } from '../src/hubspot-emulator';
+import { startHubSpotEmulator, type EmulatorAccountSeed } from '../hubspot-emulator';
 
 const TARGET_LOOKUPS_PER_SECOND = 5_000;
 const ROOT = resolve(__dirname, '..');
@@ -68,7 +68,7 @@ async function startServerProcess(): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'hubspot-emulator-bench-'));
   const seedFile = join(dir, 'accounts.json');
   writeFileSync(seedFile, JSON.stringify([SEED]));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/hubspot-emulator/cli.ts', '--port', '0', '--seed-file', seedFile], {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'hubspot-emulator/cli.ts', '--port', '0', '--seed-file', seedFile], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,7 +3,7 @@
 // inactivity timer, an update `runAction`, a query `state`) that does no HubSpot work: after the conversation ends it
 // runs one no-op activity, and `runAction` runs one no-op activity. It is registered on its own task
 // queue with its own bundle (`workflowsPath: require.resolve('./noop-workflow')`), so the same
-// platform client (src/client.ts, with that task queue) drives it exactly as it drives the real one.
+// platform client (src/platform/client.ts, with that task queue) drives it exactly as it drives the real one.
 //
 // Deliberately lightweight: no zod, no search-attribute upserts, no memo: what remains is what
 // Temporal itself costs for a conversation of this shape.
@@ -18,7 +18,7 @@ const { noop } = proxyActivities<NoopActivities>({
   retry: { initialInterval: '300ms', backoffCoefficient: 2, maximumInterval: '3s' },
 });
 
-// Same names as src/contract.ts (not imported, to keep zod out of this bundle).
+// Same names as src/platform/contract.ts (not imported, to keep zod out of this bundle).
 const messageSignal = defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('message');
 const fieldsUpdatedSignal = defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('fieldsUpdated');
 const stateQuery = defineQuery<{ messageCount: number; ended: boolean }>('state');

@@ -9,7 +9,7 @@
 // and in this process too two workers: the real one (createConversationWorker: conversationWorkflow +
 // the HubSpot activities, task queue bench-real) and a no-op one (bench/noop-workflow.ts: the same
 // workflow type name, signals, resettable timer and runAction update, one no-op activity; task queue
-// bench-noop, its own bundle). Both are driven by the platform client (src/client.ts).
+// bench-noop, its own bundle). Both are driven by the platform client (src/platform/client.ts).
 //
 //   1. conversations synced per second, end to end (first signal to the last result()), real vs no-op,
 //      with the emulator at 0 ms and at L ms added latency (ABBA order: no-op, real, real, no-op);
@@ -38,13 +38,13 @@ import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, Runtime, 
 import { temporal } from '@temporalio/proto';
 import type { ActionConfigInput } from '../src/action/config';
 import { benchAction, pool } from './common';
-import { ConversationClient, type Conversation } from '../src/client';
-import { conversationWorkflowId, type ActionRun, type ConversationResult } from '../src/contract';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+import { ConversationClient, type Conversation } from '../src/platform/client';
+import { conversationWorkflowId, type ActionRun, type ConversationResult } from '../src/platform/contract';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
-import { conversationSearchAttributes } from '../src/search-attributes';
+import { conversationSearchAttributes } from '../src/platform/search-attributes';
 import { devServer } from '../src/temporal-servers';
-import { createConversationWorker, workflowsPath, type ConversationWorker } from '../src/worker';
+import { createConversationWorker, workflowsPath, type ConversationWorker } from '../src/worker/worker';
 
 // ---- options -------------------------------------------------------------------------------------
 

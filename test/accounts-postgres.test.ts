@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
-import type { EmulatorServer } from '../src/hubspot-emulator/server';
+import type { EmulatorServer } from '../hubspot-emulator/server';
 import { AccountStore } from '../src/accounts/store';
 import { StoreDirectory } from '../src/accounts/store-directory';
 import { connectDirectly, oauthClient, startOAuthEmulator, testKeys } from './accounts-support';

@@ -1,10 +1,10 @@
 // What the account, OAuth and configuration API tests share: an emulator with OAuth, an account store
 // on in-memory PGlite, and the OAuth install driven over plain HTTP (the browser test drives the pages).
 import { randomBytes } from 'node:crypto';
-import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
-import { EmulatorServer } from '../src/hubspot-emulator/server';
-import { DEMO_OAUTH_APP } from '../src/hubspot-emulator/oauth';
-import type { EmulatorAccountSeed } from '../src/hubspot-emulator/store';
+import { DEMO_ACCOUNT } from '../hubspot-emulator';
+import { EmulatorServer } from '../hubspot-emulator/server';
+import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
+import type { EmulatorAccountSeed } from '../hubspot-emulator/store';
 import { AccountStore } from '../src/accounts/store';
 import { completeInstall, HubSpotOAuthClient } from '../src/accounts/oauth-client';
 import type { TokenKeys } from '../src/accounts/token-cipher';

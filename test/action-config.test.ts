@@ -3,8 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionConfigSchema } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
-import { describeZodError } from '../src/contract';
-import { STANDARD_CONTACT_PROPERTIES, defineProperty } from '../src/hubspot-emulator/properties';
+import { describeZodError } from '../src/platform/contract';
+import { STANDARD_CONTACT_PROPERTIES, defineProperty } from '../hubspot-emulator/properties';
 
 const schema = [
   ...STANDARD_CONTACT_PROPERTIES.map((p) => defineProperty(p, true)),

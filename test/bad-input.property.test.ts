@@ -16,11 +16,11 @@ import {
   messageSchema,
   runActionSchema,
   type ConversationState,
-} from '../src/contract';
+} from '../src/platform/contract';
 import { actionConfigSchema, SUMMARY_FIELD, type ActionConfig } from '../src/action/config';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncResult } from '../src/action/plan';
 import { escapeHtml, NOTE_BODY_LIMIT, noteReference, renderSummaryNote, TRUNCATION_MARKER } from '../src/action/note';
-import { ConversationClient, ConversationInputError } from '../src/client';
+import { ConversationClient, ConversationInputError } from '../src/platform/client';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { action, ACME, conversation, startHarness, type Harness } from './helpers/conversation-harness';
 

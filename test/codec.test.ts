@@ -241,7 +241,7 @@ describe('codec on: the worker acts only on payloads encrypted for the conversat
     const namespace = env.namespace ?? 'default';
     const codec: DataConverter = { payloadCodecs: [new EncryptionCodec({ keys: { k1: key() }, activeKeyId: 'k1' })] };
     const { ACME, action, conversation, startHarness } = await harness();
-    const { ConversationClient } = await import('../src/client');
+    const { ConversationClient } = await import('../src/platform/client');
     const h = await startHarness(env, [ACME], { dataConverter: codec });
     const EMAIL = 'forged.run@example.com';
     const keyless = new ConversationClient({ client: new Client({ connection: env.connection, namespace }), taskQueue: h.taskQueue });

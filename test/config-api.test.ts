@@ -4,9 +4,9 @@
 // answer or log line.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
-import type { EmulatorServer } from '../src/hubspot-emulator/server';
-import { freePort } from '../src/net';
+import { DEMO_ACCOUNT } from '../hubspot-emulator';
+import type { EmulatorServer } from '../hubspot-emulator/server';
+import { freePort } from '../src/worker/net';
 import type { AccountStore } from '../src/accounts/store';
 import { StoreDirectory } from '../src/accounts/store-directory';
 import type { HubSpotOAuthClient } from '../src/accounts/oauth-client';

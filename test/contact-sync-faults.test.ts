@@ -8,7 +8,7 @@ import { timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
 import { classifyHubSpotError } from '../src/hubspot/errors';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
-import { startHubSpotEmulator, type FaultKind } from '../src/hubspot-emulator';
+import { startHubSpotEmulator, type FaultKind } from '../hubspot-emulator';
 
 let h: Harness;
 let seq = 0;

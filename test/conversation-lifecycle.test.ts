@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, keepHistory, startHarness, type Harness } from './helpers/conversation-harness';
-import { retryAction } from '../src/operator';
+import { retryAction } from '../src/ops/operator';
 import { TRUNCATION_MARKER } from '../src/action/limits';
 
 let h: Harness;

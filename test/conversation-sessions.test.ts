@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { localEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
-import type { ConversationState } from '../src/contract';
+import type { ConversationState } from '../src/platform/contract';
 
 let h: Harness;
 

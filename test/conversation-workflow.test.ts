@@ -3,8 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, GLOBEX, action, conversation, keepHistory, startHarness, type Harness } from './helpers/conversation-harness';
-import { ActionRefusedError, ConversationInputError } from '../src/client';
-import { messageSignal, runActionUpdate } from '../src/contract';
+import { ActionRefusedError, ConversationInputError } from '../src/platform/client';
+import { messageSignal, runActionUpdate } from '../src/platform/contract';
 
 let h: Harness;
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
-import type { EmulatorAccountSeed } from '../src/hubspot-emulator';
+import type { EmulatorAccountSeed } from '../hubspot-emulator';
 
 const SERVICE_KEY: EmulatorAccountSeed = {
   accountId: 'keyed',

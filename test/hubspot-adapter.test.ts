@@ -11,7 +11,7 @@ import { HubSpotAccounts, staticDirectory, type HubSpotAccount, type HubSpotAcco
 import type { AccountDirectory, HubSpotConnection } from '../src/hubspot/directory';
 import { classifyHubSpotError, parseErrorBody, redact, validationDetails } from '../src/hubspot/errors';
 import { dateVersionedPath } from '../src/hubspot/transport';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 
 const TOKEN = 'pat-eu1-7f3a9c2e-51d4-4b8e-9a61-c0ffee15beef';
 const SEED: EmulatorAccountSeed = {

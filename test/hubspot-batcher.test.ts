@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { HubSpotAccounts, type HubSpotAccountsOptions, type HubSpotAccountSettings } from '../src/hubspot/accounts';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../src/hubspot-emulator';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 import { Pacer } from '../src/hubspot/pacer';
 
 const KNOWN = 120;

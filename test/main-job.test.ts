@@ -31,7 +31,7 @@ async function startMain(args: string[], extraEnv: Record<string, string>): Prom
     ...extraEnv,
   };
   for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS']) delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   return { ...watch(child), ports, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -114,7 +114,7 @@ describe('the main job (npm start)', () => {
       await job.waitFor(/\[worker\] ready/);
       assert.doesNotMatch(job.output(), /\[demo\]/, 'DEMO=false still played the demo');
       const demo = watch(
-        spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+        spawn(process.execPath, ['--import', 'tsx', 'src/worker/development/demo.ts'], {
           cwd: ROOT,
           env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${job.ports.TEMPORAL_DEV_PORT}`, HUBSPOT_EMULATOR_PORT: String(job.ports.HUBSPOT_EMULATOR_PORT) },
           stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +144,7 @@ describe('the main job (npm start)', () => {
   test('`npm run demo` with no worker running says what to start', async () => {
     const port = await freePort();
     const demo = watch(
-      spawn(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {
+      spawn(process.execPath, ['--import', 'tsx', 'src/worker/development/demo.ts'], {
         cwd: ROOT,
         env: { ...process.env, HUBSPOT_EMULATOR_PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,9 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@hubspot/api-client';
-import { DEMO_ACCOUNT } from '../src/hubspot-emulator';
-import { DEMO_OAUTH_APP } from '../src/hubspot-emulator/oauth';
-import type { EmulatorServer } from '../src/hubspot-emulator/server';
+import { DEMO_ACCOUNT } from '../hubspot-emulator';
+import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
+import type { EmulatorServer } from '../hubspot-emulator/server';
 import { HubSpotOAuthClient, OAuthError } from '../src/accounts/oauth-client';
 import { approveInstall, oauthClient, sleep, startOAuthEmulator } from './accounts-support';
 

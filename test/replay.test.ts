@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { workflowsPath } from '../src/worker';
+import { workflowsPath } from '../src/worker/worker';
 import { workflowBundle } from './helpers/temporal-env';
 
 const dir = join(__dirname, 'histories');

@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, hubspotBaseUrlProblem, loadConfig, readSecret, temporalConnectionOptions } from '../src/config';
+import { ConfigError, hubspotBaseUrlProblem, loadConfig, readSecret, temporalConnectionOptions } from '../src/environment/config';
 import { keysFromEnv } from '../src/codec/encryption-codec';
 import { dataConverterFromEnv } from '../src/codec/data-converter';
-import { createWorkerLogger } from '../src/worker';
+import { createWorkerLogger } from '../src/worker/worker';
 
 const TOKEN = 'pat-na1-7f3c9a1e-5b2d-4c8e-9f01-a2b3c4d5e6f7';
 const CODEC_KEYS = JSON.stringify({ k1: randomBytes(32).toString('base64') });

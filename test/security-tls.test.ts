@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig, temporalConnectionOptions } from '../src/config';
+import { loadConfig, temporalConnectionOptions } from '../src/environment/config';
 import { localEnv } from './helpers/temporal-env';
 
 describe('mTLS to Temporal with the generated certificates', () => {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from '@temporalio/worker';
 import { localEnv, timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
-import { ConversationIdAttr } from '../src/search-attributes';
+import { ConversationIdAttr } from '../src/platform/search-attributes';
 import { finishSignal, sleepTenMinutes, waitForFinish } from './fixtures/smoke-workflows';
 
 const smokeWorkflows = require.resolve('./fixtures/smoke-workflows');

@@ -7,8 +7,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { localEnv } from './helpers/temporal-env';
-import { conversationWorkflowId, WORKFLOW_TYPE } from '../src/contract';
-import { ChannelAttr, ConversationIdAttr } from '../src/search-attributes';
+import { conversationWorkflowId, WORKFLOW_TYPE } from '../src/platform/contract';
+import { ChannelAttr, ConversationIdAttr } from '../src/platform/search-attributes';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(__dirname, '..', 'test-artifacts');

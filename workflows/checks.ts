@@ -4,7 +4,7 @@
 // what a running conversation accepted when its history was recorded.
 import { FIELDS_BUDGET_BYTES, fieldValuesBytes, truncateSummary } from '../src/action/limits';
 import { fnv64Hex } from '../src/action/hash';
-import { MAX_FIELDS, type FieldValues } from '../src/definitions';
+import { MAX_FIELDS, type FieldValues } from '../src/platform/definitions';
 
 export interface Values {
   fields?: FieldValues;

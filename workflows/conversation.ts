@@ -40,8 +40,8 @@ import {
   type KnownNote,
   type Rejection,
   type SyncStatus,
-} from '../src/definitions';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/search-attributes';
+} from '../src/platform/definitions';
+import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
 import { checkActionId, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
 import { runContactSync } from './run-action';
 

@@ -9,7 +9,7 @@ import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, w
 import type { ContactSyncActivities } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
-import { agentTaskQueue, type FieldValues } from '../src/definitions';
+import { agentTaskQueue, type FieldValues } from '../src/platform/definitions';
 
 export interface RunActionInput {
   config: ActionConfig;

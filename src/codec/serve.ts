@@ -8,7 +8,7 @@
 //   CODEC_SERVER_ALLOWED_HOSTS        Host header values accepted besides localhost:<port> (e.g. codec.example.com)
 //   CODEC_CORS_ORIGINS                browser origins (the Web UI's URL)
 //   CODEC_SERVER_HOST, CODEC_SERVER_PORT
-import { ConfigError, readSecret } from '../config';
+import { ConfigError, readSecret } from '../environment/config';
 import { codecFromEnv } from './data-converter';
 import { startCodecServer, CodecServerConfigError } from './codec-server';
 

@@ -1,5 +1,5 @@
 // The platform backend's typed client for the configuration API (beside the conversation client in
-// src/client.ts). One instance per workspace; every call is scoped to it.
+// src/platform/client.ts). One instance per workspace; every call is scoped to it.
 import type { ActionConfigInput } from '../action/config';
 import type { PropertyListing } from './properties';
 

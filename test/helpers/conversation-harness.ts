@@ -6,10 +6,10 @@ import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../src/hubspot-emulator';
+import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts, type HubSpotAccountSettings, type HubSpotAccountsOptions } from '../../src/hubspot/accounts';
-import { ConversationClient, type Conversation } from '../../src/client';
-import { createConversationWorker, workflowsPath } from '../../src/worker';
+import { ConversationClient, type Conversation } from '../../src/platform/client';
+import { createConversationWorker, workflowsPath } from '../../src/worker/worker';
 import type { ActionConfig } from '../../src/action/config';
 import { workflowBundle } from './temporal-env';
 

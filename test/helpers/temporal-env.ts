@@ -1,12 +1,12 @@
 // One Temporal server of each kind per test run, shared by every test file: the whole suite runs in one
 // process (see test/all.ts), and each server starts on first use and stops after the last test.
 import { after } from 'node:test';
-import { freePort } from '../../src/net';
+import { freePort } from '../../src/worker/net';
 import { Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { devServer, timeSkippingServer } from '../../src/temporal-servers';
-import { conversationSearchAttributes } from '../../src/search-attributes';
+import { conversationSearchAttributes } from '../../src/platform/search-attributes';
 
 // Workers log state changes at INFO; tests only want to hear about problems. TEST_LOG_LEVEL=INFO shows them.
 Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });

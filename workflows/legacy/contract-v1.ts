@@ -1,6 +1,6 @@
 // The input schemas of the first released conversation workflow, frozen: histories recorded by that
 // version replay through workflows/legacy/conversation-v1.ts, which must accept and refuse exactly
-// what it accepted and refused then. New code uses src/contract.ts. Do not change.
+// what it accepted and refused then. New code uses src/platform/contract.ts. Do not change.
 import { z } from 'zod';
 import { actionConfigSchema } from '../../src/action/config';
 

@@ -28,7 +28,7 @@ import {
   type ConversationStatus,
   type Rejection,
   type SyncStatus,
-} from '../../src/contract';
+} from '../../src/platform/contract';
 import {
   callEndedSchema,
   conversationInputSchema,
@@ -44,7 +44,7 @@ import {
   type FieldValues,
 } from './contract-v1';
 import type { ActionConfig } from '../../src/action/config';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../../src/search-attributes';
+import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../../src/platform/search-attributes';
 import { runContactSyncV1 } from './run-action-v1';
 
 /** Marks histories where values that arrived during the offline sync open a new session. */

@@ -7,31 +7,39 @@
 import { resolve } from 'node:path';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, loadConfig, temporalConnectionOptions } from './config';
-import { devServer, repoRoot } from './temporal-servers';
-import { conversationSearchAttributes } from './search-attributes';
-import { startHubSpotEmulator, DEMO_ACCOUNT, type HubSpotEmulator } from './hubspot-emulator';
-import { HubSpotAccounts } from './hubspot/accounts';
+import { ConfigError, loadConfig, temporalConnectionOptions } from '../environment/config';
+import { devServer, repoRoot } from '../temporal-servers';
+import { conversationSearchAttributes } from '../platform/search-attributes';
+import type { HubSpotEmulator } from '../../hubspot-emulator';
+import { HubSpotAccounts } from '../hubspot/accounts';
 import { createConversationWorker, createWorkerLogger } from './worker';
-import { dataConverterFromEnv } from './codec/data-converter';
+import { dataConverterFromEnv } from '../codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
-import { ConversationClient } from './client';
-import { runDemo } from './demo';
-import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } from './accounts/setup';
-import { CompositeDirectory } from './accounts/store-directory';
-import { playDemoOnNewConnections } from './accounts/dev-demo';
-import { staticDirectory } from './hubspot/static-directory';
-import type { HubSpotPropertyDefinition } from './action/mapping-validation';
+import { ConversationClient } from '../platform/client';
+import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } from './account-services';
+import { CompositeDirectory } from '../accounts/store-directory';
+import { staticDirectory } from '../hubspot/static-directory';
+import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 
 function say(line: string): void {
   process.stdout.write(`[worker] ${line}\n`);
+}
+
+/** Development mode (the emulator and the demos): loaded only when no HubSpot account is configured. */
+async function developmentMode(): Promise<typeof import('./development')> {
+  try {
+    return await import('./development');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' && (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError('no HUBSPOT_ACCOUNTS, and the HubSpot emulator is not part of this installation (the production image leaves it out): set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE');
+  }
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const { env } = config;
   // Structured logs: one JSON object per line (no personal data is ever logged: ids and outcomes only).
-  // Task tokens and anything that looks like personal data are kept out of the lines (src/worker.ts).
+  // Task tokens and anything that looks like personal data are kept out of the lines (src/worker/worker.ts).
   const logger = createWorkerLogger(env.LOG_LEVEL);
   Runtime.install({
     logger,
@@ -64,8 +72,11 @@ async function main(): Promise<void> {
 
   let accounts = config.hubspotAccounts;
   let emulator: HubSpotEmulator | undefined;
+  let development: Awaited<ReturnType<typeof developmentMode>> | undefined;
   if (!accounts && env.WORKER_MODE === 'production') accounts = []; // only accounts connected at run time (DATABASE_URL)
   if (!accounts) {
+    development = await developmentMode();
+    const { startHubSpotEmulator, DEMO_ACCOUNT } = development;
     emulator = await startHubSpotEmulator({ port: env.HUBSPOT_EMULATOR_PORT });
     cleanups.push(() => emulator!.close());
     accounts = [{ accountId: DEMO_ACCOUNT.accountId, token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: emulator.url }];
@@ -81,7 +92,7 @@ async function main(): Promise<void> {
   const directory = accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : staticDirectory(accounts);
   const hubspot: HubSpotAccounts = new HubSpotAccounts(directory);
 
-  // mTLS (client certificate, CA, server name) or an API key, as configured (src/config.ts).
+  // mTLS (client certificate, CA, server name) or an API key, as configured (src/environment/config.ts).
   const connectionOptions = temporalConnectionOptions(env, address);
   const connection = await NativeConnection.connect(connectionOptions);
   cleanups.unshift(() => connection.close());
@@ -111,7 +122,8 @@ async function main(): Promise<void> {
   say(`polling task queue "${env.TEMPORAL_TASK_QUEUE}" for ${accounts.length} HubSpot account(s): ${accounts.map((a) => a.accountId).join(', ')}`);
   say('ready. Ctrl-C stops it.');
   const running = worker.run();
-  if (emulator && accountServices) {
+  if (emulator && development && accountServices) {
+    const { playDemoOnNewConnections } = development;
     const api = accountServices.configApi;
     say(`setup page ("Add account"): ${api.url}${api.oneTimeLoginPath(DEVELOPMENT_WORKSPACE)} (a single-use login link; later, log in at ${api.url}/login with the token in .cache/config-api-token)`);
     if (env.DEMO && !process.argv.includes('--demo-then-exit')) {
@@ -131,7 +143,8 @@ async function main(): Promise<void> {
     }
   }
   let demoFailed = false;
-  if (emulator && env.DEMO) {
+  if (emulator && development && env.DEMO) {
+    const { runDemo } = development;
     // The demo writes contacts: it only ever runs on the embedded emulator.
     const demoSay = (line: string) => process.stdout.write(`[demo] ${line}\n`);
     const demo = (async () => {

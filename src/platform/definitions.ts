@@ -1,11 +1,11 @@
 // The names and shapes the platform and a conversation workflow exchange: workflow type, signals,
 // update, query and their payload types. No validation library here: workflow code imports this file,
 // and every workflow the worker keeps in memory evaluates what the workflow bundle contains. The zod
-// schemas that validate these shapes (and document them) live in src/contract.ts, used by the
+// schemas that validate these shapes (and document them) live in src/platform/contract.ts, used by the
 // platform client and the activities.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ActionConfig, ActionConfigInput } from './action/config';
-import type { SyncOutcome } from './action/plan';
+import type { ActionConfig, ActionConfigInput } from '../action/config';
+import type { SyncOutcome } from '../action/plan';
 
 export const WORKFLOW_TYPE = 'conversationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';

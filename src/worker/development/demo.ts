@@ -3,13 +3,13 @@
 // It writes contacts, so it only ever runs against the HubSpot emulator.
 //   npm start                 (development: the main job plays it once the worker is up)
 //   npm run demo              (against a worker that is already running: `npm start` in another terminal)
-import { HubSpotAccounts } from './hubspot/accounts';
+import { HubSpotAccounts } from '../../hubspot/accounts';
 import { Client, Connection } from '@temporalio/client';
-import type { ActionConfigInput } from './action/config';
-import { ConversationClient, type Conversation } from './client';
-import { DEFAULT_TASK_QUEUE, type ActionRun, type ConversationState } from './contract';
-import { DEMO_ACCOUNT } from './hubspot-emulator';
-import { dataConverterFromEnv } from './codec/data-converter';
+import type { ActionConfigInput } from '../../action/config';
+import { ConversationClient, type Conversation } from '../../platform/client';
+import { DEFAULT_TASK_QUEUE, type ActionRun, type ConversationState } from '../../platform/contract';
+import { DEMO_ACCOUNT } from '../../../hubspot-emulator';
+import { dataConverterFromEnv } from '../../codec/data-converter';
 
 export interface DemoOptions {
   platform: ConversationClient;

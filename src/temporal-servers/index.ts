@@ -14,7 +14,7 @@ export type EphemeralServerExecutable = NonNullable<
   NonNullable<NonNullable<Parameters<typeof TestWorkflowEnvironment.createLocal>[0]>['server']>['executable']
 >;
 
-export const repoRoot = resolve(__dirname, '..');
+export const repoRoot = resolve(__dirname, '..', '..');
 
 export function serverPaths() {
   const root = process.env.TEMPORAL_SERVERS_DIR || join(repoRoot, '.cache', 'temporal');

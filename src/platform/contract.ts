@@ -1,12 +1,12 @@
 // The platform contract: every payload the platform exchanges with a conversation workflow, as zod
 // schemas that are the validation and the documentation at once. The names (signals, update, query)
-// and the payload types are in src/definitions.ts, shared with the workflow, so a rename cannot drift;
+// and the payload types are in src/platform/definitions.ts, shared with the workflow, so a rename cannot drift;
 // the platform client and the activities validate with the schemas below. Workflow code does not
 // import this file: it keeps small deterministic checks of its own, so a tightened rule here never
 // breaks the replay of a running conversation.
 import { z } from 'zod';
-import { actionConfigSchema } from './action/config';
-import { ACTIONS_BUDGET_BYTES, FIELDS_BUDGET_BYTES, fieldValuesBytes, SUMMARY_LIMIT, truncateSummary, utf8Length } from './action/limits';
+import { actionConfigSchema } from '../action/config';
+import { ACTIONS_BUDGET_BYTES, FIELDS_BUDGET_BYTES, fieldValuesBytes, SUMMARY_LIMIT, truncateSummary, utf8Length } from '../action/limits';
 import * as d from './definitions';
 
 export * from './definitions';

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE, describeZodError } from './contract';
+import { DEFAULT_TASK_QUEUE, describeZodError } from '../platform/contract';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])

@@ -34,7 +34,7 @@ import {
   type RunActionRequest,
 } from './contract';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from './search-attributes';
-import type { conversationWorkflow } from '../workflows/conversation';
+import type { conversationWorkflow } from '../../workflows/conversation';
 
 /** What the platform knows about a conversation when it talks to us: enough to start its workflow. */
 export type Conversation = Omit<ConversationInput, 'carried' | 'operatorRetry'>;

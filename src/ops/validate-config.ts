@@ -1,10 +1,10 @@
 // Checks an action config the way the worker will use it: the zod schema first, then its field
 // mappings against the live contact-property schema of the HubSpot account it names.
-import { actionConfigSchema } from './action/config';
-import { validateFieldMappings } from './action/mapping-validation';
-import { describeZodError } from './contract';
-import { HubSpotAccounts } from './hubspot/accounts';
-import type { WorkerConfig } from './config';
+import { actionConfigSchema } from '../action/config';
+import { validateFieldMappings } from '../action/mapping-validation';
+import { describeZodError } from '../platform/contract';
+import { HubSpotAccounts } from '../hubspot/accounts';
+import type { WorkerConfig } from '../environment/config';
 
 /** The problems found, each naming its field or mapping row; empty when the config is valid. */
 export async function validateActionConfigFile(raw: unknown, config: WorkerConfig): Promise<string[]> {

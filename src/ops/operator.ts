@@ -10,8 +10,8 @@ import {
   type ConversationResult,
   type ConversationState,
   type KnownNote,
-} from './contract';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from './search-attributes';
+} from '../platform/contract';
+import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../platform/search-attributes';
 
 export class OperatorError extends Error {
   override name = 'OperatorError';

@@ -1,9 +1,9 @@
 // Wires the conversation workflow and the HubSpot activities into a Temporal worker.
 import { DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import type { HubSpotAccounts } from './hubspot/accounts';
-import type { AccountDirectory } from './hubspot/directory';
-import { agentTaskQueue, DEFAULT_TASK_QUEUE } from './contract';
+import { createActivities } from '../../activities';
+import type { HubSpotAccounts } from '../hubspot/accounts';
+import type { AccountDirectory } from '../hubspot/directory';
+import { agentTaskQueue, DEFAULT_TASK_QUEUE } from '../platform/contract';
 
 export interface ConversationWorkerOptions {
   connection: NativeConnection;
@@ -20,7 +20,7 @@ export interface ConversationWorkerOptions {
   tuning?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle'>>;
 }
 
-export const workflowsPath = require.resolve('../workflows');
+export const workflowsPath = require.resolve('../../workflows');
 
 /**
  * The worker of a conversation task queue: one SDK worker for the workflows and their offline

@@ -1,8 +1,8 @@
 // Development: once an operator connects a portal on the setup page, a short demo conversation syncs
 // into the new account, so "Add account" visibly ends in a contact and a note in the emulator.
-import type { ActionConfigInput } from '../action/config';
-import type { ConversationClient } from '../client';
-import type { AccountStore } from './store';
+import type { ActionConfigInput } from '../../action/config';
+import type { ConversationClient } from '../../platform/client';
+import type { AccountStore } from '../../accounts/store';
 
 export interface ConnectedAccountDemoOptions {
   store: AccountStore;

@@ -6,8 +6,8 @@
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, HUBSPOT_ACCOUNTS / HUBSPOT_ACCOUNTS_FILE, CODEC_KEYS).
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { ConfigError, loadConfig, temporalConnectionOptions } from './config';
-import { dataConverterFromEnv } from './codec/data-converter';
+import { ConfigError, loadConfig, temporalConnectionOptions } from '../environment/config';
+import { dataConverterFromEnv } from '../codec/data-converter';
 import { inspectConversation, OperatorError, retryAction } from './operator';
 import { validateActionConfigFile } from './validate-config';
 
@@ -18,7 +18,7 @@ const usage = `usage:
 
 async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const { env } = loadConfig();
-  // The same TLS, CA, server name and API key settings as the worker (src/config.ts).
+  // The same TLS, CA, server name and API key settings as the worker (src/environment/config.ts).
   const connection = await Connection.connect(temporalConnectionOptions(env));
   return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv() }), close: () => connection.close() };
 }
