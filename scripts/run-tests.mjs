@@ -1,13 +1,41 @@
-// The test command: node's built-in runner over the whole suite in one process.
+// The test command: installs Temporal's servers when they are missing (once; progress on stderr), then
+// runs node's built-in runner over the whole suite in one process, and closes with the wall time and,
+// for every test this machine could not run, why and how to enable it.
 // Usage: npm test [-- test/some.test.ts ...]
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const files = process.argv.slice(2);
+const say = (line) => process.stderr.write(`[test] ${line}\n`);
+
+// Idempotent, and a file check when the servers are there; without Java/Maven or Go it says so and the
+// SDK's download is the fallback.
+const install = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--quiet'], { stdio: 'inherit' });
+if (install.status !== 0) say('the Temporal servers could not all be installed (above); the tests fall back to the SDK download');
+
+const skipDir = mkdtempSync(join(tmpdir(), 'test-skips-'));
+const skipReport = join(skipDir, 'skips.jsonl');
 const start = Date.now();
-const r = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', 'test/all.ts'],
-  { stdio: 'inherit', env: { ...process.env, TEST_FILES: files.join(',') } },
-);
-process.stderr.write(`[test] suite wall time ${((Date.now() - start) / 1000).toFixed(1)} s\n`);
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', 'test/all.ts'], {
+  stdio: 'inherit',
+  env: { ...process.env, TEST_FILES: files.join(','), TEST_SKIP_REPORT: skipReport },
+});
+say(`suite wall time ${((Date.now() - start) / 1000).toFixed(1)} s`);
+
+let skips = [];
+try {
+  skips = readFileSync(skipReport, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+} catch {
+  // no test was skipped
+}
+rmSync(skipDir, { recursive: true, force: true });
+if (skips.length > 0) {
+  say(`skipped on this machine (${skips.length}), and how to run ${skips.length === 1 ? 'it' : 'them'}:`);
+  for (const s of skips) {
+    say(`  - ${s.test}: ${s.why}.`);
+    say(`    To run it: ${s.enable}`);
+  }
+}
 process.exit(r.status ?? 1);

@@ -8,11 +8,14 @@ import { Client as PgClient } from 'pg';
 import type { EmulatorServer } from '../hubspot-emulator/server';
 import { AccountStore } from '../src/accounts/store';
 import { StoreDirectory } from '../src/accounts/store-directory';
+import { skipUnless } from './helpers/skips';
 import { connectDirectly, oauthClient, startOAuthEmulator, testKeys } from './accounts-support';
 
 const BASE_URL = process.env.PG_TEST_URL ?? process.env.DATABASE_URL;
 
-describe('account store on PostgreSQL', { skip: !BASE_URL && 'set PG_TEST_URL (or DATABASE_URL) to a PostgreSQL database: scripts/ci-postgres.sh starts one' }, () => {
+describe('account store on PostgreSQL', {
+  skip: skipUnless(!!BASE_URL, 'account store on PostgreSQL', 'PG_TEST_URL (or DATABASE_URL) names no PostgreSQL database', 'PG_TEST_URL="$(scripts/ci-postgres.sh)" npm test (a throwaway server from Debian\'s postgresql package; stop it with the command it prints)'),
+}, () => {
   const schema = `account_store_${randomBytes(4).toString('hex')}`;
   const keys = testKeys();
   let url: string;

@@ -3,9 +3,9 @@
 // a conversation then syncs into the new account through the worker; then disconnect it. The page never holds the API token. A screenshot is kept in test-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from './helpers/skips';
 import { freePort } from '../src/worker/net';
 import { StoreDirectory } from '../src/accounts/store-directory';
 import { startConfigApi } from '../src/config-api/server';
@@ -17,21 +17,18 @@ import { waitForOutcome } from '../src/worker/development/connected-account-demo
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
 import { memoryStore, oauthClient, startOAuthEmulator } from './accounts-support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(__dirname, '..', 'test-artifacts');
 const API_TOKEN = 'page-test-config-api-token-0123456789';
 
-test('the setup page connects a HubSpot portal through the consent page', { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, async () => {
+const TITLE = 'the setup page connects a HubSpot portal through the consent page';
+test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
   const emulator = await startOAuthEmulator();
   const store = await memoryStore();
   const port = await freePort();
   const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
   const directory = new StoreDirectory(store, { oauth });
   const api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     page.on('dialog', (d) => void d.accept());

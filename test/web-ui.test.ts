@@ -3,17 +3,17 @@
 // in test-artifacts/ for a person to look at.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from './helpers/skips';
 import { localEnv } from './helpers/temporal-env';
 import { conversationWorkflowId, WORKFLOW_TYPE } from '../src/platform/contract';
 import { ChannelAttr, ConversationIdAttr } from '../src/platform/search-attributes';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = join(__dirname, '..', 'test-artifacts');
 
-test('the Web UI finds a conversation by its ConversationId search attribute', { skip: !existsSync(CHROMIUM) && `no Chromium at ${CHROMIUM} (apt-get install chromium)` }, async () => {
+const TITLE = 'the Web UI finds a conversation by its ConversationId search attribute';
+test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
   const { env, uiPort } = await localEnv();
   const conversationId = `ui-${Date.now()}`;
   const workflowId = conversationWorkflowId(conversationId);
@@ -27,10 +27,7 @@ test('the Web UI finds a conversation by its ConversationId search attribute', {
       { key: ChannelAttr, value: 'chat' },
     ],
   });
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const query = encodeURIComponent(`ConversationId="${conversationId}"`);

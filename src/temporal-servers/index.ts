@@ -45,7 +45,7 @@ function choose(path: string, name: string): ServerChoice {
   if (existsSync(path)) return { executable: { type: 'existing-path', path }, source: `${name} at ${path}` };
   return {
     executable: { type: 'cached-download' },
-    source: `${name} from the SDK's download (not installed locally: run npm run install-servers)`,
+    source: `${name} from the SDK's download (not installed locally: installing it needs Java 17 + Maven for the test server, Go for the CLI)`,
   };
 }
 

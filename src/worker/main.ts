@@ -9,6 +9,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig, temporalConnectionOptions } from '../environment/config';
 import { devServer, repoRoot } from '../temporal-servers';
+import { ensureTemporalServers } from '../temporal-servers/install';
 import { conversationSearchAttributes } from '../platform/search-attributes';
 import type { HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts } from '../hubspot/accounts';
@@ -50,6 +51,8 @@ async function main(): Promise<void> {
 
   let address = env.TEMPORAL_ADDRESS;
   if (!address) {
+    // First use on a fresh machine: the Temporal CLI is built from the Go module proxy (once, with progress).
+    await ensureTemporalServers({ only: ['cli'], log: (line) => say(`Temporal servers: ${line}`) });
     const choice = devServer();
     say(`no TEMPORAL_ADDRESS: starting an embedded Temporal dev server (${choice.source})`);
     const dev = await TestWorkflowEnvironment.createLocal({
