@@ -3,7 +3,10 @@
 // every second on the same portal.
 //
 //   npm run bench:burst [-- --conversations N] [--agent-every-ms 1000] [--batch-window-ms W] [--no-batching]
-//                          [--layer both|activity|workflow]
+//                          [--layer both|activity|workflow] [--agent-lead-ms 10000] [--quick] [--no-wait]
+//
+// N is 5,000 (--quick: 500). Before measuring it waits while the chaos run, the test suite or an
+// earlier benchmark runs (--no-wait skips that).
 //
 // Two layers, one after the other (--layer both, the default):
 //  - activity: the HubSpot activities themselves (createActivities, run in Temporal's activity test
@@ -31,102 +34,62 @@
 // Progress goes to stderr; each layer's figures, then as the last line of stdout (the last layer run):
 //   burst: calls/conv C, drain S s, floor F s, ratio R, agent p99 P ms, 429s N
 import { performance } from 'node:perf_hooks';
-import { Context } from '@temporalio/activity';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
-import { MockActivityEnvironment, TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { actionConfigSchema } from '../src/action/config';
-import { bundleWorkflowCode, Runtime, DefaultLogger } from '@temporalio/worker';
-import { benchAction, pool } from './common';
-import { ConversationClient, type Conversation } from '../src/platform/client';
-import { conversationWorkflowId } from '../src/platform/contract';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
+import { actionConfigSchema } from '../src/action/config';
 import { HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
 import { CallTransport } from '../src/hubspot/transport';
-import { conversationSearchAttributes } from '../src/platform/search-attributes';
+import { ConversationClient, type Conversation } from '../src/platform/client';
+import { conversationWorkflowId } from '../src/platform/contract';
 import { devServer } from '../src/temporal-servers';
 import { createConversationWorker, workflowsPath } from '../src/worker/worker';
+import { benchAction } from './rig/action';
+import { waitForOtherBenchmarks } from './rig/machine';
+import { flag, has, num, printedHelp, runMain } from './rig/options';
+import { pool } from './rig/pool';
+import { percentile, progressWith } from './rig/report';
+import { bundle, startDevServer } from './rig/temporal';
+import { timeByWorkflow, type TimeByWorkflow } from './rig/timing';
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-function num(name: string, dflt: number, min = 0): number {
-  const raw = flag(name);
-  if (raw === undefined) return dflt;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min) throw new Error(`--${name} ${raw} is not a number >= ${min}`);
-  return n;
-}
-
-const N = Math.floor(num('conversations', 5_000, 1));
-const AGENT_EVERY_MS = num('agent-every-ms', 1_000, 50);
+const N = Math.floor(num('conversations', 5_000, 500, 1));
+const AGENT_EVERY_MS = num('agent-every-ms', 1_000, 1_000, 50);
 const WINDOW_MS = flag('batch-window-ms') === undefined ? undefined : num('batch-window-ms', 25);
-const BATCHING = !process.argv.includes('--no-batching');
+const BATCHING = !has('no-batching');
 const LAYER = flag('layer') ?? 'both';
 if (!['both', 'activity', 'workflow'].includes(LAYER)) throw new Error(`--layer ${LAYER}: both, activity or workflow`);
 const LIMIT = { perTenSeconds: 100, searchPerSecond: 5 };
 const SETUP_IN_FLIGHT = 64;
 /** The agents are at work before the campaign's calls end (their recent use sizes their reserve). */
-const AGENT_LEAD_MS = num('agent-lead-ms', 10_000, 0);
+const AGENT_LEAD_MS = num('agent-lead-ms', 10_000, 10_000, 0);
 const END_IN_FLIGHT = 128;
 const ACCOUNT = 'burst';
 const SEED: EmulatorAccountSeed = { accountId: ACCOUNT, token: 'burst-token', appId: 7_100_001, rateLimit: LIMIT };
 
-const progress = (s: string) => process.stderr.write(`[burst] ${s}\n`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function percentile(values: number[], p: number): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
+const progress = progressWith('[burst] ');
+/** Only the agent's actions are timed. */
+const agentOnly = (workflowId: string) => workflowId.includes('-agent-');
 
 /** HubSpot's own time per workflow: the wall time of each HTTP exchange (not the pacing or batching wait). */
-const httpTime = new Map<string, { ms: number; calls: number }>();
-function timeHttpExchanges(): void {
-  const send = CallTransport.prototype.send;
-  CallTransport.prototype.send = async function timed(this: CallTransport, ...args: Parameters<typeof send>) {
-    let wf: string | undefined;
-    try {
-      wf = Context.current().info.workflowExecution?.workflowId;
-    } catch {
-      wf = undefined;
-    }
-    const t = performance.now();
-    try {
-      return await send.apply(this, args);
-    } finally {
-      if (wf?.includes('-agent-')) {
-        const e = httpTime.get(wf) ?? { ms: 0, calls: 0 };
-        e.ms += performance.now() - t;
-        e.calls++;
-        httpTime.set(wf, e);
-      }
-    }
-  };
+const httpTime: TimeByWorkflow = new Map();
+/** The agent's time in the account's methods per workflow (HTTP plus batching and pacing waits). */
+const methodTime: TimeByWorkflow = new Map();
+function timeAgentCalls(): void {
+  timeByWorkflow(CallTransport.prototype, 'send', httpTime, agentOnly);
+  for (const name of ['readContactByEmail', 'readContact', 'createContact', 'updateContact', 'createNote', 'updateNote', 'noteIdsOfContact', 'readNotes', 'contactPropertySchema']) {
+    timeByWorkflow(HubSpotAccount.prototype, name, methodTime, agentOnly);
+  }
 }
 
-/** The agent's time in the account's methods per workflow (HTTP plus batching and pacing waits). */
-const methodTime = new Map<string, number>();
-function timeAgentMethods(): void {
-  const proto = HubSpotAccount.prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-  for (const name of ['readContactByEmail', 'readContact', 'createContact', 'updateContact', 'createNote', 'updateNote', 'noteIdsOfContact', 'readNotes', 'contactPropertySchema']) {
-    const original = proto[name]!;
-    proto[name] = async function timed(this: unknown, ...args: unknown[]) {
-      let wf: string | undefined;
-      try {
-        wf = Context.current().info.workflowExecution?.workflowId;
-      } catch {
-        wf = undefined;
-      }
-      const t = performance.now();
-      try {
-        return await original.apply(this, args);
-      } finally {
-        if (wf?.includes('-agent-')) methodTime.set(wf, (methodTime.get(wf) ?? 0) + performance.now() - t);
-      }
-    };
-  }
+/** The portal's accounts as the worker configures them: the portal's limits, batching as asked. */
+function burstAccounts(emulator: HubSpotEmulator): HubSpotAccounts {
+  return new HubSpotAccounts(
+    [{ accountId: ACCOUNT, token: SEED.token, appId: SEED.appId, basePath: emulator.url, rateLimitPerTenSeconds: LIMIT.perTenSeconds, searchRateLimitPerSecond: LIMIT.searchPerSecond }],
+    { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
+  );
 }
 
 interface Figures {
@@ -143,8 +106,15 @@ function summaryLine(f: Figures): string {
   return `burst: calls/conv ${f.perConv.toFixed(4)}, drain ${f.drain.toFixed(1)} s, floor ${f.floor.toFixed(1)} s, ratio ${(f.drain / f.floor).toFixed(2)}, agent p99 ${f.agentP99.toFixed(0)} ms, 429s ${f.refused}`;
 }
 
+/** A mark in what HubSpot answered: the calls by operation, and how many requests it has logged. */
+interface Mark {
+  counts: Record<string, number>;
+  seen: number;
+}
+const mark = (emulator: HubSpotEmulator): Mark => ({ counts: emulator.requestCounts(ACCOUNT), seen: emulator.requests(ACCOUNT).length });
+
 /** What the burst left in HubSpot between two marks: calls by operation, 429s, notes, contacts. */
-function inHubSpot(emulator: HubSpotEmulator, from: { counts: Record<string, number>; seen: number }, to: { counts: Record<string, number>; seen: number }) {
+function inHubSpot(emulator: HubSpotEmulator, from: Mark, to: Mark) {
   const byOp: Record<string, number> = {};
   for (const [op, n] of Object.entries(to.counts)) if (n - (from.counts[op] ?? 0) > 0) byOp[op] = n - (from.counts[op] ?? 0);
   const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
@@ -155,6 +125,17 @@ function inHubSpot(emulator: HubSpotEmulator, from: { counts: Record<string, num
     contacts: contacts.length,
     emails: new Set(contacts.map((c) => c.properties.email)).size,
   };
+}
+
+/**
+ * The end of the drain: what HubSpot answered from `from` until now (the agent's last actions may go on
+ * a little longer) and how many of those calls the agent's actions during the burst made; the store
+ * (notes, contacts) is read when the result is asked for, after the agent has stopped.
+ */
+function drainEnd(emulator: HubSpotEmulator, from: Mark, agentWorkflows: Set<string>) {
+  const to = mark(emulator);
+  const agentCalls = [...agentWorkflows].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
+  return () => ({ ...inHubSpot(emulator, from, to), agentCalls });
 }
 
 function figures(layer: string, o: {
@@ -196,10 +177,7 @@ function figures(layer: string, o: {
 async function activityLayer(): Promise<Figures> {
   const emulator = await startHubSpotEmulator({ port: 0, accounts: [SEED], seed: 7 });
   try {
-    const hubspot = new HubSpotAccounts(
-      [{ accountId: ACCOUNT, token: SEED.token, appId: SEED.appId, basePath: emulator.url, rateLimitPerTenSeconds: LIMIT.perTenSeconds, searchRateLimitPerSecond: LIMIT.searchPerSecond }],
-      { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
-    );
+    const hubspot = burstAccounts(emulator);
     const activities = createActivities({ hubspot });
     const offlineConfig = actionConfigSchema.parse(benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true));
     const liveConfig = actionConfigSchema.parse(benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false));
@@ -246,7 +224,7 @@ async function activityLayer(): Promise<Figures> {
             const total = performance.now() - s;
             const wf = `conversation-${id}`;
             // Only the actions run during the burst count.
-            if (s >= t0) agentSamples.push({ total, hubspot: httpTime.get(wf)?.ms ?? 0, calls: httpTime.get(wf)?.calls ?? 0, inAccount: methodTime.get(wf) ?? 0, result });
+            if (s >= t0) agentSamples.push({ total, hubspot: httpTime.get(wf)?.ms ?? 0, calls: httpTime.get(wf)?.calls ?? 0, inAccount: methodTime.get(wf)?.ms ?? 0, result });
           })(),
         );
         await sleep(AGENT_EVERY_MS);
@@ -255,8 +233,7 @@ async function activityLayer(): Promise<Figures> {
     })();
     progress(`activity layer: the agent at work for ${AGENT_LEAD_MS} ms before the burst`);
     await sleep(AGENT_LEAD_MS);
-    const counts0 = emulator.requestCounts(ACCOUNT);
-    const seen0 = emulator.requests(ACCOUNT).length;
+    const mark0 = mark(emulator);
     progress(`activity layer: ${N} offline syncs start now`);
     t0 = performance.now();
     const ticker = setInterval(() => progress(`activity layer: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${synced}/${N} synced`), 2_000);
@@ -272,17 +249,13 @@ async function activityLayer(): Promise<Figures> {
     const drain = (performance.now() - t0) / 1000;
     draining = false;
     clearInterval(ticker);
-    // What HubSpot answered until the drain ended (the agent's last actions may go on a little longer).
-    const countsEnd = emulator.requestCounts(ACCOUNT);
-    const seenEnd = emulator.requests(ACCOUNT).length;
-    const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
+    const hubspotSide = drainEnd(emulator, mark0, duringBurst);
     await agentLoop;
     if (failures.length) progress(`${failures.length} syncs failed (an activity failure Temporal would retry), e.g. ${failures[0]}`);
     return figures('Activity layer', {
       n: N,
       drain,
-      ...inHubSpot(emulator, { counts: counts0, seen: seen0 }, { counts: countsEnd, seen: seenEnd }),
-      agentCalls: agentCallsEnd,
+      ...hubspotSide(),
       agentSamples,
       extra: failures.length ? [`activity failures (retried by Temporal in the real worker): ${failures.length}`] : [],
     });
@@ -292,9 +265,10 @@ async function activityLayer(): Promise<Figures> {
 }
 
 async function main(): Promise<void> {
+  if (printedHelp(__filename)) return;
+  await waitForOtherBenchmarks();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  timeHttpExchanges();
-  timeAgentMethods();
+  timeAgentCalls();
   const results: Figures[] = [];
   if (LAYER !== 'workflow') results.push(await activityLayer());
   if (LAYER !== 'activity') results.push(await workflowLayer());
@@ -308,23 +282,17 @@ async function main(): Promise<void> {
 async function workflowLayer(): Promise<Figures> {
   const choice = devServer();
   progress(`starting ${choice.source}; ${N} conversations, agent action every ${AGENT_EVERY_MS} ms, batching ${BATCHING ? `on (window ${WINDOW_MS ?? 'default'} ms)` : 'off'}`);
-  const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: choice.executable, searchAttributes: conversationSearchAttributes, log: { format: 'pretty', level: 'error' } },
-  });
+  const env = await startDevServer(choice);
   const emulator = await startHubSpotEmulator({ port: 0, accounts: [SEED], seed: 7 });
-  const hubspot = new HubSpotAccounts(
-    [{ accountId: ACCOUNT, token: SEED.token, appId: SEED.appId, basePath: emulator.url, rateLimitPerTenSeconds: LIMIT.perTenSeconds, searchRateLimitPerSecond: LIMIT.searchPerSecond }],
-    { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
-  );
-  const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never;
-  const bundle = await bundleWorkflowCode({ workflowsPath, logger: quiet });
+  const hubspot = burstAccounts(emulator);
+  const workflowBundle = await bundle(workflowsPath);
   const taskQueue = 'bench-burst';
   const worker = await createConversationWorker({
     connection: env.nativeConnection,
     namespace: env.namespace,
     taskQueue,
     hubspot,
-    workflowBundle: bundle,
+    workflowBundle,
     // Activities wait in the account's batcher and pacer: enough slots for every conversation's to wait there.
     tuning: { maxConcurrentActivityTaskExecutions: N + 200, maxCachedWorkflows: N + 500, maxConcurrentWorkflowTaskExecutions: 200 },
   });
@@ -382,7 +350,7 @@ async function workflowLayer(): Promise<Figures> {
             const r = await platform.runAction(c, { actionId: 'live', fields: { email: `agent.${run}.${i}@burst.example`, first_name: `Agent${i}` }, summary: `Agent action ${i}` });
             const total = performance.now() - s;
             const h = httpTime.get(wf) ?? { ms: 0, calls: 0 };
-            if (s >= t0) agentSamples.push({ total, hubspot: h.ms, calls: h.calls, result: r.result, inAccount: methodTime.get(wf) ?? 0 });
+            if (s >= t0) agentSamples.push({ total, hubspot: h.ms, calls: h.calls, result: r.result, inAccount: methodTime.get(wf)?.ms ?? 0 });
           })().catch((err: unknown) => {
             progress(`agent action ${i} failed: ${String(err)}`);
           }),
@@ -393,8 +361,7 @@ async function workflowLayer(): Promise<Figures> {
     })();
     progress(`the agent at work for ${AGENT_LEAD_MS} ms before the burst`);
     await sleep(AGENT_LEAD_MS);
-    const counts0 = emulator.requestCounts(ACCOUNT);
-    const seen0 = emulator.requests(ACCOUNT).length;
+    const mark0 = mark(emulator);
     const notes0 = emulator.notes(ACCOUNT).length;
     progress(`burst: ${N} calls end now`);
     t0 = performance.now();
@@ -423,17 +390,13 @@ async function workflowLayer(): Promise<Figures> {
     }
     draining = false;
     clearInterval(endTicker);
-    // What HubSpot answered until the drain ended (the agent's last actions may go on a little longer).
-    const countsEnd = emulator.requestCounts(ACCOUNT);
-    const seenEnd = emulator.requests(ACCOUNT).length;
-    const agentCallsEnd = [...duringBurst].reduce((a, wf) => a + (httpTime.get(wf)?.calls ?? 0), 0);
+    const hubspotSide = drainEnd(emulator, mark0, duringBurst);
     await agentLoop;
     const drain = (tEnd - t0) / 1000;
     return figures('Workflow path (real worker, Temporal dev server)', {
       n: N,
       drain,
-      ...inHubSpot(emulator, { counts: counts0, seen: seen0 }, { counts: countsEnd, seen: seenEnd }),
-      agentCalls: agentCallsEnd,
+      ...hubspotSide(),
       agentSamples,
       extra: [`callEnded signals sent in ${((signalsDone - t0) / 1000).toFixed(1)} s (${END_IN_FLIGHT} in flight)`],
     });
@@ -445,10 +408,4 @@ async function workflowLayer(): Promise<Figures> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+runMain(main, '');

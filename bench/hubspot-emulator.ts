@@ -1,6 +1,7 @@
 // Throughput of the local HubSpot emulator over real HTTP with keep-alive.
 //
-//   npx tsx bench/hubspot-emulator.ts [--seconds N] [--concurrency C] [--contacts N] [--in-process | --server-process]
+//   npm run bench:emulator [-- --seconds N] [--concurrency C] [--contacts N] [--in-process | --server-process]
+//                             [--quick] [--no-wait]
 //
 // Seeds one account (rate limits off) with ~10,000 contacts, then measures sustained requests per
 // second, closed-loop with C requests in flight, for
@@ -11,36 +12,29 @@
 //
 // By default the emulator runs in a child process (the CLI, hubspot-emulator/cli.ts, with a
 // --seed-file), so load generator and server do not share one thread; --in-process starts it in
-// this process instead (then both share one event loop, which caps the figure).
+// this process instead (then both share one event loop, which caps the figure). --quick measures 2 s
+// instead of 5. Before measuring it waits while the chaos run, the test suite or an earlier benchmark
+// runs (--no-wait skips that).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from '@hubspot/api-client';
 import { startHubSpotEmulator, type EmulatorAccountSeed } from '../hubspot-emulator';
+import { procCpu, waitForOtherBenchmarks } from './rig/machine';
+import { has, num, printedHelp, runMain } from './rig/options';
+import { percentile, progress, table } from './rig/report';
 
 const TARGET_LOOKUPS_PER_SECOND = 5_000;
 const ROOT = resolve(__dirname, '..');
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-function numberFlag(name: string, fallback: number): number {
-  const raw = flag(name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} ${raw} is not a positive number`);
-  return n;
-}
-
-const SECONDS = numberFlag('seconds', 5);
-const CONCURRENCY = Math.floor(numberFlag('concurrency', 32));
-const CONTACTS = Math.floor(numberFlag('contacts', 10_000));
+const SECONDS = num('seconds', 5, 2, 0.1);
+const CONCURRENCY = Math.floor(num('concurrency', 32, 32, 1));
+const CONTACTS = Math.floor(num('contacts', 10_000, 10_000, 1));
 const WARMUP_SECONDS = Math.min(1, SECONDS / 5);
-const wantInProcess = process.argv.includes('--in-process');
+const wantInProcess = has('in-process');
 
 const TOKEN = 'bench-token';
 const seedEmail = (i: number) => `contact${i}@bench.example`;
@@ -99,18 +93,10 @@ async function startServerProcess(): Promise<Target> {
     throw err;
   });
   child.stdout!.resume();
-  const ticks = 100; // USER_HZ on Linux
   return {
     url,
     mode: 'server-process',
-    serverCpu: () => {
-      try {
-        const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        return (Number(fields[11]) + Number(fields[12])) / ticks;
-      } catch {
-        return undefined;
-      }
-    },
+    serverCpu: () => procCpu(child.pid),
     close: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -204,11 +190,6 @@ interface Result {
   firstError?: string;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
 async function measure(operation: string, clientName: string, call: Call, seconds: number, target: Target, quiet = false): Promise<Result> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
@@ -220,13 +201,13 @@ async function measure(operation: string, clientName: string, call: Call, second
   const server0 = target.serverCpu();
   let lastN = 0;
   let lastT = started;
-  const progress = quiet
+  const ticker = quiet
     ? undefined
     : setInterval(() => {
         const now = performance.now();
         const rate = ((n - lastN) * 1000) / (now - lastT);
-        process.stderr.write(
-          `  ${operation}/${clientName}: ${((now - started) / 1000).toFixed(1)} s, ${n.toLocaleString('en-US')} requests, ${Math.round(rate).toLocaleString('en-US')}/s now${errors ? `, ${errors} errors` : ''}\n`,
+        progress(
+          `${operation}/${clientName}: ${((now - started) / 1000).toFixed(1)} s, ${n.toLocaleString('en-US')} requests, ${Math.round(rate).toLocaleString('en-US')}/s now${errors ? `, ${errors} errors` : ''}`,
         );
         lastN = n;
         lastT = now;
@@ -253,11 +234,11 @@ async function measure(operation: string, clientName: string, call: Call, second
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  if (progress) clearInterval(progress);
+  if (ticker) clearInterval(ticker);
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const server1 = target.serverCpu();
-  const sorted = latencies.slice(0, n).sort();
+  const measured = latencies.subarray(0, n);
   return {
     operation,
     client: clientName,
@@ -265,15 +246,15 @@ async function measure(operation: string, clientName: string, call: Call, second
     errors,
     seconds: elapsed,
     perSecond: (n - errors) / elapsed,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
+    p50: percentile(measured, 50),
+    p99: percentile(measured, 99),
     clientCpu: (cpu.user + cpu.system) / 1e6 / elapsed,
     serverCpu: server0 !== undefined && server1 !== undefined ? (server1 - server0) / elapsed : undefined,
     firstError,
   };
 }
 
-function table(results: Result[]): string {
+function resultTable(results: Result[]): string {
   const head = ['operation', 'client', 'requests', 'errors', 'seconds', 'req/s', 'p50 ms', 'p99 ms', 'bench CPU', 'server CPU'];
   const rows = results.map((r) => [
     r.operation,
@@ -287,16 +268,12 @@ function table(results: Result[]): string {
     `${Math.round(r.clientCpu * 100)}%`,
     r.serverCpu === undefined ? '(shared)' : `${Math.round(r.serverCpu * 100)}%`,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+  return table(head, rows, 2);
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--help')) {
-    process.stdout.write('usage: npx tsx bench/hubspot-emulator.ts [--seconds N] [--concurrency C] [--contacts N] [--in-process | --server-process]\n');
-    return;
-  }
+  if (printedHelp(__filename)) return;
+  await waitForOtherBenchmarks();
   let target: Target;
   if (wantInProcess) target = await startInProcess();
   else {
@@ -331,7 +308,7 @@ async function main(): Promise<void> {
     agent.destroy();
     await target.close();
   }
-  process.stdout.write(`\n${table(results)}\n\n`);
+  process.stdout.write(`\n${resultTable(results)}\n\n`);
   const lookups = results.filter((r) => r.operation === 'lookup');
   const best = lookups.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   const verdict = best.perSecond >= TARGET_LOOKUPS_PER_SECOND ? 'YES' : 'NO';
@@ -344,7 +321,4 @@ async function main(): Promise<void> {
   if (results.some((r) => r.errors > 0)) process.exitCode = 1;
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -1,9 +1,10 @@
-// The Temporal floor for bench/throughput.ts: a workflow with the same shape as conversationWorkflow
-// (same workflow type name, same signals `message` and `fieldsUpdated`, the same resettable
-// inactivity timer, an update `runAction`, a query `state`) that does no HubSpot work: after the conversation ends it
-// runs one no-op activity, and `runAction` runs one no-op activity. It is registered on its own task
-// queue with its own bundle (`workflowsPath: require.resolve('./noop-workflow')`), so the same
-// platform client (src/platform/client.ts, with that task queue) drives it exactly as it drives the real one.
+// The Temporal floor for the benchmarks on the rig (rig.ts): a workflow with the same shape as
+// conversationWorkflow (same workflow type name, same signals `message` and `fieldsUpdated`, the same
+// resettable inactivity timer, an update `runAction`, a query `state`) that does no HubSpot work: after
+// the conversation ends it runs one no-op activity, and `runAction` runs one no-op activity. It is
+// registered on its own task queue with its own bundle (`workflowsPath: require.resolve('./noop-workflow')`),
+// so the same platform client (src/platform/client.ts, with that task queue) drives it exactly as it
+// drives the real one.
 //
 // Deliberately lightweight: no zod, no search-attribute upserts, no memo: what remains is what
 // Temporal itself costs for a conversation of this shape.
