@@ -9,9 +9,9 @@ import { ensureTemporalServers, SERVER_NAMES, type ServerName } from '../src/tem
 
 const args = process.argv.slice(2);
 const onlyIndex = args.indexOf('--only');
-const only = onlyIndex >= 0 ? args[onlyIndex + 1] : undefined;
+const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '') : undefined;
 if (only !== undefined && !SERVER_NAMES.includes(only as ServerName)) {
-  process.stderr.write(`[install-temporal-servers] --only takes ${SERVER_NAMES.join(' or ')}, not ${only ?? 'nothing'}\n`);
+  process.stderr.write(`[install-temporal-servers] --only takes ${SERVER_NAMES.join(' or ')}, not ${only || 'nothing'}\n`);
   process.exit(2);
 }
 

@@ -1,4 +1,4 @@
-// The test command: installs Temporal's servers when they are missing (once; progress on stderr), then
+// The test command: installs Temporal's servers when they are missing (once, printing its progress), then
 // runs node's built-in runner over the whole suite in one process, and closes with the wall time and,
 // for every test this machine could not run, why and how to enable it.
 // Usage: npm test [-- test/some.test.ts ...]

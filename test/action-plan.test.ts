@@ -1,4 +1,4 @@
-// planContactSync: SPEC section 3, row by row, without any server.
+// planContactSync: the decision table of docs/CONTACT_SYNC.md, row by row, without any server.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
@@ -28,7 +28,7 @@ const notFound: ContactLookup = { found: false };
 const ours: ContactLookup = { found: true, contactId: '7', ours: true, properties: {} };
 const theirs: ContactLookup = { found: true, contactId: '8', ours: false, properties: {} };
 
-describe('planContactSync: the SPEC section 3 table', () => {
+describe('planContactSync: the decision table', () => {
   // [case, config, lookup, expected write kind, note?, outcome]
   const rows: Array<[string, Partial<ActionConfig>, ContactLookup, 'create' | 'update' | 'none', string]> = [
     ['not found, allowCreate ON', {}, notFound, 'create', 'created'],

@@ -480,7 +480,7 @@ const planLookup: fc.Arbitrary<ContactLookup> = fc.oneof(
 const present = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 const RESULTS: SyncResult[] = ['created', 'updated', 'note_only', 'skipped', 'failed'];
 
-describe('property: planContactSync follows SPEC section 3 for every config, fields, summary and lookup', () => {
+describe('property: planContactSync follows the decision table for every config, fields, summary and lookup', () => {
   const planInput = fc.record({ config: planConfig, fields: planFields, summary: fc.option(planValue.map((v) => v ?? undefined), { nil: undefined }), lookup: planLookup });
 
   test('never sends an empty value, never rewrites the email on update, and says what it wrote', () => {
@@ -515,7 +515,7 @@ describe('property: planContactSync follows SPEC section 3 for every config, fie
     );
   });
 
-  test('the outcome is the one the SPEC table gives for the case', () => {
+  test('the outcome is the one the decision table gives for the case', () => {
     fc.assert(
       fc.property(planInput, ({ config, fields, summary, lookup }) => {
         const plan = planContactSync({ config, fields, summary, lookup });
@@ -556,7 +556,7 @@ describe('property: planContactSync follows SPEC section 3 for every config, fie
   });
 });
 
-describe('property: the lookup email (SPEC section 3, "email missing or invalid")', () => {
+describe('property: the lookup email (the decision table, "email missing or invalid")', () => {
   const emailConfig = (astraField: string) =>
     actionConfigSchema.parse({ id: 'a', name: 'A', intent: 'i', offlineSync: true, hubspotAccountId: 'acme', allowCreate: true, allowUpdateExisting: true, fieldMappings: [{ hubspotProperty: 'email', astraField }] });
   const candidate = fc.oneof(

@@ -1,12 +1,14 @@
 // The README's two commands on a machine that lacks something: the Temporal servers are installed on
-// first use, with progress, into an empty folder (and a second run only checks); a test the machine
-// cannot run says why and how to enable it in the suite's closing lines.
-import { describe, test } from 'node:test';
+// first use, with progress, into an empty folder, once even when two commands race, and an interrupted
+// install leaves nothing half-done; a test the machine cannot run says why and how to enable it in the
+// suite's closing lines.
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { skipUnless } from './helpers/skips';
 
 const ROOT = join(__dirname, '..');
 
@@ -25,34 +27,82 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 }
 
 const installer = ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--only', 'test-server'];
+const FOLDER = 'test-server-1.38.0';
+const hasTool = (cmd: string, arg: string) => spawnSync(cmd, [arg], { stdio: 'ignore' }).status === 0;
+const skip = skipUnless(
+  hasTool('java', '-version') && hasTool('mvn', '-v'),
+  'Temporal servers installed on first use',
+  'no Java or no Maven on this machine (they install the time-skipping test server)',
+  "install Java 17 and Maven (Debian: sudo apt-get install openjdk-17-jdk-headless maven)",
+);
 
-describe('Temporal servers installed on first use', () => {
-  test('a missing server is installed with progress; two installs at once leave one copy; a second run only checks', async () => {
+describe('Temporal servers installed on first use', { skip }, () => {
+  const dirs: string[] = [];
+  const emptyDir = () => {
     const dir = mkdtempSync(join(tmpdir(), 'temporal-servers-'));
-    try {
-      const [a, b] = await Promise.all([run(installer, { TEMPORAL_SERVERS_DIR: dir }), run(installer, { TEMPORAL_SERVERS_DIR: dir })]);
-      for (const r of [a, b]) {
-        assert.equal(r.code, 0, r.output);
-        assert.match(r.output, /resolving io\.temporal:temporal-test-server .* from Maven Central/);
-        assert.match(r.output, /installed at .*temporal-test-server in \d+ s/);
-        assert.doesNotMatch(r.output, /\x1b\[/, 'no colour codes in the progress');
-      }
-      assert.deepEqual(readdirSync(dir), ['test-server-1.38.0'], 'one copy, no partial folders left');
-      assert.ok(existsSync(join(dir, 'test-server-1.38.0', 'temporal-test-server')));
+    dirs.push(dir);
+    return dir;
+  };
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-      const again = await run(installer, { TEMPORAL_SERVERS_DIR: dir });
-      assert.equal(again.code, 0);
-      assert.match(again.output, /already installed/);
-      assert.doesNotMatch(again.output, /resolving/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+  test('two commands at once: one installs with progress, the other waits for it; a later run only checks', async () => {
+    const dir = emptyDir();
+    const runs = await Promise.all([run(installer, { TEMPORAL_SERVERS_DIR: dir }), run(installer, { TEMPORAL_SERVERS_DIR: dir })]);
+    for (const r of runs) {
+      assert.equal(r.code, 0, r.output);
+      assert.doesNotMatch(r.output, /\x1b\[/, 'no colour codes in the progress');
     }
+    const installers = runs.filter((r) => /resolving io\.temporal:temporal-test-server .* from Maven Central/.test(r.output));
+    assert.equal(installers.length, 1, runs.map((r) => r.output).join('\n---\n'));
+    assert.match(installers[0]!.output, /installed at .*temporal-test-server in \d+ s/);
+    const other = runs.find((r) => r !== installers[0])!;
+    assert.match(other.output, /another command \(pid \d+\) is installing it; waiting|already installed/);
+    assert.deepEqual(readdirSync(dir), [FOLDER], 'one copy; no scratch folder or lock left');
+    assert.ok(existsSync(join(dir, FOLDER, 'temporal-test-server')));
+
+    const again = await run(installer, { TEMPORAL_SERVERS_DIR: dir });
+    assert.equal(again.code, 0);
+    assert.match(again.output, /already installed/);
+    assert.doesNotMatch(again.output, /resolving/);
   });
 
-  test('--only with an unknown server is refused, naming the choices', async () => {
-    const r = await run(['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--only', 'server'], {});
-    assert.equal(r.code, 2);
-    assert.match(r.output, /--only takes test-server or cli, not server/);
+  test('a lock and a scratch folder left by a killed install are taken over and swept', async () => {
+    const dir = emptyDir();
+    writeFileSync(join(dir, 'test-server.lock'), '2147483646\n'); // no such process
+    mkdirSync(join(dir, `${FOLDER}.partial-2147483646`, 'lib'), { recursive: true });
+    const r = await run(installer, { TEMPORAL_SERVERS_DIR: dir });
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /installed at/);
+    assert.deepEqual(readdirSync(dir), [FOLDER]);
+  });
+
+  test('Ctrl-C during an install stops it and leaves neither a half-installed server nor a lock', async () => {
+    const dir = emptyDir();
+    const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
+    const child = spawn(process.execPath, installer, { cwd: ROOT, env: { ...outer, TEMPORAL_SERVERS_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const interrupted = new Promise<void>((resolveSent) => {
+      child.stdout.on('data', (c: Buffer) => {
+        output += c.toString();
+        if (/resolving/.test(output) && !child.killed) {
+          child.kill('SIGINT');
+          resolveSent();
+        }
+      });
+    });
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    await interrupted;
+    const { signal } = await exit;
+    assert.equal(signal, 'SIGINT', output);
+    assert.deepEqual(readdirSync(dir), [], 'nothing left behind');
+  });
+
+  test('--only with an unknown server, or none, is refused, naming the choices', async () => {
+    for (const args of [['--only', 'server'], ['--only']]) {
+      const r = await run(['--import', 'tsx', 'scripts/install-temporal-servers.ts', ...args], {});
+      assert.equal(r.code, 2);
+      assert.match(r.output, /--only takes test-server or cli/);
+    }
   });
 });
 

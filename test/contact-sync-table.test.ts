@@ -1,4 +1,4 @@
-// SPEC section 3, every row × summary present or absent × a property mapped to `summary` or not,
+// The decision table of docs/CONTACT_SYNC.md, every row × summary present or absent × a property mapped to `summary` or not,
 // run through the real workflow (runAction) against the emulator. Asserts the final HubSpot state,
 // the outcome, and the number of HubSpot calls each case costs (docs/CONTACT_SYNC.md's table).
 import { after, before, describe, test } from 'node:test';
@@ -31,7 +31,7 @@ const rows: Array<{ name: string; existing: Existing; allowCreate: boolean; allo
   { name: 'found, ours, allowCreate OFF, allowUpdateExisting OFF', existing: 'ours', allowCreate: false, allowUpdateExisting: false, expected: 'note_only', write: 'none' },
 ];
 
-describe('contact sync: every row of the SPEC table', () => {
+describe('contact sync: every row of the decision table', () => {
   for (const row of rows) {
     for (const withSummary of [true, false]) {
       for (const summaryProperty of [true, false]) {

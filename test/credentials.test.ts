@@ -1,4 +1,4 @@
-// "Created by this system" for each kind of credential (SPEC sections 3 and 6): an app's contacts are
+// "Created by this system" for each kind of credential (docs/CONTACT_SYNC.md): an app's contacts are
 // recognised by HubSpot's record source; where that cannot identify us (a service key), by the marker
 // property the operator chose, written on every contact this system creates.
 import { after, before, describe, test } from 'node:test';

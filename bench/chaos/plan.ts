@@ -7,7 +7,7 @@ import type { Conversation } from '../../src/platform/client';
 import type { ActionRun, ConversationResult, ConversationState } from '../../src/platform/contract';
 import { benchAction } from '../rig/action';
 
-/** The worker's per-call HubSpot timeout (HubSpotAccountsOptions.requestTimeoutMs, default in src/worker/main.ts). */
+/** The worker's per-call HubSpot timeout (HubSpotAccountsOptions.requestTimeoutMs, its default in src/hubspot/accounts.ts). */
 export const WORKER_REQUEST_TIMEOUT_MS = 15_000;
 
 export interface ChaosOptions {
@@ -28,7 +28,7 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-/** The rows of the SPEC's section 3 table, as the chaos run exercises them. */
+/** The rows of the decision table (docs/CONTACT_SYNC.md), as the chaos run exercises them. */
 export type Row = 'new-create' | 'new-no-create' | 'ours-create' | 'theirs-update' | 'theirs-no-update' | 'ours-no-rights' | 'no-email';
 const ROWS: Row[] = ['new-create', 'new-no-create', 'ours-create', 'theirs-update', 'theirs-no-update', 'ours-no-rights', 'no-email'];
 const EXISTING_ROWS: Row[] = ['ours-create', 'theirs-update', 'theirs-no-update', 'ours-no-rights'];

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { conversationSearchAttributes } from '../../src/platform/search-attributes';
 import { serverPaths } from '../../src/temporal-servers';
+import { ensureTemporalServers, isInstalled } from '../../src/temporal-servers/install';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -30,9 +31,15 @@ export class DevServer {
   constructor(readonly port: number, private readonly db: string, private readonly log: (l: string) => void) {}
   async start(): Promise<void> {
     const bin = serverPaths().cli.binary;
+    // The run kills and restarts the dev server itself, so it needs the installed Temporal CLI (the SDK's download is not enough).
+    if (!isInstalled('cli')) {
+      await ensureTemporalServers({ only: ['cli'], log: (l) => this.log(l) });
+      if (!isInstalled('cli')) throw new Error(`the chaos run needs the Temporal CLI at ${bin}: npm run install-servers (needs Go)`);
+    }
     const args = ['server', 'start-dev', '--port', String(this.port), '--headless', '--db-filename', this.db, '--log-level', 'error', '--ip', '127.0.0.1'];
     for (const sa of conversationSearchAttributes) args.push('--search-attribute', `${sa.name}=${sa.type === 'KEYWORD_LIST' ? 'KeywordList' : 'Keyword'}`);
     this.child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.once('error', (e) => this.log(`dev server: ${e.message}`));
     let err = '';
     this.child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
     for (let i = 0; i < 120; i++) {

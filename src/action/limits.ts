@@ -1,4 +1,4 @@
-// The size budget of a conversation (SPEC section 4): what the platform may send, what a workflow
+// The size budget of a conversation (docs/PLATFORM_CONTRACT.md): what the platform may send, what a workflow
 // carries, and HubSpot's own limit on a text value. Pure functions, imported by workflow code and the
 // platform client alike, so both sides cut and count the same way.
 

@@ -1,5 +1,5 @@
 // Decide, then do: what one run of the action writes is a pure function of the config, the field
-// values, the summary and what the contact lookup returned (SPEC section 3). Activities only carry
+// values, the summary and what the contact lookup returned (the decision table in docs/CONTACT_SYNC.md). Activities only carry
 // the plan out. Imported by workflow code: no I/O, no clock.
 import type { ActionConfig } from './config';
 import { HUBSPOT_TEXT_LIMIT, truncateText } from './limits';

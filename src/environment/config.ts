@@ -37,7 +37,7 @@ export const envSchema = z.object({
   WORKER_MODE: z
     .enum(['development', 'production'])
     .default('development')
-    .describe('production refuses to start embedded servers: TEMPORAL_ADDRESS and HUBSPOT_ACCOUNTS are then required.'),
+    .describe('production refuses to start embedded servers: TEMPORAL_ADDRESS is then required, and HubSpot accounts come from HUBSPOT_ACCOUNTS or the account store (DATABASE_URL).'),
   TEMPORAL_ADDRESS: z.string().min(1).optional().describe('host:port of the Temporal frontend. Unset in development: an embedded dev server starts.'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),

@@ -1,16 +1,22 @@
 // Installs Temporal's real servers from package registries into the ignored cache folder (see ./index.ts):
 //   - the time-skipping test server: Maven Central io.temporal:temporal-test-server, with a launcher;
 //   - the Temporal CLI dev server with its Web UI: `go install` from the Go module proxy.
-// Idempotent (a marker file per server, checked in well under a second), safe when two processes install
-// at once (each builds in its own folder and renames it into place), and it prints progress while a
-// toolchain works. A missing toolchain is not an error unless `strict`: the SDK's own download stays the
-// fallback on machines with the internet.
-import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Idempotent (a marker file per server, checked in well under a second). One process installs a server at
+// a time (a lock file naming its pid; another command waits for it, and a lock whose process is gone is
+// taken over); the build happens in a scratch folder renamed into place when complete, so a server folder
+// is either whole or absent. Ctrl-C stops the toolchain and removes the scratch folder. Progress is printed
+// while a toolchain works. A missing toolchain is not an error unless `strict`: the SDK's own download stays
+// the fallback on machines with the internet.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { TEMPORAL_CLI_VERSION, TEST_SERVER_VERSION, serverPaths } from './index';
 
 export type ServerName = 'test-server' | 'cli';
+
+/** org.apache.maven.plugins:maven-dependency-plugin, which copies the test server's runtime classpath. */
+const DEPENDENCY_PLUGIN_VERSION = '2.8';
 export const SERVER_NAMES: readonly ServerName[] = ['test-server', 'cli'];
 
 export interface InstallOptions {
@@ -46,13 +52,38 @@ function has(cmd: string, versionArg: string): boolean {
   return spawnSync(cmd, [versionArg], { stdio: 'ignore' }).status === 0;
 }
 
+/** Go's version as [major, minor], or undefined without Go. */
+function goVersion(): [number, number] | undefined {
+  const r = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
+  const m = r.status === 0 ? /go(\d+)\.(\d+)/.exec(r.stdout) : null;
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Why Go cannot build the CLI here, or undefined when it can. The CLI's module asks for Go 1.25; Go 1.21 and later fetch that toolchain themselves unless GOTOOLCHAIN=local. */
+function goLacking(): string | undefined {
+  const v = goVersion();
+  if (!v) return 'Go is needed to build it from the Go module proxy';
+  const [major, minor] = v;
+  const at = (m: number) => major > 1 || (major === 1 && minor >= m);
+  if (!at(21)) return `Go 1.21 or later is needed to build it (found go${major}.${minor})`;
+  if (!at(25) && (process.env.GOTOOLCHAIN ?? '').startsWith('local')) return `the Temporal CLI ${TEMPORAL_CLI_VERSION} needs Go 1.25 (found go${major}.${minor} with GOTOOLCHAIN=local)`;
+  return undefined;
+}
+
 const seconds = (start: number) => ((Date.now() - start) / 1000).toFixed(0);
 
+/** What an interrupted install has to undo: its toolchain process and its scratch folder. */
+interface InFlight {
+  child?: ChildProcess;
+  scratch?: string;
+}
+
 /** Runs a toolchain command, its output passed through (to stderr), with a progress line every tick while it runs. */
-function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number }): Promise<void> {
+function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number; inFlight: InFlight }): Promise<void> {
   const start = Date.now();
   return new Promise((resolveRun, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    opts.inFlight.child = child;
     // The toolchain's own lines pass through, without the colour codes some Maven versions print even in batch mode.
     const pass = (to: NodeJS.WriteStream) => (chunk: Buffer) => {
       const text = chunk.toString('utf8').replace(/\x1b\[[0-9;]*m/g, '');
@@ -63,6 +94,7 @@ function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.Pro
     const tick = setInterval(() => opts.log(`${what}: still working (${seconds(start)} s)`), opts.tickMs);
     const done = (err?: Error) => {
       clearInterval(tick);
+      opts.inFlight.child = undefined;
       if (err) reject(err);
       else resolveRun();
     };
@@ -71,32 +103,100 @@ function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.Pro
   });
 }
 
-/** A private folder beside `dir` to build in; renamed to `dir` when complete. */
-function scratch(dir: string): string {
+/** A scratch folder beside `dir` to build in; earlier ones (left by an interrupted install) are removed first. */
+function scratch(dir: string, inFlight: InFlight): string {
+  for (const name of existsSync(dirname(dir)) ? readdirSync(dirname(dir)) : []) {
+    if (name.startsWith(`${basename(dir)}.partial-`)) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+  }
   const tmp = `${dir}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
+  inFlight.scratch = tmp;
   return tmp;
 }
 
+/** Replaces `dir` (absent, or an incomplete copy) with the finished scratch folder. */
 function moveIntoPlace(tmp: string, dir: string): void {
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dirname(dir), { recursive: true });
+  renameSync(tmp, dir);
+}
+
+const alive = (pid: number) => {
   try {
-    renameSync(tmp, dir);
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    // Another process finished the same install first: keep its copy.
-    rmSync(tmp, { recursive: true, force: true });
-    if (!existsSync(dir)) throw err;
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Runs fn holding the server's install lock, unless the server is installed by then. When another live
+ * process holds the lock, waits until it is released or the server is installed; a lock whose process
+ * is gone is taken over.
+ */
+async function withLock(server: ServerName, log: (l: string) => void, fn: () => Promise<void>): Promise<void> {
+  const lock = join(serverPaths().root, `${server}.lock`);
+  mkdirSync(dirname(lock), { recursive: true });
+  let announced = false;
+  for (;;) {
+    let fd: number | undefined;
+    try {
+      fd = openSync(lock, 'wx');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    if (fd !== undefined) {
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      try {
+        if (!isInstalled(server)) await fn();
+      } finally {
+        rmSync(lock, { force: true });
+      }
+      return;
+    }
+    const holder = Number(readFileSync(lock, 'utf8').trim());
+    if (!Number.isInteger(holder) || holder <= 0 || !alive(holder)) {
+      // Left by an install that was killed: take it over.
+      try {
+        unlinkSync(lock);
+      } catch {
+        // another waiter took it over first
+      }
+      continue;
+    }
+    if (!announced) log(`${INSTALLERS[server].label}: another command (pid ${holder}) is installing it; waiting for it...`);
+    announced = true;
+    await sleep(500);
+    if (isInstalled(server)) return;
   }
 }
 
-async function installTestServer(log: (l: string) => void, tickMs: number): Promise<void> {
+/** On Ctrl-C or SIGTERM during an install: stop the toolchain, remove the scratch folder and the lock, then die of the signal as usual. */
+function cleanupOnSignal(inFlight: InFlight, server: () => ServerName | undefined): () => void {
+  const handler = (signal: NodeJS.Signals) => {
+    inFlight.child?.kill('SIGTERM');
+    if (inFlight.scratch) rmSync(inFlight.scratch, { recursive: true, force: true });
+    const s = server();
+    if (s) rmSync(join(serverPaths().root, `${s}.lock`), { force: true });
+    remove();
+    process.kill(process.pid, signal);
+  };
+  const remove = () => {
+    process.removeListener('SIGINT', handler);
+    process.removeListener('SIGTERM', handler);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  return remove;
+}
+
+async function installTestServer(log: (l: string) => void, tickMs: number, inFlight: InFlight): Promise<void> {
   const { dir } = serverPaths().testServer;
   const what = `time-skipping test server ${TEST_SERVER_VERSION}`;
   const start = Date.now();
   log(`${what}: resolving io.temporal:temporal-test-server and its runtime dependencies from Maven Central (10–30 s)...`);
-  const tmp = scratch(dir);
+  const tmp = scratch(dir, inFlight);
   try {
     // A throwaway POM whose only job is to let Maven resolve the artifact's runtime classpath.
     writeFileSync(
@@ -118,7 +218,8 @@ async function installTestServer(log: (l: string) => void, tickMs: number): Prom
 </project>
 `,
     );
-    await run('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(tmp, 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], what, { log, tickMs });
+    // The dependency plugin is pinned, so that every machine resolves the classpath the same way.
+    await run('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(tmp, 'pom.xml'), `org.apache.maven.plugins:maven-dependency-plugin:${DEPENDENCY_PLUGIN_VERSION}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], what, { log, tickMs, inFlight });
     const launcher = join(tmp, 'temporal-test-server');
     writeFileSync(
       launcher,
@@ -137,17 +238,17 @@ exec java \${TEMPORAL_TEST_SERVER_JAVA_OPTS:--Xms64m -XX:+UseSerialGC -XX:Tiered
   log(`${what}: installed at ${serverPaths().testServer.launcher} in ${seconds(start)} s`);
 }
 
-async function installCli(log: (l: string) => void, tickMs: number): Promise<void> {
+async function installCli(log: (l: string) => void, tickMs: number, inFlight: InFlight): Promise<void> {
   const { binDir } = serverPaths().cli;
   const dir = dirname(binDir);
   const what = `Temporal CLI ${TEMPORAL_CLI_VERSION}`;
   const start = Date.now();
   log(`${what}: building the dev server and Web UI with go install from the Go module proxy (a cold build takes 2–4 minutes; once only)...`);
-  const tmp = scratch(dir);
+  const tmp = scratch(dir, inFlight);
   try {
     const tmpBin = join(tmp, 'bin');
     mkdirSync(tmpBin, { recursive: true });
-    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, { env: { ...process.env, GOBIN: tmpBin }, log, tickMs });
+    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, { env: { ...process.env, GOBIN: tmpBin }, log, tickMs, inFlight });
     writeFileSync(join(tmpBin, '.installed'), `${TEMPORAL_CLI_VERSION}\n`);
     moveIntoPlace(tmp, dir);
   } finally {
@@ -156,7 +257,7 @@ async function installCli(log: (l: string) => void, tickMs: number): Promise<voi
   log(`${what}: installed at ${serverPaths().cli.binary} in ${seconds(start)} s`);
 }
 
-const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | undefined; install: (log: (l: string) => void, tickMs: number) => Promise<void>; fallback: string }> = {
+const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | undefined; install: (log: (l: string) => void, tickMs: number, inFlight: InFlight) => Promise<void>; fallback: string }> = {
   'test-server': {
     label: `time-skipping test server ${TEST_SERVER_VERSION}`,
     toolchain: () => (has('java', '-version') && has('mvn', '-v') ? undefined : 'Java 17 and Maven are needed to install it from Maven Central'),
@@ -165,7 +266,7 @@ const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | 
   },
   cli: {
     label: `Temporal CLI ${TEMPORAL_CLI_VERSION}`,
-    toolchain: () => (has('go', 'version') ? undefined : 'Go is needed to build it from the Go module proxy'),
+    toolchain: goLacking,
     install: installCli,
     fallback: "the dev server falls back to the SDK's download, which needs the internet",
   },
@@ -190,13 +291,18 @@ export async function ensureTemporalServers(options: InstallOptions = {}): Promi
       report.missing.push({ server, reason });
       continue;
     }
+    const inFlight: InFlight = {};
+    const stopWatching = cleanupOnSignal(inFlight, () => server);
     try {
-      await install(log, tickMs);
+      await withLock(server, log, () => install(log, tickMs, inFlight));
+      if (!isInstalled(server)) throw new Error(`${serverPaths().root} holds no complete copy after the install`);
       report.installed.push(server);
     } catch (err) {
       const reason = `install failed: ${(err as Error).message}`;
       log(`${label}: ${reason}`);
       report.missing.push({ server, reason });
+    } finally {
+      stopWatching();
     }
   }
   if (options.strict && report.missing.length > 0) {
