@@ -97,6 +97,14 @@ describe('Temporal servers installed on first use', { skip }, () => {
     assert.deepEqual(readdirSync(dir), [], 'nothing left behind');
   });
 
+  test('a toolchain that gives no result within the time limit is stopped; nothing is left, and the command goes on', async () => {
+    const dir = emptyDir();
+    const r = await run(installer, { TEMPORAL_SERVERS_DIR: dir, TEMPORAL_INSTALL_TIMEOUT_MINUTES: '0.005' });
+    assert.equal(r.code, 0, r.output); // not --strict: the SDK's download is the fallback
+    assert.match(r.output, /install failed: mvn gave no result within 0\.3 s \(TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit\)/);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
   test('--only with an unknown server, or none, is refused, naming the choices', async () => {
     for (const args of [['--only', 'server'], ['--only']]) {
       const r = await run(['--import', 'tsx', 'scripts/install-temporal-servers.ts', ...args], {});

@@ -72,6 +72,12 @@ function goLacking(): string | undefined {
 
 const seconds = (start: number) => ((Date.now() - start) / 1000).toFixed(0);
 
+/** How long a toolchain step may take: the default in minutes, or TEMPORAL_INSTALL_TIMEOUT_MINUTES. */
+function limitMs(defaultMinutes: number): number {
+  const minutes = Number(process.env.TEMPORAL_INSTALL_TIMEOUT_MINUTES);
+  return (Number.isFinite(minutes) && minutes > 0 ? minutes : defaultMinutes) * 60_000;
+}
+
 /** What an interrupted install has to undo: its toolchain process and its scratch folder. */
 interface InFlight {
   child?: ChildProcess;
@@ -79,7 +85,7 @@ interface InFlight {
 }
 
 /** Runs a toolchain command, its output passed through (to stderr), with a progress line every tick while it runs. */
-function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number; inFlight: InFlight }): Promise<void> {
+function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number; inFlight: InFlight; limitMs: number }): Promise<void> {
   const start = Date.now();
   return new Promise((resolveRun, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
@@ -92,14 +98,29 @@ function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.Pro
     child.stdout!.on('data', pass(process.stderr));
     child.stderr!.on('data', pass(process.stderr));
     const tick = setInterval(() => opts.log(`${what}: still working (${seconds(start)} s)`), opts.tickMs);
+    // A network that drops packets can stall a toolchain for a long time: give up after the limit (the SDK's download is the fallback).
+    let overdue = false;
+    const limit = setTimeout(() => {
+      overdue = true;
+      child.kill('SIGTERM');
+    }, opts.limitMs);
     const done = (err?: Error) => {
       clearInterval(tick);
+      clearTimeout(limit);
       opts.inFlight.child = undefined;
       if (err) reject(err);
       else resolveRun();
     };
     child.once('error', (err) => done(new Error(`${cmd}: ${err.message}`)));
-    child.once('exit', (code, signal) => done(code === 0 ? undefined : new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}`)));
+    child.once('exit', (code, signal) =>
+      done(
+        overdue
+          ? new Error(`${cmd} gave no result within ${opts.limitMs >= 60_000 ? `${Math.round(opts.limitMs / 60_000)} minutes` : `${(opts.limitMs / 1000).toFixed(1)} s`} (TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit)`)
+          : code === 0
+            ? undefined
+            : new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}`),
+      ),
+    );
   });
 }
 
@@ -219,7 +240,7 @@ async function installTestServer(log: (l: string) => void, tickMs: number, inFli
 `,
     );
     // The dependency plugin is pinned, so that every machine resolves the classpath the same way.
-    await run('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(tmp, 'pom.xml'), `org.apache.maven.plugins:maven-dependency-plugin:${DEPENDENCY_PLUGIN_VERSION}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], what, { log, tickMs, inFlight });
+    await run('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(tmp, 'pom.xml'), `org.apache.maven.plugins:maven-dependency-plugin:${DEPENDENCY_PLUGIN_VERSION}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], what, { log, tickMs, inFlight, limitMs: limitMs(10) });
     const launcher = join(tmp, 'temporal-test-server');
     writeFileSync(
       launcher,
@@ -248,7 +269,7 @@ async function installCli(log: (l: string) => void, tickMs: number, inFlight: In
   try {
     const tmpBin = join(tmp, 'bin');
     mkdirSync(tmpBin, { recursive: true });
-    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, { env: { ...process.env, GOBIN: tmpBin }, log, tickMs, inFlight });
+    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, { env: { ...process.env, GOBIN: tmpBin }, log, tickMs, inFlight, limitMs: limitMs(30) });
     writeFileSync(join(tmpBin, '.installed'), `${TEMPORAL_CLI_VERSION}\n`);
     moveIntoPlace(tmp, dir);
   } finally {
