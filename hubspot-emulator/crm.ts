@@ -372,32 +372,6 @@ function conflictFor(a: AccountState, props: Record<string, string>, exceptId?: 
   if (existing && existing !== exceptId) throw new HttpError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing}`);
 }
 
-function insertContact(a: AccountState, props: Record<string, string>, appId: number): StoredObject {
-  const id = a.newId();
-  const now = iso();
-  a.searchContacts.willChange(id, undefined);
-  const contact: StoredObject = {
-    id,
-    properties: {
-      ...props,
-      hs_object_id: id,
-      createdate: now,
-      lastmodifieddate: now,
-      hs_object_source: 'INTEGRATION',
-      hs_object_source_id: String(appId),
-      hs_object_source_label: 'INTEGRATION',
-    },
-    createdAt: now,
-    updatedAt: now,
-    archived: false,
-  };
-  a.contacts.set(id, contact);
-  a.indexEmails(contact);
-  a.indexUnique(contact);
-  a.searchContacts.changed(id, contact);
-  return contact;
-}
-
 function patchContact(a: AccountState, contact: StoredObject, props: Record<string, string>): void {
   a.searchContacts.willChange(contact.id, contact);
   a.unindexEmails(contact);
@@ -414,7 +388,7 @@ function patchContact(a: AccountState, contact: StoredObject, props: Record<stri
 function createContact(a: AccountState, c: Ctx): Reply {
   const props = checkContactWrite(a, c, c.body.properties);
   conflictFor(a, props);
-  const contact = insertContact(a, props, c.appId);
+  const contact = a.insertContact(props, c.appId);
   return { status: 201, body: writtenView(contact, props) };
 }
 
@@ -491,7 +465,7 @@ function batchCreate(a: AccountState, c: Ctx): Reply {
       uniques.add(`${name}\u0000${v}`);
     }
   }
-  const results = all.map((props) => writtenView(insertContact(a, props, c.appId), props));
+  const results = all.map((props) => writtenView(a.insertContact(props, c.appId), props));
   return batchReply(results, [], 201);
 }
 
@@ -537,7 +511,7 @@ function batchUpsert(a: AccountState, c: Ctx): Reply {
       patchContact(a, existing, rest);
       return { ...writtenView(existing, props), new: false };
     }
-    return { ...writtenView(insertContact(a, { ...props, email: id }, c.appId), props), new: true };
+    return { ...writtenView(a.insertContact({ ...props, email: id }, c.appId), props), new: true };
   });
   return batchReply(results, [], 200);
 }

@@ -35,6 +35,8 @@ export interface HubSpotEmulator {
   port: number;
   close(): Promise<void>;
   addAccount(seed: EmulatorAccountSeed): void;
+  /** What a client needs to reach a seeded account here: its id, token and app, and this emulator as the base path. */
+  connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): { accountId: string; token: string; appId: number; basePath: string };
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
   setFaults(accountId: string, faults: FaultSpec | null, seed?: number): void;
@@ -92,6 +94,7 @@ export async function startHubSpotEmulator(
     port: server.port,
     close: () => server.close(),
     addAccount: (seed) => void server.addAccount(seed),
+    connection: (seed) => ({ accountId: seed.accountId, token: seed.token, appId: seed.appId, basePath: server.url }),
     addContact: (accountId, properties) => server.account(accountId).addPersonContact(properties).id,
     setFaults: (accountId, faults, seed) => {
       const a = server.account(accountId);

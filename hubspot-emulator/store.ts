@@ -279,11 +279,17 @@ export class AccountState {
 
   /** A contact created by a person in HubSpot's UI: no app is its record source. */
   addPersonContact(properties: Record<string, string>, id = this.newId()): StoredObject {
+    return this.insertContact(properties, undefined, id);
+  }
+
+  /** Stores a new contact, indexed for email lookups, unique values and (after the lag) search; its record source is the app that created it, or HubSpot's UI. */
+  insertContact(properties: Record<string, string>, appId?: number, id = this.newId()): StoredObject {
     this.searchContacts.willChange(id, undefined);
     const now = new Date().toISOString();
+    const source = appId === undefined ? { hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' } : { hs_object_source: 'INTEGRATION', hs_object_source_id: String(appId), hs_object_source_label: 'INTEGRATION' };
     const contact: StoredObject = {
       id,
-      properties: { ...properties, hs_object_id: id, createdate: now, lastmodifieddate: now, hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' },
+      properties: { ...properties, hs_object_id: id, createdate: now, lastmodifieddate: now, ...source },
       createdAt: now,
       updatedAt: now,
       archived: false,

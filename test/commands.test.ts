@@ -4,37 +4,36 @@
 // suite's closing lines.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { missingToolchain } from '../src/temporal-servers/install';
 import { skipUnless } from './helpers/skips';
 
 const ROOT = join(__dirname, '..');
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string; ms: number }> {
-  const start = Date.now();
+/** The project's command as a child process (not a child of this test runner: it prints as on a terminal). */
+function start(args: string[], env: NodeJS.ProcessEnv): ChildProcessWithoutNullStreams {
+  const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
+  return spawn(process.execPath, args, { cwd: ROOT, env: { ...outer, ...env }, stdio: 'pipe' });
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
   return new Promise((resolveRun, reject) => {
-    // A child of a test process would otherwise report to this runner instead of printing.
-    const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...outer, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = start(args, env);
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     child.once('error', reject);
-    child.once('exit', (code) => resolveRun({ code, output, ms: Date.now() - start }));
+    child.once('exit', (code) => resolveRun({ code, output }));
   });
 }
 
 const installer = ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--only', 'test-server'];
 const FOLDER = 'test-server-1.38.0';
-const hasTool = (cmd: string, arg: string) => spawnSync(cmd, [arg], { stdio: 'ignore' }).status === 0;
-const skip = skipUnless(
-  hasTool('java', '-version') && hasTool('mvn', '-v'),
-  'Temporal servers installed on first use',
-  'no Java or no Maven on this machine (they install the time-skipping test server)',
-  "install Java 17 and Maven (Debian: sudo apt-get install openjdk-17-jdk-headless maven)",
-);
+const lacking = missingToolchain('test-server');
+const skip = skipUnless(!lacking, 'Temporal servers installed on first use', lacking ?? '', 'install Java 17 and Maven (Debian: sudo apt-get install openjdk-17-jdk-headless maven)');
 
 describe('Temporal servers installed on first use', { skip }, () => {
   const dirs: string[] = [];
@@ -78,8 +77,7 @@ describe('Temporal servers installed on first use', { skip }, () => {
 
   test('Ctrl-C during an install stops it and leaves neither a half-installed server nor a lock', async () => {
     const dir = emptyDir();
-    const { NODE_TEST_CONTEXT: _, ...outer } = process.env;
-    const child = spawn(process.execPath, installer, { cwd: ROOT, env: { ...outer, TEMPORAL_SERVERS_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = start(installer, { TEMPORAL_SERVERS_DIR: dir });
     let output = '';
     const interrupted = new Promise<void>((resolveSent) => {
       child.stdout.on('data', (c: Buffer) => {

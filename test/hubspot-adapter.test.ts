@@ -55,13 +55,7 @@ async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   return err;
 }
 
-const settings = (s: EmulatorAccountSeed, extra: Partial<HubSpotAccountSettings> = {}): HubSpotAccountSettings => ({
-  accountId: s.accountId,
-  token: s.token,
-  appId: s.appId,
-  basePath: emulator.url,
-  ...extra,
-});
+const settings = (s: EmulatorAccountSeed, extra: Partial<HubSpotAccountSettings> = {}): HubSpotAccountSettings => ({ ...emulator.connection(s), ...extra });
 
 before(async () => {
   emulator = await startHubSpotEmulator({ accounts: [SEED, STRICT] });

@@ -28,15 +28,8 @@ const SHARED = seed('shared', { rateLimit: { perTenSeconds: 10, searchPerSecond:
 
 let emulator: HubSpotEmulator;
 
-const settings = (s: EmulatorAccountSeed, extra: Partial<HubSpotAccountSettings> = {}): HubSpotAccountSettings => ({
-  accountId: s.accountId,
-  token: s.token,
-  appId: s.appId,
-  basePath: emulator.url,
-  ...extra,
-});
 const accountOf = (s: EmulatorAccountSeed, options: HubSpotAccountsOptions = {}, extra: Partial<HubSpotAccountSettings> = {}) =>
-  new HubSpotAccounts([settings(s, extra)], options).get(s.accountId);
+  new HubSpotAccounts([{ ...emulator.connection(s), ...extra }], options).get(s.accountId);
 
 async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(

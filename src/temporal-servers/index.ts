@@ -1,7 +1,7 @@
 // Where the Temporal servers installed by scripts/install-temporal-servers.ts live, and how the SDK
 // is pointed at them. When a server is not installed, the SDK's own download is used instead
 // (that needs the internet).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 
@@ -35,14 +35,26 @@ export function serverPaths() {
   };
 }
 
+export type ServerName = 'test-server' | 'cli';
+
+/** Whether a server is installed here, whole and at the version this project uses (its marker file names it). */
+export function isInstalled(server: ServerName): boolean {
+  const paths = serverPaths();
+  const [marker, file, version] =
+    server === 'test-server'
+      ? [paths.testServer.marker, paths.testServer.launcher, TEST_SERVER_VERSION]
+      : [paths.cli.marker, paths.cli.binary, TEMPORAL_CLI_VERSION];
+  return existsSync(marker) && existsSync(file) && readFileSync(marker, 'utf8').trim() === version;
+}
+
 export interface ServerChoice {
   executable: EphemeralServerExecutable;
   /** Human-readable origin, for progress output. */
   source: string;
 }
 
-function choose(path: string, name: string): ServerChoice {
-  if (existsSync(path)) return { executable: { type: 'existing-path', path }, source: `${name} at ${path}` };
+function choose(server: ServerName, path: string, name: string): ServerChoice {
+  if (isInstalled(server)) return { executable: { type: 'existing-path', path }, source: `${name} at ${path}` };
   return {
     executable: { type: 'cached-download' },
     source: `${name} from the SDK's download (not installed locally: installing it needs Java 17 + Maven for the test server, Go for the CLI)`,
@@ -51,10 +63,10 @@ function choose(path: string, name: string): ServerChoice {
 
 /** The time-skipping test server: the installed one, else the SDK's download. */
 export function timeSkippingServer(): ServerChoice {
-  return choose(serverPaths().testServer.launcher, 'time-skipping test server');
+  return choose('test-server', serverPaths().testServer.launcher, 'time-skipping test server');
 }
 
 /** The Temporal CLI dev server: the installed one, else the SDK's download. */
 export function devServer(): ServerChoice {
-  return choose(serverPaths().cli.binary, 'Temporal CLI dev server');
+  return choose('cli', serverPaths().cli.binary, 'Temporal CLI dev server');
 }

@@ -11,9 +11,9 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TEMPORAL_CLI_VERSION, TEST_SERVER_VERSION, serverPaths } from './index';
+import { isInstalled, TEMPORAL_CLI_VERSION, TEST_SERVER_VERSION, serverPaths, type ServerName } from './index';
 
-export type ServerName = 'test-server' | 'cli';
+export { isInstalled, type ServerName };
 
 /** org.apache.maven.plugins:maven-dependency-plugin, which copies the test server's runtime classpath. */
 const DEPENDENCY_PLUGIN_VERSION = '2.8';
@@ -37,15 +37,6 @@ export interface InstallReport {
   installed: ServerName[];
   /** Not installed: each with the reason (the SDK's download is then used). */
   missing: Array<{ server: ServerName; reason: string }>;
-}
-
-export function isInstalled(server: ServerName): boolean {
-  const paths = serverPaths();
-  const [marker, file, version] =
-    server === 'test-server'
-      ? [paths.testServer.marker, paths.testServer.launcher, TEST_SERVER_VERSION]
-      : [paths.cli.marker, paths.cli.binary, TEMPORAL_CLI_VERSION];
-  return existsSync(marker) && existsSync(file) && readFileSync(marker, 'utf8').trim() === version;
 }
 
 function has(cmd: string, versionArg: string): boolean {
@@ -292,6 +283,11 @@ const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | 
     fallback: "the dev server falls back to the SDK's download, which needs the internet",
   },
 };
+
+/** Why this machine cannot install a server itself (a missing or too old toolchain), or undefined. */
+export function missingToolchain(server: ServerName): string | undefined {
+  return INSTALLERS[server].toolchain();
+}
 
 /** Installs the servers that are missing; a server already installed costs a file check. */
 export async function ensureTemporalServers(options: InstallOptions = {}): Promise<InstallReport> {

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     const { startHubSpotEmulator, DEMO_ACCOUNT } = development;
     emulator = await startHubSpotEmulator({ port: env.HUBSPOT_EMULATOR_PORT });
     cleanups.push(() => emulator!.close());
-    accounts = [{ accountId: DEMO_ACCOUNT.accountId, token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: emulator.url }];
+    accounts = [emulator.connection(DEMO_ACCOUNT)];
     say(`no HUBSPOT_ACCOUNTS: HubSpot emulator at ${emulator.url} (account "${DEMO_ACCOUNT.accountId}", token "${DEMO_ACCOUNT.token}"; inspect it at ${emulator.url}/_emulator/accounts)`);
   }
 

@@ -71,7 +71,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const emulator = await startHubSpotEmulator({ port: 0, accounts: seeds });
   const hubspot = new HubSpotAccounts(
-    seeds.map((s) => ({ accountId: s.accountId, token: s.token, appId: s.appId, basePath: emulator.url, ...options.settings?.(s) })),
+    seeds.map((s) => ({ ...emulator.connection(s), ...options.settings?.(s) })),
     options.accounts,
   );
   const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
