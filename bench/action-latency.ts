@@ -40,7 +40,7 @@ async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, la
     // The conversations exist (a message first); runAction then finds them (update-with-start, USE_EXISTING).
     await pool(planned, 32, async (p) => {
       await platform.recordMessage(p.conversation, { from: 'customer', fields: { email: p.email } });
-      await platform.handle(p.conversation.conversationId).query('state');
+      await platform.getState(p.conversation);
     });
   }
   const samples: LatencySample[] = [];
@@ -50,7 +50,7 @@ async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, la
   const ticker = setInterval(() => progress(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${samples.length}/${m} actions`), 5_000);
   try {
     await pool(planned, mode === 'concurrent' ? ACTION_CONCURRENCY : 1, async (p, i) => {
-      const wf = conversationWorkflowId(p.conversation.conversationId);
+      const wf = conversationWorkflowId(p.conversation.workspaceId, p.conversation.conversationId);
       rig.hubspotTime.delete(wf);
       const t = performance.now();
       const run: ActionRun = await platform.runAction(p.conversation, { actionId: 'live', fields: { email: p.email, first_name: `First${i}` }, summary: p.summary });
@@ -68,7 +68,7 @@ async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, la
   }
   const totals = samples.map((s) => s.total);
   progress(`${label}: ${m} actions, p50 ${fmt(percentile(totals, 50), 1)} ms, p99 ${fmt(percentile(totals, 99), 1)} ms${wrong ? `; ${wrong} WRONG, e.g. ${firstWrong}` : ''}`);
-  await terminateAll(rig, kind, planned.map((p) => p.conversation.conversationId));
+  await terminateAll(rig, kind, planned.map((p) => p.conversation));
   return { samples, wrong, firstWrong };
 }
 

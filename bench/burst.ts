@@ -47,7 +47,7 @@ import { ConversationClient, type Conversation } from '../src/platform/client';
 import { conversationWorkflowId } from '../src/platform/contract';
 import { devServer } from '../src/temporal-servers';
 import { createConversationWorker, workflowsPath } from '../src/worker/worker';
-import { benchAction } from './rig/action';
+import { BENCH_WORKSPACE, benchAction } from './rig/action';
 import { waitForOtherBenchmarks } from './rig/machine';
 import { flag, has, num, printedHelp, runMain } from './rig/options';
 import { pool } from './rig/pool';
@@ -302,12 +302,14 @@ async function workflowLayer(): Promise<Figures> {
   const run = `b${Date.now().toString(36)}`;
   const calls: Conversation[] = Array.from({ length: N }, (_, i) => ({
     conversationId: `${run}-call-${i}`,
+    workspaceId: BENCH_WORKSPACE,
     channel: 'voice',
     actions: [benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true)],
     options: { inactivityTimeoutMs: 3_600_000, retentionMs: 1 },
   }));
   const agents: Conversation[] = Array.from({ length: 600 }, (_, i) => ({
     conversationId: `${run}-agent-${i}`,
+    workspaceId: BENCH_WORKSPACE,
     channel: 'chat',
     actions: [benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false)],
     options: { inactivityTimeoutMs: 3_600_000, retentionMs: 1 },
@@ -344,7 +346,7 @@ async function workflowLayer(): Promise<Figures> {
         const i = k++;
         pending.push(
           (async () => {
-            const wf = conversationWorkflowId(c.conversationId);
+            const wf = conversationWorkflowId(c.workspaceId, c.conversationId);
             const s = performance.now();
             if (s >= t0) duringBurst.add(wf);
             const r = await platform.runAction(c, { actionId: 'live', fields: { email: `agent.${run}.${i}@burst.example`, first_name: `Agent${i}` }, summary: `Agent action ${i}` });

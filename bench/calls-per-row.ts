@@ -15,6 +15,7 @@ import { callCounts, delta, terminateAll, total, type Rig, type Rules } from './
 import { action, nextRun } from './rig/rows';
 import { runScenario } from './rig/scenario';
 import { SYNC_RUN_DEFAULTS } from './rig/sync-run';
+import { BENCH_WORKSPACE } from './rig/action';
 
 const ROW_SAMPLES = Math.floor(num('row-samples', 3, 1, 1));
 const TIMER_MS = Math.floor(num('timer-ms', 1_000, 1_000, 100));
@@ -71,6 +72,7 @@ async function scenarioCalls(rig: Rig): Promise<void> {
         const fields: Record<string, string> = row.email ? { email, first_name: `New${i}` } : { first_name: `New${i}` };
         const conversation: Conversation = {
           conversationId: run,
+          workspaceId: BENCH_WORKSPACE,
           channel: 'chat',
           actions: [action(offline ? 'offline' : 'live', 'calls', row.rules, offline)],
           options: { inactivityTimeoutMs: offline ? TIMER_MS : 3_600_000, retentionMs: 1 },
@@ -84,7 +86,7 @@ async function scenarioCalls(rig: Rig): Promise<void> {
       offline.map(async (o) => {
         await platform.recordMessage(o.conversation, { from: 'customer', fields: o.fields });
         if (o.summary) await platform.updateFields(o.conversation, { summary: o.summary });
-        const r = await platform.result(o.conversation.conversationId);
+        const r = await platform.result(o.conversation);
         return r.outcomes.offline?.at(-1)?.result;
       }),
     );
@@ -100,7 +102,7 @@ async function scenarioCalls(rig: Rig): Promise<void> {
     );
     const dFirst = delta(c1, c0);
     const dSecond = delta(callCounts(rig, 'calls'), c1);
-    await terminateAll(rig, 'real', live.map((o) => o.conversation.conversationId));
+    await terminateAll(rig, 'real', live.map((o) => o.conversation));
     const per = (d: Record<string, number>) => total(d, ['properties.list']) / ROW_SAMPLES;
     const outcomes = [...new Set([...offlineResults, ...first.map((r) => r.result)])].join('/');
     const ok =

@@ -17,6 +17,7 @@ import { gc, liveHeap } from './rig/heap';
 import { procRss } from './rig/machine';
 import { num, runMain } from './rig/options';
 import { pool } from './rig/pool';
+import { BENCH_WORKSPACE } from './rig/action';
 import { fmt, kb, mb, out, progress, table } from './rig/report';
 import { QUEUE, restartWorkers, slowWorkflowTaskCount, threadsOf, type Kind, type Rig } from './rig/rig';
 import { action, nextRun } from './rig/rows';
@@ -72,6 +73,7 @@ async function openConversations(rig: Rig, kind: Kind, n: number): Promise<{ sec
     await pool(items, OPEN_IN_FLIGHT, async (i) => {
       const conversation: Conversation = {
         conversationId: `${run}-${i}`,
+        workspaceId: BENCH_WORKSPACE,
         channel: 'whatsapp',
         actions: [action('offline', 'mem', { allowCreate: true, allowUpdateExisting: true }, true)],
         options: { inactivityTimeoutMs: 3_600_000 },
@@ -108,9 +110,9 @@ async function freshWarmWorkers(rig: Rig): Promise<void> {
   await restartWorkers(rig);
   for (const kind of ['real', 'noop'] as const) {
     await pool(Array.from({ length: 50 }, (_, i) => i), 16, async (i) => {
-      const conversation: Conversation = { conversationId: `${nextRun(`warm-${kind}`)}-${i}`, channel: 'chat', actions: [], options: { inactivityTimeoutMs: 200, retentionMs: 1 } };
+      const conversation: Conversation = { conversationId: `${nextRun(`warm-${kind}`)}-${i}`, workspaceId: BENCH_WORKSPACE, channel: 'chat', actions: [], options: { inactivityTimeoutMs: 200, retentionMs: 1 } };
       await rig.platform[kind].recordMessage(conversation, { from: 'customer' });
-      await rig.platform[kind].result(conversation.conversationId);
+      await rig.platform[kind].result(conversation);
     });
   }
   await sleep(2_000);

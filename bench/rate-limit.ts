@@ -55,7 +55,7 @@ async function scenarioRateLimit(rig: Rig): Promise<void> {
     });
     await Promise.all(
       planned.map(async (p) => {
-        const r = await platform.result(p.conversation.conversationId);
+        const r = await platform.result(p.conversation);
         const got = r.outcomes.offline?.at(-1)?.result ?? 'none';
         outcomes[got === p.row ? got : `${got} (expected ${p.row})`] = (outcomes[got === p.row ? got : `${got} (expected ${p.row})`] ?? 0) + 1;
         ended++;

@@ -54,7 +54,7 @@ describe('conversations on accounts connected at run time', () => {
   let directory: StoreDirectory;
   let accountId: string;
   const taskQueue = `accounts-conversations-${process.pid}`;
-  const conversations: string[] = [];
+  const conversations: Conversation[] = [];
   let seq = 0;
 
   async function connect(workspace: ConfigApiClient): Promise<string> {
@@ -68,12 +68,12 @@ describe('conversations on accounts connected at run time', () => {
   /** A phone call that ends at once: its sync runs when the call ends. */
   async function call(account: string, email: string, workspaceId = WS, between?: () => Promise<void>, config = action(account)) {
     const conversation: Conversation = { conversationId: `acc-call-${process.pid}-${++seq}`, channel: 'voice', workspaceId, actions: [config] };
-    conversations.push(conversation.conversationId);
+    conversations.push(conversation);
     await platform.recordMessage(conversation, { from: 'customer', fields: { email, first_name: 'Robin' } });
     await between?.();
     const started = Date.now();
     await platform.endCall(conversation, { summary: 'Robin asked for a callback.' });
-    const outcome = await waitForOutcome(platform, conversation.conversationId, 'hubspot-upsert', 60_000);
+    const outcome = await waitForOutcome(platform, conversation, 'hubspot-upsert', 60_000);
     assert.ok(outcome, 'no outcome');
     return { conversationId: conversation.conversationId, outcome, ms: Date.now() - started };
   }
@@ -99,7 +99,7 @@ describe('conversations on accounts connected at run time', () => {
     accountId = await connect(client);
   });
   after(async () => {
-    for (const id of conversations) await platform.handle(id).terminate('test finished').catch(() => undefined);
+    for (const c of conversations) await platform.handle(c).terminate('test finished').catch(() => undefined);
     await api?.close();
     await store?.close();
     await emulator?.close();
@@ -212,9 +212,9 @@ describe('conversations on accounts connected at run time', () => {
     const secrets = [API_TOKEN];
     const t = await store.tokens(accountId);
     secrets.push(t!.accessToken!, t!.refreshToken!);
-    for (const id of conversations) {
-      const history = JSON.stringify(await platform.handle(id).fetchHistory());
-      for (const s of secrets) assert.ok(!history.includes(s), `a token is in the history of ${id}`);
+    for (const c of conversations) {
+      const history = JSON.stringify(await platform.handle(c).fetchHistory());
+      for (const s of secrets) assert.ok(!history.includes(s), `a token is in the history of ${c.conversationId}`);
       assert.ok(!/na1-[A-Za-z0-9_-]{20}|"CO[A-Za-z0-9_-]{40}/.test(history));
     }
   });

@@ -872,6 +872,10 @@ describe('property: a storm of generated signals and updates on the real worker'
     return { fields, summary, messages, garbage };
   }
 
+  /** A caller bypassing the client still names the conversation's workspace: the payload's own flaws are what is refused. */
+  const ownWorkspace = (payload: unknown, c: { workspaceId: string }): unknown =>
+    typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? { workspaceId: c.workspaceId, ...payload } : payload;
+
   function assertRejections(state: ConversationState, garbage: Array<Extract<Op, { type: 'garbage' }>>) {
     const kept = Math.min(20, garbage.length);
     assert.equal(state.rejections.length, kept, `${state.rejections.length} rejections kept for ${garbage.length} garbage signals (20 expected at most)`);
@@ -909,13 +913,13 @@ describe('property: a storm of generated signals and updates on the real worker'
       for (const { conv } of convs) await h.platform.recordMessage(conv, { from: 'customer', fields: first });
 
       const send = async (c: (typeof convs)[number], ops: Op[]) => {
-        const handle = h.platform.handle(c.conv.conversationId);
-        for (const op of ops) await handle.signal(op.kind, op.payload as never);
+        const handle = h.platform.handle(c.conv);
+        for (const op of ops) await handle.signal(op.kind, ownWorkspace(op.payload, c.conv) as never);
       };
       const stormed = convs.map((c) => ({ ...c, ops: storm(c.n, c.channel, c.seed) }));
       // Invalid runAction updates, concurrently with the signals, on the conversation that has an in-conversation action.
       const updates = (async () => {
-        const handle = h.platform.handle(convs[0]!.conv.conversationId);
+        const handle = h.platform.handle(convs[0]!.conv);
         const refusals: string[] = [];
         // runAction, and the operators' retryAction (only its actionId and the action's existence are checked).
         const requests = [
@@ -924,7 +928,7 @@ describe('property: a storm of generated signals and updates on the real worker'
         ];
         for (const bad of requests) {
           try {
-            await handle.executeUpdate(bad.update, { args: [bad.payload] });
+            await handle.executeUpdate(bad.update, { args: [ownWorkspace(bad.payload, convs[0]!.conv)] });
             assert.fail(`${bad.update} accepted ${JSON.stringify(bad.payload).slice(0, 200)}`);
           } catch (err) {
             assert.ok(err instanceof WorkflowUpdateFailedError, `not an update refusal: ${String(err)}`);
@@ -947,7 +951,7 @@ describe('property: a storm of generated signals and updates on the real worker'
 
       for (const c of stormed) {
         const expected = model(c.ops, first);
-        const state = await h.platform.getState(c.conv.conversationId);
+        const state = await h.platform.getState(c.conv);
         assert.ok(state, 'the conversation is gone');
         assert.equal(state.status, 'active');
         assert.equal(state.messageCount, 1 + expected.messages, 'messages were lost or counted twice');
@@ -966,7 +970,7 @@ describe('property: a storm of generated signals and updates on the real worker'
       for (const c of stormed) {
         const expected = model(c.ops, first);
         const email = emailOf(c.conv);
-        const result = await h.platform.result(c.conv.conversationId);
+        const result = await h.platform.result(c.conv);
         assert.equal(result.status, 'ended');
         assert.equal(result.endReason, c.channel === 'voice' ? 'call-ended' : 'inactivity');
         assert.deepEqual(result.finalFields, { ...expected.fields, email }, 'the final fields are not the valid signals merged in order');
@@ -979,7 +983,7 @@ describe('property: a storm of generated signals and updates on the real worker'
         assert.equal(contacts.length, 1, `one contact for ${email}`);
         const firstName = expected.fields.first_name;
         if (present(firstName)) assert.equal(contacts[0]!.properties.firstname, firstName, 'the contact does not have the final first name');
-        const histories = await historiesOf(h.platform.handle(c.conv.conversationId).workflowId);
+        const histories = await historiesOf(h.platform.handle(c.conv).workflowId);
         process.stderr.write(`[bad-input] ${c.conv.conversationId}: runs of ${histories.map((r) => r.events.length).reverse().join(', ')} events\n`);
         assertNoWorkflowTaskFailed(histories);
       }
@@ -992,18 +996,18 @@ describe('property: a storm of generated signals and updates on the real worker'
     const email = `text.callended.${process.pid}@example.com`;
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email, first_name: 'Kept' }, summary: 'Kept summary' });
-      const handle = h.platform.handle(conv.conversationId);
+      const handle = h.platform.handle(conv);
       // Valid callEnded payloads (the client would send them), on a conversation that is not a call.
       const payloads = fc.sample(validCallEnded.map((v) => plain(v) as object), { numRuns: 60, seed: 5 });
       payloads.splice(30, 0, { fields: { first_name: 'Changed', email: 'changed@example.com' }, summary: 'Changed summary' });
-      for (const p of payloads) await handle.signal('callEnded', p as never);
-      const state = await h.platform.getState(conv.conversationId);
+      for (const p of payloads) await handle.signal('callEnded', ownWorkspace(p, conv) as never);
+      const state = await h.platform.getState(conv);
       const problems: string[] = [];
       if (state?.status !== 'active') problems.push(`a callEnded signal ended a text conversation (${state?.status})`);
       if (!state!.rejections.every((r) => r.kind === 'callEnded' && /not voice/.test(r.message))) problems.push('a rejection does not say why');
       if (state!.rejections.length > 20) problems.push(`${state!.rejections.length} rejections kept for ${payloads.length} refused signals: the cap of 20 is not applied to callEnded on a text channel`);
       await h.env.sleep('11m');
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       if (result.finalFields.first_name !== 'Kept' || result.finalFields.email !== email || Object.keys(result.finalFields).length !== 2) {
         problems.push(`refused callEnded signals still changed the fields: ${JSON.stringify(result.finalFields).slice(0, 300)}`);
       }
@@ -1026,7 +1030,7 @@ describe('property: a storm of generated signals and updates on the real worker'
         await h.platform.recordMessage(conv, { from: 'customer', fields: Object.fromEntries(Array.from({ length: 3 }, (_, j) => [`f_${i}_${j}`, `v${i}.${j}`])) });
       }
       await h.env.sleep('11m');
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.status, 'ended');
       assert.ok(result.runsBefore >= 1, `never continued as new (${result.runsBefore})`);
       // email + 66 messages × 3 = 199 fields; the 67th message would make 202.

@@ -157,12 +157,12 @@ describe('codec on: Temporal history holds no personal data', () => {
         await h.platform.recordMessage(conv, { from: 'customer', fields: { email: EMAIL, first_name: `Priya${tag}` } });
         const live = await h.platform.runAction(conv, { actionId: 'live', fields: { email: EMAIL }, summary: SUMMARY });
         await h.platform.updateFields(conv, { summary: SUMMARY });
-        await h.platform.result(conv.conversationId);
+        await h.platform.result(conv);
         return live;
       });
       const history = await env.connection.workflowService.getWorkflowExecutionHistory({
         namespace: env.namespace ?? 'default',
-        execution: { workflowId: h.platform.handle(conv.conversationId).workflowId },
+        execution: { workflowId: h.platform.handle(conv).workflowId },
       });
       const raw = Buffer.from(temporal.api.history.v1.History.encode(history.history!).finish()).toString('latin1');
       const synced = h.emulator.contacts(ACME.accountId).find((c) => c.properties.email === EMAIL);
@@ -201,7 +201,7 @@ describe('codec on: failure messages are encrypted too', () => {
       const run = await h.run(() => h.platform.runAction(conv, { actionId: 'live', fields: { email: `refused.${randomUUID()}@example.com` } }));
       const history = await env.connection.workflowService.getWorkflowExecutionHistory({
         namespace: env.namespace ?? 'default',
-        execution: { workflowId: h.platform.handle(conv.conversationId).workflowId },
+        execution: { workflowId: h.platform.handle(conv).workflowId },
       });
       return { raw: Buffer.from(temporal.api.history.v1.History.encode(history.history!).finish()).toString('latin1'), reason: run.reason };
     } finally {
@@ -252,15 +252,15 @@ describe('codec on: the worker acts only on payloads encrypted for the conversat
       await h.run(async () => {
         // The attack of the review: no key, a conversation whose config updates an existing contact.
         await keyless.recordMessage(forged, { from: 'customer', fields: { email: 'existing@acme.test', first_name: 'Renamed' } });
-        const keylessFailure = await workflowTaskFailure(env, keyless.handle(forged.conversationId).workflowId);
+        const keylessFailure = await workflowTaskFailure(env, keyless.handle(forged).workflowId);
         assert.match(keylessFailure, /unencrypted payload/);
 
         // A genuine conversation's encrypted input, started as another workflow.
         await h.platform.recordMessage(genuine, { from: 'customer', fields: { email: EMAIL } });
-        const workflowId = h.platform.handle(genuine.conversationId).workflowId;
+        const workflowId = h.platform.handle(genuine).workflowId;
         const { history } = await env.connection.workflowService.getWorkflowExecutionHistory({ namespace, execution: { workflowId } });
         const started = history!.events!.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED)!.workflowExecutionStartedEventAttributes!;
-        const copyWorkflowId = h.platform.handle(copyId).workflowId;
+        const copyWorkflowId = h.platform.handle({ ...genuine, conversationId: copyId }).workflowId;
         await env.connection.workflowService.startWorkflowExecution({
           namespace,
           workflowId: copyWorkflowId,
@@ -272,7 +272,7 @@ describe('codec on: the worker acts only on payloads encrypted for the conversat
         const copyFailure = await workflowTaskFailure(env, copyWorkflowId);
         assert.match(copyFailure, /bound to workflow/);
         await env.client.workflow.getHandle(copyWorkflowId).terminate('test finished');
-        await keyless.handle(forged.conversationId).terminate('test finished');
+        await keyless.handle(forged).terminate('test finished');
       });
       const contacts = h.emulator.contacts(ACME.accountId);
       assert.equal(contacts.find((c) => c.properties.email === 'existing@acme.test')?.properties.firstname, 'Existing', 'the keyless run renamed the contact');

@@ -32,7 +32,7 @@ describe('runs once after the end, then dormant', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address, first_name: 'Vo' } });
       await Promise.all([h.platform.endCall(conv, { summary: 'Call summary.' }), h.platform.endCall(conv, { summary: 'Call summary.' })]);
       await h.env.sleep('1m');
-      const synced = await h.platform.getState(conv.conversationId);
+      const synced = await h.platform.getState(conv);
       assert.equal(synced?.status, 'ended');
       assert.equal(synced?.outcomes['hubspot-upsert']?.length, 1, 'the repeated callEnded ran the sync again');
       assert.ok(synced?.retainedUntil, 'the state says until when the conversation is kept');
@@ -41,10 +41,10 @@ describe('runs once after the end, then dormant', () => {
       await h.platform.updateFields(conv, { fields: { first_name: 'Vo' } });
       await h.env.sleep('1h');
       assert.equal(calls(), before, 'a duplicate callEnded or identical values cost HubSpot calls');
-      const result = await h.platform.result(conv.conversationId); // the retention passes (time skips)
+      const result = await h.platform.result(conv); // the retention passes (time skips)
       assert.equal(result.outcomes['hubspot-upsert']?.length, 1);
       assert.equal(notesOf(contactsWith(address)[0]!.id).length, 1);
-      await keepHistory(h, conv.conversationId, 'voice-repeated-call-ended');
+      await keepHistory(h, conv, 'voice-repeated-call-ended');
     });
   });
 
@@ -55,10 +55,10 @@ describe('runs once after the end, then dormant', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
       await h.platform.endCall(conv, { summary: 'First summary.' });
       await h.env.sleep('1m');
-      const first = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']![0]!;
+      const first = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
       await h.platform.updateFields(conv, { summary: 'Corrected summary.' });
       await h.env.sleep('1m');
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       const runs = state!.outcomes['hubspot-upsert']!;
       assert.equal(runs.length, 2, 'the late summary was not synced at once');
       assert.equal(runs[1]!.noteId, first.noteId, 'the follow-up wrote another note');
@@ -74,17 +74,17 @@ describe('runs once after the end, then dormant', () => {
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Before the end.' });
       await h.env.sleep('11m');
-      const first = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']![0]!;
+      const first = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
       assert.equal(first.result, 'created');
       await h.platform.updateFields(conv, { summary: 'After the end.' });
       await h.env.sleep('9m');
-      assert.equal((await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!.length, 1, 'the follow-up did not wait for its inactivity wait');
+      assert.equal((await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.length, 1, 'the follow-up did not wait for its inactivity wait');
       await h.env.sleep('2m');
-      const runs = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!;
+      const runs = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!;
       assert.equal(runs.length, 2);
       assert.equal(runs[1]!.noteId, first.noteId);
       assert.match(noteBody(first.noteId), /After the end\./);
-      await keepHistory(h, conv.conversationId, 'text-follow-up');
+      await keepHistory(h, conv, 'text-follow-up');
     });
   });
 
@@ -93,12 +93,12 @@ describe('runs once after the end, then dormant', () => {
     const address = email('reused');
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'First conversation.' });
-      const first = await h.platform.result(conv.conversationId);
+      const first = await h.platform.result(conv);
       const firstNote = first.outcomes['hubspot-upsert']![0]!.noteId;
-      assert.equal((await h.platform.handle(conv.conversationId).describe()).status.name, 'COMPLETED');
+      assert.equal((await h.platform.handle(conv).describe()).status.name, 'COMPLETED');
 
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Second conversation.' });
-      const second = await h.platform.result(conv.conversationId);
+      const second = await h.platform.result(conv);
       const secondNote = second.outcomes['hubspot-upsert']![0]!.noteId;
       assert.ok(secondNote && secondNote !== firstNote, 'the reused id updated the earlier conversation’s note');
       assert.match(noteBody(firstNote), /First conversation\./);
@@ -166,7 +166,7 @@ describe('operator retry on a dormant conversation', () => {
       try {
         await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Summary one.' });
         await h.env.sleep('15m');
-        const failed = await h.platform.getState(conv.conversationId);
+        const failed = await h.platform.getState(conv);
         assert.equal(failed?.outcomes['hubspot-upsert']?.[0]?.result, 'failed');
         assert.equal(failed?.syncStatus, 'failed');
       } finally {
@@ -175,7 +175,7 @@ describe('operator retry on a dormant conversation', () => {
       // The lookup answers slowly, so the message arrives while the retry runs.
       h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], latencyMs: 800 });
       try {
-        const retry = retryAction(h.env.client, conv.conversationId, 'hubspot-upsert');
+        const retry = retryAction(h.env.client, conv, 'hubspot-upsert');
         await new Promise((r) => setTimeout(r, 300));
         await h.platform.recordMessage(conv, { from: 'customer', summary: 'Summary two.' });
         const run = await retry;
@@ -184,10 +184,10 @@ describe('operator retry on a dormant conversation', () => {
       } finally {
         h.emulator.setFaults(ACME.accountId, null);
       }
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       assert.equal(state?.messageCount, 2, 'the message sent during the retry was dropped');
       await h.env.sleep('11m');
-      const runs = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!;
+      const runs = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!;
       assert.equal(runs.at(-1)!.noteId, runs.at(-2)!.noteId);
       assert.match(noteBody(runs.at(-1)!.noteId), /Summary two\./);
       assert.equal(notesOf(contactsWith(address)[0]!.id).length, 1);
@@ -204,18 +204,18 @@ describe('operator retry after the conversation completed, and failed syncs', ()
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
       await h.platform.endCall(conv, { summary: 'Before completion.' });
-      const done = await h.platform.result(conv.conversationId); // the retention passes (time skips)
-      assert.equal((await h.platform.handle(conv.conversationId).describe()).status.name, 'COMPLETED');
+      const done = await h.platform.result(conv); // the retention passes (time skips)
+      assert.equal((await h.platform.handle(conv).describe()).status.name, 'COMPLETED');
       const firstNote = done.outcomes['first']![0]!.noteId;
       const secondRuns = done.outcomes['second']!.length;
       const notesBefore = notesOf(contactsWith(address)[0]!.id).length;
 
-      const run = await retryAction(h.env.client, conv.conversationId, 'first');
+      const run = await retryAction(h.env.client, conv, 'first');
       assert.equal(run.trigger, 'operator-retry');
       assert.equal(run.noteId, firstNote, 'the retry wrote another note');
       assert.equal(notesOf(contactsWith(address)[0]!.id).length, notesBefore);
       await h.env.sleep('1h');
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       assert.equal(state?.outcomes['second']?.length, secondRuns, 'the other action ran again');
     });
   });
@@ -229,13 +229,13 @@ describe('operator retry after the conversation completed, and failed syncs', ()
         await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
         await h.platform.endCall(conv, { summary: 'Call.' });
         await h.env.sleep('5m');
-        assert.equal((await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!.at(-1)!.result, 'failed');
+        assert.equal((await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.at(-1)!.result, 'failed');
       } finally {
         h.emulator.setFaults(ACME.accountId, null);
       }
       await h.platform.endCall(conv, { summary: 'Call.' }); // the platform's retry of the same end
       await h.env.sleep('1m');
-      const runs = (await h.platform.getState(conv.conversationId))!.outcomes['hubspot-upsert']!;
+      const runs = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!;
       assert.equal(runs.at(-1)!.result, 'created', 'the failed sync was not run again');
       const before = calls();
       await h.platform.endCall(conv, { summary: 'Call.' });
@@ -261,7 +261,7 @@ describe('size budget', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address, first_name: 'f'.repeat(65_536), last_name: 'l'.repeat(65_536) }, summary: 's'.repeat(1_000_000) });
       for (let i = 0; i < 12; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer' });
       await h.env.sleep('11m');
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation did not continue as new');
       const run = state!.outcomes['hubspot-upsert']![0]!;
       assert.equal(run.result, 'created', run.reason);
@@ -272,7 +272,7 @@ describe('size budget', () => {
       const body = noteBody(run.noteId);
       assert.ok(body.length <= 65_536, `note body of ${body.length} characters`);
       assert.ok(body.includes('[summary truncated]'), 'the note carries no marker');
-      const handle = h.platform.handle(conv.conversationId);
+      const handle = h.platform.handle(conv);
       assert.equal((await handle.describe()).status.name, 'RUNNING', 'the conversation was ended by its own input');
     });
   });

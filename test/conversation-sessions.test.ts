@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { localEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
+import type { ConversationRef } from '../src/platform/client';
 import type { ConversationState } from '../src/platform/contract';
 
 let h: Harness;
@@ -21,10 +22,10 @@ const notesOf = (accountId: string, contactId: string) =>
   h.emulator.notes(accountId).filter((n) => n.associations.contacts.includes(contactId));
 
 /** Polls the conversation's state (real clock) until it satisfies the predicate. */
-async function waitFor(conversationId: string, ok: (s: ConversationState) => boolean, timeoutMs = 20_000): Promise<ConversationState> {
+async function waitFor(conversation: ConversationRef, ok: (s: ConversationState) => boolean, timeoutMs = 20_000): Promise<ConversationState> {
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const state = await h.platform.getState(conversationId);
+    const state = await h.platform.getState(conversation);
     if (state && ok(state)) return state;
     assert.ok(Date.now() < until, `the conversation never reached the expected state: ${JSON.stringify({ status: state?.status, outcomes: state?.outcomes })}`);
     await new Promise((r) => setTimeout(r, 100));
@@ -38,17 +39,17 @@ describe('long and resumed conversations', () => {
     const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000, retentionMs: 8000 } });
     await h.run(async () => {
       const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'long@example.com' }, summary: 'v1' });
-      const firstRun = (await h.platform.handle(conv.conversationId).describe()).runId;
+      const firstRun = (await h.platform.handle(conv).describe()).runId;
       for (let i = 0; i < 30; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation continued as new');
       assert.equal(state?.messageCount, 30, 'the message count survived continue-as-new');
-      assert.notEqual((await h.platform.handle(conv.conversationId).describe()).runId, firstRun);
+      assert.notEqual((await h.platform.handle(conv).describe()).runId, firstRun);
       const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'v2' });
       assert.equal(second.noteId, first.noteId, 'the note id was carried over');
 
       await h.platform.updateFields(conv, { summary: 'final summary' });
-      const ended = await waitFor(conv.conversationId, (s) => s.status === 'ended' && (s.outcomes['offline']?.length ?? 0) === 1);
+      const ended = await waitFor(conv, (s) => s.status === 'ended' && (s.outcomes['offline']?.length ?? 0) === 1);
       const offlineNote = ended.outcomes['offline']![0]!.noteId;
       assert.ok(offlineNote);
       assert.ok(ended.retainedUntil, 'the ended conversation says until when it is kept');
@@ -56,7 +57,7 @@ describe('long and resumed conversations', () => {
       // After the end, during retention, a late message continues the conversation: after its own
       // inactivity wait, one follow-up sync updates the same note.
       await h.platform.recordMessage(conv, { from: 'customer', summary: 'late addition' });
-      const late = await h.platform.result(conv.conversationId);
+      const late = await h.platform.result(conv);
       assert.equal(late.outcomes['offline']?.length, 2, 'one follow-up sync');
       assert.equal(late.outcomes['offline']?.[1]?.noteId, offlineNote);
       const contact = contactsWith(ACME.accountId, 'long@example.com')[0]!;
@@ -81,13 +82,13 @@ describe('values that arrive while the conversation is ending', () => {
           await h.platform.recordMessage(conv, { from: 'customer', fields: { email, first_name: 'Early' } });
           await h.platform.updateFields(conv, { summary: 'first summary' });
           if (channel === 'voice') await h.platform.endCall(conv);
-          for (let i = 0; (await h.platform.getState(conv.conversationId))?.status !== 'ending'; i++) {
+          for (let i = 0; (await h.platform.getState(conv))?.status !== 'ending'; i++) {
             assert.ok(i < 200, 'the conversation never started ending');
             await new Promise((r) => setTimeout(r, 25));
           }
           await h.platform.recordMessage(conv, { from: 'agent', fields: { first_name: 'Late' } });
           await h.platform.updateFields(conv, { summary: 'final summary' });
-          return h.platform.result(conv.conversationId);
+          return h.platform.result(conv);
         });
         const runs = result.outcomes.offline ?? [];
         assert.equal(runs.length, 2, `offline runs: ${JSON.stringify(runs.map((r) => r.result))}`);

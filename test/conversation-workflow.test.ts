@@ -28,13 +28,13 @@ describe('text channel: the 10-minute inactivity rule', () => {
       await h.platform.updateFields(conv, { summary: 'Customer asked about pricing.' });
       await h.env.sleep(9 * 60_000 + 59_000);
       assert.equal(contactsWith(ACME.accountId, 'ten.minutes@example.com').length, 0, 'synced before the 10 minutes were up');
-      const before = await h.platform.getState(conv.conversationId);
+      const before = await h.platform.getState(conv);
       assert.equal(before?.status, 'active');
       assert.equal(before?.syncStatus, 'pending');
       assert.ok(before?.offlineSyncDueAt, 'the state says when the sync is due');
 
       await h.env.sleep('2s');
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.status, 'ended');
       assert.equal(result.endReason, 'inactivity');
       const contacts = contactsWith(ACME.accountId, 'ten.minutes@example.com');
@@ -48,7 +48,7 @@ describe('text channel: the 10-minute inactivity rule', () => {
       assert.equal(runs[0]!.result, 'created');
       assert.equal(runs[0]!.trigger, 'offline');
       assert.equal(result.syncStatus, 'synced');
-      await keepHistory(h, conv.conversationId, 'text-inactivity');
+      await keepHistory(h, conv, 'text-inactivity');
     });
   });
 
@@ -60,16 +60,16 @@ describe('text channel: the 10-minute inactivity rule', () => {
       await h.platform.recordMessage(conv, { from: 'agent', fields: { first_name: 'Late' } });
       await h.env.sleep(9.5 * 60_000); // 18.5 minutes after the start, 9.5 after the last message
       assert.equal(contactsWith(ACME.accountId, 'restart@example.com').length, 0, 'the second message did not restart the wait');
-      const state = await h.platform.getState(conv.conversationId);
+      const state = await h.platform.getState(conv);
       assert.equal(state?.messageCount, 2);
       assert.equal(state?.status, 'active');
       await h.env.sleep('31s');
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.endReason, 'inactivity');
       const contacts = contactsWith(ACME.accountId, 'restart@example.com');
       assert.equal(contacts.length, 1);
       assert.equal(contacts[0]!.properties.firstname, 'Late', 'the sync used the final values');
-      await keepHistory(h, conv.conversationId, 'text-restart');
+      await keepHistory(h, conv, 'text-restart');
     });
   });
 });
@@ -81,10 +81,10 @@ describe('voice channel', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'caller@example.com', phone: '+33 1 23 45 67 89' } });
       await h.env.sleep('1h');
       assert.equal(contactsWith(ACME.accountId, 'caller@example.com').length, 0, 'a voice conversation synced before the call ended');
-      assert.equal((await h.platform.getState(conv.conversationId))?.offlineSyncDueAt, null);
+      assert.equal((await h.platform.getState(conv))?.offlineSyncDueAt, null);
       const serverBefore = await h.env.currentTimeMs();
       await h.platform.endCall(conv, { summary: 'Called to book a demo.' });
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.endReason, 'call-ended');
       const startedAfter = Date.parse(result.outcomes['hubspot-upsert']![0]!.at) - serverBefore;
       assert.ok(startedAfter >= 0 && startedAfter < 1000, `the sync started ${startedAfter} ms of workflow time after the call ended`);
@@ -92,7 +92,7 @@ describe('voice channel', () => {
       assert.equal(contacts.length, 1);
       assert.equal(contacts[0]!.properties.phone, '+33 1 23 45 67 89');
       assert.equal(notesOf(ACME.accountId, contacts[0]!.id).length, 1);
-      await keepHistory(h, conv.conversationId, 'voice-call-ended');
+      await keepHistory(h, conv, 'voice-call-ended');
     });
   });
 
@@ -102,7 +102,7 @@ describe('voice channel', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'lost.call@example.com' } });
       await h.env.sleep(119 * 60_000);
       assert.equal(contactsWith(ACME.accountId, 'lost.call@example.com').length, 0);
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.endReason, 'call-safety-timeout');
       assert.equal(contactsWith(ACME.accountId, 'lost.call@example.com').length, 1);
     });
@@ -133,7 +133,7 @@ describe('in-conversation actions', () => {
       assert.equal(again.noteId, outcome.noteId);
 
       await h.platform.recordMessage(conv, { from: 'customer', summary: 'The whole chat.' });
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.outcomes['offline-upsert']?.length, 1, 'the offline action ran exactly once');
       assert.equal(result.outcomes['offline-upsert']![0]!.result, 'updated');
       const contacts = contactsWith(ACME.accountId, 'live@example.com');
@@ -141,7 +141,7 @@ describe('in-conversation actions', () => {
       assert.equal(contacts[0]!.properties.firstname, 'Livia');
       // One note per (conversation, action): the live action's and the offline action's.
       assert.equal(notesOf(ACME.accountId, contacts[0]!.id).length, 2);
-      await keepHistory(h, conv.conversationId, 'in-conversation-and-offline');
+      await keepHistory(h, conv, 'in-conversation-and-offline');
     });
   });
 
@@ -149,7 +149,7 @@ describe('in-conversation actions', () => {
     const conv = conversation('chat', [action({ id: 'acme' }), action({ id: 'globex', hubspotAccountId: GLOBEX.accountId })]);
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'both@example.com', first_name: 'Both' }, summary: 'Two CRMs.' });
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.outcomes['acme']?.[0]?.result, 'created');
       assert.equal(result.outcomes['globex']?.[0]?.result, 'created');
       for (const account of [ACME.accountId, GLOBEX.accountId]) {
@@ -157,7 +157,7 @@ describe('in-conversation actions', () => {
         assert.equal(contacts.length, 1, `one contact in ${account}`);
         assert.equal(notesOf(account, contacts[0]!.id).length, 1, `one note in ${account}`);
       }
-      await keepHistory(h, conv.conversationId, 'two-accounts');
+      await keepHistory(h, conv, 'two-accounts');
     });
   });
 });
@@ -176,17 +176,17 @@ describe('bad input', () => {
 
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'sturdy@example.com' } });
       // A caller that bypasses the client: the workflow records the rejection and goes on.
-      const handle = h.platform.handle(conv.conversationId);
-      await handle.signal(messageSignal, { from: 'nobody', fields: 'not an object' } as never);
-      await handle.signal('callEnded', {});
-      const state = await h.platform.getState(conv.conversationId);
+      const handle = h.platform.handle(conv);
+      await handle.signal(messageSignal, { workspaceId: conv.workspaceId, from: 'nobody', fields: 'not an object' } as never);
+      await handle.signal('callEnded', { workspaceId: conv.workspaceId });
+      const state = await h.platform.getState(conv);
       assert.equal(state?.rejections.length, 2);
       assert.match(state!.rejections[0]!.message, /message signal refused: from: /);
       assert.match(state!.rejections[1]!.message, /not voice/);
 
       await assert.rejects(h.platform.runAction(conv, { actionId: 'nope' }), (e: unknown) => e instanceof ActionRefusedError && /no action "nope"/.test(e.message));
       await assert.rejects(h.platform.runAction(conv, { actionId: 'offline' }), (e: unknown) => e instanceof ActionRefusedError && /offline sync/.test(e.message));
-      await assert.rejects(handle.executeUpdate(runActionUpdate, { args: [{ actionId: 42 } as never] }), (e: Error) => /runAction refused: actionId/.test(String((e.cause as Error | undefined)?.message)));
+      await assert.rejects(handle.executeUpdate(runActionUpdate, { args: [{ workspaceId: conv.workspaceId, actionId: 42 } as never] }), (e: Error) => /runAction refused: actionId/.test(String((e.cause as Error | undefined)?.message)));
 
       // Invalid email: skipped with the reason, no HubSpot call, no failure.
       const before = h.emulator.requests(ACME.accountId).length;
@@ -197,9 +197,9 @@ describe('bad input', () => {
 
       const ok = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'sturdy@example.com' } });
       assert.equal(ok.result, 'created');
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.status, 'ended');
-      await keepHistory(h, conv.conversationId, 'bad-input');
+      await keepHistory(h, conv, 'bad-input');
     });
   });
 
@@ -207,7 +207,7 @@ describe('bad input', () => {
     const conv = conversation('chat', [action({ hubspotAccountId: 'unknown-account' })]);
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'nowhere@example.com' } });
-      const result = await h.platform.result(conv.conversationId);
+      const result = await h.platform.result(conv);
       assert.equal(result.status, 'ended');
       assert.equal(result.syncStatus, 'failed');
       const run = result.outcomes['hubspot-upsert']![0]!;

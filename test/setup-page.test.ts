@@ -84,8 +84,8 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     const outcome = await worker.runUntil(async () => {
       await platform.recordMessage(conversation, { from: 'customer', fields: { email: 'page.caller@example.com', product: 'Starter' } });
       await platform.endCall(conversation, { summary: 'Wants the Starter plan.' });
-      const o = await waitForOutcome(platform, conversation.conversationId, 'hubspot', 60_000);
-      await platform.handle(conversation.conversationId).terminate('test finished').catch(() => undefined);
+      const o = await waitForOutcome(platform, conversation, 'hubspot', 60_000);
+      await platform.handle(conversation).terminate('test finished').catch(() => undefined);
       return o;
     });
     assert.equal(outcome?.result, 'created', outcome?.reason);

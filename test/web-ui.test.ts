@@ -16,12 +16,12 @@ const TITLE = 'the Web UI finds a conversation by its ConversationId search attr
 test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
   const { env, uiPort } = await localEnv();
   const conversationId = `ui-${Date.now()}`;
-  const workflowId = conversationWorkflowId(conversationId);
+  const workflowId = conversationWorkflowId('ws-ui', conversationId);
   // No worker is needed for the workflow to be listed: it is started and waits for its first task.
   const handle = await env.client.workflow.start(WORKFLOW_TYPE, {
     taskQueue: 'web-ui-test',
     workflowId,
-    args: [{ conversationId, channel: 'chat', actions: [] }],
+    args: [{ conversationId, workspaceId: 'ws-ui', channel: 'chat', actions: [] }],
     typedSearchAttributes: [
       { key: ConversationIdAttr, value: conversationId },
       { key: ChannelAttr, value: 'chat' },

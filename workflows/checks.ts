@@ -64,6 +64,21 @@ export function overBudget(current: FieldValues, incoming: FieldValues | undefin
   return undefined;
 }
 
+/**
+ * Why a signal, update or query may not act on a conversation of workspace `owner`, or undefined when it
+ * may. `bound`: the conversation was started after callers named their workspace (a caller naming none
+ * is refused); before that, a caller naming none is one of that time and is accepted. A conversation
+ * started without a workspace has no owner to check against. The message never names the owner.
+ */
+export function checkCallerWorkspace(raw: unknown, owner: string | undefined, bound: boolean): string | undefined {
+  if (raw !== undefined && !isRecord(raw)) return bound && owner !== undefined ? "(root): expected an object naming the caller's workspace (workspaceId)" : undefined;
+  const given = isRecord(raw) ? raw.workspaceId : undefined;
+  if (given !== undefined && typeof given !== 'string') return 'workspaceId: expected the id of the caller\'s workspace';
+  if (owner === undefined || given === owner) return undefined;
+  if (given === undefined) return bound ? 'workspaceId: the caller must name its workspace' : undefined;
+  return 'the conversation belongs to another workspace';
+}
+
 export function checkActionId(raw: unknown): Checked<string> {
   if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
   if (typeof raw.actionId !== 'string' || raw.actionId.length === 0 || raw.actionId.length > 200) {

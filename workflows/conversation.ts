@@ -42,7 +42,7 @@ import {
   type SyncStatus,
 } from '../src/platform/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
-import { checkActionId, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
+import { checkActionId, checkCallerWorkspace, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
 import { runContactSync } from './run-action';
 
 /**
@@ -50,6 +50,11 @@ import { runContactSync } from './run-action';
  * conversation gets the marker and the lifecycle below.
  */
 const LIFECYCLE_PATCH = 'dormant-retention-lifecycle';
+/**
+ * Conversations started with this marker refuse every signal, update and query that does not name
+ * their workspace. Earlier histories hold signals sent before callers named one: those stay accepted.
+ */
+const WORKSPACE_PATCH = 'workspace-bound-handlers';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
@@ -92,6 +97,12 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', 'InvalidConversationInput');
   }
   const input = { ...raw, actions: raw.actions as ActionConfig[] }; // the client applied the schema's defaults
+  const workspaceBound = patched(WORKSPACE_PATCH);
+  if (workspaceBound && !input.carried && !input.operatorRetry && (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)) {
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', 'InvalidConversationInput');
+  }
+  /** Why a caller may not act on this conversation, or undefined when it may (see WORKSPACE_PATCH). */
+  const foreignCaller = (raw: unknown): string | undefined => checkCallerWorkspace(raw, input.workspaceId, workspaceBound);
   const options = optionsOf(input.options);
   const carried = input.carried;
   const voice = isVoice(input.channel);
@@ -164,6 +175,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
 
   const state = (): ConversationState => ({
     conversationId: input.conversationId,
+    ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
     channel: input.channel,
     status,
     syncStatus: syncStatus(),
@@ -288,6 +300,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   // ---- handlers --------------------------------------------------------------------------------
   // Signals never throw: an invalid one is recorded as rejected and the workflow goes on.
   setHandler(messageSignal, (raw) => {
+    const foreign = foreignCaller(raw);
+    if (foreign) return refuse('message', foreign);
     const from = checkMessageSender(raw);
     if (!from.ok) return refuse('message', from.reason);
     const values = accept('message', raw);
@@ -298,12 +312,16 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     activitySeq++;
   });
   setHandler(fieldsUpdatedSignal, (raw) => {
+    const foreign = foreignCaller(raw);
+    if (foreign) return refuse('fieldsUpdated', foreign);
     const values = accept('fieldsUpdated', raw);
     if (!values) return;
     if (values.fields === undefined && values.summary === undefined) return refuse('fieldsUpdated', '(root): give fields, a summary, or both');
     merge(values);
   });
   setHandler(callEndedSignal, (raw) => {
+    const foreign = foreignCaller(raw);
+    if (foreign) return refuse('callEnded', foreign);
     const values = accept('callEnded', raw);
     if (!values) return;
     // A text conversation has no call: the signal and its values are refused as a whole.
@@ -321,6 +339,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     {
       // The validator refuses before anything is written to history.
       validator: (raw) => {
+        const foreign = foreignCaller(raw);
+        if (foreign) throw new Error(`runAction refused: ${foreign}`);
         const id = checkActionId(raw);
         if (!id.ok) throw new Error(`runAction refused: ${id.reason}`);
         const action = actionsById.get(id.value);
@@ -336,12 +356,18 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   );
   setHandler(retryActionUpdate, async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'), {
     validator: (raw) => {
+      const foreign = foreignCaller(raw);
+      if (foreign) throw new Error(`retryAction refused: ${foreign}`);
       const id = checkActionId(raw);
       if (!id.ok) throw new Error(`retryAction refused: ${id.reason}`);
       if (!actionsById.has(id.value)) throw new Error(`retryAction refused: no action "${id.value}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
     },
   });
-  setHandler(stateQuery, state);
+  setHandler(stateQuery, (caller) => {
+    const foreign = foreignCaller(caller);
+    if (foreign) throw new Error(`state refused: ${foreign}`);
+    return state();
+  });
 
   /** Continues as new, carrying what matters, trimmed to the carried-state budget. */
   const carryOver = (): Promise<never> => {

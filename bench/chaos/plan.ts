@@ -5,7 +5,7 @@ import { prng, type StoredObject } from '../../hubspot-emulator/store';
 import type { ActionConfigInput } from '../../src/action/config';
 import type { Conversation } from '../../src/platform/client';
 import type { ActionRun, ConversationResult, ConversationState } from '../../src/platform/contract';
-import { benchAction } from '../rig/action';
+import { BENCH_WORKSPACE, benchAction } from '../rig/action';
 
 /** The worker's per-call HubSpot timeout (HubSpotAccountsOptions.requestTimeoutMs, its default in src/hubspot/accounts.ts). */
 export const WORKER_REQUEST_TIMEOUT_MS = 15_000;
@@ -142,6 +142,8 @@ export function makePlans(opts: ChaosOptions, accounts: EmulatorAccountSeed[], r
       times: {},
       conversation: {
         conversationId: `chaos-${opts.seed}-${runTag}-${i}`,
+        // Two tenants side by side: every guarantee is checked with a second workspace present.
+        workspaceId: `${BENCH_WORKSPACE}-${i % 2 === 0 ? 'a' : 'b'}`,
         channel: voice ? 'voice' : random() < 0.5 ? 'chat' : 'whatsapp',
         actions,
         options: { inactivityTimeoutMs: 3_000, actionTimeoutMs: 120_000, retentionMs: opts.retentionMs },

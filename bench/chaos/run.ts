@@ -9,7 +9,7 @@ import { Client as HubSpotClient } from '@hubspot/api-client';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
-import { ConversationClient, type Conversation } from '../../src/platform/client';
+import { ConversationClient, type Conversation, type ConversationRef } from '../../src/platform/client';
 import { conversationWorkflowId, type ConversationState } from '../../src/platform/contract';
 import { freePort } from '../../src/worker/net';
 import { pool } from '../rig/pool';
@@ -96,15 +96,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
      * is saved next to the run's temporary directory, for the replay tests.
      */
     const saved = new Set<string>();
-    const stuck = async (id: string): Promise<string | undefined> => {
-      const handle = platform.handle(id);
+    const stuck = async (ref: ConversationRef): Promise<string | undefined> => {
+      const id = ref.conversationId;
+      const handle = platform.handle(ref);
       const described = await handle.describe().catch(() => undefined);
       if ((described?.raw.pendingWorkflowTask?.attempt ?? 0) < 3) return undefined;
       const history = await handle.fetchHistory().catch(() => undefined);
       const failure = [...(history?.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ?? 'unknown failure';
       if (history && !saved.has(id)) {
         saved.add(id);
-        const file = join(tmpdir(), `${conversationWorkflowId(id)}.history.bin`);
+        const file = join(tmpdir(), `${conversationWorkflowId(ref.workspaceId, id).replace(/\//g, '_')}.history.bin`);
         writeFileSync(file, temporal.api.history.v1.History.encode(history).finish());
         log(`  ${id}: its workflow task fails on every attempt (${failure.slice(0, 160)}); history saved to ${file}`);
       }
@@ -116,11 +117,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       const until = Date.now() + syncDeadlineMs;
       let nextStuckCheck = Date.now() + 10_000;
       while (Date.now() < until) {
-        const s = await persist('state', () => platform.getState(p.conversation.conversationId), log, 20_000).catch(() => undefined);
+        const s = await persist('state', () => platform.getState(p.conversation), log, 20_000).catch(() => undefined);
         if (s && done(s)) return (p.seen = s);
         if (Date.now() > nextStuckCheck) {
           nextStuckCheck = Date.now() + 10_000;
-          const why = await stuck(p.conversation.conversationId);
+          const why = await stuck(p.conversation);
           if (why) {
             p.waitLost = `${what} never came: ${why}`;
             return undefined;
@@ -227,25 +228,25 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
           const until = Date.now() + COMPLETION_GRACE_MS;
           for (;;) {
             const status = await platform
-              .handle(id)
+              .handle(p.conversation)
               .describe()
               .then((d) => d.status.name)
               .catch(() => undefined);
             if (status === 'COMPLETED') {
-              p.result = await persist('result', () => platform.result(id), log).catch(() => undefined);
+              p.result = await persist('result', () => platform.result(p.conversation), log).catch(() => undefined);
               p.completed = p.result !== undefined;
               p.times.completed = mark();
               break;
             }
-            const why = status === 'RUNNING' ? await stuck(id) : undefined;
+            const why = status === 'RUNNING' ? await stuck(p.conversation) : undefined;
             if ((status !== undefined && status !== 'RUNNING') || why || Date.now() > until) {
               p.notCompletedReason = `status ${status ?? 'unknown'} ${Math.round((Date.now() - due) / 1000)} s after its retention ended${why ? `; ${why}` : ''}`;
               break;
             }
             await sleep(2_000);
           }
-          if (!p.result) p.state = await persist('state', () => platform.getState(id), log, 30_000).catch(() => undefined);
-          const described = await persist('describe', () => platform.handle(id).describe(), log).catch(() => undefined);
+          if (!p.result) p.state = await persist('state', () => platform.getState(p.conversation), log, 30_000).catch(() => undefined);
+          const described = await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(() => undefined);
           const firstRunId = described?.raw.workflowExecutionInfo?.firstRunId;
           if (firstRunId) p.firstRunId = firstRunId;
         })(),

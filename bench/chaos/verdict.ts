@@ -120,7 +120,7 @@ export async function slowest(plans: Plan[], platform: ConversationClient): Prom
   const slowestPlan = slowestPlans[0];
   if (!slowestPlan) return lines;
   const history = await platform
-    .handle(slowestPlan.conversation.conversationId)
+    .handle(slowestPlan.conversation)
     .fetchHistory()
     .catch(() => undefined);
   const t0 = Number(history?.events?.[0]?.eventTime?.seconds ?? 0) * 1000;
@@ -250,7 +250,7 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   }
 
   // ---- notes: one per (conversation, action, contact), on the right contact, with the latest summary ----
-  const workflowId = conversationWorkflowId(id);
+  const workflowId = conversationWorkflowId(p.conversation.workspaceId, id);
   const contactOfEmail = (e: string) => contactsWithEmail(em, acc, e)[0]?.id;
   const checkNotes = (actionId: string, targets: Array<{ contactId?: string; required: boolean; contains?: string; lacks?: string; earlier?: boolean }>) => {
     const ref = noteReference(`${workflowId}:${p.firstRunId}:${actionId}`);

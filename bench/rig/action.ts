@@ -23,3 +23,6 @@ export function benchAction(
     customFields: [],
   };
 }
+
+/** The workspace benchmark conversations belong to (chaos runs spread theirs over two: bench/chaos/plan.ts). */
+export const BENCH_WORKSPACE = 'ws-bench';

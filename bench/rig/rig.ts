@@ -12,7 +12,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts } from '../../src/hubspot/accounts';
-import { ConversationClient } from '../../src/platform/client';
+import { ConversationClient, type ConversationRef } from '../../src/platform/client';
 import { devServer } from '../../src/temporal-servers';
 import { createConversationWorker, workflowsPath, type ConversationWorker } from '../../src/worker/worker';
 import { withNewThreads } from './heap';
@@ -156,9 +156,9 @@ export async function restartWorkers(rig: Rig): Promise<void> {
   rig.running = [rig.workers.real.run(), rig.workers.noop.run()];
 }
 
-export const terminateAll = (rig: Rig, kind: Kind, ids: string[]): Promise<void> =>
-  pool(ids, 32, async (id) => {
-    await rig.platform[kind].handle(id).terminate('benchmark measurement done').catch(() => undefined);
+export const terminateAll = (rig: Rig, kind: Kind, refs: ConversationRef[]): Promise<void> =>
+  pool(refs, 32, async (ref) => {
+    await rig.platform[kind].handle(ref).terminate('benchmark measurement done').catch(() => undefined);
   });
 
 // ---- HubSpot, as the emulator sees it ------------------------------------------------------------

@@ -2,7 +2,7 @@
 // the decision table scenarios 1, 2 and 4 mix (a new contact created, an existing one updated, note only).
 import type { ActionConfigInput } from '../../src/action/config';
 import type { Conversation } from '../../src/platform/client';
-import { benchAction } from './action';
+import { BENCH_WORKSPACE, benchAction } from './action';
 import type { AccountId, Kind, Rig, Rules } from './rig';
 
 const tag = Date.now().toString(36);
@@ -39,6 +39,7 @@ export function plan(rig: Rig, kind: Kind, prefix: string, accountId: AccountId,
       summary: `Conversation ${i}: asked about pricing; wants a demo next week.`,
       conversation: {
         conversationId: `${run}-${i}`,
+        workspaceId: BENCH_WORKSPACE,
         channel: 'chat',
         actions: [action(opts.offline ? 'offline' : 'live', accountId, rules, opts.offline)],
         // A short retention: the workflow completes right after its sync, so result() is the sync's end.

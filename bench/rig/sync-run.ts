@@ -61,7 +61,7 @@ export async function throughputRun(rig: Rig, kind: Kind, n: number, latencyMs: 
           signalledAt[i] = performance.now();
           signalled++;
           results.push(
-            platform.result(p.conversation.conversationId).then((r: ConversationResult) => {
+            platform.result(p.conversation).then((r: ConversationResult) => {
               endedAt[i] = performance.now();
               if (kind === 'real') {
                 const got = r.outcomes.offline?.at(-1);

@@ -1,6 +1,6 @@
 // Operator commands.
-//   npm run ops -- state <conversationId>
-//   npm run ops -- retry <conversationId> <actionId>
+//   npm run ops -- state <workspaceId> <conversationId>
+//   npm run ops -- retry <workspaceId> <conversationId> <actionId>
 //   npm run ops -- validate-config <action-config.json>
 // Temporal and HubSpot settings come from the same environment variables as the worker
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, HUBSPOT_ACCOUNTS / HUBSPOT_ACCOUNTS_FILE, CODEC_KEYS).
@@ -12,8 +12,8 @@ import { inspectConversation, OperatorError, retryAction } from './operator';
 import { validateActionConfigFile } from './validate-config';
 
 const usage = `usage:
-  npm run ops -- state <conversationId>               the conversation's status, sync status and outcomes
-  npm run ops -- retry <conversationId> <actionId>    run an action again (after fixing what made it fail)
+  npm run ops -- state <workspaceId> <conversationId>              the conversation's status, sync status and outcomes
+  npm run ops -- retry <workspaceId> <conversationId> <actionId>   run an action again (after fixing what made it fail)
   npm run ops -- validate-config <config.json>        check an action config against its HubSpot account`;
 
 async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
@@ -27,10 +27,10 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
     case 'state': {
-      if (args.length !== 1) break;
+      if (args.length !== 2) break;
       const { client, close } = await temporalClient();
       try {
-        const o = await inspectConversation(client, args[0]!);
+        const o = await inspectConversation(client, { workspaceId: args[0]!, conversationId: args[1]! });
         const s = o.state ?? o.result;
         process.stdout.write(`${o.workflowId} (run ${o.runId}): workflow ${o.workflowStatus}\n`);
         if (s) {
@@ -46,11 +46,11 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case 'retry': {
-      if (args.length !== 2) break;
+      if (args.length !== 3) break;
       const { client, close } = await temporalClient();
       try {
-        process.stdout.write(`retrying action ${args[1]} of conversation ${args[0]}...\n`);
-        const run = await retryAction(client, args[0]!, args[1]!);
+        process.stdout.write(`retrying action ${args[2]} of conversation ${args[1]} of workspace ${args[0]}...\n`);
+        const run = await retryAction(client, { workspaceId: args[0]!, conversationId: args[1]! }, args[2]!);
         process.stdout.write(`${run.result}: ${run.reason}${run.contactId ? ` (contact ${run.contactId}${run.noteId ? `, note ${run.noteId}` : ''})` : ''}\n`);
         return run.result === 'failed' ? 1 : 0;
       } finally {

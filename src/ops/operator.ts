@@ -2,6 +2,8 @@
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import {
   conversationWorkflowId,
+  legacyConversationWorkflowId,
+  type ConversationRef,
   retryActionUpdate,
   stateQuery,
   WORKFLOW_TYPE,
@@ -26,14 +28,13 @@ export interface ConversationOverview {
   result?: ConversationResult;
 }
 
-/** The latest session of a conversation: its Temporal status, and its state (running) or result (completed). */
-export async function inspectConversation(client: Client, conversationId: string): Promise<ConversationOverview> {
-  const handle = client.workflow.getHandle(conversationWorkflowId(conversationId));
+async function overviewOf(client: Client, workflowId: string, workspaceId: string): Promise<ConversationOverview | undefined> {
+  const handle = client.workflow.getHandle(workflowId);
   let description;
   try {
     description = await handle.describe();
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new OperatorError(`No conversation "${conversationId}" (workflow ${handle.workflowId} not found)`);
+    if (err instanceof WorkflowNotFoundError) return undefined;
     throw err;
   }
   const overview: ConversationOverview = {
@@ -42,9 +43,26 @@ export async function inspectConversation(client: Client, conversationId: string
     workflowStatus: description.status.name,
     taskQueue: description.taskQueue,
   };
-  if (description.status.name === 'RUNNING') overview.state = await handle.query(stateQuery);
+  if (description.status.name === 'RUNNING') overview.state = await handle.query(stateQuery, { workspaceId });
   else if (description.status.name === 'COMPLETED') overview.result = (await handle.result()) as ConversationResult;
   return overview;
+}
+
+/**
+ * The latest session of a conversation of a workspace: its Temporal status, and its state (running) or
+ * result (completed). A conversation started before workspaces (id `conversation-<conversationId>`) is
+ * found when no workspace-scoped one exists and it belongs to this workspace (or names none).
+ */
+export async function inspectConversation(client: Client, ref: ConversationRef): Promise<ConversationOverview> {
+  const scoped = await overviewOf(client, conversationWorkflowId(ref.workspaceId, ref.conversationId), ref.workspaceId);
+  if (scoped) return scoped;
+  const legacy = await overviewOf(client, legacyConversationWorkflowId(ref.conversationId), ref.workspaceId).catch((err: unknown) => {
+    if (err instanceof Error && /belongs to another workspace/.test(err.message)) return undefined;
+    throw err;
+  });
+  const owner = legacy?.state?.workspaceId ?? legacy?.result?.workspaceId;
+  if (legacy && (owner === undefined || owner === ref.workspaceId)) return legacy;
+  throw new OperatorError(`No conversation "${ref.conversationId}" in workspace ${ref.workspaceId} (workflow ${conversationWorkflowId(ref.workspaceId, ref.conversationId)} not found)`);
 }
 
 /**
@@ -52,11 +70,12 @@ export async function inspectConversation(client: Client, conversationId: string
  * (retryAction update); a finished one starts a one-shot session with the values its last session
  * ended with. Either way the contact and the note are updated, never duplicated.
  */
-export async function retryAction(client: Client, conversationId: string, actionId: string): Promise<ActionRun> {
-  const overview = await inspectConversation(client, conversationId);
+export async function retryAction(client: Client, ref: ConversationRef, actionId: string): Promise<ActionRun> {
+  const { conversationId } = ref;
+  const overview = await inspectConversation(client, ref);
   const handle = client.workflow.getHandle(overview.workflowId);
   if (overview.workflowStatus === 'RUNNING') {
-    return handle.executeUpdate(retryActionUpdate, { args: [{ actionId }] });
+    return handle.executeUpdate(retryActionUpdate, { args: [{ actionId, workspaceId: ref.workspaceId }] });
   }
   const last = overview.result;
   if (!last) {
@@ -110,7 +129,7 @@ export async function retryAction(client: Client, conversationId: string, action
   // The retry session stays dormant after its run, like any ended conversation: wait for the run (the
   // session is 'ending' until it is done), not for the end of the retention.
   for (const until = Date.now() + 10 * 60_000; ; ) {
-    const state = await retry.query(stateQuery).catch(() => undefined);
+    const state = await retry.query(stateQuery, { workspaceId: ref.workspaceId }).catch(() => undefined);
     const run = state?.outcomes[actionId]?.at(-1);
     if (state?.status === 'ended' && run?.trigger === 'operator-retry') return run;
     if (Date.now() > until) throw new OperatorError(`The retry session of "${conversationId}" recorded no outcome for "${actionId}" within 10 minutes`);

@@ -29,7 +29,13 @@ export const workspaceIdSchema = z
   .min(1)
   .max(200)
   .regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : - only')
-  .describe('The platform workspace (tenant) the conversation belongs to. The worker refuses to use a HubSpot account or a saved action config of another workspace.');
+  .describe('The platform workspace (tenant) the conversation belongs to. With the conversation id it names the workflow: the same conversation id in two workspaces is two conversations, and a call for one workspace never reaches another\'s conversation. The worker refuses to use a HubSpot account or a saved action config of another workspace.');
+
+/** Where a conversation is: its workspace and its conversation id. Every call of the platform client names both. */
+export const conversationRefSchema = z
+  .object({ workspaceId: workspaceIdSchema, conversationId: conversationIdSchema })
+  .describe('A conversation of a workspace.');
+export type ConversationRef = z.output<typeof conversationRefSchema>;
 
 /** Field values collected by the agent, keyed by platform field (astraField). Null clears nothing in HubSpot. */
 export const fieldValuesSchema = z
@@ -79,7 +85,7 @@ export const conversationInputSchema = z
   .object({
     conversationId: conversationIdSchema,
     channel: channelSchema,
-    workspaceId: workspaceIdSchema.optional(),
+    workspaceId: workspaceIdSchema,
     actions: z
       .array(actionConfigSchema)
       .max(50)

@@ -13,9 +13,27 @@ export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
 /** The agent's lane: in-conversation runs schedule their activities here, never behind offline syncs. */
 export const agentTaskQueue = (taskQueue: string): string => `${taskQueue}-agent`;
 
-/** The workflow id of a conversation: derived from the conversation id, so every call finds the same workflow. */
-export function conversationWorkflowId(conversationId: string): string {
+/**
+ * The workflow id of a conversation: derived from its workspace and its conversation id, so every call
+ * of that workspace finds the same workflow and two workspaces may use the same conversation id. Neither
+ * id may contain "/" (the contract's schemas), so the id cannot be read two ways.
+ */
+export function conversationWorkflowId(workspaceId: string, conversationId: string): string {
+  return `conversation/${workspaceId}/${conversationId}`;
+}
+
+/**
+ * The workflow id of a conversation started before conversations were scoped to workspaces. The
+ * platform client still finds such a conversation while it runs, for its own workspace only
+ * (docs/PLATFORM_CONTRACT.md, "Conversations started before workspaces").
+ */
+export function legacyConversationWorkflowId(conversationId: string): string {
   return `conversation-${conversationId}`;
+}
+
+/** Who is calling: every signal, update and query names the caller's workspace, checked against the conversation's. */
+export interface WorkspaceScoped {
+  workspaceId?: string;
 }
 
 export type Channel = 'chat' | 'whatsapp' | 'voice';
@@ -45,26 +63,26 @@ export const DEFAULT_OPTIONS: ConversationOptions = {
   historyEventsBeforeContinueAsNew: 5_000,
 };
 
-export interface Message {
+export interface Message extends WorkspaceScoped {
   from: 'customer' | 'agent';
   messageId?: string;
   fields?: FieldValues;
   summary?: string;
 }
-export interface FieldsUpdate {
+export interface FieldsUpdate extends WorkspaceScoped {
   fields?: FieldValues;
   summary?: string;
 }
-export interface CallEnded {
+export interface CallEnded extends WorkspaceScoped {
   fields?: FieldValues;
   summary?: string;
 }
-export interface RunActionRequest {
+export interface RunActionRequest extends WorkspaceScoped {
   actionId: string;
   fields?: FieldValues;
   summary?: string;
 }
-export interface RetryActionRequest {
+export interface RetryActionRequest extends WorkspaceScoped {
   actionId: string;
 }
 
@@ -104,7 +122,10 @@ export interface CarriedState {
 export interface ConversationInput {
   conversationId: string;
   channel: Channel;
-  /** The platform workspace (tenant) the conversation belongs to. */
+  /**
+   * The platform workspace (tenant) the conversation belongs to. The platform client requires it;
+   * conversations started before that may have none.
+   */
   workspaceId?: string;
   actions: ActionConfigInput[];
   fields?: FieldValues;
@@ -134,6 +155,8 @@ export interface ActionRun extends SyncOutcome {
 
 export interface ConversationState {
   conversationId: string;
+  /** The workspace the conversation belongs to (absent only for conversations started before workspaces were required). */
+  workspaceId?: string;
   channel: Channel;
   status: ConversationStatus;
   syncStatus: SyncStatus;
@@ -158,7 +181,6 @@ export interface ConversationResult extends ConversationState {
   /** The field values and summary the offline sync used, so that an operator can retry a failed action. */
   finalFields: FieldValues;
   finalSummary?: string;
-  workspaceId?: string;
   /** See CarriedState.conversationRef. */
   conversationRef?: string;
 }
@@ -167,6 +189,6 @@ export const messageSignal = defineSignal<[Message]>('message');
 export const fieldsUpdatedSignal = defineSignal<[FieldsUpdate]>('fieldsUpdated');
 export const callEndedSignal = defineSignal<[CallEnded]>('callEnded');
 export const runActionUpdate = defineUpdate<ActionRun, [RunActionRequest]>('runAction');
-export const stateQuery = defineQuery<ConversationState>('state');
+export const stateQuery = defineQuery<ConversationState, [WorkspaceScoped?]>('state');
 /** Operator tools only; the platform uses runAction. */
 export const retryActionUpdate = defineUpdate<ActionRun, [RetryActionRequest]>('retryAction');

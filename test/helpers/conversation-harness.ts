@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { temporal } from '@temporalio/proto';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts, type HubSpotAccountSettings, type HubSpotAccountsOptions } from '../../src/hubspot/accounts';
-import { ConversationClient, type Conversation } from '../../src/platform/client';
+import { ConversationClient, type Conversation, type ConversationRef } from '../../src/platform/client';
 import { createConversationWorker, workflowsPath } from '../../src/worker/worker';
 import type { ActionConfig } from '../../src/action/config';
 import { workflowBundle } from './temporal-env';
@@ -80,24 +80,31 @@ export async function startHarness(
   // Every conversation a test touches is remembered, so that the run can end it: a conversation left
   // open would, once time skips past its timers, hold workflow tasks that no worker polls any more,
   // and the time-skipping server does not skip time while tasks are outstanding.
-  const touched = new Set<string>();
+  const touched = new Map<string, ConversationRef>();
   const platform = new Proxy(new ConversationClient({ client, taskQueue }), {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
-        const first = args[0] as { conversationId?: unknown } | undefined;
-        if (first && typeof first === 'object' && typeof first.conversationId === 'string') touched.add(first.conversationId);
+        const first = args[0] as { conversationId?: unknown; workspaceId?: unknown } | undefined;
+        if (first && typeof first === 'object' && typeof first.conversationId === 'string' && typeof first.workspaceId === 'string') {
+          touched.set(`${first.workspaceId}/${first.conversationId}`, { workspaceId: first.workspaceId, conversationId: first.conversationId });
+        }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
   const endTouched = async () => {
-    const ids = [...touched];
+    const refs = [...touched.values()];
     touched.clear();
     await Promise.all(
-      ids.map(async (id) => {
-        const handle = platform.handle(id);
+      refs.map(async (ref) => {
+        let handle;
+        try {
+          handle = platform.handle(ref);
+        } catch {
+          return; // a test's deliberately invalid id: nothing was started
+        }
         const { status } = await handle.describe().catch(() => ({ status: { name: 'UNKNOWN' } }));
         if (status.name === 'RUNNING') await handle.terminate('test finished').catch(() => undefined);
       }),
@@ -123,12 +130,15 @@ export async function startHarness(
 }
 
 /** The workflow version that records fixtures now (see workflows/conversation.ts). */
-export const HISTORY_VERSION = 'lifecycle-v2';
+export const HISTORY_VERSION = 'workspace-v3';
 
 let conversationSeq = 0;
 
+/** The workspace test conversations belong to unless a test names another. */
+export const WORKSPACE = 'ws-acme';
+
 export function conversation(channel: Conversation['channel'], actions: ActionConfig[], extra: Partial<Conversation> = {}): Conversation {
-  return { conversationId: `conv-${process.pid}-${++conversationSeq}`, channel, actions, ...extra };
+  return { conversationId: `conv-${process.pid}-${++conversationSeq}`, workspaceId: WORKSPACE, channel, actions, ...extra };
 }
 
 /**
@@ -136,9 +146,9 @@ export function conversation(channel: Conversation['channel'], actions: ActionCo
  * named after the workflow version that records them, so a new recording never replaces what an earlier
  * released version recorded (those must keep replaying).
  */
-export async function keepHistory(h: Harness, conversationId: string, name: string): Promise<void> {
+export async function keepHistory(h: Harness, conversation: ConversationRef, name: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await h.platform.handle(conversationId).fetchHistory();
+  const history = await h.platform.handle(conversation).fetchHistory();
   const dir = join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${HISTORY_VERSION}-${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());

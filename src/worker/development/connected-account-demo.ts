@@ -1,7 +1,7 @@
 // Development: once an operator connects a portal on the setup page, a short demo conversation syncs
 // into the new account, so "Add account" visibly ends in a contact and a note in the emulator.
 import type { ActionConfigInput } from '../../action/config';
-import type { ConversationClient } from '../../platform/client';
+import type { ConversationClient, ConversationRef } from '../../platform/client';
 import type { AccountStore } from '../../accounts/store';
 
 export interface ConnectedAccountDemoOptions {
@@ -38,14 +38,14 @@ export async function playConnectedAccountDemo(o: Omit<ConnectedAccountDemoOptio
   await o.platform.recordMessage(conversation, { from: 'agent', fields: { last_name: 'Rivera' } });
   await o.platform.updateFields(conversation, { summary: 'Jamie asked for a quote; follow up by email.' });
   // The conversation is kept a while after it ends (late values, operator retries): wait for the outcome, not the end.
-  const outcome = await waitForOutcome(o.platform, conversation.conversationId, action.id, 60_000, o.stopped);
+  const outcome = await waitForOutcome(o.platform, conversation, action.id, 60_000, o.stopped);
   return outcome ? `${outcome.result} (${outcome.reason})${outcome.contactId ? `: contact ${outcome.contactId}` : ''}` : 'no outcome within a minute';
 }
 
-export async function waitForOutcome(platform: ConversationClient, conversationId: string, actionId: string, timeoutMs: number, stopped: () => boolean = () => false) {
+export async function waitForOutcome(platform: ConversationClient, conversation: ConversationRef, actionId: string, timeoutMs: number, stopped: () => boolean = () => false) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopped()) {
-    const outcome = (await platform.getState(conversationId))?.outcomes[actionId]?.at(-1);
+    const outcome = (await platform.getState(conversation))?.outcomes[actionId]?.at(-1);
     if (outcome) return outcome;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -6,10 +6,13 @@
 import { HubSpotAccounts } from '../../hubspot/accounts';
 import { Client, Connection } from '@temporalio/client';
 import type { ActionConfigInput } from '../../action/config';
-import { ConversationClient, type Conversation } from '../../platform/client';
+import { ConversationClient, type Conversation, type ConversationRef } from '../../platform/client';
 import { DEFAULT_TASK_QUEUE, type ActionRun, type ConversationState } from '../../platform/contract';
 import { DEMO_ACCOUNT } from '../../../hubspot-emulator';
 import { dataConverterFromEnv } from '../../codec/data-converter';
+
+/** The workspace the demo's conversations belong to: development's own (the setup page's login link names it too). */
+const DEMO_WORKSPACE = 'default';
 
 export interface DemoOptions {
   platform: ConversationClient;
@@ -54,9 +57,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   const inactivityTimeoutMs = options.inactivityTimeoutMs ?? 5_000;
 
   /** The conversation once its offline sync has run (it is then kept, dormant, for its retention period). */
-  const synced = async (conversationId: string): Promise<ConversationState> => {
+  const synced = async (conversation: ConversationRef): Promise<ConversationState> => {
+    const { conversationId } = conversation;
     for (const until = Date.now() + 120_000; ; ) {
-      const state = await platform.getState(conversationId);
+      const state = await platform.getState(conversation);
       if (state?.status === 'ended' && Object.keys(state.outcomes).length > 0) return state;
       if (Date.now() > until) throw new Error(`conversation ${conversationId} did not sync within 2 minutes (status ${state?.status ?? 'unknown'})`);
       await new Promise((r) => setTimeout(r, 200));
@@ -89,6 +93,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   // 1. WhatsApp: a new customer. The conversation ends after the inactivity wait; the sync creates the contact.
   const text: Conversation = {
     conversationId: `demo-whatsapp-${stamp}`,
+    workspaceId: DEMO_WORKSPACE,
     channel: 'whatsapp',
     actions: [demoAction],
     options: { inactivityTimeoutMs },
@@ -97,15 +102,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   await platform.recordMessage(text, { from: 'customer', fields: { email: 'alex.morgan@example.com', first_name: 'Alex' } });
   await platform.recordMessage(text, { from: 'agent', fields: { last_name: 'Morgan', favorite_product: 'Team plan' } });
   await platform.updateFields(text, { summary: 'Alex asked about the Team plan for 12 seats & wants a demo next week.' });
-  const textRun = await show(text.conversationId, await synced(text.conversationId));
+  const textRun = await show(text.conversationId, await synced(text));
 
   // 2. Phone call: a customer already in HubSpot (found by a secondary email). Updating existing
   //    contacts is not allowed by this action, so only the summary note is written.
-  const call: Conversation = { conversationId: `demo-call-${stamp}`, channel: 'voice', actions: [demoAction] };
+  const call: Conversation = { conversationId: `demo-call-${stamp}`, workspaceId: DEMO_WORKSPACE, channel: 'voice', actions: [demoAction] };
   say(`Phone call ${call.conversationId}: the customer is already in HubSpot; the sync runs when the call ends`);
   await platform.recordMessage(call, { from: 'customer', fields: { email: 'Maria@Garcia-Consulting.example', first_name: 'María' } });
   await platform.endCall(call, { summary: 'Maria called to move her renewal to March. Callback requested.' });
-  const callRun = await show(call.conversationId, await synced(call.conversationId));
+  const callRun = await show(call.conversationId, await synced(call));
 
   say(`see both conversations in the Temporal Web UI, and everything stored in the emulator at ${options.hubspotBasePath}/_emulator/accounts/${DEMO_ACCOUNT.accountId}/contacts`);
   return [textRun, callRun];
