@@ -8,7 +8,7 @@
 // before (its portals are seeded again), so a development database of connections survives restarts.
 // Revocations are remembered in memory only.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { ALL_SCOPES, type AccountState, type EmulatorAccountSeed } from './store';
 
 export interface EmulatorOAuthApp {
@@ -72,6 +72,8 @@ interface PendingCode {
   accountId: string;
   scopes: string[];
   expiresAt: number;
+  /** PKCE (RFC 7636): the S256 challenge the install URL carried; the exchange must present its verifier. */
+  codeChallenge?: string;
 }
 
 // The emulator is a development tool: a fixed signing secret keeps its tokens valid across restarts.
@@ -167,7 +169,7 @@ export class EmulatorOAuth {
     return sendJson(res, 404, { status: 'error', message: `No route for ${method} ${url.pathname} in the emulator`, correlationId: randomUUID(), category: 'OBJECT_NOT_FOUND' });
   }
 
-  private checkAuthorizeRequest(q: URLSearchParams): { app: EmulatorOAuthApp; redirectUri: string; scopes: string[]; optional: string[] } | string {
+  private checkAuthorizeRequest(q: URLSearchParams): { app: EmulatorOAuthApp; redirectUri: string; scopes: string[]; optional: string[]; codeChallenge?: string } | string {
     const app = this.apps.get(q.get('client_id') ?? '');
     if (!app) return 'Unknown client_id: this app does not exist.';
     const redirectUri = q.get('redirect_uri') ?? '';
@@ -182,14 +184,16 @@ export class EmulatorOAuth {
     const split = (v: string | null) => (v ?? '').split(/[\s+,]+/).filter(Boolean);
     const scopes = split(q.get('scope'));
     if (!scopes.length) return 'scope is required.';
-    return { app, redirectUri, scopes, optional: split(q.get('optional_scope')) };
+    const challenge = q.get('code_challenge') || undefined;
+    if (challenge && q.get('code_challenge_method') !== 'S256') return 'code_challenge_method must be S256.';
+    return { app, redirectUri, scopes, optional: split(q.get('optional_scope')), ...(challenge ? { codeChallenge: challenge } : {}) };
   }
 
   private authorizePage(res: ServerResponse, q: URLSearchParams): void {
     const checked = this.checkAuthorizeRequest(q);
     if (typeof checked === 'string') return sendHtml(res, 400, page('Cannot install app', `<p role="alert">${esc(checked)}</p>`));
     const portals = [...this.host.accounts.values()].map((a) => a.seed.accountId);
-    const hidden = ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state']
+    const hidden = ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state', 'code_challenge', 'code_challenge_method']
       .map((k) => `<input type="hidden" name="${k}" value="${esc(q.get(k) ?? '')}">`)
       .join('');
     const options = portals
@@ -234,7 +238,14 @@ export class EmulatorOAuth {
     }
     const scopes = [...checked.scopes, ...checked.optional.filter((s) => account.scopes.has(s) && !checked.scopes.includes(s))];
     const code = randomUUID();
-    this.codes.set(code, { clientId: checked.app.clientId, redirectUri: checked.redirectUri, accountId, scopes, expiresAt: Date.now() + CODE_TTL_MS });
+    this.codes.set(code, {
+      clientId: checked.app.clientId,
+      redirectUri: checked.redirectUri,
+      accountId,
+      scopes,
+      expiresAt: Date.now() + CODE_TTL_MS,
+      ...(checked.codeChallenge ? { codeChallenge: checked.codeChallenge } : {}),
+    });
     back.searchParams.set('code', code);
     redirect(res, back.toString());
   }
@@ -278,6 +289,9 @@ export class EmulatorOAuth {
       }
       if (form.get('redirect_uri') !== pending.redirectUri) {
         return oauthError(res, 400, 'invalid_grant', 'redirect_uri does not match the one the code was issued for', 'BAD_REDIRECT_URI');
+      }
+      if (pending.codeChallenge && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== pending.codeChallenge) {
+        return oauthError(res, 400, 'invalid_grant', 'code_verifier does not match the code_challenge of the install', 'BAD_AUTH_CODE');
       }
       const refreshClaims: TokenClaims = { t: 'r', p: pending.accountId, h: this.portalId(pending.accountId), app: app.appId, c: app.clientId, s: pending.scopes, n: randomUUID() };
       const refreshToken = this.sign(refreshClaims);

@@ -20,7 +20,7 @@ import { waitForOutcome } from '../src/worker/development/connected-account-demo
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
 import { ConfigApiClient } from '../src/config-api/client';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
-import { approveInstall, memoryStore, oauthClient, sleep, startOAuthEmulator } from './accounts-support';
+import { connectThroughPlatform, memoryStore, oauthClient, PLATFORM_ORIGIN, sleep, startOAuthEmulator } from './accounts-support';
 
 const API_TOKEN = 'conversation-test-config-api-token-0123';
 const WS = 'ws-conv';
@@ -57,13 +57,7 @@ describe('conversations on accounts connected at run time', () => {
   const conversations: Conversation[] = [];
   let seq = 0;
 
-  async function connect(workspace: ConfigApiClient): Promise<string> {
-    const { installUrl } = await workspace.startConnection();
-    const back = await approveInstall(installUrl);
-    const res = await fetch(back);
-    assert.equal(res.status, 200);
-    return ((await res.json()) as { connection: { accountId: string } }).connection.accountId;
-  }
+  const connect = (workspace: ConfigApiClient): Promise<string> => connectThroughPlatform(workspace);
 
   /** A phone call that ends at once: its sync runs when the call ends. */
   async function call(account: string, email: string, workspaceId = WS, between?: () => Promise<void>, config = action(account)) {
@@ -93,7 +87,7 @@ describe('conversations on accounts connected at run time', () => {
     oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
     directory = new StoreDirectory(store, { oauth, cacheTtlMs: 200 });
     hubspot = new HubSpotAccounts(directory);
-    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port });
+    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, allowedReturnOrigins: [PLATFORM_ORIGIN] });
     client = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: WS });
     platform = new ConversationClient({ client: env.client, taskQueue });
     accountId = await connect(client);

@@ -77,9 +77,16 @@ describe('account store on PostgreSQL', {
   });
 
   test('states are single use; action configs and disconnects are per workspace', async () => {
-    await first.createOAuthState('st-1', 'pg-ws', '/', Date.now() + 60_000);
+    await first.createOAuthState('st-1', { workspaceId: 'pg-ws', returnTo: '/', expiresAt: Date.now() + 60_000, mode: 'page', bindingHash: 'h', codeVerifier: 'v' });
+    assert.deepEqual(await second.peekOAuthState('st-1'), { workspaceId: 'pg-ws', returnTo: '/', mode: 'page', bindingHash: 'h', codeVerifier: 'v' });
     const [x, y] = await Promise.all([first.consumeOAuthState('st-1'), second.consumeOAuthState('st-1')]);
     assert.equal([x, y].filter(Boolean).length, 1);
+    assert.equal(await first.peekOAuthState('st-1'), undefined);
+    // A page session ends everywhere when it is revoked.
+    await first.createPageSession('sess-1', 'pg-ws', Date.now() + 60_000);
+    assert.equal(await second.pageSession('sess-1'), 'pg-ws');
+    assert.equal(await second.revokeWorkspaceSessions('pg-ws'), 1);
+    assert.equal(await first.pageSession('sess-1'), undefined);
     await first.saveActionConfig('pg-ws', 'act', { id: 'act', v: 1 });
     await second.saveActionConfig('pg-ws', 'act', { id: 'act', v: 2 });
     assert.deepEqual((await first.actionConfig('pg-ws', 'act'))?.config, { id: 'act', v: 2 });

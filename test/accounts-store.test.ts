@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import type { EmulatorServer } from '../hubspot-emulator/server';
 import { AccountStore } from '../src/accounts/store';
+import { MIGRATIONS } from '../src/accounts/migrations';
 import { CompositeDirectory, StoreDirectory } from '../src/accounts/store-directory';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
 import { staticDirectory } from '../src/hubspot/static-directory';
@@ -40,7 +41,7 @@ describe('account store', () => {
       await first.close();
       const second = await AccountStore.open({ dataDir: dir, keys });
       const versions = await second.db.query<{ version: number }>('SELECT version FROM schema_migrations');
-      assert.deepEqual(versions.rows.map((r) => Number(r.version)), [1]);
+      assert.deepEqual(versions.rows.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
       assert.equal((await second.tokens(c.accountId))?.accessToken, 'pat-na1-static-secret-0001');
       await second.close();
     } finally {

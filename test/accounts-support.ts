@@ -8,6 +8,7 @@ import type { EmulatorAccountSeed } from '../hubspot-emulator/store';
 import { AccountStore } from '../src/accounts/store';
 import { completeInstall, HubSpotOAuthClient } from '../src/accounts/oauth-client';
 import type { TokenKeys } from '../src/accounts/token-cipher';
+import type { ConfigApiClient } from '../src/config-api/client';
 
 export const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
 
@@ -50,7 +51,7 @@ export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.a
   const page = await fetch(url);
   if (page.status !== 200) throw new Error(`the consent page answered ${page.status}: ${await page.text()}`);
   const form = new URLSearchParams();
-  for (const k of ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state']) form.set(k, url.searchParams.get(k) ?? '');
+  for (const k of ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state', 'code_challenge', 'code_challenge_method']) form.set(k, url.searchParams.get(k) ?? '');
   form.set('portal', portal);
   form.set('decision', decision);
   const res = await fetch(new URL('/oauth/authorize', url), { method: 'POST', body: form, redirect: 'manual' });
@@ -62,6 +63,25 @@ export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.a
 export async function connectDirectly(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, portal = DEMO_ACCOUNT.accountId) {
   const back = await approveInstall(oauth.installUrl('s'), portal);
   return completeInstall(store, oauth, workspaceId, back.searchParams.get('code')!);
+}
+
+/** The platform's own page that an install it started comes back to (an allowed return origin). */
+export const PLATFORM_ORIGIN = 'https://platform.example';
+export const PLATFORM_RETURN = `${PLATFORM_ORIGIN}/settings/hubspot/connected`;
+
+/**
+ * "Add account" as the platform runs it: start with the bearer token, the person approves on HubSpot,
+ * the callback hands code and state back to the platform's page, whose backend completes the install.
+ */
+export async function connectThroughPlatform(client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId, fetchImpl: typeof fetch = fetch): Promise<string> {
+  const { installUrl } = await client.startConnection({ returnTo: PLATFORM_RETURN });
+  const back = await approveInstall(installUrl, portal);
+  const res = await fetchImpl(back, { redirect: 'manual' });
+  if (res.status !== 303) throw new Error(`the callback answered ${res.status}: ${await res.text()}`);
+  const landed = new URL(res.headers.get('location')!);
+  if (`${landed.origin}${landed.pathname}` !== PLATFORM_RETURN) throw new Error(`the callback sent the browser to ${landed.toString()}`);
+  const { connection } = await client.completeConnection({ code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! });
+  return connection.accountId;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

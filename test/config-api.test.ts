@@ -13,7 +13,7 @@ import type { HubSpotOAuthClient } from '../src/accounts/oauth-client';
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
 import { ConfigApiClient, ConfigApiError } from '../src/config-api/client';
 import type { ActionConfigInput } from '../src/action/config';
-import { approveInstall, memoryStore, oauthClient, startOAuthEmulator } from './accounts-support';
+import { approveInstall, connectThroughPlatform, memoryStore, oauthClient, PLATFORM_ORIGIN, PLATFORM_RETURN, startOAuthEmulator } from './accounts-support';
 
 const API_TOKEN = 'test-config-api-token-0123456789abcdef';
 
@@ -48,18 +48,8 @@ describe('configuration API', () => {
     return new Response(text, { status: res.status, headers: res.headers });
   };
 
-  /** Runs "Add account" for a workspace as the browser would: install URL, consent, callback. */
-  async function connect(client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId): Promise<string> {
-    const { installUrl } = await client.startConnection();
-    const install = new URL(installUrl);
-    assert.equal(install.searchParams.get('client_id'), 'demo-client-id');
-    assert.equal(install.searchParams.get('redirect_uri'), `${api.url}/oauth/callback`);
-    assert.match(install.searchParams.get('state')!, /^[\w-]+\.[\w-]+$/);
-    const back = await approveInstall(installUrl, portal);
-    const res = await recordingFetch(back);
-    assert.equal(res.status, 200);
-    return ((await res.json()) as { connection: { accountId: string } }).connection.accountId;
-  }
+  /** Runs "Add account" for a workspace as the platform does: install URL, consent, callback, completion. */
+  const connect = (client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId): Promise<string> => connectThroughPlatform(client, portal, recordingFetch);
 
   before(async () => {
     emulator = await startOAuthEmulator();
@@ -67,7 +57,7 @@ describe('configuration API', () => {
     const port = await freePort();
     oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
     const directory = new StoreDirectory(store, { oauth });
-    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, log: (l) => logs.push(l), stateTtlMs: 60_000 });
+    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, log: (l) => logs.push(l), stateTtlMs: 60_000, allowedReturnOrigins: [PLATFORM_ORIGIN] });
     a = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-a', fetch: recordingFetch });
     b = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-b', fetch: recordingFetch });
     accountId = await connect(a);
@@ -91,25 +81,39 @@ describe('configuration API', () => {
     assert.deepEqual(await a.connection(accountId), c);
   });
 
-  test('the install state is single use and expires', async () => {
-    const { installUrl } = await a.startConnection();
+  test('the install URL names the app, the registered callback, a signed state and a PKCE challenge', async () => {
+    const install = new URL((await a.startConnection({ returnTo: PLATFORM_RETURN })).installUrl);
+    assert.equal(install.searchParams.get('client_id'), 'demo-client-id');
+    assert.equal(install.searchParams.get('redirect_uri'), `${api.url}/oauth/callback`);
+    assert.match(install.searchParams.get('state')!, /^[\w-]+\.[\w-]+$/);
+    assert.match(install.searchParams.get('code_challenge')!, /^[\w-]{43}$/);
+    assert.equal(install.searchParams.get('code_challenge_method'), 'S256');
+  });
+
+  test('the install state is single use and expires; a forged signature does not use up the genuine one', async () => {
+    const { installUrl } = await a.startConnection({ returnTo: PLATFORM_RETURN });
     const back = await approveInstall(installUrl);
-    assert.equal((await fetch(back)).status, 200);
-    const again = await fetch(back);
+    const forged = new URL(back);
+    forged.searchParams.set('state', `${back.searchParams.get('state')!.split('.')[0]}.AAAA`);
+    assert.equal((await fetch(forged, { redirect: 'manual' })).status, 400);
+    await assert.rejects(a.completeConnection({ code: back.searchParams.get('code')!, state: forged.searchParams.get('state')! }), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state');
+
+    const landed = new URL((await fetch(back, { redirect: 'manual' })).headers.get('location')!);
+    const answer = { code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! };
+    assert.equal((await a.completeConnection(answer)).connection.kind, 'oauth');
+    await assert.rejects(a.completeConnection(answer), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state' && e.field === 'body.state');
+    const again = await fetch(back, { redirect: 'manual' });
     assert.equal(again.status, 400);
     const refused = (await again.json()) as { error: string; field: string };
     assert.deepEqual([refused.error, refused.field], ['invalid_state', 'query.state']);
-    const forged = new URL(back);
-    forged.searchParams.set('state', `${back.searchParams.get('state')!.split('.')[0]}.AAAA`);
-    assert.equal((await fetch(forged)).status, 400);
 
-    const shortLived = await startConfigApi({ store, directory: new StoreDirectory(store, { oauth }), oauth, apiToken: API_TOKEN, stateTtlMs: 1 });
+    const shortLived = await startConfigApi({ store, directory: new StoreDirectory(store, { oauth }), oauth, apiToken: API_TOKEN, stateTtlMs: 1, allowedReturnOrigins: [PLATFORM_ORIGIN] });
     try {
-      const res = await fetch(`${shortLived.url}/v1/workspaces/ws-a/connections/oauth`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${shortLived.url}/v1/workspaces/ws-a/connections/oauth`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ returnTo: PLATFORM_RETURN }) });
       const { installUrl: late } = (await res.json()) as { installUrl: string };
       await new Promise((r) => setTimeout(r, 20));
       const lateBack = await approveInstall(late);
-      const cb = await fetch(`${shortLived.url}/oauth/callback${lateBack.search}`);
+      const cb = await fetch(`${shortLived.url}/oauth/callback${lateBack.search}`, { redirect: 'manual' });
       assert.equal(cb.status, 400);
     } finally {
       await shortLived.close();
@@ -118,12 +122,27 @@ describe('configuration API', () => {
     assert.equal((await a.listConnections()).length, 1);
   });
 
+  test("another workspace cannot complete a workspace's install, and the owner still can", async () => {
+    const { installUrl } = await a.startConnection({ returnTo: PLATFORM_RETURN });
+    const landed = new URL((await fetch(await approveInstall(installUrl), { redirect: 'manual' })).headers.get('location')!);
+    const answer = { code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! };
+    await assert.rejects(b.completeConnection(answer), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state');
+    assert.deepEqual(await b.listConnections(), []);
+    assert.equal((await a.completeConnection(answer)).connection.accountId, accountId);
+  });
+
+  test('the platform must name its own page to come back to', async () => {
+    for (const returnTo of [undefined, '/']) {
+      await assert.rejects(a.startConnection({ returnTo } as never), (e: ConfigApiError) => e.status === 400 && e.field === 'body.returnTo' && /platform's own page/.test(e.message));
+    }
+  });
+
   test('a denied install comes back to returnTo with the error', async () => {
-    const { installUrl } = await a.startConnection({ returnTo: '/' });
+    const { installUrl } = await a.startConnection({ returnTo: PLATFORM_RETURN });
     const back = await approveInstall(installUrl, DEMO_ACCOUNT.accountId, 'deny');
     const res = await fetch(back, { redirect: 'manual' });
     assert.equal(res.status, 303);
-    assert.equal(res.headers.get('location'), '/?error=access_denied');
+    assert.equal(res.headers.get('location'), `${PLATFORM_RETURN}?error=access_denied`);
   });
 
   test('mappable properties: editable text-like ones, standard and custom; the others with why', async () => {
@@ -209,6 +228,7 @@ describe('configuration API', () => {
     const badWs = await call('/v1/workspaces/bad%20ws!/connections', { headers: auth });
     assert.deepEqual([badWs.status, badWs.body.field], [400, 'path.workspaceId']);
     const badReturn = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ returnTo: 'https://evil.example/' }) });
+    assert.match(badReturn.body.message, /origin https:\/\/evil\.example is not allowed/);
     assert.deepEqual([badReturn.status, badReturn.body.field], [400, 'body.returnTo']);
     const extra = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ surprise: 1 }) });
     assert.equal(extra.status, 400);

@@ -11,6 +11,7 @@ import { ConfigError, hubspotBaseUrlProblem, loadConfig, readSecret, temporalCon
 import { keysFromEnv } from '../src/codec/encryption-codec';
 import { dataConverterFromEnv } from '../src/codec/data-converter';
 import { createWorkerLogger } from '../src/worker/worker';
+import { accountsEnvSchema, productionProblems, startAccountServices } from '../src/worker/account-services';
 
 const TOKEN = 'pat-na1-7f3c9a1e-5b2d-4c8e-9f01-a2b3c4d5e6f7';
 const CODEC_KEYS = JSON.stringify({ k1: randomBytes(32).toString('base64') });
@@ -136,6 +137,63 @@ describe('secrets come from files and never appear in an error', () => {
         assert.equal(leaked, undefined, `${name}: the error shows "${leaked}": ${message}`);
       }
     }
+  });
+});
+
+describe('production refuses account-service settings that leak secrets or trust the wrong host', () => {
+  const accounts = (overrides: Record<string, string> = {}) =>
+    accountsEnvSchema.parse({
+      CONFIG_API_PUBLIC_URL: 'https://config.example.com',
+      HUBSPOT_OAUTH_CLIENT_ID: 'client-id',
+      HUBSPOT_OAUTH_CLIENT_SECRET: 'client-secret-0123456789',
+      CONFIG_API_RETURN_ORIGINS: 'https://platform.example.com',
+      ...overrides,
+    });
+
+  test('a safe setup passes', () => {
+    assert.deepEqual(productionProblems(accounts()), []);
+    assert.deepEqual(productionProblems(accounts({ HUBSPOT_API_BASE: 'https://api-eu1.hubapi.com', HUBSPOT_OAUTH_AUTHORIZE_URL: 'https://app-eu1.hubspot.com/oauth/authorize' })), []);
+  });
+
+  const cases: Array<[string, Record<string, string>, RegExp]> = [
+    ['HubSpot API over http', { HUBSPOT_API_BASE: 'http://api.hubapi.com' }, /HUBSPOT_API_BASE is not https/],
+    ['HubSpot API on another host', { HUBSPOT_API_BASE: 'https://api.hubapi.com.evil.example' }, /HUBSPOT_API_BASE is not on HubSpot's API host/],
+    ['HubSpot API on another port of this machine', { HUBSPOT_API_BASE: 'http://127.0.0.1:9999' }, /HUBSPOT_API_BASE is not https/],
+    ['install page elsewhere', { HUBSPOT_OAUTH_AUTHORIZE_URL: 'https://evil.example/oauth/authorize' }, /HUBSPOT_OAUTH_AUTHORIZE_URL must be HubSpot's install page/],
+    ['install page over http', { HUBSPOT_OAUTH_AUTHORIZE_URL: 'http://app.hubspot.com/oauth/authorize' }, /HUBSPOT_OAUTH_AUTHORIZE_URL/],
+    ['public URL over http', { CONFIG_API_PUBLIC_URL: 'http://config.example.com' }, /CONFIG_API_PUBLIC_URL must be an https:\/\/ URL/],
+    ['redirect URL over http', { HUBSPOT_OAUTH_REDIRECT_URI: 'http://config.example.com/oauth/callback' }, /HUBSPOT_OAUTH_REDIRECT_URI must be an https:\/\/ URL/],
+    ['return origin over http', { CONFIG_API_RETURN_ORIGINS: 'http://platform.example.com' }, /CONFIG_API_RETURN_ORIGINS \(http:\/\/platform.example.com\) must be an https/],
+  ];
+  for (const [name, overrides, pattern] of cases) {
+    test(`refused: ${name}`, () => {
+      const problems = productionProblems(accounts(overrides));
+      assert.ok(problems.some((p) => pattern.test(p)), problems.join(' | ') || 'no problem found');
+    });
+  }
+
+  test('the public URL is required; the named opt-outs let a listed URL through', () => {
+    const { CONFIG_API_PUBLIC_URL: _unset, ...withoutPublic } = accounts();
+    assert.ok(productionProblems(withoutPublic).some((p) => /CONFIG_API_PUBLIC_URL is required/.test(p)));
+    assert.deepEqual(productionProblems(accounts({ HUBSPOT_API_BASE: 'https://egress.internal', HUBSPOT_ALLOWED_BASE_URLS: 'https://egress.internal' })), []);
+    assert.deepEqual(productionProblems(accounts({ HUBSPOT_OAUTH_AUTHORIZE_URL: 'https://sso.example/hubspot', HUBSPOT_ALLOWED_AUTHORIZE_URLS: 'https://sso.example/hubspot' })), []);
+  });
+
+  test('a production start stops on them, naming each variable, before anything is opened', async () => {
+    await assert.rejects(
+      startAccountServices({ development: false, root: dir, env: { DATABASE_URL: 'postgres://127.0.0.1:1/none', CONFIG_API_TOKEN: 'x'.repeat(32), CONFIG_API_PUBLIC_URL: 'http://config.example.com', HUBSPOT_API_BASE: 'http://127.0.0.1:9' } }),
+      (e: Error) => /CONFIG_API_PUBLIC_URL must be an https/.test(e.message) && /HUBSPOT_API_BASE is not https/.test(e.message),
+    );
+  });
+
+  test('a token or secret has the same minimum length inline and in a file', async () => {
+    const start = (env: NodeJS.ProcessEnv) => startAccountServices({ development: true, root: dir, env });
+    await assert.rejects(start({ CONFIG_API_TOKEN_FILE: file('short-token', 'x\n') }), /CONFIG_API_TOKEN_FILE \(.*\) holds too short: at least 24 characters/);
+    await assert.rejects(start({ CONFIG_API_TOKEN: 'short' }), /CONFIG_API_TOKEN is too short: at least 24 characters/);
+    await assert.rejects(
+      start({ CONFIG_API_TOKEN: 'y'.repeat(24), HUBSPOT_OAUTH_CLIENT_ID: 'id', HUBSPOT_OAUTH_CLIENT_SECRET_FILE: file('short-secret', 'abc') }),
+      /HUBSPOT_OAUTH_CLIENT_SECRET_FILE .* holds too short: at least 16 characters/,
+    );
   });
 });
 

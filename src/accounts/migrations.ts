@@ -54,6 +54,25 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'install states bound to who started them; revocable page sessions',
+    statements: [
+      // page: completed only in the browser that started it (binding_hash: SHA-256 of its binding cookie);
+      // platform: handed back to the platform, which completes it with its bearer token. code_verifier: PKCE.
+      `ALTER TABLE oauth_states ADD COLUMN mode text NOT NULL DEFAULT 'page' CHECK (mode IN ('page', 'platform'))`,
+      `ALTER TABLE oauth_states ADD COLUMN binding_hash text`,
+      `ALTER TABLE oauth_states ADD COLUMN code_verifier text`,
+      `CREATE TABLE page_sessions (
+        session_id text PRIMARY KEY,
+        workspace_id text NOT NULL,
+        expires_at timestamptz NOT NULL,
+        revoked_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now()
+      )`,
+      `CREATE INDEX page_sessions_workspace ON page_sessions (workspace_id)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, under a lock so that workers starting together do not race. */

@@ -59,8 +59,11 @@ export class HubSpotOAuthClient {
     return this.settings.clientId;
   }
 
-  /** The URL that starts the install: the browser goes there, the user approves, HubSpot comes back with a code. */
-  installUrl(state: string): string {
+  /**
+   * The URL that starts the install: the browser goes there, the user approves, HubSpot comes back with a
+   * code. codeChallenge: PKCE (RFC 7636, S256), whose verifier the code exchange must then present.
+   */
+  installUrl(state: string, codeChallenge?: string): string {
     // Scopes are space-separated, encoded as %20 (HubSpot's documented form), not '+'.
     const params: Array<[string, string]> = [
       ['client_id', this.settings.clientId],
@@ -68,6 +71,7 @@ export class HubSpotOAuthClient {
       ['scope', this.settings.scopes.join(' ')],
       ...(this.settings.optionalScopes?.length ? [['optional_scope', this.settings.optionalScopes.join(' ')] as [string, string]] : []),
       ['state', state],
+      ...(codeChallenge ? ([['code_challenge', codeChallenge], ['code_challenge_method', 'S256']] as Array<[string, string]>) : []),
     ];
     const base = this.settings.authorizeUrl ?? 'https://app.hubspot.com/oauth/authorize';
     const query = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
@@ -112,8 +116,12 @@ export class HubSpotOAuthClient {
     return { accessToken: access_token, refreshToken: refresh_token, expiresIn: expires_in };
   }
 
-  async exchangeCode(code: string): Promise<TokenGrant> {
-    const json = await this.post('token', { grant_type: 'authorization_code', code, redirect_uri: this.settings.redirectUri }, 'code exchange');
+  async exchangeCode(code: string, codeVerifier?: string): Promise<TokenGrant> {
+    const json = await this.post(
+      'token',
+      { grant_type: 'authorization_code', code, redirect_uri: this.settings.redirectUri, ...(codeVerifier ? { code_verifier: codeVerifier } : {}) },
+      'code exchange',
+    );
     return this.grant(json, 'code exchange');
   }
 
@@ -143,8 +151,8 @@ export class HubSpotOAuthClient {
  * The end of an install: exchanges the authorization code, introspects the token (portal, app,
  * scopes) and stores the connection for the workspace, its tokens encrypted.
  */
-export async function completeInstall(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, code: string): Promise<StoredConnection> {
-  const grant = await oauth.exchangeCode(code);
+export async function completeInstall(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, code: string, codeVerifier?: string): Promise<StoredConnection> {
+  const grant = await oauth.exchangeCode(code, codeVerifier);
   const info = await oauth.introspect(grant.accessToken);
   if (!Number.isFinite(info.hubId) || !Number.isFinite(info.appId)) throw new OAuthError('HubSpot OAuth introspection gave no hub id or app id', 'invalid_response', 200);
   return store.saveOAuthConnection({

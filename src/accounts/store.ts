@@ -307,18 +307,78 @@ export class AccountStore {
 
   // ---- OAuth install states (single use, expiring) ----
 
-  async createOAuthState(stateId: string, workspaceId: string, returnTo: string | undefined, expiresAt: number): Promise<void> {
+  async createOAuthState(stateId: string, state: NewOAuthState): Promise<void> {
     await this.db.query(`DELETE FROM oauth_states WHERE expires_at < $1`, [new Date(Date.now() - 24 * 3600_000)]);
-    await this.db.query(`INSERT INTO oauth_states (state_id, workspace_id, return_to, expires_at) VALUES ($1, $2, $3, $4)`, [stateId, workspaceId, returnTo ?? null, new Date(expiresAt)]);
+    await this.db.query(
+      `INSERT INTO oauth_states (state_id, workspace_id, return_to, expires_at, mode, binding_hash, code_verifier) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [stateId, state.workspaceId, state.returnTo ?? null, new Date(state.expiresAt), state.mode, state.bindingHash ?? null, state.codeVerifier ?? null],
+    );
+  }
+
+  /** A state still usable (known, not expired, not used), without using it: its signature is checked first. */
+  async peekOAuthState(stateId: string, now = Date.now()): Promise<OAuthState | undefined> {
+    const r = await this.db.query(`SELECT * FROM oauth_states WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2`, [stateId, new Date(now)]);
+    return r.rows[0] ? oauthStateOf(r.rows[0]) : undefined;
   }
 
   /** Uses the state once: undefined when unknown, expired or already used. */
-  async consumeOAuthState(stateId: string, now = Date.now()): Promise<{ workspaceId: string; returnTo?: string } | undefined> {
-    const r = await this.db.query<{ workspace_id: string; return_to: string | null }>(
-      `UPDATE oauth_states SET used_at = $2 WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING workspace_id, return_to`,
-      [stateId, new Date(now)],
-    );
-    const row = r.rows[0];
-    return row ? { workspaceId: row.workspace_id, ...(row.return_to ? { returnTo: row.return_to } : {}) } : undefined;
+  async consumeOAuthState(stateId: string, now = Date.now()): Promise<OAuthState | undefined> {
+    const r = await this.db.query(`UPDATE oauth_states SET used_at = $2 WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *`, [stateId, new Date(now)]);
+    return r.rows[0] ? oauthStateOf(r.rows[0]) : undefined;
   }
+
+  // ---- the operators' page sessions (revocable before they expire) ----
+
+  async createPageSession(sessionId: string, workspaceId: string, expiresAt: number): Promise<void> {
+    await this.db.query(`DELETE FROM page_sessions WHERE expires_at < $1`, [new Date(Date.now() - 24 * 3600_000)]);
+    await this.db.query(`INSERT INTO page_sessions (session_id, workspace_id, expires_at) VALUES ($1, $2, $3)`, [sessionId, workspaceId, new Date(expiresAt)]);
+  }
+
+  /** The workspace of a session still valid (not expired, not revoked). */
+  async pageSession(sessionId: string, now = Date.now()): Promise<string | undefined> {
+    const r = await this.db.query(`SELECT workspace_id FROM page_sessions WHERE session_id = $1 AND revoked_at IS NULL AND expires_at > $2`, [sessionId, new Date(now)]);
+    return r.rows[0] ? String(r.rows[0].workspace_id) : undefined;
+  }
+
+  async revokePageSession(sessionId: string): Promise<void> {
+    await this.db.query(`UPDATE page_sessions SET revoked_at = now() WHERE session_id = $1 AND revoked_at IS NULL`, [sessionId]);
+  }
+
+  /** Ends every session of a workspace (an operator left, a browser was lost): how many were open. */
+  async revokeWorkspaceSessions(workspaceId: string, now = Date.now()): Promise<number> {
+    const r = await this.db.query(`UPDATE page_sessions SET revoked_at = now() WHERE workspace_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING session_id`, [workspaceId, new Date(now)]);
+    return r.rows.length;
+  }
+}
+
+/** How an install was started: in the setup page (completed in the same browser) or by the platform's backend. */
+export type InstallMode = 'page' | 'platform';
+
+export interface NewOAuthState {
+  workspaceId: string;
+  returnTo?: string;
+  expiresAt: number;
+  mode: InstallMode;
+  /** page: SHA-256 (base64url) of the binding cookie set in the browser that started the install. */
+  bindingHash?: string;
+  /** PKCE: the verifier whose S256 challenge the install URL carries. */
+  codeVerifier?: string;
+}
+
+export interface OAuthState {
+  workspaceId: string;
+  returnTo?: string;
+  mode: InstallMode;
+  bindingHash?: string;
+  codeVerifier?: string;
+}
+
+function oauthStateOf(row: Record<string, unknown>): OAuthState {
+  return {
+    workspaceId: String(row.workspace_id),
+    ...(row.return_to ? { returnTo: String(row.return_to) } : {}),
+    mode: row.mode === 'platform' ? 'platform' : 'page',
+    ...(row.binding_hash ? { bindingHash: String(row.binding_hash) } : {}),
+    ...(row.code_verifier ? { codeVerifier: String(row.code_verifier) } : {}),
+  };
 }

@@ -68,9 +68,24 @@ export class ConfigApiClient {
     return json as T;
   }
 
-  /** Starts "Add account": send the operator's browser to installUrl; HubSpot comes back to the API's callback, which then redirects to returnTo with ?connected=<accountId> (or ?error=…). */
-  startConnection(options: { returnTo?: string } = {}): Promise<{ installUrl: string; expiresAt: string }> {
+  /**
+   * Starts "Add account" for the platform: send the operator's browser to installUrl. HubSpot comes back
+   * to the API's callback, which sends the browser on to returnTo (the platform's own page, an origin in
+   * CONFIG_API_RETURN_ORIGINS) with ?code=…&state=… (or ?error=…). That page's backend then calls
+   * completeConnection, for the workspace of the user logged into the platform (docs/ACCOUNTS.md).
+   */
+  startConnection(options: { returnTo: string }): Promise<{ installUrl: string; expiresAt: string }> {
     return this.call('POST', '/connections/oauth', options);
+  }
+
+  /** Completes an install this workspace started: the code and state HubSpot sent back. */
+  completeConnection(answer: { code: string; state: string }): Promise<{ connection: ConnectionView }> {
+    return this.call('POST', '/connections/oauth/complete', answer);
+  }
+
+  /** Ends every open setup-page session of the workspace (an operator left, a browser was lost). */
+  revokeSessions(): Promise<{ workspaceId: string; revoked: number }> {
+    return this.call('DELETE', '/sessions');
   }
 
   /** Connects a private-app token or a service key (kept encrypted; never returned). */

@@ -12,7 +12,7 @@ import { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from '../accounts/oauth-client';
 import { completeInstall, OAuthError } from '../accounts/oauth-client';
-import type { AccountStore, StoredConnection } from '../accounts/store';
+import type { AccountStore, InstallMode, OAuthState, StoredConnection } from '../accounts/store';
 import { AccountNeedsReconnect, AccountNotConnected } from '../accounts/store-directory';
 import { HubSpotSchemaError, mappableProperties } from './properties';
 import { loginPage, setupPage, setupScript } from './page';
@@ -33,6 +33,15 @@ export interface ConfigApiOptions {
   stateTtlMs?: number;
   /** Origins the OAuth callback may send the browser back to, besides this service itself. */
   allowedReturnOrigins?: string[];
+  /**
+   * The URL browsers reach this service at (CONFIG_API_PUBLIC_URL): its origin is "this service" for
+   * redirects and for the same-origin checks of /login and /logout. Default: the address it listens on.
+   */
+  publicUrl?: string;
+  /** Failed logins allowed per client address in loginWindowMs before /login answers 429. Default 10. */
+  loginAttempts?: number;
+  /** Default 15 minutes. */
+  loginWindowMs?: number;
   /** Operators' page sessions last this long. Default 8 hours. */
   sessionTtlMs?: number;
   /** Serve the operators' page (default true). */
@@ -58,7 +67,56 @@ const accountParams = wsParams.extend({ accountId: accountIdSchema });
 const actionParams = wsParams.extend({ actionId: actionIdSchema });
 
 const SESSION_COOKIE = 'config_session';
+/** Set in the browser that starts an install from the page; the callback completes only there. */
+const INSTALL_COOKIE = 'config_install';
+const CALLBACK_PATH = '/oauth/callback';
 const PAGE_HEADER = 'x-config-page';
+/** Resolves relative returnTo paths when no public URL is known; never a real origin. */
+const PLACEHOLDER_ORIGIN = 'http://config-api.invalid';
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('base64url');
+
+/** Reads one cookie of a request. */
+function cookieOf(req: FastifyRequest, name: string): string | undefined {
+  const found = String(req.headers.cookie ?? '')
+    .split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${name}=`));
+  if (!found) return undefined;
+  try {
+    return decodeURIComponent(found.slice(name.length + 1));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Failed logins per client address in a sliding window: past the limit, /login answers 429 until the
+ * oldest failure leaves the window. Memory stays bounded (oldest addresses dropped first).
+ */
+class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+    private readonly maxAddresses = 10_000,
+  ) {}
+
+  /** Milliseconds until this address may try again, or 0. */
+  waitMs(address: string, now = Date.now()): number {
+    const recent = (this.failures.get(address) ?? []).filter((t) => t > now - this.windowMs);
+    if (recent.length < this.limit) return 0;
+    return recent[0]! + this.windowMs - now;
+  }
+
+  fail(address: string, now = Date.now()): void {
+    const recent = (this.failures.get(address) ?? []).filter((t) => t > now - this.windowMs);
+    recent.push(now);
+    this.failures.delete(address);
+    this.failures.set(address, recent);
+    if (this.failures.size > this.maxAddresses) this.failures.delete(this.failures.keys().next().value!);
+  }
+}
 
 function fieldOf(issue: z.core.$ZodIssue, part: string): string {
   const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
@@ -76,6 +134,8 @@ interface Input<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** 'platform': the bearer token; 'page': an operator's session of this workspace. */
+  caller: InstallMode;
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -88,6 +148,8 @@ export interface ConfigApi {
   app: FastifyInstance;
   /** A single-use link that logs a browser into the page (development: printed at start). */
   oneTimeLoginPath(workspaceId: string, ttlMs?: number): string;
+  /** Sets the public URL once the listening address is known (when none was configured). */
+  usePublicUrl(url: string): void;
 }
 
 export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
@@ -101,6 +163,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   const stateKey = createHmac('sha256', options.apiToken).update('oauth-state').digest();
   const sessionKey = createHmac('sha256', options.apiToken).update('page-session').digest();
   const onceCodes = new Map<string, { workspaceId: string; expiresAt: number }>();
+  const loginThrottle = new LoginThrottle(options.loginAttempts ?? 10, options.loginWindowMs ?? 15 * 60_000);
   const log = options.log ?? (() => undefined);
 
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: false });
@@ -136,38 +199,55 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   // ---- authentication ----
   const sign = (key: Buffer, value: string) => createHmac('sha256', key).update(value).digest('base64url');
 
-  function sessionOf(req: FastifyRequest): string | undefined {
-    const cookie = String(req.headers.cookie ?? '')
-      .split(';')
-      .map((c) => c.trim())
-      .find((c) => c.startsWith(`${SESSION_COOKIE}=`));
-    if (!cookie) return undefined;
-    const [ws, exp, mac] = decodeURIComponent(cookie.slice(SESSION_COOKIE.length + 1)).split('|');
-    if (!ws || !exp || !mac || Number(exp) < Date.now()) return undefined;
-    return sameSecret(mac, sign(sessionKey, `${ws}|${exp}`)) ? ws : undefined;
+  const cookieFlags = options.secureCookies ? '; Secure' : '';
+
+  /** The page session of a request: signed id, still open in the store (logout and revocation end it at once). */
+  async function sessionOf(req: FastifyRequest): Promise<{ sessionId: string; workspaceId: string } | undefined> {
+    const [sessionId, mac] = (cookieOf(req, SESSION_COOKIE) ?? '').split('.');
+    if (!sessionId || !mac || !sameSecret(mac, sign(sessionKey, sessionId))) return undefined;
+    const workspaceId = await store.pageSession(sessionId);
+    return workspaceId ? { sessionId, workspaceId } : undefined;
   }
 
-  function setSession(reply: FastifyReply, workspaceId: string): void {
-    const exp = String(Date.now() + sessionTtlMs);
-    const value = encodeURIComponent(`${workspaceId}|${exp}|${sign(sessionKey, `${workspaceId}|${exp}`)}`);
-    reply.header('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(sessionTtlMs / 1000)}${options.secureCookies ? '; Secure' : ''}`);
+  async function setSession(reply: FastifyReply, workspaceId: string): Promise<void> {
+    const sessionId = randomBytes(18).toString('base64url');
+    await store.createPageSession(sessionId, workspaceId, Date.now() + sessionTtlMs);
+    const value = `${sessionId}.${sign(sessionKey, sessionId)}`;
+    reply.header('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(sessionTtlMs / 1000)}${cookieFlags}`);
   }
 
-  /** The platform's bearer token (any workspace it names), or the page's session (its own workspace only). */
-  function authorize(req: FastifyRequest, workspaceId: string): void {
+  /** Who calls: the platform's bearer token (any workspace it names), or the page's session (its own workspace only). */
+  async function authorize(req: FastifyRequest, workspaceId: string): Promise<InstallMode> {
     const auth = String(req.headers.authorization ?? '');
     if (auth.startsWith('Bearer ')) {
-      if (sameSecret(auth.slice(7).trim(), options.apiToken)) return;
+      if (sameSecret(auth.slice(7).trim(), options.apiToken)) return 'platform';
       throw new ApiError(401, 'unauthorized', 'the bearer token is not valid', 'authorization');
     }
-    const session = sessionOf(req);
+    const session = await sessionOf(req);
     if (session) {
       // Cookies ride along on cross-site requests: a state change must come from the page's own script.
       if (req.method !== 'GET' && req.headers[PAGE_HEADER] !== '1') throw new ApiError(403, 'forbidden', `requests with a session cookie must carry the ${PAGE_HEADER} header`, PAGE_HEADER);
-      if (session === workspaceId) return;
+      if (session.workspaceId === workspaceId) return 'page';
       throw new ApiError(404, 'not_found', `no workspace ${workspaceId} for this session`, 'workspaceId');
     }
     throw new ApiError(401, 'unauthorized', 'a bearer token is required (Authorization: Bearer …)', 'authorization');
+  }
+
+  /** This service's own origin, as browsers see it. */
+  let publicOrigin = options.publicUrl ? new URL(options.publicUrl).origin : PLACEHOLDER_ORIGIN;
+  const ownOrigin = (): string => publicOrigin;
+
+  /**
+   * A form post of the page itself, not of another site: browsers say where a request comes from
+   * (Sec-Fetch-Site, Origin). A request that says neither is refused.
+   */
+  function sameOriginForm(req: FastifyRequest): boolean {
+    const site = req.headers['sec-fetch-site'];
+    if (typeof site === 'string') return site === 'same-origin' || site === 'none';
+    const origin = req.headers.origin;
+    if (typeof origin !== 'string') return false;
+    const host = req.headers.host;
+    return origin === ownOrigin() || (typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`));
   }
 
   /** Declares a workspace route: input validated with zod, the caller authorised for the workspace. */
@@ -182,10 +262,10 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
       url,
       handler: async (req, reply) => {
         const params = parse(schemas.params, req.params, 'path') as { workspaceId: string };
-        authorize(req, params.workspaceId);
+        const caller = await authorize(req, params.workspaceId);
         const query = schemas.query ? parse(schemas.query, req.query, 'query') : ({} as z.output<Q>);
         const body = schemas.body ? parse(schemas.body, req.body, 'body') : ({} as z.output<B>);
-        return handler({ params: params as z.output<P>, query, body }, reply);
+        return handler({ params: params as z.output<P>, query, body, caller }, reply);
       },
     });
   }
@@ -249,31 +329,119 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
     updatedAt: c.updatedAt,
   });
 
-  function checkReturnTo(returnTo: string | undefined): string | undefined {
+  /**
+   * Where the browser may be sent back to: returnTo resolved against this service's own origin first,
+   * then kept only as a path of this service (never one that a browser would read as another host,
+   * such as //host or /\\host once dot segments and encodings are resolved) or a URL of an allowed
+   * origin. Returns a path ("/…") or an absolute URL of an allowed origin.
+   */
+  function checkReturnTo(returnTo: string | undefined, field = 'body.returnTo'): string | undefined {
     if (returnTo === undefined) return undefined;
-    if (/^\/(?![/\\])/.test(returnTo)) return returnTo;
+    const refuse = (why: string) => new ApiError(400, 'invalid_input', `${field}: ${why}`, field);
+    // Browsers drop tabs and newlines inside URLs and read backslashes as slashes: so does the check.
+    if (/[\u0000-\u001f\u007f]/.test(returnTo)) throw refuse('control characters are not allowed');
     let url: URL;
     try {
-      url = new URL(returnTo);
+      url = new URL(returnTo, `${ownOrigin()}/`);
     } catch {
-      throw new ApiError(400, 'invalid_input', 'body.returnTo: a path on this service or a URL of an allowed origin', 'body.returnTo');
+      throw refuse('a path on this service or a URL of an allowed origin');
     }
-    if (!(options.allowedReturnOrigins ?? []).includes(url.origin)) {
-      throw new ApiError(400, 'invalid_input', `body.returnTo: origin ${url.origin} is not allowed (CONFIG_API_RETURN_ORIGINS)`, 'body.returnTo');
+    if (url.origin === ownOrigin()) {
+      const path = `${url.pathname}${url.search}${url.hash}`;
+      if (!path.startsWith('/') || /^\/[/\\]/.test(path) || url.username || url.password) throw refuse('a path on this service must not name another host');
+      return path;
+    }
+    if (!/^https?:$/.test(url.protocol) || !(options.allowedReturnOrigins ?? []).includes(url.origin)) {
+      throw refuse(`origin ${url.origin === 'null' ? url.protocol : url.origin} is not allowed (CONFIG_API_RETURN_ORIGINS)`);
     }
     return url.toString();
   }
 
+  /** A redirect target built from a stored returnTo: checked again, then given the outcome's parameters. */
+  function returnUrl(returnTo: string, params: Record<string, string>): string {
+    const target = checkReturnTo(returnTo, 'returnTo')!;
+    const url = new URL(target, `${ownOrigin()}/`);
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    return target.startsWith('/') ? `${url.pathname}${url.search}${url.hash}` : url.toString();
+  }
+
+  /** The state of an install, checked: its signature first, then that it is still usable. Nothing is used up here. */
+  async function checkedState(state: string, field: string): Promise<{ stateId: string; used: OAuthState }> {
+    const [stateId, mac, extra] = state.split('.');
+    const invalid = () => new ApiError(400, 'invalid_state', 'the install link expired or was already used: start "Add account" again', field);
+    if (!stateId || !mac || extra !== undefined) throw invalid();
+    const used = await store.peekOAuthState(stateId);
+    // A wrong signature never uses up a genuine state.
+    if (!used || !sameSecret(mac, sign(stateKey, `${stateId}|${used.workspaceId}`))) throw invalid();
+    return { stateId, used };
+  }
+
+  /** Uses the state and exchanges the code (with the install's PKCE verifier): the connection, stored for the state's workspace. */
+  async function finishInstall(stateId: string, code: string): Promise<StoredConnection> {
+    const used = await store.consumeOAuthState(stateId);
+    if (!used) throw new ApiError(400, 'invalid_state', 'the install link expired or was already used: start "Add account" again', 'state');
+    if (!oauth) throw new ApiError(501, 'oauth_not_configured', 'no OAuth app is configured');
+    return completeInstall(store, oauth, used.workspaceId, code, used.codeVerifier);
+  }
+
   // ---- the workspace API ----
 
-  route('POST', '/v1/workspaces/:workspaceId/connections/oauth', { params: wsParams, body: z.object({ returnTo: z.string().max(2000).optional() }).strict() }, async ({ params, body }) => {
+  // "Add account". From the page: the install completes only in the browser that started it (a binding
+  // cookie), still logged into this workspace. From the platform: HubSpot's answer is handed back to the
+  // platform's own page (returnTo, an allowed origin), whose backend completes it for the workspace of
+  // its logged-in user (POST …/connections/oauth/complete). Either way a forwarded consent link connects
+  // nothing. PKCE binds the code to this service's exchange. See docs/ACCOUNTS.md.
+  route('POST', '/v1/workspaces/:workspaceId/connections/oauth', { params: wsParams, body: z.object({ returnTo: z.string().max(2000).optional() }).strict() }, async ({ params, body, caller }, reply) => {
     if (!oauth) throw new ApiError(501, 'oauth_not_configured', 'no OAuth app is configured (HUBSPOT_OAUTH_CLIENT_ID, HUBSPOT_OAUTH_CLIENT_SECRET, HUBSPOT_OAUTH_REDIRECT_URI)');
     const returnTo = checkReturnTo(body.returnTo);
+    if (caller === 'platform' && (!returnTo || returnTo.startsWith('/'))) {
+      throw new ApiError(
+        400,
+        'invalid_input',
+        "body.returnTo: an install started by the platform comes back to the platform's own page (a URL of an origin in CONFIG_API_RETURN_ORIGINS), which completes it with POST /v1/workspaces/{workspaceId}/connections/oauth/complete",
+        'body.returnTo',
+      );
+    }
     const stateId = randomBytes(18).toString('base64url');
+    const codeVerifier = randomBytes(32).toString('base64url');
     const expiresAt = Date.now() + stateTtlMs;
-    await store.createOAuthState(stateId, params.workspaceId, returnTo, expiresAt);
+    let bindingHash: string | undefined;
+    if (caller === 'page') {
+      const binding = randomBytes(24).toString('base64url');
+      bindingHash = sha256(binding);
+      reply.header('Set-Cookie', `${INSTALL_COOKIE}=${binding}; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=${Math.ceil(stateTtlMs / 1000)}${cookieFlags}`);
+    }
+    await store.createOAuthState(stateId, { workspaceId: params.workspaceId, returnTo, expiresAt, mode: caller, bindingHash, codeVerifier });
     const state = `${stateId}.${sign(stateKey, `${stateId}|${params.workspaceId}`)}`;
-    return { installUrl: oauth.installUrl(state), expiresAt: new Date(expiresAt).toISOString() };
+    return { installUrl: oauth.installUrl(state, sha256(codeVerifier)), expiresAt: new Date(expiresAt).toISOString() };
+  });
+
+  route(
+    'POST',
+    '/v1/workspaces/:workspaceId/connections/oauth/complete',
+    { params: wsParams, body: z.object({ state: z.string().min(1).max(500), code: z.string().min(1).max(2000) }).strict() },
+    async ({ params, body, caller }, reply) => {
+      if (caller !== 'platform') throw new ApiError(403, 'forbidden', "only the platform's backend completes an install it started (bearer token)", 'authorization');
+      const { stateId, used } = await checkedState(body.state, 'body.state');
+      // Another workspace's install: the same answer as an unknown one.
+      if (used.workspaceId !== params.workspaceId || used.mode !== 'platform') {
+        throw new ApiError(400, 'invalid_state', 'the install link expired or was already used: start "Add account" again', 'body.state');
+      }
+      let connection: StoredConnection;
+      try {
+        connection = await finishInstall(stateId, body.code);
+      } catch (err) {
+        if (err instanceof ApiError) throw err;
+        throw new ApiError(502, 'oauth_failed', err instanceof OAuthError ? err.message : 'the connection could not be stored');
+      }
+      reply.status(201);
+      return { connection: connectionView(connection) };
+    },
+  );
+
+  route('DELETE', '/v1/workspaces/:workspaceId/sessions', { params: wsParams }, async ({ params, caller }) => {
+    if (caller !== 'platform') throw new ApiError(403, 'forbidden', "only the platform's backend ends a workspace's sessions (bearer token)", 'authorization');
+    return { workspaceId: params.workspaceId, revoked: await store.revokeWorkspaceSessions(params.workspaceId) };
   });
 
   route(
@@ -351,28 +519,40 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
 
   // ---- the OAuth callback: the state authenticates it ----
 
-  app.get('/oauth/callback', async (req, reply) => {
+  app.get(CALLBACK_PATH, async (req, reply) => {
     const q = parse(z.object({ state: z.string().min(1).max(500), code: z.string().max(2000).optional(), error: z.string().max(200).optional() }).passthrough(), req.query, 'query');
-    const [stateId, mac] = q.state.split('.');
-    const used = stateId && mac ? await store.consumeOAuthState(stateId) : undefined;
-    if (!used || !sameSecret(mac!, sign(stateKey, `${stateId}|${used.workspaceId}`))) {
-      throw new ApiError(400, 'invalid_state', 'the install link expired or was already used: start "Add account" again', 'query.state');
+    const { stateId, used } = await checkedState(q.state, 'query.state');
+    const back = (params: Record<string, string>) => returnUrl(used.returnTo ?? '/', params);
+    const refused = q.error || !q.code ? (q.error ?? 'no_code') : undefined;
+
+    if (used.mode === 'platform') {
+      // The platform completes it (or shows the refusal) for the workspace of its own logged-in user.
+      if (refused) await store.consumeOAuthState(stateId);
+      return reply.redirect(back(refused ? { error: refused } : { code: q.code!, state: q.state }), 303);
     }
-    const back = (params: Record<string, string>) => {
-      const target = new URL(used.returnTo ?? '/', 'http://config-api.local');
-      for (const [k, v] of Object.entries(params)) target.searchParams.set(k, v);
-      return used.returnTo && /^https?:/.test(used.returnTo) ? target.toString() : `${target.pathname}${target.search}`;
-    };
-    if (q.error || !q.code) {
-      const reason = q.error ?? 'no_code';
-      if (used.returnTo) return reply.redirect(back({ error: reason }), 303);
-      throw new ApiError(400, 'install_refused', `the install was not completed (${reason})`, 'query.error');
+
+    // Started from the page: only the browser that started it, still logged into that workspace.
+    const binding = cookieOf(req, INSTALL_COOKIE);
+    const session = await sessionOf(req);
+    if (!binding || !used.bindingHash || !sameSecret(sha256(binding), used.bindingHash) || session?.workspaceId !== used.workspaceId) {
+      throw new ApiError(
+        403,
+        'install_not_yours',
+        'This install link was started by someone else, in another browser: nothing was connected. To connect a HubSpot portal, log in to your own workspace\'s setup page and click "Add account" there.',
+        'query.state',
+      );
     }
-    if (!oauth) throw new ApiError(501, 'oauth_not_configured', 'no OAuth app is configured');
+    reply.header('Set-Cookie', `${INSTALL_COOKIE}=; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=0${cookieFlags}`);
+    if (refused) {
+      await store.consumeOAuthState(stateId);
+      if (used.returnTo) return reply.redirect(back({ error: refused }), 303);
+      throw new ApiError(400, 'install_refused', `the install was not completed (${refused})`, 'query.error');
+    }
     let connection: StoredConnection;
     try {
-      connection = await completeInstall(store, oauth, used.workspaceId, q.code);
+      connection = await finishInstall(stateId, q.code!);
     } catch (err) {
+      if (err instanceof ApiError) throw err;
       const message = err instanceof OAuthError ? err.message : 'the connection could not be stored';
       if (used.returnTo) return reply.redirect(back({ error: err instanceof OAuthError ? err.error : 'internal' }), 303);
       throw new ApiError(502, 'oauth_failed', message);
@@ -385,10 +565,10 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
 
   if (options.page ?? true) {
     app.get('/', async (req, reply) => {
-      const ws = sessionOf(req);
-      if (!ws) return reply.redirect('/login', 303);
+      const session = await sessionOf(req);
+      if (!session) return reply.redirect('/login', 303);
       reply.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'");
-      return reply.type('text/html; charset=utf-8').send(setupPage(ws));
+      return reply.type('text/html; charset=utf-8').send(setupPage(session.workspaceId));
     });
     app.get('/setup.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(setupScript));
     app.get('/login', async (_req, reply) => {
@@ -396,12 +576,21 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
       return reply.type('text/html; charset=utf-8').send(loginPage());
     });
     app.post('/login', async (req, reply) => {
+      // Another site's form could log a browser into a workspace of its choosing.
+      if (!sameOriginForm(req)) throw new ApiError(403, 'forbidden', 'log in from the login page of this service', 'origin');
+      const address = req.socket.remoteAddress ?? 'unknown';
+      const waitMs = loginThrottle.waitMs(address);
+      if (waitMs > 0) {
+        reply.status(429).header('Retry-After', String(Math.ceil(waitMs / 1000)));
+        return reply.type('text/html; charset=utf-8').send(loginPage(`Too many failed logins from this address: try again in ${Math.ceil(waitMs / 60_000)} minute(s).`));
+      }
       const body = parse(z.object({ token: z.string().max(500), workspaceId: workspaceIdSchema }), req.body, 'body');
       if (!sameSecret(body.token, options.apiToken)) {
+        loginThrottle.fail(address);
         reply.status(401);
         return reply.type('text/html; charset=utf-8').send(loginPage('That token is not valid.'));
       }
-      setSession(reply, body.workspaceId);
+      await setSession(reply, body.workspaceId);
       return reply.redirect('/', 303);
     });
     app.get('/login/once/:code', async (req, reply) => {
@@ -412,11 +601,15 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
         reply.status(401);
         return reply.type('text/html; charset=utf-8').send(loginPage('That login link expired or was already used.'));
       }
-      setSession(reply, entry.workspaceId);
+      await setSession(reply, entry.workspaceId);
       return reply.redirect('/', 303);
     });
-    app.post('/logout', async (_req, reply) => {
-      reply.header('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    app.post('/logout', async (req, reply) => {
+      // Another site may not end an operator's session.
+      if (!sameOriginForm(req)) throw new ApiError(403, 'forbidden', 'log out from the setup page of this service', 'origin');
+      const session = await sessionOf(req);
+      if (session) await store.revokePageSession(session.sessionId);
+      reply.header('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${cookieFlags}`);
       return reply.redirect('/login', 303);
     });
   }
@@ -424,6 +617,9 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
 
   return {
     app,
+    usePublicUrl(url) {
+      publicOrigin = new URL(url).origin;
+    },
     oneTimeLoginPath(workspaceId, ttlMs = 15 * 60_000) {
       parse(workspaceIdSchema, workspaceId, 'workspaceId');
       const code = randomBytes(18).toString('base64url');
@@ -443,5 +639,7 @@ export async function startConfigApi(options: ConfigApiOptions & { port?: number
   await api.app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = api.app.server.address() as { port: number };
   const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
-  return { ...api, url: `http://${host}:${address.port}`, close: () => api.app.close() };
+  const url = `http://${host}:${address.port}`;
+  if (!options.publicUrl) api.usePublicUrl(url);
+  return { ...api, url, close: () => api.app.close() };
 }

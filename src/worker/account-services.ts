@@ -16,10 +16,14 @@ import { AccountStore } from '../accounts/store';
 import { StoreDirectory } from '../accounts/store-directory';
 import { tokenKeysFromEnv } from '../accounts/token-cipher';
 import { startConfigApi, type RunningConfigApi } from '../config-api/server';
+import { HUBSPOT_DEFAULT_BASE_URL, hubspotBaseUrlProblem } from '../environment/config';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const list = z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean));
+
+/** Minimum lengths of secrets, the same whether given inline or in a file. */
+export const MIN_SECRET_LENGTH = { CONFIG_API_TOKEN: 24, HUBSPOT_OAUTH_CLIENT_SECRET: 16 } as const;
 
 export const accountsEnvSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional().describe('PostgreSQL for the account store. Unset: embedded PGlite in ACCOUNT_STORE_DIR.'),
@@ -39,10 +43,15 @@ export const accountsEnvSchema = z.object({
   CONFIG_API_HOST: z.string().min(1).default('127.0.0.1'),
   CONFIG_API_PORT: port.default(8790),
   CONFIG_API_PUBLIC_URL: z.url().optional().describe('The URL browsers reach the configuration API at; default http://<host>:<port>.'),
-  CONFIG_API_TOKEN: z.string().min(24).optional().describe('Bearer token of the platform backend. Development default: generated into .cache/config-api-token.'),
+  CONFIG_API_TOKEN: z.string().min(1).optional().describe(`Bearer token of the platform backend, at least ${MIN_SECRET_LENGTH.CONFIG_API_TOKEN} characters (from CONFIG_API_TOKEN_FILE too): the page's session and install-state keys derive from it. Development default: generated into .cache/config-api-token.`),
   CONFIG_API_TOKEN_FILE: z.string().min(1).optional(),
-  CONFIG_API_RETURN_ORIGINS: list.optional().describe('Origins the OAuth callback may redirect to (the platform’s setup screens).'),
+  CONFIG_API_RETURN_ORIGINS: list.optional().describe('Origins the OAuth callback may redirect to (the platform’s setup screens); https in production.'),
+  HUBSPOT_ALLOWED_BASE_URLS: list.optional().describe('Production opt-out, named: HubSpot API base URLs accepted besides HubSpot\'s own hosts (e.g. an egress proxy), for HUBSPOT_API_BASE too.'),
+  HUBSPOT_ALLOWED_AUTHORIZE_URLS: list.optional().describe('Production opt-out, named: install URLs accepted for HUBSPOT_OAUTH_AUTHORIZE_URL besides HubSpot\'s own.'),
 });
+
+/** HubSpot's own install (consent) pages, the only ones a production install sends operators to. */
+export const HUBSPOT_AUTHORIZE_URLS = ['https://app.hubspot.com/oauth/authorize', 'https://app-eu1.hubspot.com/oauth/authorize'] as const;
 export type AccountsEnv = z.infer<typeof accountsEnvSchema>;
 
 /** The workspace the development setup page logs into (the login form's default). */
@@ -61,12 +70,46 @@ function secret(env: AccountsEnv, value: keyof AccountsEnv, file: keyof Accounts
   const v = env[value] as string | undefined;
   const f = env[file] as string | undefined;
   if (v && f) throw new AccountsConfigError(`Set ${value} or ${file}, not both`);
-  if (!f) return v;
-  try {
-    return readFileSync(f, 'utf8').trim();
-  } catch (err) {
-    throw new AccountsConfigError(`${file} (${f}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  let found = v;
+  if (f) {
+    try {
+      found = readFileSync(f, 'utf8').trim();
+    } catch (err) {
+      throw new AccountsConfigError(`${file} (${f}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
   }
+  const min = (MIN_SECRET_LENGTH as Record<string, number>)[value];
+  if (found !== undefined && min !== undefined && found.length < min) {
+    throw new AccountsConfigError(`${f ? `${file} (${f}) holds` : `${value} is`} too short: at least ${min} characters`);
+  }
+  return found;
+}
+
+/**
+ * Production: every setting that carries a secret or decides whom to trust. HubSpot's API and install
+ * page on HubSpot's hosts over https (or listed in a named opt-out), the service's public and redirect
+ * URLs and the return origins https. The problems, each naming its variable.
+ */
+export function productionProblems(env: AccountsEnv): string[] {
+  const problems: string[] = [];
+  const https = (name: string, value: string | undefined, required: boolean) => {
+    if (value === undefined) {
+      if (required) problems.push(`${name} is required in production (the https URL browsers reach the configuration API at)`);
+      return;
+    }
+    if (!value.startsWith('https://')) problems.push(`${name} must be an https:// URL in production (it carries sessions, install states and codes)`);
+  };
+  https('CONFIG_API_PUBLIC_URL', env.CONFIG_API_PUBLIC_URL, true);
+  https('HUBSPOT_OAUTH_REDIRECT_URI', env.HUBSPOT_OAUTH_REDIRECT_URI, false);
+  for (const origin of env.CONFIG_API_RETURN_ORIGINS ?? []) https(`CONFIG_API_RETURN_ORIGINS (${origin})`, origin, false);
+  const apiBase = env.HUBSPOT_API_BASE ?? HUBSPOT_DEFAULT_BASE_URL;
+  const baseProblem = hubspotBaseUrlProblem(apiBase, env.HUBSPOT_ALLOWED_BASE_URLS ?? []);
+  if (baseProblem) problems.push(`HUBSPOT_API_BASE ${baseProblem}: production sends tokens and the client secret to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`);
+  const authorize = env.HUBSPOT_OAUTH_AUTHORIZE_URL;
+  if (authorize && !(HUBSPOT_AUTHORIZE_URLS as readonly string[]).includes(authorize) && !(env.HUBSPOT_ALLOWED_AUTHORIZE_URLS ?? []).includes(authorize)) {
+    problems.push(`HUBSPOT_OAUTH_AUTHORIZE_URL must be HubSpot's install page (${HUBSPOT_AUTHORIZE_URLS.join(' or ')}) in production (HUBSPOT_ALLOWED_AUTHORIZE_URLS lists exceptions)`);
+  }
+  return problems;
 }
 
 function portIsFree(host: string, port: number): Promise<boolean> {
@@ -118,6 +161,13 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
   const env = parsed.data;
   const say = options.say ?? (() => undefined);
   const cacheDir = resolve(options.root, '.cache');
+  if (!options.development) {
+    const problems = productionProblems(env);
+    if (problems.length) throw new AccountsConfigError(`Invalid production configuration: ${problems.join('; ')}`);
+  }
+  // Secrets first: a bad one stops the start before anything is opened.
+  const token = apiToken(env, options.development, cacheDir);
+  const clientSecret = secret(env, 'HUBSPOT_OAUTH_CLIENT_SECRET', 'HUBSPOT_OAUTH_CLIENT_SECRET_FILE');
 
   const databaseUrl = secret(env, 'DATABASE_URL', 'DATABASE_URL_FILE');
   if (!databaseUrl && !options.development) throw new AccountsConfigError('DATABASE_URL or DATABASE_URL_FILE is required outside development (the account store)');
@@ -147,7 +197,6 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
     say(`configuration API: port ${env.CONFIG_API_PORT} is taken, using ${apiPort} (set CONFIG_API_PORT to choose)`);
   }
   const publicUrl = (env.CONFIG_API_PUBLIC_URL ?? `http://${env.CONFIG_API_HOST === '0.0.0.0' ? '127.0.0.1' : env.CONFIG_API_HOST}:${apiPort}`).replace(/\/+$/, '');
-  const clientSecret = secret(env, 'HUBSPOT_OAUTH_CLIENT_SECRET', 'HUBSPOT_OAUTH_CLIENT_SECRET_FILE');
   const emulator = options.development && !env.HUBSPOT_OAUTH_CLIENT_ID ? options.emulatorUrl : undefined;
   let oauth: HubSpotOAuthClient | undefined;
   if (env.HUBSPOT_OAUTH_CLIENT_ID || emulator) {
@@ -166,7 +215,6 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
   }
   const directory = new StoreDirectory(store, { oauth, basePath: env.HUBSPOT_API_BASE ?? options.emulatorUrl });
 
-  const token = apiToken(env, options.development, cacheDir);
   let configApi: RunningConfigApi;
   try {
     configApi = await startConfigApi({
@@ -176,6 +224,7 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
       apiToken: token.token,
       propertySchema: options.propertySchema,
       allowedReturnOrigins: env.CONFIG_API_RETURN_ORIGINS,
+      publicUrl,
       secureCookies: publicUrl.startsWith('https:'),
       host: env.CONFIG_API_HOST,
       port: apiPort,
