@@ -101,6 +101,12 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     await page.getByText(/Disconnected hubspot-/).waitFor();
     await page.getByText('No HubSpot account is connected yet').waitFor();
     assert.deepEqual(await store.listConnections('ws-page'), []);
+
+    // "Log out" ends the session on the server: the cookie the browser held no longer opens the page.
+    const held = (await page.context().cookies()).find((c) => c.name === 'config_session')!.value;
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.waitForURL(`${api.url}/login`);
+    assert.equal((await fetch(`${api.url}/`, { headers: { cookie: `config_session=${held}` }, redirect: 'manual' })).status, 303);
   } finally {
     await browser.close();
     await api.close();
