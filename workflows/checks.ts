@@ -71,8 +71,8 @@ export function overBudget(current: FieldValues, incoming: FieldValues | undefin
  * started without a workspace has no owner to check against. The message never names the owner.
  */
 export function checkCallerWorkspace(raw: unknown, owner: string | undefined, bound: boolean): string | undefined {
-  if (raw !== undefined && !isRecord(raw)) return bound && owner !== undefined ? "(root): expected an object naming the caller's workspace (workspaceId)" : undefined;
-  const given = isRecord(raw) ? raw.workspaceId : undefined;
+  if (!isRecord(raw)) return bound && owner !== undefined ? "(root): expected an object naming the caller's workspace (workspaceId)" : undefined;
+  const given = raw.workspaceId;
   if (given !== undefined && typeof given !== 'string') return 'workspaceId: expected the id of the caller\'s workspace';
   if (owner === undefined || given === owner) return undefined;
   if (given === undefined) return bound ? 'workspaceId: the caller must name its workspace' : undefined;

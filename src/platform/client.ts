@@ -23,6 +23,7 @@ import {
   messageSignal,
   runActionSchema,
   runActionUpdate,
+  safeValidate,
   stateQuery,
   WORKFLOW_TYPE,
   type ActionRun,
@@ -61,7 +62,7 @@ function pickRef(conversation: ConversationRef): unknown {
 }
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const parsed = schema.safeParse(value);
+  const parsed = safeValidate(schema, value);
   if (!parsed.success) throw new ConversationInputError(`${what}: ${describeZodError(parsed.error)}`);
   return parsed.data;
 }

@@ -136,6 +136,20 @@ export const retryActionSchema = z
   .object({ actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.') })
   .describe('Operator tools: run an action again now, with the conversation’s current values (also while the conversation is dormant after its end).');
 
+/**
+ * safeParse that never throws. Zod's length checks compare a value's `length` even when the type check
+ * failed, and throw on one that cannot be turned into a number (an object without a prototype): such
+ * input is refused as a whole, like any other unreadable value.
+ */
+export function safeValidate<T extends z.ZodType>(schema: T, value: unknown): z.ZodSafeParseResult<z.output<T>> {
+  try {
+    return schema.safeParse(value) as z.ZodSafeParseResult<z.output<T>>;
+  } catch {
+    const error = new z.ZodError([{ code: 'custom', path: [], message: 'a value that cannot be read (a length or a number that is not one)', input: value }]);
+    return { success: false, error } as z.ZodSafeParseResult<z.output<T>>;
+  }
+}
+
 /** One readable line out of a zod error: "path: problem; path: problem". */
 export function describeZodError(error: z.ZodError): string {
   return error.issues
