@@ -48,9 +48,9 @@ describe('account store on PostgreSQL', {
   test('migrations ran once, in this schema, on a real server', async () => {
     assert.equal(first.db.engine, 'postgres');
     const r = await first.db.query<{ version: number; schemaname: string }>(
-      `SELECT m.version, t.schemaname FROM schema_migrations m, pg_tables t WHERE t.tablename = 'hubspot_connections'`,
+      `SELECT m.version, t.schemaname FROM schema_migrations m, pg_tables t WHERE t.tablename = 'hubspot_connections' ORDER BY m.version`,
     );
-    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), [[1, schema]]);
+    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), [[1, schema], [2, schema]]);
   });
 
   test('connect, encrypt, refresh once across two workers, revoke: the same SQL as PGlite', async () => {
