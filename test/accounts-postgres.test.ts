@@ -76,6 +76,16 @@ describe('account store on PostgreSQL', {
     assert.equal((await first.connection(c.accountId))?.status, 'needs-reconnect');
   });
 
+  test('write rules learned from HubSpot’s refusals: one row per property, rule and write, the newest kept', async () => {
+    const refusal = { rule: 'REQUIRED_PROPERTY', missing: ['lastname', 'company'], required: ['lastname', 'company'], condition: [], write: 'create' as const };
+    await first.rememberRefusals('pg-learned', [refusal]);
+    await second.rememberRefusals('pg-learned', [{ ...refusal, missing: ['lastname'] }]);
+    const learned = await first.learnedWriteRules('pg-learned');
+    assert.deepEqual(learned.map((l) => [l.property, l.rule, l.write]).sort(), [['company', 'REQUIRED_PROPERTY', 'create'], ['lastname', 'REQUIRED_PROPERTY', 'create']]);
+    assert.equal(learned[0]!.property, 'lastname', 'the newest first');
+    assert.deepEqual(await first.learnedWriteRules('another-account'), []);
+  });
+
   test('states are single use; action configs and disconnects are per workspace', async () => {
     await first.createOAuthState('st-1', 'pg-ws', '/', Date.now() + 60_000);
     const [x, y] = await Promise.all([first.consumeOAuthState('st-1'), second.consumeOAuthState('st-1')]);
