@@ -1,6 +1,9 @@
 // HubSpot's CRM routes for contacts, notes, their associations, contact properties and property
 // validation rules, on the date-versioned paths (API version 2026-09) and the legacy numeric ones
-// (/crm/v3, /crm/v4), with HubSpot's validation, conflict, archive, merge and error shapes.
+// (/crm/v3, /crm/v4), with HubSpot's validation, conflict, archive, merge and error shapes. The
+// answers follow the shapes of HubSpot's published 2026-09 specs (Contacts, Notes, Associations,
+// Properties, Property Validations); src/hubspot/spec-shapes.ts states them and
+// test/hubspot-conformance.test.ts holds these answers to them.
 import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, MAX_VALUE_LENGTH, NOTE_PROPERTIES } from './properties';
 import type { AccountState, PropertyValidationRule, StoredNote, StoredObject } from './store';
 
@@ -104,11 +107,8 @@ function objectRoute(method: string, type: string | undefined, rest: string[], v
       if (method === 'PATCH') return route('contacts.update', WRITE, v, (a, c) => updateContact(a, c, id));
       if (method === 'DELETE') return route('contacts.delete', WRITE, v, (a) => deleteContactRoute(a, id));
     }
-    // The date-versioned objects API reads associations under the object: …/contacts/{id}/associations/notes
-    if (v === API_VERSION && rest.length === 3 && rest[1] === 'associations' && rest[2] === 'notes' && method === 'GET') {
-      const id = decodeURIComponent(rest[0]!);
-      return route('associations.list', READ, v, (a, c) => listNoteAssociations(a, c, id));
-    }
+    // No GET …/contacts/{id}/associations/notes on 2026-09: HubSpot's 2026-09 Associations spec does not
+    // declare it (2026-03 and v4 do); its batch read (…/associations/2026-09/contacts/notes/batch/read) is the way.
     return undefined;
   }
   if (type === 'notes' || type === '0-46') {
@@ -237,10 +237,10 @@ const hasValue = (v: string | null | undefined) => v !== null && v !== undefined
  * The 2026-09 write rules: required-on-create properties, and conditional-required ones (evaluated on
  * the record as the write would leave it, when the write touches the condition or a required property).
  */
-function requiredProblems(a: AccountState, props: Record<string, string>, existing: StoredObject | undefined): Problem[] {
+function requiredProblems(a: AccountState, props: Record<string, string>, existing: StoredObject | undefined, creating: boolean): Problem[] {
   const out: Problem[] = [];
   const after = (name: string) => (name in props ? props[name] : existing?.properties[name]);
-  if (!existing) {
+  if (creating) {
     const required = a.rules.requiredOnCreate ?? [];
     for (const name of required) {
       if (!hasValue(props[name])) {
@@ -280,7 +280,8 @@ function uniqueProblems(a: AccountState, props: Record<string, string>, exceptId
 }
 
 /** The properties of a contact write, or HubSpot's 400 listing every problem with them. */
-function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: StoredObject, where = ''): Record<string, string> {
+/** `creating`: the write creates a record (an update of an id that does not exist creates nothing). */
+function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: StoredObject, where = '', creating = !existing): Record<string, string> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new HttpError(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1: properties must be an object${where}`);
   const problems: Problem[] = [];
   const out: Record<string, string> = {};
@@ -315,7 +316,7 @@ function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: Sto
     problems.push(...formatProblems(a, name, value));
     out[name] = value;
   }
-  if (!problems.length && c.apiVersion === API_VERSION) problems.push(...requiredProblems(a, out, existing));
+  if (!problems.length && c.apiVersion === API_VERSION) problems.push(...requiredProblems(a, out, existing, creating));
   if (!problems.length) problems.push(...uniqueProblems(a, out, existing?.id));
   if (problems.length) throw refuse(problems);
   return out;
@@ -408,25 +409,25 @@ function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
   return inputs as Json[];
 }
 
+/**
+ * One failing input of a batch, as the 2026-09 specs' StandardError has it: `status`, `category`,
+ * `message`, `context`, `errors` and `links` all present (the last two empty: HubSpot's batch answers
+ * carry no further detail for these).
+ */
+function standardError(category: string, message: string, context: Record<string, string[]>, subCategory?: string): Json {
+  return { status: 'error', category, ...(subCategory ? { subCategory } : {}), message, context, errors: [], links: {} };
+}
+
+/**
+ * A batch answer (BatchResponseSimplePublicObject, 2026-09): `207` when some inputs failed, with one
+ * OBJECT_NOT_FOUND error naming them all in `context.ids`, as HubSpot answers.
+ */
 function batchReply(results: Json[], missing: string[], okStatus: number, objectType = 'CONTACT'): Reply {
   const startedAt = iso();
   const base = { status: 'COMPLETE', results, startedAt, completedAt: iso() };
   if (!missing.length) return { status: okStatus, body: base };
-  return {
-    status: 207,
-    body: {
-      ...base,
-      numErrors: 1,
-      errors: [
-        {
-          status: 'error',
-          category: 'OBJECT_NOT_FOUND',
-          message: `Could not get some ${objectType} objects, they may be deleted or not exist. Check that ids are valid.`,
-          context: { ids: missing },
-        },
-      ],
-    },
-  };
+  const message = `Could not get some ${objectType} objects, they may be deleted or not exist. Check that ids are valid.`;
+  return { status: 207, body: { ...base, numErrors: 1, errors: [standardError('OBJECT_NOT_FOUND', message, { ids: missing })] } };
 }
 
 function batchRead(a: AccountState, c: Ctx): Reply {
@@ -475,7 +476,7 @@ function batchUpdate(a: AccountState, c: Ctx): Reply {
   const found = inputs.map((input, i) => {
     const id = String(input.id ?? '');
     const contact = findContact(a, id, (input.idProperty as string | undefined) ?? idProperty);
-    return { id, contact, props: checkContactWrite(a, c, input.properties, contact, ` (inputs[${i}])`) };
+    return { id, contact, props: checkContactWrite(a, c, input.properties, contact, ` (inputs[${i}])`, false) };
   });
   const results: Json[] = [];
   const missing: string[] = [];
@@ -791,9 +792,10 @@ function batchUpdateNotes(a: AccountState, c: Ctx): Reply {
   return batchReply(results, missing, 200, 'NOTE');
 }
 
-// ---- associations (v4 shape; exact, not from the search index) ------------------------------------
+// ---- associations (v4 and 2026-09 shapes; exact, not from the search index) -----------------------
 
-const contactToNote = (noteId: string) => ({ toObjectId: noteId, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: CONTACT_TO_NOTE, label: null }] });
+/** MultiAssociatedObjectWithLabel: an unlabelled association has no `label` (a string when present). */
+const contactToNote = (noteId: string) => ({ toObjectId: noteId, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: CONTACT_TO_NOTE }] });
 
 function listNoteAssociations(a: AccountState, c: Ctx, id: string): Reply {
   const rid = a.resolveContactId(id);
@@ -803,10 +805,14 @@ function listNoteAssociations(a: AccountState, c: Ctx, id: string): Reply {
   const after = Number(c.query.get('after') ?? 0) || 0;
   const ids = noteIdsOf(a, rid);
   const body: Json = { results: ids.slice(after, after + limit).map(contactToNote) };
-  if (after + limit < ids.length) body.paging = { next: { after: String(after + limit), link: null } };
+  if (after + limit < ids.length) body.paging = { next: { after: String(after + limit) } };
   return { status: 200, body };
 }
 
+/**
+ * POST …/associations/{2026-09,v4}/contacts/notes/batch/read: per input `{ id, after? }`, at most
+ * 500 notes (MAX_ASSOCIATION_PAGE), and `paging.next.after` while more remain (send it back with the same id).
+ */
 function batchReadNoteAssociations(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c, MAX_ASSOCIATION_BATCH);
   const startedAt = iso();
@@ -814,24 +820,22 @@ function batchReadNoteAssociations(a: AccountState, c: Ctx): Reply {
   const errors: Json[] = [];
   for (const input of inputs) {
     const id = String(input.id ?? '');
+    const after = Number(input.after ?? 0);
+    if (!Number.isInteger(after) || after < 0) throw new HttpError(400, 'VALIDATION_ERROR', `inputs: after must be a paging token this API gave`);
     const rid = a.resolveContactId(id);
     if (!a.contacts.has(rid)) {
-      errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: `No contact with id ${id} exists.`, context: { fromObjectId: [id] } });
+      errors.push(standardError('OBJECT_NOT_FOUND', `No contact with id ${id} exists.`, { fromObjectId: [id] }));
       continue;
     }
     const ids = noteIdsOf(a, rid);
     if (!ids.length) {
       // HubSpot reports a record without associations as an error of the batch, not an empty result.
-      errors.push({
-        status: 'error',
-        category: 'OBJECT_NOT_FOUND',
-        subCategory: 'crm.associations.NO_ASSOCIATIONS_FOUND',
-        message: `No note is associated with contact ${id}.`,
-        context: { fromObjectId: [id] },
-      });
+      errors.push(standardError('OBJECT_NOT_FOUND', `No note is associated with contact ${id}.`, { fromObjectId: [id] }, 'crm.associations.NO_ASSOCIATIONS_FOUND'));
       continue;
     }
-    results.push({ from: { id }, to: ids.map(contactToNote) });
+    const row: Json = { from: { id }, to: ids.slice(after, after + MAX_ASSOCIATION_PAGE).map(contactToNote) };
+    if (after + MAX_ASSOCIATION_PAGE < ids.length) row.paging = { next: { after: String(after + MAX_ASSOCIATION_PAGE) } };
+    results.push(row);
   }
   const body: Json = { status: 'COMPLETE', results, startedAt, completedAt: iso() };
   if (!errors.length) return { status: 200, body };
@@ -962,25 +966,17 @@ function getProperty(a: AccountState, name: string): Reply {
 }
 
 /**
- * A property's rules as the property validations API lists them: its format rules, plus the
- * portal's 2026-09 write rules that name it (REQUIRED_ON_CREATE; CONDITIONALLY_REQUIRED with the
- * condition property and its values as arguments).
+ * A property's rules as the property validations API lists them: its format rules only, each of the
+ * 27 rule types the 2026-09 spec publishes. The portal's required-on-create and conditionally
+ * required properties are not listed: HubSpot's API does not expose them there; they show only as a
+ * 400 VALIDATION_ERROR to a write (changelog "CRM API write validation enforcement").
  */
 export function validationRulesOf(a: AccountState, name: string): PropertyValidationRule[] {
-  const out: PropertyValidationRule[] = (a.rules.propertyRules?.[name] ?? []).map((r) => ({ shouldApplyNormalization: false, ...r }));
-  if (a.rules.requiredOnCreate?.includes(name)) out.push({ ruleType: 'REQUIRED_ON_CREATE', ruleArguments: [], shouldApplyNormalization: false });
-  for (const rule of a.rules.conditionalRequired ?? []) {
-    if (rule.requires.includes(name)) out.push({ ruleType: 'CONDITIONALLY_REQUIRED', ruleArguments: [rule.property, ...rule.values], shouldApplyNormalization: false });
-  }
-  return out;
+  return (a.rules.propertyRules?.[name] ?? []).map((r) => ({ shouldApplyNormalization: false, ...r }));
 }
 
 function listPropertyValidations(a: AccountState): Reply {
-  const names = new Set([
-    ...Object.keys(a.rules.propertyRules ?? {}),
-    ...(a.rules.requiredOnCreate ?? []),
-    ...(a.rules.conditionalRequired ?? []).flatMap((r) => r.requires),
-  ]);
+  const names = new Set(Object.keys(a.rules.propertyRules ?? {}));
   const results = [...names]
     .filter((n) => a.properties.has(n))
     .sort()

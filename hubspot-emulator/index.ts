@@ -3,10 +3,13 @@
 import { archiveContact, archiveNote, mergeContacts, noteIdsOf } from './crm';
 import { searchLagOf, type SearchLag, type SearchLagOption } from './search-index';
 import { EmulatorServer } from './server';
+import type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 import { prng } from './store';
 import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, RequestRecord, StoredNote, StoredObject, ValidationRules } from './store';
 
 export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, RequestRecord, ValidationRules } from './store';
+export { PROPERTY_RULE_TYPES } from './store';
+export type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 export { API_VERSION } from './crm';
 export { DEFAULT_SEARCH_LAG, type SearchLag, type SearchLagOption } from './search-index';
 
@@ -40,8 +43,12 @@ export interface HubSpotEmulator {
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
   setFaults(accountId: string, faults: FaultSpec | null, seed?: number): void;
-  /** Queues faults for the next calls of an operation; `holdMs` is a slow-write's hold. */
-  failNext(accountId: string, operation: string, kind: FaultKind, count?: number, options?: { holdMs?: number }): void;
+  /** Queues faults for the next calls of an operation; `holdMs` is a slow-write's hold, `retryAfterSeconds` a 477's migration. */
+  failNext(accountId: string, operation: string, kind: FaultKind, count?: number, options?: { holdMs?: number; retryAfterSeconds?: number }): void;
+  /** Queues faults (429, 500, 503) for the next calls of the OAuth token API. */
+  failNextOAuth(kind: OAuthFaultKind, count?: number): void;
+  /** How the OAuth token API words its refusals: the 2026-03 spec's Error (default), v1's `status`, or RFC 6749's `error`. */
+  setOAuthErrorShape(shape: OAuthErrorShape): void;
   /** What became of calls held or cut by slow-write, lost-response and timeout faults, oldest first (the last 1,000). */
   faultLog(accountId: string): FaultLogEntry[];
   /** Live contacts (archived and merged-away ones are not listed). */
@@ -84,6 +91,8 @@ export async function startHubSpotEmulator(
     searchLagMs?: SearchLagOption;
     /** OAuth access token lifetime in seconds (default 1800) and the OAuth apps (default the demo app): see oauth.ts. */
     accessTokenTtlSeconds?: number;
+    /** How the OAuth token API words its refusals (default 'spec'): see oauth.ts. */
+    oauthErrorShape?: OAuthErrorShape;
   } = {},
 ): Promise<HubSpotEmulator> {
   const server = new EmulatorServer({ ...opts, accounts: opts.accounts ?? [DEMO_ACCOUNT] });
@@ -101,7 +110,9 @@ export async function startHubSpotEmulator(
       a.faults = faults;
       if (seed !== undefined) a.random = prng(seed);
     },
-    failNext: (accountId, operation, kind, count = 1, options = {}) => void server.queueFault(server.account(accountId), operation, kind, count, options.holdMs),
+    failNext: (accountId, operation, kind, count = 1, options = {}) => void server.queueFault(server.account(accountId), operation, kind, count, options.holdMs, options.retryAfterSeconds),
+    failNextOAuth: (kind, count = 1) => void server.oauth.failNext(kind, count),
+    setOAuthErrorShape: (shape) => void (server.oauth.errorShape = shape),
     faultLog: (accountId) => server.account(accountId).faultLog.map(copy),
     contacts: (accountId) => [...server.account(accountId).contacts.values()].map(copy),
     notes: (accountId) => [...server.account(accountId).notes.values()].map(copy),

@@ -1,8 +1,13 @@
 // HubSpot's OAuth for public apps, as the emulator speaks it: the install (authorize) page with its
 // consent form, and the date-versioned token API (POST /oauth/2026-03/token, …/token/introspect,
-// …/token/revoke) with form bodies and RFC 6749 error bodies. Access tokens expire (30 minutes by
-// default); an expired one is a 401 EXPIRED_AUTHENTICATION on the CRM routes. Each installed portal
-// is an emulator account with its own data; what an app creates carries the app id as record source.
+// …/token/revoke) with form bodies, answering in the shapes of HubSpot's published 2026-03 OAuth spec
+// (Auth/Oauth/Rollouts/279897/2026-03/oauth.json): token answers with token_use and a scopes array,
+// introspections with every field the spec requires, refusals in HubSpot's standard Error
+// (category, correlationId, message). Older dialects of the refusals (the v1 answers' `status`,
+// RFC 6749's `error`) are named options, for clients that must read them too. Access tokens expire
+// (30 minutes by default); an expired one is a 401 EXPIRED_AUTHENTICATION on the CRM routes. Each
+// installed portal is an emulator account with its own data; what an app creates carries the app id
+// as record source.
 //
 // Tokens are signed, not remembered: a restarted emulator still accepts the refresh tokens it issued
 // before (its portals are seeded again), so a development database of connections survives restarts.
@@ -20,11 +25,23 @@ export interface EmulatorOAuthApp {
   redirectUris?: string[];
 }
 
+/**
+ * How the token API words a refusal: 'spec' (default), the 2026-03 spec's Error
+ * `{ category, correlationId, message }`; 'v1-status', HubSpot's v1 answers `{ status: "BAD_REFRESH_TOKEN",
+ * message, correlationId }`; 'rfc6749', RFC 6749 section 5.2's `{ error: "invalid_grant", error_description }`.
+ */
+export type OAuthErrorShape = 'spec' | 'v1-status' | 'rfc6749';
+
+/** A fault the token API answers instead of its work: HubSpot's 429 or an outage. */
+export type OAuthFaultKind = '429' | '500' | '503';
+
 export interface EmulatorOAuthOptions {
   /** Lifetime of access tokens in seconds. Default 1800 (HubSpot's 30 minutes). */
   accessTokenTtlSeconds?: number;
   /** OAuth apps the emulator knows. Default: the demo app (demo-client-id / demo-client-secret). */
   oauthApps?: EmulatorOAuthApp[];
+  /** How refusals of the token API are worded. Default 'spec'. */
+  oauthErrorShape?: OAuthErrorShape;
 }
 
 export const DEMO_OAUTH_APP: EmulatorOAuthApp = {
@@ -81,6 +98,28 @@ const SIGNING_SECRET = 'hubspot-emulator-oauth-signing-secret';
 const CODE_TTL_MS = 10 * 60_000;
 const TOKEN_PATH = '/oauth/2026-03/token';
 
+/**
+ * Why the token API refused: its HTTP status, the v1 `status` name and the RFC 6749 `error` code for
+ * the older dialects, and the 2026-03 Error's category.
+ */
+interface Refusal {
+  status: number;
+  category: string;
+  v1: string;
+  rfc: string;
+  message: string;
+}
+const refusal = (status: number, category: string, v1: string, rfc: string, message: string): Refusal => ({ status, category, v1, rfc, message });
+const BAD_FORM = refusal(400, 'VALIDATION_ERROR', 'BAD_REQUEST', 'invalid_request', 'The body must be application/x-www-form-urlencoded.');
+const BAD_GRANT_TYPE = refusal(400, 'VALIDATION_ERROR', 'BAD_GRANT_TYPE', 'unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
+const BAD_CLIENT = refusal(401, 'INVALID_AUTHENTICATION', 'BAD_CLIENT_ID', 'invalid_client', 'Missing or unknown client_id, or a client_secret that does not match.');
+const BAD_CODE = refusal(400, 'VALIDATION_ERROR', 'BAD_AUTH_CODE', 'invalid_grant', 'Missing, expired or already used authorization code.');
+const BAD_VERIFIER = refusal(400, 'VALIDATION_ERROR', 'BAD_AUTH_CODE', 'invalid_grant', 'code_verifier does not match the code_challenge of the install.');
+const BAD_REDIRECT = refusal(400, 'VALIDATION_ERROR', 'BAD_REDIRECT_URI', 'invalid_grant', 'redirect_uri does not match the one the code was issued for.');
+const BAD_REFRESH = refusal(400, 'VALIDATION_ERROR', 'BAD_REFRESH_TOKEN', 'invalid_grant', 'Missing, unknown or revoked refresh token.');
+const OTHER_APPS_REFRESH = refusal(400, 'VALIDATION_ERROR', 'BAD_REFRESH_TOKEN', 'invalid_grant', 'The refresh token was issued to another app.');
+const BAD_TOKEN = refusal(400, 'VALIDATION_ERROR', 'BAD_TOKEN', 'invalid_request', 'The token is not valid: unknown, revoked, or issued to another app.');
+
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 export class EmulatorOAuth {
@@ -89,12 +128,22 @@ export class EmulatorOAuth {
   private readonly revoked = new Set<string>();
   private readonly portalIds = new Map<string, number>();
   private readonly accessTtlMs: number;
+  private readonly faults: OAuthFaultKind[] = [];
   /** Calls to the token endpoint, by grant type (tests count refreshes). */
   readonly grantCounts: Record<string, number> = {};
+  /** How refusals are worded (settable: a test plays an older HubSpot). */
+  errorShape: OAuthErrorShape;
 
   constructor(private readonly host: EmulatorOAuthHost, options: EmulatorOAuthOptions = {}) {
     this.accessTtlMs = (options.accessTokenTtlSeconds ?? 1800) * 1000;
+    this.errorShape = options.oauthErrorShape ?? 'spec';
     for (const app of options.oauthApps ?? [DEMO_OAUTH_APP]) this.apps.set(app.clientId, app);
+  }
+
+  /** Queues faults for the next calls of the token API (/token, /introspect, /revoke), oldest first. */
+  failNext(kind: OAuthFaultKind, count = 1): number {
+    for (let i = 0; i < count; i++) this.faults.push(kind);
+    return this.faults.length;
   }
 
   /** The portal (hub) id of an emulator account: stable for a given account id. */
@@ -160,7 +209,9 @@ export class EmulatorOAuth {
     if (path === '/oauth/authorize' && method === 'POST') return this.authorizeDecision(res, await readForm(req));
     if (method === 'POST' && (path === TOKEN_PATH || path === `${TOKEN_PATH}/introspect` || path === `${TOKEN_PATH}/revoke`)) {
       const form = await readForm(req);
-      if (!form) return oauthError(res, 400, 'invalid_request', 'the body must be application/x-www-form-urlencoded', 'BAD_REQUEST');
+      const fault = this.faults.shift();
+      if (fault) return this.fault(res, fault);
+      if (!form) return this.refuse(res, BAD_FORM);
       if (path === TOKEN_PATH) return this.token(res, form);
       if (path.endsWith('/introspect')) return this.introspect(res, form);
       return this.revoke(res, form);
@@ -274,83 +325,140 @@ export class EmulatorOAuth {
   private token(res: ServerResponse, form: URLSearchParams): void {
     const grant = form.get('grant_type') ?? '';
     this.grantCounts[grant || '(none)'] = (this.grantCounts[grant || '(none)'] ?? 0) + 1;
-    if (grant !== 'authorization_code' && grant !== 'refresh_token') {
-      return oauthError(res, 400, 'unsupported_grant_type', 'grant_type must be authorization_code or refresh_token', 'BAD_GRANT_TYPE');
-    }
+    if (grant !== 'authorization_code' && grant !== 'refresh_token') return this.refuse(res, BAD_GRANT_TYPE);
     const app = this.client(form);
-    if (!app) return oauthError(res, 401, 'invalid_client', 'missing or unknown client_id, or a client_secret that does not match', 'BAD_CLIENT_ID');
+    if (!app) return this.refuse(res, BAD_CLIENT);
 
     if (grant === 'authorization_code') {
       const code = form.get('code') ?? '';
       const pending = this.codes.get(code);
       this.codes.delete(code); // single use, even when refused below
-      if (!pending || pending.expiresAt < Date.now() || pending.clientId !== app.clientId) {
-        return oauthError(res, 400, 'invalid_grant', 'missing, expired or already used authorization code', 'BAD_AUTH_CODE');
-      }
-      if (form.get('redirect_uri') !== pending.redirectUri) {
-        return oauthError(res, 400, 'invalid_grant', 'redirect_uri does not match the one the code was issued for', 'BAD_REDIRECT_URI');
-      }
-      if (pending.codeChallenge && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== pending.codeChallenge) {
-        return oauthError(res, 400, 'invalid_grant', 'code_verifier does not match the code_challenge of the install', 'BAD_AUTH_CODE');
-      }
+      if (!pending || pending.expiresAt < Date.now() || pending.clientId !== app.clientId) return this.refuse(res, BAD_CODE);
+      if (form.get('redirect_uri') !== pending.redirectUri) return this.refuse(res, BAD_REDIRECT);
+      // PKCE (RFC 7636, S256): a code issued for a challenge needs its verifier.
+      if (pending.codeChallenge && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== pending.codeChallenge) return this.refuse(res, BAD_VERIFIER);
       const refreshClaims: TokenClaims = { t: 'r', p: pending.accountId, h: this.portalId(pending.accountId), app: app.appId, c: app.clientId, s: pending.scopes, n: randomUUID() };
-      const refreshToken = this.sign(refreshClaims);
-      const access = this.accessTokenFor(refreshClaims, refreshClaims.n);
-      return sendJson(res, 200, { token_type: 'bearer', access_token: access.token, refresh_token: refreshToken, expires_in: access.expiresIn, scope: pending.scopes.join(' '), hub_id: refreshClaims.h });
+      return this.grantAnswer(res, refreshClaims, this.sign(refreshClaims));
     }
 
     const refreshToken = form.get('refresh_token') ?? '';
     const claims = this.verify(refreshToken);
-    if (!claims || claims.t !== 'r' || this.revoked.has(claims.n) || !this.host.accounts.has(claims.p)) {
-      return oauthError(res, 400, 'invalid_grant', 'missing, unknown or revoked refresh token', 'BAD_REFRESH_TOKEN');
-    }
-    if (claims.c !== app.clientId) return oauthError(res, 400, 'invalid_grant', 'the refresh token was issued to another app', 'BAD_REFRESH_TOKEN');
-    const access = this.accessTokenFor(claims, claims.n);
+    if (!claims || claims.t !== 'r' || this.revoked.has(claims.n) || !this.host.accounts.has(claims.p)) return this.refuse(res, BAD_REFRESH);
+    if (claims.c !== app.clientId) return this.refuse(res, OTHER_APPS_REFRESH);
     // HubSpot refresh tokens do not rotate: the same one keeps working until revoked.
-    return sendJson(res, 200, { token_type: 'bearer', access_token: access.token, refresh_token: refreshToken, expires_in: access.expiresIn, scope: claims.s.join(' '), hub_id: claims.h });
+    return this.grantAnswer(res, claims, refreshToken);
   }
 
+  /** AccessTokenResponse (2026-03): token_use "access_token", the scopes as an array. */
+  private grantAnswer(res: ServerResponse, refresh: TokenClaims, refreshToken: string): void {
+    const access = this.accessTokenFor(refresh, refresh.n);
+    sendJson(res, 200, {
+      token_type: 'bearer',
+      token_use: 'access_token',
+      access_token: access.token,
+      refresh_token: refreshToken,
+      expires_in: access.expiresIn,
+      hub_id: refresh.h,
+      user_id: userIdOf(refresh),
+      scopes: [...refresh.s],
+    });
+  }
+
+  /** A refusal in the configured dialect. */
+  private refuse(res: ServerResponse, r: Refusal): void {
+    if (this.errorShape === 'rfc6749') return sendJson(res, r.status, { error: r.rfc, error_description: r.message });
+    if (this.errorShape === 'v1-status') return sendJson(res, r.status, { status: r.v1, message: r.message, correlationId: randomUUID() });
+    sendJson(res, r.status, { category: r.category, correlationId: randomUUID(), message: r.message });
+  }
+
+  /** An injected fault: HubSpot's 429 (with Retry-After) or an outage, in the standard Error shape. */
+  private fault(res: ServerResponse, kind: OAuthFaultKind): void {
+    const status = Number(kind);
+    const body =
+      status === 429
+        ? { status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', category: 'RATE_LIMITS', correlationId: randomUUID(), message: 'You have reached your ten_secondly_rolling limit.' }
+        : { status: 'error', category: status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR', correlationId: randomUUID(), message: status === 503 ? 'Service Unavailable' : 'internal error' };
+    sendJson(res, status, body, status === 429 ? { 'Retry-After': '1' } : {});
+  }
+
+  /**
+   * TokenInfoResponseBaseIF (2026-03): every field the spec requires of an access or a refresh token's
+   * introspection. An expired access token is described with `active: false`; a token that is not one
+   * of ours, revoked, or another app's has no such description: the spec's Error, 400.
+   */
   private introspect(res: ServerResponse, form: URLSearchParams): void {
     const app = this.client(form);
-    if (!app) return oauthError(res, 401, 'invalid_client', 'missing or unknown client_id, or a client_secret that does not match', 'BAD_CLIENT_ID');
-    const claims = this.verify(form.get('token') ?? '');
+    if (!app) return this.refuse(res, BAD_CLIENT);
+    const token = form.get('token') ?? '';
+    const claims = this.verify(token);
     const now = Date.now();
     const revoked = claims && (this.revoked.has(claims.n) || (claims.r !== undefined && this.revoked.has(claims.r)));
-    if (!claims || revoked || claims.c !== app.clientId || (claims.e !== undefined && claims.e <= now) || !this.host.accounts.has(claims.p)) {
-      return sendJson(res, 200, { active: false });
-    }
-    return sendJson(res, 200, {
-      active: true,
-      token_use: claims.t === 'a' ? 'access_token' : 'refresh_token',
+    if (!claims || revoked || claims.c !== app.clientId || !this.host.accounts.has(claims.p)) return this.refuse(res, BAD_TOKEN);
+    const common = {
+      token,
       token_type: 'bearer',
       client_id: claims.c,
       hub_id: claims.h,
       app_id: claims.app,
+      user_id: userIdOf(claims),
       hub_domain: `${claims.p}.hubspot-emulator.local`,
-      scopes: claims.s,
-      ...(claims.e !== undefined ? { expires_in: Math.max(0, Math.floor((claims.e - now) / 1000)), exp: Math.floor(claims.e / 1000) } : {}),
+      scopes: [...claims.s],
+    };
+    if (claims.t === 'r') return sendJson(res, 200, { active: true, token_use: 'refresh_token', ...common });
+    const expiresAt = claims.e ?? now;
+    sendJson(res, 200, {
+      active: expiresAt > now,
+      token_use: 'access_token',
+      ...common,
+      expires_in: Math.max(0, Math.floor((expiresAt - now) / 1000)),
+      is_private_distribution: false,
+      signed_access_token: {
+        appId: claims.app,
+        appInstallId: `${claims.app}-${claims.h}`,
+        audience: 'api.hubapi.com',
+        expiresAt,
+        hubId: claims.h,
+        hublet: 'na1',
+        installingUserId: userIdOf(claims),
+        isPrivateDistribution: false,
+        isServiceAccount: false,
+        isUserLevel: false,
+        newSignature: '',
+        scopeToScopeGroupPks: '',
+        scopes: claims.s.join(' '),
+        signature: '',
+        trialScopeToScopeGroupPks: '',
+        trialScopes: '',
+        userId: userIdOf(claims),
+      },
     });
   }
 
+  /**
+   * The 2026-03 spec declares no success answer for a revocation (only the Error default); HubSpot's v1
+   * revocation (DELETE /oauth/v1/refresh-tokens/{token}) answers 204 without a body, and so does this.
+   */
   private revoke(res: ServerResponse, form: URLSearchParams): void {
     const app = this.client(form);
-    if (!app) return oauthError(res, 401, 'invalid_client', 'missing or unknown client_id, or a client_secret that does not match', 'BAD_CLIENT_ID');
+    if (!app) return this.refuse(res, BAD_CLIENT);
     const claims = this.verify(form.get('token') ?? '');
     // RFC 7009: an unknown token is not an error.
     if (claims && claims.c === app.clientId) this.revoked.add(claims.n);
-    sendJson(res, 200, {});
+    res.writeHead(204, { 'Cache-Control': 'no-store' });
+    res.end();
   }
 }
 
 // ---- small HTTP helpers ----
 
-function oauthError(res: ServerResponse, status: number, error: string, description: string, hubspotStatus: string): void {
-  sendJson(res, status, { error, error_description: description, status: hubspotStatus, message: description, correlationId: randomUUID() });
+/** The installing user of a token's portal: the emulator has no users, so one stable id per portal. */
+function userIdOf(claims: TokenClaims): number {
+  return 5_000_000 + (claims.h % 1_000_000);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+  res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
   res.end(text);
 }
 

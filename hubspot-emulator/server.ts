@@ -7,6 +7,7 @@ import { searchLagOf, type SearchLag, type SearchLagOption } from './search-inde
 import {
   AccountState,
   DEFAULT_SLOW_WRITE_MS,
+  LOCK_MS,
   prng,
   type EmulatorAccountSeed,
   type FaultKind,
@@ -19,6 +20,8 @@ import { EmulatorOAuth, type EmulatorOAuthOptions, type OAuthAuthentication } fr
 
 const REQUEST_LOG_SIZE = 10_000;
 const DAILY_LIMIT = 1_000_000;
+/** The bulk writes a random 423 (`lockedRate`) may refuse: HubSpot locks records during large batch syncs. */
+const BULK_WRITES = new Set(['contacts.batchCreate', 'contacts.batchUpdate', 'contacts.batchUpsert', 'notes.batchCreate', 'notes.batchUpdate']);
 
 // ---- the server ---------------------------------------------------------------------------------
 
@@ -37,6 +40,7 @@ interface DrawnFault {
   kind?: FaultKind;
   latencyMs?: number;
   holdMs?: number;
+  retryAfterSeconds?: number;
 }
 
 export class EmulatorServer {
@@ -177,6 +181,7 @@ export class EmulatorServer {
     if (f.timeoutRate && r() < f.timeoutRate) return { kind: 'timeout' };
     if (f.lostResponseRate && r() < f.lostResponseRate) return { kind: 'lost-response' };
     if (f.slowWriteRate && r() < f.slowWriteRate) return { kind: 'slow-write' };
+    if (f.lockedRate && BULK_WRITES.has(operation) && r() < f.lockedRate) return { kind: '423' };
     if (f.latencyMs) return { latencyMs: f.latencyMs + (f.latencyJitterMs ? r() * f.latencyJitterMs : 0) };
     return undefined;
   }
@@ -245,6 +250,11 @@ export class EmulatorServer {
     const arrived = Date.now();
     const drawn = this.drawFault(account, operation);
     const fault = drawn?.kind;
+    const busy = this.busyAnswer(account, operation, drawn, arrived);
+    if (busy) {
+      record(busy.status, busy.fault);
+      return this.send(res, busy.status, busy.body, busy.headers);
+    }
     const logFault = (kind: 'slow-write' | 'lost-response' | 'timeout', outcome: 'applied' | 'dropped', reply?: Reply) =>
       account.logFault({ kind, operation, method, path: url.pathname, at: arrived, endedAt: Date.now(), outcome, ...(reply ? { status: reply.status, ids: idsOf(reply) } : {}) });
     if (drawn?.latencyMs !== undefined) await sleep(drawn.latencyMs);
@@ -347,9 +357,9 @@ export class EmulatorServer {
           return ok({ faults: a.faults });
         }
         if (method === 'POST' && what === 'fail-next') {
-          const body = (await readJson(req)) as { operation?: string; kind?: FaultKind; count?: number; holdMs?: number } | undefined;
+          const body = (await readJson(req)) as { operation?: string; kind?: FaultKind; count?: number; holdMs?: number; retryAfterSeconds?: number } | undefined;
           if (!body?.operation || !body.kind) return ok({ message: 'fail-next needs operation and kind' }, 400);
-          return ok({ queued: this.queueFault(a, body.operation, body.kind, body.count ?? 1, body.holdMs) });
+          return ok({ queued: this.queueFault(a, body.operation, body.kind, body.count ?? 1, body.holdMs, body.retryAfterSeconds) });
         }
         if (method === 'GET' && what === 'fault-log') return ok({ results: [...a.faultLog] });
         if (method === 'GET' && what === 'search-lag') return ok(a.searchLag);
@@ -392,11 +402,34 @@ export class EmulatorServer {
   }
 
   /** Queues `count` faults of a kind for the next calls of an operation; the queue's new length. */
-  queueFault(a: AccountState, operation: string, kind: FaultKind, count = 1, holdMs?: number): number {
+  queueFault(a: AccountState, operation: string, kind: FaultKind, count = 1, holdMs?: number, retryAfterSeconds?: number): number {
     const q: QueuedFault[] = a.failNext.get(operation) ?? [];
-    for (let i = 0; i < count; i++) q.push(holdMs === undefined ? kind : { kind, holdMs });
+    for (let i = 0; i < count; i++) q.push(holdMs === undefined && retryAfterSeconds === undefined ? kind : { kind, holdMs, retryAfterSeconds });
     a.failNext.set(operation, q);
     return q.length;
+  }
+
+  /**
+   * HubSpot's "Error handling" docs: 477 Migration in Progress, with a Retry-After header, while an
+   * account moves between data hosting locations (every call of the account, until the migration
+   * ends); 423 Locked when records are being synced in bulk, a lock that lasts 2 seconds (the same
+   * operation is refused until it has passed). A drawn 477 starts a migration of `retryAfterSeconds`
+   * (default 1); a drawn 423 starts a lock. The categories are the emulator's: the docs name none.
+   */
+  private busyAnswer(a: AccountState, operation: string, drawn: DrawnFault | undefined, now: number): { status: number; fault: string; body: unknown; headers: Record<string, string> } | undefined {
+    const correlationId = randomUUID();
+    if (drawn?.kind === '477') a.migratingUntil = Math.max(a.migratingUntil, now + (drawn.retryAfterSeconds ?? 1) * 1000);
+    if (now < a.migratingUntil) {
+      const seconds = Math.max(1, Math.ceil((a.migratingUntil - now) / 1000));
+      const body = { status: 'error', message: `This HubSpot account is being migrated between data hosting locations; retry after ${seconds} seconds.`, correlationId, category: 'MIGRATION_IN_PROGRESS' };
+      return { status: 477, fault: drawn?.kind === '477' ? 'injected-477' : 'migration', body, headers: { 'Retry-After': String(seconds) } };
+    }
+    if (drawn?.kind === '423') a.locks.set(operation, now + LOCK_MS);
+    if (now < (a.locks.get(operation) ?? 0)) {
+      const body = { status: 'error', message: 'These records are locked by a sync in progress; wait at least 2 seconds before the next request.', correlationId, category: 'LOCKED' };
+      return { status: 423, fault: drawn?.kind === '423' ? 'injected-423' : 'locked', body, headers: {} };
+    }
+    return undefined;
   }
 }
 

@@ -5,18 +5,31 @@
 import { defineProperty, STANDARD_CONTACT_PROPERTIES, type PropertyDefinition, type PropertySeed } from './properties';
 import { SearchIndex, searchLagOf, type SearchLag, type SearchLagOption } from './search-index';
 
+/**
+ * The rule types a property validation rule may have: the 27 values of the `ruleType` enum of HubSpot's
+ * 2026-09 Property Validations spec (PublicPropertyValidationRule). A seed naming any other is refused.
+ */
+export const PROPERTY_RULE_TYPES = [
+  'AFTER_DATETIME_DURATION', 'AFTER_DURATION', 'ALPHANUMERIC', 'BEFORE_DATETIME_DURATION', 'BEFORE_DURATION', 'DAYS_OF_WEEK',
+  'DECIMAL', 'DOMAIN', 'EMAIL', 'EMAIL_ALLOWED_DOMAINS', 'EMAIL_BLOCKED_DOMAINS', 'END_DATE', 'END_DATETIME', 'FORMAT',
+  'MAX_LENGTH', 'MAX_NUMBER', 'MIN_LENGTH', 'MIN_NUMBER', 'PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE', 'REGEX',
+  'SPECIAL_CHARACTERS', 'START_DATE', 'START_DATETIME', 'URL', 'URL_ALLOWED_DOMAINS', 'URL_BLOCKED_DOMAINS', 'WHITESPACE',
+] as const;
+export type PropertyRuleType = (typeof PROPERTY_RULE_TYPES)[number];
+
 /** A property format rule, as the property validations API describes it. */
 export interface PropertyValidationRule {
-  /** MIN_LENGTH [n], MAX_LENGTH [n], REGEX [pattern], ALPHANUMERIC ["ALPHA_ONLY" | "NUMERIC_ONLY" | "ALPHANUMERIC_ONLY"] */
-  ruleType: string;
+  /** Enforced: MIN_LENGTH [n], MAX_LENGTH [n], REGEX [pattern], ALPHANUMERIC ["ALPHA_ONLY" | "NUMERIC_ONLY" | "ALPHANUMERIC_ONLY"]; the others are listed only. */
+  ruleType: PropertyRuleType;
   ruleArguments: string[];
   shouldApplyNormalization?: boolean;
 }
 
 /**
  * A portal's write-validation rules. Format rules apply to every API write (HubSpot enforces them on
- * integrations since July 2023); required-on-create and conditional-required rules apply to writes
- * through API version 2026-09.
+ * integrations since July 2023) and are readable through the property validations API;
+ * required-on-create and conditional-required rules apply to writes through API version 2026-09 and
+ * show only in the 400 VALIDATION_ERROR that refuses such a write.
  */
 export interface ValidationRules {
   /** Properties the portal's create form requires: a create without a value for one is refused. */
@@ -53,14 +66,30 @@ export interface FaultSpec {
   slowWriteRate?: number;
   /** How long a "slow-write" fault holds a call before applying it (if the caller is still there). Default 10 s. */
   slowWriteMs?: number;
+  /** Share of bulk writes (batch create, update, upsert) refused with 423 Locked, each starting a 2 s lock. */
+  lockedRate?: number;
 }
 
-export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write';
+export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write' | '423' | '477';
 
 export const DEFAULT_SLOW_WRITE_MS = 10_000;
+/** HubSpot's docs: a 423 lock on bulk writes lasts 2 seconds. */
+export const LOCK_MS = 2_000;
 
-/** A fault queued by failNext: a kind, or a kind with its hold (slow-write). */
-export type QueuedFault = FaultKind | { kind: FaultKind; holdMs?: number };
+/** A fault queued by failNext: a kind, or a kind with its hold (slow-write) or its Retry-After (477). */
+export type QueuedFault = FaultKind | { kind: FaultKind; holdMs?: number; retryAfterSeconds?: number };
+
+/** Refuses rules HubSpot cannot have: a format rule whose type is not one of the 27 published ones. */
+export function checkValidationRules(rules: ValidationRules): ValidationRules {
+  for (const [property, list] of Object.entries(rules.propertyRules ?? {})) {
+    for (const rule of list) {
+      if (!(PROPERTY_RULE_TYPES as readonly string[]).includes(rule.ruleType)) {
+        throw new Error(`property "${property}": rule type "${rule.ruleType}" is not one HubSpot publishes (${PROPERTY_RULE_TYPES.length} exist); required-on-create and conditionally required properties are requiredOnCreate and conditionalRequired`);
+      }
+    }
+  }
+  return rules;
+}
 
 /** What became of a call held by a fault: applied (and answered, or not for lost-response) or dropped. */
 export interface FaultLogEntry {
@@ -167,7 +196,11 @@ export class AccountState {
   /** Custom properties with hasUniqueValue, and value -> contact id for each. */
   readonly uniqueProperties: string[] = [];
   readonly uniqueIndex = new Map<string, Map<string, string>>();
-  rules: ValidationRules;
+  private currentRules: ValidationRules = {};
+  /** Operation -> until when (epoch ms) it answers 423 Locked, after a 423. */
+  readonly locks = new Map<string, number>();
+  /** Until when (epoch ms) every call answers 477 Migration in Progress. */
+  migratingUntil = 0;
   readonly searchContacts: SearchIndex;
   readonly searchNotes: SearchIndex;
   readonly faultLog: FaultLogEntry[] = [];
@@ -205,6 +238,15 @@ export class AccountState {
     }
     for (const c of seed.contacts ?? []) this.addPersonContact(c.properties, c.id);
     this.setSearchLag(searchLagOf(seed.searchLagMs, options.searchLag));
+  }
+
+  get rules(): ValidationRules {
+    return this.currentRules;
+  }
+
+  /** The portal's write rules; a format rule of a type HubSpot does not publish is refused. */
+  set rules(rules: ValidationRules) {
+    this.currentRules = checkValidationRules(rules);
   }
 
   setSearchLag(lag: SearchLag): void {

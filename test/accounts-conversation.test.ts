@@ -160,6 +160,27 @@ describe('conversations on accounts connected at run time', () => {
     });
   });
 
+  test('a portal rule HubSpot enforces only in its 400 (required on create): named in the outcome, then a warning of the config check', async () => {
+    const portal = emulator.account(DEMO_ACCOUNT.accountId);
+    portal.rules = { requiredOnCreate: ['lastname'] };
+    try {
+      // Before any write met the rule, HubSpot's API shows nothing of it: no warning.
+      assert.deepEqual((await client.validateActionConfig(action(accountId))).warnings, []);
+      const { outcome } = await withWorker(() => call(accountId, 'robin.rule@example.com'));
+      assert.equal(outcome.result, 'failed');
+      assert.match(outcome.reason, /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY: missing lastname/);
+      assert.equal(contactsWith('robin.rule@example.com').length, 0);
+      const { warnings } = await client.validateActionConfig(action(accountId));
+      assert.equal(warnings.length, 1, warnings.join(' | '));
+      assert.match(warnings[0]!, /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/);
+      const mapped = { ...action(accountId), fieldMappings: [...action(accountId).fieldMappings, { hubspotProperty: 'lastname', astraField: 'last_name' }] };
+      assert.deepEqual((await client.validateActionConfig(mapped)).warnings, []);
+    } finally {
+      portal.rules = {};
+      await store.db.query('DELETE FROM learned_write_rules');
+    }
+  });
+
   test('another workspace cannot use the account', async () => {
     await withWorker(async () => {
       const { outcome } = await call(accountId, 'intruder@example.com', 'ws-intruder');

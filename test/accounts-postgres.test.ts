@@ -48,9 +48,9 @@ describe('account store on PostgreSQL', {
   test('migrations ran once, in this schema, on a real server', async () => {
     assert.equal(first.db.engine, 'postgres');
     const r = await first.db.query<{ version: number; schemaname: string }>(
-      `SELECT m.version, t.schemaname FROM schema_migrations m, pg_tables t WHERE t.tablename = 'hubspot_connections'`,
+      `SELECT m.version, t.schemaname FROM schema_migrations m, pg_tables t WHERE t.tablename = 'hubspot_connections' ORDER BY m.version`,
     );
-    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), [[1, schema]]);
+    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), [[1, schema], [2, schema]]);
   });
 
   test('connect, encrypt, refresh once across two workers, revoke: the same SQL as PGlite', async () => {
@@ -74,6 +74,16 @@ describe('account store on PostgreSQL', {
     const fresh = new StoreDirectory(second, { oauth });
     await assert.rejects(fresh.accessToken(c.accountId), { name: 'AccountNeedsReconnect' });
     assert.equal((await first.connection(c.accountId))?.status, 'needs-reconnect');
+  });
+
+  test('write rules learned from HubSpot’s refusals: one row per property, rule and write, the newest kept', async () => {
+    const refusal = { rule: 'REQUIRED_PROPERTY', missing: ['lastname', 'company'], required: ['lastname', 'company'], condition: [], write: 'create' as const };
+    await first.rememberRefusals('pg-learned', [refusal]);
+    await second.rememberRefusals('pg-learned', [{ ...refusal, missing: ['lastname'] }]);
+    const learned = await first.learnedWriteRules('pg-learned');
+    assert.deepEqual(learned.map((l) => [l.property, l.rule, l.write]).sort(), [['company', 'REQUIRED_PROPERTY', 'create'], ['lastname', 'REQUIRED_PROPERTY', 'create']]);
+    assert.equal(learned[0]!.property, 'lastname', 'the newest first');
+    assert.deepEqual(await first.learnedWriteRules('another-account'), []);
   });
 
   test('states are single use; action configs and disconnects are per workspace', async () => {

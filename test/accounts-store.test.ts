@@ -167,13 +167,67 @@ describe('account store', () => {
     assert.ok(Date.now() - started < 500);
     assert.equal(refreshes(emulator), before, 'a needs-reconnect account must not call HubSpot again');
     assert.equal((await worker.connection(c.accountId))?.status, 'needs-reconnect');
-    assert.match((await store.connection(c.accountId))!.statusReason!, /refused the refresh token/);
+    assert.match((await store.connection(c.accountId))!.statusReason!, /refused the refresh token \(400 VALIDATION_ERROR\)/);
 
     // The operator reconnects the same portal in the same workspace: the same account id works again.
     const again = await connectDirectly(store, oauth, 'w-revoked');
     assert.equal(again.accountId, c.accountId);
     assert.equal(again.status, 'connected');
     assert.equal(await crmStatus(emulator, await worker.accessToken(c.accountId)), 200);
+    await store.close();
+  });
+
+  // HubSpot has refused dead refresh tokens in three dialects; each must end the connection at once.
+  for (const [shape, code] of [
+    ['spec', 'VALIDATION_ERROR'],
+    ['v1-status', 'BAD_REFRESH_TOKEN'],
+    ['rfc6749', 'invalid_grant'],
+  ] as const) {
+    test(`a revoked refresh token answered in the ${shape} dialect: needs-reconnect at the first refresh, no retry`, async () => {
+      const store = await memoryStore();
+      const oauth = oauthClient(emulator.url);
+      const c = await connectDirectly(store, oauth, `w-dialect-${shape}`);
+      const worker = new StoreDirectory(store, { oauth, cacheTtlMs: 0 });
+      await oauth.revoke((await store.tokens(c.accountId))!.refreshToken!);
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      emulator.oauth.errorShape = shape;
+      try {
+        const before = refreshes(emulator);
+        await assert.rejects(worker.accessToken(c.accountId), { name: 'AccountNeedsReconnect' });
+        assert.equal(refreshes(emulator) - before, 1, 'the refused refresh was tried again');
+        assert.equal((await store.connection(c.accountId))?.status, 'needs-reconnect');
+        assert.equal((await store.connection(c.accountId))?.statusReason, `HubSpot refused the refresh token (400 ${code})`);
+        // The run that needed the token fails at once, named, not retried.
+        const failure = await new HubSpotAccounts(worker).get(c.accountId).then(
+          () => assert.fail('the account was served'),
+          (e: unknown) => e as { type?: string; nonRetryable?: boolean; message: string },
+        );
+        assert.deepEqual([failure.type, failure.nonRetryable], ['HubSpotAccountNeedsReconnect', true]);
+        assert.match(failure.message, /needs to be reconnected/);
+      } finally {
+        emulator.oauth.errorShape = 'spec';
+        await store.close();
+      }
+    });
+  }
+
+  test('a 5xx or a 429 from the token API is not a dead connection: the refresh fails retryably and works next time', async () => {
+    const store = await memoryStore();
+    const oauth = oauthClient(emulator.url);
+    const c = await connectDirectly(store, oauth, 'w-token-outage');
+    const worker = new StoreDirectory(store, { oauth, cacheTtlMs: 0 });
+    for (const kind of ['500', '503', '429'] as const) {
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      emulator.oauth.failNext(kind);
+      await assert.rejects(worker.accessToken(c.accountId), (e: Error) => e.name !== 'AccountNeedsReconnect' && e.message.includes(`(${kind} `));
+      assert.equal((await store.connection(c.accountId))?.status, 'connected', `a ${kind} marked the connection dead`);
+      // The adapter turns it into a retryable failure of the run.
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      emulator.oauth.failNext(kind);
+      const account = await new HubSpotAccounts(worker).get(c.accountId);
+      await assert.rejects(account.contactPropertySchema(), (e: { type?: string; nonRetryable?: boolean }) => e.type === 'HubSpotCredentialsUnavailable' && e.nonRetryable === false);
+      assert.equal(await crmStatus(emulator, await worker.accessToken(c.accountId)), 200);
+    }
     await store.close();
   });
 

@@ -9,7 +9,8 @@ import type { EmulatorServer } from '../hubspot-emulator/server';
 import { freePort } from '../src/worker/net';
 import type { AccountStore } from '../src/accounts/store';
 import { StoreDirectory } from '../src/accounts/store-directory';
-import type { HubSpotOAuthClient } from '../src/accounts/oauth-client';
+import { HubSpotAccounts } from '../src/hubspot/accounts';
+import type { HubSpotOAuthClient, OAuthError } from '../src/accounts/oauth-client';
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
 import { ConfigApiClient, ConfigApiError } from '../src/config-api/client';
 import type { ActionConfigInput } from '../src/action/config';
@@ -160,23 +161,38 @@ describe('configuration API', () => {
     assert.ok(custom.group);
   });
 
-  test('validate warns of the portal’s write rules: a required property the mapping lacks, a format rule on a mapped one', async () => {
+  test('validate warns from what HubSpot’s API exposes: format rules; required properties only once HubSpot refused a write without them', async () => {
     emulator.account(DEMO_ACCOUNT.accountId).rules = {
       requiredOnCreate: ['lastname'],
       conditionalRequired: [{ property: 'lifecyclestage', values: ['customer'], requires: ['company'] }],
       propertyRules: { phone: [{ ruleType: 'REGEX', ruleArguments: ['^\\+[0-9 ]+$'] }] },
     };
     try {
-      const r = await a.validateActionConfig(action(accountId, [['email', 'email'], ['phone', 'phone']]));
-      assert.equal(r.valid, true, 'rules are warnings, not problems');
-      assert.equal(r.warnings.length, 3, r.warnings.join(' | '));
-      assert.match(r.warnings.join('\n'), /requires "lastname" when a contact is created, and no mapping row writes it/);
-      assert.match(r.warnings.join('\n'), /requires "company" when "lifecyclestage" is "customer"/);
-      assert.match(r.warnings.join('\n'), /"phone" carries a format rule \(REGEX/);
+      const config = action(accountId, [['email', 'email'], ['phone', 'phone']]);
+      const before = await a.validateActionConfig(config);
+      assert.equal(before.valid, true, 'rules are warnings, not problems');
+      // The property validations API lists the format rule; nothing of the required properties.
+      assert.deepEqual(before.warnings.map((w) => /"(\w+)"/.exec(w)?.[1]), ['phone'], before.warnings.join(' | '));
+      assert.match(before.warnings[0]!, /"phone" carries a format rule \(REGEX/);
+
+      // A sync meets HubSpot's refusals (the adapter, through the store's directory): they are remembered.
+      const account = await new HubSpotAccounts(new StoreDirectory(store, { oauth })).get(accountId);
+      await assert.rejects(account.createContact({ email: 'needs.lastname@example.com' }), (e: { type?: string; message: string }) => e.type === 'HubSpotValidationError' && /lastname/.test(e.message));
+      await assert.rejects(account.createContact({ email: 'needs.company@example.com', lastname: 'X', lifecyclestage: 'customer' }), /company/);
+      const after = await a.validateActionConfig(config);
+      assert.equal(after.valid, true);
+      assert.equal(after.warnings.length, 3, after.warnings.join(' | '));
+      const text = after.warnings.join('\n');
+      assert.match(text, /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/);
+      assert.match(text, /"company" had no value while "lifecyclestage" had the value a portal rule names/);
+      // Mapping the properties ends the warnings about them; an action that never creates does not need lastname.
       const mapped = await a.validateActionConfig(action(accountId, [['email', 'email'], ['lastname', 'last_name'], ['company', 'company']]));
       assert.deepEqual(mapped.warnings, []);
+      const noCreate = await a.validateActionConfig({ ...config, allowCreate: false, allowUpdateExisting: true });
+      assert.ok(!noCreate.warnings.some((w) => w.includes('"lastname"')), noCreate.warnings.join(' | '));
     } finally {
       emulator.account(DEMO_ACCOUNT.accountId).rules = {};
+      await store.db.query('DELETE FROM learned_write_rules');
     }
   });
 
@@ -255,9 +271,22 @@ describe('configuration API', () => {
     const tokens = await store.tokens(own);
     const r = await a.disconnect(own);
     assert.deepEqual(r, { accountId: own, status: 'disconnected', refreshTokenRevoked: true });
-    await assert.rejects(oauth.refresh(tokens!.refreshToken!), { error: 'invalid_grant' });
+    await assert.rejects(oauth.refresh(tokens!.refreshToken!), (e: OAuthError) => e.refusedGrant && e.status === 400);
     assert.ok(!(await a.listConnections()).some((c) => c.accountId === own));
     await assert.rejects(a.connection(own), (e: ConfigApiError) => e.status === 404);
+  });
+
+  test('a connection whose refresh token HubSpot refuses (in its 2026-03 Error shape) answers needs_reconnect at once', async () => {
+    const own = await connect(a, '__new__');
+    const tokens = await store.tokens(own);
+    await oauth.revoke(tokens!.refreshToken!);
+    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [own, new Date(Date.now() - 1000)]);
+    const refreshes = emulator.oauth.grantCounts.refresh_token ?? 0;
+    await assert.rejects(a.properties(own), (e: ConfigApiError) => e.status === 409 && e.code === 'needs_reconnect' && e.field === 'accountId');
+    assert.equal((await a.connection(own)).status, 'needs-reconnect');
+    await assert.rejects(a.properties(own), (e: ConfigApiError) => e.status === 409 && e.code === 'needs_reconnect');
+    assert.equal((emulator.oauth.grantCounts.refresh_token ?? 0) - refreshes, 1, 'the refused refresh was tried again');
+    await a.disconnect(own);
   });
 
   test('no token in any answer or log line (scan)', async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@hubspot/api-client';
 import { ApplicationFailure } from '@temporalio/common';
-import { timeSkippingEnv } from './helpers/temporal-env';
+import { localEnv, timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
 import { classifyHubSpotError } from '../src/hubspot/errors';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
@@ -37,7 +37,7 @@ async function runTwice(op: string, kind: FaultKind) {
 }
 
 describe('retried faults: no duplicate, no loss', () => {
-  const ops = ['contacts.get', 'contacts.create', 'contacts.update', 'associations.list', 'notes.create', 'notes.update'];
+  const ops = ['contacts.get', 'contacts.create', 'contacts.update', 'associations.batchRead', 'notes.create', 'notes.update'];
   const writes = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update'];
   // slow-write: HubSpot holds the write past our per-call timeout and applies it only if the request
   // is still open then. The call must be aborted, or the late write lands beside its retry.
@@ -127,6 +127,42 @@ describe('refusals fail fast, named, and never fail the workflow', () => {
     assert.equal(failure.nonRetryable, false);
     assert.equal(failure.type, 'HubSpotRateLimited');
     assert.equal(failure.nextRetryDelay, 1000);
+  });
+});
+
+describe('HubSpot’s waits honoured, on the real clock (dev server)', () => {
+  let real: Harness;
+  before(async () => {
+    real = await startHarness((await localEnv()).env, [{ ...ACME, accountId: 'acme-waits' }]);
+  });
+  after(async () => real?.close());
+
+  const waitsAction = action({ id: 'live', offlineSync: false, hubspotAccountId: 'acme-waits' });
+  /** The gap between a refused call and the next call of the same operation. */
+  const gapAfter = (operation: string, status: number) => {
+    const log = real.emulator.requests('acme-waits').filter((r) => r.operation === operation);
+    const i = log.findIndex((r) => r.status === status);
+    assert.ok(i >= 0 && log[i + 1], `no ${status} followed by a retry of ${operation}`);
+    return log[i + 1]!.at - log[i]!.at;
+  };
+
+  test('423 Locked on a create: retried after HubSpot’s 2 s, and the run succeeds with one contact', async () => {
+    const email = `locked${++seq}@example.com`;
+    real.emulator.failNext('acme-waits', 'contacts.create', '423');
+    const outcome = await real.run(() => real.platform.runAction(conversation('chat', [waitsAction]), { actionId: 'live', fields: { email, first_name: 'Locked' }, summary: 's' }));
+    assert.equal(outcome.result, 'created', outcome.reason);
+    assert.ok(gapAfter('contacts.create', 423) >= 1_900, `retried ${gapAfter('contacts.create', 423)} ms after the 423`);
+    assert.equal(real.emulator.contacts('acme-waits').filter((c) => c.properties.email === email).length, 1);
+  });
+
+  test('477 Migration in Progress: retried after its Retry-After, and the run succeeds', async () => {
+    const email = `migrating${++seq}@example.com`;
+    real.emulator.failNext('acme-waits', 'contacts.get', '477', 1, { retryAfterSeconds: 2 });
+    const outcome = await real.run(() => real.platform.runAction(conversation('chat', [waitsAction]), { actionId: 'live', fields: { email, first_name: 'Moved' }, summary: 's' }));
+    assert.equal(outcome.result, 'created', outcome.reason);
+    const gap = gapAfter('contacts.get', 477);
+    assert.ok(gap >= 1_900, `retried ${gap} ms after the 477`);
+    assert.equal(real.emulator.requests('acme-waits').filter((r) => r.status === 477).length, 1, 'a call was sent during the migration');
   });
 });
 

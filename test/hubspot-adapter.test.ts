@@ -29,6 +29,7 @@ const SEED: EmulatorAccountSeed = {
   ],
   validationRules: {
     conditionalRequired: [{ property: 'lifecyclestage', values: ['customer'], requires: ['company'] }],
+    propertyRules: { company: [{ ruleType: 'MAX_LENGTH', ruleArguments: ['200'] }] },
   },
 };
 const STRICT: EmulatorAccountSeed = {
@@ -104,6 +105,9 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     const note = await account.createNote({ body: '<p>Hello</p>', timestamp: new Date().toISOString(), contactId: contact.id });
     assert.deepEqual(await account.noteIdsOfContact(contact.id), [note.id]);
     assert.deepEqual((await account.noteIdsOfContacts([contact.id, '7001'])).get(contact.id), [note.id]);
+    // A contact without notes, and one HubSpot does not know, have none.
+    assert.deepEqual(await account.noteIdsOfContact('7002'), []);
+    assert.deepEqual(await account.noteIdsOfContact('999999990'), []);
     assert.equal((await account.readNote(note.id))?.properties.hs_note_body, '<p>Hello</p>');
     await account.updateNote(note.id, '<p>Hello again</p>');
     assert.equal((await account.readNote(note.id))?.properties.hs_note_body, '<p>Hello again</p>');
@@ -111,6 +115,24 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     const missing = await failure(account.updateNote('999999999', 'x'));
     assert.equal(missing.type, 'HubSpotNotFound');
     assert.equal(missing.nonRetryable, true);
+  });
+
+  test('one contact’s notes past a page (500): every page, through the 2026-09 batch read with its after', async () => {
+    const contact = await account.createContact({ email: 'many.notes@example.com' });
+    const ts = new Date().toISOString();
+    const made: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const batch = await account.createNotes(Array.from({ length: i < 5 ? 100 : 3 }, (_, k) => ({ body: `n${i}-${k}`, timestamp: ts, contactId: contact.id })));
+      made.push(...batch.map((n) => n.id));
+    }
+    const before = emulator.requests(SEED.accountId).length;
+    const ids = await account.noteIdsOfContact(contact.id);
+    assert.deepEqual([...ids].sort(), [...made].sort());
+    const sent = emulator.requests(SEED.accountId).slice(before);
+    assert.deepEqual(sent.map((r) => [r.operation, r.path]), [
+      ['associations.batchRead', '/crm/associations/2026-09/contacts/notes/batch/read'],
+      ['associations.batchRead', '/crm/associations/2026-09/contacts/notes/batch/read'],
+    ]);
   });
 
   test('batch calls: read by email (unknown ones listed as missing), create, update, upsert; note batches', async () => {
@@ -142,8 +164,9 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     assert.ok(schema.some((p) => p.name === 'favorite_product'));
     await account.contactPropertySchema();
     assert.equal(emulator.requestCounts(SEED.accountId)['properties.list'], before + 1, 'the second read comes from the cache');
+    // The format rule only: HubSpot's API does not list the portal's conditional requirement on company.
     const rules = await account.contactPropertyValidationRules('company');
-    assert.deepEqual(rules.map((r) => r.ruleType), ['CONDITIONALLY_REQUIRED']);
+    assert.deepEqual(rules.map((r) => r.ruleType), ['MAX_LENGTH']);
   });
 
   test('the deprecated escape hatch (the Client facade) is paced, classified and on 2026-09 too', async () => {
@@ -161,14 +184,48 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     for (const prefix of ['/crm/objects/2026-09/contacts/', '/crm/objects/2026-09/notes/search', '/crm/objects/2026-09/contacts/merge', '/crm/objects/2026-09/notes/batch/create', '/crm/associations/2026-09/contacts/notes/batch/read', '/crm/properties/2026-09/contacts']) {
       assert.ok(paths.some((p) => p.startsWith(prefix)), `no call to ${prefix}`);
     }
-    assert.ok(paths.some((p) => /^\/crm\/objects\/2026-09\/contacts\/\d+\/associations\/notes$/.test(p)));
-    assert.equal(dateVersionedPath('/crm/v4/objects/contacts/1/associations/notes'), '/crm/objects/2026-09/contacts/1/associations/notes');
+    // No per-record association read: HubSpot's 2026-09 Associations spec does not declare one.
+    assert.ok(!paths.some((p) => /\/associations\/notes$/.test(p)), 'a GET …/associations/notes was sent');
+    assert.throws(() => dateVersionedPath('/crm/v4/objects/contacts/1/associations/notes'), /no 2026-09 equivalent is declared.*batch\/read/);
+    assert.equal(dateVersionedPath('/crm/v4/objects/contacts/1/associations/notes/2'), '/crm/objects/2026-09/contacts/1/associations/notes/2');
     assert.throws(() => dateVersionedPath('/contacts/v1/contact/email/x'), /no 2026-09 equivalent/);
   });
 
   test('the latest X-HubSpot-RateLimit-* answer is kept per account', () => {
     const r = account.rateLimit();
     assert.ok(r && typeof r.dailyRemaining === 'number' && r.dailyRemaining > 0);
+  });
+});
+
+describe('HubSpot’s waits: 423 Locked and 477 Migration in Progress are retried after the wait HubSpot asks for', () => {
+  test('423 on a bulk upsert: retryable after 2 s (HubSpot’s lock); sooner it is still locked, after it the upsert lands', async () => {
+    emulator.failNext(SEED.accountId, 'contacts.batchUpsert', '423');
+    const upsert = () => account.upsertContacts([{ id: 'locked.upsert@example.com', properties: { firstname: 'Locked' } }], 'email');
+    const f = await failure(upsert());
+    const t0 = Date.now();
+    assert.deepEqual([f.type, f.nonRetryable, f.nextRetryDelay], ['HubSpotLocked', false, 2_000]);
+    assert.match(f.message, /^HubSpot account adapter answered 423 Locked during contact batch upsert .*retrying in 2000 ms/);
+    assert.equal((await failure(upsert())).type, 'HubSpotLocked', 'the lock was gone before its 2 s');
+    await new Promise((r) => setTimeout(r, Math.max(0, Number(f.nextRetryDelay) - (Date.now() - t0))));
+    assert.equal((await upsert())[0]!.properties.email, 'locked.upsert@example.com');
+  });
+
+  test('477 during an account migration: retryable after its Retry-After; then the call succeeds', async () => {
+    emulator.failNext(SEED.accountId, 'contacts.get', '477', 1, { retryAfterSeconds: 1 });
+    const f = await failure(account.readContactByEmail('maria.garcia@example.com', ['email']));
+    const t0 = Date.now();
+    assert.deepEqual([f.type, f.nonRetryable, f.nextRetryDelay], ['HubSpotMigrating', false, 1_000]);
+    assert.match(f.message, /is being migrated by HubSpot \(477 Migration in Progress\) during contact lookup by email; retrying in 1 s/);
+    await new Promise((r) => setTimeout(r, Math.max(0, Number(f.nextRetryDelay) - (Date.now() - t0))));
+    assert.equal((await account.readContactByEmail('maria.garcia@example.com', ['email']))?.properties.email, 'maria.garcia@example.com');
+  });
+
+  test('a Retry-After on a 423 is honoured when longer than 2 s; a 477’s is capped at 24 hours', () => {
+    const answer = (code: number, retryAfter: string) => ({ code, body: '{}', headers: { 'retry-after': retryAfter } });
+    assert.equal(classifyHubSpotError(answer(423, '5'), 'a', 'op').nextRetryDelay, 5_000);
+    assert.equal(classifyHubSpotError(answer(423, '1'), 'a', 'op').nextRetryDelay, 2_000);
+    assert.equal(classifyHubSpotError(answer(477, '3600'), 'a', 'op').nextRetryDelay, 3_600_000);
+    assert.equal(classifyHubSpotError(answer(477, '999999'), 'a', 'op').nextRetryDelay, 86_400_000);
   });
 });
 

@@ -707,9 +707,55 @@ describe('faults', () => {
     assert.ok(fast < 145, `still slow after clearing the faults: ${fast.toFixed(1)} ms`);
   });
 
+  test('failNext 423 on a bulk upsert: Locked, and the same call stays locked for 2 s; nothing is written meanwhile', async () => {
+    const email = freshEmail('locked');
+    const upsert = () => c().crm.contacts.batchApi.upsert({ inputs: [{ id: email, idProperty: 'email', properties: { firstname: 'Locked' } }] });
+    emulator.failNext(FAULTY.accountId, 'contacts.batchUpsert', '423');
+    const first = await apiError(upsert());
+    const t0 = Date.now(); // the lock started before this
+    assert.equal(first.code, 423);
+    assert.equal(first.body.status, 'error');
+    assert.ok(first.body.correlationId && first.body.category && first.body.message);
+    const again = await apiError(upsert());
+    assert.equal(again.code, 423, 'a retry within the 2 s lock got through');
+    assert.equal(emulator.contacts(FAULTY.accountId).filter((x) => x.properties.email === email).length, 0);
+    // Other operations are not locked.
+    assert.equal((await steady()).id, '6001');
+    await sleep(Math.max(0, 2_050 - (Date.now() - t0)));
+    assert.equal((await upsert()).results[0]!.properties.email, email);
+  });
+
+  test('failNext 477: Migration in Progress with Retry-After, for every call of the account until it ends', async () => {
+    emulator.failNext(FAULTY.accountId, 'contacts.get', '477', 1, { retryAfterSeconds: 1 });
+    const first = await apiError(steady());
+    const t0 = Date.now(); // the migration started before this
+    assert.equal(first.code, 477);
+    assert.equal(first.headers['retry-after'], '1');
+    // The whole account is migrating: a create is refused too, and writes nothing.
+    const email = freshEmail('migrating');
+    const create = await apiError(c().crm.contacts.basicApi.create({ properties: { email }, associations: [] }));
+    assert.equal(create.code, 477);
+    assert.ok(Number(create.headers['retry-after']) >= 1);
+    assert.equal(emulator.contacts(FAULTY.accountId).filter((x) => x.properties.email === email).length, 0);
+    await sleep(Math.max(0, 1_050 - (Date.now() - t0)));
+    assert.equal((await steady()).id, '6001');
+  });
+
+  test('random 423s (lockedRate) hit bulk writes only', async () => {
+    emulator.setFaults(FAULTY.accountId, { lockedRate: 1 }, 3);
+    try {
+      assert.equal((await steady()).id, '6001');
+      assert.equal((await apiError(c().crm.contacts.batchApi.create({ inputs: [{ properties: { email: freshEmail('bulk') }, associations: [] }] }))).code, 423);
+    } finally {
+      emulator.setFaults(FAULTY.accountId, null);
+    }
+  });
+
   test('injected faults are visible in the request log', () => {
     const faults = emulator.requests(FAULTY.accountId).map((r) => r.fault).filter(Boolean);
-    for (const f of ['injected-429', 'injected-500', 'injected-503', 'injected-timeout', 'injected-lost-response']) assert.ok(faults.includes(f), `${f} not logged`);
+    for (const f of ['injected-429', 'injected-500', 'injected-503', 'injected-timeout', 'injected-lost-response', 'injected-423', 'locked', 'injected-477', 'migration']) {
+      assert.ok(faults.includes(f), `${f} not logged`);
+    }
   });
 });
 
@@ -1141,7 +1187,7 @@ describe('archive (DELETE)', () => {
     await hs.crm.objects.notes.basicApi.archive(n.id);
     assert.equal((await apiError(hs.crm.objects.notes.basicApi.getById(n.id))).code, 404);
     assert.deepEqual(unkind.noteAssociations(UNKIND.accountId, c.id), []);
-    assert.deepEqual((await call(unkind, U, 'GET', `${V}/contacts/${c.id}/associations/notes`)).body.results, []);
+    assert.deepEqual((await call(unkind, U, 'GET', `/crm/v4/objects/contacts/${c.id}/associations/notes`)).body.results, []);
     await hs.crm.contacts.basicApi.archive(c.id);
     assert.equal((await apiError(hs.crm.contacts.basicApi.getById(c.id))).code, 404);
   });
@@ -1220,37 +1266,42 @@ describe('contact merge', () => {
   });
 });
 
-describe('contact → notes associations (exact, v4 shape)', () => {
-  test('GET on both path versions lists the notes at once (no lag), with the contact-to-note type, paged', async () => {
+describe('contact → notes associations (exact, v4 and 2026-09 shapes)', () => {
+  test('GET on the v4 path lists the notes at once (no lag), with the contact-to-note type, paged; 2026-09 declares no such GET', async () => {
     const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('assoc') } })).body.id as string;
     const notes = [await createNoteFor(c), await createNoteFor(c), await createNoteFor(c)];
-    for (const path of [`${V}/contacts/${c}/associations/notes`, `/crm/v4/objects/contacts/${c}/associations/notes`]) {
-      const r = await call(unkind, U, 'GET', path);
-      assert.equal(r.status, 200, path);
-      assert.deepEqual(r.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes);
-      assert.deepEqual(r.body.results[0].associationTypes, [{ category: 'HUBSPOT_DEFINED', typeId: 201, label: null }]);
-      assert.equal(r.body.paging, undefined);
-    }
-    const page1 = await call(unkind, U, 'GET', `${V}/contacts/${c}/associations/notes?limit=2`);
+    const path = `/crm/v4/objects/contacts/${c}/associations/notes`;
+    const r = await call(unkind, U, 'GET', path);
+    assert.equal(r.status, 200, path);
+    assert.deepEqual(r.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes);
+    // An unlabelled association carries no label (the spec's label is a string when present).
+    assert.deepEqual(r.body.results[0].associationTypes, [{ category: 'HUBSPOT_DEFINED', typeId: 201 }]);
+    assert.equal(r.body.paging, undefined);
+    const page1 = await call(unkind, U, 'GET', `${path}?limit=2`);
     assert.deepEqual(page1.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes.slice(0, 2));
-    const page2 = await call(unkind, U, 'GET', `${V}/contacts/${c}/associations/notes?limit=2&after=${page1.body.paging.next.after}`);
+    assert.deepEqual(page1.body.paging, { next: { after: '2' } });
+    const page2 = await call(unkind, U, 'GET', `${path}?limit=2&after=${page1.body.paging.next.after}`);
     assert.deepEqual(page2.body.results.map((x: { toObjectId: string }) => x.toObjectId), notes.slice(2));
-    assert.equal((await call(unkind, U, 'GET', `${V}/contacts/999999993/associations/notes`)).status, 404);
+    assert.equal((await call(unkind, U, 'GET', '/crm/v4/objects/contacts/999999993/associations/notes')).status, 404);
+    // HubSpot's 2026-09 Associations spec has no GET …/contacts/{id}/associations/notes: not a route here.
+    const dated = await call(unkind, U, 'GET', `${V}/contacts/${c}/associations/notes`);
+    assert.equal(dated.status, 404);
+    assert.match(dated.body.message, /No route/);
     // The official client's v4 API reads the same.
     const page = await unkindClient().crm.associations.v4.basicApi.getPage('contacts', c, 'notes');
     assert.deepEqual(page.results.map((x) => String(x.toObjectId)), notes);
   });
 
-  test('batch read: 207 with per-input errors (unknown id, a contact without notes), both path versions', async () => {
+  test('batch read: 207 with per-input errors in the StandardError shape (unknown id, a contact without notes), both path versions', async () => {
     const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('batch-assoc') } })).body.id as string;
     const n = await createNoteFor(c);
     for (const path of ['/crm/associations/2026-09/contacts/notes/batch/read', '/crm/v4/associations/contacts/notes/batch/read']) {
       const r = await call(unkind, U, 'POST', path, { inputs: [{ id: c }, { id: '999999994' }] });
       assert.equal(r.status, 207, path);
-      assert.deepEqual(r.body.results, [{ from: { id: c }, to: [{ toObjectId: n, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 201, label: null }] }] }]);
+      assert.deepEqual(r.body.results, [{ from: { id: c }, to: [{ toObjectId: n, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: 201 }] }] }]);
       assert.equal(r.body.numErrors, r.body.errors.length);
       const unknown = r.body.errors.find((e: { context: { fromObjectId: string[] } }) => e.context.fromObjectId[0] === '999999994');
-      assert.equal(unknown.category, 'OBJECT_NOT_FOUND');
+      assert.deepEqual([unknown.status, unknown.category, unknown.errors, unknown.links], ['error', 'OBJECT_NOT_FOUND', [], {}]);
       const ok = await call(unkind, U, 'POST', path, { inputs: [{ id: c }] });
       assert.equal(ok.status, 200);
       assert.equal(ok.body.errors, undefined);
@@ -1263,6 +1314,26 @@ describe('contact → notes associations (exact, v4 shape)', () => {
     assert.equal(r.status, 207);
     assert.equal(r.body.errors[0].subCategory, 'crm.associations.NO_ASSOCIATIONS_FOUND');
     assert.deepEqual(r.body.results, []);
+  });
+
+  test('batch read pages each input: 500 notes a page, paging.next.after sent back with the same id', async () => {
+    const c = (await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('many-notes') } })).body.id as string;
+    const ts = new Date().toISOString();
+    const made: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const inputs = Array.from({ length: i < 5 ? 100 : 2 }, (_, k) => ({ properties: { hs_note_body: `n${i}-${k}`, hs_timestamp: ts }, associations: [noteToContact(c)] }));
+      const r = await call(unkind, U, 'POST', `${V}/notes/batch/create`, { inputs });
+      made.push(...r.body.results.map((x: { id: string }) => x.id));
+    }
+    const path = '/crm/associations/2026-09/contacts/notes/batch/read';
+    const first = await call(unkind, U, 'POST', path, { inputs: [{ id: c }] });
+    assert.equal(first.body.results[0].to.length, 500);
+    assert.deepEqual(first.body.results[0].paging, { next: { after: '500' } });
+    const second = await call(unkind, U, 'POST', path, { inputs: [{ id: c, after: first.body.results[0].paging.next.after }] });
+    assert.equal(second.body.results[0].to.length, 2);
+    assert.equal(second.body.results[0].paging, undefined);
+    const all = [...first.body.results[0].to, ...second.body.results[0].to].map((t: { toObjectId: string }) => t.toObjectId);
+    assert.deepEqual(all.sort(), [...made].sort());
   });
 });
 
@@ -1371,21 +1442,26 @@ describe('write-validation rules (API version 2026-09)', () => {
     assert.equal((await call(ruled, R, 'POST', `${V}/contacts`, { properties: { email: freshEmail('fmt-ok'), phone: '1', zip: '12345', website: 'https://ok.example', firstname: 'Jo' } })).status, 201);
   });
 
-  test('the property validations API lists the rules; setValidationRules replaces them', async () => {
+  test('the property validations API lists the format rules only; required properties show only in refusals; setValidationRules replaces them', async () => {
     const zip = await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/zip');
     assert.equal(zip.status, 200);
     assert.deepEqual(zip.body.results, [
       { ruleType: 'ALPHANUMERIC', ruleArguments: ['NUMERIC_ONLY'], shouldApplyNormalization: false },
       { ruleType: 'MAX_LENGTH', ruleArguments: ['5'], shouldApplyNormalization: false },
     ]);
-    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/phone')).body.results, [{ ruleType: 'REQUIRED_ON_CREATE', ruleArguments: [], shouldApplyNormalization: false }]);
-    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/0-1/company')).body.results, [
-      { ruleType: 'CONDITIONALLY_REQUIRED', ruleArguments: ['lifecyclestage', 'customer', 'evangelist'], shouldApplyNormalization: false },
-    ]);
+    // phone is required on create and company conditionally required, yet HubSpot's API lists no rule
+    // for them: its 27 rule types have none for that (the refusals above are the only trace).
+    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/phone')).body.results, []);
+    assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/0-1/company')).body.results, []);
     assert.deepEqual((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/city')).body.results, []);
     assert.equal((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/no_such_property')).status, 404);
     const all = await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts');
-    assert.deepEqual(all.body.results.map((r: { propertyName: string }) => r.propertyName), ['company', 'firstname', 'jobtitle', 'phone', 'website', 'zip']);
+    assert.deepEqual(all.body.results.map((r: { propertyName: string }) => r.propertyName), ['firstname', 'website', 'zip']);
+    // A rule type HubSpot does not publish cannot be seeded.
+    assert.throws(() => ruled.setValidationRules(RULED.accountId, { propertyRules: { zip: [{ ruleType: 'REQUIRED_ON_CREATE' as 'REGEX', ruleArguments: [] }] } }), /not one HubSpot publishes/);
+    const bad = await fetch(`${ruled.url}/_emulator/accounts/ruled/validation-rules`, { method: 'PUT', body: JSON.stringify({ propertyRules: { zip: [{ ruleType: 'CONDITIONALLY_REQUIRED', ruleArguments: [] }] } }) });
+    assert.equal(bad.status, 400);
+    assert.equal((await call(ruled, R, 'GET', '/crm/property-validations/2026-09/contacts/zip')).body.results.length, 2, 'a refused seed changed the rules');
 
     ruled.setValidationRules(RULED.accountId, { requiredOnCreate: ['city'] });
     try {

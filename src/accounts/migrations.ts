@@ -73,6 +73,23 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX page_sessions_workspace ON page_sessions (workspace_id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'write rules learned from HubSpot refusals',
+    statements: [
+      // A portal's required-on-create and conditionally required properties: HubSpot's API publishes them
+      // nowhere but in the 400 VALIDATION_ERROR refusing a write; remembered here for the config check.
+      `CREATE TABLE learned_write_rules (
+        account_id text NOT NULL,
+        property text NOT NULL,
+        rule text NOT NULL,
+        write_kind text NOT NULL CHECK (write_kind IN ('create', 'update')),
+        condition_properties jsonb NOT NULL DEFAULT '[]'::jsonb,
+        learned_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (account_id, property, rule, write_kind)
+      )`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, under a lock so that workers starting together do not race. */

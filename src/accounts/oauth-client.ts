@@ -1,6 +1,10 @@
 // HubSpot's OAuth for public apps, from the app's side: the install URL, and the date-versioned token
 // API (POST /oauth/2026-03/token for the authorization-code and refresh-token grants, …/introspect,
-// …/revoke; parameters in the form body). Errors never carry a token.
+// …/revoke; parameters in the form body). Answers are read with the shapes of oauth-shapes.ts (HubSpot's
+// 2026-03 OAuth spec). A refusal is read whatever its dialect: the spec's Error (`category`), the v1
+// answers' `status` (BAD_REFRESH_TOKEN, …) or RFC 6749's `error` (invalid_grant, …); what it means is
+// decided by its HTTP status (refusedGrant). Errors never carry a token.
+import { oauthRefusalShape, tokenGrantShape, tokenInfoFieldsShape } from './oauth-shapes';
 import type { AccountStore, StoredConnection } from './store';
 
 export const OAUTH_API_VERSION = '2026-03';
@@ -34,15 +38,25 @@ export interface TokenInfo {
   expiresIn?: number;
 }
 
-/** HubSpot refused an OAuth call; `error` is the RFC 6749 code (invalid_grant, invalid_client, …). */
+/**
+ * An OAuth call that did not give what was asked. `status` is HubSpot's HTTP status (0: no answer, 200:
+ * an answer that lacks what it must carry); `error` is the most specific code HubSpot's body gave,
+ * whichever dialect it spoke (`subCategory`, `status`, RFC 6749 `error`, else `category`), or
+ * 'unreachable', 'server_error', 'rate_limited', 'invalid_response', 'inactive_token'.
+ */
 export class OAuthError extends Error {
   override name = 'OAuthError';
   constructor(message: string, readonly error: string, readonly status: number) {
     super(message);
   }
-  /** The refresh token (or code) is revoked, expired or unknown: the account must be reconnected. */
-  get invalidGrant(): boolean {
-    return this.error === 'invalid_grant';
+
+  /**
+   * HubSpot refused the grant for good: any 4xx but 429, whatever its body says. For a refresh-token
+   * grant this is a dead connection (revoked, uninstalled, expired or never valid): the account must be
+   * reconnected. 5xx, 429 and no answer at all are not refusals: they are worth another try.
+   */
+  get refusedGrant(): boolean {
+    return this.status >= 400 && this.status < 500 && this.status !== 429;
   }
 }
 
@@ -92,28 +106,21 @@ export class HubSpotOAuthClient {
       const cause = (err as Error).name === 'TimeoutError' ? 'no answer in time' : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
       throw new OAuthError(`HubSpot OAuth ${what}: unreachable (${cause})`, 'unreachable', 0);
     }
-    const text = await res.text();
-    let json: Record<string, unknown> = {};
+    const text = (await res.text()).slice(0, 256 * 1024);
+    let json: unknown = {};
     try {
-      json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
+      json = text ? JSON.parse(text) : {};
     } catch {
       /* not JSON */
     }
-    if (!res.ok) {
-      const code = typeof json.error === 'string' ? json.error : res.status >= 500 ? 'server_error' : 'invalid_request';
-      // error_description is HubSpot's own wording; it names no token.
-      const description = typeof json.error_description === 'string' ? json.error_description.slice(0, 300) : `HTTP ${res.status}`;
-      throw new OAuthError(`HubSpot OAuth ${what} refused (${res.status} ${code}): ${description}`, code, res.status);
-    }
-    return json;
+    if (!res.ok) throw refusal(res.status, json, what);
+    return typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
   }
 
   private grant(json: Record<string, unknown>, what: string): TokenGrant {
-    const { access_token, refresh_token, expires_in } = json;
-    if (typeof access_token !== 'string' || typeof refresh_token !== 'string' || typeof expires_in !== 'number') {
-      throw new OAuthError(`HubSpot OAuth ${what}: the answer lacks access_token, refresh_token or expires_in`, 'invalid_response', 200);
-    }
-    return { accessToken: access_token, refreshToken: refresh_token, expiresIn: expires_in };
+    const parsed = tokenGrantShape.safeParse(json);
+    if (!parsed.success) throw new OAuthError(`HubSpot OAuth ${what}: the answer lacks access_token, refresh_token or expires_in`, 'invalid_response', 200);
+    return { accessToken: parsed.data.access_token, refreshToken: parsed.data.refresh_token, expiresIn: parsed.data.expires_in };
   }
 
   async exchangeCode(code: string, codeVerifier?: string): Promise<TokenGrant> {
@@ -130,21 +137,40 @@ export class HubSpotOAuthClient {
     return this.grant(json, 'token refresh');
   }
 
+  /** What HubSpot says of a token (TokenInfoResponseBaseIF, 2026-03); a token it does not describe as active is an OAuthError. */
   async introspect(token: string): Promise<TokenInfo> {
     const json = await this.post('token/introspect', { token }, 'introspection');
-    if (json.active !== true) throw new OAuthError('HubSpot OAuth introspection: the token is not active', 'invalid_grant', 200);
-    const scopes = Array.isArray(json.scopes) ? (json.scopes as string[]) : typeof json.scope === 'string' ? json.scope.split(' ') : [];
+    const parsed = tokenInfoFieldsShape.safeParse(json);
+    if (!parsed.success) throw new OAuthError('HubSpot OAuth introspection: the answer lacks active, hub_id or app_id', 'invalid_response', 200);
+    if (!parsed.data.active) throw new OAuthError('HubSpot OAuth introspection: the token is not active', 'inactive_token', 200);
     return {
-      hubId: Number(json.hub_id),
-      appId: Number(json.app_id),
-      scopes,
-      ...(typeof json.expires_in === 'number' ? { expiresIn: json.expires_in } : {}),
+      hubId: parsed.data.hub_id,
+      appId: parsed.data.app_id,
+      scopes: parsed.data.scopes ?? [],
+      ...(parsed.data.expires_in !== undefined ? { expiresIn: parsed.data.expires_in } : {}),
     };
   }
 
   async revoke(token: string): Promise<void> {
     await this.post('token/revoke', { token }, 'revocation');
   }
+}
+
+/** Code characters only (UPPER_SNAKE, lower_snake, dots, dashes), bounded: anything else is not quoted. */
+function codeOf(v: string | undefined): string | undefined {
+  return v !== undefined && /^[A-Za-z0-9_.-]{1,80}$/.test(v) ? v : undefined;
+}
+
+/** The OAuthError of a non-2xx answer, read in any of HubSpot's dialects; its message names no token. */
+function refusal(status: number, body: unknown, what: string): OAuthError {
+  const parsed = oauthRefusalShape.safeParse(body);
+  const b = parsed.success ? parsed.data : {};
+  const code = codeOf(b.subCategory) ?? codeOf(b.status === 'error' ? undefined : b.status) ?? codeOf(b.error) ?? codeOf(b.category);
+  const fallback = status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'invalid_request';
+  // HubSpot's own wording (message or error_description) names no token; it is cut short all the same.
+  const said = (b.message ?? b.error_description ?? `HTTP ${status}`).slice(0, 300);
+  const kind = status === 429 ? 'rate limited' : status >= 500 ? 'failed' : 'refused';
+  return new OAuthError(`HubSpot OAuth ${what} ${kind} (${status} ${code ?? fallback}): ${said}`, code ?? fallback, status);
 }
 
 /**

@@ -5,7 +5,7 @@
 // lease on the row (compare-and-set on the token version) so that only one worker refreshes and no
 // worker overwrites a newer token with an older one.
 import { randomUUID } from 'node:crypto';
-import type { AccountDirectory, HubSpotConnection, SavedActionConfig } from '../hubspot/directory';
+import type { AccountDirectory, HubSpotConnection, LearnedRefusal, SavedActionConfig } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from './oauth-client';
 import { OAuthError } from './oauth-client';
 import type { AccountStore, ConnectionTokens } from './store';
@@ -127,6 +127,11 @@ export class StoreDirectory implements AccountDirectory {
     return saved ? { workspaceId, actionId, config: saved.config } : undefined;
   }
 
+  /** HubSpot refused a write by a portal rule: remembered in the store, where the configuration check reads it. */
+  async rememberRefusals(accountId: string, refusals: LearnedRefusal[]): Promise<void> {
+    await this.store.rememberRefusals(accountId, refusals);
+  }
+
   async accountIds(): Promise<string[]> {
     const now = Date.now();
     if (this.ids && now - this.ids.at < this.cacheTtlMs) return this.ids.value;
@@ -195,8 +200,10 @@ export class StoreDirectory implements AccountDirectory {
     try {
       grant = await oauth.refresh(t.refreshToken);
     } catch (err) {
-      if (err instanceof OAuthError && err.invalidGrant) {
-        await this.store.markNeedsReconnect(accountId, `HubSpot refused the refresh token (${err.error})`);
+      // Any 4xx but 429, whatever its body: the refresh token will not work again (HubSpot has answered
+      // this in three dialects: the 2026-03 Error's category, v1's BAD_REFRESH_TOKEN, RFC 6749's invalid_grant).
+      if (err instanceof OAuthError && err.refusedGrant) {
+        await this.store.markNeedsReconnect(accountId, `HubSpot refused the refresh token (${err.status} ${err.error})`);
         this.tokenCache.delete(accountId);
         this.connections.delete(accountId);
         throw new AccountNeedsReconnect(accountId);
@@ -254,6 +261,11 @@ export class CompositeDirectory implements AccountDirectory {
       if (saved) return saved;
     }
     return undefined;
+  }
+
+  async rememberRefusals(accountId: string, refusals: LearnedRefusal[]): Promise<void> {
+    const d = await this.owner(accountId);
+    await d?.rememberRefusals?.(accountId, refusals);
   }
 
   async accountIds(): Promise<string[]> {

@@ -1,9 +1,10 @@
 // The account store: HubSpot connections (per workspace), their tokens encrypted at rest, the action
-// configs saved through the configuration API, and the OAuth install states. Plain SQL that runs the
+// configs saved through the configuration API, the OAuth install states, and the portals' write rules
+// learned from HubSpot's refusals (for the configuration check). Plain SQL that runs the
 // same on PostgreSQL and on the embedded PGlite. Nothing here returns a token except the two methods
 // whose names say so.
 import { randomBytes } from 'node:crypto';
-import type { CredentialKind } from '../hubspot/directory';
+import type { CredentialKind, LearnedRefusal } from '../hubspot/directory';
 import { openDatabase, type Database, type DatabaseOptions } from './db';
 import { migrate } from './migrations';
 import { TokenCipher, type TokenKeys } from './token-cipher';
@@ -59,6 +60,22 @@ export interface NewStaticConnection {
   scopes?: string[];
   token: string;
 }
+
+/** A property a portal's rule required, as learned from HubSpot refusing a write without it. */
+export interface LearnedWriteRule {
+  property: string;
+  /** HubSpot's code for the rule (e.g. REQUIRED_PROPERTY). */
+  rule: string;
+  /** The write HubSpot refused. */
+  write: 'create' | 'update';
+  /** For a conditional rule: the properties whose value set the requirement off. */
+  condition: string[];
+  /** When HubSpot last refused a write by it (ISO). */
+  learnedAt: string;
+}
+
+/** At most this many learned rules are kept per account (the newest). */
+const MAX_LEARNED_RULES = 200;
 
 type Row = Record<string, unknown>;
 
@@ -303,6 +320,41 @@ export class AccountStore {
     const row = r.rows[0];
     if (!row) return undefined;
     return { config: typeof row.config === 'string' ? JSON.parse(row.config) : row.config, updatedAt: new Date(row.updated_at as string).toISOString() };
+  }
+
+  // ---- write rules learned from HubSpot's refusals ----
+
+  /** Remembers the properties HubSpot's refusals named as missing (one row per property, rule and write). */
+  async rememberRefusals(accountId: string, refusals: LearnedRefusal[]): Promise<void> {
+    for (const r of refusals) {
+      for (const property of r.missing.slice(0, 20)) {
+        await this.db.query(
+          `INSERT INTO learned_write_rules (account_id, property, rule, write_kind, condition_properties) VALUES ($1, $2, $3, $4, $5::jsonb)
+           ON CONFLICT (account_id, property, rule, write_kind) DO UPDATE SET condition_properties = EXCLUDED.condition_properties, learned_at = now()`,
+          [accountId, property, r.rule, r.write, JSON.stringify(r.condition.slice(0, 20))],
+        );
+      }
+    }
+    await this.db.query(
+      `DELETE FROM learned_write_rules WHERE account_id = $1 AND (property, rule, write_kind) NOT IN
+         (SELECT property, rule, write_kind FROM learned_write_rules WHERE account_id = $1 ORDER BY learned_at DESC LIMIT ${MAX_LEARNED_RULES})`,
+      [accountId],
+    );
+  }
+
+  /** The write rules learned for an account, newest first. */
+  async learnedWriteRules(accountId: string): Promise<LearnedWriteRule[]> {
+    const r = await this.db.query(
+      `SELECT property, rule, write_kind, condition_properties, learned_at FROM learned_write_rules WHERE account_id = $1 ORDER BY learned_at DESC, property`,
+      [accountId],
+    );
+    return r.rows.map((row) => ({
+      property: String(row.property),
+      rule: String(row.rule),
+      write: row.write_kind === 'update' ? 'update' : 'create',
+      condition: (typeof row.condition_properties === 'string' ? JSON.parse(row.condition_properties) : row.condition_properties) as string[],
+      learnedAt: new Date(row.learned_at as string).toISOString(),
+    }));
   }
 
   // ---- OAuth install states (single use, expiring) ----

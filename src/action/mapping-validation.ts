@@ -10,6 +10,7 @@ export interface HubSpotPropertyDefinition {
   fieldType: string;
   calculated?: boolean;
   hubspotDefined?: boolean;
+  hasUniqueValue?: boolean;
   modificationMetadata?: { readOnlyValue?: boolean };
 }
 
@@ -44,33 +45,65 @@ export function validateFieldMappings(config: ActionConfig, schema: HubSpotPrope
   return problems;
 }
 
-/** A portal rule as HubSpot's property validations API lists it. */
+/** A rule as HubSpot's property validations API lists it (one of its published rule types). */
 export interface PropertyRule {
   ruleType: string;
   ruleArguments?: string[];
 }
 
 /**
- * What the portal's write rules (API version 2026-09) mean for this config, before any conversation
- * meets them: required properties a create would lack with the current mapping (HubSpot would refuse
- * it), conditional requirements, and mapped properties that carry format rules. Warnings, not errors:
- * the agent may still collect the value, and a refused write is reported with the rule it broke.
+ * A property a portal's write rule (API version 2026-09: required on create, conditionally required)
+ * required, learned from HubSpot refusing a write that lacked it: HubSpot's API lists these rules
+ * nowhere else.
  */
-export function validationRuleWarnings(config: ActionConfig, rules: Record<string, PropertyRule[]>): string[] {
+export interface LearnedRequirement {
+  property: string;
+  /** HubSpot's code for the rule. */
+  rule: string;
+  /** The write HubSpot refused. */
+  write: 'create' | 'update';
+  /** For a conditional rule: the properties whose value set the requirement off. */
+  condition: string[];
+  /** When HubSpot last refused a write by it (ISO). */
+  learnedAt: string;
+}
+
+/**
+ * What the portal means for this config before any conversation meets it, from what HubSpot's API
+ * really exposes: properties its write rules required when HubSpot refused a write without them
+ * (learned), format rules on mapped properties (the property validations API), and mapped properties
+ * whose values must be unique (the property schema). Warnings, not errors: the agent may still collect
+ * the value, and a refused write is reported with the rule it broke.
+ */
+export function validationRuleWarnings(
+  config: ActionConfig,
+  rules: Record<string, PropertyRule[]>,
+  learned: LearnedRequirement[] = [],
+  schema: HubSpotPropertyDefinition[] = [],
+): string[] {
   const mapped = new Set(config.fieldMappings.map((r) => r.hubspotProperty.toLowerCase()));
   const out: string[] = [];
-  for (const [property, list] of Object.entries(rules)) {
-    const isMapped = mapped.has(property.toLowerCase());
-    for (const rule of list) {
-      if (rule.ruleType === 'REQUIRED_ON_CREATE' && !isMapped && config.allowCreate) {
-        out.push(`HubSpot requires "${property}" when a contact is created, and no mapping row writes it: creates will be refused`);
-      } else if (rule.ruleType === 'CONDITIONALLY_REQUIRED' && !isMapped) {
-        const [when, ...values] = rule.ruleArguments ?? [];
-        out.push(`HubSpot requires "${property}" when "${when}" is ${values.map((v) => `"${v}"`).join(' or ') || 'set'}, and no mapping row writes it: such writes will be refused`);
-      } else if (isMapped && rule.ruleType !== 'REQUIRED_ON_CREATE' && rule.ruleType !== 'CONDITIONALLY_REQUIRED') {
-        out.push(`"${property}" carries a format rule (${rule.ruleType}${rule.ruleArguments?.length ? ` ${rule.ruleArguments.join(', ')}` : ''}): HubSpot refuses values that break it`);
-      }
+  const warned = new Set<string>();
+  for (const l of learned) {
+    const property = l.property.toLowerCase();
+    if (mapped.has(property) || warned.has(property)) continue;
+    if (l.write === 'create' && !l.condition.length && !config.allowCreate) continue;
+    warned.add(property);
+    const seen = `rule ${l.rule}, last refused ${l.learnedAt.slice(0, 10)}`;
+    if (l.condition.length) {
+      out.push(`HubSpot refused a contact ${l.write} because "${l.property}" had no value while ${l.condition.map((c) => `"${c}"`).join(', ')} had the value a portal rule names (${seen}), and no mapping row writes it: such writes will be refused`);
+    } else {
+      out.push(`HubSpot refused a contact ${l.write} because "${l.property}" had no value (${seen}), and no mapping row writes it: ${l.write === 'create' ? 'creates' : 'such updates'} will be refused`);
     }
+  }
+  for (const [property, list] of Object.entries(rules)) {
+    if (!mapped.has(property.toLowerCase())) continue;
+    for (const rule of list) {
+      out.push(`"${property}" carries a format rule (${rule.ruleType}${rule.ruleArguments?.length ? ` ${rule.ruleArguments.join(', ')}` : ''}): HubSpot refuses values that break it`);
+    }
+  }
+  for (const p of schema) {
+    if (p.hasUniqueValue && mapped.has(p.name.toLowerCase())) out.push(`"${p.name}" must have a value no other contact has: HubSpot refuses a write that repeats another contact's value`);
   }
   return out;
 }

@@ -7,8 +7,9 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { actionConfigSchema } from '../action/config';
-import { validateFieldMappings, validationRuleWarnings, type HubSpotPropertyDefinition, type PropertyRule } from '../action/mapping-validation';
+import { validateFieldMappings, validationRuleWarnings, type HubSpotPropertyDefinition, type LearnedRequirement, type PropertyRule } from '../action/mapping-validation';
 import { HubSpotAccounts } from '../hubspot/accounts';
+import { isNeedsReconnect } from '../hubspot/errors';
 import type { AccountDirectory } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from '../accounts/oauth-client';
 import { completeInstall, OAuthError } from '../accounts/oauth-client';
@@ -29,6 +30,8 @@ export interface ConfigApiOptions {
   propertySchema?: (accountId: string) => Promise<HubSpotPropertyDefinition[]>;
   /** Reads the portal's property validation rules (API version 2026-09). Default: the HubSpot adapter. */
   validationRules?: (accountId: string) => Promise<Record<string, PropertyRule[]>>;
+  /** The portal's write rules learned from HubSpot's refusals. Default: the account store's. */
+  learnedRules?: (accountId: string) => Promise<LearnedRequirement[]>;
   /** How long an install (OAuth state) may take. Default 10 minutes. */
   stateTtlMs?: number;
   /** Origins the OAuth callback may send the browser back to, besides this service itself. */
@@ -159,6 +162,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   const adapter = new HubSpotAccounts(options.directory);
   const readSchema = options.propertySchema ?? (async (accountId: string) => (await adapter.get(accountId)).contactPropertySchema());
   const readRules = options.validationRules ?? (async (accountId: string) => (await adapter.get(accountId)).contactValidationRules());
+  const readLearned = options.learnedRules ?? ((accountId: string) => store.learnedWriteRules(accountId));
   // Keys derived from the API token: states and sessions survive a restart, and die with the token.
   const stateKey = createHmac('sha256', options.apiToken).update('oauth-state').digest();
   const sessionKey = createHmac('sha256', options.apiToken).update('page-session').digest();
@@ -283,8 +287,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
       if (err instanceof AccountNeedsReconnect) throw new ApiError(409, 'needs_reconnect', err.message, 'accountId');
       if (err instanceof AccountNotConnected) throw new ApiError(404, 'not_found', err.message, 'accountId');
       if (err instanceof HubSpotSchemaError) throw new ApiError(502, 'hubspot_error', err.message);
-      const e = err as { name?: string; message?: string };
-      if (e.name === 'ApplicationFailure' && /reconnect/i.test(e.message ?? '')) throw new ApiError(409, 'needs_reconnect', `HubSpot account ${accountId} needs to be reconnected`, 'accountId');
+      if (isNeedsReconnect(err)) throw new ApiError(409, 'needs_reconnect', `HubSpot account ${accountId} needs to be reconnected`, 'accountId');
       throw new ApiError(502, 'hubspot_error', `HubSpot account ${accountId}: the property schema could not be read`);
     }
   }
@@ -304,14 +307,18 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
     if (connection.status === 'needs-reconnect') {
       return { config, warnings: [], problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${config.hubspotAccountId} needs to be reconnected before its schema can be checked` }] };
     }
-    const problems = validateFieldMappings(config, await schemaOf(config.hubspotAccountId)).map((message) => {
+    const schema = await schemaOf(config.hubspotAccountId);
+    const problems = validateFieldMappings(config, schema).map((message) => {
       const row = /^fieldMappings\[(\d+)\]/.exec(message);
       return { field: row ? `config.fieldMappings[${row[1]}]` : 'config.fieldMappings', message };
     });
-    // The portal's write rules: what a create would lack, which mapped properties carry format rules.
+    // What HubSpot exposes of the portal's write rules: format rules (the property validations API),
+    // unique values (the schema), and required properties it refused a write without (learned).
+    const learned = await readLearned(config.hubspotAccountId).catch(() => []);
+    const unreadable = `HubSpot account ${config.hubspotAccountId}: its property validation rules could not be read, so writes may still be refused by them`;
     const warnings = await readRules(config.hubspotAccountId).then(
-      (rules) => validationRuleWarnings(config, rules),
-      () => [`HubSpot account ${config.hubspotAccountId}: its property validation rules could not be read, so writes may still be refused by them`],
+      (rules) => validationRuleWarnings(config, rules, learned, schema),
+      () => [unreadable, ...validationRuleWarnings(config, {}, learned, schema)],
     );
     return { config, problems, warnings };
   }

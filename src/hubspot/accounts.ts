@@ -10,8 +10,8 @@ import { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
-import type { AccountDirectory, HubSpotConnection } from './directory';
-import { classifyHubSpotError, errorBody, isApiException, quotedAccountId, redact } from './errors';
+import type { AccountDirectory, HubSpotConnection, LearnedRefusal, ValidationRuleRefusal } from './directory';
+import { classifyHubSpotError, errorBody, isApiException, NEEDS_RECONNECT, quotedAccountId, redact } from './errors';
 import { Pacer, type Lane } from './pacer';
 import { Batcher } from './batcher';
 import * as kinds from './batch-kinds';
@@ -71,6 +71,8 @@ import { NOTE_TO_CONTACT } from './batch-kinds';
 const NOTE_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
 /** HubSpot's batch endpoints take at most 100 inputs. */
 const BATCH_MAX = 100;
+/** Longest wait for the directory to remember a portal rule's refusal before the failure is given. */
+const REMEMBER_WAIT_MS = 2_000;
 
 type Kind = 'general' | 'search';
 
@@ -207,9 +209,32 @@ export class HubSpotAccount {
           });
           continue;
         }
-        throw classifyHubSpotError(err, this.id, typeof operation === 'string' ? operation : operation(), { raw: exchange?.raw, secrets: [token] });
+        const name = typeof operation === 'string' ? operation : operation();
+        const failure = classifyHubSpotError(err, this.id, name, { raw: exchange?.raw, secrets: [token] });
+        await this.remember(name, failure);
+        throw failure;
       }
     }
+  }
+
+  /**
+   * A contact write refused by a portal's write-validation rule (required on create, conditionally
+   * required): told to the directory before the failure is given, so that the configuration check can
+   * warn of it. HubSpot's API exposes these rules only through such refusals. Best effort, and bounded:
+   * the failure is given after REMEMBER_WAIT_MS at the latest, remembered or not.
+   */
+  private async remember(operation: string, failure: ApplicationFailure): Promise<void> {
+    if (failure.type !== 'HubSpotValidationError' || !this.directory.rememberRefusals || !operation.startsWith('contact ')) return;
+    const write = /create|upsert/.test(operation) ? 'create' : /update/.test(operation) ? 'update' : undefined;
+    const details = failure.details?.[0] as { validationRules?: ValidationRuleRefusal[] } | undefined;
+    if (!write || !details?.validationRules?.length) return;
+    const refusals: LearnedRefusal[] = details.validationRules.map((r) => ({ ...r, write }));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.directory.rememberRefusals(this.id, refusals).catch(() => undefined),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, REMEMBER_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   private async once<T>(token: string, kind: Kind, fn: (api: HubSpotApis) => Promise<T>, callerSignal: AbortSignal | undefined, lane: Lane | undefined): Promise<T> {
@@ -547,7 +572,7 @@ function envNumber(name: string): number | undefined {
 function needsReconnect(accountId: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
     `HubSpot account ${quotedAccountId(accountId)} needs to be reconnected: its authorisation was revoked or expired; an operator must connect it again`,
-    'HubSpotAccountNeedsReconnect',
+    NEEDS_RECONNECT,
   );
 }
 

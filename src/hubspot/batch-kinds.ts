@@ -38,7 +38,8 @@ export interface NoteUpdate {
 
 /** HubSpot's association type of a note to a contact. */
 export const NOTE_TO_CONTACT = 202;
-const ASSOCIATION_PAGE = 500;
+/** Pages of one contact's note associations read before giving up (each page up to HubSpot's page size). */
+const MAX_ASSOCIATION_PAGES = 100;
 
 interface Raw {
   id: string;
@@ -273,20 +274,23 @@ export function noteIdsOfContact(): BatchKind<string, string[]> {
     sameKey: 'share',
     key: (id) => id,
     splits: false,
+    // One contact's notes: the 2026-09 batch association read with one input, page after page (its
+    // `after` sent back with the id). HubSpot's 2026-09 Associations spec declares no per-record read
+    // (GET …/contacts/{id}/associations/notes exists in 2026-03 and v4 only).
     async one(api, contactId) {
       const ids: string[] = [];
       let after: string | undefined;
-      for (let page = 0; page < 100; page++) {
-        let r;
-        try {
-          r = await api.associations.basic.getPage('contacts', contactId, 'notes', after, ASSOCIATION_PAGE);
-        } catch (err) {
-          if (isStatus(err, 404)) return [];
-          throw err;
+      for (let page = 0; page < MAX_ASSOCIATION_PAGES; page++) {
+        const r = await api.associations.batch.getPage('contacts', 'notes', { inputs: [{ id: contactId, ...(after ? { after } : {}) }] });
+        const row = r.results.find((x) => String(x._from.id) === contactId) ?? r.results[0];
+        // A contact without notes, or one HubSpot does not know, is an error of the batch: it has none (more).
+        if (!row) {
+          if (notFound(r, 'fromObjectId').has(contactId) || !errorsOf(r).length) return ids;
+          throw new Error(`HubSpot's association read named neither contact ${contactId} nor an error about it`);
         }
-        for (const a of r.results) ids.push(String(a.toObjectId));
-        after = r.paging?.next?.after;
-        if (!after) break;
+        for (const t of row.to) ids.push(String(t.toObjectId));
+        after = row.paging?.next?.after;
+        if (!after) return ids;
       }
       return ids;
     },

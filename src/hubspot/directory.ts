@@ -39,6 +39,24 @@ export interface SavedActionConfig {
   config: unknown;
 }
 
+/** A refusal by one of the portal's write-validation rules (API 2026-09): which rule, which properties. */
+export interface ValidationRuleRefusal {
+  /** HubSpot's code for the rule, e.g. REQUIRED_PROPERTY or CONDITIONALLY_REQUIRED_PROPERTY. */
+  rule: string;
+  /** The properties the write lacked. */
+  missing: string[];
+  /** Every property the rule requires, as HubSpot listed them. */
+  required: string[];
+  /** For a conditional rule: the property whose value set the requirement off. */
+  condition: string[];
+}
+
+/** What HubSpot refused, and on which kind of write: remembered for the configuration check. */
+export interface LearnedRefusal extends ValidationRuleRefusal {
+  /** The write HubSpot refused: 'create' (of a contact) or 'update'. */
+  write: 'create' | 'update';
+}
+
 export interface AccountDirectory {
   /** The connection, or undefined when no such account is connected. */
   connection(accountId: string): Promise<HubSpotConnection | undefined>;
@@ -53,4 +71,10 @@ export interface AccountDirectory {
   savedActionConfig?(workspaceId: string, actionId: string): Promise<SavedActionConfig | undefined>;
   /** Every account id this worker may act for (bounded: used for metric labels). */
   accountIds(): Promise<string[]>;
+  /**
+   * HubSpot refused a write by one of the portal's write-validation rules (400 VALIDATION_ERROR): the
+   * rule and the properties it named, to warn of them when an action config is checked. HubSpot's API
+   * publishes these rules nowhere else. Best effort: a failure to remember fails nothing.
+   */
+  rememberRefusals?(accountId: string, refusals: LearnedRefusal[]): Promise<void>;
 }

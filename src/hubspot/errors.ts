@@ -1,12 +1,28 @@
-// HubSpot's errors, mapped to what they mean for a run, in one place: 429, 5xx, timeouts and network
-// errors are retried by Temporal (honouring HubSpot's retry hints through nextRetryDelay); 400, 401,
-// 403 and 404 fail at once with a message that names the account and the cause. Messages carry no
+// HubSpot's errors, mapped to what they mean for a run, in one place: 429, 423 (a lock, 2 s), 477 (an
+// account migration, Retry-After), 5xx, timeouts and network errors are retried by Temporal (honouring
+// HubSpot's waits through nextRetryDelay); 400, 401, 403 and 404 fail at once with a message that names
+// the account and the cause. Messages carry no
 // personal data and no credential: HubSpot's own messages can quote an email or a URL, so only codes,
 // property names and ids are kept, and whatever text is quoted is cut short first and then scanned once
 // (no regular expression that can backtrack), so a hostile answer cannot stall the worker.
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import type { ValidationRuleRefusal } from './directory';
 
+export type { ValidationRuleRefusal } from './directory';
+
+/** The failure type of a run on an account whose connection must be reconnected by an operator. */
+export const NEEDS_RECONNECT = 'HubSpotAccountNeedsReconnect';
+
+/** Whether a failure says the account must be reconnected (by its type, never by its wording). */
+export function isNeedsReconnect(err: unknown): boolean {
+  return err instanceof ApplicationFailure && err.type === NEEDS_RECONNECT;
+}
+
+/** HubSpot's docs ("Error handling"): a 423 lock lasts 2 seconds; wait at least that long. */
+export const LOCKED_WAIT_MS = 2_000;
+/** HubSpot's docs: a 477's Retry-After is typically up to 24 hours; a longer one is not waited for longer. */
+const MAX_MIGRATION_WAIT_S = 24 * 3600;
 /** How much of an answer's body is parsed at all; HubSpot's error bodies are a few KiB. */
 export const MAX_ERROR_BODY_CHARS = 256 * 1024;
 /** How much of any text is looked at before it is redacted and quoted. */
@@ -177,18 +193,6 @@ const OWN_PROPERTY = ['propertyName', 'property', 'name'];
 const REQUIRED_PROPERTIES = ['requiredProperties', 'missingProperties', 'propertyNames'];
 const CONDITION_PROPERTY = ['conditionProperty', 'conditionPropertyName'];
 
-/** A refusal by one of the portal's write-validation rules (API 2026-09): which rule, which properties. */
-export interface ValidationRuleRefusal {
-  /** HubSpot's code for the rule, e.g. REQUIRED_PROPERTY or CONDITIONALLY_REQUIRED_PROPERTY. */
-  rule: string;
-  /** The properties the write lacked. */
-  missing: string[];
-  /** Every property the rule requires, as HubSpot listed them. */
-  required: string[];
-  /** For a conditional rule: the property whose value set the requirement off. */
-  condition: string[];
-}
-
 const RULE_MARKERS = ['REQUIRED', 'RULE', 'PERMISSION'];
 const isRuleCode = (c: string | undefined) => c !== undefined && RULE_MARKERS.some((m) => c.includes(m));
 const addAll = (to: string[], from: string[]) => {
@@ -275,9 +279,15 @@ function header(headers: Record<string, string> | undefined, name: string): stri
   return headers[name] ?? headers[name.toLowerCase()];
 }
 
-function retryDelayMs(headers: Record<string, string> | undefined, body: HubSpotErrorBody): number | undefined {
+/** Retry-After in seconds (HubSpot sends seconds), bounded; undefined when absent or not a number. */
+function retryAfterSeconds(headers: Record<string, string> | undefined, max: number): number | undefined {
   const retryAfter = Number(header(headers, 'Retry-After'));
-  if (Number.isFinite(retryAfter) && retryAfter > 0) return Math.min(retryAfter, 3600) * 1000;
+  return Number.isFinite(retryAfter) && retryAfter > 0 ? Math.min(retryAfter, max) : undefined;
+}
+
+function retryDelayMs(headers: Record<string, string> | undefined, body: HubSpotErrorBody): number | undefined {
+  const retryAfter = retryAfterSeconds(headers, 3600);
+  if (retryAfter !== undefined) return retryAfter * 1000;
   if (body.policyName === 'SECONDLY' || header(headers, 'X-HubSpot-RateLimit-Secondly-Remaining') === '0') return 1000;
   const interval = Number(header(headers, 'X-HubSpot-RateLimit-Interval-Milliseconds'));
   if (body.policyName === 'TEN_SECONDLY_ROLLING' || header(headers, 'X-HubSpot-RateLimit-Remaining') === '0') {
@@ -317,6 +327,24 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
         message: `${account} is rate limited (429 ${code(body.policyName) ?? code(body.errorType) ?? 'RATE_LIMIT'}) during ${operation}; retrying${delay ? ` in ${delay} ms` : ''}${ref}`,
         type: 'HubSpotRateLimited',
         nextRetryDelay: delay,
+      });
+    }
+    if (status === 423) {
+      // Records locked by a bulk sync: the lock lasts 2 s (HubSpot's docs); a Retry-After, if sent, wins.
+      const delay = Math.max(LOCKED_WAIT_MS, (retryAfterSeconds(headers, 3600) ?? 0) * 1000);
+      return ApplicationFailure.create({
+        message: `${account} answered 423 Locked during ${operation} (records locked by a sync in progress); retrying in ${delay} ms${ref}`,
+        type: 'HubSpotLocked',
+        nextRetryDelay: delay,
+      });
+    }
+    if (status === 477) {
+      // The account moves between data hosting locations: HubSpot's Retry-After says how long.
+      const seconds = retryAfterSeconds(headers, MAX_MIGRATION_WAIT_S);
+      return ApplicationFailure.create({
+        message: `${account} is being migrated by HubSpot (477 Migration in Progress) during ${operation}; retrying${seconds ? ` in ${seconds} s` : ''}${ref}`,
+        type: 'HubSpotMigrating',
+        nextRetryDelay: seconds ? seconds * 1000 : undefined,
       });
     }
     if (status >= 500) {

@@ -31,11 +31,12 @@ const USER_AGENT = 'hubspot-api-client-nodejs; 14.0.1 (contact-sync-worker)';
 /**
  * The 2026-09 path of a legacy CRM path built by the client's generated code:
  *   /crm/v3/objects/{type}/...           -> /crm/objects/2026-09/{type}/...
- *   /crm/v4/objects/{type}/{id}/associations/{to} -> /crm/objects/2026-09/{type}/{id}/associations/{to}
+ *   /crm/v4/objects/{type}/{id}/associations/{to}/{toId} -> /crm/objects/2026-09/{type}/{id}/associations/{to}/{toId}
  *   /crm/v4/associations/{from}/{to}/... -> /crm/associations/2026-09/{from}/{to}/...
  *   /crm/v3/properties/{type}/...        -> /crm/properties/2026-09/{type}/...
  * A path already date-versioned is kept; any other path is refused, so that no call reaches a legacy
- * API by accident.
+ * API by accident. So is the per-record association list (/crm/v4/objects/{type}/{id}/associations/{to}):
+ * HubSpot's 2026-09 Associations spec does not declare it; its batch read takes one record as well.
  */
 export function dateVersionedPath(path: string): string {
   const seg = path.split('/');
@@ -48,6 +49,10 @@ export function dateVersionedPath(path: string): string {
   const known =
     (legacy === 'v3' && (group === 'objects' || group === 'properties')) || (legacy === 'v4' && (group === 'objects' || group === 'associations'));
   if (!known) throw refuse();
+  const rest = seg.slice(k + 3);
+  if (legacy === 'v4' && group === 'objects' && rest.length === 4 && rest[2] === 'associations') {
+    throw new Error(`no ${HUBSPOT_API_VERSION} equivalent is declared for ${path.slice(0, 120)}: read associations with POST /crm/associations/${HUBSPOT_API_VERSION}/{from}/{to}/batch/read`);
+  }
   return [...seg.slice(0, k + 1), group, HUBSPOT_API_VERSION, ...seg.slice(k + 3)].join('/');
 }
 
