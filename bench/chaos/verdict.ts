@@ -34,6 +34,7 @@ export interface ChaosTally {
   workerKills: number;
   workerStarts: number;
   serverRestarts: number;
+  databaseRestarts: number;
   seconds: number;
 }
 
@@ -63,6 +64,7 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
     workerKills: 0,
     workerStarts: 0,
     serverRestarts: 0,
+    databaseRestarts: 0,
     seconds: 0,
   };
 }
@@ -328,7 +330,7 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(`HubSpot calls             ${t.hubspotCalls}; faults ${faultTotal} (${((100 * faultTotal) / Math.max(1, t.hubspotCalls)).toFixed(1)}%): ${JSON.stringify(t.faults)}`);
   log(`slow writes               ${t.slowWrites.held} held past the per-call timeout: ${t.slowWrites.dropped} dropped (request aborted), ${t.slowWrites.applied} applied late`);
   log(`search-index lag          ${t.searchLag}`);
-  log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); dev server restarts ${t.serverRestarts}`);
+  log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`);
   log(`wall time                 ${t.seconds.toFixed(1)} s`);
   log('slowest conversations (seconds since the run started):');
   for (const l of t.slowest) log(`  ${l}`);
