@@ -123,7 +123,7 @@ export function applyPostgresSchema(db: Extract<TemporalServerDatabase, { kind: 
 export class TemporalServer {
   private child?: ChildProcess;
   private ui?: ChildProcess;
-  private readonly tail = new Tail();
+  private readonly tail = new Tail(64_000);
   private dynamicConfig: DynamicConfig;
   readonly namespace: string;
   readonly dir: string;
@@ -409,29 +409,31 @@ export class TemporalServer {
     await this.start();
   }
 
-  /** Stops the server and its Web UI, and removes its folder when it made one. */
-  async close(): Promise<void> {
+  /** Stops the server and its Web UI, and removes its folder when it made one (unless `keepDir`: a failed start keeps its log). */
+  async close(keepDir = false): Promise<void> {
     await stopChild(this.ui, 'SIGTERM');
     await this.stop();
-    if (this.ownsDir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
+    if (this.ownsDir && !keepDir && existsSync(this.dir)) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-/** The last lines of a log, a JSON line shortened to its level, message and error (no stack trace). */
-function lastLines(text: string, n = 8): string {
+/**
+ * What a log says went wrong: its last error and fatal lines and plain-text lines (the server's exit
+ * message), a JSON line shortened to its level, message and error (no stack trace).
+ */
+function lastLines(text: string, n = 5): string {
   const lines = text
     .trim()
     .split('\n')
-    .slice(-n)
-    .map((line) => {
+    .flatMap((line) => {
       try {
         const j = JSON.parse(line) as { level?: string; msg?: string; error?: string };
-        return `${j.level ?? '?'}: ${j.msg ?? ''}${j.error ? `: ${j.error}` : ''}`;
+        return j.level === 'error' || j.level === 'fatal' ? [`${j.level}: ${j.msg ?? ''}${j.error ? `: ${j.error}` : ''}`] : [];
       } catch {
-        return line.slice(0, 500);
+        return line.trim() && !line.startsWith('{') ? [line.slice(0, 500)] : [];
       }
     });
-  return lines.join('\n') || '(no output)';
+  return [...new Set(lines)].slice(-n).join('\n') || '(no output)';
 }
 
 async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
@@ -449,7 +451,7 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   try {
     await server.start();
   } catch (err) {
-    await server.close().catch(() => undefined);
+    await server.close(true).catch(() => undefined);
     throw err;
   }
   return server;
