@@ -4,7 +4,9 @@ import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { startTemporalServer, temporalServerMissing, TEMPORAL_SERVER_VERSION } from '../src/temporal-servers';
+import { startTemporalServer, temporalServerMissing, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../src/temporal-servers';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { skipUnless } from './helpers/skips';
 import { localEnv, timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
 import { ConversationIdAttr, conversationSearchAttributes } from '../src/platform/search-attributes';
@@ -161,4 +163,15 @@ describe('Temporal server 1.32 (the version production runs)', () => {
       /the schema tool failed on database temporal \(setup-schema -v 0\.0\): .*connect/is,
     );
   });
+});
+
+test('docker-compose.yml deploys the server and Web UI versions the tests run, its schema applied with the same schema-tool commands', () => {
+  const compose = readFileSync(join(__dirname, '..', 'docker-compose.yml'), 'utf8');
+  for (const image of ['server', 'admin-tools']) assert.ok(compose.includes(`temporalio/${image}:\${TEMPORAL_VERSION:-${TEMPORAL_SERVER_VERSION.slice(1)}}`), `temporalio/${image} is not at ${TEMPORAL_SERVER_VERSION}`);
+  assert.ok(compose.includes(`temporalio/ui:\${TEMPORAL_UI_VERSION:-${TEMPORAL_UI_VERSION.slice(1)}}`), `temporalio/ui is not at ${TEMPORAL_UI_VERSION}`);
+  for (const db of ['temporal', 'temporal_visibility']) {
+    for (const step of ['create-database', 'setup-schema -v 0.0', `update-schema --schema-name postgresql/v12/${db === 'temporal' ? 'temporal' : 'visibility'}`]) {
+      assert.ok(compose.includes(`--db ${db} ${step}`), `the compose file's temporal-schema job does not run "--db ${db} ${step}"`);
+    }
+  }
 });

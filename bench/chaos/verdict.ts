@@ -3,6 +3,8 @@
 // docs/BENCHMARKS.md ("Chaos run") defines, and where the slowest conversations' time went.
 import type { EmulatorAccountSeed, HubSpotEmulator } from '../../hubspot-emulator';
 import type { StoredNote } from '../../hubspot-emulator/store';
+import type { PayloadCodec, ProtoFailure } from '@temporalio/common';
+import { decodeFailure } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { escapeHtml, noteReference } from '../../src/action/note';
 import type { ConversationClient } from '../../src/platform/client';
 import { conversationWorkflowId } from '../../src/platform/contract';
@@ -104,7 +106,7 @@ export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[],
 }
 
 /** The three slowest conversations (first signal to the end of their last sync), and where the slowest one's time went. */
-export async function slowest(plans: Plan[], platform: ConversationClient): Promise<string[]> {
+export async function slowest(plans: Plan[], platform: ConversationClient, codecs: PayloadCodec[] = []): Promise<string[]> {
   const lines: string[] = [];
   const slowestPlans: Plan[] = [];
   const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}`);
@@ -126,18 +128,26 @@ export async function slowest(plans: Plan[], platform: ConversationClient): Prom
     .fetchHistory()
     .catch(() => undefined);
   const t0 = Number(history?.events?.[0]?.eventTime?.seconds ?? 0) * 1000;
+  // With encryption on, failure messages are encrypted in the history: decoded with the run's keys.
+  const workflowId = conversationWorkflowId(slowestPlan.conversation.conversationId);
+  const message = async (failure: ProtoFailure | null | undefined): Promise<string> => {
+    if (!failure) return '';
+    if (codecs.length === 0) return failure.message ?? '';
+    const decoded = await decodeFailure(codecs, failure, { type: 'activity', namespace: 'default', workflowId, isLocal: false }).catch(() => failure);
+    return decoded.message ?? '';
+  };
   const scheduled = new Map<string, string>();
   for (const e of history?.events ?? []) {
     const at = `${((Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) - t0) / 1000).toFixed(1)} s`;
     if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     const st = e.activityTaskStartedEventAttributes;
-    if (st && (st.attempt ?? 1) > 1) lines.push(`    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(st.lastFailure?.message ?? '').slice(0, 160)}`);
+    if (st && (st.attempt ?? 1) > 1) lines.push(`    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(await message(st.lastFailure)).slice(0, 160)}`);
     if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) lines.push(`    ${at}: workflow task ${e.workflowTaskTimedOutEventAttributes ? 'timed out' : 'failed'}`);
     const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
     if (!a) continue;
     const name = scheduled.get(String(a.scheduledEventId)) ?? '?';
     const failure = e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
-    lines.push(`    ${at}: ${name} ${failure ? `ended: ${(failure.message ?? '').slice(0, 160)}` : 'completed'}`);
+    lines.push(`    ${at}: ${name} ${failure ? `ended: ${(await message(failure)).slice(0, 160)}` : 'completed'}`);
   }
   return lines;
 }
