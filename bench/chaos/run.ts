@@ -332,7 +332,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     }
 
     checkStore(em, accounts, plans, tally, callsBefore);
-    tally.slowest = await slowest(plans, platform, production?.dataConverter.payloadCodecs);
+    tally.slowest = await slowest(plans, platform, production?.dataConverter);
     tally.workerKills = workerKills();
     tally.workerStarts = workers.reduce((n, w) => n + w.starts, 0);
     tally.seconds = (Date.now() - started) / 1000;

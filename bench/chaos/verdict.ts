@@ -3,8 +3,9 @@
 // docs/BENCHMARKS.md ("Chaos run") defines, and where the slowest conversations' time went.
 import type { EmulatorAccountSeed, HubSpotEmulator } from '../../hubspot-emulator';
 import type { StoredNote } from '../../hubspot-emulator/store';
-import type { PayloadCodec, ProtoFailure } from '@temporalio/common';
-import { decodeFailure } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
+import type { DataConverter, ProtoFailure } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers';
 import { escapeHtml, noteReference } from '../../src/action/note';
 import type { ConversationClient } from '../../src/platform/client';
 import { conversationWorkflowId } from '../../src/platform/contract';
@@ -106,7 +107,7 @@ export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[],
 }
 
 /** The three slowest conversations (first signal to the end of their last sync), and where the slowest one's time went. */
-export async function slowest(plans: Plan[], platform: ConversationClient, codecs: PayloadCodec[] = []): Promise<string[]> {
+export async function slowest(plans: Plan[], platform: ConversationClient, dataConverter?: DataConverter): Promise<string[]> {
   const lines: string[] = [];
   const slowestPlans: Plan[] = [];
   const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}`);
@@ -132,9 +133,9 @@ export async function slowest(plans: Plan[], platform: ConversationClient, codec
   const workflowId = conversationWorkflowId(slowestPlan.conversation.conversationId);
   const message = async (failure: ProtoFailure | null | undefined): Promise<string> => {
     if (!failure) return '';
-    if (codecs.length === 0) return failure.message ?? '';
-    const decoded = await decodeFailure(codecs, failure, { type: 'activity', namespace: 'default', workflowId, isLocal: false }).catch(() => failure);
-    return decoded.message ?? '';
+    if (!dataConverter) return failure.message ?? '';
+    const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, { type: 'activity', namespace: 'default', workflowId, isLocal: false }).catch((err: Error) => err);
+    return decoded?.message ?? failure.message ?? '';
   };
   const scheduled = new Map<string, string>();
   for (const e of history?.events ?? []) {
