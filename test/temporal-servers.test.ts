@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { startTemporalServer, temporalServerMissing, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../src/temporal-servers';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { skipUnless } from './helpers/skips';
 import { localEnv, timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
@@ -152,10 +153,12 @@ describe('Temporal server 1.32 (the version production runs)', () => {
     const taken = createServer((socket) => socket.destroy());
     await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
     const port = (taken.address() as { port: number }).port;
+    const dir = mkdtempSync(join(tmpdir(), 'temporal-server-test-'));
     try {
-      await assert.rejects(startTemporalServer({ database: { kind: 'sqlite' }, port }), new RegExp(`exited \\(1\\) before it answered[^]*fatal: Failed to start gRPC listener: listen tcp 127\\.0\\.0\\.1:${port}: bind: address already in use`));
+      await assert.rejects(startTemporalServer({ database: { kind: 'sqlite' }, port, dir }), new RegExp(`exited \\(1\\) before it answered[^]*fatal: Failed to start gRPC listener: listen tcp 127\\.0\\.0\\.1:${port}: bind: address already in use`));
     } finally {
       taken.close();
+      rmSync(dir, { recursive: true, force: true });
     }
     // PostgreSQL that is not there: the schema tool says so before the server starts.
     await assert.rejects(

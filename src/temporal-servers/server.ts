@@ -451,7 +451,8 @@ export async function startTemporalServer(options: TemporalServerOptions): Promi
   try {
     await server.start();
   } catch (err) {
-    await server.close(true).catch(() => undefined);
+    // The folder stays when the error points to the server's log in it.
+    await server.close(existsSync(server.logFile)).catch(() => undefined);
     throw err;
   }
   return server;
