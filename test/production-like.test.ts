@@ -34,7 +34,9 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
     concurrency: 42,
     retentionMs: 15_000,
     seed: 11,
-    syncDeadlineMs: 240_000,
+    // A note write whose calls meet faults on 7 attempts in a row backs off to the 1-minute cap and
+    // syncs after about 3 minutes (seen once in four runs): a sync counts as lost after 5.
+    syncDeadlineMs: 300_000,
     log,
   });
   printTally(tally, log);
