@@ -104,10 +104,10 @@ describe('Temporal servers installed on first use', { skip }, () => {
   });
 
   test('--only with an unknown server, or none, is refused, naming the choices', async () => {
-    for (const args of [['--only', 'server'], ['--only']]) {
+    for (const args of [['--only', 'temporal'], ['--only']]) {
       const r = await run(['--import', 'tsx', 'scripts/install-temporal-servers.ts', ...args], {});
       assert.equal(r.code, 2);
-      assert.match(r.output, /--only takes test-server or cli/);
+      assert.match(r.output, /--only takes test-server, cli or server/);
     }
   });
 });

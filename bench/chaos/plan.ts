@@ -23,6 +23,15 @@ export interface ChaosOptions {
   /** The conversations' retention after the end (conversation option retentionMs). */
   retentionMs: number;
   seed: number;
+  /**
+   * The production-like setting (production.ts): Temporal server 1.32 on PostgreSQL instead of the CLI
+   * dev server, the accounts in the account store on the same PostgreSQL, payload encryption on.
+   */
+  productionLike?: boolean;
+  /** Worker processes (a SIGKILL hits one of them, in turn). Default 1. */
+  workers?: number;
+  /** Kill PostgreSQL (immediate shutdown) and start it again once, mid-run (production-like only). */
+  databaseRestart?: boolean;
   /** How long to wait for a sync (or a follow-up) before it counts as lost. Default 5 minutes. */
   syncDeadlineMs?: number;
   log: (line: string) => void;

@@ -15,6 +15,7 @@ import { freePort } from '../../src/worker/net';
 import { pool } from '../rig/pool';
 import { contactsWithEmail, makePlans, WORKER_REQUEST_TIMEOUT_MS, type ChaosOptions, type LiveAsk, type Plan } from './plan';
 import { DevServer, persist, WorkerSupervisor } from './processes';
+import { startProductionLike, type ProductionLike } from './production';
 import { checkStore, emptyTally, slowest, type ChaosTally } from './verdict';
 
 /** How long after its retention ends a conversation may take to complete (a worker restart included). */
@@ -34,19 +35,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
   }));
   let emulator: HubSpotEmulator | undefined;
-  let server: DevServer | undefined;
-  let worker: WorkerSupervisor | undefined;
+  let server: Pick<DevServer, 'start' | 'kill'> | undefined;
+  let production: ProductionLike | undefined;
+  const workers: WorkerSupervisor[] = [];
   let connection: Connection | undefined;
   try {
     // The emulator's default search lag (2-5 s per write) stays on: nothing exact may depend on search.
     emulator = await startHubSpotEmulator({ port: 0, accounts, seed: opts.seed });
     const em = emulator;
-    const port = await freePort();
-    server = new DevServer(port, join(dir, 'temporal.sqlite'), log);
-    log(`dev server on 127.0.0.1:${port} (database ${join(dir, 'temporal.sqlite')}); HubSpot emulator on ${em.url}`);
-    await server.start();
+    let address: string;
+    if (opts.productionLike) {
+      // Temporal server 1.32 on PostgreSQL, the accounts in the account store on it, encryption on.
+      production = await startProductionLike({ workers: opts.workers ?? 1, accounts, emulatorUrl: em.url, log });
+      server = production.temporal;
+      address = production.temporal.address;
+      log(`HubSpot emulator on ${em.url}`);
+    } else {
+      const port = await freePort();
+      server = new DevServer(port, join(dir, 'temporal.sqlite'), log);
+      address = `127.0.0.1:${port}`;
+      log(`dev server on ${address} (database ${join(dir, 'temporal.sqlite')}); HubSpot emulator on ${em.url}`);
+      await server.start();
+    }
 
     const plans = makePlans(opts, accounts, started.toString(36));
+    // The accounts of the production-like run are connected to a workspace: its conversations name it.
+    if (production) for (const p of plans) p.conversation = { ...p.conversation, workspaceId: production.workspaceId };
     // Existing contacts: "theirs" added as a person would; "ours" created through the API with the account's app.
     for (const p of plans) {
       const seed = accounts.find((a) => a.accountId === p.accountId)!;
@@ -76,7 +90,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     const workerEnv: NodeJS.ProcessEnv = {
       ...process.env,
       WORKER_MODE: 'production',
-      TEMPORAL_ADDRESS: `127.0.0.1:${port}`,
+      TEMPORAL_ADDRESS: address,
       HUBSPOT_ACCOUNTS: JSON.stringify(accounts.map((a) => ({ accountId: a.accountId, token: a.token, appId: a.appId, basePath: em.url }))),
       // A local dev server and the emulator: production's TLS, encryption and HubSpot-host rules are waived.
       ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
@@ -85,11 +99,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       LOG_LEVEL: 'ERROR',
     };
     for (const k of ['CODEC_KEYS', 'CODEC_KEYS_FILE', 'METRICS_BIND_ADDRESS', 'HUBSPOT_ACCOUNTS_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE', 'TEMPORAL_API_KEY', 'TEMPORAL_API_KEY_FILE']) delete workerEnv[k];
-    worker = new WorkerSupervisor(workerEnv, log);
-    worker.start();
+    for (let i = 0; i < (opts.workers ?? 1); i++) {
+      const env = { ...workerEnv };
+      if (production) {
+        // Production's rules, but for TLS: encryption on, the accounts from the account store.
+        delete env.HUBSPOT_ACCOUNTS;
+        delete env.ALLOW_UNENCRYPTED_PAYLOADS;
+        Object.assign(env, production.workerEnvs[i]);
+      }
+      workers.push(new WorkerSupervisor(env, log));
+    }
+    for (const w of workers) w.start();
+    const workerKills = () => workers.reduce((n, w) => n + w.kills, 0);
 
-    connection = await Connection.connect({ address: `127.0.0.1:${port}` });
-    const platform = new ConversationClient({ client: new Client({ connection }) });
+    connection = await Connection.connect({ address });
+    const platform = new ConversationClient({ client: new Client({ connection, dataConverter: production?.dataConverter }) });
 
     /**
      * The failure of a workflow task that keeps failing (3 attempts or more), or undefined. Its history
@@ -258,11 +282,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     });
 
     const tally: ChaosTally = emptyTally(plans.length, searchLag);
-    // Chaos: kill the worker `kills` times and restart the dev server once, spread over the run.
+    // Chaos: kill a worker `kills` times (each worker in turn), restart the Temporal server once and
+    // PostgreSQL once (production-like), spread over the run.
     const chaos = (async () => {
-      const events: Array<'kill' | 'restart'> = [];
+      const events: Array<'kill' | 'restart' | 'database'> = [];
       for (let k = 0; k < opts.kills; k++) events.push('kill');
-      if (opts.serverRestart) events.splice(Math.ceil(events.length / 2), 0, 'restart');
+      const middle = Math.ceil(events.length / 2);
+      if (production && opts.databaseRestart) events.splice(middle, 0, 'database');
+      if (opts.serverRestart) events.splice(middle, 0, 'restart');
+      let killed = 0;
       for (const [n, event] of events.entries()) {
         // Spread over the run: each event when its share of the conversations has ended, with
         // conversations still in flight.
@@ -270,15 +298,24 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         while (done < at) await sleep(200);
         if (done >= plans.length) break;
         if (event === 'kill') {
-          log(`  SIGKILL the worker (${next} conversations started, ${done} ended)`);
-          await worker!.killAndRestart();
-        } else {
-          log(`  restarting the dev server (${next} started, ${done} ended)`);
+          const n = killed++ % workers.length;
+          log(`  SIGKILL ${workers.length > 1 ? `worker ${n + 1} of ${workers.length}` : 'the worker'} (${next} conversations started, ${done} ended)`);
+          await workers[n]!.killAndRestart();
+        } else if (event === 'restart') {
+          const what = production ? 'the Temporal server' : 'the dev server';
+          log(`  restarting ${what} (SIGKILL; ${next} started, ${done} ended)`);
           await server!.kill();
           await sleep(1_000);
           await server!.start();
           tally.serverRestarts++;
-          log('  dev server back');
+          log(`  ${what} back`);
+        } else {
+          log(`  restarting PostgreSQL (immediate shutdown, 2 s down; ${next} started, ${done} ended)`);
+          await production!.postgres.kill();
+          await sleep(2_000);
+          await production!.postgres.start();
+          tally.databaseRestarts++;
+          log('  PostgreSQL back');
         }
         await sleep(3_000);
       }
@@ -286,7 +323,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     const progress = setInterval(() => {
       const faults = accounts.reduce((n, a) => n + Object.values(em.faultCounts(a.accountId)).reduce((x, y) => x + y, 0), 0);
       const completed = plans.filter((p) => p.completed).length;
-      log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${next}/${plans.length} started, ${done} synced and dormant, ${completed} completed; ${faults} HubSpot faults injected; worker kills ${worker!.kills}`);
+      log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${next}/${plans.length} started, ${done} synced and dormant, ${completed} completed; ${faults} HubSpot faults injected; worker kills ${workerKills()}`);
     }, 5_000);
     try {
       await Promise.all([driving, chaos]);
@@ -296,15 +333,16 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     }
 
     checkStore(em, accounts, plans, tally, callsBefore);
-    tally.slowest = await slowest(plans, platform);
-    tally.workerKills = worker.kills;
-    tally.workerStarts = worker.starts;
+    tally.slowest = await slowest(plans, platform, production?.dataConverter);
+    tally.workerKills = workerKills();
+    tally.workerStarts = workers.reduce((n, w) => n + w.starts, 0);
     tally.seconds = (Date.now() - started) / 1000;
     return tally;
   } finally {
     await connection?.close().catch(() => undefined);
-    await worker?.stop();
-    await server?.kill();
+    await Promise.all(workers.map((w) => w.stop()));
+    if (production) await production.close();
+    else await server?.kill();
     await emulator?.close();
     rmSync(dir, { recursive: true, force: true });
   }

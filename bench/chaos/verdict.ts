@@ -3,6 +3,9 @@
 // docs/BENCHMARKS.md ("Chaos run") defines, and where the slowest conversations' time went.
 import type { EmulatorAccountSeed, HubSpotEmulator } from '../../hubspot-emulator';
 import type { StoredNote } from '../../hubspot-emulator/store';
+import type { DataConverter, ProtoFailure } from '@temporalio/common';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
+import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers';
 import { escapeHtml, noteReference } from '../../src/action/note';
 import type { ConversationClient } from '../../src/platform/client';
 import { conversationWorkflowId } from '../../src/platform/contract';
@@ -34,6 +37,7 @@ export interface ChaosTally {
   workerKills: number;
   workerStarts: number;
   serverRestarts: number;
+  databaseRestarts: number;
   seconds: number;
 }
 
@@ -63,6 +67,7 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
     workerKills: 0,
     workerStarts: 0,
     serverRestarts: 0,
+    databaseRestarts: 0,
     seconds: 0,
   };
 }
@@ -102,7 +107,7 @@ export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[],
 }
 
 /** The three slowest conversations (first signal to the end of their last sync), and where the slowest one's time went. */
-export async function slowest(plans: Plan[], platform: ConversationClient): Promise<string[]> {
+export async function slowest(plans: Plan[], platform: ConversationClient, dataConverter?: DataConverter): Promise<string[]> {
   const lines: string[] = [];
   const slowestPlans: Plan[] = [];
   const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}`);
@@ -124,18 +129,26 @@ export async function slowest(plans: Plan[], platform: ConversationClient): Prom
     .fetchHistory()
     .catch(() => undefined);
   const t0 = Number(history?.events?.[0]?.eventTime?.seconds ?? 0) * 1000;
+  // With encryption on, failure messages are encrypted in the history: decoded with the run's keys.
+  const workflowId = platform.handle(slowestPlan.conversation).workflowId;
+  const message = async (failure: ProtoFailure | null | undefined): Promise<string> => {
+    if (!failure) return '';
+    if (!dataConverter) return failure.message ?? '';
+    const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, { type: 'activity', namespace: 'default', workflowId, isLocal: false }).catch((err: Error) => err);
+    return decoded?.message ?? failure.message ?? '';
+  };
   const scheduled = new Map<string, string>();
   for (const e of history?.events ?? []) {
     const at = `${((Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) - t0) / 1000).toFixed(1)} s`;
     if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     const st = e.activityTaskStartedEventAttributes;
-    if (st && (st.attempt ?? 1) > 1) lines.push(`    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(st.lastFailure?.message ?? '').slice(0, 160)}`);
+    if (st && (st.attempt ?? 1) > 1) lines.push(`    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(await message(st.lastFailure)).slice(0, 160)}`);
     if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) lines.push(`    ${at}: workflow task ${e.workflowTaskTimedOutEventAttributes ? 'timed out' : 'failed'}`);
     const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
     if (!a) continue;
     const name = scheduled.get(String(a.scheduledEventId)) ?? '?';
     const failure = e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
-    lines.push(`    ${at}: ${name} ${failure ? `ended: ${(failure.message ?? '').slice(0, 160)}` : 'completed'}`);
+    lines.push(`    ${at}: ${name} ${failure ? `ended: ${(await message(failure)).slice(0, 160)}` : 'completed'}`);
   }
   return lines;
 }
@@ -328,7 +341,7 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(`HubSpot calls             ${t.hubspotCalls}; faults ${faultTotal} (${((100 * faultTotal) / Math.max(1, t.hubspotCalls)).toFixed(1)}%): ${JSON.stringify(t.faults)}`);
   log(`slow writes               ${t.slowWrites.held} held past the per-call timeout: ${t.slowWrites.dropped} dropped (request aborted), ${t.slowWrites.applied} applied late`);
   log(`search-index lag          ${t.searchLag}`);
-  log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); dev server restarts ${t.serverRestarts}`);
+  log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`);
   log(`wall time                 ${t.seconds.toFixed(1)} s`);
   log('slowest conversations (seconds since the run started):');
   for (const l of t.slowest) log(`  ${l}`);

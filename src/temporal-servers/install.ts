@@ -1,6 +1,8 @@
 // Installs Temporal's real servers from package registries into the ignored cache folder (see ./index.ts):
 //   - the time-skipping test server: Maven Central io.temporal:temporal-test-server, with a launcher;
-//   - the Temporal CLI dev server with its Web UI: `go install` from the Go module proxy.
+//   - the Temporal CLI dev server with its Web UI: `go install` from the Go module proxy;
+//   - Temporal server 1.32 (the version production runs), its schema tool and its Web UI: `go install`
+//     from the Go module proxy, with the newer Go toolchain the server's module asks for (GOTOOLCHAIN).
 // Idempotent (a marker file per server, checked in well under a second). One process installs a server at
 // a time (a lock file naming its pid; another command waits for it, and a lock whose process is gone is
 // taken over); the build happens in a scratch folder renamed into place when complete, so a server folder
@@ -11,16 +13,16 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isInstalled, TEMPORAL_CLI_VERSION, TEST_SERVER_VERSION, serverPaths, type ServerName } from './index';
+import { installedMarker, isInstalled, SERVER_GO_TOOLCHAIN, TEMPORAL_CLI_VERSION, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, TEST_SERVER_VERSION, serverPaths, type ServerName } from './index';
 
 export { isInstalled, type ServerName };
 
 /** org.apache.maven.plugins:maven-dependency-plugin, which copies the test server's runtime classpath. */
 const DEPENDENCY_PLUGIN_VERSION = '2.8';
-export const SERVER_NAMES: readonly ServerName[] = ['test-server', 'cli'];
+export const SERVER_NAMES: readonly ServerName[] = ['test-server', 'cli', 'server'];
 
 export interface InstallOptions {
-  /** Which servers (default both). */
+  /** Which servers (default all three). */
   only?: readonly ServerName[];
   /** Fail when a server cannot be installed (missing toolchain or a failed build). */
   strict?: boolean;
@@ -43,19 +45,24 @@ function has(cmd: string, versionArg: string): boolean {
   return spawnSync(cmd, [versionArg], { stdio: 'ignore' }).status === 0;
 }
 
-/** Go's version as [major, minor], or undefined without Go. */
-function goVersion(): [number, number] | undefined {
-  const r = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8' });
-  const m = r.status === 0 ? /go(\d+)\.(\d+)/.exec(r.stdout) : null;
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
+/** Go's version as [major, minor, patch], or undefined without Go. GOTOOLCHAIN is left out, so that this is the machine's own Go. */
+function goVersion(): [number, number, number] | undefined {
+  const env = { ...process.env };
+  delete env.GOTOOLCHAIN;
+  const r = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8', env: { ...env, GOTOOLCHAIN: 'local' } });
+  const m = r.status === 0 ? /go(\d+)\.(\d+)(?:\.(\d+))?/.exec(r.stdout) : null;
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : undefined;
 }
+
+/** Whether Go version v is at least [major, minor, patch]. */
+const goAtLeast = (v: [number, number, number], want: [number, number, number]) => v[0] !== want[0] ? v[0] > want[0] : v[1] !== want[1] ? v[1] > want[1] : v[2] >= want[2];
 
 /** Why Go cannot build the CLI here, or undefined when it can. The CLI's module asks for Go 1.25; Go 1.21 and later fetch that toolchain themselves unless GOTOOLCHAIN=local. */
 function goLacking(): string | undefined {
   const v = goVersion();
   if (!v) return 'Go is needed to build it from the Go module proxy';
   const [major, minor] = v;
-  const at = (m: number) => major > 1 || (major === 1 && minor >= m);
+  const at = (m: number) => goAtLeast(v, [1, m, 0]);
   if (!at(21)) return `Go 1.21 or later is needed to build it (found go${major}.${minor})`;
   if (!at(25) && (process.env.GOTOOLCHAIN ?? '').startsWith('local')) return `the Temporal CLI ${TEMPORAL_CLI_VERSION} needs Go 1.25 (found go${major}.${minor} with GOTOOLCHAIN=local)`;
   return undefined;
@@ -269,6 +276,68 @@ async function installCli(log: (l: string) => void, tickMs: number, inFlight: In
   log(`${what}: installed at ${serverPaths().cli.binary} in ${seconds(start)} s`);
 }
 
+/** The Go version the server's module asks for (its go.mod's `go` line). */
+const SERVER_MIN_GO: [number, number, number] = [1, 26, 10];
+
+/** Why Go cannot build Temporal server 1.32 here, or undefined when it can (Go 1.21 or later switches toolchains itself). */
+function serverGoLacking(): string | undefined {
+  const v = goVersion();
+  if (!v) return 'Go is needed to build it from the Go module proxy';
+  if (!goAtLeast(v, [1, 21, 0])) return `Go 1.21 or later is needed to build it (found go${v.join('.')})`;
+  return undefined;
+}
+
+/**
+ * The environment of the server's go commands: the machine's Go when it is new enough, else
+ * GOTOOLCHAIN=go1.27.3, which makes the go command take that toolchain from the Go module proxy (once,
+ * about 76 MB) whatever GOTOOLCHAIN the machine's Go defaults to (Debian's says `local`).
+ */
+export function serverGoEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const v = goVersion();
+  return v && goAtLeast(v, SERVER_MIN_GO) ? { ...env } : { ...env, GOTOOLCHAIN: SERVER_GO_TOOLCHAIN };
+}
+
+async function installServer(log: (l: string) => void, tickMs: number, inFlight: InFlight): Promise<void> {
+  const paths = serverPaths().server;
+  const dir = dirname(paths.binDir);
+  const what = `Temporal server ${TEMPORAL_SERVER_VERSION}`;
+  const start = Date.now();
+  const env = serverGoEnv();
+  log(
+    `${what}: building the server and its schema tool, then the Web UI ${TEMPORAL_UI_VERSION}, with go install from the Go module proxy` +
+      `${env.GOTOOLCHAIN === SERVER_GO_TOOLCHAIN ? ` (GOTOOLCHAIN=${SERVER_GO_TOOLCHAIN}: the server needs Go ${SERVER_MIN_GO.join('.')} or later)` : ''} (a cold build takes 5–8 minutes on 2 cores; once only)...`,
+  );
+  const tmp = scratch(dir, inFlight);
+  try {
+    // `go install` names a binary after its package folder: the server and the UI server are both `server`, so each build gets its own GOBIN.
+    const serverBin = join(tmp, 'go-bin-server');
+    const uiBin = join(tmp, 'go-bin-ui');
+    const bin = join(tmp, 'bin');
+    for (const d of [serverBin, uiBin, bin]) mkdirSync(d, { recursive: true });
+    await run('go', ['install', `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`, `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`], `${what} (server and schema tool)`, {
+      env: { ...env, GOBIN: serverBin },
+      log,
+      tickMs,
+      inFlight,
+      limitMs: limitMs(30),
+    });
+    log(`${what}: server and schema tool built in ${seconds(start)} s; now the Web UI ${TEMPORAL_UI_VERSION}...`);
+    const uiStart = Date.now();
+    await run('go', ['install', `github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`], `Temporal Web UI ${TEMPORAL_UI_VERSION}`, { env: { ...env, GOBIN: uiBin }, log, tickMs, inFlight, limitMs: limitMs(30) });
+    log(`${what}: Web UI built in ${seconds(uiStart)} s`);
+    renameSync(join(serverBin, 'server'), join(bin, basename(paths.server)));
+    renameSync(join(serverBin, 'sql'), join(bin, basename(paths.sqlTool)));
+    renameSync(join(uiBin, 'server'), join(bin, basename(paths.ui)));
+    rmSync(serverBin, { recursive: true, force: true });
+    rmSync(uiBin, { recursive: true, force: true });
+    writeFileSync(join(bin, '.installed'), `${installedMarker('server')}\n`);
+    moveIntoPlace(tmp, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  log(`${what}: installed in ${paths.binDir} in ${seconds(start)} s`);
+}
+
 const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | undefined; install: (log: (l: string) => void, tickMs: number, inFlight: InFlight) => Promise<void>; fallback: string }> = {
   'test-server': {
     label: `time-skipping test server ${TEST_SERVER_VERSION}`,
@@ -281,6 +350,12 @@ const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | 
     toolchain: goLacking,
     install: installCli,
     fallback: "the dev server falls back to the SDK's download, which needs the internet",
+  },
+  server: {
+    label: `Temporal server ${TEMPORAL_SERVER_VERSION} (with its schema tool and Web UI ${TEMPORAL_UI_VERSION})`,
+    toolchain: serverGoLacking,
+    install: installServer,
+    fallback: 'the tests and benchmarks that need the server production runs are skipped (the SDK has no download of it)',
   },
 };
 

@@ -4,11 +4,12 @@
 // and HUBSPOT_ACCOUNTS it uses those; WORKER_MODE=production refuses embedded servers.
 // On the embedded emulator it plays the demo once the worker is up (DEMO=false skips it; --demo-then-exit
 // stops after it, with the demo's success as the exit code).
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ConfigError, loadConfig, temporalConnectionOptions } from '../environment/config';
-import { devServer, repoRoot } from '../temporal-servers';
+import { devServer, repoRoot, startDevServer } from '../temporal-servers';
 import { ensureTemporalServers } from '../temporal-servers/install';
 import { conversationSearchAttributes } from '../platform/search-attributes';
 import type { HubSpotEmulator } from '../../hubspot-emulator';
@@ -55,18 +56,22 @@ async function main(): Promise<void> {
     await ensureTemporalServers({ only: ['cli'], log: (line) => say(`Temporal servers: ${line}`) });
     const choice = devServer();
     say(`no TEMPORAL_ADDRESS: starting an embedded Temporal dev server (${choice.source})`);
-    const dev = await TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: choice.executable,
-        port: env.TEMPORAL_DEV_PORT,
-        ui: true,
-        uiPort: env.TEMPORAL_DEV_UI_PORT,
-        dbFilename: resolve(repoRoot, env.TEMPORAL_DEV_DB),
-        namespace: env.TEMPORAL_NAMESPACE,
-        searchAttributes: conversationSearchAttributes,
-        log: { format: 'pretty', level: 'error' },
-      },
-    });
+    // A fresh clone whose servers live elsewhere (TEMPORAL_SERVERS_DIR) has no .cache/ yet: the database's folder is made here.
+    const dbFilename = resolve(repoRoot, env.TEMPORAL_DEV_DB);
+    mkdirSync(dirname(dbFilename), { recursive: true });
+    const server = {
+      port: env.TEMPORAL_DEV_PORT,
+      uiPort: env.TEMPORAL_DEV_UI_PORT,
+      dbFilename,
+      namespace: env.TEMPORAL_NAMESPACE,
+      searchAttributes: conversationSearchAttributes,
+    };
+    // The installed CLI is started and watched here, so that a failed start says why in the server's own words.
+    const dev = choice.executable.type === 'existing-path'
+      ? await startDevServer(server)
+      : await TestWorkflowEnvironment.createLocal({ server: { ...server, executable: choice.executable, ui: true, log: { format: 'pretty', level: 'error' } } }).catch((err: Error) => {
+          throw new Error(`${err.message} (the dev server's own output, if it printed any, is above)`);
+        });
     cleanups.push(() => dev.teardown());
     address = dev.address;
     say(`Temporal dev server: ${address} (namespace ${env.TEMPORAL_NAMESPACE})`);
