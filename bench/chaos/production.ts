@@ -130,6 +130,8 @@ export async function startProductionLike(opts: { workers: number; accounts: Emu
         HUBSPOT_API_BASE: opts.emulatorUrl,
         CONFIG_API_TOKEN: randomBytes(24).toString('base64url'),
         CONFIG_API_PORT: String(await freePort()),
+        // Production requires the https URL browsers would reach the configuration API at (nobody browses here).
+        CONFIG_API_PUBLIC_URL: 'https://config.chaos.invalid',
         CODEC_KEYS: codecKeys,
         // A local server without TLS; the HubSpot emulator instead of HubSpot.
         ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
