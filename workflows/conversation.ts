@@ -43,6 +43,7 @@ import {
 } from '../src/platform/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
 import { checkActionId, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
+import { Convergence } from './convergence';
 import { runContactSync } from './run-action';
 
 /**
@@ -128,6 +129,19 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   // The note of a (conversation, action): a conversation id reused after retention is a new conversation.
   const conversationRef = carried?.conversationRef ?? workflowInfo().firstExecutionRunId;
   const conversationKey = (actionId: string) => `${workflowInfo().workflowId}:${conversationRef}:${actionId}`;
+  // Checks, once HubSpot can no longer apply a write we gave up on, that it did not spoil the sync.
+  const convergence = new Convergence(
+    {
+      conversationKey,
+      running: () => runningCount > 0,
+      notesChanged: (actionId, contactId, kept, archived) => {
+        const known = (notes[actionId] ?? []).filter((n) => !archived.includes(n.noteId) && n.noteId !== kept);
+        if (kept) known.push({ contactId, noteId: kept });
+        notes[actionId] = known.slice(-MAX_NOTES_PER_ACTION);
+      },
+    },
+    carried?.convergence,
+  );
 
   const fingerprint = (config: ActionConfig) =>
     syncFingerprint(
@@ -162,6 +176,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     return iso(lastActivityAtMs + options.inactivityTimeoutMs);
   };
 
+  /** The end of the retention, or later while a convergence check is due. */
+  const retainedUntilMs = (ended: number) => Math.max(ended + options.retentionMs, convergence.lastDueAtMs() ?? 0);
+
   const state = (): ConversationState => ({
     conversationId: input.conversationId,
     channel: input.channel,
@@ -172,10 +189,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     messageCount,
     offlineSyncDueAt: offlineSyncDueAt(),
     endReason,
-    retainedUntil: status === 'ended' && endedAtMs !== undefined ? iso(endedAtMs + options.retentionMs) : null,
+    retainedUntil: status === 'ended' && endedAtMs !== undefined ? iso(retainedUntilMs(endedAtMs)) : null,
     runsBefore,
     outcomes,
     rejections,
+    ...(convergence.summary() ? { convergence: convergence.summary() } : {}),
   });
 
   // Search attributes and memo: what operators filter and read in the Web UI. No personal data.
@@ -254,7 +272,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         const at = nowMs();
         const used = fingerprint(config);
         const changesAtStart = changeSeq;
-        const { accountLabel, ...outcome } = await runContactSync({
+        const { accountLabel, sent, ...outcome } = await runContactSync({
           config,
           workspaceId: input.workspaceId,
           fields,
@@ -274,9 +292,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
           else delete failedAtChange[config.id];
         }
         record(result, accountLabel);
+        convergence.recorded(config.id, sent);
         return result;
       } finally {
         runningCount--;
+        convergence.settled();
         publish();
       }
     });
@@ -344,7 +364,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   setHandler(stateQuery, state);
 
   /** Continues as new, carrying what matters, trimmed to the carried-state budget. */
-  const carryOver = (): Promise<never> => {
+  const carryOver = async (): Promise<never> => {
+    // A convergence check under way finishes first; one that is only due is carried, with its time.
+    if (convergence.busy()) await condition(() => !convergence.busy());
     const next: CarriedState = {
       fields,
       summary,
@@ -359,6 +381,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       failedOffline: Object.keys(failedAtChange),
       lastChangeAtMs,
       conversationRef,
+      ...(convergence.carried() ? { convergence: convergence.carried() } : {}),
       ...(callEnded ? { callEnded: true } : {}),
       ...(endedAtMs !== undefined ? { endedAtMs } : {}),
       ...(endReason ? { endReason } : {}),
@@ -463,12 +486,15 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // Values that arrived while the sync ran, or since, are a follow-up; anything else waits. The wait
     // always starts its timer, even when it is over at once, so that the order in which such values and
     // the sync's end were applied never changes the workflow's commands.
-    const retainUntil = (endedAtMs ?? nowMs()) + options.retentionMs;
-    const woke = await condition(
-      () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue(),
-      Math.max(0, retainUntil - nowMs()),
-    );
-    if (!woke) break;
+    // A convergence check due later than the retention keeps the conversation until it is done.
+    const retainUntil = retainedUntilMs(endedAtMs ?? nowMs());
+    const wake = () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue();
+    const woke = await condition(wake, Math.max(0, retainUntil - nowMs()));
+    if (!woke) {
+      if (!convergence.pending()) break;
+      await condition(() => !convergence.pending() || wake());
+      continue;
+    }
     if (continueAsNewDue()) {
       await condition(allHandlersFinished);
       return carryOver();
