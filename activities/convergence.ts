@@ -29,14 +29,15 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotAccou
     /** Checks each contact against what this conversation wrote there, and repairs what a late write of ours spoiled. */
     async convergeContacts(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
       return heartbeating(async (signal) => {
-        // A repair sent by an earlier attempt may itself land late: the workflow checks again.
-        const uncertain = Context.current().info.attempt > 1;
+        // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
+        // damage (the repair has not landed) and repairs it too: then the workflow checks again.
+        const retried = Context.current().info.attempt > 1;
         const results: ContactCheckResult[] = [];
         const accounts = [...new Set(input.checks.map((c) => c.accountId))];
         for (const accountId of accounts) {
           const account = await hubspot.get(accountId);
           const checks = input.checks.filter((c) => c.accountId === accountId);
-          results.push(...(await checkAccount(account, checks, { signal, lane: 'offline' }, uncertain)));
+          results.push(...(await checkAccount(account, checks, { signal, lane: 'offline' }, retried)));
         }
         return results;
       });
@@ -44,7 +45,7 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotAccou
   };
 }
 
-async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[], call: CallOptions, uncertain: boolean): Promise<ContactCheckResult[]> {
+async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[], call: CallOptions, retried: boolean): Promise<ContactCheckResult[]> {
   const ours = writtenByUs(account);
   const names = [...new Set(checks.flatMap((c) => Object.keys(c.properties)))];
   // The contacts, by id (a merge gives a new id; the old one reads as it), with the history of what we wrote.
@@ -62,7 +63,7 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
   const results: ContactCheckResult[] = [];
   for (const check of checks) {
     const contact = byId.get(check.contactId);
-    const result: ContactCheckResult = { contactId: check.contactId, archivedNotes: [], keptNotes: {}, rewritten: [], rewrittenNotes: [], leftAlone: [], uncertain };
+    const result: ContactCheckResult = { contactId: check.contactId, archivedNotes: [], keptNotes: {}, rewritten: [], rewrittenNotes: [], leftAlone: [], uncertain: false };
     results.push(result);
     if (!contact) {
       log.info('Convergence: the contact is gone; nothing to check', { accountId: account.id, contactId: check.contactId });
@@ -107,6 +108,7 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
       log.warn('Convergence: wrote values again that a late request of ours had overwritten', { accountId: account.id, contactId: contact.id, properties: Object.keys(again) });
     }
     if (result.leftAlone.length) log.info('Convergence: values changed since our write were left alone', { accountId: account.id, contactId: contact.id, leftAlone: result.leftAlone });
+    result.uncertain = retried && (result.archivedNotes.length > 0 || result.rewritten.length > 0 || result.rewrittenNotes.length > 0);
   }
   return results;
 }

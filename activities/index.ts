@@ -92,7 +92,15 @@ const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.t
 export type LookupResult =
   | { kind: 'refused'; reason: string; accountLabel: string }
   | { kind: 'not-found'; accountLabel: string; savedConfig?: ActionConfig }
-  | { kind: 'found'; contactId: string; ours: boolean; accountLabel: string; savedConfig?: ActionConfig };
+  | {
+      kind: 'found';
+      contactId: string;
+      ours: boolean;
+      accountLabel: string;
+      savedConfig?: ActionConfig;
+      /** Ids of contacts merged into this one (hs_merged_object_ids): what was written to them now lives here. */
+      mergedFrom?: string[];
+    };
 
 export function createActivities({ hubspot, directory }: ActivityDeps) {
   /** The action config that counts: the one saved for the workspace, when there is one. */
@@ -133,14 +141,15 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
         }
         const savedConfig = effective.saved ? config : undefined;
-        const contact = await account.readContactByEmail(input.email, ownershipProperties(account), call);
+        const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids'], call);
         if (!contact) {
           log.info('No contact for this email', { accountId: account.id });
           return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
         }
         const ours = isOurs(account, contact.properties);
         log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
-        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}) };
+        const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
+        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}) };
       }, input.deadlineMs);
     },
 

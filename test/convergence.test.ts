@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, convergenceDone, heldWritesEnded, keepHistory, startHarness, type Harness } from './helpers/conversation-harness';
-import { CONVERGENCE_DELAY_MS } from '../src/action/convergence';
+import { CONVERGENCE_DELAY_MS, duplicateNotes, judgeValue } from '../src/action/convergence';
+import { valueHash } from '../src/action/hash';
 import { conversationWorkflowId, DEFAULT_OPTIONS } from '../src/platform/contract';
 
 let h: Harness;
@@ -182,3 +183,32 @@ function writeCount(): number {
     .filter(([op]) => /\.(create|update|delete|batchCreate|batchUpdate|batchUpsert|merge)$/.test(op))
     .reduce((n, [, v]) => n + v, 0);
 }
+
+describe('what a check decides (src/action/convergence.ts)', () => {
+  const app = (value: string) => ({ value, sourceType: 'INTEGRATION', sourceId: '4242' });
+  const person = (value: string) => ({ value, sourceType: 'CRM_UI', sourceId: 'userId:7', updatedByUserId: 7 });
+  const other = (value: string) => ({ value, sourceType: 'INTEGRATION', sourceId: '999' });
+  const ours = (v: { sourceType: string; sourceId?: string }) => v.sourceType === 'INTEGRATION' && v.sourceId === '4242';
+  const h = valueHash;
+
+  test('values: as written; our late write written again; a person, another app or another run of ours left alone', () => {
+    assert.deepEqual(judgeValue('New', [app('New'), app('Old')], h('New'), [], ours), { verdict: 'as-written' });
+    assert.deepEqual(judgeValue('Old', [app('Old'), app('New'), app('Old')], h('New'), [h('Old')], ours), { verdict: 'write-again', value: 'New' });
+    assert.equal(judgeValue('Grace', [person('Grace'), app('New')], h('New'), [h('Old')], ours).verdict, 'leave');
+    assert.equal(judgeValue('Old', [app('Old'), person('Grace'), app('New')], h('New'), [h('Old')], ours).why, 'changed-since-by-someone-else');
+    assert.equal(judgeValue('Sync', [other('Sync'), app('New')], h('New'), [h('Sync')], ours).why, 'changed-since-by-someone-else');
+    assert.equal(judgeValue('Third', [app('Third'), app('New')], h('New'), [h('Old')], ours).why, 'changed-by-another-write-of-this-system');
+    assert.equal(judgeValue('Normalised', [app('Normalised')], h('New'), [], ours).why, 'our-write-not-in-history');
+  });
+
+  test('notes: the known one kept, the others carrying our reference archived; the newest when the known one is gone', () => {
+    const notes = [
+      { id: '101', body: 'a syncrefX' },
+      { id: '205', body: 'b syncrefX' },
+      { id: '150', body: 'someone else' },
+    ];
+    assert.deepEqual(duplicateNotes(notes, 'syncrefX', '101'), { keep: '101', archive: ['205'] });
+    assert.deepEqual(duplicateNotes(notes, 'syncrefX', '999'), { keep: '205', archive: ['101'] });
+    assert.deepEqual(duplicateNotes(notes, 'syncrefY', '101'), { archive: [] });
+  });
+});

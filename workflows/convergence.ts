@@ -72,6 +72,8 @@ export class Convergence {
   recorded(actionId: string, sent: SentWrites | undefined): void {
     if (!sent?.contactId) return;
     const unanswered = sent.contactUncertain || sent.noteUncertain;
+    // A person merged a contact an earlier run wrote to into this one: what we know of it is this one's now.
+    for (const old of sent.mergedFrom ?? []) if (old !== sent.contactId && this.contacts[old]) this.merged(old, sent.contactId);
     const known = this.contacts[sent.contactId];
     // Nothing can land late and nothing is pending for this contact: nothing to remember.
     if (!unanswered && !known) return;
@@ -93,6 +95,26 @@ export class Convergence {
     this.contacts[sent.contactId] = c; // the newest last
     if (unanswered) this.due(c, Date.now() + CONVERGENCE_DELAY_MS);
     this.trim();
+  }
+
+  /** Moves what is known of a merged-away contact to the record it was merged into (the newer knowledge wins). */
+  private merged(from: string, into: string): void {
+    const old = this.contacts[from]!;
+    delete this.contacts[from];
+    const now = this.contacts[into];
+    if (!now) {
+      this.contacts[into] = old;
+      return;
+    }
+    now.properties = { ...old.properties, ...now.properties };
+    for (const [name, hashes] of Object.entries(old.uncertain)) for (const h of hashes) remember((now.uncertain[name] ??= []), h);
+    for (const [actionId, note] of Object.entries(old.notes)) {
+      const mine = (now.notes[actionId] ??= { uncertainBodies: [] });
+      mine.noteId ??= note.noteId;
+      mine.bodyHash ??= note.bodyHash;
+      for (const h of note.uncertainBodies) remember(mine.uncertainBodies, h);
+    }
+    if (old.dueAtMs !== undefined) now.dueAtMs = Math.max(now.dueAtMs ?? 0, old.dueAtMs);
   }
 
   /** A run ended: a check that came due while it ran is made now. */
@@ -209,8 +231,7 @@ export class Convergence {
     }
     if (r.contactIdNow && r.contactIdNow !== r.contactId) {
       // A merge gave the contact a new id: later checks read it under that one.
-      delete this.contacts[r.contactId];
-      this.contacts[r.contactIdNow] = c;
+      this.merged(r.contactId, r.contactIdNow);
     } else if (!r.contactIdNow && c.dueAtMs === undefined) {
       delete this.contacts[r.contactId]; // gone: nothing more to check there
     }

@@ -51,6 +51,12 @@ import { runContactSync } from './run-action';
  * conversation gets the marker and the lifecycle below.
  */
 const LIFECYCLE_PATCH = 'dormant-retention-lifecycle';
+/**
+ * Late values are never taken for synced: an operator retry session counts as synced only the values it
+ * started with, and a value that arrives while the conversation waits for a handler at the end of its
+ * retention is synced before it completes.
+ */
+const LATE_VALUES_PATCH = 'late-values-synced';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
@@ -155,6 +161,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
    */
   const unsynced = () =>
     offlineActions.filter((a) => synced[a.id] !== fingerprint(a) || (failedAtChange[a.id] !== undefined && changeSeq > failedAtChange[a.id]!));
+  /** The values this run started with, before any signal: what an operator retry session's other actions had synced. */
+  const startedWith = Object.fromEntries(offlineActions.map((a) => [a.id, fingerprint(a)]));
 
   const syncStatus = (): SyncStatus => {
     if (runningCount > 0) return 'running';
@@ -441,8 +449,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     const config = actionsById.get(input.operatorRetry.actionId);
     if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
     status = 'ending';
-    // The conversation's other offline actions ran before it completed: only the retried one runs.
-    for (const a of offlineActions) if (a.id !== config.id) synced[a.id] = fingerprint(a);
+    // The conversation's other offline actions ran before it completed, with the values this session
+    // started with: only the retried one runs. A value that arrived since (with the session's start) is
+    // not theirs yet: the dormant wait below syncs it.
+    const late = patched(LATE_VALUES_PATCH);
+    for (const a of offlineActions) if (a.id !== config.id) synced[a.id] = late ? startedWith[a.id]! : fingerprint(a);
     await runAction(config, 'operator-retry');
     endedAtMs = nowMs();
     status = 'ended';
@@ -491,9 +502,16 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     const wake = () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue();
     const woke = await condition(wake, Math.max(0, retainUntil - nowMs()));
     if (!woke) {
-      if (!convergence.pending()) break;
-      await condition(() => !convergence.pending() || wake());
-      continue;
+      if (convergence.pending()) {
+        await condition(() => !convergence.pending() || wake());
+        continue;
+      }
+      if (!allHandlersFinished()) {
+        // An operator retry is still running: values that arrive meanwhile are synced, not dropped.
+        await condition(allHandlersFinished);
+        if (wake() && patched(LATE_VALUES_PATCH)) continue;
+      }
+      break;
     }
     if (continueAsNewDue()) {
       await condition(allHandlersFinished);

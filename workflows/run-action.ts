@@ -44,6 +44,8 @@ export interface SentWrites {
   accountId: string;
   /** The contact written to, when known. */
   contactId?: string;
+  /** Contacts merged into it (HubSpot's hs_merged_object_ids): an earlier run may have written to one of those ids. */
+  mergedFrom?: string[];
   /** The values of the run's last contact write (empty: none). */
   properties: Record<string, string>;
   /** A contact write of the run ended without an answer on some attempt: HubSpot may apply it late. */
@@ -128,7 +130,11 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     let found = await lookup();
     accountLabel = found.accountLabel;
     if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
-    if (found.kind === 'found') sent.contactId = found.contactId;
+    const seen = (f: typeof found) => {
+      sent.contactId = f.kind === 'found' ? f.contactId : undefined;
+      sent.mergedFrom = f.kind === 'found' ? f.mergedFrom : undefined;
+    };
+    seen(found);
     // A config saved through the configuration API is the one that counts, not the caller's copy: its
     // email mapping too, so the contact is looked up again when it names another email.
     if (found.savedConfig) {
@@ -139,7 +145,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
         email = saved.email;
         found = await lookup();
         if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
-        sent.contactId = found.kind === 'found' ? found.contactId : undefined;
+        seen(found);
       }
     }
 
@@ -166,7 +172,8 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
         found = await lookup();
         if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel, sent };
         plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
-        contactId = sent.contactId = found.kind === 'found' ? found.contactId : undefined;
+        seen(found);
+        contactId = sent.contactId;
         sent.properties = {};
         if (plan.contact.kind !== 'none') {
           const again = plan.contact;

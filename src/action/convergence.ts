@@ -70,7 +70,7 @@ export interface ContactCheckResult {
   rewrittenNotes: string[];
   /** Properties that differ from what we wrote and were left alone, with why (no values). */
   leftAlone: Array<{ property: string; why: ValueJudgement['why'] }>;
-  /** A repair write of this check got no answer on a first attempt: it may land late, so check again. */
+  /** This check was retried and had to repair: a repair an earlier attempt sent may still land late, so check again. */
   uncertain: boolean;
 }
 
