@@ -141,6 +141,35 @@ describe('the check and the life of the conversation', () => {
     });
   });
 
+  test('a person merges the contact between our late write and the newer sync: the check still knows the newer value', async () => {
+    const email = `late-merge-${++seq}@example.com`;
+    const existing = fast.emulator.addContact(account, { email, firstname: 'Original' });
+    const duplicate = fast.emulator.addContact(account, { email: `dup-${email}`, firstname: 'Duplicate' });
+    const live = action({ id: 'live', offlineSync: false, hubspotAccountId: account, allowCreate: false });
+    const offline = action({ id: 'offline', hubspotAccountId: account, allowCreate: false });
+    const conv = conversation('voice', [live, offline]);
+    await fast.run(async () => {
+      const since = Date.now();
+      fast.emulator.failNext(account, 'contacts.update', 'slow-write', 1, { holdMs: 4_000 });
+      const run = await fast.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'Draft' } });
+      assert.equal(run.result, 'updated', run.reason);
+      // Before the held write lands: a person merges the contact, and the call ends with the final name.
+      const merged = fast.emulator.mergeContacts(account, existing, duplicate);
+      await fast.platform.endCall(conv, { fields: { email, first_name: 'Final' } });
+      for (let i = 0; i < 100; i++) {
+        const s = await fast.platform.getState(conv.conversationId);
+        if (s?.status === 'ended' && s.syncStatus !== 'running') break;
+        await sleep(100);
+      }
+      await heldWritesEnded(fast, account, since);
+      const contact = () => fast.emulator.contacts(account).find((c) => c.id === merged)!;
+      assert.equal(contact().properties.firstname, 'Draft', 'the held write did not land after the newer one: nothing to converge');
+      const c = await convergenceDone(fast, conv.conversationId);
+      assert.equal(c.valuesRewritten, 1);
+      assert.equal(contact().properties.firstname, 'Final');
+    });
+  });
+
   test('a check that is due survives continue-as-new: the next run carries it and makes it', async () => {
     const email = `late-can-${++seq}@example.com`;
     const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: account })], { options: { historyEventsBeforeContinueAsNew: 20 } });
