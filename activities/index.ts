@@ -19,6 +19,7 @@ import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspo
 /** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
 export type Lane = NonNullable<CallOptions['lane']>;
 import { createLegacyActivities } from './legacy';
+import { createConvergenceActivities } from './convergence';
 
 /** The record-source properties HubSpot sets on objects created through the API. */
 export const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
@@ -91,7 +92,15 @@ const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.t
 export type LookupResult =
   | { kind: 'refused'; reason: string; accountLabel: string }
   | { kind: 'not-found'; accountLabel: string; savedConfig?: ActionConfig }
-  | { kind: 'found'; contactId: string; ours: boolean; accountLabel: string; savedConfig?: ActionConfig };
+  | {
+      kind: 'found';
+      contactId: string;
+      ours: boolean;
+      accountLabel: string;
+      savedConfig?: ActionConfig;
+      /** Ids of contacts merged into this one (hs_merged_object_ids): what was written to them now lives here. */
+      mergedFrom?: string[];
+    };
 
 export function createActivities({ hubspot, directory }: ActivityDeps) {
   /** The action config that counts: the one saved for the workspace, when there is one. */
@@ -132,32 +141,34 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
         }
         const savedConfig = effective.saved ? config : undefined;
-        const contact = await account.readContactByEmail(input.email, ownershipProperties(account), call);
+        const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids'], call);
         if (!contact) {
           log.info('No contact for this email', { accountId: account.id });
           return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
         }
         const ours = isOurs(account, contact.properties);
         log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
-        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}) };
+        const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
+        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}) };
       }, input.deadlineMs);
     },
 
     /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. */
-    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane; deadlineMs?: number }): Promise<{ contactId: string; created: boolean }> {
+    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane; deadlineMs?: number }): Promise<{ contactId: string; created: boolean; uncertain?: boolean }> {
       return heartbeating(async (aborted) => {
+        const uncertain = mayHaveLanded();
         const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
         const { write } = input;
         if (write.kind === 'update') {
           await account.updateContact(write.contactId, write.properties, call);
           log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
-          return { contactId: write.contactId, created: false };
+          return { contactId: write.contactId, created: false, ...uncertain };
         }
         try {
           const created = await account.createContact(withOwnershipMarker(account, write.properties), call);
           log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
-          return { contactId: created.id, created: true };
+          return { contactId: created.id, created: true, ...uncertain };
         } catch (err) {
           if (failureType(err) !== 'HubSpotConflict') throw err;
           // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
@@ -169,7 +180,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
             const { email: _email, ...rest } = write.properties;
             if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
             log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
-            return { contactId: existing.id, created: true };
+            return { contactId: existing.id, created: true, ...uncertain };
           }
           log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
           throw ApplicationFailure.create({
@@ -202,8 +213,9 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       lane?: Lane;
       /** In conversation: when the run's budget ends (workflow time). */
       deadlineMs?: number;
-    }): Promise<{ noteId: string; created: boolean }> {
+    }): Promise<{ noteId: string; created: boolean; uncertain?: boolean }> {
       return heartbeating(async (aborted) => {
+        const uncertain = mayHaveLanded();
         const call: CallOptions = { signal: aborted, lane: input.lane };
         const account = await hubspot.get(input.accountId);
         const body = renderSummaryNote(input.summary, input.conversationKey);
@@ -224,7 +236,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
             try {
               await account.updateNote(reuse, body, call);
               log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
-              return { noteId: reuse, created: false };
+              return { noteId: reuse, created: false, ...uncertain };
             } catch (err) {
               if (failureType(err) !== 'HubSpotNotFound') throw err;
               log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
@@ -233,12 +245,21 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
         }
         const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
         log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
-        return { noteId: created.id, created: true };
+        return { noteId: created.id, created: true, ...uncertain };
       }, input.deadlineMs);
     },
 
+    ...createConvergenceActivities({ hubspot }),
     ...createLegacyActivities({ hubspot }),
   };
+}
+
+/**
+ * `{ uncertain: true }` when an earlier attempt of this activity ended without an answer: a write it
+ * sent may still be applied by HubSpot later (docs/CONTACT_SYNC.md, "Convergence").
+ */
+function mayHaveLanded(): { uncertain?: true } {
+  return Context.current().info.attempt > 1 ? { uncertain: true } : {};
 }
 
 /** The newest of the contact's notes (not already known) whose body carries our reference line. */

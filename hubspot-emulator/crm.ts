@@ -5,7 +5,7 @@
 // Properties, Property Validations); src/hubspot/spec-shapes.ts states them and
 // test/hubspot-conformance.test.ts holds these answers to them.
 import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, MAX_VALUE_LENGTH, NOTE_PROPERTIES } from './properties';
-import type { AccountState, PropertyValidationRule, StoredNote, StoredObject } from './store';
+import type { AccountState, PropertyValidationRule, StoredNote, StoredObject, WriteSource } from './store';
 
 /** The date version of HubSpot's APIs the emulator serves beside the legacy v3/v4 paths. */
 export const API_VERSION = '2026-09';
@@ -39,7 +39,7 @@ export interface Route {
   operation: string;
   scope: string;
   search?: boolean;
-  /** A call that changes data (the "slow-write" fault drops it when the caller leaves first). */
+  /** A call that changes data. */
   write?: boolean;
   /** 'v3', 'v4' or '2026-09' */
   apiVersion: string;
@@ -337,6 +337,21 @@ function view(obj: StoredObject, props: string[]): Json {
   return out;
 }
 
+/** The names a read asks history for: `propertiesWithHistory` (query, comma separated, or the body's list). */
+function historyNames(q: URLSearchParams | unknown): string[] {
+  if (q instanceof URLSearchParams) return q.getAll('propertiesWithHistory').flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean);
+  return Array.isArray(q) ? q.filter((n): n is string => typeof n === 'string' && n.length > 0) : [];
+}
+
+/** A record's view with `propertiesWithHistory` for the asked names that have versions (others are ignored, as HubSpot does). */
+function viewWithHistory(a: AccountState, obj: StoredObject, props: string[], names: string[]): Json {
+  const out = view(obj, props);
+  if (names.length) out.propertiesWithHistory = a.versions(obj.id, names);
+  return out;
+}
+
+const appOf = (c: Ctx): WriteSource => ({ appId: c.appId });
+
 const writtenView = (obj: StoredObject, props: Record<string, string>, defaults = DEFAULT_CONTACT_PROPERTIES) => view(obj, [...new Set([...defaults, ...Object.keys(props)])]);
 
 /** A live contact by record id (following merges), email, or another unique property. */
@@ -358,10 +373,11 @@ function notFound(what = 'resource'): HttpError {
 function getContact(a: AccountState, c: Ctx, id: string): Reply {
   const props = requestedProperties(c.query, DEFAULT_CONTACT_PROPERTIES);
   const contact = findContact(a, id, c.query.get('idProperty'));
-  if (contact) return { status: 200, body: view(contact, props) };
+  const names = historyNames(c.query);
+  if (contact) return { status: 200, body: viewWithHistory(a, contact, props, names) };
   if (c.query.get('archived') === 'true') {
     const archived = a.archivedContacts.get(a.resolveContactId(id));
-    if (archived) return { status: 200, body: view(archived, props) };
+    if (archived) return { status: 200, body: viewWithHistory(a, archived, props, names) };
   }
   throw notFound();
 }
@@ -373,12 +389,14 @@ function conflictFor(a: AccountState, props: Record<string, string>, exceptId?: 
   if (existing && existing !== exceptId) throw new HttpError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing}`);
 }
 
-function patchContact(a: AccountState, contact: StoredObject, props: Record<string, string>): void {
+/** Applies a write to a contact; its values join the property history with the writer as their source. */
+export function patchContact(a: AccountState, contact: StoredObject, props: Record<string, string>, source: WriteSource): void {
   a.searchContacts.willChange(contact.id, contact);
   a.unindexEmails(contact);
   a.unindexUnique(contact);
   Object.assign(contact.properties, props);
   const now = iso();
+  a.recordVersions(contact.id, props, source, now);
   contact.properties.lastmodifieddate = now;
   contact.updatedAt = now;
   a.indexEmails(contact);
@@ -398,7 +416,7 @@ function updateContact(a: AccountState, c: Ctx, id: string): Reply {
   if (!contact) throw notFound();
   const props = checkContactWrite(a, c, c.body.properties, contact);
   conflictFor(a, props, contact.id);
-  patchContact(a, contact, props);
+  patchContact(a, contact, props, appOf(c));
   return { status: 200, body: writtenView(contact, props) };
 }
 
@@ -434,6 +452,7 @@ function batchRead(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c);
   const idProperty = typeof c.body.idProperty === 'string' ? c.body.idProperty : null;
   const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], DEFAULT_CONTACT_PROPERTIES);
+  const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
   const seen = new Set<string>();
@@ -443,7 +462,7 @@ function batchRead(a: AccountState, c: Ctx): Reply {
     if (!contact) missing.push(id);
     else if (!seen.has(contact.id)) {
       seen.add(contact.id);
-      results.push(view(contact, props));
+      results.push(viewWithHistory(a, contact, props, names));
     }
   }
   return batchReply(results, missing, 200);
@@ -487,7 +506,7 @@ function batchUpdate(a: AccountState, c: Ctx): Reply {
       missing.push(p.id);
       continue;
     }
-    patchContact(a, p.contact, p.props);
+    patchContact(a, p.contact, p.props, appOf(c));
     results.push(writtenView(p.contact, p.props));
   }
   return batchReply(results, missing, 200);
@@ -509,7 +528,7 @@ function batchUpsert(a: AccountState, c: Ctx): Reply {
   const results = planned.map(({ id, existing, props }) => {
     if (existing) {
       const { email: _e, ...rest } = props;
-      patchContact(a, existing, rest);
+      patchContact(a, existing, rest, appOf(c));
       return { ...writtenView(existing, props), new: false };
     }
     return { ...writtenView(a.insertContact({ ...props, email: id }, c.appId), props), new: true };
@@ -605,6 +624,13 @@ export function mergeContacts(a: AccountState, primaryId: string, idToMerge: str
   });
   const contact: StoredObject = { id, properties, createdAt, updatedAt: now, archived: false };
   a.contacts.set(id, contact);
+  // The merged record's history: the versions of both records, newest first (the primary's first on a tie).
+  const versions = new Map<string, ReturnType<AccountState['versions']>[string]>();
+  for (const src of [primary, merged]) {
+    for (const [name, list] of a.history.get(src.id) ?? []) versions.set(name, [...(versions.get(name) ?? []), ...list.map((v) => ({ ...v }))]);
+  }
+  for (const list of versions.values()) list.sort((x, y) => (x.timestamp < y.timestamp ? 1 : x.timestamp > y.timestamp ? -1 : 0));
+  a.history.set(id, versions);
   a.indexEmails(contact);
   a.indexUnique(contact);
   for (const oldId of [pid, mid]) {
@@ -694,9 +720,10 @@ function prepareNote(a: AccountState, body: Json): { props: Record<string, strin
   return { props, contacts };
 }
 
-function insertNote(a: AccountState, prepared: { props: Record<string, string>; contacts: string[] }): StoredNote {
+function insertNote(a: AccountState, prepared: { props: Record<string, string>; contacts: string[] }, source: WriteSource): StoredNote {
   const id = a.newId();
   const now = iso();
+  a.recordVersions(id, prepared.props, source, now);
   a.searchNotes.willChange(id, undefined);
   const note: StoredNote = {
     id,
@@ -712,10 +739,12 @@ function insertNote(a: AccountState, prepared: { props: Record<string, string>; 
   return note;
 }
 
-function patchNote(a: AccountState, note: StoredNote, props: Record<string, string>): void {
+/** Applies a write to a note; its values join the property history with the writer as their source. */
+export function patchNote(a: AccountState, note: StoredNote, props: Record<string, string>, source: WriteSource): void {
   a.searchNotes.willChange(note.id, note);
   Object.assign(note.properties, props);
   const now = iso();
+  a.recordVersions(note.id, props, source, now);
   note.properties.hs_lastmodifieddate = now;
   note.updatedAt = now;
   a.searchNotes.changed(note.id, note);
@@ -723,7 +752,7 @@ function patchNote(a: AccountState, note: StoredNote, props: Record<string, stri
 
 function createNote(a: AccountState, c: Ctx): Reply {
   const prepared = prepareNote(a, c.body);
-  const note = insertNote(a, prepared);
+  const note = insertNote(a, prepared, appOf(c));
   return { status: 201, body: writtenView(note, prepared.props, DEFAULT_NOTE_PROPERTIES) };
 }
 
@@ -736,14 +765,17 @@ function getNote(a: AccountState, c: Ctx, id: string): Reply {
   const props = requestedProperties(c.query, DEFAULT_NOTE_PROPERTIES);
   const note = a.notes.get(id) ?? (c.query.get('archived') === 'true' ? a.archivedNotes.get(id) : undefined);
   if (!note) throw notFound();
-  return { status: 200, body: noteView(note, props, wantsContacts(c.query)) };
+  const body = noteView(note, props, wantsContacts(c.query));
+  const names = historyNames(c.query);
+  if (names.length) body.propertiesWithHistory = a.versions(note.id, names);
+  return { status: 200, body };
 }
 
 function updateNote(a: AccountState, c: Ctx, id: string): Reply {
   const note = a.notes.get(id);
   if (!note) throw notFound();
   const props = noteProperties(a, c.body.properties);
-  patchNote(a, note, props);
+  patchNote(a, note, props, appOf(c));
   return { status: 200, body: writtenView(note, props, DEFAULT_NOTE_PROPERTIES) };
 }
 
@@ -754,13 +786,14 @@ function deleteNoteRoute(a: AccountState, id: string): Reply {
 
 function batchCreateNotes(a: AccountState, c: Ctx): Reply {
   const prepared = batchInputs(c).map((input) => prepareNote(a, input));
-  const results = prepared.map((p) => writtenView(insertNote(a, p), p.props, DEFAULT_NOTE_PROPERTIES));
+  const results = prepared.map((p) => writtenView(insertNote(a, p, appOf(c)), p.props, DEFAULT_NOTE_PROPERTIES));
   return batchReply(results, [], 201, 'NOTE');
 }
 
 function batchReadNotes(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c);
   const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], DEFAULT_NOTE_PROPERTIES);
+  const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
   const seen = new Set<string>();
@@ -770,7 +803,7 @@ function batchReadNotes(a: AccountState, c: Ctx): Reply {
     if (!note) missing.push(id);
     else if (!seen.has(id)) {
       seen.add(id);
-      results.push(view(note, props));
+      results.push(viewWithHistory(a, note, props, names));
     }
   }
   return batchReply(results, missing, 200, 'NOTE');
@@ -786,7 +819,7 @@ function batchUpdateNotes(a: AccountState, c: Ctx): Reply {
       missing.push(p.id);
       continue;
     }
-    patchNote(a, note, p.props);
+    patchNote(a, note, p.props, appOf(c));
     results.push(writtenView(note, p.props, DEFAULT_NOTE_PROPERTIES));
   }
   return batchReply(results, missing, 200, 'NOTE');

@@ -1,14 +1,14 @@
 // A local HubSpot emulator: a real HTTP server the official @hubspot/api-client talks to, unmodified,
 // through `basePath`. See docs/HUBSPOT_EMULATOR.md.
-import { archiveContact, archiveNote, mergeContacts, noteIdsOf } from './crm';
+import { archiveContact, archiveNote, mergeContacts, noteIdsOf, patchContact, patchNote } from './crm';
 import { searchLagOf, type SearchLag, type SearchLagOption } from './search-index';
 import { EmulatorServer } from './server';
 import type { OAuthErrorShape, OAuthFaultKind } from './oauth';
-import { prng } from './store';
-import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, RequestRecord, StoredNote, StoredObject, ValidationRules } from './store';
+import { EMULATOR_USER_ID, prng } from './store';
+import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyVersion, RequestRecord, StoredNote, StoredObject, ValidationRules } from './store';
 
-export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, RequestRecord, ValidationRules } from './store';
-export { PROPERTY_RULE_TYPES } from './store';
+export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, PropertyVersion, RequestRecord, ValidationRules } from './store';
+export { EMULATOR_USER_ID, PROPERTY_RULE_TYPES } from './store';
 export type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 export { API_VERSION } from './crm';
 export { DEFAULT_SEARCH_LAG, type SearchLag, type SearchLagOption } from './search-index';
@@ -42,8 +42,18 @@ export interface HubSpotEmulator {
   connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): { accountId: string; token: string; appId: number; basePath: string };
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
+  /** A person editing a contact's properties in HubSpot's UI (history source CRM_UI, user EMULATOR_USER_ID). */
+  editContact(accountId: string, contactId: string, properties: Record<string, string>): void;
+  /** A person editing a note in HubSpot's UI (hs_note_body, …). */
+  editNote(accountId: string, noteId: string, properties: Record<string, string>): void;
+  /** A record's property history (contact or note), newest first, as propertiesWithHistory answers it. */
+  propertyHistory(accountId: string, id: string, names: string[]): Record<string, PropertyVersion[]>;
   setFaults(accountId: string, faults: FaultSpec | null, seed?: number): void;
-  /** Queues faults for the next calls of an operation; `holdMs` is a slow-write's hold, `retryAfterSeconds` a 477's migration. */
+  /**
+   * Queues faults for the next calls of an operation: `holdMs` is a slow write's hold ("slow-write" applies
+   * it when the hold ends, caller or not; "slow-write-if-connected" only if the caller is still connected),
+   * `retryAfterSeconds` a 477's migration.
+   */
   failNext(accountId: string, operation: string, kind: FaultKind, count?: number, options?: { holdMs?: number; retryAfterSeconds?: number }): void;
   /** Queues faults (429, 500, 503) for the next calls of the OAuth token API. */
   failNextOAuth(kind: OAuthFaultKind, count?: number): void;
@@ -105,6 +115,22 @@ export async function startHubSpotEmulator(
     addAccount: (seed) => void server.addAccount(seed),
     connection: (seed) => ({ accountId: seed.accountId, token: seed.token, appId: seed.appId, basePath: server.url }),
     addContact: (accountId, properties) => server.account(accountId).addPersonContact(properties).id,
+    editContact: (accountId, contactId, properties) => {
+      const a = server.account(accountId);
+      const contact = a.contacts.get(a.resolveContactId(contactId));
+      if (!contact) throw new Error(`no live contact ${contactId} in account ${accountId}`);
+      patchContact(a, contact, properties, { userId: EMULATOR_USER_ID });
+    },
+    editNote: (accountId, noteId, properties) => {
+      const a = server.account(accountId);
+      const note = a.notes.get(noteId);
+      if (!note) throw new Error(`no live note ${noteId} in account ${accountId}`);
+      patchNote(a, note, properties, { userId: EMULATOR_USER_ID });
+    },
+    propertyHistory: (accountId, id, names) => {
+      const a = server.account(accountId);
+      return a.versions(a.resolveContactId(id), names);
+    },
     setFaults: (accountId, faults, seed) => {
       const a = server.account(accountId);
       a.faults = faults;

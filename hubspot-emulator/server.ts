@@ -51,6 +51,8 @@ export class EmulatorServer {
   private readonly totals: Record<string, number> = {};
   private server?: Server;
   private readonly hanging = new Set<ServerResponse>();
+  /** Aborted when the emulator closes: writes still held are not applied. */
+  private readonly closing = new AbortController();
   url = '';
   port = 0;
 
@@ -126,6 +128,7 @@ export class EmulatorServer {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
     if (!this.server) return;
@@ -180,7 +183,7 @@ export class EmulatorServer {
     if (f.serverErrorRate && r() < f.serverErrorRate) return { kind: r() < 0.5 ? '500' : '503' };
     if (f.timeoutRate && r() < f.timeoutRate) return { kind: 'timeout' };
     if (f.lostResponseRate && r() < f.lostResponseRate) return { kind: 'lost-response' };
-    if (f.slowWriteRate && r() < f.slowWriteRate) return { kind: 'slow-write' };
+    if (f.slowWriteRate && r() < f.slowWriteRate) return { kind: f.slowWriteIfConnected ? 'slow-write-if-connected' : 'slow-write' };
     if (f.lockedRate && BULK_WRITES.has(operation) && r() < f.lockedRate) return { kind: '423' };
     if (f.latencyMs) return { latencyMs: f.latencyMs + (f.latencyJitterMs ? r() * f.latencyJitterMs : 0) };
     return undefined;
@@ -255,8 +258,20 @@ export class EmulatorServer {
       record(busy.status, busy.fault);
       return this.send(res, busy.status, busy.body, busy.headers);
     }
-    const logFault = (kind: 'slow-write' | 'lost-response' | 'timeout', outcome: 'applied' | 'dropped', reply?: Reply) =>
-      account.logFault({ kind, operation, method, path: url.pathname, at: arrived, endedAt: Date.now(), outcome, ...(reply ? { status: reply.status, ids: idsOf(reply) } : {}) });
+    const logFault = (kind: 'slow-write' | 'slow-write-if-connected' | 'lost-response' | 'timeout', outcome: 'applied' | 'dropped', reply?: Reply, callerLeft?: boolean) =>
+      account.logFault({
+        kind,
+        operation,
+        method,
+        path: url.pathname,
+        at: arrived,
+        endedAt: Date.now(),
+        outcome,
+        ...(reply ? { status: reply.status, ids: idsOf(reply) } : {}),
+        ...(callerLeft ? { callerLeft } : {}),
+      });
+    const slow = fault === 'slow-write' || fault === 'slow-write-if-connected';
+    let callerLeft = false;
     if (drawn?.latencyMs !== undefined) await sleep(drawn.latencyMs);
     else if (fault === '429') {
       record(429, 'injected-429');
@@ -285,14 +300,16 @@ export class EmulatorServer {
       logFault('timeout', 'dropped');
       res.destroy();
       return;
-    } else if (fault === 'slow-write') {
-      // Held; applied at the end of the hold only if the caller is still connected (a request HubSpot
-      // had not finished when the caller gave up is not applied).
+    } else if (slow) {
+      // Held, then applied when the hold ends whether or not the caller is still connected: HubSpot may
+      // apply a request it fully received after the caller gave up. The kinder variant drops it when the
+      // caller closed the connection first.
       this.hanging.add(res);
-      const left = await holdUnlessClosed(res, drawn?.holdMs ?? account.faults?.slowWriteMs ?? DEFAULT_SLOW_WRITE_MS);
+      const held = await holdWrite(res, drawn?.holdMs ?? account.faults?.slowWriteMs ?? DEFAULT_SLOW_WRITE_MS, fault === 'slow-write-if-connected', this.closing.signal);
       this.hanging.delete(res);
-      if (left) {
-        logFault('slow-write', 'dropped');
+      callerLeft = held.callerLeft;
+      if (held.emulatorClosed || (callerLeft && fault === 'slow-write-if-connected')) {
+        logFault(fault, 'dropped');
         record(0, 'injected-slow-write');
         res.destroy();
         return;
@@ -317,8 +334,13 @@ export class EmulatorServer {
       res.socket?.destroy();
       return;
     }
-    if (fault === 'slow-write') logFault('slow-write', 'applied', reply);
-    record(reply.status, fault === 'slow-write' ? 'injected-slow-write' : undefined);
+    if (slow) logFault(fault, 'applied', reply, callerLeft);
+    record(reply.status, slow ? 'injected-slow-write' : undefined);
+    if (callerLeft) {
+      // Applied; nobody is there to read the answer.
+      res.destroy();
+      return;
+    }
     this.send(res, reply.status, reply.body, { ...this.rateHeaders(account, Date.now()), ...reply.headers });
   }
 
@@ -440,19 +462,30 @@ function idsOf(reply: Reply): string[] {
   return (body?.results ?? []).map((r) => r.id).filter((id): id is string => typeof id === 'string');
 }
 
-/** Waits `ms`; true when the caller closed the connection first. */
-function holdUnlessClosed(res: ServerResponse, ms: number): Promise<boolean> {
-  if (res.destroyed || res.socket?.destroyed !== false) return Promise.resolve(true);
+/**
+ * Holds a write for `ms`. callerLeft: the caller closed the connection before the hold ended (with
+ * `endOnClose`, the hold ends then). emulatorClosed: the emulator is shutting down, nothing is applied.
+ */
+function holdWrite(res: ServerResponse, ms: number, endOnClose: boolean, closing: AbortSignal): Promise<{ callerLeft: boolean; emulatorClosed: boolean }> {
+  const gone = () => res.destroyed || res.socket?.destroyed !== false;
+  if (closing.aborted) return Promise.resolve({ callerLeft: gone(), emulatorClosed: true });
+  if (endOnClose && gone()) return Promise.resolve({ callerLeft: true, emulatorClosed: false });
   return new Promise((resolve) => {
-    const onClose = () => {
+    let callerLeft = gone();
+    const finish = (emulatorClosed: boolean) => {
       clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
       res.off('close', onClose);
-      resolve(res.destroyed || res.socket?.destroyed !== false);
-    }, ms);
+      closing.removeEventListener('abort', onClosing);
+      resolve({ callerLeft: callerLeft || gone(), emulatorClosed });
+    };
+    const onClose = () => {
+      callerLeft = true;
+      if (endOnClose) finish(false);
+    };
+    const onClosing = () => finish(true);
+    const timer = setTimeout(() => finish(false), ms);
     res.once('close', onClose);
+    closing.addEventListener('abort', onClosing, { once: true });
   });
 }
 

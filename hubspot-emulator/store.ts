@@ -64,13 +64,20 @@ export interface FaultSpec {
   /** How long a "timeout" fault holds the connection before dropping it. Default 30 s. */
   timeoutMs?: number;
   slowWriteRate?: number;
-  /** How long a "slow-write" fault holds a call before applying it (if the caller is still there). Default 10 s. */
+  /** How long a "slow-write" fault holds a call before applying it (whether or not the caller is still there). Default 10 s. */
   slowWriteMs?: number;
   /** Share of bulk writes (batch create, update, upsert) refused with 423 Locked, each starting a 2 s lock. */
   lockedRate?: number;
+  /** The kinder variant for the random slow writes: a held write is dropped when its caller leaves first ("slow-write-if-connected"). */
+  slowWriteIfConnected?: boolean;
 }
 
-export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write' | '423' | '477';
+/**
+ * "slow-write": held, then applied when the hold ends, whether or not the caller is still connected
+ * (HubSpot may apply a request it fully received). "slow-write-if-connected": the kinder variant, applied
+ * only if the caller is still connected then.
+ */
+export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write' | 'slow-write-if-connected' | '423' | '477';
 
 export const DEFAULT_SLOW_WRITE_MS = 10_000;
 /** HubSpot's docs: a 423 lock on bulk writes lasts 2 seconds. */
@@ -93,7 +100,7 @@ export function checkValidationRules(rules: ValidationRules): ValidationRules {
 
 /** What became of a call held by a fault: applied (and answered, or not for lost-response) or dropped. */
 export interface FaultLogEntry {
-  kind: 'slow-write' | 'lost-response' | 'timeout';
+  kind: 'slow-write' | 'slow-write-if-connected' | 'lost-response' | 'timeout';
   operation: string;
   method: string;
   path: string;
@@ -105,6 +112,8 @@ export interface FaultLogEntry {
   status?: number;
   /** The ids the write created or changed, when applied. */
   ids?: string[];
+  /** A slow write applied after its caller had closed the connection: nobody saw its answer. */
+  callerLeft?: boolean;
 }
 
 export interface StoredObject {
@@ -114,6 +123,34 @@ export interface StoredObject {
   updatedAt: string;
   archived: boolean;
   archivedAt?: string;
+}
+
+/**
+ * One version of a property value, as HubSpot's `propertiesWithHistory` lists it (the CRM objects
+ * API 2026-09, schema ValueWithTimestamp: value, timestamp, sourceType, sourceId, sourceLabel,
+ * updatedByUserId), newest first.
+ */
+export interface PropertyVersion {
+  value: string;
+  timestamp: string;
+  sourceType: string;
+  sourceId?: string;
+  sourceLabel?: string;
+  updatedByUserId?: number;
+}
+
+/** Who made a write: an app through the API (its app id), or a person in HubSpot's UI (a user id). */
+export type WriteSource = { appId: number } | { userId: number };
+
+/** The user a person's edits in the emulated UI are made by (seeded contacts, addContact, editContact). */
+export const EMULATOR_USER_ID = 7_700_001;
+/** Versions kept per property (the emulator's bound; HubSpot keeps a property's history longer). */
+const MAX_VERSIONS = 50;
+
+/** The version a write leaves: an app's is INTEGRATION with the app id; a person's is CRM_UI with the user. */
+export function versionOf(value: string, source: WriteSource, timestamp: string): PropertyVersion {
+  if ('appId' in source) return { value, timestamp, sourceType: 'INTEGRATION', sourceId: String(source.appId) };
+  return { value, timestamp, sourceType: 'CRM_UI', sourceId: `userId:${source.userId}`, updatedByUserId: source.userId };
 }
 
 export interface StoredNote extends StoredObject {
@@ -193,6 +230,8 @@ export class AccountState {
   readonly archivedNotes = new Map<string, StoredNote>();
   /** id of a merged-away contact -> the id of the record it was merged into */
   readonly mergedInto = new Map<string, string>();
+  /** Property versions of contacts and notes by record id: property name -> versions, newest first. */
+  readonly history = new Map<string, Map<string, PropertyVersion[]>>();
   /** Custom properties with hasUniqueValue, and value -> contact id for each. */
   readonly uniqueProperties: string[] = [];
   readonly uniqueIndex = new Map<string, Map<string, string>>();
@@ -324,6 +363,30 @@ export class AccountState {
     return this.insertContact(properties, undefined, id);
   }
 
+  /** Records a write's values in the record's property history (newest first). */
+  recordVersions(id: string, properties: Record<string, string | null>, source: WriteSource, timestamp: string): void {
+    let byName = this.history.get(id);
+    if (!byName) this.history.set(id, (byName = new Map()));
+    for (const [name, value] of Object.entries(properties)) {
+      if (value === null) continue;
+      const list = byName.get(name) ?? [];
+      list.unshift(versionOf(value, source, timestamp));
+      if (list.length > MAX_VERSIONS) list.length = MAX_VERSIONS;
+      byName.set(name, list);
+    }
+  }
+
+  /** The versions of the named properties of a record that has any, newest first. */
+  versions(id: string, names: string[]): Record<string, PropertyVersion[]> {
+    const byName = this.history.get(id);
+    const out: Record<string, PropertyVersion[]> = {};
+    for (const name of names) {
+      const list = byName?.get(name);
+      if (list?.length) out[name] = list.map((v) => ({ ...v }));
+    }
+    return out;
+  }
+
   /** Stores a new contact, indexed for email lookups, unique values and (after the lag) search; its record source is the app that created it, or HubSpot's UI. */
   insertContact(properties: Record<string, string>, appId?: number, id = this.newId()): StoredObject {
     this.searchContacts.willChange(id, undefined);
@@ -337,6 +400,7 @@ export class AccountState {
       archived: false,
     };
     this.contacts.set(id, contact);
+    this.recordVersions(id, properties, appId === undefined ? { userId: EMULATOR_USER_ID } : { appId }, now);
     this.indexEmails(contact);
     this.indexUnique(contact);
     this.searchContacts.changed(id, contact);

@@ -1,7 +1,8 @@
 // The chaos run at CI size (bench/chaos.ts has the full one): conversations of every row of the
 // decision table, text and voice, offline and in-conversation, on two accounts, against the emulator's
 // lagging search, while about one HubSpot call in seven fails, some writes are held past the worker's
-// per-call timeout, the worker is killed with SIGKILL twice and the dev server is restarted once;
+// per-call timeout and then applied anyway (the convergence checks repair what they spoil), the worker
+// is killed with SIGKILL twice and the dev server is restarted once;
 // customers correct their email between two in-conversation runs, people merge contacts, the platform
 // repeats callEnded and sends summaries after the end. Every conversation stays dormant for a short
 // retention and then completes. Nothing may be lost, duplicated, on the wrong contact or wrong.
@@ -23,7 +24,7 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
     // 4% per kind (about 15% of calls fail; the full run has 6%): an offline sync backs off from 2 s
     // to 1 minute, and at 6% a few syncs meet five faults in a row and stretch the run past 2 minutes.
     faultRate: 0.04,
-    // The queued slow writes (one per write operation and account) land early; random ones would
+    // The queued slow writes (two per write operation and account) land early; random ones would
     // add 15-second waits late in the run.
     slowWriteRate: 0,
     slowWriteMs: WORKER_REQUEST_TIMEOUT_MS + 5_000,
@@ -42,13 +43,17 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   assert.equal(tally.duplicateNotes, 0);
   assert.deepEqual(tally.wrongContactNotes, []);
   assert.deepEqual(tally.wrongProperties, []);
+  assert.deepEqual(tally.staleValues, []);
   assert.deepEqual(tally.wrongOutcomes, []);
   assert.deepEqual(tally.duplicateSyncs, []);
   assert.deepEqual(tally.notCompleted, []);
   assert.equal(tally.synced, 42);
-  // A write held past the per-call timeout never lands: the worker aborted the request.
-  assert.ok(tally.slowWrites.held > 0, 'no write was held past the per-call timeout');
-  assert.equal(tally.slowWrites.applied, 0, 'a write held past the per-call timeout was applied: the request was not aborted');
+  // Writes held past the per-call timeout and applied after the worker gave up: at least 1% of them.
+  assert.ok(tally.slowWrites.heldWrites >= tally.slowWrites.writeCalls / 100, `only ${tally.slowWrites.heldWrites} of ${tally.slowWrites.writeCalls} writes were held`);
+  assert.ok(tally.slowWrites.appliedLate > 0, 'no held write was applied after the worker had given up on it');
+  // ... and the convergence checks ran, none of them failed.
+  assert.ok(tally.convergence.checks > 0, 'no convergence check ran');
+  assert.equal(tally.convergence.failedChecks, 0);
   // The chaos really happened.
   assert.equal(tally.workerKills, 2);
   assert.equal(tally.serverRestarts, 1);

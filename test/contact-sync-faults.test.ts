@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@hubspot/api-client';
 import { ApplicationFailure } from '@temporalio/common';
 import { localEnv, timeSkippingEnv } from './helpers/temporal-env';
-import { ACME, action, conversation, startHarness, type Harness } from './helpers/conversation-harness';
+import { ACME, action, conversation, convergenceDone, heldWritesEnded, startHarness, type Harness } from './helpers/conversation-harness';
 import { classifyHubSpotError } from '../src/hubspot/errors';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
 import { startHubSpotEmulator, type FaultKind } from '../hubspot-emulator';
@@ -21,17 +21,28 @@ after(async () => h?.close());
 
 const live = action({ id: 'live', offlineSync: false });
 
+/** A slow write's hold: past the per-call timeout (1 s here), so the write lands after its retry. */
+const HOLD_MS = 2_000;
+
 async function runTwice(op: string, kind: FaultKind) {
   const email = `fault${++seq}@example.com`;
   const conv = conversation('chat', [live]);
   // The first run creates the contact and its note; the second finds the note through the contact's
   // associations (exact, never search) and updates both.
   const faultOnFirst = ['contacts.get', 'contacts.create', 'notes.create'].includes(op);
+  const options = kind === 'slow-write' ? { holdMs: HOLD_MS } : {};
   return h.run(async () => {
-    if (faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind);
+    const since = Date.now();
+    if (faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind, 1, options);
     const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'One' }, summary: 'first' });
-    if (!faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind);
+    if (!faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind, 1, options);
     const second = await h.platform.runAction(conv, { actionId: 'live', fields: { first_name: 'Two' }, summary: 'second' });
+    if (kind === 'slow-write') {
+      // HubSpot applies the held write after its retry: what it spoiled is repaired once the
+      // convergence window has passed.
+      await heldWritesEnded(h, ACME.accountId, since);
+      await convergenceDone(h, conv);
+    }
     return { email, first, second };
   });
 }
@@ -39,8 +50,8 @@ async function runTwice(op: string, kind: FaultKind) {
 describe('retried faults: no duplicate, no loss', () => {
   const ops = ['contacts.get', 'contacts.create', 'contacts.update', 'associations.batchRead', 'notes.create', 'notes.update'];
   const writes = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update'];
-  // slow-write: HubSpot holds the write past our per-call timeout and applies it only if the request
-  // is still open then. The call must be aborted, or the late write lands beside its retry.
+  // slow-write: HubSpot holds the write past our per-call timeout and applies it when the hold ends,
+  // after the retry has written: the convergence check repairs what it spoiled.
   const kinds: FaultKind[] = ['429', '500', 'lost-response', 'timeout', 'slow-write'];
   for (const op of ops) {
     for (const kind of kinds) {

@@ -245,6 +245,71 @@ describe('operator retry after the conversation completed, and failed syncs', ()
   });
 });
 
+describe('late values are never taken for synced', () => {
+  test('an operator retry session: a value that reaches it with its start is synced by the other actions too, not taken for what they had synced', async () => {
+    const a = action({ id: 'a' });
+    const b = action({ id: 'b' });
+    const conv = conversation('voice', [a, b], { options: { retentionMs: 3600_000 } });
+    const address = email('retry.late');
+    await h.run(async () => {
+      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
+      await h.platform.endCall(conv, { summary: 'Before completion.' });
+      await h.platform.result(conv); // the retention passes (time skips): completed
+    });
+    // An operator retries action a while no worker runs; the platform's late summary reaches the retry
+    // session before its first workflow task: the task applies both at once.
+    const handle = h.platform.handle(conv);
+    const completedRun = (await handle.describe()).runId;
+    const retrying = retryAction(h.env.client, conv, 'a');
+    for (let i = 0; i < 100 && (await handle.describe()).runId === completedRun; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.notEqual((await handle.describe()).runId, completedRun, 'the retry session did not start');
+    await h.platform.updateFields(conv, { summary: 'After completion.' });
+    await h.run(async () => {
+      const run = await retrying;
+      assert.equal(run.trigger, 'operator-retry');
+      await h.env.sleep('1m');
+      const state = (await h.platform.getState(conv))!;
+      const last = state.outcomes['b']!.at(-1)!;
+      assert.match(noteBody(last.noteId), /After completion\./, 'action b never synced the late summary');
+      assert.match(noteBody(state.outcomes['a']!.at(-1)!.noteId), /After completion\./);
+      assert.equal(notesOf(contactsWith(address)[0]!.id).length, 2, 'one note per action');
+    });
+  });
+
+  test('a value that arrives while an operator retry still runs at the end of the retention is synced before the conversation completes', async () => {
+    const conv = conversation('voice', [action()], { options: { retentionMs: 3_000 } });
+    const address = email('late.end');
+    await h.run(async () => {
+      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
+      await h.platform.endCall(conv, { summary: 'First summary.' });
+      let ended = 0;
+      for (let i = 0; i < 200 && !ended; i++) {
+        const s = await h.platform.getState(conv);
+        if (s?.status === 'ended' && s.syncStatus !== 'running') ended = Date.now();
+        else await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(ended, 'the sync never ended');
+      // The retry's lookup takes 8 s: the 3-second retention ends while it runs, and the late summary
+      // comes after that, before the retry is done.
+      h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get', 'contacts.batchRead'], latencyMs: 8_000 });
+      try {
+        const retrying = retryAction(h.env.client, conv, 'hubspot-upsert');
+        await new Promise((r) => setTimeout(r, Math.max(0, ended + 5_000 - Date.now())));
+        await h.platform.updateFields(conv, { summary: 'Late summary.' });
+        const run = await retrying;
+        assert.equal(run.trigger, 'operator-retry');
+      } finally {
+        h.emulator.setFaults(ACME.accountId, null);
+      }
+      const result = await h.platform.result(conv);
+      const runs = result.outcomes['hubspot-upsert']!;
+      assert.deepEqual(runs.map((r) => r.trigger), ['offline', 'operator-retry', 'offline'], 'the late summary caused no follow-up');
+      assert.match(noteBody(runs.at(-1)!.noteId), /Late summary\./);
+      assert.equal(result.finalSummary, 'Late summary.');
+    });
+  });
+});
+
 describe('size budget', () => {
   test('a 1,000,000-character summary and two 65,536-character fields: accepted, cut with a marker, carried through continue-as-new, synced', async () => {
     const config = action({

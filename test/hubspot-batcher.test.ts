@@ -192,11 +192,11 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     // One caller was left: the single-record endpoint, no batch read.
     assert.deepEqual(callsSince(FAULTS.accountId, before), { 'contacts.get': 1 });
 
-    // Sent and held by HubSpot (slow write): the first caller that leaves ends it (its retry may start
-    // at once, and must not race a write still under way); the others get a retryable failure, and
-    // nothing is written.
+    // Sent and held by HubSpot (the emulator's kinder slow write, dropped once its request is closed):
+    // the first caller that leaves ends it (its retry may start at once, and must not race a write still
+    // under way); the others get a retryable failure, and nothing is written.
     before = emulator.requestCounts(FAULTS.accountId);
-    emulator.failNext(FAULTS.accountId, 'contacts.batchCreate', 'slow-write', 1, { holdMs: 1_500 });
+    emulator.failNext(FAULTS.accountId, 'contacts.batchCreate', 'slow-write-if-connected', 1, { holdMs: 1_500 });
     const controllers = [0, 1, 2].map(() => new AbortController());
     const creates = controllers.map((c, i) => account.createContact({ email: `held-${i}@example.com` }, { signal: c.signal }).catch((e: unknown) => e));
     await sleep(500); // window 300 ms, then sent
@@ -208,7 +208,7 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     }
     assert.equal(account.callsInFlight, 0, 'the write batch outlived the caller that left');
     await sleep(1_300);
-    assert.ok(emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write' && f.outcome === 'dropped'));
+    assert.ok(emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write-if-connected' && f.outcome === 'dropped'));
     assert.equal(emulator.contacts(FAULTS.accountId).filter((c) => c.properties.email?.startsWith('held-')).length, 0);
     assert.deepEqual(callsSince(FAULTS.accountId, before), { 'contacts.batchCreate': 1 });
   });

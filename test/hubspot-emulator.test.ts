@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { FilterOperatorEnum } from '@hubspot/api-client/lib/codegen/crm/contacts/models/Filter';
-import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
+import { EMULATOR_USER_ID, startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 import { freePort } from '../src/worker/net';
 
 const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
@@ -1492,9 +1492,31 @@ describe('slow-write fault', () => {
     assert.ok(entry.endedAt - entry.at >= 290);
   });
 
-  test('a caller that aborts its request before the hold ends leaves nothing written', async () => {
-    const email = freshEmail('slow-abort');
+  test('by default a held write is applied when the hold ends even though its caller aborted: HubSpot may apply a request it fully received', async () => {
+    const email = freshEmail('slow-abort-applied');
     unkind.failNext(UNKIND.accountId, 'contacts.create', 'slow-write', 1, { holdMs: 600 });
+    const controller = new AbortController();
+    const pending = fetch(`${unkind.url}${V}/contacts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${U}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ properties: { email } }),
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(), 150);
+    await assert.rejects(pending, /abort/i);
+    assert.equal(unkind.contacts(UNKIND.accountId).some((c) => c.properties.email === email), false, 'applied before its hold ended');
+    await sleep(700);
+    const landed = unkind.contacts(UNKIND.accountId).filter((c) => c.properties.email === email);
+    assert.equal(landed.length, 1, 'the write its caller abandoned was not applied');
+    const entry = unkind.faultLog(UNKIND.accountId).at(-1)!;
+    assert.deepEqual([entry.kind, entry.outcome, entry.ids, entry.callerLeft], ['slow-write', 'applied', [landed[0]!.id], true]);
+    assert.ok(entry.endedAt - entry.at >= 590, 'applied before its hold ended');
+    assert.equal(unkind.requests(UNKIND.accountId).filter((x) => x.fault === 'injected-slow-write').at(-1)?.status, 201);
+  });
+
+  test('the kinder variant ("slow-write-if-connected"): a caller that aborts before the hold ends leaves nothing written', async () => {
+    const email = freshEmail('slow-abort');
+    unkind.failNext(UNKIND.accountId, 'contacts.create', 'slow-write-if-connected', 1, { holdMs: 600 });
     const controller = new AbortController();
     const pending = fetch(`${unkind.url}${V}/contacts`, {
       method: 'POST',
@@ -1507,7 +1529,7 @@ describe('slow-write fault', () => {
     await sleep(700);
     assert.equal(unkind.contacts(UNKIND.accountId).some((c) => c.properties.email === email), false, 'the abandoned write landed');
     const entry = unkind.faultLog(UNKIND.accountId).at(-1)!;
-    assert.deepEqual([entry.kind, entry.outcome, entry.ids], ['slow-write', 'dropped', undefined]);
+    assert.deepEqual([entry.kind, entry.outcome, entry.ids], ['slow-write-if-connected', 'dropped', undefined]);
     assert.ok(entry.endedAt - entry.at < 500, 'the drop was not noticed when the caller left');
     assert.equal(unkind.requests(UNKIND.accountId).filter((x) => x.fault === 'injected-slow-write').at(-1)?.status, 0);
   });
@@ -1524,6 +1546,27 @@ describe('slow-write fault', () => {
     assert.equal(unkind.faultLog(UNKIND.accountId).at(-1)!.outcome, 'applied');
   });
 
+  test('random slow writes of the kinder variant (slowWriteIfConnected) drop what an aborted caller sent', async () => {
+    unkind.setFaults(UNKIND.accountId, { slowWriteRate: 1, slowWriteMs: 400, slowWriteIfConnected: true, operations: ['contacts.create'] });
+    try {
+      const email = freshEmail('slow-random-kind');
+      const controller = new AbortController();
+      const pending = fetch(`${unkind.url}${V}/contacts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${U}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ properties: { email } }),
+        signal: controller.signal,
+      });
+      setTimeout(() => controller.abort(), 100);
+      await assert.rejects(pending, /abort/i);
+      await sleep(500);
+      assert.equal(unkind.contacts(UNKIND.accountId).some((c) => c.properties.email === email), false);
+      assert.deepEqual([unkind.faultLog(UNKIND.accountId).at(-1)!.kind, unkind.faultLog(UNKIND.accountId).at(-1)!.outcome], ['slow-write-if-connected', 'dropped']);
+    } finally {
+      unkind.setFaults(UNKIND.accountId, null);
+    }
+  });
+
   test('random slow writes (slowWriteRate, slowWriteMs), and holding a read', async () => {
     unkind.setFaults(UNKIND.accountId, { slowWriteRate: 1, slowWriteMs: 150, operations: ['contacts.get'] });
     try {
@@ -1536,6 +1579,51 @@ describe('slow-write fault', () => {
     } finally {
       unkind.setFaults(UNKIND.accountId, null);
     }
+  });
+});
+
+describe('property history (propertiesWithHistory)', () => {
+  test('each write adds a version, newest first, with its source: the app for API writes, the user for a person in the UI', async () => {
+    const email = freshEmail('history');
+    const created = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email, firstname: 'One' } });
+    const id = created.body.id as string;
+    await call(unkind, U, 'PATCH', `${V}/contacts/${id}`, { properties: { firstname: 'Two' } });
+    unkind.editContact(UNKIND.accountId, id, { firstname: 'Person' });
+    await call(unkind, U, 'POST', `${V}/contacts/batch/update`, { inputs: [{ id, properties: { firstname: 'Three' } }] });
+    const read = await call(unkind, U, 'POST', `${V}/contacts/batch/read`, { inputs: [{ id }], properties: ['firstname'], propertiesWithHistory: ['firstname', 'nonexistent_property'] });
+    assert.equal(read.status, 200, read.text);
+    const history = (read.body.results as Array<{ propertiesWithHistory: Record<string, Array<Record<string, unknown>>> }>)[0]!.propertiesWithHistory;
+    assert.deepEqual(Object.keys(history), ['firstname'], 'a property without versions is ignored, as HubSpot does');
+    assert.deepEqual(
+      history.firstname!.map((v) => [v.value, v.sourceType, v.sourceId, v.updatedByUserId]),
+      [
+        ['Three', 'INTEGRATION', String(UNKIND.appId), undefined],
+        ['Person', 'CRM_UI', `userId:${EMULATOR_USER_ID}`, EMULATOR_USER_ID],
+        ['Two', 'INTEGRATION', String(UNKIND.appId), undefined],
+        ['One', 'INTEGRATION', String(UNKIND.appId), undefined],
+      ],
+    );
+    for (const v of history.firstname!) assert.ok(!Number.isNaN(Date.parse(String(v.timestamp))), 'each version has a timestamp');
+    // The same through the official client on a single read, and for a note's body.
+    const single = await unkindClient().crm.contacts.basicApi.getById(id, ['firstname'], ['firstname']);
+    assert.deepEqual(single.propertiesWithHistory?.firstname?.map((v) => v.value), ['Three', 'Person', 'Two', 'One']);
+    assert.ok(single.propertiesWithHistory?.firstname?.[0]?.timestamp instanceof Date);
+    const note = await call(unkind, U, 'POST', `${V}/notes`, { properties: { hs_note_body: 'first', hs_timestamp: new Date().toISOString() }, associations: [noteToContact(id)] });
+    await call(unkind, U, 'POST', `${V}/notes/batch/update`, { inputs: [{ id: note.body.id, properties: { hs_note_body: 'second' } }] });
+    const notes = await call(unkind, U, 'POST', `${V}/notes/batch/read`, { inputs: [{ id: note.body.id }], properties: ['hs_note_body'], propertiesWithHistory: ['hs_note_body'] });
+    assert.deepEqual((notes.body.results as Array<{ propertiesWithHistory: Record<string, Array<{ value: string }>> }>)[0]!.propertiesWithHistory.hs_note_body!.map((v) => v.value), ['second', 'first']);
+  });
+
+  test('a merged record carries the versions of both records, newest first', async () => {
+    const a = unkind.addContact(UNKIND.accountId, { email: freshEmail('hist-a'), city: 'Lyon' });
+    const b = unkind.addContact(UNKIND.accountId, { email: freshEmail('hist-b') });
+    await sleep(5);
+    await call(unkind, U, 'PATCH', `${V}/contacts/${b}`, { properties: { city: 'Nice' } });
+    const merged = unkind.mergeContacts(UNKIND.accountId, a, b);
+    assert.deepEqual(unkind.propertyHistory(UNKIND.accountId, merged, ['city']).city!.map((v) => [v.value, v.sourceType]), [
+      ['Nice', 'INTEGRATION'],
+      ['Lyon', 'CRM_UI'],
+    ]);
   });
 });
 

@@ -50,7 +50,9 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   assert.deepEqual(tally.duplicateSyncs, []);
   assert.deepEqual(tally.notCompleted, []);
   assert.equal(tally.synced, 42);
-  assert.equal(tally.slowWrites.applied, 0, 'a write held past the per-call timeout was applied: the request was not aborted');
+  // HubSpot may apply a write after the worker gave up on it: the convergence checks leave no duplicate or stale value.
+  assert.deepEqual(tally.staleValues, []);
+  assert.ok(tally.slowWrites.appliedLate > 0, 'no held write was applied after the worker had given up on it');
   // The chaos really happened: each worker killed once, the server and the database restarted.
   assert.equal(tally.workerKills, 2);
   assert.equal(tally.serverRestarts, 1);

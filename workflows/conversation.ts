@@ -43,6 +43,7 @@ import {
 } from '../src/platform/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
 import { checkActionId, checkCallerWorkspace, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
+import { Convergence } from './convergence';
 import { runContactSync } from './run-action';
 
 /**
@@ -55,6 +56,12 @@ const LIFECYCLE_PATCH = 'dormant-retention-lifecycle';
  * their workspace. Earlier histories hold signals sent before callers named one: those stay accepted.
  */
 const WORKSPACE_PATCH = 'workspace-bound-handlers';
+/**
+ * Late values are never taken for synced: an operator retry session counts as synced only the values it
+ * started with, and a value that arrives while the conversation waits for a handler at the end of its
+ * retention is synced before it completes.
+ */
+const LATE_VALUES_PATCH = 'late-values-synced';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
@@ -139,6 +146,19 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   // The note of a (conversation, action): a conversation id reused after retention is a new conversation.
   const conversationRef = carried?.conversationRef ?? workflowInfo().firstExecutionRunId;
   const conversationKey = (actionId: string) => `${workflowInfo().workflowId}:${conversationRef}:${actionId}`;
+  // Checks, once HubSpot can no longer apply a write we gave up on, that it did not spoil the sync.
+  const convergence = new Convergence(
+    {
+      conversationKey,
+      running: () => runningCount > 0,
+      notesChanged: (actionId, contactId, kept, archived) => {
+        const known = (notes[actionId] ?? []).filter((n) => !archived.includes(n.noteId) && n.noteId !== kept);
+        if (kept) known.push({ contactId, noteId: kept });
+        notes[actionId] = known.slice(-MAX_NOTES_PER_ACTION);
+      },
+    },
+    carried?.convergence,
+  );
 
   const fingerprint = (config: ActionConfig) =>
     syncFingerprint(
@@ -152,6 +172,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
    */
   const unsynced = () =>
     offlineActions.filter((a) => synced[a.id] !== fingerprint(a) || (failedAtChange[a.id] !== undefined && changeSeq > failedAtChange[a.id]!));
+  /** The values this run started with, before any signal: what an operator retry session's other actions had synced. */
+  const startedWith = Object.fromEntries(offlineActions.map((a) => [a.id, fingerprint(a)]));
 
   const syncStatus = (): SyncStatus => {
     if (runningCount > 0) return 'running';
@@ -173,6 +195,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     return iso(lastActivityAtMs + options.inactivityTimeoutMs);
   };
 
+  /** The end of the retention, or later while a convergence check is due. */
+  const retainedUntilMs = (ended: number) => Math.max(ended + options.retentionMs, convergence.lastDueAtMs() ?? 0);
+
   const state = (): ConversationState => ({
     conversationId: input.conversationId,
     ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
@@ -184,10 +209,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     messageCount,
     offlineSyncDueAt: offlineSyncDueAt(),
     endReason,
-    retainedUntil: status === 'ended' && endedAtMs !== undefined ? iso(endedAtMs + options.retentionMs) : null,
+    retainedUntil: status === 'ended' && endedAtMs !== undefined ? iso(retainedUntilMs(endedAtMs)) : null,
     runsBefore,
     outcomes,
     rejections,
+    ...(convergence.summary() ? { convergence: convergence.summary() } : {}),
   });
 
   // Search attributes and memo: what operators filter and read in the Web UI. No personal data.
@@ -266,7 +292,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         const at = nowMs();
         const used = fingerprint(config);
         const changesAtStart = changeSeq;
-        const { accountLabel, ...outcome } = await runContactSync({
+        const { accountLabel, sent, ...outcome } = await runContactSync({
           config,
           workspaceId: input.workspaceId,
           fields,
@@ -286,9 +312,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
           else delete failedAtChange[config.id];
         }
         record(result, accountLabel);
+        convergence.recorded(config.id, sent);
         return result;
       } finally {
         runningCount--;
+        convergence.settled();
         publish();
       }
     });
@@ -370,7 +398,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   });
 
   /** Continues as new, carrying what matters, trimmed to the carried-state budget. */
-  const carryOver = (): Promise<never> => {
+  const carryOver = async (): Promise<never> => {
+    // A convergence check under way finishes first; one that is only due is carried, with its time.
+    if (convergence.busy()) await condition(() => !convergence.busy());
     const next: CarriedState = {
       fields,
       summary,
@@ -385,6 +415,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       failedOffline: Object.keys(failedAtChange),
       lastChangeAtMs,
       conversationRef,
+      ...(convergence.carried() ? { convergence: convergence.carried() } : {}),
       ...(callEnded ? { callEnded: true } : {}),
       ...(endedAtMs !== undefined ? { endedAtMs } : {}),
       ...(endReason ? { endReason } : {}),
@@ -444,8 +475,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     const config = actionsById.get(input.operatorRetry.actionId);
     if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
     status = 'ending';
-    // The conversation's other offline actions ran before it completed: only the retried one runs.
-    for (const a of offlineActions) if (a.id !== config.id) synced[a.id] = fingerprint(a);
+    // The conversation's other offline actions ran before it completed, with the values this session
+    // started with: only the retried one runs. A value that arrived since (with the session's start) is
+    // not theirs yet: the dormant wait below syncs it.
+    const late = patched(LATE_VALUES_PATCH);
+    for (const a of offlineActions) if (a.id !== config.id) synced[a.id] = late ? startedWith[a.id]! : fingerprint(a);
     await runAction(config, 'operator-retry');
     endedAtMs = nowMs();
     status = 'ended';
@@ -489,12 +523,22 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // Values that arrived while the sync ran, or since, are a follow-up; anything else waits. The wait
     // always starts its timer, even when it is over at once, so that the order in which such values and
     // the sync's end were applied never changes the workflow's commands.
-    const retainUntil = (endedAtMs ?? nowMs()) + options.retentionMs;
-    const woke = await condition(
-      () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue(),
-      Math.max(0, retainUntil - nowMs()),
-    );
-    if (!woke) break;
+    // A convergence check due later than the retention keeps the conversation until it is done.
+    const retainUntil = retainedUntilMs(endedAtMs ?? nowMs());
+    const wake = () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue();
+    const woke = await condition(wake, Math.max(0, retainUntil - nowMs()));
+    if (!woke) {
+      if (convergence.pending()) {
+        await condition(() => !convergence.pending() || wake());
+        continue;
+      }
+      if (!allHandlersFinished()) {
+        // An operator retry is still running: values that arrive meanwhile are synced, not dropped.
+        await condition(allHandlersFinished);
+        if (wake() && patched(LATE_VALUES_PATCH)) continue;
+      }
+      break;
+    }
     if (continueAsNewDue()) {
       await condition(allHandlersFinished);
       return carryOver();

@@ -8,6 +8,8 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import type { ContactSyncActivities } from '../activities';
 import type { ActionConfig } from '../src/action/config';
+import { valueHash } from '../src/action/hash';
+import { renderSummaryNote } from '../src/action/note';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
 import { agentTaskQueue, type FieldValues } from '../src/platform/definitions';
 
@@ -33,6 +35,25 @@ export interface RunActionInput {
 export interface RunActionResult extends SyncOutcome {
   /** The account label for metrics: the account id when this worker knows it, 'unknown' otherwise. */
   accountLabel: string;
+  /** What the run sent HubSpot, for the convergence check (workflow memory only: never in an outcome). */
+  sent?: SentWrites;
+}
+
+/** What one run sent HubSpot, and whether a write may still land after the run (its answer never came). */
+export interface SentWrites {
+  accountId: string;
+  /** The contact written to, when known. */
+  contactId?: string;
+  /** Contacts merged into it (HubSpot's hs_merged_object_ids): an earlier run may have written to one of those ids. */
+  mergedFrom?: string[];
+  /** The values of the run's last contact write (empty: none). */
+  properties: Record<string, string>;
+  /** A contact write of the run ended without an answer on some attempt: HubSpot may apply it late. */
+  contactUncertain: boolean;
+  /** The note the run wrote, and the hash of its body (valueHash), when it wrote one. */
+  noteId?: string;
+  noteBodyHash?: string;
+  noteUncertain: boolean;
 }
 
 /** Below this much budget an activity is not started: its answer could not arrive in time. */
@@ -91,6 +112,8 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   }
   let email = first.email;
   const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
+  const sent: SentWrites = { accountId, properties: {}, contactUncertain: false, noteUncertain: false };
+  let writing: 'contact' | 'note' | undefined;
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
   const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
     if (budgetLeft() < MIN_STEP_MS) {
@@ -107,6 +130,11 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     let found = await lookup();
     accountLabel = found.accountLabel;
     if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+    const seen = (f: typeof found) => {
+      sent.contactId = f.kind === 'found' ? f.contactId : undefined;
+      sent.mergedFrom = f.kind === 'found' ? f.mergedFrom : undefined;
+    };
+    seen(found);
     // A config saved through the configuration API is the one that counts, not the caller's copy: its
     // email mapping too, so the contact is looked up again when it names another email.
     if (found.savedConfig) {
@@ -117,6 +145,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
         email = saved.email;
         found = await lookup();
         if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+        seen(found);
       }
     }
 
@@ -128,22 +157,33 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     if (plan.contact.kind !== 'none') {
       const write = plan.contact;
       try {
+        sent.properties = write.properties;
+        writing = 'contact';
         const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }]));
-        contactId = written.contactId;
+        writing = undefined;
+        contactId = sent.contactId = written.contactId;
         created = written.created;
+        sent.contactUncertain ||= written.uncertain === true;
       } catch (err) {
         // Someone else created a contact with this email between our lookup and our create:
         // look it up again and decide again, once, under the operator's rules for existing contacts.
         if (!isConflict(err)) throw err;
+        writing = undefined; // HubSpot refused the create (409): nothing of it lands
         found = await lookup();
-        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel, sent };
         plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
-        contactId = found.kind === 'found' ? found.contactId : undefined;
+        seen(found);
+        contactId = sent.contactId;
+        sent.properties = {};
         if (plan.contact.kind !== 'none') {
           const again = plan.contact;
+          sent.properties = again.properties;
+          writing = 'contact';
           const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again, lane, deadlineMs: input.deadlineMs }]));
-          contactId = written.contactId;
+          writing = undefined;
+          contactId = sent.contactId = written.contactId;
           created = written.created;
+          sent.contactUncertain ||= written.uncertain === true;
         }
       }
     }
@@ -151,6 +191,8 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     let noteId: string | undefined;
     if (plan.note && contactId && summary !== undefined) {
       const cid = contactId;
+      sent.noteBodyHash = valueHash(renderSummaryNote(summary, input.conversationKey));
+      writing = 'note';
       const note = await step('write summary note', (act, o) =>
         act.writeSummaryNote.executeWithOptions(o, [
           {
@@ -167,12 +209,17 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
           },
         ]),
       );
-      noteId = note.noteId;
+      writing = undefined;
+      noteId = sent.noteId = note.noteId;
+      sent.noteUncertain ||= note.uncertain === true;
     }
 
-    return { ...plan.outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel };
+    return { ...plan.outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel, sent };
   } catch (err) {
+    // A write step that failed may have sent a write HubSpot applies later.
+    if (writing === 'contact') sent.contactUncertain = true;
+    if (writing === 'note') sent.noteUncertain = true;
     // A failed action never fails the conversation: it is recorded, visible, and can be retried.
-    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel };
+    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel, sent };
   }
 }

@@ -14,7 +14,7 @@ export interface ChaosOptions {
   conversations: number;
   accounts: number;
   faultRate: number;
-  /** Share of HubSpot calls held for slowWriteMs (applied only if the worker is still connected then). */
+  /** Share of HubSpot calls held for slowWriteMs, then applied whether or not the worker is still connected. */
   slowWriteRate: number;
   slowWriteMs: number;
   kills: number;
@@ -78,6 +78,8 @@ export interface Plan {
   runsAtFirstEnd?: number;
   repeatsSent: number;
   lateSent: boolean;
+  /** Set when the late summary's signal started a new run instead of reaching the dormant one. */
+  lateOpenedNew?: string;
   postEndSkipped?: string;
   waitLost?: string;
   /** The latest state seen while driving it (its retainedUntil says when it should complete). */

@@ -20,8 +20,13 @@ import { checkStore, emptyTally, slowest, type ChaosTally } from './verdict';
 
 /** How long after its retention ends a conversation may take to complete (a worker restart included). */
 const COMPLETION_GRACE_MS = 120_000;
-/** The operations that get one queued slow write each per account at the start, whatever the random draw. */
-const SLOW_WRITE_OPERATIONS = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update'];
+/**
+ * The operations that get queued slow writes on every account at the start, whatever the random draw:
+ * HubSpot holds them past the worker's per-call timeout and applies them anyway (the emulator's default).
+ * Single-record calls and the batch endpoints the worker's batcher uses alike.
+ */
+const SLOW_WRITE_OPERATIONS = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update', 'contacts.batchCreate', 'contacts.batchUpdate', 'notes.batchCreate', 'notes.batchUpdate'];
+const QUEUED_SLOW_WRITES = 2;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
   const { log } = opts;
@@ -80,11 +85,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         { serverErrorRate: perKind, rateLimitRate: perKind, timeoutRate: perKind, lostResponseRate: perKind, timeoutMs: 1_500, slowWriteRate: opts.slowWriteRate, slowWriteMs: opts.slowWriteMs },
         opts.seed,
       );
-      if (opts.slowWriteMs > 0) for (const op of SLOW_WRITE_OPERATIONS) em.failNext(a.accountId, op, 'slow-write', 1, { holdMs: opts.slowWriteMs });
+      if (opts.slowWriteMs > 0) for (const op of SLOW_WRITE_OPERATIONS) em.failNext(a.accountId, op, 'slow-write', QUEUED_SLOW_WRITES, { holdMs: opts.slowWriteMs });
     }
     const lag = em.searchLag(accounts[0]!.accountId);
     const searchLag = `${lag.minMs}-${lag.maxMs} ms`;
-    log(`search-index lag ${searchLag}; slow writes held ${opts.slowWriteMs} ms (the worker's per-call timeout: ${WORKER_REQUEST_TIMEOUT_MS} ms)`);
+    log(`search-index lag ${searchLag}; slow writes held ${opts.slowWriteMs} ms (the worker's per-call timeout: ${WORKER_REQUEST_TIMEOUT_MS} ms), then applied`);
     const callsBefore = accounts.reduce((n, a) => n + Object.values(em.requestCounts(a.accountId)).reduce((x, y) => x + y, 0), 0);
 
     const workerEnv: NodeJS.ProcessEnv = {
@@ -232,9 +237,23 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
             p.repeatsSent++;
           }
           if (p.merge?.when === 'after-sync') merge(p);
-          if (p.late) {
+          // The repeats and the merge took time: the late summary goes only while the margin is still there
+          // (sent later, it would open a new conversation, which is right but not what this step tests).
+          const margin = Math.min(3_000, opts.retentionMs / 4);
+          const before = p.late ? await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(() => undefined) : undefined;
+          const now = p.late ? await persist('state', () => platform.getState(p.conversation), log, 20_000).catch(() => undefined) : undefined;
+          const leftNow = Date.parse(now?.retainedUntil ?? '') - Date.now();
+          if (p.late && !(leftNow > margin)) {
+            p.postEndSkipped = `only ${Math.round(leftNow)} ms of retention left before the late summary`;
+            log(`  ${id}: late summary skipped, ${p.postEndSkipped}`);
+          } else if (p.late) {
             c = { ...c, summary: p.late };
-            await persist('fieldsUpdated', () => platform.updateFields(c, { summary: p.late }), log);
+            const signalled = await persist('fieldsUpdated', () => platform.updateFields(c, { summary: p.late }), log);
+            if (before && signalled.runId !== before.runId) {
+              // The conversation had completed when the summary arrived: it opened a new one.
+              p.lateOpenedNew = `the late summary reached a new conversation (run ${signalled.runId}), not the dormant run ${before.runId}`;
+              log(`  ${id}: ${p.lateOpenedNew}`);
+            }
             p.lateSent = true;
             const want = p.runsAtFirstEnd + 1;
             if (await waitFor(p, 'the follow-up sync of the late summary', (s) => settled(s) && offlineRuns(s) >= want)) p.times.followUp = mark();
@@ -247,9 +266,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       // polled from the end of its retention, with a deadline.
       completions.push(
         (async () => {
-          const due = Date.parse(p.seen?.retainedUntil ?? '') || Date.now();
+          let due = Date.parse(p.seen?.retainedUntil ?? '') || Date.now();
           await sleep(Math.max(0, due - Date.now()) + 500);
-          const until = Date.now() + COMPLETION_GRACE_MS;
+          let until = Date.now() + COMPLETION_GRACE_MS;
           for (;;) {
             const status = await platform
               .handle(p.conversation)
@@ -261,6 +280,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
               p.completed = p.result !== undefined;
               p.times.completed = mark();
               break;
+            }
+            if (status === 'RUNNING') {
+              // A convergence check due later keeps the conversation past its retention: its state says until when.
+              const later = Date.parse((await platform.getState(p.conversation).catch(() => undefined))?.retainedUntil ?? '');
+              if (later > due) {
+                due = later;
+                until = Math.max(until, later + COMPLETION_GRACE_MS);
+              }
             }
             const why = status === 'RUNNING' ? await stuck(p.conversation) : undefined;
             if ((status !== undefined && status !== 'RUNNING') || why || Date.now() > until) {

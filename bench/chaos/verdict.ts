@@ -32,7 +32,15 @@ export interface ChaosTally {
   inConversationOutcomes: Record<string, number>;
   hubspotCalls: number;
   faults: Record<string, number>;
-  slowWrites: { held: number; dropped: number; applied: number };
+  /**
+   * Writes HubSpot held past the worker's per-call timeout and then applied anyway (the emulator's
+   * default slow write), out of all write calls; `held` counts every held call, reads included.
+   */
+  slowWrites: { held: number; heldWrites: number; appliedLate: number; dropped: number; writeCalls: number };
+  /** A property holding an older value this conversation wrote instead of its newest one. */
+  staleValues: string[];
+  /** What the conversations' convergence checks did, summed (docs/CONTACT_SYNC.md, "Convergence"). */
+  convergence: { conversationsChecked: number; checks: number; duplicateNotesArchived: number; valuesRewritten: number; noteBodiesRewritten: number; valuesLeftAlone: number; failedChecks: number };
   searchLag: string;
   workerKills: number;
   workerStarts: number;
@@ -62,7 +70,9 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
     inConversationOutcomes: {},
     hubspotCalls: 0,
     faults: {},
-    slowWrites: { held: 0, dropped: 0, applied: 0 },
+    slowWrites: { held: 0, heldWrites: 0, appliedLate: 0, dropped: 0, writeCalls: 0 },
+    staleValues: [],
+    convergence: { conversationsChecked: 0, checks: 0, duplicateNotesArchived: 0, valuesRewritten: 0, noteBodiesRewritten: 0, valuesLeftAlone: 0, failedChecks: 0 },
     searchLag,
     workerKills: 0,
     workerStarts: 0,
@@ -81,10 +91,14 @@ export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[],
     const counts = em.requestCounts(a.accountId);
     tally.hubspotCalls += Object.values(counts).reduce((x, y) => x + y, 0);
     for (const [k, v] of Object.entries(em.faultCounts(a.accountId))) tally.faults[k] = (tally.faults[k] ?? 0) + v;
+    for (const [op, n] of Object.entries(counts)) if (WRITE_OPERATION.test(op)) tally.slowWrites.writeCalls += n;
     for (const f of em.faultLog(a.accountId)) {
-      if (f.kind !== 'slow-write') continue;
+      if (!f.kind.startsWith('slow-write')) continue;
       tally.slowWrites.held++;
-      tally.slowWrites[f.outcome]++;
+      if (!WRITE_OPERATION.test(f.operation)) continue;
+      tally.slowWrites.heldWrites++;
+      if (f.outcome === 'applied' && f.callerLeft) tally.slowWrites.appliedLate++;
+      if (f.outcome === 'dropped') tally.slowWrites.dropped++;
     }
   }
   tally.hubspotCalls -= callsBefore;
@@ -155,6 +169,9 @@ export async function slowest(plans: Plan[], platform: ConversationClient, dataC
 
 const GOOD: ReadonlyArray<string> = ['created', 'updated', 'note_only'];
 
+/** The emulator's operations that write (contacts and notes, single and batch). */
+const WRITE_OPERATION = /^(contacts|notes)\.(create|update|batchCreate|batchUpdate|batchUpsert)$/;
+
 /** Checks one conversation against the emulator's store and adds what it finds to the tally. */
 function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, notes: StoredNote[], count: (k: string, n?: number) => void): void {
   const id = p.conversation.conversationId;
@@ -177,19 +194,25 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   if (p.repeatsSent) count(p.voice ? 'callEnded again after the sync' : 'identical values again after the sync');
   if (p.lateSent) count('late summaries (follow-up)');
   if (p.postEndSkipped) count('post-end steps skipped (retention nearly over)');
+  if (p.lateOpenedNew) count('late summaries that reached a completed conversation (opened a new one)');
   for (const ask of p.liveAsks) {
     const r = ask.run?.result ?? 'refused';
     tally.inConversationOutcomes[r] = (tally.inConversationOutcomes[r] ?? 0) + 1;
   }
 
   const final = p.result ?? p.state ?? p.seen;
+  const converged = final?.convergence;
+  if (converged) {
+    tally.convergence.conversationsChecked++;
+    for (const k of ['checks', 'duplicateNotesArchived', 'valuesRewritten', 'noteBodiesRewritten', 'valuesLeftAlone', 'failedChecks'] as const) tally.convergence[k] += converged[k];
+  }
   if (!p.completed) tally.notCompleted.push(`${tag}: did not complete after its retention (${p.notCompletedReason ?? 'no result'})`);
   const runs = (final?.outcomes.offline ?? []).filter((r) => r.trigger === 'offline');
   for (const r of runs) tally.offlineOutcomes[r.result] = (tally.offlineOutcomes[r.result] ?? 0) + 1;
   const last = runs.at(-1);
 
   // ---- lost: a sync (or follow-up) the platform asked for that never reached HubSpot ----
-  if (p.waitLost) lost(p.waitLost);
+  if (p.waitLost) lost(p.lateOpenedNew ? `${p.waitLost}: ${p.lateOpenedNew}` : p.waitLost);
   if (!last) {
     if (!p.waitLost) lost('no offline outcome');
     return;
@@ -251,7 +274,17 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
     if (contact.properties.firstname !== firstname) {
       if (updates && runs.at(-1)?.result === 'failed') {
         // already counted as lost
-      } else wrongProperty(`firstname "${contact.properties.firstname}", expected "${firstname}"`);
+      } else {
+        wrongProperty(`firstname "${contact.properties.firstname}", expected "${firstname}"`);
+        // An older value this conversation sent (its first message's) over its newest: a late write of ours.
+        if (contact.properties.firstname === `F${p.i}`) {
+          // What HubSpot's history says happened, and what the conversation's checks did: for the diagnosis.
+          const versions = (em.propertyHistory(acc, contact.id, ['firstname']).firstname ?? []).map((v) => `${v.value} (${v.sourceType} ${v.timestamp.slice(11, 23)})`);
+          const c = final?.convergence;
+          const checks = c ? `${c.checks} checks, ${c.valuesRewritten} rewritten, ${c.valuesLeftAlone} left alone, ${c.pending} pending` : 'no convergence check';
+          tally.staleValues.push(`${tag}: firstname holds the conversation's older value "F${p.i}", not "${firstname}"; history, newest first: ${versions.join(', ')}; ${checks}`);
+        }
+      }
     }
     if (contact.properties.email?.toLowerCase() !== p.email) wrongProperty('the primary email changed');
     if (p.existingId && contact.properties.phone !== '+1 555 0100') wrongProperty('the phone was blanked out or changed');
@@ -332,20 +365,27 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(`duplicate contacts        ${t.duplicateContacts}`);
   log(`duplicate notes           ${t.duplicateNotes}`);
   log(`notes on the wrong contact ${t.wrongContactNotes.length}`);
-  log(`wrong properties          ${t.wrongProperties.length}`);
+  log(`wrong properties          ${t.wrongProperties.length} (stale values ${t.staleValues.length})`);
   log(`wrong outcomes            ${t.wrongOutcomes.length}`);
   log(`syncs of unchanged values ${t.duplicateSyncs.length}`);
   log(`not completed             ${t.notCompleted.length}`);
   log(`offline outcomes          ${JSON.stringify(t.offlineOutcomes)}`);
   log(`in-conversation           ${JSON.stringify(t.inConversationOutcomes)}`);
   log(`HubSpot calls             ${t.hubspotCalls}; faults ${faultTotal} (${((100 * faultTotal) / Math.max(1, t.hubspotCalls)).toFixed(1)}%): ${JSON.stringify(t.faults)}`);
-  log(`slow writes               ${t.slowWrites.held} held past the per-call timeout: ${t.slowWrites.dropped} dropped (request aborted), ${t.slowWrites.applied} applied late`);
+  const share = (100 * t.slowWrites.heldWrites) / Math.max(1, t.slowWrites.writeCalls);
+  log(
+    `slow writes               ${t.slowWrites.heldWrites} of ${t.slowWrites.writeCalls} write calls (${share.toFixed(1)}%) held past the per-call timeout: ${t.slowWrites.appliedLate} applied after the worker had given up, ${t.slowWrites.dropped} dropped (${t.slowWrites.held} held calls, reads included)`,
+  );
+  const c = t.convergence;
+  log(
+    `convergence repairs       ${c.duplicateNotesArchived} duplicate notes archived, ${c.valuesRewritten} stale values written again, ${c.noteBodiesRewritten} note bodies written again; ${c.valuesLeftAlone} values left alone; ${c.checks} contacts checked in ${c.conversationsChecked} conversations; ${c.failedChecks} checks failed`,
+  );
   log(`search-index lag          ${t.searchLag}`);
   log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`);
   log(`wall time                 ${t.seconds.toFixed(1)} s`);
   log('slowest conversations (seconds since the run started):');
   for (const l of t.slowest) log(`  ${l}`);
-  for (const l of [...t.lost, ...t.duplicates, ...t.wrongContactNotes, ...t.wrongProperties, ...t.wrongOutcomes, ...t.duplicateSyncs, ...t.notCompleted].slice(0, 30)) log(`  ${l}`);
+  for (const l of [...t.lost, ...t.duplicates, ...t.wrongContactNotes, ...t.staleValues, ...t.wrongProperties, ...t.wrongOutcomes, ...t.duplicateSyncs, ...t.notCompleted].slice(0, 30)) log(`  ${l}`);
 }
 
 /** True when the run found nothing lost, duplicated or wrong. */
@@ -359,7 +399,7 @@ export function clean(t: ChaosTally): boolean {
     t.wrongOutcomes.length === 0 &&
     t.duplicateSyncs.length === 0 &&
     t.notCompleted.length === 0 &&
-    t.slowWrites.applied === 0 &&
+    t.staleValues.length === 0 &&
     t.synced === t.conversations
   );
 }

@@ -10,3 +10,11 @@ export function fnv64Hex(text: string): string {
   }
   return `${h1.toString(16).padStart(8, '0')}${h2.toString(16).padStart(8, '0')}`;
 }
+
+/**
+ * A short stand-in for a value (a property value, a note body): the convergence check compares what
+ * HubSpot holds with what this system wrote without carrying the values themselves.
+ */
+export function valueHash(value: string): string {
+  return `${fnv64Hex(value)}:${value.length}`;
+}

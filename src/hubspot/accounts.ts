@@ -9,6 +9,7 @@
 import { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { PropertyVersion } from '../action/convergence';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 import type { AccountDirectory, HubSpotConnection, LearnedRefusal, ValidationRuleRefusal } from './directory';
 import { classifyHubSpotError, errorBody, isApiException, NEEDS_RECONNECT, quotedAccountId, redact } from './errors';
@@ -48,6 +49,14 @@ export interface HubSpotObject {
   properties: Record<string, string | null>;
 }
 
+/** A record with the history of some of its properties (HubSpot's propertiesWithHistory), newest first. */
+export interface HubSpotObjectWithHistory extends HubSpotObject {
+  history: Record<string, PropertyVersion[]>;
+}
+
+/** HubSpot's batch read takes fewer records when it returns property history; 50 stays within it. */
+const HISTORY_BATCH_MAX = 50;
+
 export interface HubSpotAccountsOptions {
   /** How long a contact-property schema is trusted. Default 5 minutes. */
   propertySchemaTtlMs?: number;
@@ -81,6 +90,28 @@ function toObject(r: { id: string; properties: Record<string, string | null> }):
 }
 
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
+
+function withHistory(r: {
+  id: string;
+  properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, Array<{ value: string; timestamp?: Date | string; sourceType: string; sourceId?: string; updatedByUserId?: number }>>;
+}): HubSpotObjectWithHistory {
+  const history: Record<string, PropertyVersion[]> = {};
+  const at = (t: Date | string | undefined) => (t === undefined ? NaN : new Date(t).getTime());
+  for (const [name, list] of Object.entries(r.propertiesWithHistory ?? {})) {
+    // HubSpot lists versions newest first; sorted again by timestamp (stable: equal times keep HubSpot's order).
+    history[name] = list
+      .map((v, i) => ({ v, i, t: at(v.timestamp) }))
+      .sort((a, b) => (Number.isNaN(a.t) || Number.isNaN(b.t) || a.t === b.t ? a.i - b.i : b.t - a.t))
+      .map(({ v }) => ({
+        value: v.value,
+        sourceType: v.sourceType,
+        ...(v.sourceId !== undefined ? { sourceId: String(v.sourceId) } : {}),
+        ...(v.updatedByUserId !== undefined ? { updatedByUserId: v.updatedByUserId } : {}),
+      }));
+  }
+  return { ...toObject(r), history };
+}
 
 export class HubSpotAccount {
   private readonly pacer: Pacer;
@@ -321,6 +352,39 @@ export class HubSpotAccount {
     );
   }
 
+  /**
+   * Contacts by id, each with the history of the named properties (newest first), up to 50 a call. A
+   * merged-away id reads as the record it was merged into (listed under the asked id); ids HubSpot does
+   * not know are listed in missing.
+   */
+  readContactsWithHistory(ids: string[], properties: string[], o?: CallOptions): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }> {
+    return this.request(
+      'contact batch read with history',
+      'general',
+      async (api) => {
+        const byId = new Map<string, HubSpotObjectWithHistory>();
+        const missing: string[] = [];
+        for (let i = 0; i < ids.length; i += HISTORY_BATCH_MAX) {
+          const chunk = ids.slice(i, i + HISTORY_BATCH_MAX);
+          const r = await api.contacts.batch.read({ inputs: chunk.map((id) => ({ id })), properties: [...new Set([...properties, 'hs_merged_object_ids'])], propertiesWithHistory: properties }, false);
+          const found = new Map<string, HubSpotObjectWithHistory>();
+          for (const row of r.results) {
+            const record = withHistory(row);
+            found.set(record.id, record);
+            for (const old of (row.properties.hs_merged_object_ids ?? '').split(';').map((x) => x.trim()).filter(Boolean)) if (!found.has(old)) found.set(old, record);
+          }
+          for (const id of chunk) {
+            const record = found.get(id);
+            if (record) byId.set(id, record);
+            else missing.push(id);
+          }
+        }
+        return { byId, missing };
+      },
+      o,
+    );
+  }
+
   createContacts(inputs: Array<Record<string, string>>, o?: CallOptions): Promise<HubSpotObject[]> {
     return this.request('contact batch create', 'general', async (api) => (await api.contacts.batch.create({ inputs: inputs.map((properties) => ({ properties, associations: [] })) })).results.map(toObject), o);
   }
@@ -380,6 +444,24 @@ export class HubSpotAccount {
         const r = await api.notes.batch.read({ inputs: ids.map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: [] }, false);
         const missing = ('errors' in r ? (r.errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
         return { results: r.results.map(toObject), missing };
+      },
+      o,
+    );
+  }
+
+  /** Notes by id with their body, and the body's history (newest first) when asked; up to 50 a call with history, 100 without. */
+  readNotesWithHistory(ids: string[], history: boolean, o?: CallOptions): Promise<HubSpotObjectWithHistory[]> {
+    return this.request(
+      'note batch read',
+      'general',
+      async (api) => {
+        const out: HubSpotObjectWithHistory[] = [];
+        const size = history ? HISTORY_BATCH_MAX : BATCH_MAX;
+        for (let i = 0; i < ids.length; i += size) {
+          const r = await api.notes.batch.read({ inputs: ids.slice(i, i + size).map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: history ? ['hs_note_body'] : [] }, false);
+          out.push(...r.results.map(withHistory));
+        }
+        return out;
       },
       o,
     );

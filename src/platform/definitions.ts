@@ -117,6 +117,49 @@ export interface CarriedState {
   lastChangeAtMs?: number;
   /** Names this conversation's notes (with the action id): the first run id of the conversation, kept by operator retries after it completed. */
   conversationRef?: string;
+  /** What the convergence checks need: per contact, hashes of what was written and of writes whose answer never came, and when a check is due. */
+  convergence?: ConvergenceCarried;
+}
+
+/** Per contact a conversation wrote to: hashes only (src/action/hash.ts valueHash), never the values. */
+export interface ConvergenceContact {
+  accountId: string;
+  /** Property name -> hash of the newest value this conversation wrote. */
+  properties: Record<string, string>;
+  /** Property name -> hashes of values sent in writes whose answer never came. */
+  uncertain: Record<string, string[]>;
+  /** Per action: the note its last run wrote there, the hash of that body, and of bodies sent without an answer. */
+  notes: Record<string, { noteId?: string; bodyHash?: string; uncertainBodies: string[] }>;
+  /** When the check of this contact is due (workflow time, ms); absent: none pending. */
+  dueAtMs?: number;
+  /** Checks of this contact that failed in a row. */
+  failedChecks?: number;
+}
+
+/** What the convergence checks found and repaired, counted over the conversation's life. */
+export interface ConvergenceCounts {
+  /** Contacts checked. */
+  checks: number;
+  duplicateNotesArchived: number;
+  valuesRewritten: number;
+  noteBodiesRewritten: number;
+  /** Values that differed from what this conversation wrote and were left alone (a person or another system changed them). */
+  valuesLeftAlone: number;
+  /** Checks that could not be made (HubSpot failed them past their retries). */
+  failedChecks: number;
+}
+
+export interface ConvergenceCarried {
+  contacts: Record<string, ConvergenceContact>;
+  counts: ConvergenceCounts;
+}
+
+/** The convergence checks of a conversation, as its state shows them. */
+export interface ConvergenceSummary extends ConvergenceCounts {
+  /** Contacts whose check is due or under way. */
+  pending: number;
+  /** When the last pending check is due. */
+  dueAt: string | null;
 }
 
 export interface ConversationInput {
@@ -172,6 +215,8 @@ export interface ConversationState {
   runsBefore: number;
   outcomes: Record<string, ActionRun[]>;
   rejections: Rejection[];
+  /** Checks after writes whose answer never came (HubSpot may apply them late), and what they repaired; absent when none was needed. */
+  convergence?: ConvergenceSummary;
 }
 
 export interface ConversationResult extends ConversationState {

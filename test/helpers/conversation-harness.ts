@@ -11,6 +11,8 @@ import { HubSpotAccounts, type HubSpotAccountSettings, type HubSpotAccountsOptio
 import { ConversationClient, type Conversation, type ConversationRef } from '../../src/platform/client';
 import { createConversationWorker, workflowsPath } from '../../src/worker/worker';
 import type { ActionConfig } from '../../src/action/config';
+import { CONVERGENCE_DELAY_MS } from '../../src/action/convergence';
+import type { ConversationState } from '../../src/platform/contract';
 import { workflowBundle } from './temporal-env';
 
 export const ACME: EmulatorAccountSeed = {
@@ -129,8 +131,36 @@ export async function startHarness(
   };
 }
 
-/** The workflow version that records fixtures now (see workflows/conversation.ts). */
-export const HISTORY_VERSION = 'workspace-v3';
+/**
+ * Lets HubSpot's longest plausible request lifetime pass in workflow time (the convergence window,
+ * docs/CONTACT_SYNC.md), then waits until the conversation's convergence checks are done. Call it once
+ * every write HubSpot held has ended in real time: the emulator's holds do not skip with the server.
+ */
+export async function convergenceDone(h: Harness, conversation: ConversationRef, checks = 1): Promise<NonNullable<ConversationState['convergence']>> {
+  await h.env.sleep(CONVERGENCE_DELAY_MS + 1_000);
+  for (let i = 0; i < 150; i++) {
+    const c = (await h.platform.getState(conversation))?.convergence;
+    if (c && c.pending === 0 && c.checks >= checks) return c;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`conversation ${conversation.conversationId}: no convergence check ran within the window`);
+}
+
+/** Waits (real time) until `count` slow writes that arrived since `since` have ended, applied or dropped. */
+export async function heldWritesEnded(h: Harness, accountId: string, since: number, count = 1): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (h.emulator.faultLog(accountId).filter((f) => f.kind.startsWith('slow-write') && f.at >= since).length >= count) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('a held write never ended');
+}
+
+/**
+ * The workflow version that records fixtures now (see workflows/conversation.ts): v4 has the workspace
+ * check (patch workspace-bound-handlers) and the convergence checks after writes whose answer never
+ * came (patch converge-after-unanswered-writes). workspace-v3-* and lifecycle-v3-* each have one of them.
+ */
+export const HISTORY_VERSION = 'lifecycle-v4';
 
 let conversationSeq = 0;
 
@@ -146,9 +176,11 @@ export function conversation(channel: Conversation['channel'], actions: ActionCo
  * named after the workflow version that records them, so a new recording never replaces what an earlier
  * released version recorded (those must keep replaying).
  */
-export async function keepHistory(h: Harness, conversation: ConversationRef, name: string): Promise<void> {
+export async function keepHistory(h: Harness, conversation: ConversationRef, name: string, runId?: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
-  const history = await h.platform.handle(conversation).fetchHistory();
+  const scoped = h.platform.handle(conversation);
+  const handle = runId ? h.env.client.workflow.getHandle(scoped.workflowId, runId) : scoped;
+  const history = await handle.fetchHistory();
   const dir = join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${HISTORY_VERSION}-${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());

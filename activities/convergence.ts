@@ -1,0 +1,114 @@
+// The convergence check (docs/CONTACT_SYNC.md, "Convergence"): once HubSpot's longest plausible request
+// lifetime has passed after a sync, exact reads (the contact by id with the history of the values this
+// conversation wrote, its note associations, its notes by id; never search) tell whether a write HubSpot
+// applied after the worker gave up spoiled anything, and the repairs the pure rules of
+// src/action/convergence.ts decide are made: duplicate notes carrying our reference archived, a value
+// our own late write overwrote written again, anything a person or another system changed left alone.
+// Reads: one batch of each kind per account and check; writes: none when nothing is wrong.
+import { Context, log } from '@temporalio/activity';
+import { duplicateNotes, judgeValue, newestFirst, type ContactCheckResult, type ContactExpectation, type PropertyVersion } from '../src/action/convergence';
+import { valueHash } from '../src/action/hash';
+import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import { heartbeating } from './index';
+
+/** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
+const NOTE_CANDIDATES = 100;
+
+/**
+ * "Written by this system": an integration write whose source is our app. A service key has no app id
+ * HubSpot documents as the source of its writes, so any integration write counts as possibly ours; the
+ * value rule (one of our unanswered writes) still has to hold before anything is written again.
+ */
+export function writtenByUs(account: HubSpotAccount): (v: PropertyVersion) => boolean {
+  const { kind, appId } = account.connection;
+  return (v) => v.sourceType === 'INTEGRATION' && (kind === 'service-key' || v.sourceId === String(appId));
+}
+
+export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotAccounts }) {
+  return {
+    /** Checks each contact against what this conversation wrote there, and repairs what a late write of ours spoiled. */
+    async convergeContacts(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
+      return heartbeating(async (signal) => {
+        // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
+        // damage (the repair has not landed) and repairs it too: then the workflow checks again.
+        const retried = Context.current().info.attempt > 1;
+        const results: ContactCheckResult[] = [];
+        const accounts = [...new Set(input.checks.map((c) => c.accountId))];
+        for (const accountId of accounts) {
+          const account = await hubspot.get(accountId);
+          const checks = input.checks.filter((c) => c.accountId === accountId);
+          results.push(...(await checkAccount(account, checks, { signal, lane: 'offline' }, retried)));
+        }
+        return results;
+      });
+    },
+  };
+}
+
+async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[], call: CallOptions, retried: boolean): Promise<ContactCheckResult[]> {
+  const ours = writtenByUs(account);
+  const names = [...new Set(checks.flatMap((c) => Object.keys(c.properties)))];
+  // The contacts, by id (a merge gives a new id; the old one reads as it), with the history of what we wrote.
+  const { byId } = await account.readContactsWithHistory(
+    checks.map((c) => c.contactId),
+    names,
+    call,
+  );
+  const live = checks.filter((c) => byId.has(c.contactId));
+  const withNotes = live.filter((c) => c.notes.length > 0);
+  const noteIdsOf = withNotes.length ? await account.noteIdsOfContacts([...new Set(withNotes.map((c) => byId.get(c.contactId)!.id))], call) : new Map<string, string[]>();
+  const candidates = [...new Set(withNotes.flatMap((c) => [...(noteIdsOf.get(byId.get(c.contactId)!.id) ?? [])].sort(newestFirst).slice(0, NOTE_CANDIDATES)))];
+  const bodies = new Map((candidates.length ? await account.readNotesWithHistory(candidates, false, call) : []).map((n) => [n.id, n.properties.hs_note_body ?? '']));
+
+  const results: ContactCheckResult[] = [];
+  for (const check of checks) {
+    const contact = byId.get(check.contactId);
+    const result: ContactCheckResult = { contactId: check.contactId, archivedNotes: [], keptNotes: {}, rewritten: [], rewrittenNotes: [], leftAlone: [], uncertain: false };
+    results.push(result);
+    if (!contact) {
+      log.info('Convergence: the contact is gone; nothing to check', { accountId: account.id, contactId: check.contactId });
+      continue;
+    }
+    result.contactIdNow = contact.id;
+
+    // ---- notes: exactly one per (conversation, action) on the contact, with the newest content ----
+    const onContact = (noteIdsOf.get(contact.id) ?? []).filter((id) => bodies.has(id)).map((id) => ({ id, body: bodies.get(id)! }));
+    for (const note of check.notes) {
+      const { keep, archive } = duplicateNotes(onContact, note.reference, note.noteId);
+      for (const id of archive) {
+        await account.archiveNote(id, call);
+        result.archivedNotes.push(id);
+        log.warn('Convergence: archived a duplicate note written by a late request', { accountId: account.id, contactId: contact.id, noteId: id, keptNoteId: keep });
+      }
+      if (!keep) continue;
+      result.keptNotes[note.actionId] = keep;
+      if (keep !== note.noteId || !note.bodyHash || valueHash(bodies.get(keep)!) === note.bodyHash) continue;
+      // The kept note does not hold what the action wrote last: a late update of ours, or a person's edit.
+      const [read] = await account.readNotesWithHistory([keep], true, call);
+      const judged = judgeValue(read?.properties.hs_note_body, read?.history.hs_note_body ?? [], note.bodyHash, note.uncertainBodies, ours);
+      if (judged.verdict === 'write-again') {
+        await account.updateNote(keep, judged.value, call);
+        result.rewrittenNotes.push(note.actionId);
+        log.warn('Convergence: wrote a note body again that a late request of ours had overwritten', { accountId: account.id, noteId: keep });
+      } else if (judged.verdict === 'leave') {
+        result.leftAlone.push({ property: 'hs_note_body', why: judged.why });
+      }
+    }
+
+    // ---- values: what this conversation wrote last, unless a person or another system changed it since ----
+    const again: Record<string, string> = {};
+    for (const [name, expected] of Object.entries(check.properties)) {
+      const judged = judgeValue(contact.properties[name], contact.history[name] ?? [], expected, check.uncertain[name] ?? [], ours);
+      if (judged.verdict === 'write-again') again[name] = judged.value;
+      else if (judged.verdict === 'leave') result.leftAlone.push({ property: name, why: judged.why });
+    }
+    if (Object.keys(again).length) {
+      await account.updateContact(contact.id, again, call);
+      result.rewritten.push(...Object.keys(again));
+      log.warn('Convergence: wrote values again that a late request of ours had overwritten', { accountId: account.id, contactId: contact.id, properties: Object.keys(again) });
+    }
+    if (result.leftAlone.length) log.info('Convergence: values changed since our write were left alone', { accountId: account.id, contactId: contact.id, leftAlone: result.leftAlone });
+    result.uncertain = retried && (result.archivedNotes.length > 0 || result.rewritten.length > 0 || result.rewrittenNotes.length > 0);
+  }
+  return results;
+}
