@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { EmulatorServer } from '../hubspot-emulator/server';
 import { AccountStore } from '../src/accounts/store';
+import { MIGRATIONS } from '../src/accounts/migrations';
 import { StoreDirectory } from '../src/accounts/store-directory';
 import { skipUnless } from './helpers/skips';
 import { connectDirectly, oauthClient, startOAuthEmulator, testKeys } from './accounts-support';
@@ -50,7 +51,7 @@ describe('account store on PostgreSQL', {
     const r = await first.db.query<{ version: number; schemaname: string }>(
       `SELECT m.version, t.schemaname FROM schema_migrations m, pg_tables t WHERE t.tablename = 'hubspot_connections' ORDER BY m.version`,
     );
-    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), [[1, schema], [2, schema]]);
+    assert.deepEqual(r.rows.map((x) => [Number(x.version), x.schemaname]), MIGRATIONS.map((m) => [m.version, schema]));
   });
 
   test('connect, encrypt, refresh once across two workers, revoke: the same SQL as PGlite', async () => {
