@@ -62,6 +62,13 @@ const WORKSPACE_PATCH = 'workspace-bound-handlers';
  * retention is synced before it completes.
  */
 const LATE_VALUES_PATCH = 'late-values-synced';
+/**
+ * Every wait starts a timer of at least 1 ms. A wait computed as already over (0 ms) starts no timer on
+ * replay (the SDK's condition(fn, 0) rule for histories without its own marker), yet the same wait can
+ * be computed as 3 s on a retried task that applied the same signals in a later activation (with a later
+ * time): the two must issue the same commands.
+ */
+const POSITIVE_WAITS_PATCH = 'waits-never-zero';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
 const MAX_OUTCOMES_PER_ACTION = 20;
@@ -111,6 +118,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   /** Why a caller may not act on this conversation, or undefined when it may (see WORKSPACE_PATCH). */
   const foreignCaller = (raw: unknown): string | undefined => checkCallerWorkspace(raw, input.workspaceId, workspaceBound);
   const options = optionsOf(input.options);
+  const waitFloorMs = patched(POSITIVE_WAITS_PATCH) ? 1 : 0;
   const carried = input.carried;
   const voice = isVoice(input.channel);
   const nowMs = () => Date.now(); // workflow time: deterministic, advanced by the server
@@ -492,7 +500,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       const seenSeq = activitySeq;
       if (voice) {
         // The call ends on its signal; the safety timeout covers a signal that never comes.
-        const waitMs = Math.max(0, lastActivityAtMs + options.callSafetyTimeoutMs - nowMs());
+        const waitMs = Math.max(waitFloorMs, lastActivityAtMs + options.callSafetyTimeoutMs - nowMs());
         const woke = await condition(() => callEnded || activitySeq !== seenSeq || continueAsNewDue(), waitMs);
         if (callEnded) endReason = 'call-ended';
         else if (!woke) endReason = 'call-safety-timeout';
@@ -503,7 +511,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         } else continue;
       } else {
         // Text: the conversation ends after a full inactivity timeout with no message; each message restarts the wait.
-        const waitMs = Math.max(0, lastActivityAtMs + options.inactivityTimeoutMs - nowMs());
+        const waitMs = Math.max(waitFloorMs, lastActivityAtMs + options.inactivityTimeoutMs - nowMs());
         const woke = await condition(() => activitySeq !== seenSeq || continueAsNewDue(), waitMs);
         if (woke) {
           if (continueAsNewDue()) {
@@ -526,7 +534,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // A convergence check due later than the retention keeps the conversation until it is done.
     const retainUntil = retainedUntilMs(endedAtMs ?? nowMs());
     const wake = () => activitySeq !== sinceActivity || changeSeq !== sinceChange || unsynced().length > 0 || continueAsNewDue();
-    const woke = await condition(wake, Math.max(0, retainUntil - nowMs()));
+    const woke = await condition(wake, Math.max(waitFloorMs, retainUntil - nowMs()));
     if (!woke) {
       if (convergence.pending()) {
         await condition(() => !convergence.pending() || wake());
