@@ -8,11 +8,12 @@
 // before the attempt's own timeout, so an abandoned write never lands after its retry has started.
 // Logs carry ids and outcomes only: never an email, a phone or a summary.
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactWrite } from '../src/action/plan';
+import { runContactSyncSteps, type ContactSyncResult, type ContactSyncRun, type LookupResult, type SentWrites } from '../src/action/run';
 import type { AccountDirectory } from '../src/hubspot/directory';
 import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
 
@@ -75,12 +76,15 @@ export function attemptSignal(deadlineMs?: number): AbortSignal {
   return AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, left - ABORT_MARGIN_MS))]);
 }
 
-/** Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly. */
-export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, deadlineMs?: number): Promise<T> {
+/**
+ * Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly;
+ * `details` is what each heartbeat carries (the next attempt reads the last one).
+ */
+export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, deadlineMs?: number, details?: () => unknown): Promise<T> {
   const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 1_000);
+  const timer = setInterval(() => ctx.heartbeat(details?.()), 1_000);
   try {
-    ctx.heartbeat();
+    ctx.heartbeat(details?.());
     return await fn(attemptSignal(deadlineMs));
   } finally {
     clearInterval(timer);
@@ -89,18 +93,61 @@ export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, d
 
 const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
-export type LookupResult =
-  | { kind: 'refused'; reason: string; accountLabel: string }
-  | { kind: 'not-found'; accountLabel: string; savedConfig?: ActionConfig }
-  | {
-      kind: 'found';
-      contactId: string;
-      ours: boolean;
-      accountLabel: string;
-      savedConfig?: ActionConfig;
-      /** Ids of contacts merged into this one (hs_merged_object_ids): what was written to them now lives here. */
-      mergedFrom?: string[];
-    };
+export type { LookupResult };
+
+type ContactWriteStep = Exclude<ContactWrite, { kind: 'none' }>;
+type WriteResult = { contactId: string; created: boolean; uncertain?: boolean };
+type NoteResult = { noteId: string; created: boolean; uncertain?: boolean };
+
+/** The note a run writes, as the note step is given it. */
+export interface SummaryNoteInput {
+  accountId: string;
+  conversationKey: string;
+  contactId: string;
+  knownNoteIds: string[];
+  /** The contact was created by this run: no note of this conversation can be on it yet. */
+  contactCreatedByThisRun: boolean;
+  /** An earlier run of this action ended without an answer. */
+  mayHaveWritten: boolean;
+  summary: string;
+  timestamp: string;
+  lane?: Lane;
+  /** In conversation: when the run's budget ends (workflow time). */
+  deadlineMs?: number;
+}
+
+/** An offline run in one activity: the run's input and the conversation's workspace. */
+export interface OfflineContactSyncInput extends ContactSyncRun {
+  workspaceId?: string;
+}
+
+/** What an offline run's heartbeats and its retried failures carry: what it sent so far. */
+export interface OfflineRunProgress {
+  accountLabel: string;
+  sent?: SentWrites;
+  /** The contact an attempt set out to create (its answer may be lost): found again by the next attempt, it counts as created by this run. */
+  createSent?: boolean;
+}
+
+/**
+ * What a run sent on this attempt and on an earlier one whose answer never came (an earlier attempt's
+ * writes may still land: they count as unanswered). Every attempt plans from the same values.
+ */
+function withEarlierAttempt(now: SentWrites | undefined, before: SentWrites | undefined): SentWrites | undefined {
+  if (!before) return now;
+  const base: SentWrites = now ?? { accountId: before.accountId, properties: {}, contactUncertain: false, noteUncertain: false };
+  const properties = Object.keys(base.properties).length > 0 ? base.properties : before.properties;
+  return {
+    ...base,
+    contactId: base.contactId ?? before.contactId,
+    ...(base.mergedFrom ?? before.mergedFrom ? { mergedFrom: base.mergedFrom ?? before.mergedFrom } : {}),
+    properties,
+    contactUncertain: base.contactUncertain || Object.keys(before.properties).length > 0,
+    ...(base.noteId ?? before.noteId ? { noteId: base.noteId ?? before.noteId } : {}),
+    ...(base.noteBodyHash ?? before.noteBodyHash ? { noteBodyHash: base.noteBodyHash ?? before.noteBodyHash } : {}),
+    noteUncertain: base.noteUncertain || before.noteBodyHash !== undefined,
+  };
+}
 
 export function createActivities({ hubspot, directory }: ActivityDeps) {
   /** The action config that counts: the one saved for the workspace, when there is one. */
@@ -113,140 +160,206 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     return { config: parsed.data, saved: true };
   }
 
-  return {
-    /**
-     * Checks that the account may be used by this conversation (its workspace owns it) and that the
-     * action's mappings fit the account's live property schema (cached), then finds the contact by email
-     * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
-     */
-    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane; deadlineMs?: number }): Promise<LookupResult> {
-      return heartbeating(async (aborted) => {
-        const call: CallOptions = { signal: aborted, lane: input.lane };
-        const account = await hubspot.get(input.accountId);
-        const accountLabel = account.id;
-        const owner = account.connection.workspaceId;
-        if (owner !== undefined && owner !== input.workspaceId) {
-          log.warn('Refused a run: the HubSpot account belongs to another workspace', { accountId: account.id });
-          return { kind: 'refused', reason: `HubSpot account ${account.id} is not connected to this conversation's workspace`, accountLabel };
-        }
-        const effective = await effectiveConfig(input.workspaceId, input.config);
-        if ('refused' in effective) return { kind: 'refused', reason: effective.refused, accountLabel };
-        const config = effective.config;
-        if (config.hubspotAccountId !== account.id) {
-          return { kind: 'refused', reason: `The saved configuration of action ${config.id} names another HubSpot account`, accountLabel };
-        }
-        const problems = validateFieldMappings(config, await account.contactPropertySchema(call));
-        if (problems.length) {
-          log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: config.id, problems: problems.length });
-          return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
-        }
-        const savedConfig = effective.saved ? config : undefined;
-        const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids'], call);
-        if (!contact) {
-          log.info('No contact for this email', { accountId: account.id });
-          return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
-        }
-        const ours = isOurs(account, contact.properties);
-        log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
-        const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
-        return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}) };
-      }, input.deadlineMs);
-    },
+  /**
+   * Checks that the account may be used by this conversation (its workspace owns it) and that the
+   * action's mappings fit the account's live property schema (cached), then finds the contact by email
+   * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
+   */
+  async function lookUp(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string }, call: CallOptions): Promise<LookupResult> {
+    const account = await hubspot.get(input.accountId);
+    const accountLabel = account.id;
+    const owner = account.connection.workspaceId;
+    if (owner !== undefined && owner !== input.workspaceId) {
+      log.warn('Refused a run: the HubSpot account belongs to another workspace', { accountId: account.id });
+      return { kind: 'refused', reason: `HubSpot account ${account.id} is not connected to this conversation's workspace`, accountLabel };
+    }
+    const effective = await effectiveConfig(input.workspaceId, input.config);
+    if ('refused' in effective) return { kind: 'refused', reason: effective.refused, accountLabel };
+    const config = effective.config;
+    if (config.hubspotAccountId !== account.id) {
+      return { kind: 'refused', reason: `The saved configuration of action ${config.id} names another HubSpot account`, accountLabel };
+    }
+    const problems = validateFieldMappings(config, await account.contactPropertySchema(call));
+    if (problems.length) {
+      log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: config.id, problems: problems.length });
+      return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
+    }
+    const savedConfig = effective.saved ? config : undefined;
+    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids'], call);
+    if (!contact) {
+      log.info('No contact for this email', { accountId: account.id });
+      return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
+    }
+    const ours = isOurs(account, contact.properties);
+    log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
+    const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
+    return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}) };
+  }
 
-    /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. */
-    async writeContactAsPlanned(input: { accountId: string; write: Exclude<ContactWrite, { kind: 'none' }>; lane?: Lane; deadlineMs?: number }): Promise<{ contactId: string; created: boolean; uncertain?: boolean }> {
-      return heartbeating(async (aborted) => {
-        const uncertain = mayHaveLanded();
-        const call: CallOptions = { signal: aborted, lane: input.lane };
-        const account = await hubspot.get(input.accountId);
-        const { write } = input;
-        if (write.kind === 'update') {
-          await account.updateContact(write.contactId, write.properties, call);
-          log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
-          return { contactId: write.contactId, created: false, ...uncertain };
-        }
+  /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. `retried`: an earlier attempt ended without an answer. */
+  async function writeContact(input: { accountId: string; write: ContactWriteStep }, call: CallOptions, retried: boolean): Promise<WriteResult> {
+    const uncertain = retried ? { uncertain: true as const } : {};
+    const account = await hubspot.get(input.accountId);
+    const { write } = input;
+    if (write.kind === 'update') {
+      await account.updateContact(write.contactId, write.properties, call);
+      log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
+      return { contactId: write.contactId, created: false, ...uncertain };
+    }
+    try {
+      const created = await account.createContact(withOwnershipMarker(account, write.properties), call);
+      log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
+      return { contactId: created.id, created: true, ...uncertain };
+    } catch (err) {
+      if (failureType(err) !== 'HubSpotConflict') throw err;
+      // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
+      const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
+      if (!existingId) throw err;
+      const existing = await account.readContact(existingId, ownershipProperties(account), call);
+      if (existing && isOurs(account, existing.properties)) {
+        // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
+        const { email: _email, ...rest } = write.properties;
+        if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
+        log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
+        return { contactId: existing.id, created: true, ...uncertain };
+      }
+      log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
+      throw ApplicationFailure.create({
+        message: `HubSpot account ${account.id}: a contact with this email (${existingId}) was created by someone else since the lookup`,
+        type: 'ContactConflict',
+        nonRetryable: true,
+        details: [existingId],
+      });
+    }
+  }
+
+  /**
+   * One note per (conversation, action, contact): created once, then updated. A known note is reused
+   * only while it is associated with this contact (a corrected email lands on another contact, whose
+   * note is its own; a merged contact keeps its notes). A lost create is found through the contact's
+   * note associations and the note's reference line, never through search.
+   */
+  async function writeNote(input: SummaryNoteInput, call: CallOptions, retried: boolean): Promise<NoteResult> {
+    const uncertain = retried ? { uncertain: true as const } : {};
+    const account = await hubspot.get(input.accountId);
+    const body = renderSummaryNote(input.summary, input.conversationKey);
+    // A contact this run created has no notes yet; otherwise known notes are checked against the
+    // contact, and after a failed attempt or run a lost create is looked for.
+    const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
+    if (mustLook) {
+      const onContact = await account.noteIdsOfContact(input.contactId, call);
+      const attached = new Set(onContact);
+      const known = [...input.knownNoteIds].reverse().find((id) => attached.has(id));
+      let reuse: string | undefined = known;
+      if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
+        // An attempt may have created the note and lost the answer: look for our reference on the contact's notes.
+        reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), call);
+      }
+      if (reuse) {
         try {
-          const created = await account.createContact(withOwnershipMarker(account, write.properties), call);
-          log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
-          return { contactId: created.id, created: true, ...uncertain };
+          await account.updateNote(reuse, body, call);
+          log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
+          return { noteId: reuse, created: false, ...uncertain };
         } catch (err) {
-          if (failureType(err) !== 'HubSpotConflict') throw err;
-          // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
-          const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
-          if (!existingId) throw err;
-          const existing = await account.readContact(existingId, ownershipProperties(account), call);
-          if (existing && isOurs(account, existing.properties)) {
-            // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
-            const { email: _email, ...rest } = write.properties;
-            if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
-            log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
-            return { contactId: existing.id, created: true, ...uncertain };
-          }
-          log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
-          throw ApplicationFailure.create({
-            message: `HubSpot account ${account.id}: a contact with this email (${existingId}) was created by someone else since the lookup`,
-            type: 'ContactConflict',
-            nonRetryable: true,
-            details: [existingId],
-          });
+          if (failureType(err) !== 'HubSpotNotFound') throw err;
+          log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
         }
-      }, input.deadlineMs);
+      }
+    }
+    const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
+    log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
+    return { noteId: created.id, created: true, ...uncertain };
+  }
+
+  return {
+    /** The lookup step of an in-conversation run (and of runs recorded before the offline run was one activity). */
+    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane; deadlineMs?: number }): Promise<LookupResult> {
+      return heartbeating((aborted) => lookUp(input, { signal: aborted, lane: input.lane }), input.deadlineMs);
+    },
+
+    /** The contact write step of an in-conversation run. */
+    async writeContactAsPlanned(input: { accountId: string; write: ContactWriteStep; lane?: Lane; deadlineMs?: number }): Promise<WriteResult> {
+      return heartbeating((aborted) => writeContact(input, { signal: aborted, lane: input.lane }, attempted()), input.deadlineMs);
+    },
+
+    /** The note step of an in-conversation run. */
+    async writeSummaryNote(input: SummaryNoteInput): Promise<NoteResult> {
+      return heartbeating((aborted) => writeNote(input, { signal: aborted, lane: input.lane }, attempted()), input.deadlineMs);
     },
 
     /**
-     * One note per (conversation, action, contact): created once, then updated. A known note is reused
-     * only while it is associated with this contact (a corrected email lands on another contact, whose
-     * note is its own; a merged contact keeps its notes). A lost create is found through the contact's
-     * note associations and the note's reference line, never through search.
+     * A whole offline run in one activity (lookup, contact write, note: docs/TEMPORAL.md, "Tasks per
+     * synced conversation"). HubSpot's refusals end it with a failed outcome; its faults (5xx, 429,
+     * timeouts, a lost worker) fail the attempt, and Temporal retries the whole run within the retry
+     * window: each step is safe to repeat, and a retried attempt treats what the earlier one sent as
+     * unanswered (it may land late). Heartbeats and a retried failure carry what was sent so far.
      */
-    async writeSummaryNote(input: {
-      accountId: string;
-      conversationKey: string;
-      contactId: string;
-      knownNoteIds: string[];
-      /** The contact was created by this run: no note of this conversation can be on it yet. */
-      contactCreatedByThisRun: boolean;
-      /** An earlier run of this action ended without an answer. */
-      mayHaveWritten: boolean;
-      summary: string;
-      timestamp: string;
-      lane?: Lane;
-      /** In conversation: when the run's budget ends (workflow time). */
-      deadlineMs?: number;
-    }): Promise<{ noteId: string; created: boolean; uncertain?: boolean }> {
-      return heartbeating(async (aborted) => {
-        const uncertain = mayHaveLanded();
-        const call: CallOptions = { signal: aborted, lane: input.lane };
-        const account = await hubspot.get(input.accountId);
-        const body = renderSummaryNote(input.summary, input.conversationKey);
-        const retried = Context.current().info.attempt > 1;
-        // A contact this run created has no notes yet; otherwise known notes are checked against the
-        // contact, and after a failed attempt or run a lost create is looked for.
-        const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
-        if (mustLook) {
-          const onContact = await account.noteIdsOfContact(input.contactId, call);
-          const attached = new Set(onContact);
-          const known = [...input.knownNoteIds].reverse().find((id) => attached.has(id));
-          let reuse: string | undefined = known;
-          if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
-            // An attempt may have created the note and lost the answer: look for our reference on the contact's notes.
-            reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), call);
-          }
-          if (reuse) {
-            try {
-              await account.updateNote(reuse, body, call);
-              log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
-              return { noteId: reuse, created: false, ...uncertain };
-            } catch (err) {
-              if (failureType(err) !== 'HubSpotNotFound') throw err;
-              log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
-            }
-          }
-        }
-        const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
-        log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
-        return { noteId: created.id, created: true, ...uncertain };
-      }, input.deadlineMs);
+    async runOfflineContactSync(input: OfflineContactSyncInput): Promise<ContactSyncResult> {
+      const retried = attempted();
+      const before = retried ? (Context.current().info.heartbeatDetails as OfflineRunProgress | undefined) : undefined;
+      const progress: OfflineRunProgress = { accountLabel: before?.accountLabel ?? 'unknown', ...(before?.sent ? { sent: before.sent } : {}), ...(before?.createSent ? { createSent: true } : {}) };
+      const accountId = input.config.hubspotAccountId;
+      return heartbeating(
+        async (aborted) => {
+          const call: CallOptions = { signal: aborted, lane: 'offline' };
+          const result = await runContactSyncSteps(
+            input,
+            {
+              lookUp: async (config, email) => {
+                const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
+                progress.accountLabel = found.accountLabel;
+                // An earlier attempt sent the create and lost its answer: the contact it finds is the one
+                // this run created. Planned as a create again, the create meets 409 and completes that
+                // contact, as a retried create step does, and the outcome says "created".
+                if (before?.createSent && found.kind === 'found' && found.ours) {
+                  return { kind: 'not-found', accountLabel: found.accountLabel, ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}) };
+                }
+                return found;
+              },
+              writeContact: (write) => {
+                if (write.kind === 'create' && !progress.createSent) {
+                  progress.createSent = true;
+                  Context.current().heartbeat(progress);
+                }
+                return writeContact({ accountId, write }, call, retried);
+              },
+              writeNote: (note) =>
+                writeNote(
+                  {
+                    accountId,
+                    conversationKey: input.conversationKey,
+                    contactId: note.contactId,
+                    knownNoteIds: input.knownNoteIds,
+                    contactCreatedByThisRun: note.contactCreatedByThisRun,
+                    mayHaveWritten: input.mayHaveWritten,
+                    summary: note.summary,
+                    timestamp: input.timestamp,
+                  },
+                  call,
+                  retried,
+                ),
+              isConflict: (err) => failureType(err) === 'ContactConflict',
+              failed: (err, sent) => {
+                if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
+                if (err instanceof CancelledFailure) throw err;
+                // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
+                const message = err instanceof Error ? err.message : String(err);
+                const details: OfflineRunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
+                Context.current().heartbeat(details); // the next attempt reads it
+                throw ApplicationFailure.create({ message, type: failureType(err) ?? 'HubSpotUnavailable', details: [details], ...(err instanceof Error ? { cause: err } : {}) });
+              },
+            },
+            (sent) => {
+              // Before each write: the next attempt (and the workflow, on a timeout) learns what may land.
+              progress.sent = withEarlierAttempt({ ...sent, properties: { ...sent.properties } }, before?.sent);
+              Context.current().heartbeat(progress);
+            },
+          );
+          return { ...result, ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}) };
+        },
+        undefined,
+        () => progress,
+      );
     },
 
     ...createConvergenceActivities({ hubspot }),
@@ -255,11 +368,11 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
 }
 
 /**
- * `{ uncertain: true }` when an earlier attempt of this activity ended without an answer: a write it
- * sent may still be applied by HubSpot later (docs/CONTACT_SYNC.md, "Convergence").
+ * An earlier attempt of this activity ended without an answer: a write it sent may still be applied by
+ * HubSpot later (docs/CONTACT_SYNC.md, "Convergence"), and a note it created may exist unknown to us.
  */
-function mayHaveLanded(): { uncertain?: true } {
-  return Context.current().info.attempt > 1 ? { uncertain: true } : {};
+function attempted(): boolean {
+  return Context.current().info.attempt > 1;
 }
 
 /** The newest of the contact's notes (not already known) whose body carries our reference line. */

@@ -14,7 +14,7 @@ import type { ContactSyncActivities } from '../activities';
 import { CONVERGENCE_DELAY_MS, type ContactCheckResult, type ContactExpectation } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
 import { noteReference } from '../src/action/note';
-import type { ConvergenceCarried, ConvergenceContact, ConvergenceCounts, ConvergenceSummary } from '../src/platform/definitions';
+import { TASK_PRIORITY, type ConvergenceCarried, type ConvergenceContact, type ConvergenceCounts, type ConvergenceSummary } from '../src/platform/definitions';
 import type { SentWrites } from './run-action';
 
 /** Conversations that wrote without an answer check afterwards; earlier histories never did. */
@@ -244,4 +244,6 @@ const activities = proxyActivities<ContactSyncActivities>({
   heartbeatTimeout: '20s',
   scheduleToCloseTimeout: '10m',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+  // Background work: after the agent's and the conversations' own tasks (the conversation's fairness key applies).
+  priority: { priorityKey: TASK_PRIORITY.offlineSync },
 });

@@ -1,17 +1,19 @@
-// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow: look the
-// contact up (with the config check folded in), decide (pure planContactSync), write the contact, write
-// the summary note. Activities carry the plan out; nothing here talks to HubSpot directly.
-//
-// Time: an in-conversation run has one budget, actionTimeoutMs, for the whole run: each activity gets
-// what is left of it (retries included), so the agent has its outcome in time whatever HubSpot does.
-// An offline run retries HubSpot faults for the offline retry window instead.
-import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
-import type { ContactSyncActivities } from '../activities';
+// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow. The run's
+// logic (look up, decide with planContactSync, write the contact, write the note) is
+// src/action/run.ts; this file says where its steps run:
+//  - in conversation: each step is an activity on the agent's task queue, first in priority, within one
+//    budget, actionTimeoutMs, for the whole run (retries included), so the agent has its outcome in time
+//    whatever HubSpot does;
+//  - offline (after the end, follow-ups, operator retries): the whole run is one activity, at the
+//    offline priority and fair between HubSpot accounts, retried for the offline retry window (patch
+//    offline-run-one-activity; earlier histories ran each step as an activity, and replay that way).
+import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
+import type { ContactSyncActivities, OfflineRunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
-import { valueHash } from '../src/action/hash';
-import { renderSummaryNote } from '../src/action/note';
-import { planContactSync, resolveLookupEmail, type ContactLookup, type SyncOutcome } from '../src/action/plan';
-import { agentTaskQueue, type FieldValues } from '../src/platform/definitions';
+import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
+import { agentTaskQueue, offlinePriority, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
+
+export type { SentWrites };
 
 export interface RunActionInput {
   config: ActionConfig;
@@ -32,48 +34,37 @@ export interface RunActionInput {
   retryWindowMs: number;
 }
 
-export interface RunActionResult extends SyncOutcome {
-  /** The account label for metrics: the account id when this worker knows it, 'unknown' otherwise. */
-  accountLabel: string;
-  /** What the run sent HubSpot, for the convergence check (workflow memory only: never in an outcome). */
-  sent?: SentWrites;
-}
+export type RunActionResult = ContactSyncResult;
 
-/** What one run sent HubSpot, and whether a write may still land after the run (its answer never came). */
-export interface SentWrites {
-  accountId: string;
-  /** The contact written to, when known. */
-  contactId?: string;
-  /** Contacts merged into it (HubSpot's hs_merged_object_ids): an earlier run may have written to one of those ids. */
-  mergedFrom?: string[];
-  /** The values of the run's last contact write (empty: none). */
-  properties: Record<string, string>;
-  /** A contact write of the run ended without an answer on some attempt: HubSpot may apply it late. */
-  contactUncertain: boolean;
-  /** The note the run wrote, and the hash of its body (valueHash), when it wrote one. */
-  noteId?: string;
-  noteBodyHash?: string;
-  noteUncertain: boolean;
-}
+/**
+ * Offline runs are one activity: one activity task and one workflow task per synced conversation
+ * instead of three of each. Histories without the marker ran (and replay) each step as an activity.
+ */
+const OFFLINE_ONE_ACTIVITY_PATCH = 'offline-run-one-activity';
 
 /** Below this much budget an activity is not started: its answer could not arrive in time. */
 const MIN_STEP_MS = 100;
 
+/** The offline activities' options: HubSpot faults are retried for the retry window, so an outage delays a sync instead of losing it. */
+function offlineActivities(input: RunActionInput) {
+  return proxyActivities<ContactSyncActivities>({
+    // One HubSpot call rarely takes more than a few seconds; a hung attempt is cut and retried.
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '20s',
+    scheduleToCloseTimeout: input.retryWindowMs,
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+    // After the agent's work and the conversations' own tasks; fair between HubSpot accounts.
+    priority: offlinePriority(input.workspaceId, input.config.hubspotAccountId),
+  });
+}
+
 function activities(input: RunActionInput) {
-  if (input.mode === 'offline') {
-    return proxyActivities<ContactSyncActivities>({
-      // One HubSpot call rarely takes more than a few seconds; a hung attempt is cut and retried.
-      startToCloseTimeout: '60s',
-      heartbeatTimeout: '20s',
-      // HubSpot faults are retried for the configured window, so an outage delays a sync instead of losing it.
-      scheduleToCloseTimeout: input.retryWindowMs,
-      retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
-    });
-  }
+  if (input.mode === 'offline') return offlineActivities(input);
   const left = Math.max(MIN_STEP_MS, (input.deadlineMs ?? Date.now()) - Date.now());
   return proxyActivities<ContactSyncActivities>({
-    // The agent's lane: its own task queue, so the agent never waits behind queued offline syncs.
+    // The agent's lane: its own task queue and the first priority, so the agent never waits behind queued offline syncs.
     taskQueue: agentTaskQueue(workflowInfo().taskQueue),
+    priority: { priorityKey: TASK_PRIORITY.agent },
     // The agent waits: every attempt and every retry of this step fit in what is left of the run's budget.
     startToCloseTimeout: left,
     scheduleToCloseTimeout: left,
@@ -101,125 +92,76 @@ export function failureReason(err: unknown, mode: RunActionInput['mode']): strin
 const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict';
 
 export async function runContactSync(input: RunActionInput): Promise<RunActionResult> {
-  const { fields, summary } = input;
-  let config = input.config;
-  const accountId = config.hubspotAccountId;
-  let accountLabel = 'unknown';
-  const first = resolveLookupEmail(config, fields);
-  if (!first.ok) {
-    // Missing or invalid email: no HubSpot call at all, and nothing to retry.
-    return { result: 'skipped', propertiesWritten: [], reason: first.reason, accountLabel };
-  }
-  let email = first.email;
+  if (input.mode === 'offline' && patched(OFFLINE_ONE_ACTIVITY_PATCH)) return runOffline(input);
+  const accountId = input.config.hubspotAccountId;
   const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
-  const sent: SentWrites = { accountId, properties: {}, contactUncertain: false, noteUncertain: false };
-  let writing: 'contact' | 'note' | undefined;
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
+  /** Each step an activity, started only while the budget can still hold its answer. */
   const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
     if (budgetLeft() < MIN_STEP_MS) {
       throw ApplicationFailure.nonRetryable(`The in-conversation action's time budget ran out before ${what}`, 'ActionBudgetExhausted');
     }
-    return run(activities(input), { summary: `${what} · action ${config.id} · account ${accountId}` });
+    return run(activities(input), { summary: `${what} · action ${input.config.id} · account ${accountId}` });
   };
-
-  try {
-    const lookup = () =>
+  const steps: ContactSyncSteps = {
+    lookUp: (config, email) =>
       step('look up contact by email', (act, o) =>
         act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email, lane, deadlineMs: input.deadlineMs }]),
-      );
-    let found = await lookup();
-    accountLabel = found.accountLabel;
-    if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
-    const seen = (f: typeof found) => {
-      sent.contactId = f.kind === 'found' ? f.contactId : undefined;
-      sent.mergedFrom = f.kind === 'found' ? f.mergedFrom : undefined;
-    };
-    seen(found);
-    // A config saved through the configuration API is the one that counts, not the caller's copy: its
-    // email mapping too, so the contact is looked up again when it names another email.
-    if (found.savedConfig) {
-      config = found.savedConfig;
-      const saved = resolveLookupEmail(config, fields);
-      if (!saved.ok) return { result: 'skipped', propertiesWritten: [], reason: saved.reason, accountLabel };
-      if (saved.email !== email) {
-        email = saved.email;
-        found = await lookup();
-        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
-        seen(found);
-      }
-    }
-
-    const contactOf = (f: typeof found): ContactLookup => (f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {} } : { found: false });
-    let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
-    let contactId = found.kind === 'found' ? found.contactId : undefined;
-    let created = false;
-
-    if (plan.contact.kind !== 'none') {
-      const write = plan.contact;
-      try {
-        sent.properties = write.properties;
-        writing = 'contact';
-        const written = await step(`${write.kind} contact`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }]));
-        writing = undefined;
-        contactId = sent.contactId = written.contactId;
-        created = written.created;
-        sent.contactUncertain ||= written.uncertain === true;
-      } catch (err) {
-        // Someone else created a contact with this email between our lookup and our create:
-        // look it up again and decide again, once, under the operator's rules for existing contacts.
-        if (!isConflict(err)) throw err;
-        writing = undefined; // HubSpot refused the create (409): nothing of it lands
-        found = await lookup();
-        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel, sent };
-        plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
-        seen(found);
-        contactId = sent.contactId;
-        sent.properties = {};
-        if (plan.contact.kind !== 'none') {
-          const again = plan.contact;
-          sent.properties = again.properties;
-          writing = 'contact';
-          const written = await step(`${again.kind} contact (after conflict)`, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write: again, lane, deadlineMs: input.deadlineMs }]));
-          writing = undefined;
-          contactId = sent.contactId = written.contactId;
-          created = written.created;
-          sent.contactUncertain ||= written.uncertain === true;
-        }
-      }
-    }
-
-    let noteId: string | undefined;
-    if (plan.note && contactId && summary !== undefined) {
-      const cid = contactId;
-      sent.noteBodyHash = valueHash(renderSummaryNote(summary, input.conversationKey));
-      writing = 'note';
-      const note = await step('write summary note', (act, o) =>
+      ),
+    writeContact: (write, label) => step(label, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }])),
+    writeNote: (note) =>
+      step('write summary note', (act, o) =>
         act.writeSummaryNote.executeWithOptions(o, [
           {
             accountId,
             conversationKey: input.conversationKey,
-            contactId: cid,
+            contactId: note.contactId,
             knownNoteIds: input.knownNoteIds,
-            contactCreatedByThisRun: created,
+            contactCreatedByThisRun: note.contactCreatedByThisRun,
             mayHaveWritten: input.mayHaveWritten,
-            summary,
+            summary: note.summary,
             timestamp: input.timestamp,
             lane,
             deadlineMs: input.deadlineMs,
           },
         ]),
-      );
-      writing = undefined;
-      noteId = sent.noteId = note.noteId;
-      sent.noteUncertain ||= note.uncertain === true;
-    }
+      ),
+    isConflict,
+    failed: (err) => failureReason(err, input.mode),
+  };
+  return runContactSyncSteps(input, steps);
+}
 
-    return { ...plan.outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel, sent };
+/** The offline run in one activity; a run that fails for good still says what it may have sent. */
+async function runOffline(input: RunActionInput): Promise<RunActionResult> {
+  const { config } = input;
+  try {
+    return await offlineActivities(input).runOfflineContactSync.executeWithOptions({ summary: `offline sync · action ${config.id} · account ${config.hubspotAccountId}` }, [
+      {
+        config,
+        workspaceId: input.workspaceId,
+        fields: input.fields,
+        ...(input.summary !== undefined ? { summary: input.summary } : {}),
+        conversationKey: input.conversationKey,
+        knownNoteIds: input.knownNoteIds,
+        mayHaveWritten: input.mayHaveWritten,
+        timestamp: input.timestamp,
+      },
+    ]);
   } catch (err) {
-    // A write step that failed may have sent a write HubSpot applies later.
-    if (writing === 'contact') sent.contactUncertain = true;
-    if (writing === 'note') sent.noteUncertain = true;
-    // A failed action never fails the conversation: it is recorded, visible, and can be retried.
-    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel, sent };
+    const progress = progressOf(err);
+    // Every write of a run that never answered may still land: all of them count as unanswered.
+    const sent = progress?.sent ? { ...progress.sent, contactUncertain: Object.keys(progress.sent.properties).length > 0 || progress.sent.contactUncertain, noteUncertain: progress.sent.noteBodyHash !== undefined } : undefined;
+    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, 'offline'), accountLabel: progress?.accountLabel ?? 'unknown', ...(sent ? { sent } : {}) };
   }
+}
+
+/** What a failed offline run had sent: its last failure's details, or its last heartbeat when it timed out. */
+function progressOf(err: unknown): OfflineRunProgress | undefined {
+  if (!(err instanceof ActivityFailure)) return undefined;
+  const cause = err.cause;
+  const details = cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined;
+  if (!details || typeof details !== 'object') return undefined;
+  const p = details as OfflineRunProgress;
+  return typeof p.accountLabel === 'string' ? p : undefined;
 }

@@ -12,6 +12,7 @@ import {
   type ConversationResult,
   type ConversationState,
   type KnownNote,
+  conversationPriority,
 } from '../platform/contract';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../platform/search-attributes';
 
@@ -125,6 +126,7 @@ export async function retryAction(client: Client, ref: ConversationRef, actionId
       { key: HubSpotAccountsAttr, value: [...new Set(last.actions.map((a) => a.hubspotAccountId))] },
     ],
     staticSummary: `Operator retry of action ${actionId}`,
+    priority: conversationPriority({ workspaceId: ref.workspaceId, actions: last.actions }),
   });
   // The retry session stays dormant after its run, like any ended conversation: wait for the run (the
   // session is 'ending' until it is done), not for the end of the retention.

@@ -12,6 +12,7 @@ import {
   callEndedSchema,
   callEndedSignal,
   conversationInputSchema,
+  conversationPriority,
   conversationRefSchema,
   conversationWorkflowId,
   legacyConversationWorkflowId,
@@ -158,6 +159,8 @@ export class ConversationClient {
         { key: HubSpotAccountsAttr, value: [...new Set(input.actions.map((a) => a.hubspotAccountId))] },
       ],
       staticSummary: `Conversation ${input.conversationId} of workspace ${input.workspaceId} (${input.channel})`,
+      // The agent's conversations go first, and conversations are shared fairly between HubSpot accounts.
+      priority: conversationPriority(input),
     };
   }
 

@@ -4,7 +4,9 @@
 // schemas that validate these shapes (and document them) live in src/platform/contract.ts, used by the
 // platform client and the activities.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Priority } from '@temporalio/common';
 import type { ActionConfig, ActionConfigInput } from '../action/config';
+import { fnv64Hex } from '../action/hash';
 import type { SyncOutcome } from '../action/plan';
 
 export const WORKFLOW_TYPE = 'conversationWorkflow';
@@ -12,6 +14,49 @@ export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
 
 /** The agent's lane: in-conversation runs schedule their activities here, never behind offline syncs. */
 export const agentTaskQueue = (taskQueue: string): string => `${taskQueue}-agent`;
+
+/**
+ * Task priority (Temporal's priority keys: 1 first, 5 last, 3 when none is given). Whoever waits goes
+ * first: the agent waiting for an in-conversation run, then the signals of conversations nobody waits
+ * on, then the offline syncs (docs/TEMPORAL.md, "Priority and fairness").
+ */
+export const TASK_PRIORITY = {
+  /** Conversations with an in-conversation action (every task of theirs: the agent may be waiting on any), and the agent's activities. */
+  agent: 1,
+  /** Conversations whose actions all run offline: their signals, timers and the end of their syncs. */
+  conversation: 3,
+  /** The HubSpot work of offline syncs and convergence checks. */
+  offlineSync: 4,
+} as const;
+
+/** The server refuses fairness keys longer than this (Temporal server 1.32, common/priorities). */
+const FAIRNESS_KEY_MAX = 64;
+
+/**
+ * The fairness key of a HubSpot account: offline work is shared fairly between accounts, since each has
+ * its own rate limit (a campaign of one account cannot starve another's syncs). Ids only, never personal data.
+ */
+export function accountFairnessKey(workspaceId: string | undefined, accountId: string): string {
+  const key = `${workspaceId ?? ''}/${accountId}`;
+  return key.length <= FAIRNESS_KEY_MAX ? key : `h/${fnv64Hex(key)}`;
+}
+
+/**
+ * The priority a conversation workflow is started with (continue-as-new keeps it): first when the agent
+ * can wait on it, and fair between the HubSpot accounts of the conversations (the first action's account).
+ */
+export function conversationPriority(input: { workspaceId?: string; actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync' | 'hubspotAccountId'>> }): Priority {
+  const first = input.actions[0];
+  return {
+    priorityKey: input.actions.some((a) => !a.offlineSync) ? TASK_PRIORITY.agent : TASK_PRIORITY.conversation,
+    ...(first ? { fairnessKey: accountFairnessKey(input.workspaceId, first.hubspotAccountId) } : {}),
+  };
+}
+
+/** The priority of an offline sync's or a convergence check's HubSpot work. */
+export function offlinePriority(workspaceId: string | undefined, accountId: string): Priority {
+  return { priorityKey: TASK_PRIORITY.offlineSync, fairnessKey: accountFairnessKey(workspaceId, accountId) };
+}
 
 /**
  * The workflow id of a conversation: derived from its workspace and its conversation id, so every call
