@@ -149,7 +149,8 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
       }
     }
 
-    const contactOf = (f: typeof found): ContactLookup => (f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {} } : { found: false });
+    const contactOf = (f: typeof found): ContactLookup =>
+      f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {}, ...(f.current ? { current: f.current } : {}) } : { found: false };
     let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
     let contactId = found.kind === 'found' ? found.contactId : undefined;
     let created = false;
