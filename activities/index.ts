@@ -14,13 +14,15 @@ import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactWrite } from '../src/action/plan';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncRun, type LookupResult, type SentWrites } from '../src/action/run';
+import { propertiesToRead, setBySomeoneElse, type CurrentValue } from '../src/action/write-rules';
 import type { AccountDirectory } from '../src/hubspot/directory';
 import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { PropertyVersion } from '../src/action/convergence';
 
 /** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
 export type Lane = NonNullable<CallOptions['lane']>;
 import { createLegacyActivities } from './legacy';
-import { createConvergenceActivities } from './convergence';
+import { createConvergenceActivities, writtenByUs } from './convergence';
 
 /** The record-source properties HubSpot sets on objects created through the API. */
 export const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
@@ -185,7 +187,9 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
     }
     const savedConfig = effective.saved ? config : undefined;
-    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids'], call);
+    // Write rules other than overwrite need the current values (in the same read), keepPersonEdits their history too.
+    const ruled = propertiesToRead(config.fieldMappings);
+    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids', ...ruled.values], call, ruled.history);
     if (!contact) {
       log.info('No contact for this email', { accountId: account.id });
       return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
@@ -193,7 +197,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     const ours = isOurs(account, contact.properties);
     log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
     const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
-    return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}) };
+    const current = ruled.values.length ? currentValues(contact, ruled.values, ruled.history, writtenByUs(account)) : undefined;
+    return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}), ...(current ? { current } : {}) };
   }
 
   /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. `retried`: an earlier attempt ended without an answer. */
@@ -365,6 +370,19 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     ...createConvergenceActivities({ hubspot }),
     ...createLegacyActivities({ hubspot }),
   };
+}
+
+/** What the write rules need of the found contact: per property, whether it has a value and who set it since our last write. */
+function currentValues(contact: { properties: Record<string, string | null>; history?: Record<string, PropertyVersion[]> }, values: string[], history: string[], ours: (v: PropertyVersion) => boolean): Record<string, CurrentValue> {
+  const withHistory = new Set(history);
+  const out: Record<string, CurrentValue> = {};
+  for (const name of values) {
+    const value = contact.properties[name];
+    const hasValue = typeof value === 'string' && value.trim() !== '';
+    const by = withHistory.has(name) ? setBySomeoneElse(contact.history?.[name] ?? [], hasValue, ours) : undefined;
+    out[name] = { hasValue, ...(by ? { setBySomeoneElse: by } : {}) };
+  }
+  return out;
 }
 
 /**

@@ -5,9 +5,9 @@ import { searchLagOf, type SearchLag, type SearchLagOption } from './search-inde
 import { EmulatorServer } from './server';
 import type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 import { EMULATOR_USER_ID, prng } from './store';
-import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyVersion, RequestRecord, StoredNote, StoredObject, ValidationRules } from './store';
+import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyVersion, RequestRecord, StoredNote, StoredObject, ValidationRules, WriteSource } from './store';
 
-export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, PropertyVersion, RequestRecord, ValidationRules } from './store';
+export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, PropertyVersion, RequestRecord, ValidationRules, WriteSource } from './store';
 export { EMULATOR_USER_ID, PROPERTY_RULE_TYPES } from './store';
 export type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 export { API_VERSION } from './crm';
@@ -42,8 +42,11 @@ export interface HubSpotEmulator {
   connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): { accountId: string; token: string; appId: number; basePath: string };
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
-  /** A person editing a contact's properties in HubSpot's UI (history source CRM_UI, user EMULATOR_USER_ID). */
-  editContact(accountId: string, contactId: string, properties: Record<string, string>): void;
+  /**
+   * A person editing a contact's properties in HubSpot's UI (history source CRM_UI, user EMULATOR_USER_ID,
+   * or the `userId` given), or another integration writing them (`{ appId }`: INTEGRATION with that app id).
+   */
+  editContact(accountId: string, contactId: string, properties: Record<string, string>, by?: WriteSource): void;
   /** A person editing a note in HubSpot's UI (hs_note_body, …). */
   editNote(accountId: string, noteId: string, properties: Record<string, string>): void;
   /** A record's property history (contact or note), newest first, as propertiesWithHistory answers it. */
@@ -115,11 +118,11 @@ export async function startHubSpotEmulator(
     addAccount: (seed) => void server.addAccount(seed),
     connection: (seed) => ({ accountId: seed.accountId, token: seed.token, appId: seed.appId, basePath: server.url }),
     addContact: (accountId, properties) => server.account(accountId).addPersonContact(properties).id,
-    editContact: (accountId, contactId, properties) => {
+    editContact: (accountId, contactId, properties, by = { userId: EMULATOR_USER_ID }) => {
       const a = server.account(accountId);
       const contact = a.contacts.get(a.resolveContactId(contactId));
       if (!contact) throw new Error(`no live contact ${contactId} in account ${accountId}`);
-      patchContact(a, contact, properties, { userId: EMULATOR_USER_ID });
+      patchContact(a, contact, properties, by);
     },
     editNote: (accountId, noteId, properties) => {
       const a = server.account(accountId);

@@ -38,6 +38,7 @@ describe('action config schema', () => {
       [{ ...base, customFields: [{ key: 'Bad Key', label: 'x', type: 'text' }] }, /customFields\[0\]\.key/],
       [{ ...base, customFields: [{ key: 'plan', label: 'Plan', type: 'number' }] }, /customFields\[0\]\.type/],
       [{ ...base, fieldMappings: [...base.fieldMappings, { hubspotProperty: '', astraField: 'x' }] }, /fieldMappings\[1\]\.hubspotProperty/],
+      [{ ...base, fieldMappings: [...base.fieldMappings, { hubspotProperty: 'phone', astraField: 'phone', writeRule: 'merge' }] }, /fieldMappings\[1\]\.writeRule: unknown write rule "merge": the allowed write rules are overwrite, fillIfEmpty, keepPersonEdits/],
     ];
     for (const [input, pattern] of cases) {
       const r = actionConfigSchema.safeParse(input);

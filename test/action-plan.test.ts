@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { planContactSync, resolveLookupEmail, type ContactLookup } from '../src/action/plan';
+import { propertiesToRead, setBySomeoneElse } from '../src/action/write-rules';
+import type { PropertyVersion } from '../src/action/convergence';
 import { NOTE_BODY_LIMIT, TRUNCATION_MARKER, noteReference, renderSummaryNote } from '../src/action/note';
 
 const config = (over: Partial<ActionConfig> = {}): ActionConfig =>
@@ -111,5 +113,52 @@ describe('summary note body', () => {
     assert.equal(noteReference('wf-1:a1'), noteReference('wf-1:a1'));
     assert.notEqual(noteReference('wf-1:a1'), noteReference('wf-1:a2'));
     assert.match(noteReference('conversation-abc:upsert'), /^[a-z0-9]+$/);
+  });
+});
+
+describe('write rules: who set a value since our last write', () => {
+  const ours = (v: PropertyVersion) => v.sourceType === 'INTEGRATION' && v.sourceId === '4242';
+  const app = (value: string): PropertyVersion => ({ value, sourceType: 'INTEGRATION', sourceId: '4242' });
+  const person = (value: string): PropertyVersion => ({ value, sourceType: 'CRM_UI', sourceId: 'userId:7', updatedByUserId: 7 });
+  const other = (value: string): PropertyVersion => ({ value, sourceType: 'INTEGRATION', sourceId: '999' });
+  const imported = (value: string): PropertyVersion => ({ value, sourceType: 'IMPORT' });
+
+  test('newest first: only what came after our newest write counts', () => {
+    assert.equal(setBySomeoneElse([app('b'), person('a')], true, ours), undefined);
+    assert.equal(setBySomeoneElse([person('c'), app('b'), person('a')], true, ours), 'person');
+    assert.equal(setBySomeoneElse([other('c'), app('b')], true, ours), 'another-integration');
+    assert.equal(setBySomeoneElse([imported('c'), person('x'), app('b')], true, ours), 'other-source');
+    // A person who cleared our value: the empty value is theirs.
+    assert.equal(setBySomeoneElse([person(''), app('b')], false, ours), 'person');
+    // Never written by us: a value is someone else's, even without history; no value and no history is free.
+    assert.equal(setBySomeoneElse([person('a')], true, ours), 'person');
+    assert.equal(setBySomeoneElse([], true, ours), 'other-source');
+    assert.equal(setBySomeoneElse([], false, ours), undefined);
+  });
+
+  test('the plan writes what the rules allow and lists the rest; created contacts get everything', () => {
+    const config = actionConfigSchema.parse({
+      id: 'a', name: 'a', intent: 'a', offlineSync: false, hubspotAccountId: 'acme', allowCreate: true, allowUpdateExisting: true,
+      fieldMappings: [
+        { hubspotProperty: 'email', astraField: 'email', writeRule: 'fillIfEmpty' },
+        { hubspotProperty: 'firstname', astraField: 'first_name', writeRule: 'fillIfEmpty' },
+        { hubspotProperty: 'phone', astraField: 'phone', writeRule: 'keepPersonEdits' },
+        { hubspotProperty: 'company', astraField: 'company' },
+      ],
+    });
+    assert.deepEqual(propertiesToRead(config.fieldMappings), { values: ['firstname', 'phone'], history: ['phone'] });
+    const fields = { email: 'a@b.example', first_name: 'Ann', phone: '+1 555', company: 'Acme' };
+    const lookup: ContactLookup = { found: true, contactId: '1', ours: false, properties: {}, current: { firstname: { hasValue: true }, phone: { hasValue: true, setBySomeoneElse: 'person' } } };
+    const plan = planContactSync({ config, fields, lookup });
+    assert.deepEqual(plan.contact, { kind: 'update', contactId: '1', properties: { company: 'Acme' } });
+    assert.deepEqual(plan.outcome.propertiesLeft, [
+      { property: 'firstname', rule: 'fillIfEmpty', why: 'has-a-value' },
+      { property: 'phone', rule: 'keepPersonEdits', why: 'set-by-a-person' },
+    ]);
+    // Not read (a lookup without the current values): a ruled value is left, never written blind.
+    assert.deepEqual(planContactSync({ config, fields, lookup: { ...lookup, current: undefined } }).outcome.propertiesLeft?.map((l) => l.why), ['not-read', 'not-read']);
+    const created = planContactSync({ config, fields, lookup: { found: false } });
+    assert.deepEqual(Object.keys(created.contact.kind === 'create' ? created.contact.properties : {}).sort(), ['company', 'email', 'firstname', 'phone']);
+    assert.equal(created.outcome.propertiesLeft, undefined);
   });
 });

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { PROPERTY_RULE_TYPES } from '../hubspot-emulator';
 import type { EmulatorServer } from '../hubspot-emulator/server';
 import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
+import { patchContact } from '../hubspot-emulator/crm';
 import type { EmulatorAccountSeed } from '../hubspot-emulator/store';
 import {
   allPropertyValidationRulesResponseShape,
@@ -125,6 +126,23 @@ describe('contacts (Contacts 2026-09)', () => {
     assert.deepEqual(upserted.results.map((r) => r.new).sort(), [false, true]);
     const many = Array.from({ length: 101 }, (_, i) => ({ id: String(i) }));
     await conforms('contact batch read of 101 inputs 400', await crm('POST', `${V}/contacts/batch/read`, { inputs: many, properties: [], propertiesWithHistory: [] }), 400, errorShape);
+  });
+
+  test('property history on the lookups by email: versions by this app, a person, another integration', async () => {
+    // Ada (9001) was seeded as a person's record; this app, a person in the UI and another app then write her phone.
+    await crm('PATCH', `${V}/contacts/9001`, { properties: { phone: '+1 555 0101' } });
+    patchContact(emulator.account('spec'), emulator.account('spec').contacts.get('9001')!, { phone: '+1 555 0102' }, { userId: 77 });
+    patchContact(emulator.account('spec'), emulator.account('spec').contacts.get('9001')!, { phone: '+1 555 0103' }, { appId: 9999 });
+    const one = await conforms('contact read by email with property history 200', await crm('GET', `${V}/contacts/ada%40spec.example?idProperty=email&properties=phone&propertiesWithHistory=phone,firstname`), 200, simplePublicObjectWithAssociationsShape);
+    const phone = one.propertiesWithHistory?.phone ?? [];
+    assert.deepEqual(phone.map((v) => [v.value, v.sourceType, v.sourceId, v.updatedByUserId]), [
+      ['+1 555 0103', 'INTEGRATION', '9999', undefined],
+      ['+1 555 0102', 'CRM_UI', 'userId:77', 77],
+      ['+1 555 0101', 'INTEGRATION', String(SPEC.appId), undefined],
+    ]);
+    assert.equal(one.propertiesWithHistory?.firstname?.[0]?.sourceType, 'CRM_UI', 'the seeded value is a person’s');
+    const batch = await conforms('contact batch read by email with property history 200', await crm('POST', `${V}/contacts/batch/read`, { idProperty: 'email', inputs: [{ id: 'countess@spec.example' }], properties: ['phone'], propertiesWithHistory: ['phone'] }), 200, batchResponseSimplePublicObjectShape);
+    assert.deepEqual(batch.results[0]?.propertiesWithHistory?.phone?.map((v) => v.value), ['+1 555 0103', '+1 555 0102', '+1 555 0101']);
   });
 
   test('search, with paging', async () => {

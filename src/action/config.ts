@@ -4,10 +4,23 @@ import { z } from 'zod';
 
 export { emailField, SUMMARY_FIELD } from './names';
 
+/** How a mapped value is written to a contact that already exists (docs/CONTACT_SYNC.md, "Write rules"). */
+export const WRITE_RULES = ['overwrite', 'fillIfEmpty', 'keepPersonEdits'] as const;
+export type WriteRule = (typeof WRITE_RULES)[number];
+
+export const writeRuleSchema = z
+  .enum(WRITE_RULES, {
+    error: (issue) => `unknown write rule ${JSON.stringify(String(issue.input)).slice(0, 60)}: the allowed write rules are ${WRITE_RULES.join(', ')}`,
+  })
+  .describe(
+    'How the value is written to a contact that exists: `overwrite` (default) always; `fillIfEmpty` only when HubSpot has no value; `keepPersonEdits` unless a person or another integration set the value since this system last wrote it (HubSpot\'s property history). A created contact gets every value.',
+  );
+
 export const fieldMappingSchema = z
   .object({
     hubspotProperty: z.string().trim().min(1).max(100).describe('Internal name of the HubSpot contact property written, e.g. `firstname`.'),
     astraField: z.string().trim().min(1).max(100).describe('Platform field whose value is written; `summary` is the conversation summary.'),
+    writeRule: writeRuleSchema.optional(),
   })
   .describe('One row of the field mapping.');
 export type FieldMapping = z.infer<typeof fieldMappingSchema>;

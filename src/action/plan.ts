@@ -4,10 +4,18 @@
 import type { ActionConfig } from './config';
 import { HUBSPOT_TEXT_LIMIT, truncateText } from './limits';
 import { emailField, SUMMARY_FIELD } from './names';
+import { applyWriteRules, describeLeft, type CurrentValue, type PropertyLeft } from './write-rules';
 
 export type ContactLookup =
   | { found: false }
-  | { found: true; contactId: string; ours: boolean; properties: Record<string, string | null> };
+  | {
+      found: true;
+      contactId: string;
+      ours: boolean;
+      properties: Record<string, string | null>;
+      /** Per mapped property with a fillIfEmpty or keepPersonEdits rule: what HubSpot holds (never the value). */
+      current?: Record<string, CurrentValue>;
+    };
 
 export type SyncResult = 'created' | 'updated' | 'note_only' | 'skipped' | 'failed';
 
@@ -17,6 +25,8 @@ export interface SyncOutcome {
   noteId?: string;
   /** HubSpot properties written by this run. */
   propertiesWritten: string[];
+  /** Mapped properties with a value that their write rule left as HubSpot holds them, and why (names only). Absent: none. */
+  propertiesLeft?: PropertyLeft[];
   /** Human-readable: why this outcome. No personal data. */
   reason: string;
 }
@@ -93,21 +103,31 @@ export function planContactSync({ config, fields, summary, lookup }: PlanInput):
   }
 
   // The lookup email is never rewritten: the contact may have been found by a secondary email.
-  const update = Object.fromEntries(Object.entries(properties).filter(([name]) => name.toLowerCase() !== 'email'));
+  const mapped = Object.fromEntries(Object.entries(properties).filter(([name]) => name.toLowerCase() !== 'email'));
   const ours = lookup.ours && config.allowCreate;
   if (ours || config.allowUpdateExisting) {
     const why = ours ? 'a contact this system created' : 'an existing contact (updating existing fields is allowed)';
+    // The decision table allows the update; each property's write rule decides whether it is written.
+    const { write: update, left } = applyWriteRules(config.fieldMappings, mapped, lookup.current);
+    const leftOut = left.length ? { propertiesLeft: left } : {};
+    const leftReason = left.length ? `; left by their write rules: ${describeLeft(left)}` : '';
     if (Object.keys(update).length === 0) {
       return {
         contact: { kind: 'none' },
         note: hasSummary,
-        outcome: { result: hasSummary ? 'updated' : 'skipped', contactId: lookup.contactId, propertiesWritten: [], reason: `Found ${why}; no mapped value to write${noteReason}` },
+        outcome: {
+          result: hasSummary ? 'updated' : 'skipped',
+          contactId: lookup.contactId,
+          propertiesWritten: [],
+          ...leftOut,
+          reason: `Found ${why}; ${left.length ? 'no mapped value written' : 'no mapped value to write'}${leftReason}${noteReason}`,
+        },
       };
     }
     return {
       contact: { kind: 'update', contactId: lookup.contactId, properties: update },
       note: hasSummary,
-      outcome: { result: 'updated', contactId: lookup.contactId, propertiesWritten: Object.keys(update), reason: `Updated ${why}${noteReason}` },
+      outcome: { result: 'updated', contactId: lookup.contactId, propertiesWritten: Object.keys(update), ...leftOut, reason: `Updated ${why}${leftReason}${noteReason}` },
     };
   }
   return {

@@ -6,6 +6,7 @@
 import type { ActionConfig } from './config';
 import { valueHash } from './hash';
 import { renderSummaryNote } from './note';
+import type { CurrentValue } from './write-rules';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type ContactWrite, type SyncOutcome } from './plan';
 
 /** What the lookup step answers: ids and "ours" only. */
@@ -20,6 +21,8 @@ export type LookupResult =
       savedConfig?: ActionConfig;
       /** Ids of contacts merged into this one (hs_merged_object_ids): what was written to them now lives here. */
       mergedFrom?: string[];
+      /** Per mapped property with a fillIfEmpty or keepPersonEdits rule: whether it has a value, who set it (never the value). */
+      current?: Record<string, CurrentValue>;
     };
 
 /** What one run sent HubSpot, and whether a write may still land after the run (its answer never came). */
@@ -120,7 +123,8 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
       }
     }
 
-    const contactOf = (f: typeof found): ContactLookup => (f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {} } : { found: false });
+    const contactOf = (f: typeof found): ContactLookup =>
+      f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {}, ...(f.current ? { current: f.current } : {}) } : { found: false };
     let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
     let contactId = found.kind === 'found' ? found.contactId : undefined;
     let created = false;

@@ -47,6 +47,8 @@ export interface CallOptions {
 export interface HubSpotObject {
   id: string;
   properties: Record<string, string | null>;
+  /** The history of the properties a read asked it for, newest first (readContactByEmail with history). */
+  history?: Record<string, PropertyVersion[]>;
 }
 
 /** A record with the history of some of its properties (HubSpot's propertiesWithHistory), newest first. */
@@ -91,26 +93,8 @@ function toObject(r: { id: string; properties: Record<string, string | null> }):
 
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
 
-function withHistory(r: {
-  id: string;
-  properties: Record<string, string | null>;
-  propertiesWithHistory?: Record<string, Array<{ value: string; timestamp?: Date | string; sourceType: string; sourceId?: string; updatedByUserId?: number }>>;
-}): HubSpotObjectWithHistory {
-  const history: Record<string, PropertyVersion[]> = {};
-  const at = (t: Date | string | undefined) => (t === undefined ? NaN : new Date(t).getTime());
-  for (const [name, list] of Object.entries(r.propertiesWithHistory ?? {})) {
-    // HubSpot lists versions newest first; sorted again by timestamp (stable: equal times keep HubSpot's order).
-    history[name] = list
-      .map((v, i) => ({ v, i, t: at(v.timestamp) }))
-      .sort((a, b) => (Number.isNaN(a.t) || Number.isNaN(b.t) || a.t === b.t ? a.i - b.i : b.t - a.t))
-      .map(({ v }) => ({
-        value: v.value,
-        sourceType: v.sourceType,
-        ...(v.sourceId !== undefined ? { sourceId: String(v.sourceId) } : {}),
-        ...(v.updatedByUserId !== undefined ? { updatedByUserId: v.updatedByUserId } : {}),
-      }));
-  }
-  return { ...toObject(r), history };
+function withHistory(r: { id: string; properties: Record<string, string | null>; propertiesWithHistory?: Record<string, kinds.RawVersion[]> }): HubSpotObjectWithHistory {
+  return { ...toObject(r), history: kinds.historyOf(r.propertiesWithHistory) };
 }
 
 export class HubSpotAccount {
@@ -141,6 +125,8 @@ export class HubSpotAccount {
     const batcher = <I, R>(kind: import('./batcher').BatchKind<I, R>) => new Batcher(kind, transport, { windowMs: options.batchWindowMs, max: BATCH_MAX });
     this.batchers = {
       lookup: batcher(kinds.contactLookupByEmail()),
+      // HubSpot reads fewer records a call when it returns history: lookups that ask for it are batched apart, 50 at most.
+      lookupWithHistory: new Batcher(kinds.contactLookupByEmail(), transport, { windowMs: options.batchWindowMs, max: HISTORY_BATCH_MAX }),
       read: batcher(kinds.contactRead()),
       create: batcher(kinds.contactCreate(connection.accountId)),
       update: batcher(kinds.contactUpdate(connection.accountId)),
@@ -151,7 +137,8 @@ export class HubSpotAccount {
   }
 
   private readonly batchers: {
-    lookup: Batcher<{ email: string; properties: string[] }, HubSpotObject | null>;
+    lookup: Batcher<kinds.ContactLookup, HubSpotObject | null>;
+    lookupWithHistory: Batcher<kinds.ContactLookup, HubSpotObject | null>;
     read: Batcher<kinds.ContactRead, HubSpotObject | null>;
     create: Batcher<Record<string, string>, HubSpotObject>;
     update: Batcher<kinds.ContactUpdate, HubSpotObject>;
@@ -308,8 +295,12 @@ export class HubSpotAccount {
 
   // ---- contacts -----------------------------------------------------------------------------------
 
-  /** The contact with this email (primary or secondary, any case), or null. */
-  readContactByEmail(email: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null> {
+  /**
+   * The contact with this email (primary or secondary, any case), or null. With `history`, the same read
+   * also returns those properties' history (propertiesWithHistory), newest first, in `history`.
+   */
+  readContactByEmail(email: string, properties: string[], o?: CallOptions, history: string[] = []): Promise<HubSpotObject | null> {
+    if (history.length) return this.load(this.batchers.lookupWithHistory, { email, properties, history }, o);
     return this.load(this.batchers.lookup, { email, properties }, o);
   }
 

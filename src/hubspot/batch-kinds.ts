@@ -10,6 +10,7 @@
 // associations for a note).
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure } from '@temporalio/common';
+import type { PropertyVersion } from '../action/convergence';
 import type { BatchKind, Outcome } from './batcher';
 import { isApiException, quotedAccountId } from './errors';
 import type { HubSpotApis } from './transport';
@@ -17,6 +18,14 @@ import type { HubSpotApis } from './transport';
 export interface HubSpotRecord {
   id: string;
   properties: Record<string, string | null>;
+  /** The history of the properties a read asked it for (propertiesWithHistory), newest first. */
+  history?: Record<string, PropertyVersion[]>;
+}
+/** A lookup by email: the properties to read, and those whose history to read too (none: no history asked). */
+export interface ContactLookup {
+  email: string;
+  properties: string[];
+  history?: string[];
 }
 export interface ContactRead {
   id: string;
@@ -41,9 +50,18 @@ export const NOTE_TO_CONTACT = 202;
 /** Pages of one contact's note associations read before giving up (each page up to HubSpot's page size). */
 const MAX_ASSOCIATION_PAGES = 100;
 
+/** One version as the official client gives it (ValueWithTimestamp, CRM objects 2026-09). */
+export interface RawVersion {
+  value: string;
+  timestamp?: Date | string;
+  sourceType: string;
+  sourceId?: string;
+  updatedByUserId?: number;
+}
 interface Raw {
   id: string;
   properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, RawVersion[]>;
   objectWriteTraceId?: string;
 }
 interface BatchError {
@@ -55,13 +73,39 @@ interface BatchError {
 function toRecord(r: Raw): HubSpotRecord {
   return { id: String(r.id), properties: { ...r.properties } };
 }
+
+/**
+ * The versions of each property a read returned, newest first. HubSpot lists them newest first; they are
+ * sorted again by timestamp (stable: equal times keep HubSpot's order).
+ */
+export function historyOf(raw: Record<string, RawVersion[]> | undefined): Record<string, PropertyVersion[]> {
+  const history: Record<string, PropertyVersion[]> = {};
+  const at = (t: Date | string | undefined) => (t === undefined ? NaN : new Date(t).getTime());
+  for (const [name, list] of Object.entries(raw ?? {})) {
+    history[name] = list
+      .map((v, i) => ({ v, i, t: at(v.timestamp) }))
+      .sort((a, b) => (Number.isNaN(a.t) || Number.isNaN(b.t) || a.t === b.t ? a.i - b.i : b.t - a.t))
+      .map(({ v }) => ({
+        value: v.value,
+        sourceType: v.sourceType,
+        ...(v.sourceId !== undefined ? { sourceId: String(v.sourceId) } : {}),
+        ...(v.updatedByUserId !== undefined ? { updatedByUserId: v.updatedByUserId } : {}),
+      }));
+  }
+  return history;
+}
+
+/** A record with the history of the properties it was read with (an empty map when none was asked for). */
+function toRecordWithHistory(r: Raw, asked: string[] | undefined): HubSpotRecord {
+  return asked?.length ? { ...toRecord(r), history: historyOf(r.propertiesWithHistory) } : toRecord(r);
+}
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
 
 /** One contact by id (or by email with idProperty 'email'); null when HubSpot has none, or it is archived. */
-async function readContactOrNull(api: HubSpotApis, idOrEmail: string, properties: string[], idProperty?: 'email') {
+async function readContactOrNull(api: HubSpotApis, idOrEmail: string, properties: string[], idProperty?: 'email', history?: string[]) {
   try {
-    const r = await api.contacts.basic.getById(idOrEmail, properties, undefined, undefined, false, idProperty);
-    return r.archived ? null : toRecord(r);
+    const r = await api.contacts.basic.getById(idOrEmail, properties, history?.length ? history : undefined, undefined, false, idProperty);
+    return r.archived ? null : toRecordWithHistory(r as Raw, history);
   } catch (err) {
     if (isStatus(err, 404)) return null;
     throw err;
@@ -94,20 +138,25 @@ function matchCreated<I>(inputs: I[], results: Raw[], signature: (input: I) => s
   });
 }
 
-export function contactLookupByEmail(): BatchKind<{ email: string; properties: string[] }, HubSpotRecord | null> {
+/**
+ * Lookups by email. With `history` (a keepPersonEdits rule), the read also asks HubSpot for those
+ * properties' history (propertiesWithHistory); such lookups go to their own batcher, of at most 50.
+ */
+export function contactLookupByEmail(): BatchKind<ContactLookup, HubSpotRecord | null> {
   return {
     batchOperation: 'contact batch lookup by email',
     singleOperation: 'contact lookup by email',
     sameKey: 'share',
-    key: (i) => `${i.email.trim().toLowerCase()}\u0000${[...i.properties].sort().join(',')}`,
+    key: (i) => `${i.email.trim().toLowerCase()}\u0000${[...i.properties].sort().join(',')}\u0000${[...(i.history ?? [])].sort().join(',')}`,
     splits: false,
-    one: (api, { email, properties }) => readContactOrNull(api, email, properties, 'email'),
+    one: (api, { email, properties, history }) => readContactOrNull(api, email, properties, 'email', history),
     async many(api, inputs) {
       const properties = union(
         inputs.map((i) => i.properties),
         ['email', 'hs_additional_emails'],
       );
-      const r = await api.contacts.batch.read({ inputs: inputs.map((i) => ({ id: i.email })), idProperty: 'email', properties, propertiesWithHistory: [] }, false);
+      const history = union(inputs.map((i) => i.history ?? []), []);
+      const r = await api.contacts.batch.read({ inputs: inputs.map((i) => ({ id: i.email })), idProperty: 'email', properties, propertiesWithHistory: history }, false);
       const byEmail = new Map<string, Raw>();
       for (const row of r.results as Raw[]) {
         for (const e of [row.properties.email, ...splitList(row.properties.hs_additional_emails)]) if (e) byEmail.set(e.trim().toLowerCase(), row);
@@ -115,7 +164,7 @@ export function contactLookupByEmail(): BatchKind<{ email: string; properties: s
       const missing = notFound(r);
       return inputs.map((i): Outcome<HubSpotRecord | null> => {
         const row = byEmail.get(i.email.trim().toLowerCase());
-        if (row) return { value: toRecord(row) };
+        if (row) return { value: toRecordWithHistory(row, i.history) };
         if (missing.has(i.email)) return { value: null };
         return { again: true };
       });

@@ -74,6 +74,20 @@ export const standardErrorShape = z.looseObject({
  */
 const propertyValues = z.record(z.string(), z.string().nullable());
 
+/**
+ * ValueWithTimestamp (2026-09 Contacts/Notes): one version of a property in `propertiesWithHistory`.
+ * `value`, `timestamp` and `sourceType` required; `sourceId`, `sourceLabel` and `updatedByUserId` (an
+ * int32) optional.
+ */
+export const valueWithTimestampShape = z.looseObject({
+  value: z.string(),
+  timestamp: dateTime,
+  sourceType: z.string(),
+  sourceId: z.string().optional(),
+  sourceLabel: z.string().optional(),
+  updatedByUserId: z.number().int().optional(),
+});
+
 /** SimplePublicObject (2026-09 Contacts/Notes): `id`, `properties`, `createdAt`, `updatedAt`, `archived` required. */
 export const simplePublicObjectShape = z.looseObject({
   id: z.string(),
@@ -84,7 +98,7 @@ export const simplePublicObjectShape = z.looseObject({
   archivedAt: dateTime.optional(),
   objectWriteTraceId: z.string().optional(),
   url: z.string().optional(),
-  propertiesWithHistory: z.record(z.string(), z.array(z.looseObject({ value: z.string(), timestamp: dateTime, sourceType: z.string() }))).optional(),
+  propertiesWithHistory: z.record(z.string(), z.array(valueWithTimestampShape)).optional(),
 });
 
 /** CollectionResponseAssociatedId (2026-09 Contacts/Notes): `results` of `{ id, type }`. */
