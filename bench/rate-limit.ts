@@ -3,7 +3,7 @@
 // busiest windows, and the 429s received. Scenario 4 of docs/BENCHMARKS.md.
 //
 //   npm run bench:rate-limit [-- --rate-seconds S] [--latency-ms L] [--jitter-ms J] [--timer-ms T]
-//        [--batch B] [--quick] [--no-wait] [--eager-activities]
+//        [--batch B] [--quick] [--no-wait] [--eager-activities] [--dev-server]
 //
 // Enough conversations for a backlog of ~S + 20 s (S 30; --quick 15), measured over the first S s of
 // calls, HubSpot latency L ms + 0..J (150 + 0..50), a T ms inactivity wait (1,000), B signalled at once
