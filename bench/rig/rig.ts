@@ -28,7 +28,7 @@ export const RATE_LIMIT = { perTenSeconds: 100, searchPerSecond: 5 };
 /** One account per scenario: throughput, latency, calls per row, rate limit, memory. */
 export const ACCOUNTS = ['tp', 'lat', 'calls', 'limited', 'mem'] as const;
 export type AccountId = (typeof ACCOUNTS)[number];
-const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
+export const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
   accountId,
   token: `${accountId}-token`,
   appId: 7_000_001 + i,
@@ -135,6 +135,36 @@ export async function startRig(eagerActivities: boolean): Promise<Rig> {
   const client = new Client({ connection: server.connection, namespace: server.namespace });
   const platform = { real: new ConversationClient({ client, taskQueue: QUEUE.real }), noop: new ConversationClient({ client, taskQueue: QUEUE.noop }) };
   return { server, emulator, hubspot, platform, workers, bundles, running, serverPid, hubspotTime };
+}
+
+/**
+ * The environment of a worker process (src/worker/main.ts) serving the real worker's task queue on the
+ * rig's server, with the rig's accounts and limits (the emulator's URL), production mode without TLS
+ * and payload encryption (a local server, the emulator).
+ */
+export function workerProcessEnv(rig: Rig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WORKER_MODE: 'production',
+    TEMPORAL_ADDRESS: rig.server.address,
+    TEMPORAL_NAMESPACE: rig.server.namespace,
+    TEMPORAL_TASK_QUEUE: QUEUE.real,
+    HUBSPOT_ACCOUNTS: JSON.stringify(
+      SEEDS.map((s) => ({
+        accountId: s.accountId,
+        token: s.token,
+        appId: s.appId,
+        basePath: rig.emulator.url,
+        ...(s.accountId === 'limited' ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond } : {}),
+      })),
+    ),
+    ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
+    ALLOW_UNENCRYPTED_PAYLOADS: 'true',
+    HUBSPOT_ALLOWED_BASE_URLS: rig.emulator.url,
+    LOG_LEVEL: 'ERROR',
+  };
+  for (const k of ['CODEC_KEYS', 'CODEC_KEYS_FILE', 'METRICS_BIND_ADDRESS', 'HUBSPOT_ACCOUNTS_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE', 'TEMPORAL_API_KEY', 'TEMPORAL_API_KEY_FILE']) delete env[k];
+  return env;
 }
 
 export async function stopRig(rig: Rig): Promise<void> {
