@@ -3,18 +3,22 @@
 // busiest windows, and the 429s received. Scenario 4 of docs/BENCHMARKS.md.
 //
 //   npm run bench:rate-limit [-- --rate-seconds S] [--latency-ms L] [--jitter-ms J] [--timer-ms T]
-//        [--batch B] [--workers W] [--quick] [--no-wait] [--eager-activities] [--dev-server]
+//        [--batch B] [--workers W] [--limit-per-ten-seconds L] [--conversations N] [--quick] [--no-wait]
+//        [--eager-activities] [--dev-server]
 //
 // --workers 2: a second worker (src/worker/main.ts as a separate process, production mode, the same
 // task queue, the account configured with the same whole limit) shares the backlog with the rig's own
-// worker; the targets are the same: at least 90% of the limit used, no 429.
+// worker; the targets are the same: at least 90% of the limit used, no 429. --limit-per-ten-seconds sets
+// the account's limit (100), on the emulator and in every worker; --conversations the backlog (by default
+// sized for single-record calls: with batching on, a backlog that keeps the limit busy needs a lower limit
+// or more conversations, for example --limit-per-ten-seconds 20 --conversations 600).
 //
 // Enough conversations for a backlog of ~S + 20 s (S 30; --quick 15), measured over the first S s of
 // calls, HubSpot latency L ms + 0..J (150 + 0..50), a T ms inactivity wait (1,000), B signalled at once
 // (50; --quick 20); the rig: bench/rig/rig.ts. Before measuring it waits while the chaos run, the test
 // suite or an earlier benchmark runs (--no-wait skips that).
 import { performance } from 'node:perf_hooks';
-import { num, runMain } from './rig/options';
+import { flag, num, runMain } from './rig/options';
 import { pool } from './rig/pool';
 import { fmt, mean, out, progress, table } from './rig/report';
 import { WorkerSupervisor } from './chaos/processes';
@@ -46,10 +50,10 @@ async function measureRateLimit(rig: Rig): Promise<void> {
   // Calls per conversation of the mixed rows: created 3, updated 4, note only 3.
   const callsPerConversation = 10 / 3;
   const pacedPerSecond = Math.floor(RATE_LIMIT.perTenSeconds * 0.9) / 10;
-  const n = Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
+  const n = flag('conversations') !== undefined ? Math.ceil(num('conversations', 0, 0, 3) / 3) * 3 : Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
   out(
     `\n## 4. Account rate limit: emulator ${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, ${WORKERS === 1 ? 'worker' : `${WORKERS} workers (separate processes), each`} configured the same (paces at 90%); ` +
-      `${n} conversations at once (a backlog for ~${RATE_SECONDS + 20} s), HubSpot latency ${LATENCY}+0..${JITTER} ms; measured over the first ${RATE_SECONDS} s of calls`,
+      `${n} conversations at once (${flag('conversations') !== undefined ? '--conversations' : `a backlog for ~${RATE_SECONDS + 20} s of single-record calls`}), HubSpot latency ${LATENCY}+0..${JITTER} ms; measured over the first ${RATE_SECONDS} s of calls`,
   );
   setLatency(rig, 'limited', LATENCY, JITTER);
   const platform = rig.platform.real;

@@ -15,6 +15,7 @@ import { HubSpotAccounts } from '../../src/hubspot/accounts';
 import { ConversationClient, type ConversationRef } from '../../src/platform/client';
 import { createConversationWorker, workflowsPath, type ConversationWorker } from '../../src/worker/worker';
 import { withNewThreads } from './heap';
+import { num } from './options';
 import { pool } from './pool';
 import { kb, progress } from './report';
 import { bundle, startBenchServer, type BenchServer } from './temporal';
@@ -23,8 +24,8 @@ import { timeByWorkflow, type TimeByWorkflow } from './timing';
 export type Kind = 'real' | 'noop';
 export type Rules = { allowCreate: boolean; allowUpdateExisting: boolean };
 
-/** The limit of the `limited` account, on the emulator and in the worker's configuration. */
-export const RATE_LIMIT = { perTenSeconds: 100, searchPerSecond: 5 };
+/** The limit of the `limited` account, on the emulator and in the worker's configuration (`--limit-per-ten-seconds`, bench:rate-limit). */
+export const RATE_LIMIT = { perTenSeconds: Math.floor(num('limit-per-ten-seconds', 100, 100, 1)), searchPerSecond: 5 };
 /** One account per scenario: throughput, latency, calls per row, rate limit, memory. */
 export const ACCOUNTS = ['tp', 'lat', 'calls', 'limited', 'mem'] as const;
 export type AccountId = (typeof ACCOUNTS)[number];
