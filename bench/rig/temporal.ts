@@ -67,7 +67,7 @@ export async function startBenchServer(opts: { eagerActivities?: boolean; log: (
     };
   }
   const missing = temporalServerMissing();
-  if (missing) throw new Error(`${missing}. Install it with \`npm run install-servers\` (Go needed), or run the benchmark on the Temporal CLI dev server with --dev-server.`);
+  if (missing) throw new Error(`${missing}; or run the benchmark on the Temporal CLI dev server with --dev-server`);
   const server = await startTemporalServer({
     database: { kind: 'sqlite' },
     searchAttributes: conversationSearchAttributes.map((sa) => ({ name: sa.name, type: sa.type })),
