@@ -3,12 +3,12 @@
 // 0 ms and at L ms added HubSpot latency, against the no-op workflow. Scenario 2 of docs/BENCHMARKS.md.
 //
 //   npm run bench:latency [-- --actions M] [--action-concurrency C] [--latency-ms L] [--jitter-ms J]
-//        [--quick] [--no-wait] [--eager-activities]
+//        [--quick] [--no-wait] [--eager-activities] [--dev-server]
 //
 // M actions per mode (200; --quick 20; cold M/2), C in flight for "concurrent" (10; --quick 5), the
 // rows created / updated / note only in turn; the rig: bench/rig/rig.ts. Before measuring it waits
 // while the chaos run, the test suite or an earlier benchmark runs (--no-wait skips that).
-// --eager-activities turns on the dev server's eager activity execution (off by default, as here).
+// --eager-activities turns on the server's eager activity execution (off by default, as here).
 import { performance } from 'node:perf_hooks';
 import { conversationWorkflowId, type ActionRun } from '../src/platform/contract';
 import { num, runMain } from './rig/options';

@@ -2,7 +2,7 @@
 // case"), each as an offline sync and as an in-conversation action run twice (the second run knows the
 // note id), against the documented counts. Scenario 3 of docs/BENCHMARKS.md.
 //
-//   npm run bench:calls [-- --row-samples K] [--timer-ms T] [--quick] [--no-wait] [--eager-activities]
+//   npm run bench:calls [-- --row-samples K] [--timer-ms T] [--quick] [--no-wait] [--eager-activities] [--dev-server]
 //
 // K conversations per row and column (3; --quick 1), offline ones with a T ms inactivity wait (1,000);
 // the calls are the emulator's request counts on a dedicated account; the rig: bench/rig/rig.ts.

@@ -3,7 +3,7 @@
 // heap per cached workflow, from heap snapshots of the workflow threads (K open each: 300; --quick 50).
 // Scenario 5 of docs/BENCHMARKS.md.
 //
-//   npm run bench:memory [-- --open N] [--heap-sample K] [--quick] [--no-wait] [--eager-activities]
+//   npm run bench:memory [-- --open N] [--heap-sample K] [--quick] [--no-wait] [--eager-activities] [--dev-server]
 //
 // Text conversations, one message each, a 1-hour inactivity wait; the rig: bench/rig/rig.ts. Before
 // measuring it waits while the chaos run, the test suite or an earlier benchmark runs (--no-wait skips
@@ -44,8 +44,8 @@ async function memNow(rig: Rig): Promise<MemPoint> {
 /** Workflow tasks waiting on a kind's (normal) task queue, as the server reports it (approximate). */
 async function workflowBacklog(rig: Rig, kind: Kind): Promise<number> {
   try {
-    const r = await rig.env.connection.workflowService.describeTaskQueue({
-      namespace: rig.env.namespace ?? 'default',
+    const r = await rig.server.connection.workflowService.describeTaskQueue({
+      namespace: rig.server.namespace,
       taskQueue: { name: QUEUE[kind], kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
       taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
       reportStats: true,
@@ -130,7 +130,7 @@ async function scenarioMemory(rig: Rig): Promise<void> {
   progress('scenario 5: restarting both workers (empty caches)');
   await freshWarmWorkers(rig);
   const before = await memNow(rig);
-  progress(`baseline: RSS ${mb(before.rss)}, heap ${mb(before.heapUsed)}, dev server RSS ${before.serverRss ? mb(before.serverRss) : '?'}`);
+  progress(`baseline: RSS ${mb(before.rss)}, heap ${mb(before.heapUsed)}, Temporal server RSS ${before.serverRss ? mb(before.serverRss) : '?'}`);
   let slow0 = slowWorkflowTaskCount();
   const real = { ...(await openConversations(rig, 'real', OPEN)), slow: 0 };
   real.slow = slowWorkflowTaskCount() - slow0;
@@ -160,7 +160,7 @@ async function scenarioMemory(rig: Rig): Promise<void> {
     a.serverRss !== undefined && b.serverRss !== undefined ? mb(a.serverRss - b.serverRss) : '?',
   ];
   const t = table(
-    ['workflow', 'open', 'start s', 'starts/s', 'all first tasks done s', 'WFTs > 5 s', 'cached / max', 'RSS before', 'RSS after', 'Δ RSS', 'heap before', 'heap after', 'Δ heap', 'Δ RSS per open', 'Δ RSS per cached', 'Δ dev server RSS'],
+    ['workflow', 'open', 'start s', 'starts/s', 'all first tasks done s', 'WFTs > 5 s', 'cached / max', 'RSS before', 'RSS after', 'Δ RSS', 'heap before', 'heap after', 'Δ heap', 'Δ RSS per open', 'Δ RSS per cached', 'Δ Temporal server RSS'],
     [line('real', real, afterReal, before), line('no-op', noop, afterNoop, afterReal)],
     1,
   );

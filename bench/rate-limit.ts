@@ -3,17 +3,26 @@
 // busiest windows, and the 429s received. Scenario 4 of docs/BENCHMARKS.md.
 //
 //   npm run bench:rate-limit [-- --rate-seconds S] [--latency-ms L] [--jitter-ms J] [--timer-ms T]
-//        [--batch B] [--quick] [--no-wait] [--eager-activities]
+//        [--batch B] [--workers W] [--limit-per-ten-seconds L] [--conversations N] [--quick] [--no-wait]
+//        [--eager-activities] [--dev-server]
+//
+// --workers 2: a second worker (src/worker/main.ts as a separate process, production mode, the same
+// task queue, the account configured with the same whole limit) shares the backlog with the rig's own
+// worker; the targets are the same: at least 90% of the limit used, no 429. --limit-per-ten-seconds sets
+// the account's limit (100), on the emulator and in every worker; --conversations the backlog (by default
+// sized for single-record calls: with batching on, a backlog that keeps the limit busy needs a lower limit
+// or more conversations, for example --limit-per-ten-seconds 20 --conversations 600).
 //
 // Enough conversations for a backlog of ~S + 20 s (S 30; --quick 15), measured over the first S s of
 // calls, HubSpot latency L ms + 0..J (150 + 0..50), a T ms inactivity wait (1,000), B signalled at once
 // (50; --quick 20); the rig: bench/rig/rig.ts. Before measuring it waits while the chaos run, the test
 // suite or an earlier benchmark runs (--no-wait skips that).
 import { performance } from 'node:perf_hooks';
-import { num, runMain } from './rig/options';
+import { flag, num, runMain } from './rig/options';
 import { pool } from './rig/pool';
 import { fmt, mean, out, progress, table } from './rig/report';
-import { RATE_LIMIT, setLatency, type Rig } from './rig/rig';
+import { WorkerSupervisor } from './chaos/processes';
+import { RATE_LIMIT, setLatency, workerProcessEnv, type Rig } from './rig/rig';
 import { plan } from './rig/rows';
 import { runScenario } from './rig/scenario';
 
@@ -22,15 +31,29 @@ const LATENCY = num('latency-ms', 150, 150, 1);
 const JITTER = num('jitter-ms', 50, 50, 0);
 const TIMER_MS = Math.floor(num('timer-ms', 1_000, 1_000, 100));
 const BATCH = Math.floor(num('batch', 50, 20, 1));
+const WORKERS = Math.floor(num('workers', 1, 1, 1));
 
 async function scenarioRateLimit(rig: Rig): Promise<void> {
+  // The other workers: separate processes on the same task queue, each configured with the account's whole limit.
+  const others = Array.from({ length: WORKERS - 1 }, () => new WorkerSupervisor(workerProcessEnv(rig), progress));
+  try {
+    for (const w of others) w.start();
+    for (const w of others) await w.waitForOutput(/polling task queue/);
+    if (others.length) progress(`${others.length} more worker process(es) polling the task queue`);
+    await measureRateLimit(rig);
+  } finally {
+    for (const w of others) await w.stop();
+  }
+}
+
+async function measureRateLimit(rig: Rig): Promise<void> {
   // Calls per conversation of the mixed rows: created 3, updated 4, note only 3.
   const callsPerConversation = 10 / 3;
   const pacedPerSecond = Math.floor(RATE_LIMIT.perTenSeconds * 0.9) / 10;
-  const n = Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
+  const n = flag('conversations') !== undefined ? Math.ceil(num('conversations', 0, 0, 3) / 3) * 3 : Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
   out(
-    `\n## 4. Account rate limit: emulator ${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, worker configured the same (paces at 90%); ` +
-      `${n} conversations at once (a backlog for ~${RATE_SECONDS + 20} s), HubSpot latency ${LATENCY}+0..${JITTER} ms; measured over the first ${RATE_SECONDS} s of calls`,
+    `\n## 4. Account rate limit: emulator ${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, ${WORKERS === 1 ? 'worker' : `${WORKERS} workers (separate processes), each`} configured the same (paces at 90%); ` +
+      `${n} conversations at once (${flag('conversations') !== undefined ? '--conversations' : `a backlog for ~${RATE_SECONDS + 20} s of single-record calls`}), HubSpot latency ${LATENCY}+0..${JITTER} ms; measured over the first ${RATE_SECONDS} s of calls`,
   );
   setLatency(rig, 'limited', LATENCY, JITTER);
   const platform = rig.platform.real;
@@ -92,9 +115,10 @@ async function scenarioRateLimit(rig: Rig): Promise<void> {
   };
   const searches = log.filter((r) => r.status !== 429 && r.operation.endsWith('.search')).map((r) => r.at);
   const t = table(
-    ['limit /10 s', 'worker paces at', 'window s', 'calls in window', 'calls per 10 s', 'share of limit', 'rolling 10 s min–max', 'busiest 10 s (run)', 'searches/s max (limit)', '429 received', 'conversations', 'outcomes', 'conv/s', 'total s'],
+    ['workers', 'limit /10 s', 'each worker paces at', 'window s', 'calls in window', 'calls per 10 s', 'share of limit', 'rolling 10 s min–max', 'busiest 10 s (run)', 'searches/s max (limit)', '429 received', 'conversations', 'outcomes', 'conv/s', 'total s'],
     [
       [
+        String(WORKERS),
         String(RATE_LIMIT.perTenSeconds),
         `${Math.floor(RATE_LIMIT.perTenSeconds * 0.9)}/10 s, ${Math.floor(RATE_LIMIT.searchPerSecond * 0.9)}/s search`,
         fmt(windowMs / 1000, 1),
@@ -111,7 +135,7 @@ async function scenarioRateLimit(rig: Rig): Promise<void> {
         fmt(seconds, 1),
       ],
     ],
-    2,
+    3,
   );
   out(t);
   const perSecond: number[] = [];
@@ -122,13 +146,14 @@ async function scenarioRateLimit(rig: Rig): Promise<void> {
       `calls per 10 s = mean over every rolling 10 s window (100 ms steps) inside the first ${fmt(windowMs / 1000, 1)} s after the first call. ` +
       `Total HubSpot calls ${log.length} for ${n} conversations (${fmt(log.length / n, 2)} per conversation).`,
   );
+  out(`rate limit: workers ${WORKERS}, ${fmt(per10, 1)} calls per 10 s, share ${fmt((per10 / RATE_LIMIT.perTenSeconds) * 100, 1)}% (target >= 90% with two workers), busiest 10 s ${busiest(accepted, 10_000)}, 429s ${refused} (target 0)`);
 }
 
 async function main(): Promise<void> {
   await runScenario({
     file: __filename,
     title: 'Rate limit bench',
-    settings: `${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, measured over ${RATE_SECONDS} s, latency ${LATENCY}+0..${JITTER} ms`,
+    settings: `${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, ${WORKERS} worker process(es), measured over ${RATE_SECONDS} s, latency ${LATENCY}+0..${JITTER} ms`,
     number: 4,
     warmUp: { timerMs: TIMER_MS, batch: BATCH },
     run: scenarioRateLimit,

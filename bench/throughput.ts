@@ -3,7 +3,7 @@
 // order: no-op, real, real, no-op). Scenario 1 of docs/BENCHMARKS.md.
 //
 //   npm run bench:throughput [-- --conversations N] [--latency-ms L] [--jitter-ms J] [--timer-ms T]
-//        [--batch B] [--quick] [--no-wait] [--eager-activities]
+//        [--batch B] [--quick] [--no-wait] [--eager-activities] [--dev-server]
 //
 // N text conversations (300; --quick 40) with one offline action and a T ms inactivity wait (1,000),
 // signalled B at a time (50; --quick 20), the rows created / updated / note only in turn; the rig:

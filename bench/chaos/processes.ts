@@ -68,6 +68,8 @@ export class DevServer {
 export class WorkerSupervisor {
   private child?: ChildProcess;
   private stopped = false;
+  /** The current process's output so far (its last 3,000 characters). */
+  private output = '';
   starts = 0;
   kills = 0;
   constructor(private readonly env: NodeJS.ProcessEnv, private readonly log: (l: string) => void) {}
@@ -75,16 +77,25 @@ export class WorkerSupervisor {
     this.starts++;
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    let tail = '';
-    const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-3000));
+    this.output = '';
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-3000));
     child.stdout!.on('data', keep);
     child.stderr!.on('data', keep);
     child.once('exit', (code, signal) => {
       if (this.stopped || signal === 'SIGKILL') return;
-      this.log(`  worker exited by itself (${code ?? signal}); restarting. Its last output:\n${tail}`);
+      this.log(`  worker exited by itself (${code ?? signal}); restarting. Its last output:\n${this.output}`);
       setTimeout(() => this.start(), 1000);
     });
   }
+  /** Waits until the worker's output matches `pattern` (for example its "polling task queue" line). */
+  async waitForOutput(pattern: RegExp, timeoutMs = 120_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!pattern.test(this.output)) {
+      if (Date.now() > until) throw new Error(`the worker process did not print ${pattern} within ${timeoutMs / 1000} s; its last output:\n${this.output}`);
+      await sleep(200);
+    }
+  }
+
   async killAndRestart(): Promise<void> {
     const c = this.child;
     if (c && c.exitCode === null) {

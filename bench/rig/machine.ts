@@ -33,18 +33,18 @@ export function procRss(pid: number | undefined): number | undefined {
   }
 }
 
-/** The pid of the dev server this process started (a child whose arguments hold `start-dev`). */
-export function devServerPid(): number | undefined {
+/** The pid of a child of this process whose command line matches `pattern` (the Temporal server it started). */
+export function childPid(pattern: RegExp): number | undefined {
   try {
     const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
-    const line = lines.find((l) => /start-dev/.test(l));
+    const line = lines.find((l) => pattern.test(l));
     return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Measures the CPU of this process (worker + emulator + driver) and of the dev server over a span. */
+/** Measures the CPU of this process (worker + emulator + driver) and of the Temporal server over a span. */
 export function cpuMeter(serverPid: number | undefined) {
   const c0 = process.cpuUsage();
   const s0 = procCpu(serverPid);
@@ -68,7 +68,7 @@ function machineBusy(): number | undefined {
   }
 }
 
-/** CPU used by other processes (not this one, not the dev server) over a span, in cores. */
+/** CPU used by other processes (not this one, not the Temporal server) over a span, in cores. */
 export function foreignMeter(serverPid: number | undefined) {
   const b0 = machineBusy();
   const c0 = process.cpuUsage();

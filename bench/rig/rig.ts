@@ -1,5 +1,6 @@
 // The rig of the worker benchmarks (throughput, action latency, calls per row, rate limit, memory): one
-// Temporal CLI dev server (real time, in-memory database), the HubSpot emulator in this process, and in
+// Temporal server (temporal.ts: server 1.32 with fairness on, or with --dev-server the Temporal CLI dev
+// server; real time, in-memory database), the HubSpot emulator in this process, and in
 // this process too two workers: the real one (createConversationWorker: conversationWorkflow + the
 // HubSpot activities, task queue bench-real) and a no-op one (noop-workflow.ts: the same workflow type
 // name, signals, resettable timer and runAction update, one no-op activity; task queue bench-noop, its
@@ -8,29 +9,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker as ThreadWorker } from 'node:worker_threads';
 import { Client } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts } from '../../src/hubspot/accounts';
 import { ConversationClient, type ConversationRef } from '../../src/platform/client';
-import { devServer } from '../../src/temporal-servers';
 import { createConversationWorker, workflowsPath, type ConversationWorker } from '../../src/worker/worker';
 import { withNewThreads } from './heap';
-import { devServerPid } from './machine';
+import { num } from './options';
 import { pool } from './pool';
 import { kb, progress } from './report';
-import { bundle, startDevServer } from './temporal';
+import { bundle, startBenchServer, type BenchServer } from './temporal';
 import { timeByWorkflow, type TimeByWorkflow } from './timing';
 
 export type Kind = 'real' | 'noop';
 export type Rules = { allowCreate: boolean; allowUpdateExisting: boolean };
 
-/** The limit of the `limited` account, on the emulator and in the worker's configuration. */
-export const RATE_LIMIT = { perTenSeconds: 100, searchPerSecond: 5 };
+/** The limit of the `limited` account, on the emulator and in the worker's configuration (`--limit-per-ten-seconds`, bench:rate-limit). */
+export const RATE_LIMIT = { perTenSeconds: Math.floor(num('limit-per-ten-seconds', 100, 100, 1)), searchPerSecond: 5 };
 /** One account per scenario: throughput, latency, calls per row, rate limit, memory. */
 export const ACCOUNTS = ['tp', 'lat', 'calls', 'limited', 'mem'] as const;
 export type AccountId = (typeof ACCOUNTS)[number];
-const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
+export const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
   accountId,
   token: `${accountId}-token`,
   appId: 7_000_001 + i,
@@ -41,7 +40,7 @@ const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
 export type BenchWorker = Worker | ConversationWorker;
 
 export interface Rig {
-  env: TestWorkflowEnvironment;
+  server: BenchServer;
   emulator: HubSpotEmulator;
   hubspot: HubSpotAccounts;
   platform: Record<Kind, ConversationClient>;
@@ -81,25 +80,25 @@ export function installRuntime(): void {
 const threads = new WeakMap<BenchWorker, ThreadWorker[]>();
 export const threadsOf = (worker: BenchWorker): ThreadWorker[] => threads.get(worker) ?? [];
 
-async function makeWorker(rig: Pick<Rig, 'env' | 'hubspot' | 'bundles'>, kind: Kind): Promise<BenchWorker> {
+async function makeWorker(rig: Pick<Rig, 'server' | 'hubspot' | 'bundles'>, kind: Kind): Promise<BenchWorker> {
   const { value: worker, threads: started } = await withNewThreads(() => createWorker(rig, kind));
   threads.set(worker, started);
   return worker;
 }
 
-function createWorker(rig: Pick<Rig, 'env' | 'hubspot' | 'bundles'>, kind: Kind): Promise<BenchWorker> {
+function createWorker(rig: Pick<Rig, 'server' | 'hubspot' | 'bundles'>, kind: Kind): Promise<BenchWorker> {
   if (kind === 'real') {
     return createConversationWorker({
-      connection: rig.env.nativeConnection,
-      namespace: rig.env.namespace,
+      connection: rig.server.nativeConnection,
+      namespace: rig.server.namespace,
       taskQueue: QUEUE.real,
       hubspot: rig.hubspot,
       workflowBundle: rig.bundles.real,
     });
   }
   return Worker.create({
-    connection: rig.env.nativeConnection,
-    namespace: rig.env.namespace ?? 'default',
+    connection: rig.server.nativeConnection,
+    namespace: rig.server.namespace,
     taskQueue: QUEUE.noop,
     workflowBundle: rig.bundles.noop,
     activities: { noop: async () => undefined },
@@ -109,12 +108,10 @@ function createWorker(rig: Pick<Rig, 'env' | 'hubspot' | 'bundles'>, kind: Kind)
 // ---- the rig -------------------------------------------------------------------------------------
 
 export async function startRig(eagerActivities: boolean): Promise<Rig> {
-  const choice = devServer();
-  progress(`starting ${choice.source}`);
   const t0 = Date.now();
-  const env = await startDevServer(choice, eagerActivities);
-  const serverPid = devServerPid();
-  progress(`dev server on ${env.address} (pid ${serverPid ?? '?'}, in-memory database, eager activity execution ${eagerActivities ? 'on' : 'off (default)'}) in ${Date.now() - t0} ms`);
+  const server = await startBenchServer({ eagerActivities, log: progress });
+  const serverPid = server.pid;
+  progress(`${server.label} on ${server.address} (pid ${serverPid ?? '?'}) in ${Date.now() - t0} ms`);
   const emulator = await startHubSpotEmulator({ port: 0, accounts: SEEDS, seed: 7 });
   progress(`HubSpot emulator (in process) on ${emulator.url}; accounts ${ACCOUNTS.join(', ')}`);
   const hubspot = new HubSpotAccounts(
@@ -134,17 +131,47 @@ export async function startRig(eagerActivities: boolean): Promise<Rig> {
   const [real, noop] = await Promise.all([bundle(workflowsPath), bundle(require.resolve('./noop-workflow'))]);
   progress(`workflow bundles: real ${kb(real.code.length)}, no-op ${kb(noop.code.length)} (${Date.now() - tb} ms)`);
   const bundles = { real, noop };
-  const workers = { real: await makeWorker({ env, hubspot, bundles }, 'real'), noop: await makeWorker({ env, hubspot, bundles }, 'noop') };
+  const workers = { real: await makeWorker({ server, hubspot, bundles }, 'real'), noop: await makeWorker({ server, hubspot, bundles }, 'noop') };
   const running = [workers.real.run(), workers.noop.run()];
-  const client = new Client({ connection: env.connection, namespace: env.namespace });
+  const client = new Client({ connection: server.connection, namespace: server.namespace });
   const platform = { real: new ConversationClient({ client, taskQueue: QUEUE.real }), noop: new ConversationClient({ client, taskQueue: QUEUE.noop }) };
-  return { env, emulator, hubspot, platform, workers, bundles, running, serverPid, hubspotTime };
+  return { server, emulator, hubspot, platform, workers, bundles, running, serverPid, hubspotTime };
+}
+
+/**
+ * The environment of a worker process (src/worker/main.ts) serving the real worker's task queue on the
+ * rig's server, with the rig's accounts and limits (the emulator's URL), production mode without TLS
+ * and payload encryption (a local server, the emulator).
+ */
+export function workerProcessEnv(rig: Rig): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    WORKER_MODE: 'production',
+    TEMPORAL_ADDRESS: rig.server.address,
+    TEMPORAL_NAMESPACE: rig.server.namespace,
+    TEMPORAL_TASK_QUEUE: QUEUE.real,
+    HUBSPOT_ACCOUNTS: JSON.stringify(
+      SEEDS.map((s) => ({
+        accountId: s.accountId,
+        token: s.token,
+        appId: s.appId,
+        basePath: rig.emulator.url,
+        ...(s.accountId === 'limited' ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond } : {}),
+      })),
+    ),
+    ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
+    ALLOW_UNENCRYPTED_PAYLOADS: 'true',
+    HUBSPOT_ALLOWED_BASE_URLS: rig.emulator.url,
+    LOG_LEVEL: 'ERROR',
+  };
+  for (const k of ['CODEC_KEYS', 'CODEC_KEYS_FILE', 'METRICS_BIND_ADDRESS', 'HUBSPOT_ACCOUNTS_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE', 'TEMPORAL_API_KEY', 'TEMPORAL_API_KEY_FILE']) delete env[k];
+  return env;
 }
 
 export async function stopRig(rig: Rig): Promise<void> {
   for (const w of Object.values(rig.workers)) if (w.getState() === 'RUNNING') w.shutdown();
   await Promise.race([Promise.allSettled(rig.running), sleep(60_000)]);
-  await rig.env.teardown().catch(() => undefined);
+  await rig.server.teardown().catch(() => undefined);
   await rig.emulator.close();
 }
 

@@ -1,7 +1,9 @@
 // The main of a benchmark on the rig: waits for other heavy runs, starts the rig, warms it up, runs one
 // scenario, and says under it how long it took, how much CPU other processes used meanwhile and how
 // many slow workflow tasks the worker reported. Progress goes to stderr, tables to stdout.
-// `--eager-activities` turns on the dev server's eager activity execution (off by default, as here).
+// The Temporal server is server 1.32 with fairness on (`--dev-server`: the Temporal CLI dev server; the
+// line under the header names the one that ran). `--eager-activities` turns on the server's eager
+// activity execution (off by default, as here).
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { foreignMeter, waitForOtherBenchmarks, watchOtherHeavy } from './machine';
@@ -24,7 +26,7 @@ export interface Scenario {
   run: (rig: Rig) => Promise<void>;
 }
 
-/** Off by default (the dev server's default): every activity task then goes through matching. */
+/** Off by default (the servers' default): every activity task then goes through matching. */
 const EAGER_ACTIVITIES = has('eager-activities');
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
@@ -35,9 +37,10 @@ export async function runScenario(s: Scenario): Promise<void> {
   const started = performance.now();
   out(
     `${s.title}${QUICK ? ' (--quick)' : ''}: node ${process.version}, ${load()} load, ${s.settings}, worker log level WARN, no payload codec, ` +
-      `eager activity execution ${EAGER_ACTIVITIES ? 'on' : 'off (dev server default)'}`,
+      `eager activity execution ${EAGER_ACTIVITIES ? 'on' : 'off (server default)'}`,
   );
   const rig = await startRig(EAGER_ACTIVITIES);
+  out(`Temporal: ${rig.server.label}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       progress(`${signal}: stopping`);
@@ -62,7 +65,7 @@ export async function runScenario(s: Scenario): Promise<void> {
         `${seen.length ? `; ALSO RUNNING: ${seen.join(', ')}: numbers disturbed` : ''})`,
     );
   } finally {
-    progress('stopping workers and the dev server');
+    progress('stopping workers and the Temporal server');
     await stopRig(rig);
   }
   out(`\nwall time ${((performance.now() - started) / 1000).toFixed(0)} s; load average at the end ${load()}`);
