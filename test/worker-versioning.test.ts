@@ -70,12 +70,21 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
   const platform = new ConversationClient({ client, taskQueue, findLegacyConversations: false });
   const workers: Array<{ worker: ConversationWorker; running: Promise<void> }> = [];
   const startBuild = async (buildId: string, workflowBundleOfBuild: typeof bundleA) => {
-    const worker = await createConversationWorker({ connection: native, taskQueue, hubspot, workflowBundle: workflowBundleOfBuild, build: { deploymentName: DEPLOYMENT, buildId } });
+    const worker = await createConversationWorker({
+      connection: native,
+      taskQueue,
+      hubspot,
+      workflowBundle: workflowBundleOfBuild,
+      build: { deploymentName: DEPLOYMENT, buildId },
+      // Which worker ran an activity: its identity is in the history.
+      tuning: { identity: `worker-of-${buildId}` },
+    });
     workers.push({ worker, running: worker.run() });
   };
   // A conversation lives 20 s without messages, then its offline sync runs, then 3 s of retention.
   const options = { inactivityTimeoutMs: 20_000, retentionMs: 3_000 };
-  const x: Conversation = { ...conversation('chat', [action()]), options };
+  const live = action({ id: 'live-upsert', offlineSync: false });
+  const x: Conversation = { ...conversation('chat', [action(), live]), options };
   const y: Conversation = { ...conversation('chat', [action()]), options };
   const statusOf = async (buildId: string): Promise<BuildStatus | undefined> => (await deploymentStatus(client, DEPLOYMENT)).builds.find((b) => b.buildId === buildId);
   const pinnedTo = async (c: Conversation) => {
@@ -87,6 +96,8 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
   const tasksOf = async (c: Conversation) => {
     const workflowId = platform.handle(c).workflowId;
     const builds: string[] = [];
+    const activityWorkers: string[] = [];
+    const activityQueues: string[] = [];
     let failed = 0;
     let runs = 0;
     for await (const run of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
@@ -95,9 +106,11 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
       for (const e of history.events ?? []) {
         if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) builds.push(e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(unversioned)');
         if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) failed++;
+        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) activityQueues.push(e.activityTaskScheduledEventAttributes?.taskQueue?.name ?? '');
+        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) activityWorkers.push(e.activityTaskStartedEventAttributes?.identity ?? '');
       }
     }
-    return { builds, failed, runs };
+    return { builds, failed, runs, activityWorkers, activityQueues };
   };
   try {
     // Release A: its worker polls, the ops command makes it current (unversioned before).
@@ -123,6 +136,9 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
     // X gets a message after B is current: it is still A's.
     await platform.recordMessage(x, { from: 'customer', fields: { phone: '+33 6 12 34 56 78' } });
     await until('conversation X takes its second message', 30_000, async () => ((await platform.getState(x))?.messageCount === 2 ? true : undefined));
+    // ...and an in-conversation run: its activities go to the agent lane of A.
+    const run = await platform.runAction(x, { actionId: live.id, summary: 'Asked for a callback.' });
+    assert.equal(run.result, 'created', `X's in-conversation run: ${JSON.stringify(run)}`);
     assert.equal((await pinnedTo(x)).buildId, BUILD_A);
     assert.equal((await platform.handle(x).describe()).memo?.release, undefined, 'X never ran the next release\'s workflow');
 
@@ -149,6 +165,8 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
     assert.ok(xTasks.builds.length >= 4);
     assert.deepEqual([...new Set(xTasks.builds)], [BUILD_A], 'every workflow task of every run of X ran on build A');
     assert.equal(xTasks.failed, 0);
+    assert.ok(xTasks.activityQueues.includes(`${taskQueue}-agent`) && xTasks.activityQueues.includes(taskQueue), `X's activities on both lanes: ${xTasks.activityQueues.join(', ')}`);
+    assert.deepEqual([...new Set(xTasks.activityWorkers)], [`worker-of-${BUILD_A}`], 'every activity of X, on both lanes, ran on a worker of build A');
     const yTasks = await tasksOf(y);
     assert.deepEqual([...new Set(yTasks.builds)], [BUILD_B], 'every workflow task of Y ran on build B');
 
