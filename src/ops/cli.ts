@@ -89,7 +89,7 @@ async function main(argv: string[]): Promise<number> {
         try {
           const { previousBuildId } = await makeBuildCurrent(client, name, rest[0]!, { log: (line) => process.stdout.write(`${line}\n`) });
           process.stdout.write(
-            `build ${rest[0]} of worker deployment "${name}" is current: new conversations start on it. ${previousBuildId && previousBuildId !== rest[0] ? `Conversations running on build ${previousBuildId} finish there: keep its workers until \`npm run ops -- release status\` says they may stop.` : ''}\n`,
+            `build ${rest[0]} of worker deployment "${name}" is current: new conversations start on it.${previousBuildId && previousBuildId !== rest[0] ? ` Conversations running on build ${previousBuildId} finish there: keep its workers until \`npm run ops -- release status\` says they may stop.` : ''}\n`,
           );
           return 0;
         } finally {
