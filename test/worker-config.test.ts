@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/environment/config';
+import { ConfigError, loadConfig, workerBuildOf } from '../src/environment/config';
 
 const fails = (env: NodeJS.ProcessEnv, pattern: RegExp) =>
   assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
@@ -36,6 +36,20 @@ describe('worker configuration', () => {
     fails({ HUBSPOT_ACCOUNTS_FILE: '/nonexistent/accounts.json' }, /cannot be read: ENOENT/);
     fails({ WORKER_MAX_CACHED_WORKFLOWS: '0' }, /WORKER_MAX_CACHED_WORKFLOWS/);
     fails({ TEMPORAL_TLS_CERT_PATH: '/a.pem' }, /go together/);
+  });
+
+  test('Worker Versioning: off unless the deployment and the build are both given; names Temporal refuses are refused at start', () => {
+    assert.equal(workerBuildOf(loadConfig({}).env), undefined);
+    assert.deepEqual(workerBuildOf(loadConfig({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot-contact-sync', TEMPORAL_WORKER_BUILD_ID: '2026.12.1' }).env), {
+      deploymentName: 'hubspot-contact-sync',
+      buildId: '2026.12.1',
+    });
+    fails({ TEMPORAL_WORKER_BUILD_ID: 'abc123' }, /TEMPORAL_WORKER_BUILD_ID needs TEMPORAL_DEPLOYMENT_NAME/);
+    fails({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot.sync', TEMPORAL_WORKER_BUILD_ID: 'abc123' }, /TEMPORAL_DEPLOYMENT_NAME: may not contain '\.' or ':'/);
+    fails({ TEMPORAL_DEPLOYMENT_NAME: 'sync', TEMPORAL_WORKER_BUILD_ID: '__abc' }, /TEMPORAL_WORKER_BUILD_ID: may not start with "__"/);
+    // The ops commands need the deployment only; the worker refuses to run without its build id.
+    const opsOnly = loadConfig({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot-contact-sync' }).env;
+    assert.throws(() => workerBuildOf(opsOnly), (e: unknown) => e instanceof ConfigError && /needs TEMPORAL_WORKER_BUILD_ID/.test(e.message));
   });
 
   test('tokens come from the environment, a variable or a secret file', () => {

@@ -13,6 +13,13 @@ const bool = z
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+/** A worker deployment name or build id: Temporal refuses empty ones, ones starting with "__", and long ones (worker deployment version ids). */
+const deploymentField = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine((v) => !v.startsWith('__'), 'may not start with "__" (reserved by Temporal)');
+
 export const hubspotAccountSchema = z
   .object({
     accountId: z.string().min(1).describe('The reference an action config names in hubspotAccountId.'),
@@ -82,6 +89,13 @@ export const envSchema = z.object({
     .positive()
     .optional()
     .describe('How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.8 MiB (docs/BENCHMARKS.md).'),
+  TEMPORAL_DEPLOYMENT_NAME: deploymentField
+    .refine((v) => !/[.:]/.test(v), "may not contain '.' or ':' (Temporal's version separators)")
+    .optional()
+    .describe('Worker Versioning: the worker deployment this worker belongs to (with TEMPORAL_WORKER_BUILD_ID). Unset: unversioned, every worker takes every conversation (docs/RELEASES.md).'),
+  TEMPORAL_WORKER_BUILD_ID: deploymentField
+    .optional()
+    .describe('Worker Versioning: this build of the worker (e.g. the image tag or git commit). Conversations started while it is the deployment\'s current build stay pinned to it until they complete.'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DEMO: bool.default(true).describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });
@@ -174,6 +188,25 @@ export function temporalConnectionOptions(env: WorkerEnv, address: string = env.
   };
 }
 
+/** A build of the worker in a Temporal worker deployment (Worker Versioning), as the SDK names it. */
+export interface WorkerBuild {
+  deploymentName: string;
+  buildId: string;
+}
+
+/**
+ * The worker's build when Worker Versioning is on (TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID),
+ * else undefined. A worker given the deployment without its build id is refused: it would poll as an
+ * unversioned worker beside the deployment's builds.
+ */
+export function workerBuildOf(env: Pick<WorkerEnv, 'TEMPORAL_DEPLOYMENT_NAME' | 'TEMPORAL_WORKER_BUILD_ID'>): WorkerBuild | undefined {
+  if (env.TEMPORAL_DEPLOYMENT_NAME && !env.TEMPORAL_WORKER_BUILD_ID) {
+    throw new ConfigError(`TEMPORAL_DEPLOYMENT_NAME (${env.TEMPORAL_DEPLOYMENT_NAME}) needs TEMPORAL_WORKER_BUILD_ID: the worker polls as one build of the deployment (e.g. the image tag); unset both for an unversioned worker`);
+  }
+  if (!env.TEMPORAL_DEPLOYMENT_NAME || !env.TEMPORAL_WORKER_BUILD_ID) return undefined;
+  return { deploymentName: env.TEMPORAL_DEPLOYMENT_NAME, buildId: env.TEMPORAL_WORKER_BUILD_ID };
+}
+
 export interface WorkerConfig {
   env: WorkerEnv;
   /** undefined: start the embedded HubSpot emulator (development only). */
@@ -202,6 +235,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
   if (env.HUBSPOT_ACCOUNTS && env.HUBSPOT_ACCOUNTS_FILE) throw new ConfigError('Set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE, not both');
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  }
+  // TEMPORAL_DEPLOYMENT_NAME alone is what the ops commands need; the worker needs both (workerBuildOf).
+  if (env.TEMPORAL_WORKER_BUILD_ID && !env.TEMPORAL_DEPLOYMENT_NAME) {
+    throw new ConfigError('TEMPORAL_WORKER_BUILD_ID needs TEMPORAL_DEPLOYMENT_NAME (Worker Versioning: the deployment this build belongs to); unset both for an unversioned worker');
   }
   const production = env.WORKER_MODE === 'production';
   if (production) {

@@ -2,6 +2,8 @@
 //   npm run ops -- state <workspaceId> <conversationId>
 //   npm run ops -- retry <workspaceId> <conversationId> <actionId>
 //   npm run ops -- validate-config <action-config.json>
+//   npm run ops -- release status [deploymentName]
+//   npm run ops -- release make-current <buildId> [deploymentName]
 // Temporal and HubSpot settings come from the same environment variables as the worker
 // (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, HUBSPOT_ACCOUNTS / HUBSPOT_ACCOUNTS_FILE, CODEC_KEYS).
 import { readFileSync } from 'node:fs';
@@ -10,11 +12,22 @@ import { ConfigError, loadConfig, temporalConnectionOptions } from '../environme
 import { dataConverterFromEnv } from '../codec/data-converter';
 import { inspectConversation, OperatorError, retryAction } from './operator';
 import { validateActionConfigFile } from './validate-config';
+import { deploymentStatus, formatDeploymentStatus, makeBuildCurrent } from './releases';
 
 const usage = `usage:
   npm run ops -- state <workspaceId> <conversationId>              the conversation's status, sync status and outcomes
   npm run ops -- retry <workspaceId> <conversationId> <actionId>   run an action again (after fixing what made it fail)
-  npm run ops -- validate-config <config.json>        check an action config against its HubSpot account`;
+  npm run ops -- validate-config <config.json>        check an action config against its HubSpot account
+  npm run ops -- release status [deployment]          builds of the worker deployment: which is current, which may stop (docs/RELEASES.md)
+  npm run ops -- release make-current <buildId> [deployment]   new conversations start on that build; running ones stay on theirs
+  (deployment: default TEMPORAL_DEPLOYMENT_NAME)`;
+
+/** The deployment an ops release command acts on: the argument, else TEMPORAL_DEPLOYMENT_NAME. */
+function deploymentNameOf(given: string | undefined): string {
+  const name = given ?? loadConfig().env.TEMPORAL_DEPLOYMENT_NAME;
+  if (!name) throw new OperatorError('which worker deployment? Name it after the command or set TEMPORAL_DEPLOYMENT_NAME (as the worker has it)');
+  return name;
+}
 
 async function temporalClient(): Promise<{ client: Client; close(): Promise<void> }> {
   const { env } = loadConfig();
@@ -56,6 +69,34 @@ async function main(argv: string[]): Promise<number> {
       } finally {
         await close();
       }
+    }
+    case 'release': {
+      const [sub, ...rest] = args;
+      if (sub === 'status' && rest.length <= 1) {
+        const name = deploymentNameOf(rest[0]);
+        const { client, close } = await temporalClient();
+        try {
+          const status = await deploymentStatus(client, name);
+          process.stdout.write(formatDeploymentStatus(status));
+          return 0;
+        } finally {
+          await close();
+        }
+      }
+      if (sub === 'make-current' && (rest.length === 1 || rest.length === 2)) {
+        const name = deploymentNameOf(rest[1]);
+        const { client, close } = await temporalClient();
+        try {
+          const { previousBuildId } = await makeBuildCurrent(client, name, rest[0]!, { log: (line) => process.stdout.write(`${line}\n`) });
+          process.stdout.write(
+            `build ${rest[0]} of worker deployment "${name}" is current: new conversations start on it.${previousBuildId && previousBuildId !== rest[0] ? ` Conversations running on build ${previousBuildId} finish there: keep its workers until \`npm run ops -- release status\` says they may stop.` : ''}\n`,
+          );
+          return 0;
+        } finally {
+          await close();
+        }
+      }
+      break;
     }
     case 'validate-config': {
       if (args.length !== 1) break;

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, loadConfig, temporalConnectionOptions } from '../environment/config';
+import { ConfigError, loadConfig, temporalConnectionOptions, workerBuildOf } from '../environment/config';
 import { devServer, repoRoot, startDevServer } from '../temporal-servers';
 import { ensureTemporalServers } from '../temporal-servers/install';
 import { conversationSearchAttributes } from '../platform/search-attributes';
@@ -40,6 +40,7 @@ async function developmentMode(): Promise<typeof import('./development')> {
 async function main(): Promise<void> {
   const config = loadConfig();
   const { env } = config;
+  const build = workerBuildOf(env);
   // Structured logs: one JSON object per line (no personal data is ever logged: ids and outcomes only).
   // Task tokens and anything that looks like personal data are kept out of the lines (src/worker/worker.ts).
   const logger = createWorkerLogger(env.LOG_LEVEL);
@@ -107,8 +108,14 @@ async function main(): Promise<void> {
 
   const dataConverter = dataConverterFromEnv();
   say(dataConverter ? 'payload encryption: on (CODEC_KEYS)' : 'payload encryption: off (set CODEC_KEYS to encrypt personal data in Temporal history)');
+  say(
+    build
+      ? `Worker Versioning: deployment "${build.deploymentName}", build "${build.buildId}"; conversations started while this build is current stay on it (make it current: npm run ops -- release make-current ${build.buildId})`
+      : 'Worker Versioning: off (unversioned worker; set TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID to release through worker deployments)',
+  );
   const worker = await createConversationWorker({
     connection,
+    build,
     dataConverter,
     namespace: env.TEMPORAL_NAMESPACE,
     taskQueue: env.TEMPORAL_TASK_QUEUE,

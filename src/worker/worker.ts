@@ -4,6 +4,7 @@ import { createActivities } from '../../activities';
 import type { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
 import { agentTaskQueue, DEFAULT_TASK_QUEUE } from '../platform/contract';
+import type { WorkerBuild } from '../environment/config';
 
 export interface ConversationWorkerOptions {
   connection: NativeConnection;
@@ -16,8 +17,15 @@ export interface ConversationWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (see src/codec): the same one the platform's client uses. */
   dataConverter?: WorkerOptions['dataConverter'];
+  /**
+   * Worker Versioning (docs/RELEASES.md): the worker deployment and build this worker is. Both SDK
+   * workers (the workflows' queue and the agent's lane) poll as that build, and every conversation
+   * is PINNED: it runs on the build that was current when it started until it completes. Absent:
+   * unversioned (any worker takes any conversation; changes go behind `patched()`).
+   */
+  build?: WorkerBuild;
   /** Extra worker options (concurrency, tuning, interceptors). */
-  tuning?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle'>>;
+  tuning?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle' | 'workerDeploymentOptions'>>;
 }
 
 export const workflowsPath = require.resolve('../../workflows');
@@ -39,6 +47,10 @@ export class ConversationWorker {
       namespace: options.namespace ?? 'default',
       ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
       ...options.tuning,
+      // One deployment version for both lanes: a pinned conversation's agent activities go to the
+      // agent lane of its own build (the server routes a version's activities to the same version when
+      // that task queue belongs to it), and a build can only become current once it polls both queues.
+      ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
     };
     const main = await Worker.create({ ...common, taskQueue, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }), activities });
     const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), activities });
@@ -76,6 +88,11 @@ export class ConversationWorker {
   getStatus(): ReturnType<Worker['getStatus']> {
     return this.main.getStatus();
   }
+}
+
+/** The SDK's deployment options of a conversation worker build: versioned, conversations PINNED. */
+export function conversationDeploymentOptions(build: WorkerBuild): NonNullable<WorkerOptions['workerDeploymentOptions']> {
+  return { version: { deploymentName: build.deploymentName, buildId: build.buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
 }
 
 export function createConversationWorker(options: ConversationWorkerOptions): Promise<ConversationWorker> {
