@@ -4,7 +4,7 @@
 //
 //   npm run bench:burst [-- --conversations N] [--agent-every-ms 1000] [--batch-window-ms W] [--no-batching]
 //                          [--layer both|activity|workflow] [--agent-lead-ms 10000] [--limit-per-ten-seconds L]
-//                          [--other-conversations M] [--no-noop] [--dev-server] [--quick] [--no-wait]
+//                          [--other-conversations M] [--workflow-task-slots 40] [--no-noop] [--dev-server] [--quick] [--no-wait]
 //
 // N is 5,000 (--quick: 500). Before measuring it waits while the chaos run, the test suite or an
 // earlier benchmark runs (--no-wait skips that).
@@ -78,6 +78,12 @@ const NOOP = !has('no-noop');
 const SETUP_IN_FLIGHT = 64;
 /** The agents are at work before the campaign's calls end (their recent use sizes their reserve). */
 const AGENT_LEAD_MS = num('agent-lead-ms', 10_000, 10_000, 0);
+/**
+ * Workflow tasks a worker runs at once (the SDK's default, 40, as the production worker runs). A worker
+ * that takes many more than it can run queues them in its own memory, first in first out, where the
+ * server's priority no longer applies.
+ */
+const WORKFLOW_TASK_SLOTS = Math.floor(num('workflow-task-slots', 40, 40, 1));
 const END_IN_FLIGHT = 128;
 const ACCOUNT = 'burst';
 const SEED: EmulatorAccountSeed = { accountId: ACCOUNT, token: 'burst-token', appId: 7_100_001, rateLimit: LIMIT };
@@ -478,7 +484,7 @@ async function workflowLayer(): Promise<Figures> {
         workflowBundle: noopBundle,
         activities,
         maxCachedWorkflows: cache,
-        maxConcurrentWorkflowTaskExecutions: 200,
+        maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
       });
       const run = `n${stamp}`;
       let campaign = 0;
@@ -518,7 +524,7 @@ async function workflowLayer(): Promise<Figures> {
       hubspot,
       workflowBundle,
       // Activities wait in the account's batcher and pacer: enough slots for every conversation's to wait there.
-      tuning: { maxConcurrentActivityTaskExecutions: N + OTHER_N + 200, maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: 200 },
+      tuning: { maxConcurrentActivityTaskExecutions: N + OTHER_N + 200, maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS },
     });
     // Warm: the accounts' property schemas are cached, the pacers have heard HubSpot once.
     for (const id of [ACCOUNT, OTHER]) await (await hubspot.get(id)).contactPropertySchema();
