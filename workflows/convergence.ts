@@ -9,12 +9,12 @@
 // the hash of the newest value this conversation wrote, and of values sent without an answer; per
 // action the note it wrote and its body's hash. It survives continue-as-new (CarriedState.convergence),
 // and a conversation is not completed while a check is due or under way.
-import { log, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { log, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { ContactSyncActivities } from '../activities';
 import { CONVERGENCE_DELAY_MS, type ContactCheckResult, type ContactExpectation } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
 import { noteReference } from '../src/action/note';
-import { TASK_PRIORITY, type ConvergenceCarried, type ConvergenceContact, type ConvergenceCounts, type ConvergenceSummary } from '../src/platform/definitions';
+import { offlineTaskQueue, TASK_PRIORITY, type ConvergenceCarried, type ConvergenceContact, type ConvergenceCounts, type ConvergenceSummary } from '../src/platform/definitions';
 import type { SentWrites } from './run-action';
 
 /** Conversations that wrote without an answer check afterwards; earlier histories never did. */
@@ -190,7 +190,7 @@ export class Convergence {
     }));
     this.checking++;
     try {
-      const results = await activities.convergeContacts({ checks });
+      const results = await activities().convergeContacts({ checks });
       for (const r of results) this.apply(r);
     } catch (err) {
       this.counts.failedChecks++;
@@ -239,11 +239,14 @@ export class Convergence {
 }
 
 /** The check: offline lane (never the agent's queue), retried on HubSpot faults for a bounded time. */
-const activities = proxyActivities<ContactSyncActivities>({
-  startToCloseTimeout: '60s',
-  heartbeatTimeout: '20s',
-  scheduleToCloseTimeout: '10m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
-  // Background work: after the agent's and the conversations' own tasks (the conversation's fairness key applies).
-  priority: { priorityKey: TASK_PRIORITY.offlineSync },
-});
+const activities = () =>
+  proxyActivities<ContactSyncActivities>({
+    // The offline lane's queue, whichever lane the conversation runs on.
+    taskQueue: offlineTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: '60s',
+    heartbeatTimeout: '20s',
+    scheduleToCloseTimeout: '10m',
+    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+    // Background work: after the agent's and the conversations' own tasks (the conversation's fairness key applies).
+    priority: { priorityKey: TASK_PRIORITY.offlineSync },
+  });

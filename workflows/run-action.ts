@@ -11,7 +11,7 @@ import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutF
 import type { ContactSyncActivities, OfflineRunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
-import { agentTaskQueue, offlinePriority, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
+import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
 
 export type { SentWrites };
 
@@ -53,6 +53,8 @@ function offlineActivities(input: RunActionInput) {
     heartbeatTimeout: '20s',
     scheduleToCloseTimeout: input.retryWindowMs,
     retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+    // The offline lane, whichever lane the conversation runs on.
+    taskQueue: offlineTaskQueue(workflowInfo().taskQueue),
     // After the agent's work and the conversations' own tasks; fair between HubSpot accounts.
     priority: offlinePriority(input.workspaceId, input.config.hubspotAccountId),
   });

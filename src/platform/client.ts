@@ -14,6 +14,7 @@ import {
   conversationInputSchema,
   conversationPriority,
   conversationRefSchema,
+  conversationTaskQueue,
   conversationWorkflowId,
   legacyConversationWorkflowId,
   DEFAULT_TASK_QUEUE,
@@ -147,7 +148,8 @@ export class ConversationClient {
     const input = parse(conversationInputSchema, conversation, 'conversation');
     return {
       input,
-      taskQueue: this.taskQueue,
+      // The agent's lane when the conversation has an in-conversation action (docs/TEMPORAL.md).
+      taskQueue: conversationTaskQueue(this.taskQueue, input.actions),
       workflowId: await this.workflowIdOf(input),
       args: [input] as [ConversationInput],
       // Present from the first moment so operators can find the conversation; the workflow keeps them current.

@@ -12,8 +12,21 @@ import type { SyncOutcome } from '../action/plan';
 export const WORKFLOW_TYPE = 'conversationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
 
-/** The agent's lane: in-conversation runs schedule their activities here, never behind offline syncs. */
-export const agentTaskQueue = (taskQueue: string): string => `${taskQueue}-agent`;
+const AGENT_LANE_SUFFIX = '-agent';
+
+/**
+ * The agent's lane of a task queue: conversations with an in-conversation action run there, and every
+ * in-conversation run schedules its activities there, never behind offline syncs. The lane of a lane is itself.
+ */
+export const agentTaskQueue = (taskQueue: string): string => (taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue : `${taskQueue}${AGENT_LANE_SUFFIX}`);
+
+/** The task queue of a lane's offline work: the queue whose lane it is (offline syncs run there, whichever lane the conversation is on). */
+export const offlineTaskQueue = (taskQueue: string): string => (taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue.slice(0, -AGENT_LANE_SUFFIX.length) : taskQueue);
+
+/** The task queue a conversation starts on: the agent's lane when the agent can wait on it. */
+export function conversationTaskQueue(taskQueue: string, actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync'>>): string {
+  return actions.some((a) => !a.offlineSync) ? agentTaskQueue(taskQueue) : taskQueue;
+}
 
 /**
  * Task priority (Temporal's priority keys: 1 first, 5 last, 3 when none is given). Whoever waits goes

@@ -1,5 +1,5 @@
 // Wires the conversation workflow and the HubSpot activities into a Temporal worker.
-import { DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
@@ -31,10 +31,11 @@ export interface ConversationWorkerOptions {
 export const workflowsPath = require.resolve('../../workflows');
 
 /**
- * The worker of a conversation task queue: one SDK worker for the workflows and their offline
- * activities, and one for the agent's lane (`<queue>-agent`), where in-conversation runs schedule their
- * activities, so that an agent never waits in a queue behind thousands of offline syncs. Both share the
- * HubSpot accounts (one pacer and one batcher per account).
+ * The worker of a conversation task queue: one SDK worker for the conversations nobody waits on and for
+ * every offline sync, and one for the agent's lane (`<queue>-agent`): the conversations with an
+ * in-conversation action and their in-conversation activities, so that an agent never waits in a queue,
+ * or in this worker's own buffers, behind thousands of offline syncs. Both share the HubSpot accounts
+ * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
  */
 export class ConversationWorker {
   private constructor(private readonly main: Worker, private readonly agent: Worker) {}
@@ -52,8 +53,13 @@ export class ConversationWorker {
       // that task queue belongs to it), and a build can only become current once it polls both queues.
       ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
     };
-    const main = await Worker.create({ ...common, taskQueue, ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }), activities });
-    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), activities });
+    // Bundled once for both lanes.
+    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
+    const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
+    // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
+    // action) and their in-conversation activities: its own slots and workflow threads, never filled by
+    // a campaign's offline syncs.
+    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), workflowBundle, activities });
     return new ConversationWorker(main, agent);
   }
 
