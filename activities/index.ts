@@ -118,13 +118,16 @@ export interface SummaryNoteInput {
   deadlineMs?: number;
 }
 
-/** An offline run in one activity: the run's input and the conversation's workspace. */
-export interface OfflineContactSyncInput extends ContactSyncRun {
+/** A run in one activity: the run's input, the conversation's workspace, its lane and (in conversation) its deadline. */
+export interface ContactSyncActivityInput extends ContactSyncRun {
   workspaceId?: string;
+  lane: Lane;
+  /** In conversation: when the run's budget ends (workflow time). */
+  deadlineMs?: number;
 }
 
-/** What an offline run's heartbeats and its retried failures carry: what it sent so far. */
-export interface OfflineRunProgress {
+/** What a run's heartbeats and its retried failures carry: what it sent so far. */
+export interface RunProgress {
   accountLabel: string;
   sent?: SentWrites;
   /** The contact an attempt set out to create (its answer may be lost): found again by the next attempt, it counts as created by this run. */
@@ -293,20 +296,21 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     },
 
     /**
-     * A whole offline run in one activity (lookup, contact write, note: docs/TEMPORAL.md, "Tasks per
-     * synced conversation"). HubSpot's refusals end it with a failed outcome; its faults (5xx, 429,
-     * timeouts, a lost worker) fail the attempt, and Temporal retries the whole run within the retry
-     * window: each step is safe to repeat, and a retried attempt treats what the earlier one sent as
+     * A whole run in one activity (lookup, contact write, note: docs/TEMPORAL.md, "Tasks per synced
+     * conversation"), in conversation on the agent's lane within its deadline, or offline. HubSpot's
+     * refusals end it with a failed outcome; its faults (5xx, 429, timeouts, a lost worker) fail the
+     * attempt, and Temporal retries the whole run (within the agent's budget, or the offline retry
+     * window): each step is safe to repeat, and a retried attempt treats what the earlier one sent as
      * unanswered (it may land late). Heartbeats and a retried failure carry what was sent so far.
      */
-    async runOfflineContactSync(input: OfflineContactSyncInput): Promise<ContactSyncResult> {
+    async runContactSync(input: ContactSyncActivityInput): Promise<ContactSyncResult> {
       const retried = attempted();
-      const before = retried ? (Context.current().info.heartbeatDetails as OfflineRunProgress | undefined) : undefined;
-      const progress: OfflineRunProgress = { accountLabel: before?.accountLabel ?? 'unknown', ...(before?.sent ? { sent: before.sent } : {}), ...(before?.createSent ? { createSent: true } : {}) };
+      const before = retried ? (Context.current().info.heartbeatDetails as RunProgress | undefined) : undefined;
+      const progress: RunProgress = { accountLabel: before?.accountLabel ?? 'unknown', ...(before?.sent ? { sent: before.sent } : {}), ...(before?.createSent ? { createSent: true } : {}) };
       const accountId = input.config.hubspotAccountId;
       return heartbeating(
         async (aborted) => {
-          const call: CallOptions = { signal: aborted, lane: 'offline' };
+          const call: CallOptions = { signal: aborted, lane: input.lane };
           const result = await runContactSyncSteps(
             input,
             {
@@ -349,7 +353,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 if (err instanceof CancelledFailure) throw err;
                 // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
                 const message = err instanceof Error ? err.message : String(err);
-                const details: OfflineRunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
+                const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
                 Context.current().heartbeat(details); // the next attempt reads it
                 throw ApplicationFailure.create({ message, type: failureType(err) ?? 'HubSpotUnavailable', details: [details], ...(err instanceof Error ? { cause: err } : {}) });
               },
@@ -362,7 +366,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           );
           return { ...result, ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}) };
         },
-        undefined,
+        input.deadlineMs,
         () => progress,
       );
     },

@@ -46,7 +46,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
 import { actionConfigSchema } from '../src/action/config';
@@ -61,6 +61,7 @@ import { flag, has, num, printedHelp, runMain } from './rig/options';
 import { pool } from './rig/pool';
 import { percentile, progressWith } from './rig/report';
 import type { NoopActivities } from './rig/noop-workflow';
+import { NoopWorker } from './rig/noop-worker';
 import { bundle, startBenchServer } from './rig/temporal';
 import { timeByWorkflow, type TimeByWorkflow } from './rig/timing';
 
@@ -477,14 +478,13 @@ async function workflowLayer(): Promise<Figures> {
           if (input.kind === 'offline') offlineDone.set(input.conversationId, performance.now());
         },
       };
-      const noopWorker = await Worker.create({
+      const noopWorker = await NoopWorker.create({
         connection: server.nativeConnection,
         namespace: server.namespace,
         taskQueue: noopTaskQueue,
         workflowBundle: noopBundle,
         activities,
-        maxCachedWorkflows: cache,
-        maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
+        tuning: { maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS },
       });
       const run = `n${stamp}`;
       let campaign = 0;

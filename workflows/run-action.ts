@@ -1,14 +1,13 @@
-// One run of the "HubSpot: create or update contact" action, orchestrated from the workflow. The run's
-// logic (look up, decide with planContactSync, write the contact, write the note) is
-// src/action/run.ts; this file says where its steps run:
-//  - in conversation: each step is an activity on the agent's task queue, first in priority, within one
-//    budget, actionTimeoutMs, for the whole run (retries included), so the agent has its outcome in time
-//    whatever HubSpot does;
-//  - offline (after the end, follow-ups, operator retries): the whole run is one activity, at the
-//    offline priority and fair between HubSpot accounts, retried for the offline retry window (patch
-//    offline-run-one-activity; earlier histories ran each step as an activity, and replay that way).
+// One run of the "HubSpot: create or update contact" action, from the workflow. The run's logic (look
+// up, decide with planContactSync, write the contact, write the note) is src/action/run.ts; the whole
+// run is one activity (patch run-one-activity; earlier histories ran each step as an activity, and
+// replay that way), and this file says where and how it runs:
+//  - in conversation: on the agent's lane, first in priority, within one budget, actionTimeoutMs, for
+//    the whole run (retries included), so the agent has its outcome in time whatever HubSpot does;
+//  - offline (after the end, follow-ups, operator retries): on the offline lane, last in priority and
+//    fair between HubSpot accounts, retried for the offline retry window.
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
-import type { ContactSyncActivities, OfflineRunProgress } from '../activities';
+import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
 import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
@@ -37,10 +36,10 @@ export interface RunActionInput {
 export type RunActionResult = ContactSyncResult;
 
 /**
- * Offline runs are one activity: one activity task and one workflow task per synced conversation
- * instead of three of each. Histories without the marker ran (and replay) each step as an activity.
+ * A run is one activity: one activity task and one workflow task per run instead of three of each.
+ * Histories without the marker ran (and replay) each step as an activity.
  */
-const OFFLINE_ONE_ACTIVITY_PATCH = 'offline-run-one-activity';
+const ONE_ACTIVITY_PATCH = 'run-one-activity';
 
 /** Below this much budget an activity is not started: its answer could not arrive in time. */
 const MIN_STEP_MS = 100;
@@ -94,7 +93,7 @@ export function failureReason(err: unknown, mode: RunActionInput['mode']): strin
 const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict';
 
 export async function runContactSync(input: RunActionInput): Promise<RunActionResult> {
-  if (input.mode === 'offline' && patched(OFFLINE_ONE_ACTIVITY_PATCH)) return runOffline(input);
+  if (patched(ONE_ACTIVITY_PATCH)) return runAsOneActivity(input);
   const accountId = input.config.hubspotAccountId;
   const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
@@ -134,11 +133,15 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   return runContactSyncSteps(input, steps);
 }
 
-/** The offline run in one activity; a run that fails for good still says what it may have sent. */
-async function runOffline(input: RunActionInput): Promise<RunActionResult> {
+/** The run in one activity; a run that fails for good still says what it may have sent. */
+async function runAsOneActivity(input: RunActionInput): Promise<RunActionResult> {
   const { config } = input;
+  const agent = input.mode === 'in-conversation';
+  if (agent && (input.deadlineMs ?? Infinity) - Date.now() < MIN_STEP_MS) {
+    return { result: 'failed', propertiesWritten: [], reason: "The in-conversation action's time budget ran out before the run started", accountLabel: 'unknown' };
+  }
   try {
-    return await offlineActivities(input).runOfflineContactSync.executeWithOptions({ summary: `offline sync · action ${config.id} · account ${config.hubspotAccountId}` }, [
+    return await activities(input).runContactSync.executeWithOptions({ summary: `${agent ? 'in-conversation run' : 'offline sync'} · action ${config.id} · account ${config.hubspotAccountId}` }, [
       {
         config,
         workspaceId: input.workspaceId,
@@ -148,22 +151,24 @@ async function runOffline(input: RunActionInput): Promise<RunActionResult> {
         knownNoteIds: input.knownNoteIds,
         mayHaveWritten: input.mayHaveWritten,
         timestamp: input.timestamp,
+        lane: agent ? 'agent' : 'offline',
+        ...(agent && input.deadlineMs !== undefined ? { deadlineMs: input.deadlineMs } : {}),
       },
     ]);
   } catch (err) {
     const progress = progressOf(err);
     // Every write of a run that never answered may still land: all of them count as unanswered.
     const sent = progress?.sent ? { ...progress.sent, contactUncertain: Object.keys(progress.sent.properties).length > 0 || progress.sent.contactUncertain, noteUncertain: progress.sent.noteBodyHash !== undefined } : undefined;
-    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, 'offline'), accountLabel: progress?.accountLabel ?? 'unknown', ...(sent ? { sent } : {}) };
+    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel: progress?.accountLabel ?? 'unknown', ...(sent ? { sent } : {}) };
   }
 }
 
-/** What a failed offline run had sent: its last failure's details, or its last heartbeat when it timed out. */
-function progressOf(err: unknown): OfflineRunProgress | undefined {
+/** What a failed run had sent: its last failure's details, or its last heartbeat when it timed out. */
+function progressOf(err: unknown): RunProgress | undefined {
   if (!(err instanceof ActivityFailure)) return undefined;
   const cause = err.cause;
   const details = cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined;
   if (!details || typeof details !== 'object') return undefined;
-  const p = details as OfflineRunProgress;
+  const p = details as RunProgress;
   return typeof p.accountLabel === 'string' ? p : undefined;
 }

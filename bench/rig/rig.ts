@@ -6,10 +6,11 @@
 // name, signals, resettable timer and runAction update, one no-op activity; task queue bench-noop, its
 // own bundle). Both are driven by the platform client (src/platform/client.ts). Also here: the HubSpot
 // calls the emulator counted, its added latency, and the worker runtime's warnings.
+import { NoopWorker } from './noop-worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker as ThreadWorker } from 'node:worker_threads';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, makeTelemetryFilterString, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts } from '../../src/hubspot/accounts';
 import { ConversationClient, type ConversationRef } from '../../src/platform/client';
@@ -37,7 +38,7 @@ export const SEEDS: EmulatorAccountSeed[] = ACCOUNTS.map((accountId, i) => ({
 }));
 
 /** The real worker is a ConversationWorker (its workflows and the agent's lane); the no-op one an SDK worker. */
-export type BenchWorker = Worker | ConversationWorker;
+export type BenchWorker = NoopWorker | ConversationWorker;
 
 export interface Rig {
   server: BenchServer;
@@ -96,7 +97,7 @@ function createWorker(rig: Pick<Rig, 'server' | 'hubspot' | 'bundles'>, kind: Ki
       workflowBundle: rig.bundles.real,
     });
   }
-  return Worker.create({
+  return NoopWorker.create({
     connection: rig.server.nativeConnection,
     namespace: rig.server.namespace,
     taskQueue: QUEUE.noop,
