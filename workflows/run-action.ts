@@ -11,7 +11,7 @@ import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutF
 import type { ContactSyncActivities, OfflineRunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
-import { agentTaskQueue, offlinePriority, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
+import { agentTaskQueue, offlinePriority, TASK_PRIORITY, type CallDetails, type Channel, type FieldValues } from '../src/platform/definitions';
 
 export type { SentWrites };
 
@@ -28,6 +28,12 @@ export interface RunActionInput {
   mayHaveWritten: boolean;
   /** ISO time used as the note's hs_timestamp. */
   timestamp: string;
+  /** With the action's logAs: a note, a Call or a Communication. */
+  channel?: Channel;
+  /** Voice: the call's details (callEnded). */
+  call?: CallDetails;
+  /** The conversation in the platform: the note links to it. */
+  conversationUrl?: string;
   mode: 'in-conversation' | 'offline';
   /** In conversation: the workflow time by which the run must have its outcome. Offline: the retry window. */
   deadlineMs?: number;
@@ -121,6 +127,9 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
             mayHaveWritten: input.mayHaveWritten,
             summary: note.summary,
             timestamp: input.timestamp,
+            // A note is the default: its step carries no record.
+            ...(note.record.object !== 'notes' ? { record: note.record } : {}),
+            provenance: note.provenance,
             lane,
             deadlineMs: input.deadlineMs,
           },
@@ -146,6 +155,9 @@ async function runOffline(input: RunActionInput): Promise<RunActionResult> {
         knownNoteIds: input.knownNoteIds,
         mayHaveWritten: input.mayHaveWritten,
         timestamp: input.timestamp,
+        ...(input.channel ? { channel: input.channel } : {}),
+        ...(input.call ? { call: input.call } : {}),
+        ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
       },
     ]);
   } catch (err) {
