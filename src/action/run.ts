@@ -6,8 +6,7 @@
 import type { ActionConfig } from './config';
 import { valueHash } from './hash';
 import { renderSummaryNote, type NoteProvenance } from './note';
-import { timelineRecordFor, type TimelineObject, type TimelineRecord } from './timeline';
-import type { CallDetails, Channel } from '../platform/definitions';
+import { timelineRecordFor, type CallDetails, type Channel, type TimelineObject, type TimelineRecord } from './timeline';
 import type { CurrentValue } from './write-rules';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type ContactWrite, type SyncOutcome } from './plan';
 

@@ -3,7 +3,20 @@
 // WhatsApp, SMS or LinkedIn conversation (docs/CONTACT_SYNC.md, "Engagements"). Web chat has no HubSpot
 // channel type: it stays a note. Imported by workflow code: pure.
 import type { ActionConfig } from './config';
-import type { CallDetails, Channel } from '../platform/definitions';
+
+/** The channels a conversation may be on (the platform contract's `channel`). */
+export type Channel = 'chat' | 'whatsapp' | 'sms' | 'linkedin' | 'voice';
+
+/** The call of a voice conversation, as the platform reports it with callEnded. No personal data: no phone numbers. */
+export interface CallDetails {
+  direction: 'inbound' | 'outbound';
+  /** How long the call lasted. */
+  durationMs?: number;
+  /** How the call ended; default completed. */
+  status?: 'completed' | 'no-answer' | 'busy' | 'failed' | 'canceled';
+  /** Where the platform keeps the recording (https). */
+  recordingUrl?: string;
+}
 
 /** The HubSpot object a run's timeline record is (its CRM object type name). */
 export type TimelineObject = 'notes' | 'calls' | 'communications';

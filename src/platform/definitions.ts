@@ -8,6 +8,7 @@ import type { Priority } from '@temporalio/common';
 import type { ActionConfig, ActionConfigInput } from '../action/config';
 import { fnv64Hex } from '../action/hash';
 import type { SyncOutcome } from '../action/plan';
+import type { CallDetails, Channel as TimelineChannel } from '../action/timeline';
 
 export const WORKFLOW_TYPE = 'conversationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
@@ -81,7 +82,7 @@ export interface WorkspaceScoped {
   workspaceId?: string;
 }
 
-export type Channel = 'chat' | 'whatsapp' | 'sms' | 'linkedin' | 'voice';
+export type Channel = TimelineChannel;
 /** Every channel a conversation may be on (the workflow's own check of its input reads it). */
 export const CHANNELS: readonly Channel[] = ['chat', 'whatsapp', 'sms', 'linkedin', 'voice'];
 export const isVoice = (channel: Channel): boolean => channel === 'voice';
@@ -127,16 +128,8 @@ export interface CallEnded extends WorkspaceScoped {
   call?: CallDetails;
 }
 
-/** The call of a voice conversation, as the platform reports it with callEnded. No personal data: no phone numbers. */
-export interface CallDetails {
-  direction: 'inbound' | 'outbound';
-  /** How long the call lasted. */
-  durationMs?: number;
-  /** How the call ended; default completed. */
-  status?: 'completed' | 'no-answer' | 'busy' | 'failed' | 'canceled';
-  /** Where the platform keeps the recording (https). */
-  recordingUrl?: string;
-}
+/** The call of a voice conversation (callEnded): direction, duration, status, recording link. */
+export type { CallDetails };
 export interface RunActionRequest extends WorkspaceScoped {
   actionId: string;
   fields?: FieldValues;
