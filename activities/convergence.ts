@@ -8,7 +8,8 @@
 import { Context, log } from '@temporalio/activity';
 import { duplicateNotes, judgeValue, newestFirst, type ContactCheckResult, type ContactExpectation, type PropertyVersion } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
-import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { CallOptions, EngagementObject, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import { bodyProperty } from '../src/action/timeline';
 import { heartbeating } from './index';
 
 /** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
@@ -55,7 +56,7 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
     call,
   );
   const live = checks.filter((c) => byId.has(c.contactId));
-  const withNotes = live.filter((c) => c.notes.length > 0);
+  const withNotes = live.filter((c) => c.notes.some((n) => !n.object));
   const noteIdsOf = withNotes.length ? await account.noteIdsOfContacts([...new Set(withNotes.map((c) => byId.get(c.contactId)!.id))], call) : new Map<string, string[]>();
   const candidates = [...new Set(withNotes.flatMap((c) => [...(noteIdsOf.get(byId.get(c.contactId)!.id) ?? [])].sort(newestFirst).slice(0, NOTE_CANDIDATES)))];
   const bodies = new Map((candidates.length ? await account.readNotesWithHistory(candidates, false, call) : []).map((n) => [n.id, n.properties.hs_note_body ?? '']));
@@ -73,7 +74,8 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
 
     // ---- notes: exactly one per (conversation, action) on the contact, with the newest content ----
     const onContact = (noteIdsOf.get(contact.id) ?? []).filter((id) => bodies.has(id)).map((id) => ({ id, body: bodies.get(id)! }));
-    for (const note of check.notes) {
+    for (const note of check.notes.filter((n) => n.object)) await checkEngagement(account, contact.id, note, result, call, ours);
+    for (const note of check.notes.filter((n) => !n.object)) {
       const { keep, archive } = duplicateNotes(onContact, note.reference, note.noteId);
       for (const id of archive) {
         await account.archiveNote(id, call);
@@ -111,4 +113,36 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
     result.uncertain = retried && (result.archivedNotes.length > 0 || result.rewritten.length > 0 || result.rewrittenNotes.length > 0);
   }
   return results;
+}
+
+/**
+ * The note check for an action that logs engagements: exactly one Call (or Communication) of the
+ * (conversation, action) on the contact, with the newest content. Reads that contact's engagements of
+ * that kind (associations, then bodies by id); archives duplicates a late create left; writes the body
+ * again when a late update of ours overwrote it.
+ */
+async function checkEngagement(account: HubSpotAccount, contactId: string, note: ContactExpectation['notes'][number], result: ContactCheckResult, call: CallOptions, ours: (v: PropertyVersion) => boolean): Promise<void> {
+  const object: EngagementObject = note.object!;
+  const body = bodyProperty(object);
+  const ids = (await account.engagementIdsOfContact(object, contactId, call)).sort(newestFirst).slice(0, NOTE_CANDIDATES);
+  const read = ids.length ? await account.readEngagements(object, ids, false, call) : [];
+  const bodies = new Map(read.map((e) => [e.id, e.properties[body] ?? '']));
+  const { keep, archive } = duplicateNotes(read.map((e) => ({ id: e.id, body: bodies.get(e.id)! })), note.reference, note.noteId);
+  for (const id of archive) {
+    await account.archiveEngagement(object, id, call);
+    result.archivedNotes.push(id);
+    log.warn('Convergence: archived a duplicate engagement written by a late request', { accountId: account.id, contactId, object, id, keptId: keep });
+  }
+  if (!keep) return;
+  result.keptNotes[note.actionId] = keep;
+  if (keep !== note.noteId || !note.bodyHash || valueHash(bodies.get(keep)!) === note.bodyHash) return;
+  const [withHistory] = await account.readEngagements(object, [keep], true, call);
+  const judged = judgeValue(withHistory?.properties[body], withHistory?.history[body] ?? [], note.bodyHash, note.uncertainBodies, ours);
+  if (judged.verdict === 'write-again') {
+    await account.updateEngagement(object, keep, { [body]: judged.value }, call);
+    result.rewrittenNotes.push(note.actionId);
+    log.warn('Convergence: wrote an engagement body again that a late request of ours had overwritten', { accountId: account.id, object, id: keep });
+  } else if (judged.verdict === 'leave') {
+    result.leftAlone.push({ property: body, why: judged.why });
+  }
 }

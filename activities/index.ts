@@ -11,12 +11,13 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
-import { noteReference, renderSummaryNote } from '../src/action/note';
+import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
+import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncRun, type LookupResult, type SentWrites } from '../src/action/run';
 import { propertiesToRead, setBySomeoneElse, type CurrentValue } from '../src/action/write-rules';
 import type { AccountDirectory } from '../src/hubspot/directory';
-import type { CallOptions, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { CallOptions, EngagementObject, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
 import type { PropertyVersion } from '../src/action/convergence';
 
 /** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
@@ -113,6 +114,10 @@ export interface SummaryNoteInput {
   mayHaveWritten: boolean;
   summary: string;
   timestamp: string;
+  /** What the summary is logged as; absent (runs scheduled before engagements): a note. */
+  record?: TimelineRecord;
+  /** Which action wrote it and when, and the conversation's link; absent (runs scheduled before): the body has no such line. */
+  provenance?: NoteProvenance;
   lane?: Lane;
   /** In conversation: when the run's budget ends (workflow time). */
   deadlineMs?: number;
@@ -250,7 +255,9 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
   async function writeNote(input: SummaryNoteInput, call: CallOptions, retried: boolean): Promise<NoteResult> {
     const uncertain = retried ? { uncertain: true as const } : {};
     const account = await hubspot.get(input.accountId);
-    const body = renderSummaryNote(input.summary, input.conversationKey);
+    const body = renderSummaryNote(input.summary, input.conversationKey, input.provenance);
+    const record = input.record;
+    if (record && record.object !== 'notes') return writeEngagement(account, input, record, body, call, retried);
     // A contact this run created has no notes yet; otherwise known notes are checked against the
     // contact, and after a failed attempt or run a lost create is looked for.
     const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
@@ -276,6 +283,47 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     }
     const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, call);
     log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
+    return { noteId: created.id, created: true, ...uncertain };
+  }
+
+  /**
+   * The note's twin for an action that logs engagements: one Call or Communication per (conversation,
+   * action, contact), created once and then updated in place (its body, and a Call's details that came
+   * since), found again after a lost answer through the contact's associations and the body's reference
+   * line, never through search.
+   */
+  async function writeEngagement(account: HubSpotAccount, input: SummaryNoteInput, record: Exclude<TimelineRecord, { object: 'notes' }>, body: string, call: CallOptions, retried: boolean): Promise<NoteResult> {
+    const uncertain = retried ? { uncertain: true as const } : {};
+    const object: EngagementObject = record.object;
+    const what = object === 'calls' ? 'Call' : 'Communication';
+    const properties = timelineProperties(record, body, input.timestamp, input.provenance?.actionName ?? 'the contact-sync action');
+    const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
+    if (mustLook) {
+      const onContact = await account.engagementIdsOfContact(object, input.contactId, call);
+      const attached = new Set(onContact);
+      let reuse = [...input.knownNoteIds].reverse().find((id) => attached.has(id));
+      if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
+        const reference = noteReference(input.conversationKey);
+        const skip = new Set(input.knownNoteIds);
+        const candidates = onContact.filter((id) => !skip.has(id)).sort(newestFirst).slice(0, LOST_NOTE_CANDIDATES);
+        const read = candidates.length ? await account.readEngagements(object, candidates, false, call) : [];
+        reuse = read.filter((e) => e.properties[bodyProperty(object)]?.includes(reference)).map((e) => e.id).sort(newestFirst)[0];
+      }
+      if (reuse) {
+        try {
+          // The timeline keeps the first run's time: an update moves nothing on it.
+          const { hs_timestamp: _kept, ...update } = properties;
+          await account.updateEngagement(object, reuse, update, call);
+          log.info(`Summary ${what} updated`, { accountId: account.id, id: reuse, contactId: input.contactId });
+          return { noteId: reuse, created: false, ...uncertain };
+        } catch (err) {
+          if (failureType(err) !== 'HubSpotNotFound') throw err;
+          log.warn(`The summary ${what} was deleted meanwhile; writing a new one`, { accountId: account.id, id: reuse });
+        }
+      }
+    }
+    const created = await account.createEngagement(object, properties, input.contactId, call);
+    log.info(`Summary ${what} created`, { accountId: account.id, id: created.id, contactId: input.contactId });
     return { noteId: created.id, created: true, ...uncertain };
   }
 
@@ -343,6 +391,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                     mayHaveWritten: input.mayHaveWritten,
                     summary: note.summary,
                     timestamp: input.timestamp,
+                    record: note.record,
+                    provenance: note.provenance,
                   },
                   call,
                   retried,

@@ -29,6 +29,8 @@ interface TableRow {
   docFirst: number;
   docLater: number | undefined;
   expect: string;
+  /** An action that logs engagements (logAs engagement): a voice conversation (a Call) or a WhatsApp one (a Communication). */
+  engagement?: 'voice' | 'whatsapp';
 }
 const SPEC_ROWS: TableRow[] = [
   { name: 'email missing or invalid', existing: false, rules: { allowCreate: true, allowUpdateExisting: true }, email: false, summary: true, docFirst: 0, docLater: 0, expect: 'skipped' },
@@ -39,6 +41,10 @@ const SPEC_ROWS: TableRow[] = [
   { name: 'found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated' },
   { name: 'found, update not allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: true, docFirst: 2, docLater: 3, expect: 'note_only' },
   { name: 'found, update not allowed, no summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: false, docFirst: 1, docLater: 1, expect: 'skipped' },
+  // Engagements (docs/CONTACT_SYNC.md, "Engagements"): the Call or Communication takes the note's place, call for call.
+  { name: 'engagements, voice (Call): not found, allowCreate ON, summary', existing: false, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: true, docFirst: 3, docLater: undefined, expect: 'created', engagement: 'voice' },
+  { name: 'engagements, voice (Call): found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated', engagement: 'voice' },
+  { name: 'engagements, WhatsApp (Communication): found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated', engagement: 'whatsapp' },
 ];
 
 const SHORT: Record<string, string> = {
@@ -48,6 +54,12 @@ const SHORT: Record<string, string> = {
   'notes.search': 'note search',
   'notes.create': 'note create',
   'notes.update': 'note update',
+  'calls.create': 'call create',
+  'calls.update': 'call update',
+  'communications.create': 'communication create',
+  'communications.update': 'communication update',
+  'associations.calls.batchRead': 'contact calls',
+  'associations.communications.batchRead': 'contact communications',
   'properties.list': 'properties',
 };
 const describeCounts = (d: Record<string, number>, k: number) =>
@@ -70,11 +82,12 @@ async function scenarioCalls(rig: Rig): Promise<void> {
         const email = `${run}.${i}@bench.example`;
         if (row.existing) rig.emulator.addContact('calls', { email, firstname: 'Original', phone: '+1 555 0100' });
         const fields: Record<string, string> = row.email ? { email, first_name: `New${i}` } : { first_name: `New${i}` };
+        const base = action(offline ? 'offline' : 'live', 'calls', row.rules, offline);
         const conversation: Conversation = {
           conversationId: run,
           workspaceId: BENCH_WORKSPACE,
-          channel: 'chat',
-          actions: [action(offline ? 'offline' : 'live', 'calls', row.rules, offline)],
+          channel: row.engagement ?? 'chat',
+          actions: [row.engagement ? { ...base, logAs: 'engagement' } : base],
           options: { inactivityTimeoutMs: offline ? TIMER_MS : 3_600_000, retentionMs: 1 },
         };
         return { conversation, fields, summary: row.summary ? `Summary ${i}: wants a demo.` : undefined };
@@ -86,6 +99,7 @@ async function scenarioCalls(rig: Rig): Promise<void> {
       offline.map(async (o) => {
         await platform.recordMessage(o.conversation, { from: 'customer', fields: o.fields });
         if (o.summary) await platform.updateFields(o.conversation, { summary: o.summary });
+        if (o.conversation.channel === 'voice') await platform.endCall(o.conversation, { call: { direction: 'inbound', durationMs: 90_000 } });
         const r = await platform.result(o.conversation);
         return r.outcomes.offline?.at(-1)?.result;
       }),

@@ -5,6 +5,7 @@
 // Properties, Property Validations); src/hubspot/spec-shapes.ts states them and
 // test/hubspot-conformance.test.ts holds these answers to them.
 import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, MAX_VALUE_LENGTH, NOTE_PROPERTIES } from './properties';
+import { engagementAssociationRoute, engagementRoute, engagementsFollowContact, isEngagementObject } from './engagements';
 import type { AccountState, PropertyValidationRule, StoredNote, StoredObject, WriteSource } from './store';
 
 /** The date version of HubSpot's APIs the emulator serves beside the legacy v3/v4 paths. */
@@ -54,12 +55,12 @@ export interface Ctx {
   apiVersion?: string;
 }
 
-const READ = 'crm.objects.contacts.read';
-const WRITE = 'crm.objects.contacts.write';
+export const READ = 'crm.objects.contacts.read';
+export const WRITE = 'crm.objects.contacts.write';
 const SCHEMA = 'crm.schemas.contacts.read';
 
-type Handler = (a: AccountState, c: Ctx) => Reply;
-function route(operation: string, scope: string, apiVersion: string, handle: Handler, extra: { search?: boolean } = {}): Route {
+export type Handler = (a: AccountState, c: Ctx) => Reply;
+export function route(operation: string, scope: string, apiVersion: string, handle: Handler, extra: { search?: boolean } = {}): Route {
   return { operation, scope, apiVersion, write: scope === WRITE, ...extra, handle: (a, c) => handle(a, { ...c, apiVersion }) };
 }
 
@@ -111,6 +112,7 @@ function objectRoute(method: string, type: string | undefined, rest: string[], v
     // declare it (2026-03 and v4 do); its batch read (…/associations/2026-09/contacts/notes/batch/read) is the way.
     return undefined;
   }
+  if (isEngagementObject(type)) return engagementRoute(method, type, rest, v);
   if (type === 'notes' || type === '0-46') {
     if (rest.length === 0 && method === 'POST') return route('notes.create', WRITE, v, createNote);
     if (rest.length === 1 && rest[0] === 'search' && method === 'POST') return route('notes.search', READ, v, (a, c) => search(a, c, 'notes'), { search: true });
@@ -146,6 +148,10 @@ function associationRoute(method: string, rest: string[], v: string): Route | un
   if (method === 'POST' && isContacts(rest[0]) && rest[1] === 'notes' && rest[2] === 'batch' && rest[3] === 'read' && rest.length === 4) {
     return route('associations.batchRead', READ, v, batchReadNoteAssociations);
   }
+  // POST …/associations/contacts/{calls,communications}/batch/read
+  if (method === 'POST' && isContacts(rest[0]) && isEngagementObject(rest[1]) && rest[2] === 'batch' && rest[3] === 'read' && rest.length === 4) {
+    return engagementAssociationRoute(rest[1], v);
+  }
   return undefined;
 }
 
@@ -161,7 +167,7 @@ function validationRoute(method: string, type: string | undefined, rest: string[
 
 // ---- validation ---------------------------------------------------------------------------------
 
-interface Problem {
+export interface Problem {
   name: string;
   error: string;
   message: string;
@@ -172,14 +178,14 @@ interface Problem {
  * HubSpot's 400 for property problems: every problem in the message ("Property values were not
  * valid: [...]") and in `errors[]` with its code and the property it concerns.
  */
-function refuse(problems: Problem[]): HttpError {
+export function refuse(problems: Problem[]): HttpError {
   const list = problems.map((p) => ({ isValid: false, message: p.message, error: p.error, name: p.name }));
   return new HttpError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(list)}`, {
     errors: problems.map((p) => ({ message: p.message, code: p.error, context: { propertyName: [p.name], ...p.context } })),
   });
 }
 
-function tooLong(name: string, value: string): Problem | undefined {
+export function tooLong(name: string, value: string): Problem | undefined {
   if (value.length <= MAX_VALUE_LENGTH) return undefined;
   return { name, error: 'MAX_LENGTH_EXCEEDED', message: `The value of "${name}" is ${value.length} characters long; HubSpot stores at most ${MAX_VALUE_LENGTH}.` };
 }
@@ -324,12 +330,12 @@ function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: Sto
 
 // ---- contacts -----------------------------------------------------------------------------------
 
-function requestedProperties(query: URLSearchParams | string[] | undefined, defaults: string[]): string[] {
+export function requestedProperties(query: URLSearchParams | string[] | undefined, defaults: string[]): string[] {
   const asked = Array.isArray(query) ? query : (query?.getAll('properties') ?? []).flatMap((p) => p.split(','));
   return [...new Set([...defaults, ...asked.map((s) => s.trim()).filter(Boolean)])];
 }
 
-function view(obj: StoredObject, props: string[]): Json {
+export function view(obj: StoredObject, props: string[]): Json {
   const properties: Record<string, string | null> = {};
   for (const p of props) properties[p] = obj.properties[p] ?? null;
   const out: Json = { id: obj.id, properties, createdAt: obj.createdAt, updatedAt: obj.updatedAt, archived: obj.archived };
@@ -338,21 +344,21 @@ function view(obj: StoredObject, props: string[]): Json {
 }
 
 /** The names a read asks history for: `propertiesWithHistory` (query, comma separated, or the body's list). */
-function historyNames(q: URLSearchParams | unknown): string[] {
+export function historyNames(q: URLSearchParams | unknown): string[] {
   if (q instanceof URLSearchParams) return q.getAll('propertiesWithHistory').flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean);
   return Array.isArray(q) ? q.filter((n): n is string => typeof n === 'string' && n.length > 0) : [];
 }
 
 /** A record's view with `propertiesWithHistory` for the asked names that have versions (others are ignored, as HubSpot does). */
-function viewWithHistory(a: AccountState, obj: StoredObject, props: string[], names: string[]): Json {
+export function viewWithHistory(a: AccountState, obj: StoredObject, props: string[], names: string[]): Json {
   const out = view(obj, props);
   if (names.length) out.propertiesWithHistory = a.versions(obj.id, names);
   return out;
 }
 
-const appOf = (c: Ctx): WriteSource => ({ appId: c.appId });
+export const appOf = (c: Ctx): WriteSource => ({ appId: c.appId });
 
-const writtenView = (obj: StoredObject, props: Record<string, string>, defaults = DEFAULT_CONTACT_PROPERTIES) => view(obj, [...new Set([...defaults, ...Object.keys(props)])]);
+export const writtenView = (obj: StoredObject, props: Record<string, string>, defaults = DEFAULT_CONTACT_PROPERTIES) => view(obj, [...new Set([...defaults, ...Object.keys(props)])]);
 
 /** A live contact by record id (following merges), email, or another unique property. */
 function findContact(a: AccountState, id: string, idProperty: string | null): StoredObject | undefined {
@@ -366,7 +372,7 @@ function findContact(a: AccountState, id: string, idProperty: string | null): St
   return a.contacts.get(a.resolveContactId(id));
 }
 
-function notFound(what = 'resource'): HttpError {
+export function notFound(what = 'resource'): HttpError {
   return new HttpError(404, 'OBJECT_NOT_FOUND', `${what} not found`);
 }
 
@@ -420,7 +426,7 @@ function updateContact(a: AccountState, c: Ctx, id: string): Reply {
   return { status: 200, body: writtenView(contact, props) };
 }
 
-function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
+export function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
   const inputs = c.body.inputs;
   if (!Array.isArray(inputs)) throw new HttpError(400, 'VALIDATION_ERROR', 'Invalid input JSON: inputs must be an array');
   if (inputs.length > max) throw new HttpError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${inputs.length} inputs, at most ${max}`);
@@ -432,7 +438,7 @@ function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
  * `message`, `context`, `errors` and `links` all present (the last two empty: HubSpot's batch answers
  * carry no further detail for these).
  */
-function standardError(category: string, message: string, context: Record<string, string[]>, subCategory?: string): Json {
+export function standardError(category: string, message: string, context: Record<string, string[]>, subCategory?: string): Json {
   return { status: 'error', category, ...(subCategory ? { subCategory } : {}), message, context, errors: [], links: {} };
 }
 
@@ -440,7 +446,7 @@ function standardError(category: string, message: string, context: Record<string
  * A batch answer (BatchResponseSimplePublicObject, 2026-09): `207` when some inputs failed, with one
  * OBJECT_NOT_FOUND error naming them all in `context.ids`, as HubSpot answers.
  */
-function batchReply(results: Json[], missing: string[], okStatus: number, objectType = 'CONTACT'): Reply {
+export function batchReply(results: Json[], missing: string[], okStatus: number, objectType = 'CONTACT'): Reply {
   const startedAt = iso();
   const base = { status: 'COMPLETE', results, startedAt, completedAt: iso() };
   if (!missing.length) return { status: okStatus, body: base };
@@ -547,6 +553,7 @@ export function archiveContact(a: AccountState, id: string): boolean {
   a.unindexEmails(contact);
   a.unindexUnique(contact);
   a.contacts.delete(rid);
+  engagementsFollowContact(a, rid);
   const now = iso();
   contact.archived = true;
   contact.archivedAt = now;
@@ -643,6 +650,7 @@ export function mergeContacts(a: AccountState, primaryId: string, idToMerge: str
       a.linkNote(noteId, id);
     }
     a.notesByContact.delete(oldId);
+    engagementsFollowContact(a, oldId, id);
   }
   a.searchContacts.changed(pid, undefined);
   a.searchContacts.changed(mid, undefined);

@@ -11,6 +11,8 @@ export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, Property
 export { EMULATOR_USER_ID, PROPERTY_RULE_TYPES } from './store';
 export type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 export { API_VERSION } from './crm';
+export type { EngagementObject } from './engagements';
+import type { EngagementObject } from './engagements';
 export { DEFAULT_SEARCH_LAG, type SearchLag, type SearchLagOption } from './search-index';
 
 export const DEMO_ACCOUNT: EmulatorAccountSeed = {
@@ -70,6 +72,8 @@ export interface HubSpotEmulator {
   notes(accountId: string): StoredNote[];
   /** Contacts and notes archived (deleted) since the last reset. */
   archived(accountId: string): { contacts: StoredObject[]; notes: StoredNote[] };
+  /** Live Calls or Communications, with their contact associations; `archived`: those archived since the last reset. */
+  engagements(accountId: string, object: EngagementObject, archived?: boolean): StoredNote[];
   /** Archives a contact as a person in HubSpot's UI would; false if there was none. */
   deleteContact(accountId: string, contactId: string): boolean;
   deleteNote(accountId: string, noteId: string): boolean;
@@ -145,6 +149,10 @@ export async function startHubSpotEmulator(
     faultLog: (accountId) => server.account(accountId).faultLog.map(copy),
     contacts: (accountId) => [...server.account(accountId).contacts.values()].map(copy),
     notes: (accountId) => [...server.account(accountId).notes.values()].map(copy),
+    engagements: (accountId, object, archived = false) => {
+      const a = server.account(accountId);
+      return [...(archived ? a.archivedEngagements : a.engagements)[object].values()].map(copy);
+    },
     archived: (accountId) => {
       const a = server.account(accountId);
       return { contacts: [...a.archivedContacts.values()].map(copy), notes: [...a.archivedNotes.values()].map(copy) };

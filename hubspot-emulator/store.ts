@@ -228,6 +228,9 @@ export class AccountState {
   /** Archived (deleted) records, kept for `?archived=true` reads and inspection. */
   readonly archivedContacts = new Map<string, StoredObject>();
   readonly archivedNotes = new Map<string, StoredNote>();
+  /** Calls and Communications (engagements.ts), live and archived, with their contact associations. */
+  readonly engagements = { calls: new Map<string, StoredNote>(), communications: new Map<string, StoredNote>() };
+  readonly archivedEngagements = { calls: new Map<string, StoredNote>(), communications: new Map<string, StoredNote>() };
   /** id of a merged-away contact -> the id of the record it was merged into */
   readonly mergedInto = new Map<string, string>();
   /** Property versions of contacts and notes by record id: property name -> versions, newest first. */

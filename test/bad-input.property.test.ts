@@ -102,7 +102,7 @@ const validConversationInput = fc.record(
   {
     conversationId,
     workspaceId: conversationId,
-    channel: fc.constantFrom('chat', 'whatsapp', 'voice'),
+    channel: fc.constantFrom('chat', 'whatsapp', 'sms', 'linkedin', 'voice'),
     actions: validActions,
     fields: fieldValues,
     summary,
@@ -200,7 +200,7 @@ const conversationCorruptions: Record<string, fc.Arbitrary<unknown>> = {
     fc.constantFrom('has spaces', 'a/b', '../other', 'é', 'new\nline'),
     fc.string({ minLength: 1, maxLength: 20 }).filter((s) => !/^[A-Za-z0-9._:-]+$/.test(s)),
   ),
-  channel: fc.oneof(notAString, fc.constantFrom('sms', 'Chat', 'VOICE', '', 'email')),
+  channel: fc.oneof(notAString, fc.constantFrom('fax', 'Chat', 'VOICE', '', 'email')),
   actions: fc.oneof(
     notARecord.filter((v) => !Array.isArray(v) || v.length > 0).map((v) => (Array.isArray(v) ? v.map((x) => ({ id: x })) : v)),
     validActionConfig.map((a) => [a, { ...a }]), // duplicate ids

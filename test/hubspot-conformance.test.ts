@@ -187,6 +187,37 @@ describe('notes (Notes 2026-09) and their associations (Associations 2026-09)', 
   });
 });
 
+describe('calls (Calls 2026-09), communications (Communications 2026-09) and their associations (Associations 2026-09)', () => {
+  const to = (id: string, typeId: number) => [{ to: { id }, types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeId }] }];
+
+  for (const [object, typeId, props] of [
+    ['calls', 194, { hs_call_title: 'Call', hs_call_body: 'one', hs_call_direction: 'INBOUND', hs_call_duration: '61000', hs_call_status: 'COMPLETED' }],
+    ['communications', 81, { hs_communication_body: 'one', hs_communication_channel_type: 'WHATS_APP', hs_communication_logged_from: 'CRM' }],
+  ] as const) {
+    test(`${object}: create associated with a contact, read, update, batch read, the association batch read, archive, refusals`, async () => {
+      const body = object === 'calls' ? 'hs_call_body' : 'hs_communication_body';
+      const ts = new Date().toISOString();
+      // Two contacts of this test's own: the contacts tests merge the seeded ones.
+      const contact = async (n: number) => ((await (await crm('POST', `${V}/contacts`, { properties: { email: `${object}-${n}@spec.example`, lastname: 'Spec' } })).json()) as { id: string }).id;
+      const [withOne, without] = [await contact(1), await contact(2)];
+      const created = await conforms(`${object} create 201`, await crm('POST', `${V}/${object}`, { properties: { ...props, hs_timestamp: ts }, associations: to(withOne, typeId) }), 201, simplePublicObjectShape);
+      assert.equal(created.properties[body], 'one');
+      await conforms(`${object} read 200`, await crm('GET', `${V}/${object}/${created.id}?properties=${body}`), 200, simplePublicObjectShape);
+      const updated = await conforms(`${object} update 200`, await crm('PATCH', `${V}/${object}/${created.id}`, { properties: { [body]: 'two' } }), 200, simplePublicObjectShape);
+      assert.equal(updated.properties[body], 'two');
+      const read = await conforms(`${object} batch read with an unknown id and history 207`, await crm('POST', `${V}/${object}/batch/read`, { inputs: [{ id: created.id }, { id: '999999910' }], properties: [body], propertiesWithHistory: [body] }), 207, batchResponseSimplePublicObjectShape);
+      assert.deepEqual(read.results[0]!.propertiesWithHistory?.[body]?.map((v) => v.value), ['two', 'one']);
+      const path = `/crm/associations/2026-09/contacts/${object}/batch/read`;
+      const assoc = await conforms(`${object} association batch read with a contact without any 207`, await crm('POST', path, { inputs: [{ id: withOne }, { id: without }] }), 207, batchAssociationReadShape);
+      assert.deepEqual(assoc.results[0]!.to.map((t) => String(t.toObjectId)), [created.id]);
+      await conforms(`${object} create with a value not among the options 400`, await crm('POST', `${V}/${object}`, { properties: { ...props, hs_timestamp: ts, [object === 'calls' ? 'hs_call_direction' : 'hs_communication_channel_type']: 'FAX' } }), 400, errorShape);
+      await conforms(`${object} create with the note association type 400`, await crm('POST', `${V}/${object}`, { properties: { ...props, hs_timestamp: ts }, associations: to(withOne, 202) }), 400, errorShape);
+      await conforms(`${object} archive 204`, await crm('DELETE', `${V}/${object}/${created.id}`), 204, 'no body');
+      await conforms(`${object} read of an archived id 404`, await crm('GET', `${V}/${object}/${created.id}`), 404, errorShape);
+    });
+  }
+});
+
 describe('properties (Properties 2026-09) and their validation rules (Property Validations 2026-09)', () => {
   test('list, one, unknown; every rule type one of the 27 published', async () => {
     const list = await conforms('property list 200', await crm('GET', '/crm/properties/2026-09/contacts'), 200, propertiesResponseShape);

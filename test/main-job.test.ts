@@ -97,11 +97,12 @@ describe('the main job (npm start)', () => {
       assert.equal(code, 0, out.slice(-3000));
       assert.match(out, new RegExp(`Temporal Web UI: +http://localhost:${job.ports.TEMPORAL_DEV_UI_PORT}`));
       assert.match(out, new RegExp(`HubSpot emulator at http://127\\.0\\.0\\.1:${job.ports.HUBSPOT_EMULATOR_PORT}`));
-      // The WhatsApp conversation created the contact, with its note; the call found Maria by her secondary email.
+      // The WhatsApp conversation created the contact, with a WhatsApp Communication on its timeline; the call found Maria by her secondary email.
       assert.match(out, /\[demo\] {3}outcome: created/);
       assert.match(out, /\[demo\] {5}email +alex\.morgan@example\.com/);
       assert.match(out, /\[demo\] {5}hs_object_source_id +1000001/);
-      assert.match(out, /\[demo\] {3}HubSpot note \d+: .*Team plan for 12 seats &amp; wants a demo/);
+      assert.match(out, /\[demo\] {3}HubSpot communication \d+ on the contact's timeline: .*Team plan for 12 seats &amp; wants a demo/);
+      assert.match(out, /\[demo\] {3}HubSpot call \d+ on the contact's timeline: .*renewal to March/);
       assert.match(out, /\[demo\] {3}outcome: note_only/);
       assert.match(out, /\[demo\] {5}email +maria\.garcia@example\.com/);
       assert.match(out, /\[worker\] stopped/);

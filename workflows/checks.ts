@@ -4,7 +4,7 @@
 // what a running conversation accepted when its history was recorded.
 import { FIELDS_BUDGET_BYTES, fieldValuesBytes, truncateSummary } from '../src/action/limits';
 import { fnv64Hex } from '../src/action/hash';
-import { MAX_FIELDS, type FieldValues } from '../src/platform/definitions';
+import { MAX_FIELDS, type CallDetails, type FieldValues } from '../src/platform/definitions';
 
 export interface Values {
   fields?: FieldValues;
@@ -97,7 +97,32 @@ export function checkMessageSender(raw: unknown): Checked<'customer' | 'agent'> 
 }
 
 /** A stable fingerprint of the values a run of this action would write: identical values cost no HubSpot call. */
-export function syncFingerprint(mappedFields: string[], fields: FieldValues, summary: string | undefined): string {
-  const canonical = JSON.stringify([mappedFields.map((f) => [f, fields[f] ?? null]), summary ?? null]);
+export function syncFingerprint(mappedFields: string[], fields: FieldValues, summary: string | undefined, call?: CallDetails): string {
+  const values: unknown[] = [mappedFields.map((f) => [f, fields[f] ?? null]), summary ?? null];
+  // Call details count only when given: the fingerprint of every other run is the one it always was.
+  if (call) values.push([call.direction, call.durationMs ?? null, call.status ?? null, call.recordingUrl ?? null]);
+  const canonical = JSON.stringify(values);
   return `${fnv64Hex(canonical)}:${canonical.length}`;
+}
+
+const CALL_STATUSES = ['completed', 'no-answer', 'busy', 'failed', 'canceled'];
+
+/** The call details of a callEnded signal, when it has any (the platform client validated them; loose on purpose). */
+export function checkCallDetails(raw: unknown): Checked<CallDetails | undefined> {
+  if (!isRecord(raw) || raw.call === undefined) return { ok: true, value: undefined };
+  const c = raw.call;
+  if (!isRecord(c)) return { ok: false, reason: 'call: expected an object' };
+  if (c.direction !== 'inbound' && c.direction !== 'outbound') return { ok: false, reason: 'call.direction: expected "inbound" or "outbound"' };
+  if (c.durationMs !== undefined && (typeof c.durationMs !== 'number' || !Number.isInteger(c.durationMs) || c.durationMs < 0 || c.durationMs > 24 * 3600_000)) {
+    return { ok: false, reason: 'call.durationMs: expected whole milliseconds, at most 24 hours' };
+  }
+  if (c.status !== undefined && !CALL_STATUSES.includes(c.status as string)) return { ok: false, reason: `call.status: expected one of ${CALL_STATUSES.join(', ')}` };
+  if (c.recordingUrl !== undefined && (typeof c.recordingUrl !== 'string' || !/^https:\/\/\S+$/.test(c.recordingUrl) || c.recordingUrl.length > 2_000)) {
+    return { ok: false, reason: 'call.recordingUrl: expected an https URL' };
+  }
+  const value: CallDetails = { direction: c.direction };
+  if (c.durationMs !== undefined) value.durationMs = c.durationMs as number;
+  if (c.status !== undefined) value.status = c.status as CallDetails['status'];
+  if (c.recordingUrl !== undefined) value.recordingUrl = c.recordingUrl as string;
+  return { ok: true, value };
 }

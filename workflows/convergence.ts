@@ -88,6 +88,7 @@ export class Convergence {
     if (sent.noteBodyHash) {
       const note = (c.notes[actionId] ??= { uncertainBodies: [] });
       if (sent.noteId) note.noteId = sent.noteId;
+      if (sent.noteObject) note.object = sent.noteObject;
       note.bodyHash = sent.noteBodyHash;
       if (sent.noteUncertain) remember(note.uncertainBodies, sent.noteBodyHash);
     }
@@ -111,6 +112,7 @@ export class Convergence {
     for (const [actionId, note] of Object.entries(old.notes)) {
       const mine = (now.notes[actionId] ??= { uncertainBodies: [] });
       mine.noteId ??= note.noteId;
+      if (note.object) mine.object ??= note.object;
       mine.bodyHash ??= note.bodyHash;
       for (const h of note.uncertainBodies) remember(mine.uncertainBodies, h);
     }
@@ -184,6 +186,7 @@ export class Convergence {
         actionId,
         reference: noteReference(this.deps.conversationKey(actionId)),
         ...(n.noteId ? { noteId: n.noteId } : {}),
+        ...(n.object ? { object: n.object } : {}),
         ...(n.bodyHash ? { bodyHash: n.bodyHash } : {}),
         uncertainBodies: [...n.uncertainBodies],
       })),

@@ -21,6 +21,7 @@ import { CARRIED_BUDGET_BYTES, utf8Length } from '../src/action/limits';
 import { SUMMARY_FIELD } from '../src/action/names';
 import {
   callEndedSignal,
+  CHANNELS,
   DEFAULT_OPTIONS,
   fieldsUpdatedSignal,
   isVoice,
@@ -29,6 +30,7 @@ import {
   runActionUpdate,
   stateQuery,
   type ActionRun,
+  type CallDetails,
   type CarriedState,
   type ConversationInput,
   type ConversationOptions,
@@ -42,7 +44,7 @@ import {
   type SyncStatus,
 } from '../src/platform/definitions';
 import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
-import { checkActionId, checkCallerWorkspace, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
+import { checkActionId, checkCallDetails, checkCallerWorkspace, checkMessageSender, checkValues, overBudget, syncFingerprint, type Values } from './checks';
 import { Convergence } from './convergence';
 import { runContactSync } from './run-action';
 
@@ -106,7 +108,7 @@ function knownNotesOf(carried: CarriedState['noteIds'] | undefined): Record<stri
 }
 
 async function conversationLifecycle(raw: ConversationInput): Promise<ConversationResult> {
-  if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !['chat', 'whatsapp', 'voice'].includes(raw.channel) || !Array.isArray(raw.actions)) {
+  if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !CHANNELS.includes(raw.channel) || !Array.isArray(raw.actions)) {
     // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
     throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', 'InvalidConversationInput');
   }
@@ -135,6 +137,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   let changeSeq = 0; // bumps on every accepted change of values
   let lastChangeAtMs = carried?.lastChangeAtMs ?? 0;
   let callEnded = carried?.callEnded ?? false;
+  /** Voice: the call's details (callEnded), logged on a HubSpot Call by actions that log engagements. */
+  let call: CallDetails | undefined = carried?.call;
   let endedAtMs: number | undefined = carried?.endedAtMs;
   let endReason: EndReason | null = carried?.endReason ?? null;
   let status: ConversationStatus = endedAtMs !== undefined ? 'ended' : 'active';
@@ -173,6 +177,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       config.fieldMappings.map((m) => m.astraField).filter((f) => f !== SUMMARY_FIELD),
       fields,
       summary,
+      // An action logging a Call also syncs call details that came later (no details: the fingerprint is as before).
+      config.logAs === 'engagement' ? call : undefined,
     );
   /**
    * Offline actions due to run: their last offline run used other values than the current ones, or it
@@ -309,6 +315,9 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
           knownNoteIds: (notes[config.id] ?? []).map((n) => n.noteId),
           mayHaveWritten: failedSinceLastNote(config.id),
           timestamp: iso(at),
+          channel: input.channel,
+          ...(call ? { call } : {}),
+          ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
           mode: trigger === 'in-conversation' ? 'in-conversation' : 'offline',
           deadlineMs: trigger === 'in-conversation' ? (deadlineMs ?? at + options.actionTimeoutMs) : undefined,
           retryWindowMs: options.offlineRetryWindowMs,
@@ -362,7 +371,10 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     if (!values) return;
     // A text conversation has no call: the signal and its values are refused as a whole.
     if (!voice) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
+    const details = checkCallDetails(raw);
+    if (!details.ok) return refuse('callEnded', details.reason);
     merge(values);
+    if (details.value) call = details.value;
     callEnded = true;
   });
   setHandler(
@@ -425,6 +437,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       conversationRef,
       ...(convergence.carried() ? { convergence: convergence.carried() } : {}),
       ...(callEnded ? { callEnded: true } : {}),
+      ...(call ? { call } : {}),
       ...(endedAtMs !== undefined ? { endedAtMs } : {}),
       ...(endReason ? { endReason } : {}),
     };
@@ -439,6 +452,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       conversationId: input.conversationId,
       channel: input.channel,
       ...(input.workspaceId ? { workspaceId: input.workspaceId } : {}),
+      ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
       actions: input.actions,
       options,
       carried: next,

@@ -10,7 +10,7 @@ import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutF
 import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
-import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type FieldValues } from '../src/platform/definitions';
+import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type CallDetails, type Channel, type FieldValues } from '../src/platform/definitions';
 
 export type { SentWrites };
 
@@ -27,6 +27,12 @@ export interface RunActionInput {
   mayHaveWritten: boolean;
   /** ISO time used as the note's hs_timestamp. */
   timestamp: string;
+  /** With the action's logAs: a note, a Call or a Communication. */
+  channel?: Channel;
+  /** Voice: the call's details (callEnded). */
+  call?: CallDetails;
+  /** The conversation in the platform: the note links to it. */
+  conversationUrl?: string;
   mode: 'in-conversation' | 'offline';
   /** In conversation: the workflow time by which the run must have its outcome. Offline: the retry window. */
   deadlineMs?: number;
@@ -122,6 +128,9 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
             mayHaveWritten: input.mayHaveWritten,
             summary: note.summary,
             timestamp: input.timestamp,
+            // A note is the default: its step carries no record.
+            ...(note.record.object !== 'notes' ? { record: note.record } : {}),
+            provenance: note.provenance,
             lane,
             deadlineMs: input.deadlineMs,
           },
@@ -153,6 +162,9 @@ async function runAsOneActivity(input: RunActionInput): Promise<RunActionResult>
         timestamp: input.timestamp,
         lane: agent ? 'agent' : 'offline',
         ...(agent && input.deadlineMs !== undefined ? { deadlineMs: input.deadlineMs } : {}),
+        ...(input.channel ? { channel: input.channel } : {}),
+        ...(input.call ? { call: input.call } : {}),
+        ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
       },
     ]);
   } catch (err) {

@@ -16,6 +16,18 @@ export const writeRuleSchema = z
     'How the value is written to a contact that exists: `overwrite` (default) always; `fillIfEmpty` only when HubSpot has no value; `keepPersonEdits` unless a person or another integration set the value since this system last wrote it (HubSpot\'s property history). A created contact gets every value.',
   );
 
+/** Where the summary is logged on the contact's timeline (docs/CONTACT_SYNC.md, "Engagements"). */
+export const LOG_AS = ['note', 'engagement'] as const;
+export type LogAs = (typeof LOG_AS)[number];
+
+export const logAsSchema = z
+  .enum(LOG_AS, {
+    error: (issue) => `unknown logAs ${JSON.stringify(String(issue.input)).slice(0, 60)}: the allowed values are ${LOG_AS.join(', ')}`,
+  })
+  .describe(
+    'How the conversation is logged on the contact: `note` (default) a note with the summary; `engagement` a voice conversation as a HubSpot Call, a WhatsApp, SMS or LinkedIn conversation as a Communication of that channel (web chat, which HubSpot has no channel type for, stays a note).',
+  );
+
 export const fieldMappingSchema = z
   .object({
     hubspotProperty: z.string().trim().min(1).max(100).describe('Internal name of the HubSpot contact property written, e.g. `firstname`.'),
@@ -55,6 +67,7 @@ export const actionConfigSchema = z
       .max(200)
       .refine((rows) => rows.some((r) => r.hubspotProperty.toLowerCase() === 'email'), 'a row mapping the HubSpot property `email` is required: the action does not run without it')
       .describe('Which platform field goes to which HubSpot contact property.'),
+    logAs: logAsSchema.optional(),
     customFields: z.array(customFieldSchema).max(100).default([]).describe('Platform fields created while mapping.'),
   })
   .describe('The "HubSpot: create or update contact" action, as the operator configured it.');

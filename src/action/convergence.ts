@@ -50,6 +50,8 @@ export interface NoteExpectation {
   reference: string;
   /** The note the action's last run on this contact wrote or updated, when it has one. */
   noteId?: string;
+  /** The note is a Call or a Communication (an action that logs engagements); absent: a note. */
+  object?: 'calls' | 'communications';
   /** Hash of the body that run wrote. */
   bodyHash?: string;
   /** Hashes of bodies sent in note writes whose answer never came. */

@@ -1,6 +1,8 @@
-// The summary note's body: HTML with the summary escaped, cut to HubSpot's size limit with a visible
-// marker, and a reference line that lets a retry find the note an earlier attempt wrote (HubSpot has
-// no idempotency keys). The reference is built from workflow and action ids only: no personal data.
+// The summary note's body (and a Call's or a Communication's): HTML with the summary escaped, cut to
+// HubSpot's size limit with a visible marker, a line that says which action wrote it and when, with a
+// link back to the conversation in the platform when there is one, and a reference line that lets a
+// retry find the record an earlier attempt wrote (HubSpot has no idempotency keys). Besides the summary,
+// the body holds ids, the operator's action name, a time and the platform's link: no personal data.
 // Imported by workflow code: pure.
 
 import { fnv64Hex } from './hash';
@@ -18,10 +20,30 @@ export function noteReference(conversationKey: string): string {
   return `syncref${fnv64Hex(conversationKey)}`;
 }
 
+/** What the body says about itself: the action that wrote it, when, and where the conversation is. */
+export interface NoteProvenance {
+  actionId: string;
+  actionName: string;
+  /** ISO time of the run that wrote this content. */
+  writtenAt: string;
+  /** The conversation in the platform (https, validated by the platform contract). */
+  conversationUrl?: string;
+}
+
+/** Only an https link is ever rendered (the contract validates it; this keeps a bypassing caller's value out). */
+const safeLink = (url: string | undefined) => (url && /^https:\/\/[^\s"'<>]+$/.test(url) && url.length <= 2_000 ? url : undefined);
+
+function provenanceLine(p: NoteProvenance): string {
+  const link = safeLink(p.conversationUrl);
+  const name = escapeHtml(p.actionName.slice(0, 200));
+  const id = escapeHtml(p.actionId.slice(0, 200));
+  return `Written by the action ${name} (${id}) at ${escapeHtml(p.writtenAt.slice(0, 40))}${link ? ` · <a href="${escapeHtml(link)}">Open the conversation</a>` : ''}<br>`;
+}
+
 /** The note body for a summary. Always at most NOTE_BODY_LIMIT characters. */
-export function renderSummaryNote(summary: string, conversationKey: string): string {
+export function renderSummaryNote(summary: string, conversationKey: string, provenance?: NoteProvenance): string {
   const head = '<p><strong>Conversation summary</strong></p><p>';
-  const tail = `</p><p style="color:#7c98b6;font-size:11px">Reference: ${noteReference(conversationKey)}</p>`;
+  const tail = `</p><p style="color:#7c98b6;font-size:11px">${provenance ? provenanceLine(provenance) : ''}Reference: ${noteReference(conversationKey)}</p>`;
   const budget = NOTE_BODY_LIMIT - head.length - tail.length;
   const render = (text: string) => escapeHtml(text).replace(/\r?\n/g, '<br>');
   let body = render(summary);

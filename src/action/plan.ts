@@ -23,6 +23,8 @@ export interface SyncOutcome {
   result: SyncResult;
   contactId?: string;
   noteId?: string;
+  /** The summary was logged as this engagement, noteId its id (docs/CONTACT_SYNC.md, "Engagements"). Absent: a note. */
+  loggedAs?: 'call' | 'communication';
   /** HubSpot properties written by this run. */
   propertiesWritten: string[];
   /** Mapped properties with a value that their write rule left as HubSpot holds them, and why (names only). Absent: none. */

@@ -5,7 +5,8 @@
 // conversation). No I/O of its own and no clock: the workflow bundle runs this code too.
 import type { ActionConfig } from './config';
 import { valueHash } from './hash';
-import { renderSummaryNote } from './note';
+import { renderSummaryNote, type NoteProvenance } from './note';
+import { timelineRecordFor, type CallDetails, type Channel, type TimelineObject, type TimelineRecord } from './timeline';
 import type { CurrentValue } from './write-rules';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type ContactWrite, type SyncOutcome } from './plan';
 
@@ -40,6 +41,8 @@ export interface SentWrites {
   noteId?: string;
   noteBodyHash?: string;
   noteUncertain: boolean;
+  /** The HubSpot object the note is (a Call or a Communication for an action that logs engagements); absent: a note. */
+  noteObject?: Exclude<TimelineObject, 'notes'>;
 }
 
 export interface ContactSyncRun {
@@ -54,12 +57,27 @@ export interface ContactSyncRun {
   mayHaveWritten: boolean;
   /** ISO time used as the note's hs_timestamp. */
   timestamp: string;
+  /** The conversation's channel: with the action's logAs, it says whether the summary is a note, a Call or a Communication. */
+  channel?: Channel;
+  /** Voice: the call's details (callEnded). */
+  call?: CallDetails;
+  /** The conversation in the platform: the note links to it. */
+  conversationUrl?: string;
 }
 
 export interface NoteStep {
   contactId: string;
   contactCreatedByThisRun: boolean;
   summary: string;
+  /** What the summary is logged as (a note unless the action logs engagements). */
+  record: TimelineRecord;
+  /** Which action wrote it, when, and the link to the conversation. */
+  provenance: NoteProvenance;
+}
+
+/** What the body of the run's note says about itself. */
+export function provenanceOf(config: Pick<ActionConfig, 'id' | 'name'>, input: Pick<ContactSyncRun, 'timestamp' | 'conversationUrl'>): NoteProvenance {
+  return { actionId: config.id, actionName: config.name, writtenAt: input.timestamp, ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}) };
 }
 
 /** The steps of a run, as the caller carries them out. */
@@ -164,16 +182,21 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
     }
 
     let noteId: string | undefined;
+    // The config that counts (a saved one included) says whether the summary is a note or an engagement.
+    const record = timelineRecordFor(config, input.channel, input.call);
     if (plan.note && contactId && summary !== undefined) {
-      sent.noteBodyHash = valueHash(renderSummaryNote(summary, input.conversationKey));
+      const provenance = provenanceOf(config, input);
+      sent.noteBodyHash = valueHash(renderSummaryNote(summary, input.conversationKey, provenance));
+      if (record.object !== 'notes') sent.noteObject = record.object;
       starting('note');
-      const note = await steps.writeNote({ contactId, contactCreatedByThisRun: created, summary });
+      const note = await steps.writeNote({ contactId, contactCreatedByThisRun: created, summary, record, provenance });
       writing = undefined;
       noteId = sent.noteId = note.noteId;
       sent.noteUncertain ||= note.uncertain === true;
     }
 
-    return { ...plan.outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel, sent };
+    const outcome = plan.note && record.object !== 'notes' ? engagementOutcome(plan.outcome, record.object) : plan.outcome;
+    return { ...outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel, sent };
   } catch (err) {
     // A write step that failed may have sent a write HubSpot applies later.
     if (writing === 'contact') sent.contactUncertain = true;
@@ -181,4 +204,11 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
     // A failed action never fails the conversation: it is recorded, visible, and can be retried.
     return { result: 'failed', propertiesWritten: [], reason: steps.failed(err, sent), accountLabel, sent };
   }
+}
+
+/** The plan's outcome when the summary went to a Call or a Communication: said so, in its reason too. */
+function engagementOutcome(outcome: SyncOutcome, object: 'calls' | 'communications'): SyncOutcome {
+  const loggedAs = object === 'calls' ? 'call' : 'communication';
+  const what = object === 'calls' ? 'summary logged as a HubSpot call' : 'summary logged as a HubSpot communication';
+  return { ...outcome, loggedAs, reason: outcome.reason.replace('summary note written', what).replace('only the summary note was written', `only the ${what.replace('summary logged', 'summary was logged')}`) };
 }

@@ -10,6 +10,7 @@ import { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { PropertyVersion } from '../action/convergence';
+import { bodyProperty, TO_CONTACT_ASSOCIATION, type TimelineObject } from '../action/timeline';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 import type { AccountDirectory, HubSpotConnection, LearnedRefusal, ValidationRuleRefusal } from './directory';
 import { classifyHubSpotError, errorBody, isApiException, NEEDS_RECONNECT, quotedAccountId, redact } from './errors';
@@ -80,6 +81,9 @@ export interface HubSpotAccountsOptions {
 export { NOTE_TO_CONTACT } from './batch-kinds';
 import { NOTE_TO_CONTACT } from './batch-kinds';
 const NOTE_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
+/** The engagement objects a run may log a conversation as. */
+export type EngagementObject = Exclude<TimelineObject, 'notes'>;
+const singular = (object: EngagementObject) => (object === 'calls' ? 'call' : 'communication');
 /** HubSpot's batch endpoints take at most 100 inputs. */
 const BATCH_MAX = 100;
 /** Longest wait for the directory to remember a portal rule's refusal before the failure is given. */
@@ -487,6 +491,65 @@ export class HubSpotAccount {
 
   searchNotes(request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
     return this.request('note search', 'search', async (api) => searchPage(await api.notes.search.doSearch(searchBody(request))), o);
+  }
+
+  // ---- engagements (Calls and Communications) ------------------------------------------------------
+  // Single-record calls, not batched: one engagement per synced conversation, written by actions that
+  // opt in (docs/CONTACT_SYNC.md, "Engagements"). The client's generated paths (/crm/v3/objects/calls,
+  // …/communications) go to 2026-09 through the transport, like every other call.
+
+  /** Creates a Call or a Communication associated with the contact (HUBSPOT_DEFINED 194 call to contact, 81 communication to contact). */
+  createEngagement(object: EngagementObject, properties: Record<string, string>, contactId: string, o?: CallOptions): Promise<HubSpotObject> {
+    const associations = [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TO_CONTACT_ASSOCIATION[object] }] }];
+    return this.request(`${singular(object)} create`, 'general', async (api) => toObject(await api[object].basic.create({ properties, associations })), o);
+  }
+
+  /** 404: HubSpotNotFound. */
+  updateEngagement(object: EngagementObject, id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
+    return this.request(`${singular(object)} update`, 'general', async (api) => toObject(await api[object].basic.update(id, { properties })), o);
+  }
+
+  archiveEngagement(object: EngagementObject, id: string, o?: CallOptions): Promise<void> {
+    return this.request(`${singular(object)} archive`, 'general', (api) => api[object].basic.archive(id), o);
+  }
+
+  /** Engagements by id with their body (and its history, newest first, when asked); ids HubSpot does not know are left out. */
+  readEngagements(object: EngagementObject, ids: string[], history: boolean, o?: CallOptions): Promise<HubSpotObjectWithHistory[]> {
+    const body = bodyProperty(object);
+    return this.request(
+      `${singular(object)} batch read`,
+      'general',
+      async (api) => {
+        const out: HubSpotObjectWithHistory[] = [];
+        const size = history ? HISTORY_BATCH_MAX : BATCH_MAX;
+        for (let i = 0; i < ids.length; i += size) {
+          const r = await api[object].batch.read({ inputs: ids.slice(i, i + size).map((id) => ({ id })), properties: [body, 'hs_timestamp'], propertiesWithHistory: history ? [body] : [] }, false);
+          out.push(...r.results.map(withHistory));
+        }
+        return out;
+      },
+      o,
+    );
+  }
+
+  /** The ids of the contact's Calls or Communications, read from the association itself (one page of up to 500). */
+  async engagementIdsOfContact(object: EngagementObject, contactId: string, o?: CallOptions): Promise<string[]> {
+    return (await this.engagementIdsOfContacts(object, [contactId], o)).get(contactId) ?? [];
+  }
+
+  /** The engagement ids of up to 100 contacts in one call (one page each); a contact HubSpot does not know has none. */
+  engagementIdsOfContacts(object: EngagementObject, contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
+    return this.request(
+      `contact ${object} batch read`,
+      'general',
+      async (api) => {
+        const r = await api.associations.batch.getPage('contacts', object, { inputs: contactIds.map((id) => ({ id })) });
+        const out = new Map<string, string[]>(contactIds.map((id) => [id, []]));
+        for (const row of r.results) out.set(String(row._from.id), row.to.map((t) => String(t.toObjectId)));
+        return out;
+      },
+      o,
+    );
   }
 
   // ---- associations (exact, unlike search) --------------------------------------------------------

@@ -11,12 +11,14 @@ import { z } from 'zod';
 
 const CONTACTS = 'PublicApiSpecs/CRM/Contacts/Rollouts/424/2026-09/contacts.json';
 const NOTES = 'PublicApiSpecs/CRM/Notes/Rollouts/424/2026-09/notes.json';
+const CALLS = 'PublicApiSpecs/CRM/Calls/Rollouts/424/2026-09/calls.json';
+const COMMUNICATIONS = 'PublicApiSpecs/CRM/Communications/Rollouts/424/2026-09/communications.json';
 const ASSOCIATIONS = 'PublicApiSpecs/CRM/Associations/Rollouts/130902/2026-09/associations.json';
 const PROPERTIES = 'PublicApiSpecs/CRM/Properties/Rollouts/145899/2026-09/properties.json';
 const VALIDATIONS = 'PublicApiSpecs/CRM/Property Validations/Rollouts/215885/2026-09/propertyValidations.json';
 
 /** Which spec file (and version) each exported shape follows: for messages and the docs. */
-export const SPEC_SOURCES = { CONTACTS, NOTES, ASSOCIATIONS, PROPERTIES, VALIDATIONS } as const;
+export const SPEC_SOURCES = { CONTACTS, NOTES, CALLS, COMMUNICATIONS, ASSOCIATIONS, PROPERTIES, VALIDATIONS } as const;
 
 const dateTime = z.iso.datetime({ offset: true });
 /** `{ [key]: string[] }`: the spec's `context` maps (Error, ErrorDetail, StandardError). */
@@ -88,7 +90,7 @@ export const valueWithTimestampShape = z.looseObject({
   updatedByUserId: z.number().int().optional(),
 });
 
-/** SimplePublicObject (2026-09 Contacts/Notes): `id`, `properties`, `createdAt`, `updatedAt`, `archived` required. */
+/** SimplePublicObject (2026-09 Contacts/Notes/Calls/Communications): `id`, `properties`, `createdAt`, `updatedAt`, `archived` required. */
 export const simplePublicObjectShape = z.looseObject({
   id: z.string(),
   properties: propertyValues,
@@ -116,7 +118,7 @@ export const simplePublicObjectWithAssociationsShape = simplePublicObjectShape.e
 export const simplePublicUpsertObjectShape = simplePublicObjectShape.extend({ new: z.boolean() });
 
 /**
- * BatchResponse… (2026-09 Contacts/Notes/Associations): `status` (CANCELED, COMPLETE, PENDING,
+ * BatchResponse… (2026-09 Contacts/Notes/Calls/Communications/Associations): `status` (CANCELED, COMPLETE, PENDING,
  * PROCESSING), `results`, `startedAt`, `completedAt` required; `errors` (StandardError), `numErrors`,
  * `links`, `requestedAt` optional. The 2026-09 files fold the errors into this one shape and declare
  * only 200; the 2026-03 and v3 files declare the same body as `…WithErrors` under 207, which is the

@@ -16,6 +16,8 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as contactsApi from '@hubspot/api-client/lib/codegen/crm/contacts';
 import * as notesApi from '@hubspot/api-client/lib/codegen/crm/objects/notes';
+import * as callsApi from '@hubspot/api-client/lib/codegen/crm/objects/calls';
+import * as communicationsApi from '@hubspot/api-client/lib/codegen/crm/objects/communications';
 import * as associationsApi from '@hubspot/api-client/lib/codegen/crm/associations/v4';
 import * as propertiesApi from '@hubspot/api-client/lib/codegen/crm/properties';
 import { z } from 'zod';
@@ -169,6 +171,9 @@ export class CallTransport {
 export interface HubSpotApis {
   contacts: { basic: contactsApi.BasicApi; batch: contactsApi.BatchApi; search: contactsApi.SearchApi };
   notes: { basic: notesApi.BasicApi; batch: notesApi.BatchApi; search: notesApi.SearchApi };
+  /** Engagements (an action that logs conversations as Calls and Communications). */
+  calls: { basic: callsApi.BasicApi; batch: callsApi.BatchApi };
+  communications: { basic: communicationsApi.BasicApi; batch: communicationsApi.BatchApi };
   associations: { basic: associationsApi.BasicApi; batch: associationsApi.BatchApi };
   properties: { core: propertiesApi.CoreApi };
   /** For a call with no typed method in the client: JSON in, JSON out (validated by the caller). */
@@ -191,6 +196,18 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
     const c = notesApi.createConfiguration({ baseServer: new notesApi.ServerConfiguration(base, {}), httpApi: notesApi.wrapHttpLibrary(transport), authMethods });
     return { basic: new notesApi.BasicApi(c), batch: new notesApi.BatchApi(c), search: new notesApi.SearchApi(c) };
   });
+  const calls = lazy(() => {
+    const c = callsApi.createConfiguration({ baseServer: new callsApi.ServerConfiguration(base, {}), httpApi: callsApi.wrapHttpLibrary(transport), authMethods });
+    return { basic: new callsApi.BasicApi(c), batch: new callsApi.BatchApi(c) };
+  });
+  const communications = lazy(() => {
+    const c = communicationsApi.createConfiguration({
+      baseServer: new communicationsApi.ServerConfiguration(base, {}),
+      httpApi: communicationsApi.wrapHttpLibrary(transport),
+      authMethods,
+    });
+    return { basic: new communicationsApi.BasicApi(c), batch: new communicationsApi.BatchApi(c) };
+  });
   const associations = lazy(() => {
     const c = associationsApi.createConfiguration({
       baseServer: new associationsApi.ServerConfiguration(base, {}),
@@ -209,6 +226,12 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
     },
     get notes() {
       return notes();
+    },
+    get calls() {
+      return calls();
+    },
+    get communications() {
+      return communications();
     },
     get associations() {
       return associations();

@@ -14,8 +14,21 @@ export * from './definitions';
 const isoTimestamp = z.iso.datetime({ offset: true });
 
 export const channelSchema = z
-  .enum(['chat', 'whatsapp', 'voice'])
-  .describe('Where the conversation happens. chat and whatsapp are text channels; voice is a phone call.');
+  .enum(['chat', 'whatsapp', 'sms', 'linkedin', 'voice'])
+  .describe('Where the conversation happens. chat (web chat), whatsapp, sms and linkedin are text channels; voice is a phone call.');
+
+/** A link into the platform: https only, no credentials in it. */
+export const httpsUrlSchema = z
+  .string()
+  .max(2_000)
+  .refine((v) => {
+    try {
+      const u = new URL(v);
+      return u.protocol === 'https:' && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, 'expected an https URL (no user name or password in it)');
 
 export const conversationIdSchema = z
   .string()
@@ -94,6 +107,9 @@ export const conversationInputSchema = z
       .describe('The HubSpot actions attached to the agent, snapshotted when the conversation starts.'),
     fields: fieldValuesSchema.optional(),
     summary: summarySchema.optional(),
+    conversationUrl: httpsUrlSchema
+      .optional()
+      .describe('The conversation in the platform: what actions write to HubSpot links back to it. https only; it must not carry personal data (an id, not an email).'),
     options: conversationOptionsSchema.optional(),
   })
   .strict()
@@ -117,10 +133,21 @@ export const fieldsUpdatedSchema = z
   .refine((v) => v.fields !== undefined || v.summary !== undefined, 'give fields, a summary, or both')
   .describe('New field values and/or summary. Does not restart the inactivity wait.');
 
+export const callDetailsSchema = z
+  .object({
+    direction: z.enum(['inbound', 'outbound']).describe('inbound: the customer called; outbound: the agent called the customer.'),
+    durationMs: z.number().int().min(0).max(24 * 3600_000).optional().describe('How long the call lasted, in milliseconds.'),
+    status: z.enum(['completed', 'no-answer', 'busy', 'failed', 'canceled']).optional().describe('How the call ended. Default completed.'),
+    recordingUrl: httpsUrlSchema.optional().describe('Where the platform keeps the recording (https): HubSpot shows it on the Call.'),
+  })
+  .strict()
+  .describe('The call, as the platform knows it. Logged on a HubSpot Call by actions that log engagements (logAs `engagement`). No phone numbers.');
+
 export const callEndedSchema = z
   .object({
     fields: fieldValuesSchema.optional(),
     summary: summarySchema.optional(),
+    call: callDetailsSchema.optional(),
   })
   .describe('The phone call ended (voice channel). Offline actions run right after it; a repeated callEnded costs nothing.');
 

@@ -8,6 +8,7 @@ import type { Priority } from '@temporalio/common';
 import type { ActionConfig, ActionConfigInput } from '../action/config';
 import { fnv64Hex } from '../action/hash';
 import type { SyncOutcome } from '../action/plan';
+import type { CallDetails, Channel as TimelineChannel } from '../action/timeline';
 
 export const WORKFLOW_TYPE = 'conversationWorkflow';
 export const DEFAULT_TASK_QUEUE = 'hubspot-contact-sync';
@@ -94,7 +95,9 @@ export interface WorkspaceScoped {
   workspaceId?: string;
 }
 
-export type Channel = 'chat' | 'whatsapp' | 'voice';
+export type Channel = TimelineChannel;
+/** Every channel a conversation may be on (the workflow's own check of its input reads it). */
+export const CHANNELS: readonly Channel[] = ['chat', 'whatsapp', 'sms', 'linkedin', 'voice'];
 export const isVoice = (channel: Channel): boolean => channel === 'voice';
 
 /** How many distinct fields a conversation may hold, in one signal and in all of them together. */
@@ -134,7 +137,12 @@ export interface FieldsUpdate extends WorkspaceScoped {
 export interface CallEnded extends WorkspaceScoped {
   fields?: FieldValues;
   summary?: string;
+  /** What the platform knows of the call: logged on a HubSpot Call when an action logs engagements. */
+  call?: CallDetails;
 }
+
+/** The call of a voice conversation (callEnded): direction, duration, status, recording link. */
+export type { CallDetails };
 export interface RunActionRequest extends WorkspaceScoped {
   actionId: string;
   fields?: FieldValues;
@@ -173,6 +181,8 @@ export interface CarriedState {
   failedOffline?: string[];
   /** When values last changed (workflow time): a text follow-up waits its inactivity from then. */
   lastChangeAtMs?: number;
+  /** Voice: the call's details given with callEnded. */
+  call?: CallDetails;
   /** Names this conversation's notes (with the action id): the first run id of the conversation, kept by operator retries after it completed. */
   conversationRef?: string;
   /** What the convergence checks need: per contact, hashes of what was written and of writes whose answer never came, and when a check is due. */
@@ -187,7 +197,7 @@ export interface ConvergenceContact {
   /** Property name -> hashes of values sent in writes whose answer never came. */
   uncertain: Record<string, string[]>;
   /** Per action: the note its last run wrote there, the hash of that body, and of bodies sent without an answer. */
-  notes: Record<string, { noteId?: string; bodyHash?: string; uncertainBodies: string[] }>;
+  notes: Record<string, { noteId?: string; bodyHash?: string; uncertainBodies: string[]; object?: 'calls' | 'communications' }>;
   /** When the check of this contact is due (workflow time, ms); absent: none pending. */
   dueAtMs?: number;
   /** Checks of this contact that failed in a row. */
@@ -231,6 +241,8 @@ export interface ConversationInput {
   actions: ActionConfigInput[];
   fields?: FieldValues;
   summary?: string;
+  /** The conversation in the platform (https): linked from what the actions write to HubSpot. */
+  conversationUrl?: string;
   options?: Partial<ConversationOptions>;
   /** Internal: state carried over by continue-as-new. */
   carried?: CarriedState;

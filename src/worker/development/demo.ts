@@ -1,5 +1,6 @@
 // The demo: a WhatsApp conversation and a phone call played through the platform client, then the
-// HubSpot contact and note they produced, read back through the official HubSpot client.
+// HubSpot contact and the timeline entries they produced (the action logs engagements: a WhatsApp
+// Communication and a Call), read back through the official HubSpot client.
 // It writes contacts, so it only ever runs against the HubSpot emulator.
 //   npm start                 (development: the main job plays it once the worker is up)
 //   npm run demo              (against a worker that is already running: `npm start` in another terminal)
@@ -46,6 +47,7 @@ const demoAction: ActionConfigInput = {
     { hubspotProperty: 'conversation_summary', astraField: 'summary' },
   ],
   customFields: [{ key: 'favorite_product', label: 'Favorite product', type: 'text' }],
+  logAs: 'engagement',
 };
 
 const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'favorite_product', 'conversation_summary', 'hs_object_source', 'hs_object_source_id'];
@@ -81,7 +83,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
       say(`  HubSpot contact ${contact.id}:`);
       for (const name of CONTACT_PROPERTIES) if (contact.properties[name]) say(`    ${name.padEnd(22)} ${contact.properties[name]}`);
     }
-    if (outcome.noteId) {
+    if (outcome.noteId && outcome.loggedAs) {
+      const object = outcome.loggedAs === 'call' ? 'calls' : 'communications';
+      const [record] = await hubspot.readEngagements(object, [outcome.noteId], false);
+      if (!record) throw new Error(`${outcome.loggedAs} ${outcome.noteId} is not in HubSpot`);
+      run.noteBody = record.properties[outcome.loggedAs === 'call' ? 'hs_call_body' : 'hs_communication_body'];
+      say(`  HubSpot ${outcome.loggedAs} ${record.id} on the contact's timeline: ${run.noteBody}`);
+    } else if (outcome.noteId) {
       const note = await hubspot.readNote(outcome.noteId);
       if (!note) throw new Error(`note ${outcome.noteId} is not in HubSpot`);
       run.noteBody = note.properties.hs_note_body;
@@ -105,11 +113,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   const textRun = await show(text.conversationId, await synced(text));
 
   // 2. Phone call: a customer already in HubSpot (found by a secondary email). Updating existing
-  //    contacts is not allowed by this action, so only the summary note is written.
+  //    contacts is not allowed by this action, so only the summary is logged (as a Call).
   const call: Conversation = { conversationId: `demo-call-${stamp}`, workspaceId: DEMO_WORKSPACE, channel: 'voice', actions: [demoAction] };
   say(`Phone call ${call.conversationId}: the customer is already in HubSpot; the sync runs when the call ends`);
   await platform.recordMessage(call, { from: 'customer', fields: { email: 'Maria@Garcia-Consulting.example', first_name: 'María' } });
-  await platform.endCall(call, { summary: 'Maria called to move her renewal to March. Callback requested.' });
+  await platform.endCall(call, { summary: 'Maria called to move her renewal to March. Callback requested.', call: { direction: 'inbound', durationMs: 142_000 } });
   const callRun = await show(call.conversationId, await synced(call));
 
   say(`see both conversations in the Temporal Web UI, and everything stored in the emulator at ${options.hubspotBasePath}/_emulator/accounts/${DEMO_ACCOUNT.accountId}/contacts`);
