@@ -401,8 +401,10 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
               failed: (err, sent) => {
                 if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
                 if (err instanceof CancelledFailure) throw err;
-                // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
                 const message = err instanceof Error ? err.message : String(err);
+                // The agent's budget is over (every call ends with it): no retry can answer in time.
+                if (input.lane === 'agent' && aborted.aborted) return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
+                // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
                 const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
                 Context.current().heartbeat(details); // the next attempt reads it
                 throw ApplicationFailure.create({ message, type: failureType(err) ?? 'HubSpotUnavailable', details: [details], ...(err instanceof Error ? { cause: err } : {}) });
