@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import assert from 'node:assert/strict';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
-import { startTemporalServer, temporalServerMissing, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../src/temporal-servers';
+import { serverPaths, startTemporalServer, temporalServerMissing, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION } from '../src/temporal-servers';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,3 +179,19 @@ test('docker-compose.yml deploys the server and Web UI versions the tests run, i
     }
   }
 });
+
+test(
+  "docker-compose.yml's server has fairness between HubSpot accounts on: its dynamic config file is mounted, sets matching.enableFairness, and the server's own validator accepts it",
+  { skip: skipUnless(!temporalServerMissing(), 'the compose dynamic config', temporalServerMissing() ?? '', 'install Go 1.21 or later, then npm run install-servers -- --only server') },
+  () => {
+    const root = join(__dirname, '..');
+    const compose = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
+    assert.match(compose, /DYNAMIC_CONFIG_FILE_PATH: \/etc\/temporal\/config\/dynamicconfig\/production\.yaml/);
+    assert.match(compose, /\.\/temporal-dynamic-config\.yaml:\/etc\/temporal\/config\/dynamicconfig\/production\.yaml:ro/);
+    const file = join(root, 'temporal-dynamic-config.yaml');
+    assert.match(readFileSync(file, 'utf8'), /^matching\.enableFairness:\n {2}- value: true$/m);
+    const check = spawnSync(serverPaths().server.server, ['validate-dynamic-config', file], { encoding: 'utf8' });
+    assert.equal(check.status, 0, check.stderr);
+    assert.doesNotMatch(check.stdout, /error|warning/, check.stdout);
+  },
+);

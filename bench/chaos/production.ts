@@ -106,7 +106,8 @@ export async function startProductionLike(opts: { workers: number; accounts: Emu
   let temporal: TemporalServer | undefined;
   try {
     opts.log(`PostgreSQL on ${postgres.connection.host}:${postgres.connection.port} (cluster in ${postgres.dir})`);
-    temporal = new TemporalServer({ database: { kind: 'postgres', ...postgres.connection }, searchAttributes: conversationSearchAttributes, log: opts.log });
+    // The dynamic config production runs (temporal-dynamic-config.yaml): fairness between HubSpot accounts on.
+    temporal = new TemporalServer({ database: { kind: 'postgres', ...postgres.connection }, searchAttributes: conversationSearchAttributes, dynamicConfig: { 'matching.enableFairness': true }, log: opts.log });
     await temporal.start();
 
     // The account store on the same PostgreSQL, the accounts connected in it (private-app tokens of the workspace).
