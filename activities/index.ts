@@ -11,6 +11,7 @@ import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
+import { valueHash } from '../src/action/hash';
 import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
@@ -137,6 +138,11 @@ export interface RunProgress {
   sent?: SentWrites;
   /** The contact an attempt set out to create (its answer may be lost): found again by the next attempt, it counts as created by this run. */
   createSent?: boolean;
+  /**
+   * The steps HubSpot answered, in their order: a retried attempt takes these answers instead of asking
+   * again, and repeats only the step that failed (as when each step was an activity). Hashes, never values.
+   */
+  answered?: { lookups: Array<{ emailHash: string; result: LookupResult }>; writes: Array<{ kind: string; propertiesHash: string; result: WriteResult }> };
 }
 
 /**
@@ -355,6 +361,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       const retried = attempted();
       const before = retried ? (Context.current().info.heartbeatDetails as RunProgress | undefined) : undefined;
       const progress: RunProgress = { accountLabel: before?.accountLabel ?? 'unknown', ...(before?.sent ? { sent: before.sent } : {}), ...(before?.createSent ? { createSent: true } : {}) };
+      const answered: NonNullable<RunProgress['answered']> = (progress.answered = { lookups: [], writes: [] });
+      const earlier = before?.answered;
       const accountId = input.config.hubspotAccountId;
       return heartbeating(
         async (aborted) => {
@@ -363,8 +371,15 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
             input,
             {
               lookUp: async (config, email) => {
+                const emailHash = valueHash(email);
+                const known = earlier?.lookups[answered.lookups.length];
+                if (known && known.emailHash === emailHash) {
+                  answered.lookups.push(known);
+                  return known.result;
+                }
                 const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
                 progress.accountLabel = found.accountLabel;
+                answered.lookups.push({ emailHash, result: found });
                 // An earlier attempt sent the create and lost its answer: the contact it finds is the one
                 // this run created. Planned as a create again, the create meets 409 and completes that
                 // contact, as a retried create step does, and the outcome says "created".
@@ -373,12 +388,21 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 }
                 return found;
               },
-              writeContact: (write) => {
+              writeContact: async (write) => {
+                const propertiesHash = valueHash(JSON.stringify(write.properties));
+                const known = earlier?.writes[answered.writes.length];
+                if (known && known.kind === write.kind && known.propertiesHash === propertiesHash) {
+                  answered.writes.push(known);
+                  return known.result;
+                }
                 if (write.kind === 'create' && !progress.createSent) {
                   progress.createSent = true;
                   Context.current().heartbeat(progress);
                 }
-                return writeContact({ accountId, write }, call, retried);
+                const written = await writeContact({ accountId, write }, call, retried);
+                answered.writes.push({ kind: write.kind, propertiesHash, result: written });
+                Context.current().heartbeat(progress);
+                return written;
               },
               writeNote: (note) =>
                 writeNote(
@@ -407,7 +431,15 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
                 const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
                 Context.current().heartbeat(details); // the next attempt reads it
-                throw ApplicationFailure.create({ message, type: failureType(err) ?? 'HubSpotUnavailable', details: [details], ...(err instanceof Error ? { cause: err } : {}) });
+                throw ApplicationFailure.create({
+                  message,
+                  type: failureType(err) ?? 'HubSpotUnavailable',
+                  details: [details],
+                  ...(err instanceof Error ? { cause: err } : {}),
+                  // HubSpot's own wait (Retry-After, 423's 2 s) still decides when the run is tried again.
+                  ...(err instanceof ApplicationFailure && err.nextRetryDelay != null ? { nextRetryDelay: err.nextRetryDelay } : {}),
+                  ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
+                });
               },
             },
             (sent) => {
