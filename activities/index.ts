@@ -12,6 +12,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { valueHash } from '../src/action/hash';
+import { retryWaitMs } from '../src/action/limits';
 import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
@@ -143,6 +144,8 @@ export interface RunProgress {
    * again, and repeats only the step that failed (as when each step was an activity). Hashes, never values.
    */
   answered?: { lookups: Array<{ emailHash: string; result: LookupResult }>; writes: Array<{ kind: string; propertiesHash: string; result: WriteResult }> };
+  /** How many steps were answered when the attempt failed, and how many attempts in a row failed at that step. */
+  failedAt?: { answered: number; failures: number };
 }
 
 /**
@@ -429,15 +432,19 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 // The agent's budget is over (every call ends with it): no retry can answer in time.
                 if (input.lane === 'agent' && aborted.aborted) return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
                 // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
-                const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent) };
+                // The step's own backoff: failures at the same step count, the steps before it do not.
+                const answeredNow = answered.lookups.length + answered.writes.length;
+                const failures = before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
+                const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent), failedAt: { answered: answeredNow, failures } };
                 Context.current().heartbeat(details); // the next attempt reads it
+                const hubspotWait = err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
                 throw ApplicationFailure.create({
                   message,
                   type: failureType(err) ?? 'HubSpotUnavailable',
                   details: [details],
                   ...(err instanceof Error ? { cause: err } : {}),
-                  // HubSpot's own wait (Retry-After, 423's 2 s) still decides when the run is tried again.
-                  ...(err instanceof ApplicationFailure && err.nextRetryDelay != null ? { nextRetryDelay: err.nextRetryDelay } : {}),
+                  // HubSpot's own wait (Retry-After, 423's 2 s) decides when the run is tried again, else the step's backoff.
+                  nextRetryDelay: hubspotWait ?? retryWaitMs(input.lane === 'agent' ? 'agent' : 'offline', failures),
                   ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
                 });
               },

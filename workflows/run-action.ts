@@ -9,6 +9,7 @@
 import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
 import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
+import { RUN_RETRY } from '../src/action/limits';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
 import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type CallDetails, type Channel, type FieldValues } from '../src/platform/definitions';
 
@@ -57,7 +58,7 @@ function offlineActivities(input: RunActionInput) {
     startToCloseTimeout: '60s',
     heartbeatTimeout: '20s',
     scheduleToCloseTimeout: input.retryWindowMs,
-    retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
+    retry: { initialInterval: RUN_RETRY.offline.initialMs, backoffCoefficient: 2, maximumInterval: RUN_RETRY.offline.maximumMs },
     // The offline lane, whichever lane the conversation runs on.
     taskQueue: offlineTaskQueue(workflowInfo().taskQueue),
     // After the agent's work and the conversations' own tasks; fair between HubSpot accounts.
@@ -76,7 +77,7 @@ function activities(input: RunActionInput) {
     startToCloseTimeout: left,
     scheduleToCloseTimeout: left,
     heartbeatTimeout: Math.min(left, 5_000),
-    retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '2s' },
+    retry: { initialInterval: RUN_RETRY.agent.initialMs, backoffCoefficient: 2, maximumInterval: RUN_RETRY.agent.maximumMs },
   });
 }
 

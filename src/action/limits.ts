@@ -52,3 +52,19 @@ export function fieldValuesBytes(fields: Record<string, string | null | undefine
   for (const [key, value] of Object.entries(fields)) total += utf8Length(key) + (typeof value === 'string' ? utf8Length(value) : 0);
   return total;
 }
+
+/**
+ * The retry backoff of a run's HubSpot work, per lane: the first wait, doubled per failure up to the
+ * last. A run that is one activity counts its failures per step (its attempts carry the count), so a step
+ * that fails waits as it would as an activity of its own, not longer for the failures of the steps before it.
+ */
+export const RUN_RETRY = {
+  agent: { initialMs: 200, maximumMs: 2_000 },
+  offline: { initialMs: 2_000, maximumMs: 60_000 },
+} as const;
+
+/** The wait before the next attempt after a step's `failures`-th failure in a row. */
+export function retryWaitMs(lane: keyof typeof RUN_RETRY, failures: number): number {
+  const { initialMs, maximumMs } = RUN_RETRY[lane];
+  return Math.min(maximumMs, initialMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+}
