@@ -17,6 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActionConfig } from '../src/action/config';
+import { FailureType } from '../src/action/failures';
 import { CARRIED_BUDGET_BYTES, utf8Length } from '../src/action/limits';
 import { SUMMARY_FIELD } from '../src/action/names';
 import {
@@ -110,12 +111,12 @@ function knownNotesOf(carried: CarriedState['noteIds'] | undefined): Record<stri
 async function conversationLifecycle(raw: ConversationInput): Promise<ConversationResult> {
   if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !CHANNELS.includes(raw.channel) || !Array.isArray(raw.actions)) {
     // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', FailureType.InvalidConversationInput);
   }
   const input = { ...raw, actions: raw.actions as ActionConfig[] }; // the client applied the schema's defaults
   const workspaceBound = patched(WORKSPACE_PATCH);
   if (workspaceBound && !input.carried && !input.operatorRetry && (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)) {
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', FailureType.InvalidConversationInput);
   }
   /** Why a caller may not act on this conversation, or undefined when it may (see WORKSPACE_PATCH). */
   const foreignCaller = (raw: unknown): string | undefined => checkCallerWorkspace(raw, input.workspaceId, workspaceBound);
@@ -495,7 +496,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // An operator retries an action of a conversation whose workflow had completed: run it with the
     // values given, then stay dormant like any ended conversation (messages that arrive are kept).
     const config = actionsById.get(input.operatorRetry.actionId);
-    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
+    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, FailureType.UnknownAction);
     status = 'ending';
     // The conversation's other offline actions ran before it completed, with the values this session
     // started with: only the retried one runs. A value that arrived since (with the session's start) is
