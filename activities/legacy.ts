@@ -4,13 +4,12 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActionConfig } from '../src/action/config';
+import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactLookup, ContactWrite } from '../src/action/plan';
 import type { HubSpotAccounts } from '../src/hubspot/accounts';
 import { heartbeating, isOurs, ownershipProperties, withOwnershipMarker } from './index';
-
-const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
 export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }) {
   return {
@@ -44,7 +43,7 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
           const created = await account.createContact(withOwnershipMarker(account, write.properties), { signal });
           return { contactId: created.id, created: true };
         } catch (err) {
-          if (failureType(err) !== 'HubSpotConflict') throw err;
+          if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
           const existingId = (err as ApplicationFailure).details?.[0] as string | undefined;
           const existing = existingId ? await account.readContact(existingId, ownershipProperties(account), { signal }) : null;
           if (existing && isOurs(account, existing.properties)) {
@@ -54,7 +53,7 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
           }
           throw ApplicationFailure.create({
             message: `HubSpot account ${account.id}: a contact with this email${existingId ? ` (${existingId})` : ''} was created by someone else since the lookup`,
-            type: 'ContactConflict',
+            type: FailureType.ContactConflict,
             nonRetryable: true,
             details: existingId ? [existingId] : [],
           });

@@ -20,6 +20,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ActionConfig } from '../src/action/config';
+import { FailureType } from '../src/action/failures';
 import {
   callEndedSignal,
   CHANNELS,
@@ -77,12 +78,12 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 async function conversationLifecycle(raw: ConversationInput): Promise<ConversationResult> {
   if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !CHANNELS.includes(raw.channel) || !Array.isArray(raw.actions)) {
     // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', FailureType.InvalidConversationInput);
   }
   const input = { ...raw, actions: raw.actions as ActionConfig[] }; // the client applied the schema's defaults
   const workspaceBound = patched(WORKSPACE_PATCH);
   if (workspaceBound && !input.carried && !input.operatorRetry && (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)) {
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', FailureType.InvalidConversationInput);
   }
   const waitFloorMs = patched(POSITIVE_WAITS_PATCH) ? 1 : 0;
   const { workflowId, firstExecutionRunId } = workflowInfo();
@@ -184,7 +185,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // An operator retries an action of a conversation whose workflow had completed: run it with the
     // values given, then stay dormant like any ended conversation (messages that arrive are kept).
     const config = conversation.actionsById.get(input.operatorRetry.actionId);
-    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
+    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, FailureType.UnknownAction);
     // The conversation's other offline actions ran before it completed, with the values this session
     // started with: only the retried one runs. A value that arrived since (with the session's start) is
     // not theirs yet: the dormant wait below syncs it.
