@@ -911,7 +911,7 @@ describe('inspection API (/_emulator)', () => {
 // ---- the unkind parts: API version 2026-09, search lag, limits, archive, merge, associations, -----
 // ---- unique values, write rules, slow writes ---------------------------------------------------------
 
-type Body = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Body = any;  
 /** Plain HTTP to an emulator, as any HubSpot client would send it. */
 async function call(e: HubSpotEmulator, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Body; text: string }> {
   const res = await fetch(`${e.url}${path}`, {
