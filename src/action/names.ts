@@ -1,11 +1,10 @@
 // Names of the action's configuration that workflow code needs, without the validation library
-// (the schema is src/action/config.ts).
-import type { ActionConfig } from './config';
+// (the schema is src/action/config.ts, which re-exports these; nothing here imports it back).
 
 /** Platform field that carries the conversation summary. */
 export const SUMMARY_FIELD = 'summary';
 
 /** The platform field mapped to HubSpot's email: the lookup key. */
-export function emailField(config: Pick<ActionConfig, 'fieldMappings'>): string {
+export function emailField(config: { fieldMappings: ReadonlyArray<{ hubspotProperty: string; astraField: string }> }): string {
   return config.fieldMappings.find((r) => r.hubspotProperty.toLowerCase() === 'email')!.astraField;
 }
