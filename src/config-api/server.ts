@@ -11,10 +11,10 @@ import { validateFieldMappings, validationRuleWarnings, type HubSpotPropertyDefi
 import { HubSpotAccounts } from '../hubspot/accounts';
 import { isNeedsReconnect } from '../hubspot/errors';
 import type { AccountDirectory } from '../hubspot/directory';
-import type { HubSpotOAuthClient } from '../accounts/oauth-client';
-import { completeInstall, OAuthError } from '../accounts/oauth-client';
-import type { AccountStore, InstallMode, OAuthState, StoredConnection } from '../accounts/store';
-import { AccountNeedsReconnect, AccountNotConnected } from '../accounts/store-directory';
+import type { HubSpotOAuthClient } from '../account-store/oauth-client';
+import { completeInstall, OAuthError } from '../account-store/oauth-client';
+import type { AccountStore, InstallMode, OAuthState, StoredConnection } from '../account-store/store';
+import { AccountNeedsReconnect, AccountNotConnected } from '../account-store/store-directory';
 import { HubSpotSchemaError, mappableProperties } from './properties';
 import { loginPage, setupPage, setupScript } from './page';
 

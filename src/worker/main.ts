@@ -19,7 +19,7 @@ import { dataConverterFromEnv } from '../codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
 import { ConversationClient } from '../platform/client';
 import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } from './account-services';
-import { CompositeDirectory } from '../accounts/store-directory';
+import { CompositeDirectory } from '../account-store/store-directory';
 import { staticDirectory } from '../hubspot/static-directory';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 
