@@ -10,6 +10,8 @@ import type { Info } from '@temporalio/activity';
 import { ApplicationFailure, type Logger } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfigInput } from '../src/action/config';
 import { noteReference, renderSummaryNote } from '../src/action/note';
+import { valueHash } from '../src/action/hash';
+import type { ContactCheckResult } from '../src/action/convergence';
 import type { ContactSyncResult } from '../src/action/run';
 import type { AccountIdentity } from '../src/hubspot/port';
 import { ABORT_MARGIN_MS } from '../activities/attempt';
@@ -213,6 +215,16 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     assert.equal((failure?.details?.[0] as RunProgress).sent?.contactUncertain, true, 'the write may still land: the next attempt and the convergence check are told');
   });
 
+  test("a later attempt's calls end a margin before what is left of the schedule-to-close timeout", async () => {
+    const account = new FakeAccount(ACCOUNT);
+    account.inject('readContactByEmail', 'hang');
+    const now = Date.now();
+    // Scheduled 400 ms ago with 1 s to close, this attempt has 600 ms left.
+    await attempt(account, runInput(), { attempt: 2, startToCloseTimeoutMs: 0, scheduleToCloseTimeoutMs: 1_000, scheduledTimestampMs: now - 400, currentAttemptScheduledTimestampMs: now });
+    const ended = account.hangsEndedAt[0]! - now;
+    assert.ok(ended >= 600 - ABORT_MARGIN_MS - 50 && ended < 600 - ABORT_MARGIN_MS / 2, `the hung call ended after ${ended} ms`);
+  });
+
   test("in conversation, a run whose budget ends is a failed outcome that says so, not a retry", async () => {
     const account = new FakeAccount(ACCOUNT);
     account.inject('createContact', 'hang');
@@ -228,6 +240,40 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     assert.equal(result?.result, 'failed');
     assert.match(result!.reason, /not connected to this conversation's workspace/);
     assert.deepEqual(account.calls, []);
+  });
+});
+
+describe('convergeContacts over the HubSpot port (fast)', () => {
+  test("a duplicate note a late create left is archived, the known one kept; our late write is undone, a person's edit left alone", async () => {
+    const account = new FakeAccount(ACCOUNT);
+    const id = account.seedContact({ email: 'jane@example.com', firstname: 'Jane', lastname: 'Doe' }, { ours: true });
+    const key = runInput().conversationKey;
+    const known = account.seedNote(id, renderSummaryNote('Jane asked for a demo.', key));
+    const late = account.seedNote(id, renderSummaryNote('Jane asked for a demo.', key));
+    const theirs = account.seedNote(id, renderSummaryNote('Another conversation', 'acme/c-0999/save-lead'));
+    await account.updateContact(id, { firstname: 'Janet' }); // a write of ours whose answer never came lands late
+    account.editAsPerson(id, { lastname: 'Smith' });
+    account.calls.length = 0;
+    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0 }, { logger: quiet });
+    const [result] = (await env.run(createActivities({ hubspot: new FakeHubSpot(account) }).convergeContacts, {
+      checks: [
+        {
+          accountId: ACCOUNT,
+          contactId: id,
+          properties: { firstname: valueHash('Jane'), lastname: valueHash('Doe') },
+          uncertain: { firstname: [valueHash('Janet')] },
+          notes: [{ actionId: 'save-lead', reference: noteReference(key), noteId: known, uncertainBodies: [] }],
+        },
+      ],
+    })) as ContactCheckResult[];
+    assert.deepEqual(result?.archivedNotes, [late]);
+    assert.equal(result?.keptNotes['save-lead'], known);
+    assert.deepEqual(account.notesOf(id).map((n) => n.id).sort(), [known, theirs].sort());
+    assert.deepEqual(result?.rewritten, ['firstname']);
+    assert.equal(account.contacts.get(id)!.properties.firstname, 'Jane');
+    assert.deepEqual(result?.leftAlone, [{ property: 'lastname', why: 'changed-since-by-someone-else' }]);
+    assert.equal(account.contacts.get(id)!.properties.lastname, 'Smith');
+    assert.ok(!account.calls.some((c) => c.startsWith('search')), 'exact reads only');
   });
 });
 

@@ -77,6 +77,11 @@ export class FakeAccount implements HubSpotAccountPort {
     return id;
   }
 
+  /** A person changes the contact in HubSpot's UI (recorded as such in the properties' history). */
+  editAsPerson(contactId: string, properties: Record<string, string>): void {
+    this.write(this.contacts.get(contactId)!, properties, 'CRM_UI', undefined);
+  }
+
   /** A note associated with the contact. */
   seedNote(contactId: string, body: string): string {
     const id = this.newId();
