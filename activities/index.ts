@@ -10,6 +10,7 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
+import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { valueHash } from '../src/action/hash';
 import { retryWaitMs } from '../src/action/limits';
@@ -39,7 +40,6 @@ export interface ActivityDeps {
   directory?: AccountDirectory;
 }
 
-const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
 export type { LookupResult };
 
@@ -176,7 +176,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
       return { contactId: created.id, created: true, ...uncertain };
     } catch (err) {
-      if (failureType(err) !== 'HubSpotConflict') throw err;
+      if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
       // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
       const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
       if (!existingId) throw err;
@@ -191,7 +191,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
       throw ApplicationFailure.create({
         message: `HubSpot account ${account.id}: a contact with this email (${existingId}) was created by someone else since the lookup`,
-        type: 'ContactConflict',
+        type: FailureType.ContactConflict,
         nonRetryable: true,
         details: [existingId],
       });
@@ -228,7 +228,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           log.info('Summary note updated', { accountId: account.id, noteId: reuse, contactId: input.contactId });
           return { noteId: reuse, created: false, ...uncertain };
         } catch (err) {
-          if (failureType(err) !== 'HubSpotNotFound') throw err;
+          if (failureTypeOf(err) !== FailureType.HubSpotNotFound) throw err;
           log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
         }
       }
@@ -269,7 +269,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           log.info(`Summary ${what} updated`, { accountId: account.id, id: reuse, contactId: input.contactId });
           return { noteId: reuse, created: false, ...uncertain };
         } catch (err) {
-          if (failureType(err) !== 'HubSpotNotFound') throw err;
+          if (failureTypeOf(err) !== FailureType.HubSpotNotFound) throw err;
           log.warn(`The summary ${what} was deleted meanwhile; writing a new one`, { accountId: account.id, id: reuse });
         }
       }
@@ -367,7 +367,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                   call,
                   retried,
                 ),
-              isConflict: (err) => failureType(err) === 'ContactConflict',
+              isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
               failed: (err, sent) => {
                 if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
                 if (err instanceof CancelledFailure) throw err;
@@ -383,7 +383,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 const hubspotWait = err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
                 throw ApplicationFailure.create({
                   message,
-                  type: failureType(err) ?? 'HubSpotUnavailable',
+                  type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
                   details: [details],
                   ...(err instanceof Error ? { cause: err } : {}),
                   // HubSpot's own wait (Retry-After, 423's 2 s) decides when the run is tried again, else the step's backoff.

@@ -4,14 +4,13 @@
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActionConfig } from '../src/action/config';
+import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactLookup, ContactWrite } from '../src/action/plan';
 import type { HubSpotPort } from '../src/hubspot/port';
 import { isOurs, ownershipProperties, withOwnershipMarker } from '../src/hubspot/ownership';
 import { heartbeating } from './attempt';
-
-const failureType = (err: unknown) => (err instanceof ApplicationFailure ? err.type : undefined);
 
 export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
   return {
@@ -45,7 +44,7 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
           const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), { signal });
           return { contactId: created.id, created: true };
         } catch (err) {
-          if (failureType(err) !== 'HubSpotConflict') throw err;
+          if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
           const existingId = (err as ApplicationFailure).details?.[0] as string | undefined;
           const existing = existingId ? await account.readContact(existingId, ownershipProperties(account.connection), { signal }) : null;
           if (existing && isOurs(account.connection, existing.properties)) {
@@ -55,7 +54,7 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
           }
           throw ApplicationFailure.create({
             message: `HubSpot account ${account.id}: a contact with this email${existingId ? ` (${existingId})` : ''} was created by someone else since the lookup`,
-            type: 'ContactConflict',
+            type: FailureType.ContactConflict,
             nonRetryable: true,
             details: existingId ? [existingId] : [],
           });

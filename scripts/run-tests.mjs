@@ -13,6 +13,7 @@ import { join } from 'node:path';
  */
 const FAST = [
   'contact-sync-activities',
+  'conversation-state',
   'action-plan',
   'action-config',
   'worker-config',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { HubSpotAccounts, staticDirectory, type HubSpotAccount, type HubSpotAccountSettings } from '../src/hubspot/accounts';
-import type { AccountDirectory, HubSpotConnection } from '../src/hubspot/directory';
+import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection } from '../src/hubspot/directory';
 import { classifyHubSpotError, parseErrorBody, redact, validationDetails } from '../src/hubspot/errors';
 import { dateVersionedPath } from '../src/hubspot/transport';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
@@ -275,7 +275,7 @@ describe('refusals HubSpot makes: named, not retried, no values', () => {
     const refusing: AccountDirectory = {
       ...base,
       accessToken: async () => {
-        throw Object.assign(new Error('refresh token revoked'), { name: 'AccountNeedsReconnect' });
+        throw new AccountNeedsReconnect(SEED.accountId);
       },
     };
     const t = await failure((await new HubSpotAccounts(refusing).get(SEED.accountId)).readContact('7001', ['email']));

@@ -10,6 +10,7 @@ import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutF
 import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { RUN_RETRY } from '../src/action/limits';
+import { FailureType } from '../src/action/failures';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
 import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type CallDetails, type Channel, type FieldValues } from '../src/platform/definitions';
 
@@ -97,7 +98,7 @@ export function failureReason(err: unknown, mode: RunActionInput['mode']): strin
   return String(err);
 }
 
-const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict';
+const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === FailureType.ContactConflict;
 
 export async function runContactSync(input: RunActionInput): Promise<RunActionResult> {
   if (patched(ONE_ACTIVITY_PATCH)) return runAsOneActivity(input);
@@ -107,7 +108,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   /** Each step an activity, started only while the budget can still hold its answer. */
   const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
     if (budgetLeft() < MIN_STEP_MS) {
-      throw ApplicationFailure.nonRetryable(`The in-conversation action's time budget ran out before ${what}`, 'ActionBudgetExhausted');
+      throw ApplicationFailure.nonRetryable(`The in-conversation action's time budget ran out before ${what}`, FailureType.ActionBudgetExhausted);
     }
     return run(activities(input), { summary: `${what} · action ${input.config.id} · account ${accountId}` });
   };

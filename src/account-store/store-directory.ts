@@ -5,7 +5,7 @@
 // lease on the row (compare-and-set on the token version) so that only one worker refreshes and no
 // worker overwrites a newer token with an older one.
 import { randomUUID } from 'node:crypto';
-import type { AccountDirectory, HubSpotConnection, LearnedRefusal, SavedActionConfig } from '../hubspot/directory';
+import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection, type LearnedRefusal, type SavedActionConfig } from '../hubspot/directory';
 import type { HubSpotOAuthClient } from './oauth-client';
 import { OAuthError } from './oauth-client';
 import type { AccountStore, ConnectionTokens } from './store';
@@ -25,13 +25,7 @@ export interface StoreDirectoryOptions {
   searchRateLimitPerSecond?: number;
 }
 
-/** The account's refresh token was revoked or is invalid: an operator must reconnect it. */
-export class AccountNeedsReconnect extends Error {
-  override name = 'AccountNeedsReconnect';
-  constructor(readonly accountId: string) {
-    super(`HubSpot account ${accountId} needs to be reconnected by an operator: HubSpot refused its refresh token (revoked or no longer valid)`);
-  }
-}
+export { AccountNeedsReconnect };
 
 /** The account is not connected (unknown or disconnected). */
 export class AccountNotConnected extends Error {

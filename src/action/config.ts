@@ -1,8 +1,9 @@
 // The action configuration the operator sets up: the zod schema is the validation, the type and the
 // documentation (each field's .describe()). Imported by workflow code: zod only.
 import { z } from 'zod';
+import { DEFAULT_LOG_AS, DEFAULT_WRITE_RULE } from './names';
 
-export { emailField, SUMMARY_FIELD } from './names';
+export { DEFAULT_LOG_AS, DEFAULT_WRITE_RULE, emailField, SUMMARY_FIELD } from './names';
 
 /** How a mapped value is written to a contact that already exists (docs/CONTACT_SYNC.md, "Write rules"). */
 export const WRITE_RULES = ['overwrite', 'fillIfEmpty', 'keepPersonEdits'] as const;
@@ -13,7 +14,7 @@ export const writeRuleSchema = z
     error: (issue) => `unknown write rule ${JSON.stringify(String(issue.input)).slice(0, 60)}: the allowed write rules are ${WRITE_RULES.join(', ')}`,
   })
   .describe(
-    'How the value is written to a contact that exists: `overwrite` (default) always; `fillIfEmpty` only when HubSpot has no value; `keepPersonEdits` unless a person or another integration set the value since this system last wrote it (HubSpot\'s property history). A created contact gets every value.',
+    `How the value is written to a contact that exists: \`${DEFAULT_WRITE_RULE}\` (default) always; \`fillIfEmpty\` only when HubSpot has no value; \`keepPersonEdits\` unless a person or another integration set the value since this system last wrote it (HubSpot's property history). A created contact gets every value.`,
   );
 
 /** Where the summary is logged on the contact's timeline (docs/CONTACT_SYNC.md, "Engagements"). */
@@ -25,7 +26,7 @@ export const logAsSchema = z
     error: (issue) => `unknown logAs ${JSON.stringify(String(issue.input)).slice(0, 60)}: the allowed values are ${LOG_AS.join(', ')}`,
   })
   .describe(
-    'How the conversation is logged on the contact: `note` (default) a note with the summary; `engagement` a voice conversation as a HubSpot Call, a WhatsApp, SMS or LinkedIn conversation as a Communication of that channel (web chat, which HubSpot has no channel type for, stays a note).',
+    `How the conversation is logged on the contact: \`${DEFAULT_LOG_AS}\` (default) a note with the summary; \`engagement\` a voice conversation as a HubSpot Call, a WhatsApp, SMS or LinkedIn conversation as a Communication of that channel (web chat, which HubSpot has no channel type for, stays a note).`,
   );
 
 export const fieldMappingSchema = z

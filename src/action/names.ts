@@ -8,3 +8,9 @@ export const SUMMARY_FIELD = 'summary';
 export function emailField(config: { fieldMappings: ReadonlyArray<{ hubspotProperty: string; astraField: string }> }): string {
   return config.fieldMappings.find((r) => r.hubspotProperty.toLowerCase() === 'email')!.astraField;
 }
+
+/** The write rule of a mapping row that names none (docs/CONTACT_SYNC.md, "Write rules"). */
+export const DEFAULT_WRITE_RULE = 'overwrite' as const;
+
+/** What an action logs the conversation as when its config says nothing (docs/CONTACT_SYNC.md, "Engagements"). */
+export const DEFAULT_LOG_AS = 'note' as const;

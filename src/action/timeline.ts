@@ -4,8 +4,9 @@
 // channel type: it stays a note. Imported by workflow code: pure.
 import type { ActionConfig } from './config';
 
-/** The channels a conversation may be on (the platform contract's `channel`). */
-export type Channel = 'chat' | 'whatsapp' | 'sms' | 'linkedin' | 'voice';
+/** The channels a conversation may be on (the platform contract's `channel`, the workflow's own input check). */
+export const CHANNELS = ['chat', 'whatsapp', 'sms', 'linkedin', 'voice'] as const;
+export type Channel = (typeof CHANNELS)[number];
 
 /** The call of a voice conversation, as the platform reports it with callEnded. No personal data: no phone numbers. */
 export interface CallDetails {

@@ -4,6 +4,7 @@
 // decision table (plan.ts) still says whether the contact may be written at all; these rules decide per
 // property. Imported by workflow code: no I/O, and never a property value (names and verdicts only).
 import type { FieldMapping, WriteRule } from './config';
+import { DEFAULT_WRITE_RULE } from './names';
 import type { PropertyVersion } from './convergence';
 
 /** Who set a value, as far as HubSpot's history tells. */
@@ -58,8 +59,8 @@ export function setBySomeoneElse(versions: PropertyVersion[], hasValue: boolean,
   return lastOurs < 0 && hasValue ? 'other-source' : undefined;
 }
 
-/** The rule of a mapping row: `overwrite` when it names none. */
-export const ruleOf = (row: Pick<FieldMapping, 'writeRule'>): WriteRule => row.writeRule ?? 'overwrite';
+/** The rule of a mapping row: DEFAULT_WRITE_RULE (`overwrite`) when it names none. */
+export const ruleOf = (row: Pick<FieldMapping, 'writeRule'>): WriteRule => row.writeRule ?? DEFAULT_WRITE_RULE;
 
 /** The properties whose current value the lookup must read (fillIfEmpty, keepPersonEdits), and those whose history it must read (keepPersonEdits). */
 export function propertiesToRead(rows: FieldMapping[]): { values: string[]; history: string[] } {
@@ -91,7 +92,7 @@ export function applyWriteRules(
   const left: PropertyLeft[] = [];
   const ruleByProperty = new Map(rows.map((r) => [r.hubspotProperty, ruleOf(r)]));
   for (const [property, value] of Object.entries(update)) {
-    const rule = ruleByProperty.get(property) ?? 'overwrite';
+    const rule = ruleByProperty.get(property) ?? DEFAULT_WRITE_RULE;
     const verdict = ruleVerdict(rule, current?.[property]);
     if (verdict.write) write[property] = value;
     else left.push({ property, rule, why: verdict.why });

@@ -11,8 +11,9 @@ import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { bodyProperty, TO_CONTACT_ASSOCIATION } from '../action/timeline';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
-import type { AccountDirectory, HubSpotConnection, LearnedRefusal, ValidationRuleRefusal } from './directory';
-import { classifyHubSpotError, errorBody, isApiException, NEEDS_RECONNECT, quotedAccountId, redact } from './errors';
+import { FailureType } from '../action/failures';
+import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection, type LearnedRefusal, type ValidationRuleRefusal } from './directory';
+import { classifyHubSpotError, errorBody, isApiException, quotedAccountId, redact } from './errors';
 import { Pacer, type Lane } from './pacer';
 import { Batcher } from './batcher';
 import * as kinds from './batch-kinds';
@@ -20,11 +21,12 @@ import { staticDirectory, type HubSpotAccountSettings } from './static-directory
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotObject, HubSpotObjectWithHistory, HubSpotPort } from './port';
 import {
   CallTransport,
+  HubSpotCallFailed,
+  HubSpotCallTimedOut,
   HubSpotRequestAborted,
   hubspotApis,
   allPropertyValidationRulesSchema,
   rateLimitHeaders,
-  type Exchange,
   type HubSpotApis,
   type PropertyValidationRule,
   type RateLimitAnswer,
@@ -183,11 +185,11 @@ export class HubSpotAccount implements HubSpotAccountPort {
     try {
       return await this.directory.accessToken(this.id);
     } catch (err) {
-      if ((err as { name?: unknown })?.name === 'AccountNeedsReconnect') throw needsReconnect(this.id);
+      if (err instanceof AccountNeedsReconnect) throw needsReconnect(this.id);
       const e = err as { name?: unknown; message?: unknown };
       throw ApplicationFailure.retryable(
         `${this.name}: no access token could be had (${typeof e?.name === 'string' ? redact(e.name) : 'error'}: ${redact(typeof e?.message === 'string' ? e.message : String(err))}); retrying`,
-        'HubSpotCredentialsUnavailable',
+        FailureType.HubSpotCredentialsUnavailable,
       );
     }
   }
@@ -204,11 +206,11 @@ export class HubSpotAccount implements HubSpotAccountPort {
       try {
         return await this.once(token, kind, fn, o.signal, o.lane);
       } catch (caught) {
-        const { err, exchange } = caught as { err: unknown; exchange?: Exchange };
+        const { failure: err, exchange } = caught instanceof HubSpotCallFailed ? caught : new HubSpotCallFailed(caught);
         if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
         if (attempt === 0 && isStatus(err, 401) && isApiException(err) && errorBody(err, exchange?.raw).category === 'EXPIRED_AUTHENTICATION') {
           await this.directory.invalidate(this.id, token).catch((e: unknown) => {
-            throw ApplicationFailure.retryable(`${this.name}: its expired token could not be dropped (${redact(String((e as { name?: unknown })?.name ?? 'error'))}); retrying`, 'HubSpotCredentialsUnavailable');
+            throw ApplicationFailure.retryable(`${this.name}: its expired token could not be dropped (${redact(String((e as { name?: unknown })?.name ?? 'error'))}); retrying`, FailureType.HubSpotCredentialsUnavailable);
           });
           continue;
         }
@@ -227,7 +229,7 @@ export class HubSpotAccount implements HubSpotAccountPort {
    * the failure is given after REMEMBER_WAIT_MS at the latest, remembered or not.
    */
   private async remember(operation: string, failure: ApplicationFailure): Promise<void> {
-    if (failure.type !== 'HubSpotValidationError' || !this.directory.rememberRefusals || !operation.startsWith('contact ')) return;
+    if (failure.type !== FailureType.HubSpotValidationError || !this.directory.rememberRefusals || !operation.startsWith('contact ')) return;
     const write = /create|upsert/.test(operation) ? 'create' : /update/.test(operation) ? 'update' : undefined;
     const details = failure.details?.[0] as { validationRules?: ValidationRuleRefusal[] } | undefined;
     if (!write || !details?.validationRules?.length) return;
@@ -245,7 +247,7 @@ export class HubSpotAccount implements HubSpotAccountPort {
     try {
       release = await this.pacer.acquire(kind, callerSignal, lane);
     } catch {
-      throw { err: this.abandoned(callerSignal!) };
+      throw new HubSpotCallFailed(this.abandoned(callerSignal!));
     }
     const timeout = AbortSignal.timeout(this.options.requestTimeoutMs);
     const signal = callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout;
@@ -254,10 +256,10 @@ export class HubSpotAccount implements HubSpotAccountPort {
       return await fn(hubspotApis(this.current.basePath, token, transport));
     } catch (err) {
       if (err instanceof HubSpotRequestAborted) {
-        if (callerSignal?.aborted) throw { err: this.abandoned(callerSignal) };
-        throw { err: Object.assign(new Error(`no answer within ${this.options.requestTimeoutMs} ms; the request was aborted`), { code: 'ETIMEDOUT' }) };
+        if (callerSignal?.aborted) throw new HubSpotCallFailed(this.abandoned(callerSignal));
+        throw new HubSpotCallFailed(new HubSpotCallTimedOut(this.options.requestTimeoutMs));
       }
-      throw { err, exchange: transport.exchange };
+      throw new HubSpotCallFailed(err, transport.exchange);
     } finally {
       const raw = transport.exchange.raw;
       const answer = raw ? rateLimitHeaders(raw.headers, Date.now()) : undefined;
@@ -275,7 +277,7 @@ export class HubSpotAccount implements HubSpotAccountPort {
   private abandoned(signal: AbortSignal): unknown {
     const reason: unknown = signal.reason;
     if (reason instanceof CancelledFailure || reason instanceof ApplicationFailure) return reason;
-    return ApplicationFailure.retryable(`${this.name}: the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, 'HubSpotCallAborted');
+    return ApplicationFailure.retryable(`${this.name}: the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, FailureType.HubSpotCallAborted);
   }
 
   // ---- contacts -----------------------------------------------------------------------------------
@@ -512,7 +514,7 @@ export class HubSpotAccount implements HubSpotAccountPort {
 function needsReconnect(accountId: string): ApplicationFailure {
   return ApplicationFailure.nonRetryable(
     `HubSpot account ${quotedAccountId(accountId)} needs to be reconnected: its authorisation was revoked or expired; an operator must connect it again`,
-    NEEDS_RECONNECT,
+    FailureType.HubSpotAccountNeedsReconnect,
   );
 }
 
@@ -546,11 +548,11 @@ export class HubSpotAccounts implements HubSpotPort {
       const e = err as { name?: unknown };
       throw ApplicationFailure.retryable(
         `HubSpot account ${quotedAccountId(accountId)}: the account directory could not be read (${typeof e?.name === 'string' ? redact(e.name) : 'error'}); retrying`,
-        'HubSpotCredentialsUnavailable',
+        FailureType.HubSpotCredentialsUnavailable,
       );
     }
     if (!connection) {
-      throw ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)} is not connected to this worker`, 'UnknownHubSpotAccount');
+      throw ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)} is not connected to this worker`, FailureType.UnknownHubSpotAccount);
     }
     if (connection.status === 'needs-reconnect') throw needsReconnect(accountId);
     const known = this.accounts.get(accountId);

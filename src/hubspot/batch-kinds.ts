@@ -11,6 +11,7 @@
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure } from '@temporalio/common';
 import type { PropertyVersion } from '../action/convergence';
+import { FailureType } from '../action/failures';
 import type { BatchKind, Outcome } from './batcher';
 import { isApiException, quotedAccountId } from './errors';
 import type { HubSpotApis } from './transport';
@@ -120,7 +121,7 @@ const splitList = (v: string | null | undefined) => (v ?? '').split(';').map((s)
 const union = (lists: string[][], extra: string[]) => [...new Set([...lists.flat(), ...extra])];
 
 function notFoundFailure(accountId: string, operation: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)}: not found during ${operation} (404)`, 'HubSpotNotFound');
+  return ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)}: not found during ${operation} (404)`, FailureType.HubSpotNotFound);
 }
 
 /**
@@ -134,7 +135,7 @@ function matchCreated<I>(inputs: I[], results: Raw[], signature: (input: I) => s
   return inputs.map((input, i) => {
     const r = byTrace.get(String(i)) ?? (signature(input) ? bySignature.get(signature(input)) : undefined) ?? (inOrder ? results[i] : undefined);
     if (r) return { value: toRecord(r) };
-    return { error: ApplicationFailure.retryable(`HubSpot's answer to ${operation} did not name the record created for this input; retrying`, 'HubSpotUnavailable') };
+    return { error: ApplicationFailure.retryable(`HubSpot's answer to ${operation} did not name the record created for this input; retrying`, FailureType.HubSpotUnavailable) };
   });
 }
 
@@ -236,7 +237,7 @@ export function contactCreate(accountId: string): BatchKind<Record<string, strin
         return {
           error: ApplicationFailure.create({
             message: `HubSpot account ${quotedAccountId(accountId)}: conflict during contact create (409, existing id ${existingId})`,
-            type: 'HubSpotConflict',
+            type: FailureType.HubSpotConflict,
             nonRetryable: true,
             details: [existingId],
           }),

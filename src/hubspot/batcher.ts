@@ -13,6 +13,7 @@
 // go to the single-record endpoint and get HubSpot's own answer for that record (a 409 with its
 // "Existing ID", a 400 naming the property). A batch of one always uses the single-record endpoint.
 import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../action/failures';
 import { isApiException } from './errors';
 import type { Lane } from './pacer';
 import type { HubSpotApis } from './transport';
@@ -407,6 +408,6 @@ export class Batcher<I, R> {
     caller.detach();
     if ('value' in outcome) return caller.resolve(outcome.value);
     if ('error' in outcome) return caller.reject(whole && caller.left && caller.signal ? this.transport.abandoned(caller.signal) : outcome.error);
-    caller.reject(ApplicationFailure.retryable(`HubSpot's answer to ${operation ?? this.kind.batchOperation} did not say what became of this input; retrying`, 'HubSpotUnavailable'));
+    caller.reject(ApplicationFailure.retryable(`HubSpot's answer to ${operation ?? this.kind.batchOperation} did not say what became of this input; retrying`, FailureType.HubSpotUnavailable));
   }
 }

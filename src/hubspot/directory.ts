@@ -61,8 +61,8 @@ export interface AccountDirectory {
   /** The connection, or undefined when no such account is connected. */
   connection(accountId: string): Promise<HubSpotConnection | undefined>;
   /**
-   * A valid access token for the account: refreshed ahead of expiry for OAuth. Throws an Error whose
-   * name is 'AccountNeedsReconnect' when the account must be reconnected by an operator.
+   * A valid access token for the account: refreshed ahead of expiry for OAuth. Throws
+   * AccountNeedsReconnect when the account must be reconnected by an operator.
    */
   accessToken(accountId: string): Promise<string>;
   /** HubSpot answered 401 EXPIRED_AUTHENTICATION with this token: drop it so the next accessToken() refreshes. */
@@ -77,4 +77,16 @@ export interface AccountDirectory {
    * publishes these rules nowhere else. Best effort: a failure to remember fails nothing.
    */
   rememberRefusals?(accountId: string, refusals: LearnedRefusal[]): Promise<void>;
+}
+
+/**
+ * The account's connection was revoked or its refresh token refused: an operator must reconnect it.
+ * Thrown by a directory's accessToken() and recognised by its class, never by its wording: the HubSpot
+ * adapter turns it into a HubSpotAccountNeedsReconnect failure, the configuration API into a 409.
+ */
+export class AccountNeedsReconnect extends Error {
+  override name = 'AccountNeedsReconnect';
+  constructor(readonly accountId: string) {
+    super(`HubSpot account ${accountId} needs to be reconnected by an operator: HubSpot refused its refresh token (revoked or no longer valid)`);
+  }
 }

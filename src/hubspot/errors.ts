@@ -7,16 +7,14 @@
 // (no regular expression that can backtrack), so a hostile answer cannot stall the worker.
 import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
+import { FailureType, failureTypeOf } from '../action/failures';
 import type { ValidationRuleRefusal } from './directory';
 
 export type { ValidationRuleRefusal } from './directory';
 
-/** The failure type of a run on an account whose connection must be reconnected by an operator. */
-export const NEEDS_RECONNECT = 'HubSpotAccountNeedsReconnect';
-
 /** Whether a failure says the account must be reconnected (by its type, never by its wording). */
 export function isNeedsReconnect(err: unknown): boolean {
-  return err instanceof ApplicationFailure && err.type === NEEDS_RECONNECT;
+  return failureTypeOf(err) === FailureType.HubSpotAccountNeedsReconnect;
 }
 
 /** HubSpot's docs ("Error handling"): a 423 lock lasts 2 seconds; wait at least that long. */
@@ -325,7 +323,7 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
       const delay = retryDelayMs(headers, body);
       return ApplicationFailure.create({
         message: `${account} is rate limited (429 ${code(body.policyName) ?? code(body.errorType) ?? 'RATE_LIMIT'}) during ${operation}; retrying${delay ? ` in ${delay} ms` : ''}${ref}`,
-        type: 'HubSpotRateLimited',
+        type: FailureType.HubSpotRateLimited,
         nextRetryDelay: delay,
       });
     }
@@ -334,7 +332,7 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
       const delay = Math.max(LOCKED_WAIT_MS, (retryAfterSeconds(headers, 3600) ?? 0) * 1000);
       return ApplicationFailure.create({
         message: `${account} answered 423 Locked during ${operation} (records locked by a sync in progress); retrying in ${delay} ms${ref}`,
-        type: 'HubSpotLocked',
+        type: FailureType.HubSpotLocked,
         nextRetryDelay: delay,
       });
     }
@@ -343,17 +341,17 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
       const seconds = retryAfterSeconds(headers, MAX_MIGRATION_WAIT_S);
       return ApplicationFailure.create({
         message: `${account} is being migrated by HubSpot (477 Migration in Progress) during ${operation}; retrying${seconds ? ` in ${seconds} s` : ''}${ref}`,
-        type: 'HubSpotMigrating',
+        type: FailureType.HubSpotMigrating,
         nextRetryDelay: seconds ? seconds * 1000 : undefined,
       });
     }
     if (status >= 500) {
-      return ApplicationFailure.retryable(`${account} answered ${status} during ${operation}; retrying${ref}`, 'HubSpotUnavailable');
+      return ApplicationFailure.retryable(`${account} answered ${status} during ${operation}; retrying${ref}`, FailureType.HubSpotUnavailable);
     }
     if (status === 401) {
       return ApplicationFailure.create({
         message: `${account} rejected the credentials (401 ${category ?? 'INVALID_AUTHENTICATION'}) during ${operation}: reconnect the account or replace its token${ref}`,
-        type: 'HubSpotAuthenticationFailed',
+        type: FailureType.HubSpotAuthenticationFailed,
         nonRetryable: true,
         details: [category ?? 'INVALID_AUTHENTICATION'],
       });
@@ -361,15 +359,15 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
     if (status === 403) {
       return ApplicationFailure.nonRetryable(
         `${account}: the credentials lack a permission needed for ${operation} (403 ${category ?? 'MISSING_SCOPES'}): ${redact(body.message ?? '', secrets)}${ref}`,
-        'HubSpotMissingScopes',
+        FailureType.HubSpotMissingScopes,
       );
     }
-    if (status === 404) return ApplicationFailure.nonRetryable(`${account}: not found during ${operation} (404)${ref}`, 'HubSpotNotFound');
+    if (status === 404) return ApplicationFailure.nonRetryable(`${account}: not found during ${operation} (404)${ref}`, FailureType.HubSpotNotFound);
     if (status === 409) {
       const existingId = existingIdOf(body.message);
       return ApplicationFailure.create({
         message: `${account}: conflict during ${operation} (409${existingId ? `, existing id ${existingId}` : ''})${ref}`,
-        type: 'HubSpotConflict',
+        type: FailureType.HubSpotConflict,
         nonRetryable: true,
         details: existingId ? [existingId] : [],
       });
@@ -380,21 +378,21 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
         const said = rules.map(describeRuleRefusal).join('; ');
         return ApplicationFailure.create({
           message: `${account} refused the ${operation} by a validation rule of the portal (400 ${category ?? 'VALIDATION_ERROR'}): ${said}${ref}`,
-          type: 'HubSpotValidationError',
+          type: FailureType.HubSpotValidationError,
           nonRetryable: true,
           details: [{ validationRules: rules }],
         });
       }
       return ApplicationFailure.nonRetryable(
         `${account} refused the ${operation} (400 ${category ?? 'VALIDATION_ERROR'}): ${validationDetails(body, secrets)}${ref}`,
-        'HubSpotValidationError',
+        FailureType.HubSpotValidationError,
       );
     }
-    return ApplicationFailure.nonRetryable(`${account} answered ${status} during ${operation}${ref}`, 'HubSpotRequestFailed');
+    return ApplicationFailure.nonRetryable(`${account} answered ${status} during ${operation}${ref}`, FailureType.HubSpotRequestFailed);
   }
   // No HTTP answer at all: connection refused or reset, lost response, our own call timeout.
   const e = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown; name?: unknown };
   const why = code(e.code) ?? (typeof e.name === 'string' ? redact(e.name) : undefined) ?? 'network error';
   const said = typeof e.message === 'string' ? e.message : String(err);
-  return ApplicationFailure.retryable(`${account} could not be reached during ${operation} (${why}: ${redact(said, secrets)}); retrying`, 'HubSpotUnreachable');
+  return ApplicationFailure.retryable(`${account} could not be reached during ${operation} (${why}: ${redact(said, secrets)}); retrying`, FailureType.HubSpotUnreachable);
 }

@@ -86,6 +86,26 @@ export interface Exchange {
   paths: string[];
 }
 
+/** A call that failed, with what the transport saw of it (the raw answer), handed on to be classified. */
+export class HubSpotCallFailed extends Error {
+  override name = 'HubSpotCallFailed';
+  constructor(
+    readonly failure: unknown,
+    readonly exchange?: Exchange,
+  ) {
+    super('the HubSpot call failed');
+  }
+}
+
+/** No answer within the call's own timeout: the request was aborted (classified as unreachable, ETIMEDOUT). */
+export class HubSpotCallTimedOut extends Error {
+  override name = 'HubSpotCallTimedOut';
+  readonly code = 'ETIMEDOUT';
+  constructor(timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms; the request was aborted`);
+  }
+}
+
 /**
  * One call's transport (the client's PromiseHttpLibrary). It settles when the request has ended: the
  * answer fully read, or, after an abort or a network error, the request's socket closed.

@@ -14,7 +14,7 @@ export * from './definitions';
 const isoTimestamp = z.iso.datetime({ offset: true });
 
 export const channelSchema = z
-  .enum(['chat', 'whatsapp', 'sms', 'linkedin', 'voice'])
+  .enum(d.CHANNELS)
   .describe('Where the conversation happens. chat (web chat), whatsapp, sms and linkedin are text channels; voice is a phone call.');
 
 /** A link into the platform: https only, no credentials in it. */
@@ -65,33 +65,46 @@ export const summarySchema = z
 
 export const durationMsSchema = z.number().int().positive().max(30 * 24 * 3600_000);
 
+/** A default duration as the descriptions say it: "10 minutes", "24 hours", "7 days". */
+function inWords(ms: number): string {
+  const units: Array<[number, string, number]> = [
+    [24 * 3600_000, 'days', 2],
+    [3600_000, 'hours', 1],
+    [60_000, 'minutes', 1],
+    [1_000, 'seconds', 1],
+  ];
+  for (const [size, name, least] of units) if (ms % size === 0 && ms / size >= least) return `${ms / size} ${name}`;
+  return `${ms} ms`;
+}
+const defaults = d.DEFAULT_OPTIONS;
+
 export const conversationOptionsSchema = z
   .object({
     inactivityTimeoutMs: durationMsSchema
-      .default(10 * 60_000)
-      .describe('Text channels: the conversation ends this long after the last message. Default 10 minutes.'),
+      .default(defaults.inactivityTimeoutMs)
+      .describe(`Text channels: the conversation ends this long after the last message. Default ${inWords(defaults.inactivityTimeoutMs)}.`),
     callSafetyTimeoutMs: durationMsSchema
-      .default(4 * 3600_000)
-      .describe('Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default 4 hours.'),
+      .default(defaults.callSafetyTimeoutMs)
+      .describe(`Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default ${inWords(defaults.callSafetyTimeoutMs)}.`),
     offlineRetryWindowMs: durationMsSchema
-      .default(24 * 3600_000)
-      .describe('How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default 24 hours.'),
+      .default(defaults.offlineRetryWindowMs)
+      .describe(`How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default ${inWords(defaults.offlineRetryWindowMs)}.`),
     actionTimeoutMs: durationMsSchema
       .min(1_000)
-      .default(30_000)
-      .describe('In-conversation actions: the bound on the time the agent waits for the outcome, the whole run included (plus a margin of about a second, docs/PLATFORM_CONTRACT.md). Default 30 seconds.'),
+      .default(defaults.actionTimeoutMs)
+      .describe(`In-conversation actions: the bound on the time the agent waits for the outcome, the whole run included (plus a margin of about a second, docs/PLATFORM_CONTRACT.md). Default ${inWords(defaults.actionTimeoutMs)}.`),
     retentionMs: durationMsSchema
-      .default(7 * 24 * 3600_000)
-      .describe('After the end, how long the conversation is kept dormant: duplicate signals and identical values cost no HubSpot call, new values cause one follow-up sync into the same note, operators can retry. Then it completes. Default 7 days.'),
+      .default(defaults.retentionMs)
+      .describe(`After the end, how long the conversation is kept dormant: duplicate signals and identical values cost no HubSpot call, new values cause one follow-up sync into the same note, operators can retry. Then it completes. Default ${inWords(defaults.retentionMs)}.`),
     historyEventsBeforeContinueAsNew: z
       .number()
       .int()
       .min(20)
       .max(50_000)
-      .default(5_000)
+      .default(defaults.historyEventsBeforeContinueAsNew)
       .describe('Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.'),
   })
-  .describe('Timing rules of the conversation. Defaults are the product’s documented behaviour.');
+  .describe('Timing rules of the conversation. Defaults are the product’s documented behaviour (DEFAULT_OPTIONS, src/platform/definitions.ts).');
 
 /** What the platform sends to start a conversation (the workflow's own keys, carried and operatorRetry, are not the platform's). */
 export const conversationInputSchema = z

@@ -96,8 +96,8 @@ export interface WorkspaceScoped {
 }
 
 export type Channel = TimelineChannel;
-/** Every channel a conversation may be on (the workflow's own check of its input reads it). */
-export const CHANNELS: readonly Channel[] = ['chat', 'whatsapp', 'sms', 'linkedin', 'voice'];
+/** Every channel a conversation may be on (the workflow's own check of its input reads it; the contract's channelSchema too). */
+export { CHANNELS } from '../action/timeline';
 export const isVoice = (channel: Channel): boolean => channel === 'voice';
 
 /** How many distinct fields a conversation may hold, in one signal and in all of them together. */

@@ -8,6 +8,7 @@
 // call, an answer lost after it was applied, or a call that hangs until its signal ends it. Every call
 // is recorded by name. The end-to-end suite (the adapter against the emulator) stays the authority.
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { FailureType } from '../../src/action/failures';
 import type { PropertyVersion } from '../../src/action/convergence';
 import type { HubSpotPropertyDefinition } from '../../src/action/mapping-validation';
 import type { AccountIdentity, CallOptions, EngagementObject, HubSpotAccountPort, HubSpotObject, HubSpotObjectWithHistory, HubSpotPort } from '../../src/hubspot/port';
@@ -117,7 +118,7 @@ export class FakeAccount implements HubSpotAccountPort {
     return this.call('createContact', o, () => {
       const existing = properties.email ? this.contactsWithEmail(properties.email)[0] : undefined;
       if (existing) {
-        throw ApplicationFailure.create({ message: `HubSpot account "${this.id}": conflict during contact create (409, existing id ${existing.id})`, type: 'HubSpotConflict', nonRetryable: true, details: [existing.id] });
+        throw ApplicationFailure.create({ message: `HubSpot account "${this.id}": conflict during contact create (409, existing id ${existing.id})`, type: FailureType.HubSpotConflict, nonRetryable: true, details: [existing.id] });
       }
       const id = this.newId();
       const appId = String(this.connection.appId);
@@ -252,7 +253,7 @@ export class FakeAccount implements HubSpotAccountPort {
 
   private live(records: Map<string, StoredRecord>, id: string, operation: string): StoredRecord {
     const record = records.get(id);
-    if (!record || record.archived) throw ApplicationFailure.nonRetryable(`HubSpot account "${this.id}": not found during ${operation} (404)`, 'HubSpotNotFound');
+    if (!record || record.archived) throw ApplicationFailure.nonRetryable(`HubSpot account "${this.id}": not found during ${operation} (404)`, FailureType.HubSpotNotFound);
     return record;
   }
 
@@ -296,13 +297,13 @@ export class FakeAccount implements HubSpotAccountPort {
   }
 
   private unavailable(name: string): ApplicationFailure {
-    return ApplicationFailure.retryable(`HubSpot account "${this.id}": HubSpot is unavailable during ${name} (503); retrying`, 'HubSpotUnavailable');
+    return ApplicationFailure.retryable(`HubSpot account "${this.id}": HubSpot is unavailable during ${name} (503); retrying`, FailureType.HubSpotUnavailable);
   }
 
   private abandoned(signal: AbortSignal): unknown {
     const reason: unknown = signal.reason;
     if (reason instanceof CancelledFailure || reason instanceof ApplicationFailure) return reason;
-    return ApplicationFailure.retryable(`HubSpot account "${this.id}": the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, 'HubSpotCallAborted');
+    return ApplicationFailure.retryable(`HubSpot account "${this.id}": the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, FailureType.HubSpotCallAborted);
   }
 }
 
@@ -316,7 +317,7 @@ export class FakeHubSpot implements HubSpotPort {
 
   async get(accountId: string): Promise<FakeAccount> {
     const account = this.accounts.get(accountId);
-    if (!account) throw ApplicationFailure.nonRetryable(`HubSpot account "${accountId}" is not connected to this worker`, 'UnknownHubSpotAccount');
+    if (!account) throw ApplicationFailure.nonRetryable(`HubSpot account "${accountId}" is not connected to this worker`, FailureType.UnknownHubSpotAccount);
     return account;
   }
 }
