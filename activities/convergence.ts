@@ -8,24 +8,15 @@
 import { Context, log } from '@temporalio/activity';
 import { duplicateNotes, judgeValue, newestFirst, type ContactCheckResult, type ContactExpectation, type PropertyVersion } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
-import type { CallOptions, EngagementObject, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
+import { writtenByUs } from '../src/hubspot/ownership';
 import { bodyProperty } from '../src/action/timeline';
-import { heartbeating } from './index';
+import { heartbeating } from './attempt';
 
 /** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
 const NOTE_CANDIDATES = 100;
 
-/**
- * "Written by this system": an integration write whose source is our app. A service key has no app id
- * HubSpot documents as the source of its writes, so any integration write counts as possibly ours; the
- * value rule (one of our unanswered writes) still has to hold before anything is written again.
- */
-export function writtenByUs(account: HubSpotAccount): (v: PropertyVersion) => boolean {
-  const { kind, appId } = account.connection;
-  return (v) => v.sourceType === 'INTEGRATION' && (kind === 'service-key' || v.sourceId === String(appId));
-}
-
-export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotAccounts }) {
+export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotPort }) {
   return {
     /** Checks each contact against what this conversation wrote there, and repairs what a late write of ours spoiled. */
     async convergeContacts(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
@@ -46,8 +37,8 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotAccou
   };
 }
 
-async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[], call: CallOptions, retried: boolean): Promise<ContactCheckResult[]> {
-  const ours = writtenByUs(account);
+async function checkAccount(account: HubSpotAccountPort, checks: ContactExpectation[], call: CallOptions, retried: boolean): Promise<ContactCheckResult[]> {
+  const ours = writtenByUs(account.connection);
   const names = [...new Set(checks.flatMap((c) => Object.keys(c.properties)))];
   // The contacts, by id (a merge gives a new id; the old one reads as it), with the history of what we wrote.
   const { byId } = await account.readContactsWithHistory(
@@ -121,7 +112,7 @@ async function checkAccount(account: HubSpotAccount, checks: ContactExpectation[
  * that kind (associations, then bodies by id); archives duplicates a late create left; writes the body
  * again when a late update of ours overwrote it.
  */
-async function checkEngagement(account: HubSpotAccount, contactId: string, note: ContactExpectation['notes'][number], result: ContactCheckResult, call: CallOptions, ours: (v: PropertyVersion) => boolean): Promise<void> {
+async function checkEngagement(account: HubSpotAccountPort, contactId: string, note: ContactExpectation['notes'][number], result: ContactCheckResult, call: CallOptions, ours: (v: PropertyVersion) => boolean): Promise<void> {
   const object: EngagementObject = note.object!;
   const body = bodyProperty(object);
   const ids = (await account.engagementIdsOfContact(object, contactId, call)).sort(newestFirst).slice(0, NOTE_CANDIDATES);

@@ -20,82 +20,26 @@ import type { ContactWrite } from '../src/action/plan';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncRun, type LookupResult, type SentWrites } from '../src/action/run';
 import { propertiesToRead, setBySomeoneElse, type CurrentValue } from '../src/action/write-rules';
 import type { AccountDirectory } from '../src/hubspot/directory';
-import type { CallOptions, EngagementObject, HubSpotAccount, HubSpotAccounts } from '../src/hubspot/accounts';
+import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
+import { isOurs, ownershipProperties, withOwnershipMarker, writtenByUs } from '../src/hubspot/ownership';
 import type { PropertyVersion } from '../src/action/convergence';
+import { attempted, heartbeating } from './attempt';
 
 /** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
 export type Lane = NonNullable<CallOptions['lane']>;
 import { createLegacyActivities } from './legacy';
-import { createConvergenceActivities, writtenByUs } from './convergence';
+import { createConvergenceActivities } from './convergence';
 
-/** The record-source properties HubSpot sets on objects created through the API. */
-export const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
 /** A lost note create is looked for among this many of the contact's newest notes. */
 const LOST_NOTE_CANDIDATES = 100;
-/** The signal aborts this long before the attempt's timeout, so the request has ended before a retry starts. */
-const ABORT_MARGIN_MS = 250;
 
 export interface ActivityDeps {
-  hubspot: HubSpotAccounts;
+  /** The HubSpot accounts (the adapter, HubSpotAccounts; in the fast tests an in-memory fake). */
+  hubspot: HubSpotPort;
   /** Where saved action configs (configuration API) are read; absent: the conversation's snapshot counts. */
   directory?: AccountDirectory;
 }
 
-/**
- * "Created by this system": HubSpot records the app that created a contact as its source; where an
- * operator chose a marker property instead (the account's ownershipMarker), that property says it.
- */
-export function isOurs(account: HubSpotAccount, properties: Record<string, string | null | undefined>): boolean {
-  const marker = account.connection.ownershipMarker;
-  if (marker) return properties[marker.property] === marker.value;
-  return properties.hs_object_source === 'INTEGRATION' && properties.hs_object_source_id === String(account.connection.appId);
-}
-
-/** The properties a lookup reads to tell "ours": the record source, or the account's marker property. */
-export function ownershipProperties(account: HubSpotAccount): string[] {
-  const marker = account.connection.ownershipMarker;
-  return marker ? [...SOURCE_PROPERTIES, marker.property] : SOURCE_PROPERTIES;
-}
-
-/** What a create writes: the planned values, and the account's marker property when it has one. */
-export function withOwnershipMarker(account: HubSpotAccount, properties: Record<string, string>): Record<string, string> {
-  const marker = account.connection.ownershipMarker;
-  return marker ? { ...properties, [marker.property]: marker.value } : properties;
-}
-
-/**
- * The signal every HubSpot call of this attempt carries: the activity's cancellation, and the end of
- * the attempt (its start-to-close timeout, or what is left of its schedule-to-close timeout).
- */
-export function attemptSignal(deadlineMs?: number): AbortSignal {
-  const ctx = Context.current();
-  const { info } = ctx;
-  const elapsed = Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
-  const scheduleLeft = info.scheduleToCloseTimeoutMs > 0 ? info.scheduleToCloseTimeoutMs - elapsed : Infinity;
-  const attemptLeft = info.startToCloseTimeoutMs > 0 ? info.startToCloseTimeoutMs : Infinity;
-  // An in-conversation run also names its deadline (the workflow's clock, the server's): the time the
-  // attempt waited in its task queue then counts too. A server clock ahead of ours (a test server that
-  // skipped time) only makes this bound looser than the others, never tighter.
-  const runLeft = deadlineMs !== undefined ? deadlineMs - Date.now() : Infinity;
-  const left = Math.min(scheduleLeft, attemptLeft, runLeft);
-  if (!Number.isFinite(left)) return ctx.cancellationSignal;
-  return AbortSignal.any([ctx.cancellationSignal, AbortSignal.timeout(Math.max(1, left - ABORT_MARGIN_MS))]);
-}
-
-/**
- * Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly;
- * `details` is what each heartbeat carries (the next attempt reads the last one).
- */
-export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, deadlineMs?: number, details?: () => unknown): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(details?.()), 1_000);
-  try {
-    ctx.heartbeat(details?.());
-    return await fn(attemptSignal(deadlineMs));
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 export type { LookupResult };
 
@@ -205,15 +149,15 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     const savedConfig = effective.saved ? config : undefined;
     // Write rules other than overwrite need the current values (in the same read), keepPersonEdits their history too.
     const ruled = propertiesToRead(config.fieldMappings);
-    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account), 'hs_merged_object_ids', ...ruled.values], call, ruled.history);
+    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account.connection), 'hs_merged_object_ids', ...ruled.values], call, ruled.history);
     if (!contact) {
       log.info('No contact for this email', { accountId: account.id });
       return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
     }
-    const ours = isOurs(account, contact.properties);
+    const ours = isOurs(account.connection, contact.properties);
     log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
     const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
-    const current = ruled.values.length ? currentValues(contact, ruled.values, ruled.history, writtenByUs(account)) : undefined;
+    const current = ruled.values.length ? currentValues(contact, ruled.values, ruled.history, writtenByUs(account.connection)) : undefined;
     return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}), ...(current ? { current } : {}) };
   }
 
@@ -228,7 +172,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       return { contactId: write.contactId, created: false, ...uncertain };
     }
     try {
-      const created = await account.createContact(withOwnershipMarker(account, write.properties), call);
+      const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), call);
       log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
       return { contactId: created.id, created: true, ...uncertain };
     } catch (err) {
@@ -236,8 +180,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
       const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
       if (!existingId) throw err;
-      const existing = await account.readContact(existingId, ownershipProperties(account), call);
-      if (existing && isOurs(account, existing.properties)) {
+      const existing = await account.readContact(existingId, ownershipProperties(account.connection), call);
+      if (existing && isOurs(account.connection, existing.properties)) {
         // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
         const { email: _email, ...rest } = write.properties;
         if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
@@ -300,7 +244,7 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
    * since), found again after a lost answer through the contact's associations and the body's reference
    * line, never through search.
    */
-  async function writeEngagement(account: HubSpotAccount, input: SummaryNoteInput, record: Exclude<TimelineRecord, { object: 'notes' }>, body: string, call: CallOptions, retried: boolean): Promise<NoteResult> {
+  async function writeEngagement(account: HubSpotAccountPort, input: SummaryNoteInput, record: Exclude<TimelineRecord, { object: 'notes' }>, body: string, call: CallOptions, retried: boolean): Promise<NoteResult> {
     const uncertain = retried ? { uncertain: true as const } : {};
     const object: EngagementObject = record.object;
     const what = object === 'calls' ? 'Call' : 'Communication';
@@ -479,16 +423,8 @@ function currentValues(contact: { properties: Record<string, string | null>; his
   return out;
 }
 
-/**
- * An earlier attempt of this activity ended without an answer: a write it sent may still be applied by
- * HubSpot later (docs/CONTACT_SYNC.md, "Convergence"), and a note it created may exist unknown to us.
- */
-function attempted(): boolean {
-  return Context.current().info.attempt > 1;
-}
-
 /** The newest of the contact's notes (not already known) whose body carries our reference line. */
-async function findNoteByReference(account: HubSpotAccount, noteIds: string[], known: string[], reference: string, options: CallOptions): Promise<string | undefined> {
+async function findNoteByReference(account: HubSpotAccountPort, noteIds: string[], known: string[], reference: string, options: CallOptions): Promise<string | undefined> {
   const skip = new Set(known);
   const candidates = noteIds
     .filter((id) => !skip.has(id))

@@ -8,10 +8,11 @@ import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import type { ContactLookup, ContactWrite } from '../src/action/plan';
-import type { HubSpotAccounts } from '../src/hubspot/accounts';
-import { heartbeating, isOurs, ownershipProperties, withOwnershipMarker } from './index';
+import type { HubSpotPort } from '../src/hubspot/port';
+import { isOurs, ownershipProperties, withOwnershipMarker } from '../src/hubspot/ownership';
+import { heartbeating } from './attempt';
 
-export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }) {
+export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
   return {
     async validateActionConfig(input: { accountId: string; config: ActionConfig }): Promise<{ ok: true } | { ok: false; problems: string[] }> {
       return heartbeating(async (signal) => {
@@ -24,10 +25,10 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
     async lookupContact(input: { accountId: string; email: string; properties: string[] }): Promise<ContactLookup> {
       return heartbeating(async (signal) => {
         const account = await hubspot.get(input.accountId);
-        const contact = await account.readContactByEmail(input.email, ownershipProperties(account), { signal });
+        const contact = await account.readContactByEmail(input.email, ownershipProperties(account.connection), { signal });
         if (!contact) return { found: false };
         // Ids and "ours" only: the mapped values never go into history.
-        return { found: true, contactId: contact.id, ours: isOurs(account, contact.properties), properties: {} };
+        return { found: true, contactId: contact.id, ours: isOurs(account.connection, contact.properties), properties: {} };
       });
     },
 
@@ -40,13 +41,13 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotAccounts }
           return { contactId: write.contactId, created: false };
         }
         try {
-          const created = await account.createContact(withOwnershipMarker(account, write.properties), { signal });
+          const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), { signal });
           return { contactId: created.id, created: true };
         } catch (err) {
           if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
           const existingId = (err as ApplicationFailure).details?.[0] as string | undefined;
-          const existing = existingId ? await account.readContact(existingId, ownershipProperties(account), { signal }) : null;
-          if (existing && isOurs(account, existing.properties)) {
+          const existing = existingId ? await account.readContact(existingId, ownershipProperties(account.connection), { signal }) : null;
+          if (existing && isOurs(account.connection, existing.properties)) {
             const { email: _email, ...rest } = write.properties;
             if (Object.keys(rest).length) await account.updateContact(existing.id, rest, { signal });
             return { contactId: existing.id, created: true };

@@ -123,7 +123,7 @@ async function scenarioLatency(rig: Rig): Promise<void> {
   );
   out(
     `non-HubSpot (A) = total − calls × ${MEAN_LATENCY} ms (the emulator's mean added latency; at 0 ms: the total itself); ` +
-      `(B) = total − HubSpot wall time measured around each HubSpotAccount.call of that workflow (pacing, client serialisation, HTTP and emulator included). ` +
+      `(B) = total − HubSpot wall time measured around each HubSpot request of that workflow (HubSpotAccount.request) (pacing, client serialisation, HTTP and emulator included). ` +
       `sequential/concurrent: the conversation exists (a message first); cold: the update starts the workflow. Rows mixed: created / updated / note only.`,
   );
 }

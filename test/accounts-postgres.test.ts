@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Client as PgClient } from 'pg';
 import type { EmulatorServer } from '../hubspot-emulator/server';
-import { AccountStore } from '../src/accounts/store';
-import { MIGRATIONS } from '../src/accounts/migrations';
-import { StoreDirectory } from '../src/accounts/store-directory';
+import { AccountStore } from '../src/account-store/store';
+import { MIGRATIONS } from '../src/account-store/migrations';
+import { StoreDirectory } from '../src/account-store/store-directory';
 import { skipUnless } from './helpers/skips';
 import { connectDirectly, oauthClient, startOAuthEmulator, testKeys } from './accounts-support';
 

@@ -5,9 +5,9 @@ import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { EmulatorServer } from '../hubspot-emulator/server';
 import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
 import type { EmulatorAccountSeed } from '../hubspot-emulator/store';
-import { AccountStore } from '../src/accounts/store';
-import { completeInstall, HubSpotOAuthClient } from '../src/accounts/oauth-client';
-import type { TokenKeys } from '../src/accounts/token-cipher';
+import { AccountStore } from '../src/account-store/store';
+import { completeInstall, HubSpotOAuthClient } from '../src/account-store/oauth-client';
+import type { TokenKeys } from '../src/account-store/token-cipher';
 import type { ConfigApiClient } from '../src/config-api/client';
 
 export const OFF = { perTenSeconds: 0, searchPerSecond: 0 };

@@ -8,6 +8,7 @@ import { localEnv, timeSkippingEnv } from './helpers/temporal-env';
 import { ACME, action, conversation, convergenceDone, heldWritesEnded, startHarness, type Harness } from './helpers/conversation-harness';
 import { classifyHubSpotError } from '../src/hubspot/errors';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
+import { searchNotes } from './helpers/hubspot-calls';
 import { startHubSpotEmulator, type FaultKind } from '../hubspot-emulator';
 
 let h: Harness;
@@ -184,7 +185,7 @@ describe('pacing per HubSpot account', () => {
     try {
       const burst = async (accounts: HubSpotAccounts) => {
         const account = await accounts.get('paced');
-        const results = await Promise.allSettled(Array.from({ length: 12 }, () => account.searchNotes({ filterGroups: [], limit: 1 })));
+        const results = await Promise.allSettled(Array.from({ length: 12 }, () => searchNotes(account, { filterGroups: [], limit: 1 })));
         return results.filter((r) => r.status === 'rejected').length;
       };
       const unpaced = await burst(new HubSpotAccounts([{ ...seed, basePath: emulator.url }]));

@@ -12,6 +12,7 @@ import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection } 
 import { classifyHubSpotError, parseErrorBody, redact, validationDetails } from '../src/hubspot/errors';
 import { dateVersionedPath } from '../src/hubspot/transport';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../hubspot-emulator';
+import { archiveContact, contactPropertyValidationRules, createContacts, createNotes, mergeContacts, readContacts, readNote, searchContacts, searchNotes, updateContacts, updateNotes, upsertContacts } from './helpers/hubspot-calls';
 
 const TOKEN = 'pat-eu1-7f3a9c2e-51d4-4b8e-9a61-c0ffee15beef';
 const SEED: EmulatorAccountSeed = {
@@ -91,12 +92,12 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
   });
 
   test('a merged-away contact reads as the surviving one; an archived one reads as null', async () => {
-    const survivor = await account.mergeContacts('7002', '7003');
+    const survivor = await mergeContacts(account, '7002', '7003');
     // Either id now reads as the surviving contact, whose id HubSpot may have changed.
     assert.equal((await account.readContact('7003', ['email']))?.id, survivor.id);
     assert.equal((await account.readContact('7002', ['email']))?.id, survivor.id);
     const gone = await account.createContact({ email: 'gone@example.com' });
-    await account.archiveContact(gone.id);
+    await archiveContact(account, gone.id);
     assert.equal(await account.readContact(gone.id, ['email']), null);
   });
 
@@ -108,10 +109,10 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     // A contact without notes, and one HubSpot does not know, have none.
     assert.deepEqual(await account.noteIdsOfContact('7002'), []);
     assert.deepEqual(await account.noteIdsOfContact('999999990'), []);
-    assert.equal((await account.readNote(note.id))?.properties.hs_note_body, '<p>Hello</p>');
+    assert.equal((await readNote(account, note.id))?.properties.hs_note_body, '<p>Hello</p>');
     await account.updateNote(note.id, '<p>Hello again</p>');
-    assert.equal((await account.readNote(note.id))?.properties.hs_note_body, '<p>Hello again</p>');
-    assert.equal(await account.readNote('999999999'), null);
+    assert.equal((await readNote(account, note.id))?.properties.hs_note_body, '<p>Hello again</p>');
+    assert.equal(await readNote(account, '999999999'), null);
     const missing = await failure(account.updateNote('999999999', 'x'));
     assert.equal(missing.type, 'HubSpotNotFound');
     assert.equal(missing.nonRetryable, true);
@@ -122,7 +123,7 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     const ts = new Date().toISOString();
     const made: string[] = [];
     for (let i = 0; i < 6; i++) {
-      const batch = await account.createNotes(Array.from({ length: i < 5 ? 100 : 3 }, (_, k) => ({ body: `n${i}-${k}`, timestamp: ts, contactId: contact.id })));
+      const batch = await createNotes(account, Array.from({ length: i < 5 ? 100 : 3 }, (_, k) => ({ body: `n${i}-${k}`, timestamp: ts, contactId: contact.id })));
       made.push(...batch.map((n) => n.id));
     }
     const before = emulator.requests(SEED.accountId).length;
@@ -136,28 +137,28 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
   });
 
   test('batch calls: read by email (unknown ones listed as missing), create, update, upsert; note batches', async () => {
-    const read = await account.readContacts(['maria.garcia@example.com', 'unknown@example.com'], ['email'], { idProperty: 'email' });
+    const read = await readContacts(account, ['maria.garcia@example.com', 'unknown@example.com'], ['email'], { idProperty: 'email' });
     assert.deepEqual(read.results.map((r) => r.id), ['7001']);
     assert.deepEqual(read.missing, ['unknown@example.com']);
-    const made = await account.createContacts([{ email: 'b1@example.com' }, { email: 'b2@example.com' }]);
+    const made = await createContacts(account, [{ email: 'b1@example.com' }, { email: 'b2@example.com' }]);
     assert.equal(made.length, 2);
-    const changed = await account.updateContacts(made.map((m) => ({ id: m.id, properties: { firstname: 'Batch' } })));
+    const changed = await updateContacts(account, made.map((m) => ({ id: m.id, properties: { firstname: 'Batch' } })));
     assert.deepEqual(changed.map((c) => c.properties.firstname), ['Batch', 'Batch']);
-    const upserted = await account.upsertContacts([{ id: 'b1@example.com', properties: { lastname: 'One' } }, { id: 'b3@example.com', properties: { lastname: 'Three' } }], 'email');
+    const upserted = await upsertContacts(account, [{ id: 'b1@example.com', properties: { lastname: 'One' } }, { id: 'b3@example.com', properties: { lastname: 'Three' } }], 'email');
     assert.equal(upserted.length, 2);
-    const notes = await account.createNotes(made.map((m) => ({ body: 'n', timestamp: new Date().toISOString(), contactId: m.id })));
-    await account.updateNotes(notes.map((n) => ({ id: n.id, body: 'm' })));
+    const notes = await createNotes(account, made.map((m) => ({ body: 'n', timestamp: new Date().toISOString(), contactId: m.id })));
+    await updateNotes(account, notes.map((n) => ({ id: n.id, body: 'm' })));
     const back = await account.readNotes([...notes.map((n) => n.id), '999999998']);
     assert.deepEqual(back.results.map((n) => n.properties.hs_note_body), ['m', 'm']);
     assert.deepEqual(back.missing, ['999999998']);
     await account.archiveNote(notes[0]!.id);
-    assert.equal(await account.readNote(notes[0]!.id), null);
+    assert.equal(await readNote(account, notes[0]!.id), null);
   });
 
   test('search, the contact-property schema (cached) and a property’s validation rules', async () => {
-    const page = await account.searchContacts({ filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: 'maria.garcia@example.com' }] }], properties: ['email'] });
+    const page = await searchContacts(account, { filterGroups: [{ filters: [{ propertyName: 'email', operator: 'EQ', value: 'maria.garcia@example.com' }] }], properties: ['email'] });
     assert.deepEqual(page.results.map((r) => r.id), ['7001']);
-    const notes = await account.searchNotes({ filterGroups: [{ filters: [{ propertyName: 'hs_note_body', operator: 'EQ', value: 'no such note' }] }] });
+    const notes = await searchNotes(account, { filterGroups: [{ filters: [{ propertyName: 'hs_note_body', operator: 'EQ', value: 'no such note' }] }] });
     assert.deepEqual(notes.results, []);
     const before = emulator.requestCounts(SEED.accountId)['properties.list'] ?? 0;
     const schema = await account.contactPropertySchema();
@@ -165,15 +166,8 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
     await account.contactPropertySchema();
     assert.equal(emulator.requestCounts(SEED.accountId)['properties.list'], before + 1, 'the second read comes from the cache');
     // The format rule only: HubSpot's API does not list the portal's conditional requirement on company.
-    const rules = await account.contactPropertyValidationRules('company');
+    const rules = await contactPropertyValidationRules(account, 'company');
     assert.deepEqual(rules.map((r) => r.ruleType), ['MAX_LENGTH']);
-  });
-
-  test('the deprecated escape hatch (the Client facade) is paced, classified and on 2026-09 too', async () => {
-    const r = await account.call('contact read', (c) => c.crm.contacts.basicApi.getById('7001', ['email']));
-    assert.equal(r.properties.email, 'maria.garcia@example.com');
-    const f = await failure(account.call('contact read', (c) => c.crm.contacts.basicApi.getById('999999', ['email'])));
-    assert.equal(f.type, 'HubSpotNotFound');
   });
 
   test('what goes over the wire is the 2026-09 API only', () => {
@@ -192,7 +186,7 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
   });
 
   test('the latest X-HubSpot-RateLimit-* answer is kept per account', () => {
-    const r = account.rateLimit();
+    const r = account.gauges().rateLimit;
     assert.ok(r && typeof r.dailyRemaining === 'number' && r.dailyRemaining > 0);
   });
 });
@@ -200,7 +194,7 @@ describe('HubSpot calls on API version 2026-09, through the emulator', () => {
 describe('HubSpot’s waits: 423 Locked and 477 Migration in Progress are retried after the wait HubSpot asks for', () => {
   test('423 on a bulk upsert: retryable after 2 s (HubSpot’s lock); sooner it is still locked, after it the upsert lands', async () => {
     emulator.failNext(SEED.accountId, 'contacts.batchUpsert', '423');
-    const upsert = () => account.upsertContacts([{ id: 'locked.upsert@example.com', properties: { firstname: 'Locked' } }], 'email');
+    const upsert = () => upsertContacts(account, [{ id: 'locked.upsert@example.com', properties: { firstname: 'Locked' } }], 'email');
     const f = await failure(upsert());
     const t0 = Date.now();
     assert.deepEqual([f.type, f.nonRetryable, f.nextRetryDelay], ['HubSpotLocked', false, 2_000]);
@@ -348,7 +342,7 @@ describe('calls that end when they end', { timeout: 20_000 }, () => {
       assert.ok(elapsed >= 290 && elapsed < 2000, `failed after ${elapsed} ms`);
       assert.equal(local.seen.length, 1);
       assert.ok(await closedSoon(local.seen[0]), 'the server saw the request closed');
-      assert.equal(a.callsInFlight, 0);
+      assert.equal(a.gauges().callsInFlight, 0);
     } finally {
       await closeServer(local);
     }
@@ -410,13 +404,13 @@ describe('calls that end when they end', { timeout: 20_000 }, () => {
       // One search a second, no headroom: the second search may go 1 s after the first has ended.
       const hs = new HubSpotAccounts([{ accountId: 'paced', token: TOKEN, appId: 1, basePath: local.url, searchRateLimitPerSecond: 1 }], { requestTimeoutMs: 300, rateLimitShare: 1 });
       const a = await hs.get('paced');
-      const search = (o = {}) => a.searchContacts({ filterGroups: [] }, o);
+      const search = (o = {}) => searchContacts(a, { filterGroups: [] }, o);
       const first = failure(search());
       const second = search();
       const queued = new AbortController();
       const third = failure(search({ signal: queued.signal }));
       await new Promise((r) => setTimeout(r, 100));
-      assert.equal(a.callsInFlight, 1, 'only the first search is out');
+      assert.equal(a.gauges().callsInFlight, 1, 'only the first search is out');
       queued.abort();
       assert.equal((await third).type, 'HubSpotCallAborted');
       assert.equal(local.seen.length, 1, 'the abandoned queued call was never sent');
@@ -477,7 +471,7 @@ describe('credentials: expiry, refresh, secrecy', () => {
     });
     try {
       const a = await new HubSpotAccounts([{ accountId: 'leaky', token: TOKEN, appId: 1, basePath: local.url }]).get('leaky');
-      const scopes = await failure(a.readNote('1'));
+      const scopes = await failure(readNote(a, '1'));
       assert.equal(scopes.type, 'HubSpotMissingScopes');
       const invalid = await failure(a.updateContact('1', { firstname: 'x' }));
       assert.equal(invalid.type, 'HubSpotValidationError');

@@ -206,7 +206,7 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     for (const e of outcomes.slice(1)) {
       assert.ok(e instanceof ApplicationFailure && !e.nonRetryable, `the callers still waiting get a retryable failure: ${String(e)}`);
     }
-    assert.equal(account.callsInFlight, 0, 'the write batch outlived the caller that left');
+    assert.equal(account.gauges().callsInFlight, 0, 'the write batch outlived the caller that left');
     await sleep(1_300);
     assert.ok(emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write-if-connected' && f.outcome === 'dropped'));
     assert.equal(emulator.contacts(FAULTS.accountId).filter((c) => c.properties.email?.startsWith('held-')).length, 0);
@@ -222,14 +222,14 @@ describe('lanes and shared limits', { timeout: 60_000 }, () => {
     const offline = new AbortController();
     const queued = Array.from({ length: 500 }, (_, i) => account.readContactByEmail(`offline-${i}@example.com`, [], { signal: offline.signal }).catch((e: unknown) => e));
     await sleep(1_300); // the offline window has passed: 2 batches sent, 3 waiting for the window of the limit
-    assert.ok(account.callsBatching >= 200, `${account.callsBatching} offline callers queued`);
+    assert.ok(account.gauges().callsBatching >= 200, `${account.gauges().callsBatching} offline callers queued`);
     const started = Date.now();
     const agent = await account.readContactByEmail('agent@example.com', [], { lane: 'agent' });
     const took = Date.now() - started;
     assert.equal(agent, null);
     assert.ok(took < 300, `the agent's lookup took ${took} ms`);
     // The agent's call carried up to 99 of them along; the rest are still queued.
-    assert.ok(account.callsBatching >= 150, `${account.callsBatching} offline callers still queued`);
+    assert.ok(account.gauges().callsBatching >= 150, `${account.gauges().callsBatching} offline callers still queued`);
     offline.abort();
     const ended = await Promise.all(queued);
     assert.ok(ended.filter((e) => e instanceof ApplicationFailure && e.type === 'HubSpotCallAborted').length >= 150);

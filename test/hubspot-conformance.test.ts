@@ -2,7 +2,7 @@
 // emulator rely on (success and error bodies, on the 2026-09 CRM paths and the 2026-03 OAuth token API)
 // is fetched over real HTTP, through the official client's request method or a plain form POST, and
 // checked against the project's own schemas of those specs (src/hubspot/spec-shapes.ts,
-// src/accounts/oauth-shapes.ts). The last test reports how many answers were checked.
+// src/account-store/oauth-shapes.ts). The last test reports how many answers were checked.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Client } from '@hubspot/api-client';
@@ -26,7 +26,7 @@ import {
   simplePublicObjectShape,
   simplePublicObjectWithAssociationsShape,
 } from '../src/hubspot/spec-shapes';
-import { accessTokenInfoShape, accessTokenResponseShape, oauthErrorShape, refreshTokenInfoShape } from '../src/accounts/oauth-shapes';
+import { accessTokenInfoShape, accessTokenResponseShape, oauthErrorShape, refreshTokenInfoShape } from '../src/account-store/oauth-shapes';
 import { approveInstall, oauthClient, sleep, startOAuthEmulator } from './accounts-support';
 
 const OFF = { perTenSeconds: 0, searchPerSecond: 0 };

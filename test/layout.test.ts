@@ -151,6 +151,26 @@ describe('layout', () => {
     assert.doesNotMatch(dockerfile, /COPY hubspot-emulator/);
   });
 
+  test('the fast tests (npm run test:fast) start no Temporal server and no HubSpot emulator', () => {
+    const script = readFileSync(join(ROOT, 'scripts/run-tests.mjs'), 'utf8');
+    const list = script.slice(script.indexOf('const FAST = ['), script.indexOf('].map', script.indexOf('const FAST = [')));
+    const fast = [...list.matchAll(/'([^']+)'/g)].map((m) => `test/${m[1]}.test.ts`);
+    assert.ok(fast.length >= 5 && fast.every((f) => existsSync(join(ROOT, f))), `the fast list names files that exist: ${fast.join(', ')}`);
+    const slow = ['test/helpers/temporal-env.ts', 'test/helpers/conversation-harness.ts', 'hubspot-emulator/index.ts', 'src/temporal-servers/index.ts'];
+    const reached: string[] = [];
+    for (const start of fast) {
+      const seen = new Set<string>();
+      const visit = (file: string) => {
+        if (seen.has(file)) return;
+        seen.add(file);
+        if (slow.includes(file)) reached.push(`${start} → ${file}`);
+        for (const imp of importsOf(file)) if (imp.target && !imp.typeOnly) visit(imp.target);
+      };
+      visit(start);
+    }
+    assert.deepEqual(reached, []);
+  });
+
   test("the README's layout table names every folder of the tree, and each path it names exists", () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Layout'), readme.indexOf('\n## ', readme.indexOf('## Layout') + 1));

@@ -8,8 +8,8 @@ import { Client } from '@hubspot/api-client';
 import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
 import type { EmulatorServer } from '../hubspot-emulator/server';
-import { HubSpotOAuthClient, OAuthError } from '../src/accounts/oauth-client';
-import { accessTokenInfoShape, accessTokenResponseShape, oauthErrorShape, refreshTokenInfoShape } from '../src/accounts/oauth-shapes';
+import { HubSpotOAuthClient, OAuthError } from '../src/account-store/oauth-client';
+import { accessTokenInfoShape, accessTokenResponseShape, oauthErrorShape, refreshTokenInfoShape } from '../src/account-store/oauth-shapes';
 import { approveInstall, oauthClient, sleep, startOAuthEmulator } from './accounts-support';
 
 const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString() });

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium, skipWithoutChromium } from './helpers/skips';
 import { freePort } from '../src/worker/net';
-import { StoreDirectory } from '../src/accounts/store-directory';
+import { StoreDirectory } from '../src/account-store/store-directory';
 import { startConfigApi } from '../src/config-api/server';
 import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { HubSpotAccounts } from '../src/hubspot/accounts';

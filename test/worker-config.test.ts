@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, workerBuildOf } from '../src/environment/config';
+import { ConfigError, hubspotAccountsOptions, loadConfig, workerBuildOf } from '../src/environment/config';
 
 const fails = (env: NodeJS.ProcessEnv, pattern: RegExp) =>
   assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
@@ -36,6 +36,14 @@ describe('worker configuration', () => {
     fails({ HUBSPOT_ACCOUNTS_FILE: '/nonexistent/accounts.json' }, /cannot be read: ENOENT/);
     fails({ WORKER_MAX_CACHED_WORKFLOWS: '0' }, /WORKER_MAX_CACHED_WORKFLOWS/);
     fails({ TEMPORAL_TLS_CERT_PATH: '/a.pem' }, /go together/);
+  });
+
+  test('HubSpot batching: on with a 25 ms window unless configured; a bad value is named', () => {
+    assert.deepEqual(hubspotAccountsOptions(loadConfig({}).env), { batching: true, batchWindowMs: 25 });
+    assert.deepEqual(hubspotAccountsOptions(loadConfig({ HUBSPOT_BATCHING: 'off', HUBSPOT_BATCH_WINDOW_MS: '100' }).env), { batching: false, batchWindowMs: 100 });
+    fails({ HUBSPOT_BATCHING: 'false' }, /HUBSPOT_BATCHING/);
+    fails({ HUBSPOT_BATCH_WINDOW_MS: '-5' }, /HUBSPOT_BATCH_WINDOW_MS/);
+    fails({ HUBSPOT_BATCH_WINDOW_MS: 'soon' }, /HUBSPOT_BATCH_WINDOW_MS/);
   });
 
   test('Worker Versioning: off unless the deployment and the build are both given; names Temporal refuses are refused at start', () => {

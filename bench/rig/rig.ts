@@ -49,7 +49,7 @@ export interface Rig {
   bundles: Record<Kind, WorkflowBundleWithSourceMap>;
   running: Promise<unknown>[];
   serverPid?: number;
-  /** HubSpot wall time and call count per workflow id, timed around HubSpotAccount.call. */
+  /** HubSpot wall time and call count per workflow id, timed around HubSpotAccount.request (every HubSpot call goes through it). */
   hubspotTime: TimeByWorkflow;
 }
 
@@ -127,7 +127,7 @@ export async function startRig(eagerActivities: boolean): Promise<Rig> {
   // Time every HubSpot call per workflow (the activity's workflow id), by wrapping each account's one
   // request path (every typed method goes through it; the pacing wait is included, as for a caller).
   const hubspotTime: TimeByWorkflow = new Map();
-  for (const id of hubspot.ids()) timeByWorkflow(await hubspot.get(id), 'request', hubspotTime);
+  for (const id of await hubspot.accountIds()) timeByWorkflow(await hubspot.get(id), 'request', hubspotTime);
   const tb = Date.now();
   const [real, noop] = await Promise.all([bundle(workflowsPath), bundle(require.resolve('./noop-workflow'))]);
   progress(`workflow bundles: real ${kb(real.code.length)}, no-op ${kb(noop.code.length)} (${Date.now() - tb} ms)`);

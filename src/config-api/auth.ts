@@ -5,7 +5,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
-import type { AccountStore, InstallMode } from '../accounts/store';
+import type { AccountStore, InstallMode } from '../account-store/store';
 import { ApiError, parse, wsParams } from './http';
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 // What the configuration API's plugins share: the account store, the OAuth app, the callers'
 // credentials, the portal reads, and the settings they act under. Built once by server.ts.
-import type { HubSpotOAuthClient } from '../accounts/oauth-client';
-import type { AccountStore } from '../accounts/store';
+import type { HubSpotOAuthClient } from '../account-store/oauth-client';
+import type { AccountStore } from '../account-store/store';
 import type { HubSpotPropertyDefinition, LearnedRequirement, PropertyRule } from '../action/mapping-validation';
 import type { Auth, LoginThrottle } from './auth';
 

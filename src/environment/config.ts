@@ -78,6 +78,17 @@ export const envSchema = z.object({
   HUBSPOT_ACCOUNTS: z.string().min(1).optional().describe('JSON array of HubSpot accounts (see hubspotAccountSchema). Unset in development: the HubSpot emulator starts with its demo account.'),
   HUBSPOT_ACCOUNTS_FILE: z.string().min(1).optional().describe('Path of a JSON file holding the same array (a mounted secret).'),
   HUBSPOT_EMULATOR_PORT: port.default(8787).describe('Embedded HubSpot emulator port (development).'),
+  HUBSPOT_BATCHING: z
+    .enum(['on', 'off'])
+    .default('on')
+    .describe('on: single-record HubSpot calls of an account go to its batch endpoints, up to 100 records a call (docs/HUBSPOT_API.md, "Batching"); off: each call alone.'),
+  HUBSPOT_BATCH_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(25)
+    .describe('How long offline HubSpot calls are collected into one batch, in ms (the agent\'s lane never waits for a window).'),
   METRICS_BIND_ADDRESS: z
     .string()
     .regex(/^[^:]+:\d+$/, 'host:port')
@@ -221,6 +232,11 @@ function readJson(text: string, where: string): unknown {
     const position = /position (\d+)/.exec((err as Error).message)?.[1];
     throw new ConfigError(`${where} is not valid JSON${position ? ` (at character ${position})` : ''}`);
   }
+}
+
+/** The HubSpot adapter's settings from the environment (HubSpotAccountsOptions). */
+export function hubspotAccountsOptions(env: Pick<WorkerEnv, 'HUBSPOT_BATCHING' | 'HUBSPOT_BATCH_WINDOW_MS'>): { batching: boolean; batchWindowMs: number } {
+  return { batching: env.HUBSPOT_BATCHING === 'on', batchWindowMs: env.HUBSPOT_BATCH_WINDOW_MS };
 }
 
 /** Reads and validates the configuration; throws ConfigError naming the bad variable. */

@@ -1,4 +1,5 @@
-// The HubSpot accounts this worker may act for, and the calls the action makes on them. Accounts come
+// The HubSpot accounts this worker may act for, and the calls the action makes on them: the adapter
+// behind the activities' port (port.ts), plus the configuration check's reads. Accounts come
 // from an AccountDirectory (the worker's static list, the account store, or both); tokens are fetched
 // per call and stay here: never in workflow inputs, history, logs, metrics or failure messages.
 //
@@ -6,11 +7,9 @@
 // typed APIs (transport.ts); ended by the caller's signal or its own timeout, whichever comes first,
 // with the pacing slot held until the request has really ended; failures classified in errors.ts.
 // A 401 EXPIRED_AUTHENTICATION drops the token from the directory and retries once with a fresh one.
-import { Client } from '@hubspot/api-client';
 import { AssociationSpecAssociationCategoryEnum } from '@hubspot/api-client/lib/codegen/crm/objects/notes/models/AssociationSpec';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { PropertyVersion } from '../action/convergence';
-import { bodyProperty, TO_CONTACT_ASSOCIATION, type TimelineObject } from '../action/timeline';
+import { bodyProperty, TO_CONTACT_ASSOCIATION } from '../action/timeline';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 import { FailureType } from '../action/failures';
 import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection, type LearnedRefusal, type ValidationRuleRefusal } from './directory';
@@ -19,15 +18,14 @@ import { Pacer, type Lane } from './pacer';
 import { Batcher } from './batcher';
 import * as kinds from './batch-kinds';
 import { staticDirectory, type HubSpotAccountSettings } from './static-directory';
+import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotObject, HubSpotObjectWithHistory, HubSpotPort } from './port';
 import {
   CallTransport,
   HubSpotCallFailed,
   HubSpotCallTimedOut,
   HubSpotRequestAborted,
-  dateVersionedPath,
   hubspotApis,
   allPropertyValidationRulesSchema,
-  propertyValidationRulesSchema,
   rateLimitHeaders,
   type HubSpotApis,
   type PropertyValidationRule,
@@ -39,25 +37,7 @@ export { staticDirectory } from './static-directory';
 export type { PropertyValidationRule, RateLimitAnswer } from './transport';
 export type { Lane } from './pacer';
 export { HUBSPOT_API_VERSION } from './transport';
-
-export interface CallOptions {
-  /** Ends the call (and its wait for a pacing slot): the activity's cancellation or the run's budget. */
-  signal?: AbortSignal;
-  /** 'agent' for an in-conversation run: its calls take the account's next slots before offline syncs'. Default 'offline'. */
-  lane?: Lane;
-}
-
-export interface HubSpotObject {
-  id: string;
-  properties: Record<string, string | null>;
-  /** The history of the properties a read asked it for, newest first (readContactByEmail with history). */
-  history?: Record<string, PropertyVersion[]>;
-}
-
-/** A record with the history of some of its properties (HubSpot's propertiesWithHistory), newest first. */
-export interface HubSpotObjectWithHistory extends HubSpotObject {
-  history: Record<string, PropertyVersion[]>;
-}
+export type { CallOptions, EngagementObject, HubSpotObject, HubSpotObjectWithHistory } from './port';
 
 /** HubSpot's batch read takes fewer records when it returns property history; 50 stays within it. */
 const HISTORY_BATCH_MAX = 50;
@@ -71,20 +51,17 @@ export interface HubSpotAccountsOptions {
   rateLimitShare?: number;
   /**
    * Single-record calls (lookups, reads, creates, updates, notes, note associations) go to HubSpot's
-   * batch endpoints, up to 100 records a call (batcher.ts). Default true (HUBSPOT_BATCHING=off turns it off).
+   * batch endpoints, up to 100 records a call (batcher.ts). Default true (the worker: HUBSPOT_BATCHING, src/environment/config.ts).
    */
   batching?: boolean;
-  /** How long offline calls are collected into one batch. Default 25 ms (HUBSPOT_BATCH_WINDOW_MS). The agent's lane never waits. */
+  /** How long offline calls are collected into one batch. Default 25 ms (the worker: HUBSPOT_BATCH_WINDOW_MS). The agent's lane never waits. */
   batchWindowMs?: number;
   /** Share of the account's rate limit kept for the agent's lane (in-conversation runs); offline syncs take the rest. Default 0.2. */
   agentShare?: number;
 }
 
 export { NOTE_TO_CONTACT } from './batch-kinds';
-import { NOTE_TO_CONTACT } from './batch-kinds';
 const NOTE_PROPERTIES = ['hs_note_body', 'hs_timestamp'];
-/** The engagement objects a run may log a conversation as. */
-export type EngagementObject = Exclude<TimelineObject, 'notes'>;
 const singular = (object: EngagementObject) => (object === 'calls' ? 'call' : 'communication');
 /** HubSpot's batch endpoints take at most 100 inputs. */
 const BATCH_MAX = 100;
@@ -99,16 +76,29 @@ function toObject(r: { id: string; properties: Record<string, string | null> }):
 
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
 
+/** What an account's pacing and batching hold right now, and HubSpot's latest rate-limit answer. */
+export interface AccountGauges {
+  /** Calls holding a pacing slot (an aborted call holds it until its request has closed). */
+  callsInFlight: number;
+  /** Calls waiting for a pacing slot. */
+  callsWaiting: number;
+  /** Single-record calls waiting for their batch to be sent. */
+  callsBatching: number;
+  /** HubSpot calls the batchers have made (batch calls, and single-record calls for batches of one). */
+  batchCalls: number;
+  /** HubSpot's X-HubSpot-RateLimit-* headers of the latest answer that carried them. */
+  rateLimit?: RateLimitAnswer;
+}
+
 function withHistory(r: { id: string; properties: Record<string, string | null>; propertiesWithHistory?: Record<string, kinds.RawVersion[]> }): HubSpotObjectWithHistory {
   return { ...toObject(r), history: kinds.historyOf(r.propertiesWithHistory) };
 }
 
-export class HubSpotAccount {
+export class HubSpotAccount implements HubSpotAccountPort {
   private readonly pacer: Pacer;
   private schema?: { at: number; value: Promise<HubSpotPropertyDefinition[]> };
   private current: HubSpotConnection;
   private lastRateLimit?: RateLimitAnswer;
-  private legacyClient?: { token: string; client: Client };
 
   constructor(
     connection: HubSpotConnection,
@@ -159,16 +149,6 @@ export class HubSpotAccount {
     return this.request(batcher.kind.singleOperation, 'general', (api) => batcher.kind.one(api, input), o);
   }
 
-  /** HubSpot calls the batchers have made (batch calls, and single-record calls for batches of one). */
-  get batchCalls(): number {
-    return Object.values(this.batchers).reduce((n, b) => n + b.calls, 0);
-  }
-
-  /** Single-record calls waiting for their batch to be sent. */
-  get callsBatching(): number {
-    return Object.values(this.batchers).reduce((n, b) => n + b.waiting, 0);
-  }
-
   get id(): string {
     return this.current.accountId;
   }
@@ -183,19 +163,18 @@ export class HubSpotAccount {
     this.current = connection;
   }
 
-  /** Calls holding a pacing slot right now (an aborted call holds it until its request has closed). */
-  get callsInFlight(): number {
-    return this.pacer.inFlight;
-  }
-
-  /** Calls waiting for a pacing slot right now. */
-  get callsWaiting(): number {
-    return this.pacer.waiting;
-  }
-
-  /** HubSpot's X-HubSpot-RateLimit-* headers of the latest answer that carried them. */
-  rateLimit(): RateLimitAnswer | undefined {
-    return this.lastRateLimit;
+  /**
+   * What the account's pacing and batching hold right now, and HubSpot's latest rate-limit answer: for
+   * tests, benchmarks and diagnostics (nothing the activities decide on).
+   */
+  gauges(): AccountGauges {
+    return {
+      callsInFlight: this.pacer.inFlight,
+      callsWaiting: this.pacer.waiting,
+      callsBatching: Object.values(this.batchers).reduce((n, b) => n + b.waiting, 0),
+      batchCalls: Object.values(this.batchers).reduce((n, b) => n + b.calls, 0),
+      rateLimit: this.lastRateLimit,
+    };
   }
 
   private get name(): string {
@@ -216,10 +195,12 @@ export class HubSpotAccount {
   }
 
   /**
-   * One HubSpot call: a fresh token, a pacing slot, the request under a combined signal (caller's
-   * and per-call timeout); classified failures; one retry with a new token after 401 EXPIRED_AUTHENTICATION.
+   * One HubSpot call, the path every method takes: a fresh token, a pacing slot, the request under a
+   * combined signal (caller's and per-call timeout); classified failures; one retry with a new token
+   * after 401 EXPIRED_AUTHENTICATION. Public for calls the worker itself never makes (the test helpers
+   * of test/helpers/hubspot-calls.ts): the activities see the port (port.ts) only.
    */
-  private async request<T>(operation: string | (() => string), kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
+  async request<T>(operation: string | (() => string), kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token();
       try {
@@ -325,30 +306,6 @@ export class HubSpotAccount {
     return this.load(this.batchers.update, { id, properties }, o);
   }
 
-  /** Archives (deletes) a contact; an unknown id is not an error. */
-  archiveContact(id: string, o?: CallOptions): Promise<void> {
-    return this.request('contact archive', 'general', (api) => api.contacts.basic.archive(id), o);
-  }
-
-  /** Merges objectIdToMerge into primaryId; returns the surviving contact. */
-  mergeContacts(primaryId: string, objectIdToMerge: string, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request('contact merge', 'general', async (api) => toObject(await api.contacts.basic.merge({ primaryObjectId: primaryId, objectIdToMerge })), o);
-  }
-
-  /** Up to 100 contacts by id (or by email with idProperty 'email'); ids HubSpot does not know are listed in missing. */
-  readContacts(ids: string[], properties: string[], options: CallOptions & { idProperty?: string } = {}): Promise<{ results: HubSpotObject[]; missing: string[] }> {
-    return this.request(
-      'contact batch read',
-      'general',
-      async (api) => {
-        const r = await api.contacts.batch.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(options.idProperty ? { idProperty: options.idProperty } : {}) }, false);
-        const missing = ('errors' in r ? (r.errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
-        return { results: r.results.map(toObject), missing };
-      },
-      options,
-    );
-  }
-
   /**
    * Contacts by id, each with the history of the named properties (newest first), up to 50 a call. A
    * merged-away id reads as the record it was merged into (listed under the asked id); ids HubSpot does
@@ -382,24 +339,6 @@ export class HubSpotAccount {
     );
   }
 
-  createContacts(inputs: Array<Record<string, string>>, o?: CallOptions): Promise<HubSpotObject[]> {
-    return this.request('contact batch create', 'general', async (api) => (await api.contacts.batch.create({ inputs: inputs.map((properties) => ({ properties, associations: [] })) })).results.map(toObject), o);
-  }
-
-  updateContacts(inputs: Array<{ id: string; properties: Record<string, string> }>, o?: CallOptions): Promise<HubSpotObject[]> {
-    return this.request('contact batch update', 'general', async (api) => (await api.contacts.batch.update({ inputs })).results.map(toObject), o);
-  }
-
-  /** Creates or updates contacts by a unique property (e.g. email). */
-  upsertContacts(inputs: Array<{ id: string; properties: Record<string, string> }>, idProperty: string, o?: CallOptions): Promise<HubSpotObject[]> {
-    return this.request('contact batch upsert', 'general', async (api) => (await api.contacts.batch.upsert({ inputs: inputs.map((i) => ({ ...i, idProperty })) })).results.map(toObject), o);
-  }
-
-  /** Search (trails writes by seconds: never for anything that must be exact). */
-  searchContacts(request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
-    return this.request('contact search', 'search', async (api) => searchPage(await api.contacts.search.doSearch(searchBody(request))), o);
-  }
-
   // ---- notes --------------------------------------------------------------------------------------
 
   /** Creates a note associated with the contact (HUBSPOT_DEFINED type 202, note to contact). */
@@ -410,23 +349,6 @@ export class HubSpotAccount {
   /** 404: HubSpotNotFound. */
   updateNote(id: string, body: string, o?: CallOptions): Promise<HubSpotObject> {
     return this.load(this.batchers.noteUpdate, { id, body }, o);
-  }
-
-  readNote(id: string, o?: CallOptions): Promise<HubSpotObject | null> {
-    return this.request(
-      'note read',
-      'general',
-      async (api) => {
-        try {
-          const r = await api.notes.basic.getById(id, NOTE_PROPERTIES, undefined, undefined, false);
-          return r.archived ? null : toObject(r);
-        } catch (err) {
-          if (isStatus(err, 404)) return null;
-          throw err;
-        }
-      },
-      o,
-    );
   }
 
   archiveNote(id: string, o?: CallOptions): Promise<void> {
@@ -462,37 +384,6 @@ export class HubSpotAccount {
       },
       o,
     );
-  }
-
-  /** Notes created in one call, each associated with its contact; results in input order. */
-  createNotes(inputs: Array<{ body: string; timestamp: string; contactId: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
-    return this.request(
-      'note batch create',
-      'general',
-      async (api) =>
-        (
-          await api.notes.batch.create({
-            inputs: inputs.map((n) => ({
-              properties: { hs_note_body: n.body, hs_timestamp: n.timestamp },
-              associations: [{ to: { id: n.contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] }],
-            })),
-          })
-        ).results.map(toObject),
-      o,
-    );
-  }
-
-  updateNotes(inputs: Array<{ id: string; body: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
-    return this.request(
-      'note batch update',
-      'general',
-      async (api) => (await api.notes.batch.update({ inputs: inputs.map((n) => ({ id: n.id, properties: { hs_note_body: n.body } })) })).results.map(toObject),
-      o,
-    );
-  }
-
-  searchNotes(request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
-    return this.request('note search', 'search', async (api) => searchPage(await api.notes.search.doSearch(searchBody(request))), o);
   }
 
   // ---- engagements (Calls and Communications) ------------------------------------------------------
@@ -540,7 +431,7 @@ export class HubSpotAccount {
   }
 
   /** The engagement ids of up to 100 contacts in one call (one page each); a contact HubSpot does not know has none. */
-  engagementIdsOfContacts(object: EngagementObject, contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
+  private engagementIdsOfContacts(object: EngagementObject, contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
     return this.request(
       `contact ${object} batch read`,
       'general',
@@ -605,24 +496,6 @@ export class HubSpotAccount {
     });
   }
 
-  /** The validation rules of one contact property (format rules an operator set in the portal). */
-  contactPropertyValidationRules(propertyName: string, o?: CallOptions): Promise<PropertyValidationRule[]> {
-    return this.request(
-      'contact property validation rules read',
-      'general',
-      async (api) => {
-        try {
-          const body = await api.json('GET', `/crm/property-validations/2026-09/contacts/${encodeURIComponent(propertyName)}`);
-          return propertyValidationRulesSchema.parse(body ?? {}).results;
-        } catch (err) {
-          if (isStatus(err, 404)) return [];
-          throw err;
-        }
-      },
-      o,
-    );
-  }
-
   /** Every contact property of the portal that carries validation rules, with its rules. */
   contactValidationRules(o?: CallOptions): Promise<Record<string, PropertyValidationRule[]>> {
     return this.request(
@@ -636,75 +509,6 @@ export class HubSpotAccount {
       o,
     );
   }
-
-  /**
-   * @deprecated An escape hatch for code not yet moved to the typed methods above: the official Client
-   * on the 2026-09 paths, paced and classified, but its request cannot be aborted (only abandoned at
-   * the timeout, its pacing slot still held until it ends).
-   */
-  async call<T>(operation: string, fn: (client: Client) => Promise<T>, kind: Kind = 'general'): Promise<T> {
-    const token = await this.token();
-    if (this.legacyClient?.token !== token) {
-      const client = new Client({
-        accessToken: token,
-        basePath: this.current.basePath,
-        numberOfApiCallRetries: 0,
-        middleware: [
-          {
-            pre: (ctx: unknown) => {
-              const c = ctx as { getUrl(): string; setUrl(u: string): void };
-              const url = new URL(c.getUrl());
-              url.pathname = dateVersionedPath(url.pathname);
-              c.setUrl(url.toString());
-              return c;
-            },
-            post: (ctx: unknown) => ctx,
-          },
-        ],
-      });
-      this.legacyClient = { token, client };
-    }
-    const client = this.legacyClient.client;
-    const release = await this.pacer.acquire(kind);
-    const work = fn(client);
-    try {
-      return await new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${this.options.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })), this.options.requestTimeoutMs);
-        work.then(resolve, reject).finally(() => clearTimeout(timer));
-      });
-    } catch (err) {
-      throw classifyHubSpotError(err, this.id, operation, { secrets: [token] });
-    } finally {
-      work.then(release, release);
-    }
-  }
-}
-
-export interface SearchRequest {
-  filterGroups: Array<{ filters: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }> }>;
-  properties?: string[];
-  sorts?: string[];
-  limit?: number;
-  after?: string;
-}
-export interface SearchPage {
-  total: number;
-  results: HubSpotObject[];
-  after?: string;
-}
-
-function searchBody(r: SearchRequest) {
-  return { filterGroups: r.filterGroups, properties: r.properties ?? [], sorts: r.sorts ?? [], limit: r.limit ?? 10, after: r.after ?? '0' } as never;
-}
-function searchPage(r: { total: number; results: Array<{ id: string; properties: Record<string, string | null> }>; paging?: { next?: { after?: string } } }): SearchPage {
-  return { total: r.total, results: r.results.map(toObject), after: r.paging?.next?.after };
-}
-
-function envNumber(name: string): number | undefined {
-  const v = process.env[name];
-  if (v === undefined || v.trim() === '') return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
 function needsReconnect(accountId: string): ApplicationFailure {
@@ -714,22 +518,20 @@ function needsReconnect(accountId: string): ApplicationFailure {
   );
 }
 
-export class HubSpotAccounts {
+export class HubSpotAccounts implements HubSpotPort {
   private readonly accounts = new Map<string, HubSpotAccount>();
   private readonly directory: AccountDirectory;
   private readonly options: Required<HubSpotAccountsOptions>;
-  private readonly staticIds?: string[];
 
   /** From a directory, or (for the worker's static list) from account settings. */
   constructor(directory: AccountDirectory | HubSpotAccountSettings[], options: HubSpotAccountsOptions = {}) {
-    if (Array.isArray(directory)) this.staticIds = directory.map((a) => a.accountId);
     this.directory = Array.isArray(directory) ? staticDirectory(directory) : directory;
     this.options = {
       propertySchemaTtlMs: options.propertySchemaTtlMs ?? 5 * 60_000,
       requestTimeoutMs: options.requestTimeoutMs ?? 15_000,
       rateLimitShare: options.rateLimitShare ?? 0.9,
-      batching: options.batching ?? process.env.HUBSPOT_BATCHING !== 'off',
-      batchWindowMs: options.batchWindowMs ?? envNumber('HUBSPOT_BATCH_WINDOW_MS') ?? 25,
+      batching: options.batching ?? true,
+      batchWindowMs: options.batchWindowMs ?? 25,
       agentShare: options.agentShare ?? 0.2,
     };
   }
@@ -770,10 +572,5 @@ export class HubSpotAccounts {
 
   accountIds(): Promise<string[]> {
     return this.directory.accountIds();
-  }
-
-  /** @deprecated the static list's ids (only when built from settings); use accountIds(). */
-  ids(): string[] {
-    return [...(this.staticIds ?? [])];
   }
 }

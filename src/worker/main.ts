@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, loadConfig, temporalConnectionOptions, workerBuildOf } from '../environment/config';
+import { ConfigError, hubspotAccountsOptions, loadConfig, temporalConnectionOptions, workerBuildOf } from '../environment/config';
 import { devServer, repoRoot, startDevServer } from '../temporal-servers';
 import { ensureTemporalServers } from '../temporal-servers/install';
 import { conversationSearchAttributes } from '../platform/search-attributes';
@@ -19,7 +19,7 @@ import { dataConverterFromEnv } from '../codec/data-converter';
 import { Client, Connection } from '@temporalio/client';
 import { ConversationClient } from '../platform/client';
 import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } from './account-services';
-import { CompositeDirectory } from '../accounts/store-directory';
+import { CompositeDirectory } from '../account-store/store-directory';
 import { staticDirectory } from '../hubspot/static-directory';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     : undefined;
   if (accountServices) cleanups.push(() => accountServices.close());
   const directory = accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : staticDirectory(accounts);
-  const hubspot: HubSpotAccounts = new HubSpotAccounts(directory);
+  const hubspot: HubSpotAccounts = new HubSpotAccounts(directory, hubspotAccountsOptions(env));
 
   // mTLS (client certificate, CA, server name) or an API key, as configured (src/environment/config.ts).
   const connectionOptions = temporalConnectionOptions(env, address);

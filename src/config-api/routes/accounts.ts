@@ -3,9 +3,9 @@
 // from the portal's live schema. A connection of another workspace is "not found".
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { OAuthError } from '../../accounts/oauth-client';
-import type { StoredConnection } from '../../accounts/store';
-import { AccountNeedsReconnect, AccountNotConnected } from '../../accounts/store-directory';
+import { OAuthError } from '../../account-store/oauth-client';
+import type { StoredConnection } from '../../account-store/store';
+import { AccountNeedsReconnect, AccountNotConnected } from '../../account-store/store-directory';
 import type { HubSpotPropertyDefinition } from '../../action/mapping-validation';
 import { isNeedsReconnect } from '../../hubspot/errors';
 import { workspaceRoute } from '../auth';

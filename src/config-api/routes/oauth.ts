@@ -6,8 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { completeInstall, OAuthError } from '../../accounts/oauth-client';
-import type { OAuthState, StoredConnection } from '../../accounts/store';
+import { completeInstall, OAuthError } from '../../account-store/oauth-client';
+import type { OAuthState, StoredConnection } from '../../account-store/store';
 import { cookieOf, sameSecret, sha256, workspaceRoute } from '../auth';
 import type { ConfigApiContext } from '../context';
 import { ApiError, parse, wsParams } from '../http';

@@ -2,7 +2,7 @@
 // into the new account, so "Add account" visibly ends in a contact and a note in the emulator.
 import type { ActionConfigInput } from '../../action/config';
 import type { ConversationClient, ConversationRef } from '../../platform/client';
-import type { AccountStore } from '../../accounts/store';
+import type { AccountStore } from '../../account-store/store';
 
 export interface ConnectedAccountDemoOptions {
   store: AccountStore;

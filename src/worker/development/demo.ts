@@ -90,7 +90,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
       run.noteBody = record.properties[outcome.loggedAs === 'call' ? 'hs_call_body' : 'hs_communication_body'];
       say(`  HubSpot ${outcome.loggedAs} ${record.id} on the contact's timeline: ${run.noteBody}`);
     } else if (outcome.noteId) {
-      const note = await hubspot.readNote(outcome.noteId);
+      const {
+        results: [note],
+      } = await hubspot.readNotes([outcome.noteId]);
       if (!note) throw new Error(`note ${outcome.noteId} is not in HubSpot`);
       run.noteBody = note.properties.hs_note_body;
       say(`  HubSpot note ${note.id}: ${note.properties.hs_note_body}`);
