@@ -6,14 +6,25 @@ export default tseslint.config(
   { ignores: ['node_modules/**', '.cache/**', 'test-artifacts/**', 'dist/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   {
     files: ['**/*.ts'],
-    languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     plugins: { '@typescript-eslint': tseslint.plugin },
     rules: {
       // A promise nobody awaits loses its failure (and, in a workflow, its ordering).
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test collects its tests itself.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              package: 'node:test',
+              name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+            },
+          ],
+        },
       ],
       // Only errors are thrown: a thrown object has no stack and no message the SDK can convert.
       '@typescript-eslint/only-throw-error': 'error',
@@ -29,8 +40,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os'], message: 'workflow code runs in the sandbox: no Node modules' },
-            { group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', 'zod', 'pg', '@hubspot/*'], message: 'workflow code may not import this (docs: workflows/README.md)' },
+            {
+              group: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'child_process', 'os'],
+              message: 'workflow code runs in the sandbox: no Node modules',
+            },
+            {
+              group: ['@temporalio/activity', '@temporalio/client', '@temporalio/worker', 'zod', 'pg', '@hubspot/*'],
+              message: 'workflow code may not import this (docs: workflows/README.md)',
+            },
           ],
         },
       ],

@@ -29,7 +29,11 @@ export function attemptSignal(deadlineMs?: number): AbortSignal {
  * Heartbeats while fn runs, so that a cancellation (or a lost worker) reaches the attempt promptly;
  * `details` is what each heartbeat carries (the next attempt reads the last one).
  */
-export async function heartbeating<T>(fn: (signal: AbortSignal) => Promise<T>, deadlineMs?: number, details?: () => unknown): Promise<T> {
+export async function heartbeating<T>(
+  fn: (signal: AbortSignal) => Promise<T>,
+  deadlineMs?: number,
+  details?: () => unknown,
+): Promise<T> {
   const ctx = Context.current();
   const timer = setInterval(() => ctx.heartbeat(details?.()), 1_000);
   try {

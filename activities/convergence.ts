@@ -6,7 +6,14 @@
 // our own late write overwrote written again, anything a person or another system changed left alone.
 // Reads: one batch of each kind per account and check; writes: none when nothing is wrong.
 import { Context, log } from '@temporalio/activity';
-import { duplicateNotes, judgeValue, newestFirst, type ContactCheckResult, type ContactExpectation, type PropertyVersion } from '../src/action/convergence';
+import {
+  duplicateNotes,
+  judgeValue,
+  newestFirst,
+  type ContactCheckResult,
+  type ContactExpectation,
+  type PropertyVersion,
+} from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 import { writtenByUs } from '../src/hubspot/ownership';
@@ -37,7 +44,12 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotPort 
   };
 }
 
-async function checkAccount(account: HubSpotAccountPort, checks: ContactExpectation[], call: CallOptions, retried: boolean): Promise<ContactCheckResult[]> {
+async function checkAccount(
+  account: HubSpotAccountPort,
+  checks: ContactExpectation[],
+  call: CallOptions,
+  retried: boolean,
+): Promise<ContactCheckResult[]> {
   const ours = writtenByUs(account.connection);
   const names = [...new Set(checks.flatMap((c) => Object.keys(c.properties)))];
   // The contacts, by id (a merge gives a new id; the old one reads as it), with the history of what we wrote.
@@ -48,41 +60,82 @@ async function checkAccount(account: HubSpotAccountPort, checks: ContactExpectat
   );
   const live = checks.filter((c) => byId.has(c.contactId));
   const withNotes = live.filter((c) => c.notes.some((n) => !n.object));
-  const noteIdsOf = withNotes.length ? await account.noteIdsOfContacts([...new Set(withNotes.map((c) => byId.get(c.contactId)!.id))], call) : new Map<string, string[]>();
-  const candidates = [...new Set(withNotes.flatMap((c) => [...(noteIdsOf.get(byId.get(c.contactId)!.id) ?? [])].sort(newestFirst).slice(0, NOTE_CANDIDATES)))];
-  const bodies = new Map((candidates.length ? await account.readNotesWithHistory(candidates, false, call) : []).map((n) => [n.id, n.properties.hs_note_body ?? '']));
+  const noteIdsOf = withNotes.length
+    ? await account.noteIdsOfContacts([...new Set(withNotes.map((c) => byId.get(c.contactId)!.id))], call)
+    : new Map<string, string[]>();
+  const candidates = [
+    ...new Set(
+      withNotes.flatMap((c) =>
+        [...(noteIdsOf.get(byId.get(c.contactId)!.id) ?? [])].sort(newestFirst).slice(0, NOTE_CANDIDATES),
+      ),
+    ),
+  ];
+  const bodies = new Map(
+    (candidates.length ? await account.readNotesWithHistory(candidates, false, call) : []).map((n) => [
+      n.id,
+      n.properties.hs_note_body ?? '',
+    ]),
+  );
 
   const results: ContactCheckResult[] = [];
   for (const check of checks) {
     const contact = byId.get(check.contactId);
-    const result: ContactCheckResult = { contactId: check.contactId, archivedNotes: [], keptNotes: {}, rewritten: [], rewrittenNotes: [], leftAlone: [], uncertain: false };
+    const result: ContactCheckResult = {
+      contactId: check.contactId,
+      archivedNotes: [],
+      keptNotes: {},
+      rewritten: [],
+      rewrittenNotes: [],
+      leftAlone: [],
+      uncertain: false,
+    };
     results.push(result);
     if (!contact) {
-      log.info('Convergence: the contact is gone; nothing to check', { accountId: account.id, contactId: check.contactId });
+      log.info('Convergence: the contact is gone; nothing to check', {
+        accountId: account.id,
+        contactId: check.contactId,
+      });
       continue;
     }
     result.contactIdNow = contact.id;
 
     // ---- notes: exactly one per (conversation, action) on the contact, with the newest content ----
-    const onContact = (noteIdsOf.get(contact.id) ?? []).filter((id) => bodies.has(id)).map((id) => ({ id, body: bodies.get(id)! }));
-    for (const note of check.notes.filter((n) => n.object)) await checkEngagement(account, contact.id, note, result, call, ours);
+    const onContact = (noteIdsOf.get(contact.id) ?? [])
+      .filter((id) => bodies.has(id))
+      .map((id) => ({ id, body: bodies.get(id)! }));
+    for (const note of check.notes.filter((n) => n.object))
+      await checkEngagement(account, contact.id, note, result, call, ours);
     for (const note of check.notes.filter((n) => !n.object)) {
       const { keep, archive } = duplicateNotes(onContact, note.reference, note.noteId);
       for (const id of archive) {
         await account.archiveNote(id, call);
         result.archivedNotes.push(id);
-        log.warn('Convergence: archived a duplicate note written by a late request', { accountId: account.id, contactId: contact.id, noteId: id, keptNoteId: keep });
+        log.warn('Convergence: archived a duplicate note written by a late request', {
+          accountId: account.id,
+          contactId: contact.id,
+          noteId: id,
+          keptNoteId: keep,
+        });
       }
       if (!keep) continue;
       result.keptNotes[note.actionId] = keep;
       if (keep !== note.noteId || !note.bodyHash || valueHash(bodies.get(keep)!) === note.bodyHash) continue;
       // The kept note does not hold what the action wrote last: a late update of ours, or a person's edit.
       const [read] = await account.readNotesWithHistory([keep], true, call);
-      const judged = judgeValue(read?.properties.hs_note_body, read?.history.hs_note_body ?? [], note.bodyHash, note.uncertainBodies, ours);
+      const judged = judgeValue(
+        read?.properties.hs_note_body,
+        read?.history.hs_note_body ?? [],
+        note.bodyHash,
+        note.uncertainBodies,
+        ours,
+      );
       if (judged.verdict === 'write-again') {
         await account.updateNote(keep, judged.value, call);
         result.rewrittenNotes.push(note.actionId);
-        log.warn('Convergence: wrote a note body again that a late request of ours had overwritten', { accountId: account.id, noteId: keep });
+        log.warn('Convergence: wrote a note body again that a late request of ours had overwritten', {
+          accountId: account.id,
+          noteId: keep,
+        });
       } else if (judged.verdict === 'leave') {
         result.leftAlone.push({ property: 'hs_note_body', why: judged.why });
       }
@@ -91,17 +144,33 @@ async function checkAccount(account: HubSpotAccountPort, checks: ContactExpectat
     // ---- values: what this conversation wrote last, unless a person or another system changed it since ----
     const again: Record<string, string> = {};
     for (const [name, expected] of Object.entries(check.properties)) {
-      const judged = judgeValue(contact.properties[name], contact.history[name] ?? [], expected, check.uncertain[name] ?? [], ours);
+      const judged = judgeValue(
+        contact.properties[name],
+        contact.history[name] ?? [],
+        expected,
+        check.uncertain[name] ?? [],
+        ours,
+      );
       if (judged.verdict === 'write-again') again[name] = judged.value;
       else if (judged.verdict === 'leave') result.leftAlone.push({ property: name, why: judged.why });
     }
     if (Object.keys(again).length) {
       await account.updateContact(contact.id, again, call);
       result.rewritten.push(...Object.keys(again));
-      log.warn('Convergence: wrote values again that a late request of ours had overwritten', { accountId: account.id, contactId: contact.id, properties: Object.keys(again) });
+      log.warn('Convergence: wrote values again that a late request of ours had overwritten', {
+        accountId: account.id,
+        contactId: contact.id,
+        properties: Object.keys(again),
+      });
     }
-    if (result.leftAlone.length) log.info('Convergence: values changed since our write were left alone', { accountId: account.id, contactId: contact.id, leftAlone: result.leftAlone });
-    result.uncertain = retried && (result.archivedNotes.length > 0 || result.rewritten.length > 0 || result.rewrittenNotes.length > 0);
+    if (result.leftAlone.length)
+      log.info('Convergence: values changed since our write were left alone', {
+        accountId: account.id,
+        contactId: contact.id,
+        leftAlone: result.leftAlone,
+      });
+    result.uncertain =
+      retried && (result.archivedNotes.length > 0 || result.rewritten.length > 0 || result.rewrittenNotes.length > 0);
   }
   return results;
 }
@@ -112,27 +181,56 @@ async function checkAccount(account: HubSpotAccountPort, checks: ContactExpectat
  * that kind (associations, then bodies by id); archives duplicates a late create left; writes the body
  * again when a late update of ours overwrote it.
  */
-async function checkEngagement(account: HubSpotAccountPort, contactId: string, note: ContactExpectation['notes'][number], result: ContactCheckResult, call: CallOptions, ours: (v: PropertyVersion) => boolean): Promise<void> {
+async function checkEngagement(
+  account: HubSpotAccountPort,
+  contactId: string,
+  note: ContactExpectation['notes'][number],
+  result: ContactCheckResult,
+  call: CallOptions,
+  ours: (v: PropertyVersion) => boolean,
+): Promise<void> {
   const object: EngagementObject = note.object!;
   const body = bodyProperty(object);
-  const ids = (await account.engagementIdsOfContact(object, contactId, call)).sort(newestFirst).slice(0, NOTE_CANDIDATES);
+  const ids = (await account.engagementIdsOfContact(object, contactId, call))
+    .sort(newestFirst)
+    .slice(0, NOTE_CANDIDATES);
   const read = ids.length ? await account.readEngagements(object, ids, false, call) : [];
   const bodies = new Map(read.map((e) => [e.id, e.properties[body] ?? '']));
-  const { keep, archive } = duplicateNotes(read.map((e) => ({ id: e.id, body: bodies.get(e.id)! })), note.reference, note.noteId);
+  const { keep, archive } = duplicateNotes(
+    read.map((e) => ({ id: e.id, body: bodies.get(e.id)! })),
+    note.reference,
+    note.noteId,
+  );
   for (const id of archive) {
     await account.archiveEngagement(object, id, call);
     result.archivedNotes.push(id);
-    log.warn('Convergence: archived a duplicate engagement written by a late request', { accountId: account.id, contactId, object, id, keptId: keep });
+    log.warn('Convergence: archived a duplicate engagement written by a late request', {
+      accountId: account.id,
+      contactId,
+      object,
+      id,
+      keptId: keep,
+    });
   }
   if (!keep) return;
   result.keptNotes[note.actionId] = keep;
   if (keep !== note.noteId || !note.bodyHash || valueHash(bodies.get(keep)!) === note.bodyHash) return;
   const [withHistory] = await account.readEngagements(object, [keep], true, call);
-  const judged = judgeValue(withHistory?.properties[body], withHistory?.history[body] ?? [], note.bodyHash, note.uncertainBodies, ours);
+  const judged = judgeValue(
+    withHistory?.properties[body],
+    withHistory?.history[body] ?? [],
+    note.bodyHash,
+    note.uncertainBodies,
+    ours,
+  );
   if (judged.verdict === 'write-again') {
     await account.updateEngagement(object, keep, { [body]: judged.value }, call);
     result.rewrittenNotes.push(note.actionId);
-    log.warn('Convergence: wrote an engagement body again that a late request of ours had overwritten', { accountId: account.id, object, id: keep });
+    log.warn('Convergence: wrote an engagement body again that a late request of ours had overwritten', {
+      accountId: account.id,
+      object,
+      id: keep,
+    });
   } else if (judged.verdict === 'leave') {
     result.leftAlone.push({ property: body, why: judged.why });
   }

@@ -17,7 +17,13 @@ import { retryWaitMs } from '../src/action/limits';
 import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
-import { runContactSyncSteps, type ContactSyncResult, type ContactSyncRun, type LookupResult, type SentWrites } from '../src/action/run';
+import {
+  runContactSyncSteps,
+  type ContactSyncResult,
+  type ContactSyncRun,
+  type LookupResult,
+  type SentWrites,
+} from '../src/action/run';
 import { propertiesToRead, setBySomeoneElse, type CurrentValue } from '../src/action/write-rules';
 import type { AccountDirectory } from '../src/hubspot/directory';
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
@@ -39,7 +45,6 @@ export interface ActivityDeps {
   /** Where saved action configs (configuration API) are read; absent: the conversation's snapshot counts. */
   directory?: AccountDirectory;
 }
-
 
 export type { LookupResult };
 
@@ -86,7 +91,10 @@ export interface RunProgress {
    * The steps HubSpot answered, in their order: a retried attempt takes these answers instead of asking
    * again, and repeats only the step that failed (as when each step was an activity). Hashes, never values.
    */
-  answered?: { lookups: Array<{ emailHash: string; result: LookupResult }>; writes: Array<{ kind: string; propertiesHash: string; result: WriteResult }> };
+  answered?: {
+    lookups: Array<{ emailHash: string; result: LookupResult }>;
+    writes: Array<{ kind: string; propertiesHash: string; result: WriteResult }>;
+  };
   /** How many steps were answered when the attempt failed, and how many attempts in a row failed at that step. */
   failedAt?: { answered: number; failures: number };
 }
@@ -97,28 +105,37 @@ export interface RunProgress {
  */
 function withEarlierAttempt(now: SentWrites | undefined, before: SentWrites | undefined): SentWrites | undefined {
   if (!before) return now;
-  const base: SentWrites = now ?? { accountId: before.accountId, properties: {}, contactUncertain: false, noteUncertain: false };
+  const base: SentWrites = now ?? {
+    accountId: before.accountId,
+    properties: {},
+    contactUncertain: false,
+    noteUncertain: false,
+  };
   const properties = Object.keys(base.properties).length > 0 ? base.properties : before.properties;
   return {
     ...base,
     contactId: base.contactId ?? before.contactId,
-    ...(base.mergedFrom ?? before.mergedFrom ? { mergedFrom: base.mergedFrom ?? before.mergedFrom } : {}),
+    ...((base.mergedFrom ?? before.mergedFrom) ? { mergedFrom: base.mergedFrom ?? before.mergedFrom } : {}),
     properties,
     contactUncertain: base.contactUncertain || Object.keys(before.properties).length > 0,
-    ...(base.noteId ?? before.noteId ? { noteId: base.noteId ?? before.noteId } : {}),
-    ...(base.noteBodyHash ?? before.noteBodyHash ? { noteBodyHash: base.noteBodyHash ?? before.noteBodyHash } : {}),
+    ...((base.noteId ?? before.noteId) ? { noteId: base.noteId ?? before.noteId } : {}),
+    ...((base.noteBodyHash ?? before.noteBodyHash) ? { noteBodyHash: base.noteBodyHash ?? before.noteBodyHash } : {}),
     noteUncertain: base.noteUncertain || before.noteBodyHash !== undefined,
   };
 }
 
 export function createActivities({ hubspot, directory }: ActivityDeps) {
   /** The action config that counts: the one saved for the workspace, when there is one. */
-  async function effectiveConfig(workspaceId: string | undefined, config: ActionConfig): Promise<{ config: ActionConfig; saved: boolean } | { refused: string }> {
+  async function effectiveConfig(
+    workspaceId: string | undefined,
+    config: ActionConfig,
+  ): Promise<{ config: ActionConfig; saved: boolean } | { refused: string }> {
     if (!workspaceId || !directory?.savedActionConfig) return { config, saved: false };
     const saved = await directory.savedActionConfig(workspaceId, config.id);
     if (!saved) return { config, saved: false };
     const parsed = actionConfigSchema.safeParse(saved.config);
-    if (!parsed.success) return { refused: `The saved configuration of action ${config.id} is no longer valid; save it again` };
+    if (!parsed.success)
+      return { refused: `The saved configuration of action ${config.id} is no longer valid; save it again` };
     return { config: parsed.data, saved: true };
   }
 
@@ -127,65 +144,119 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
    * action's mappings fit the account's live property schema (cached), then finds the contact by email
    * (primary or secondary, case-insensitive: HubSpot's own matching). Returns ids and "ours" only.
    */
-  async function lookUp(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string }, call: CallOptions): Promise<LookupResult> {
+  async function lookUp(
+    input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string },
+    call: CallOptions,
+  ): Promise<LookupResult> {
     const account = await hubspot.get(input.accountId);
     const accountLabel = account.id;
     const owner = account.connection.workspaceId;
     if (owner !== undefined && owner !== input.workspaceId) {
       log.warn('Refused a run: the HubSpot account belongs to another workspace', { accountId: account.id });
-      return { kind: 'refused', reason: `HubSpot account ${account.id} is not connected to this conversation's workspace`, accountLabel };
+      return {
+        kind: 'refused',
+        reason: `HubSpot account ${account.id} is not connected to this conversation's workspace`,
+        accountLabel,
+      };
     }
     const effective = await effectiveConfig(input.workspaceId, input.config);
     if ('refused' in effective) return { kind: 'refused', reason: effective.refused, accountLabel };
     const config = effective.config;
     if (config.hubspotAccountId !== account.id) {
-      return { kind: 'refused', reason: `The saved configuration of action ${config.id} names another HubSpot account`, accountLabel };
+      return {
+        kind: 'refused',
+        reason: `The saved configuration of action ${config.id} names another HubSpot account`,
+        accountLabel,
+      };
     }
     const problems = validateFieldMappings(config, await account.contactPropertySchema(call));
     if (problems.length) {
-      log.warn('Action field mappings do not fit the HubSpot account', { accountId: account.id, actionId: config.id, problems: problems.length });
-      return { kind: 'refused', reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`, accountLabel };
+      log.warn('Action field mappings do not fit the HubSpot account', {
+        accountId: account.id,
+        actionId: config.id,
+        problems: problems.length,
+      });
+      return {
+        kind: 'refused',
+        reason: `The action's field mappings do not fit HubSpot account ${account.id}: ${problems.join('; ')}`,
+        accountLabel,
+      };
     }
     const savedConfig = effective.saved ? config : undefined;
     // Write rules other than overwrite need the current values (in the same read), keepPersonEdits their history too.
     const ruled = propertiesToRead(config.fieldMappings);
-    const contact = await account.readContactByEmail(input.email, [...ownershipProperties(account.connection), 'hs_merged_object_ids', ...ruled.values], call, ruled.history);
+    const contact = await account.readContactByEmail(
+      input.email,
+      [...ownershipProperties(account.connection), 'hs_merged_object_ids', ...ruled.values],
+      call,
+      ruled.history,
+    );
     if (!contact) {
       log.info('No contact for this email', { accountId: account.id });
       return { kind: 'not-found', accountLabel, ...(savedConfig ? { savedConfig } : {}) };
     }
     const ours = isOurs(account.connection, contact.properties);
     log.info('Contact found', { accountId: account.id, contactId: contact.id, ours });
-    const mergedFrom = (contact.properties.hs_merged_object_ids ?? '').split(';').map((id) => id.trim()).filter(Boolean);
-    const current = ruled.values.length ? currentValues(contact, ruled.values, ruled.history, writtenByUs(account.connection)) : undefined;
-    return { kind: 'found', contactId: contact.id, ours, accountLabel, ...(savedConfig ? { savedConfig } : {}), ...(mergedFrom.length ? { mergedFrom } : {}), ...(current ? { current } : {}) };
+    const mergedFrom = (contact.properties.hs_merged_object_ids ?? '')
+      .split(';')
+      .map((id) => id.trim())
+      .filter(Boolean);
+    const current = ruled.values.length
+      ? currentValues(contact, ruled.values, ruled.history, writtenByUs(account.connection))
+      : undefined;
+    return {
+      kind: 'found',
+      contactId: contact.id,
+      ours,
+      accountLabel,
+      ...(savedConfig ? { savedConfig } : {}),
+      ...(mergedFrom.length ? { mergedFrom } : {}),
+      ...(current ? { current } : {}),
+    };
   }
 
   /** Creates or updates the contact as planned. A 409 on create resolves to the contact HubSpot names. `retried`: an earlier attempt ended without an answer. */
-  async function writeContact(input: { accountId: string; write: ContactWriteStep }, call: CallOptions, retried: boolean): Promise<WriteResult> {
+  async function writeContact(
+    input: { accountId: string; write: ContactWriteStep },
+    call: CallOptions,
+    retried: boolean,
+  ): Promise<WriteResult> {
     const uncertain = retried ? { uncertain: true as const } : {};
     const account = await hubspot.get(input.accountId);
     const { write } = input;
     if (write.kind === 'update') {
       await account.updateContact(write.contactId, write.properties, call);
-      log.info('Contact updated', { accountId: account.id, contactId: write.contactId, properties: Object.keys(write.properties) });
+      log.info('Contact updated', {
+        accountId: account.id,
+        contactId: write.contactId,
+        properties: Object.keys(write.properties),
+      });
       return { contactId: write.contactId, created: false, ...uncertain };
     }
     try {
       const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), call);
-      log.info('Contact created', { accountId: account.id, contactId: created.id, properties: Object.keys(write.properties) });
+      log.info('Contact created', {
+        accountId: account.id,
+        contactId: created.id,
+        properties: Object.keys(write.properties),
+      });
       return { contactId: created.id, created: true, ...uncertain };
     } catch (err) {
       if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
       // 409: the email exists, and HubSpot names the contact ("Existing ID: <id>").
-      const existingId = ((err as ApplicationFailure).details?.[0] as string | undefined) ?? (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
+      const existingId =
+        ((err as ApplicationFailure).details?.[0] as string | undefined) ??
+        (await account.readContactByEmail(write.properties.email ?? '', [], call))?.id;
       if (!existingId) throw err;
       const existing = await account.readContact(existingId, ownershipProperties(account.connection), call);
       if (existing && isOurs(account.connection, existing.properties)) {
         // Our own earlier attempt created it and its answer was lost: finish the job on that contact.
         const { email: _email, ...rest } = write.properties;
         if (Object.keys(rest).length) await account.updateContact(existing.id, rest, call);
-        log.info('Contact created by an earlier attempt; completed it', { accountId: account.id, contactId: existing.id });
+        log.info('Contact created by an earlier attempt; completed it', {
+          accountId: account.id,
+          contactId: existing.id,
+        });
         return { contactId: existing.id, created: true, ...uncertain };
       }
       log.warn('A contact with this email appeared since the lookup', { accountId: account.id, contactId: existingId });
@@ -212,7 +283,8 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     if (record && record.object !== 'notes') return writeEngagement(account, input, record, body, call, retried);
     // A contact this run created has no notes yet; otherwise known notes are checked against the
     // contact, and after a failed attempt or run a lost create is looked for.
-    const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
+    const mustLook =
+      (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
     if (mustLook) {
       const onContact = await account.noteIdsOfContact(input.contactId, call);
       const attached = new Set(onContact);
@@ -220,7 +292,13 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       let reuse: string | undefined = known;
       if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
         // An attempt may have created the note and lost the answer: look for our reference on the contact's notes.
-        reuse = await findNoteByReference(account, onContact, input.knownNoteIds, noteReference(input.conversationKey), call);
+        reuse = await findNoteByReference(
+          account,
+          onContact,
+          input.knownNoteIds,
+          noteReference(input.conversationKey),
+          call,
+        );
       }
       if (reuse) {
         try {
@@ -229,7 +307,10 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { noteId: reuse, created: false, ...uncertain };
         } catch (err) {
           if (failureTypeOf(err) !== FailureType.HubSpotNotFound) throw err;
-          log.warn('The summary note was deleted meanwhile; writing a new one', { accountId: account.id, noteId: reuse });
+          log.warn('The summary note was deleted meanwhile; writing a new one', {
+            accountId: account.id,
+            noteId: reuse,
+          });
         }
       }
     }
@@ -244,12 +325,25 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
    * since), found again after a lost answer through the contact's associations and the body's reference
    * line, never through search.
    */
-  async function writeEngagement(account: HubSpotAccountPort, input: SummaryNoteInput, record: Exclude<TimelineRecord, { object: 'notes' }>, body: string, call: CallOptions, retried: boolean): Promise<NoteResult> {
+  async function writeEngagement(
+    account: HubSpotAccountPort,
+    input: SummaryNoteInput,
+    record: Exclude<TimelineRecord, { object: 'notes' }>,
+    body: string,
+    call: CallOptions,
+    retried: boolean,
+  ): Promise<NoteResult> {
     const uncertain = retried ? { uncertain: true as const } : {};
     const object: EngagementObject = record.object;
     const what = object === 'calls' ? 'Call' : 'Communication';
-    const properties = timelineProperties(record, body, input.timestamp, input.provenance?.actionName ?? 'the contact-sync action');
-    const mustLook = (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
+    const properties = timelineProperties(
+      record,
+      body,
+      input.timestamp,
+      input.provenance?.actionName ?? 'the contact-sync action',
+    );
+    const mustLook =
+      (input.knownNoteIds.length > 0 && !input.contactCreatedByThisRun) || retried || input.mayHaveWritten;
     if (mustLook) {
       const onContact = await account.engagementIdsOfContact(object, input.contactId, call);
       const attached = new Set(onContact);
@@ -257,9 +351,15 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
       if (!reuse && (retried || input.mayHaveWritten || input.knownNoteIds.length > 0)) {
         const reference = noteReference(input.conversationKey);
         const skip = new Set(input.knownNoteIds);
-        const candidates = onContact.filter((id) => !skip.has(id)).sort(newestFirst).slice(0, LOST_NOTE_CANDIDATES);
+        const candidates = onContact
+          .filter((id) => !skip.has(id))
+          .sort(newestFirst)
+          .slice(0, LOST_NOTE_CANDIDATES);
         const read = candidates.length ? await account.readEngagements(object, candidates, false, call) : [];
-        reuse = read.filter((e) => e.properties[bodyProperty(object)]?.includes(reference)).map((e) => e.id).sort(newestFirst)[0];
+        reuse = read
+          .filter((e) => e.properties[bodyProperty(object)]?.includes(reference))
+          .map((e) => e.id)
+          .sort(newestFirst)[0];
       }
       if (reuse) {
         try {
@@ -270,7 +370,10 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
           return { noteId: reuse, created: false, ...uncertain };
         } catch (err) {
           if (failureTypeOf(err) !== FailureType.HubSpotNotFound) throw err;
-          log.warn(`The summary ${what} was deleted meanwhile; writing a new one`, { accountId: account.id, id: reuse });
+          log.warn(`The summary ${what} was deleted meanwhile; writing a new one`, {
+            accountId: account.id,
+            id: reuse,
+          });
         }
       }
     }
@@ -281,18 +384,36 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
 
   return {
     /** The lookup step of an in-conversation run (and of runs recorded before the offline run was one activity). */
-    async lookUpContactForAction(input: { accountId: string; workspaceId?: string; config: ActionConfig; email: string; lane?: Lane; deadlineMs?: number }): Promise<LookupResult> {
+    async lookUpContactForAction(input: {
+      accountId: string;
+      workspaceId?: string;
+      config: ActionConfig;
+      email: string;
+      lane?: Lane;
+      deadlineMs?: number;
+    }): Promise<LookupResult> {
       return heartbeating((aborted) => lookUp(input, { signal: aborted, lane: input.lane }), input.deadlineMs);
     },
 
     /** The contact write step of an in-conversation run. */
-    async writeContactAsPlanned(input: { accountId: string; write: ContactWriteStep; lane?: Lane; deadlineMs?: number }): Promise<WriteResult> {
-      return heartbeating((aborted) => writeContact(input, { signal: aborted, lane: input.lane }, attempted()), input.deadlineMs);
+    async writeContactAsPlanned(input: {
+      accountId: string;
+      write: ContactWriteStep;
+      lane?: Lane;
+      deadlineMs?: number;
+    }): Promise<WriteResult> {
+      return heartbeating(
+        (aborted) => writeContact(input, { signal: aborted, lane: input.lane }, attempted()),
+        input.deadlineMs,
+      );
     },
 
     /** The note step of an in-conversation run. */
     async writeSummaryNote(input: SummaryNoteInput): Promise<NoteResult> {
-      return heartbeating((aborted) => writeNote(input, { signal: aborted, lane: input.lane }, attempted()), input.deadlineMs);
+      return heartbeating(
+        (aborted) => writeNote(input, { signal: aborted, lane: input.lane }, attempted()),
+        input.deadlineMs,
+      );
     },
 
     /**
@@ -306,7 +427,11 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
     async runContactSync(input: ContactSyncActivityInput): Promise<ContactSyncResult> {
       const retried = attempted();
       const before = retried ? (Context.current().info.heartbeatDetails as RunProgress | undefined) : undefined;
-      const progress: RunProgress = { accountLabel: before?.accountLabel ?? 'unknown', ...(before?.sent ? { sent: before.sent } : {}), ...(before?.createSent ? { createSent: true } : {}) };
+      const progress: RunProgress = {
+        accountLabel: before?.accountLabel ?? 'unknown',
+        ...(before?.sent ? { sent: before.sent } : {}),
+        ...(before?.createSent ? { createSent: true } : {}),
+      };
       const answered: NonNullable<RunProgress['answered']> = (progress.answered = { lookups: [], writes: [] });
       const earlier = before?.answered;
       const accountId = input.config.hubspotAccountId;
@@ -330,7 +455,11 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 // this run created. Planned as a create again, the create meets 409 and completes that
                 // contact, as a retried create step does, and the outcome says "created".
                 if (before?.createSent && found.kind === 'found' && found.ours) {
-                  return { kind: 'not-found', accountLabel: found.accountLabel, ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}) };
+                  return {
+                    kind: 'not-found',
+                    accountLabel: found.accountLabel,
+                    ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}),
+                  };
                 }
                 return found;
               },
@@ -373,14 +502,21 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
                 if (err instanceof CancelledFailure) throw err;
                 const message = err instanceof Error ? err.message : String(err);
                 // The agent's budget is over (every call ends with it): no retry can answer in time.
-                if (input.lane === 'agent' && aborted.aborted) return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
+                if (input.lane === 'agent' && aborted.aborted)
+                  return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
                 // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
                 // The step's own backoff: failures at the same step count, the steps before it do not.
                 const answeredNow = answered.lookups.length + answered.writes.length;
-                const failures = before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
-                const details: RunProgress = { ...progress, sent: withEarlierAttempt(sent, before?.sent), failedAt: { answered: answeredNow, failures } };
+                const failures =
+                  before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
+                const details: RunProgress = {
+                  ...progress,
+                  sent: withEarlierAttempt(sent, before?.sent),
+                  failedAt: { answered: answeredNow, failures },
+                };
                 Context.current().heartbeat(details); // the next attempt reads it
-                const hubspotWait = err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
+                const hubspotWait =
+                  err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
                 throw ApplicationFailure.create({
                   message,
                   type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
@@ -398,7 +534,10 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
               Context.current().heartbeat(progress);
             },
           );
-          return { ...result, ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}) };
+          return {
+            ...result,
+            ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}),
+          };
         },
         input.deadlineMs,
         () => progress,
@@ -411,7 +550,12 @@ export function createActivities({ hubspot, directory }: ActivityDeps) {
 }
 
 /** What the write rules need of the found contact: per property, whether it has a value and who set it since our last write. */
-function currentValues(contact: { properties: Record<string, string | null>; history?: Record<string, PropertyVersion[]> }, values: string[], history: string[], ours: (v: PropertyVersion) => boolean): Record<string, CurrentValue> {
+function currentValues(
+  contact: { properties: Record<string, string | null>; history?: Record<string, PropertyVersion[]> },
+  values: string[],
+  history: string[],
+  ours: (v: PropertyVersion) => boolean,
+): Record<string, CurrentValue> {
   const withHistory = new Set(history);
   const out: Record<string, CurrentValue> = {};
   for (const name of values) {
@@ -424,7 +568,13 @@ function currentValues(contact: { properties: Record<string, string | null>; his
 }
 
 /** The newest of the contact's notes (not already known) whose body carries our reference line. */
-async function findNoteByReference(account: HubSpotAccountPort, noteIds: string[], known: string[], reference: string, options: CallOptions): Promise<string | undefined> {
+async function findNoteByReference(
+  account: HubSpotAccountPort,
+  noteIds: string[],
+  known: string[],
+  reference: string,
+  options: CallOptions,
+): Promise<string | undefined> {
   const skip = new Set(known);
   const candidates = noteIds
     .filter((id) => !skip.has(id))
@@ -437,6 +587,7 @@ async function findNoteByReference(account: HubSpotAccountPort, noteIds: string[
 }
 
 /** HubSpot ids grow over time: the longer, then the larger, is the newer. */
-const newestFirst = (a: string, b: string) => (a.length !== b.length ? b.length - a.length : a < b ? 1 : a > b ? -1 : 0);
+const newestFirst = (a: string, b: string) =>
+  a.length !== b.length ? b.length - a.length : a < b ? 1 : a > b ? -1 : 0;
 
 export type ContactSyncActivities = ReturnType<typeof createActivities>;

@@ -14,7 +14,10 @@ import { heartbeating } from './attempt';
 
 export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
   return {
-    async validateActionConfig(input: { accountId: string; config: ActionConfig }): Promise<{ ok: true } | { ok: false; problems: string[] }> {
+    async validateActionConfig(input: {
+      accountId: string;
+      config: ActionConfig;
+    }): Promise<{ ok: true } | { ok: false; problems: string[] }> {
       return heartbeating(async (signal) => {
         const account = await hubspot.get(input.accountId);
         const problems = validateFieldMappings(input.config, await account.contactPropertySchema({ signal }));
@@ -25,14 +28,25 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
     async lookupContact(input: { accountId: string; email: string; properties: string[] }): Promise<ContactLookup> {
       return heartbeating(async (signal) => {
         const account = await hubspot.get(input.accountId);
-        const contact = await account.readContactByEmail(input.email, ownershipProperties(account.connection), { signal });
+        const contact = await account.readContactByEmail(input.email, ownershipProperties(account.connection), {
+          signal,
+        });
         if (!contact) return { found: false };
         // Ids and "ours" only: the mapped values never go into history.
-        return { found: true, contactId: contact.id, ours: isOurs(account.connection, contact.properties), properties: {} };
+        return {
+          found: true,
+          contactId: contact.id,
+          ours: isOurs(account.connection, contact.properties),
+          properties: {},
+        };
       });
     },
 
-    async writeContact(input: { accountId: string; idempotencyKey: string; write: Exclude<ContactWrite, { kind: 'none' }> }): Promise<{ contactId: string; created: boolean }> {
+    async writeContact(input: {
+      accountId: string;
+      idempotencyKey: string;
+      write: Exclude<ContactWrite, { kind: 'none' }>;
+    }): Promise<{ contactId: string; created: boolean }> {
       return heartbeating(async (signal) => {
         const account = await hubspot.get(input.accountId);
         const { write } = input;
@@ -41,12 +55,16 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
           return { contactId: write.contactId, created: false };
         }
         try {
-          const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), { signal });
+          const created = await account.createContact(withOwnershipMarker(account.connection, write.properties), {
+            signal,
+          });
           return { contactId: created.id, created: true };
         } catch (err) {
           if (failureTypeOf(err) !== FailureType.HubSpotConflict) throw err;
           const existingId = (err as ApplicationFailure).details?.[0] as string | undefined;
-          const existing = existingId ? await account.readContact(existingId, ownershipProperties(account.connection), { signal }) : null;
+          const existing = existingId
+            ? await account.readContact(existingId, ownershipProperties(account.connection), { signal })
+            : null;
           if (existing && isOurs(account.connection, existing.properties)) {
             const { email: _email, ...rest } = write.properties;
             if (Object.keys(rest).length) await account.updateContact(existing.id, rest, { signal });
@@ -89,7 +107,10 @@ export function createLegacyActivities({ hubspot }: { hubspot: HubSpotPort }) {
             return { noteId: reuse, created: false };
           }
         }
-        const created = await account.createNote({ body, timestamp: input.timestamp, contactId: input.contactId }, { signal });
+        const created = await account.createNote(
+          { body, timestamp: input.timestamp, contactId: input.contactId },
+          { signal },
+        );
         log.info('Summary note created', { accountId: account.id, noteId: created.id, contactId: input.contactId });
         return { noteId: created.id, created: true };
       });

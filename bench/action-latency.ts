@@ -32,7 +32,13 @@ interface LatencySample {
   calls: number;
 }
 
-async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, latencyMs: number): Promise<{ samples: LatencySample[]; wrong: number; firstWrong?: string }> {
+async function latencyRun(
+  rig: Rig,
+  kind: Kind,
+  mode: LatencyMode,
+  m: number,
+  latencyMs: number,
+): Promise<{ samples: LatencySample[]; wrong: number; firstWrong?: string }> {
   const planned = plan(rig, kind, `lat-${mode}`, 'lat', m, { offline: false, timerMs: 3_600_000 });
   const platform = rig.platform[kind];
   const label = `${kind} ${mode} @${latencyMs} ms`;
@@ -47,13 +53,20 @@ async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, la
   let wrong = 0;
   let firstWrong: string | undefined;
   const t0 = performance.now();
-  const ticker = setInterval(() => progress(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${samples.length}/${m} actions`), 5_000);
+  const ticker = setInterval(
+    () => progress(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${samples.length}/${m} actions`),
+    5_000,
+  );
   try {
     await pool(planned, mode === 'concurrent' ? ACTION_CONCURRENCY : 1, async (p, i) => {
       const wf = conversationWorkflowId(p.conversation.workspaceId, p.conversation.conversationId);
       rig.hubspotTime.delete(wf);
       const t = performance.now();
-      const run: ActionRun = await platform.runAction(p.conversation, { actionId: 'live', fields: { email: p.email, first_name: `First${i}` }, summary: p.summary });
+      const run: ActionRun = await platform.runAction(p.conversation, {
+        actionId: 'live',
+        fields: { email: p.email, first_name: `First${i}` },
+        summary: p.summary,
+      });
       const dt = performance.now() - t;
       const hs = rig.hubspotTime.get(wf) ?? { ms: 0, calls: 0 };
       rig.hubspotTime.delete(wf);
@@ -67,13 +80,21 @@ async function latencyRun(rig: Rig, kind: Kind, mode: LatencyMode, m: number, la
     clearInterval(ticker);
   }
   const totals = samples.map((s) => s.total);
-  progress(`${label}: ${m} actions, p50 ${fmt(percentile(totals, 50), 1)} ms, p99 ${fmt(percentile(totals, 99), 1)} ms${wrong ? `; ${wrong} WRONG, e.g. ${firstWrong}` : ''}`);
-  await terminateAll(rig, kind, planned.map((p) => p.conversation));
+  progress(
+    `${label}: ${m} actions, p50 ${fmt(percentile(totals, 50), 1)} ms, p99 ${fmt(percentile(totals, 99), 1)} ms${wrong ? `; ${wrong} WRONG, e.g. ${firstWrong}` : ''}`,
+  );
+  await terminateAll(
+    rig,
+    kind,
+    planned.map((p) => p.conversation),
+  );
   return { samples, wrong, firstWrong };
 }
 
 async function scenarioLatency(rig: Rig): Promise<void> {
-  out(`\n## 2. In-conversation action latency (runAction = update-with-start; M=${M} per mode, cold M/2; ${ACTION_CONCURRENCY} in flight for "concurrent")`);
+  out(
+    `\n## 2. In-conversation action latency (runAction = update-with-start; M=${M} per mode, cold M/2; ${ACTION_CONCURRENCY} in flight for "concurrent")`,
+  );
   const modes: Array<{ mode: LatencyMode; m: number }> = [
     { mode: 'sequential', m: M },
     { mode: 'concurrent', m: M },
@@ -88,10 +109,19 @@ async function scenarioLatency(rig: Rig): Promise<void> {
     setLatency(rig, 'lat', LATENCY, JITTER);
     const realL = await latencyRun(rig, 'real', mode, m, LATENCY);
     setLatency(rig, 'lat', 0, JITTER);
-    const noopP50 = percentile(noop.samples.map((s) => s.total), 50);
-    const line = (name: string, latency: string, r: { samples: LatencySample[]; wrong: number }, latencyMs: number | undefined) => {
+    const noopP50 = percentile(
+      noop.samples.map((s) => s.total),
+      50,
+    );
+    const line = (
+      name: string,
+      latency: string,
+      r: { samples: LatencySample[]; wrong: number },
+      latencyMs: number | undefined,
+    ) => {
       const totals = r.samples.map((s) => s.total);
-      const byCount = latencyMs === undefined ? [] : r.samples.map((s) => s.total - s.calls * (latencyMs ? MEAN_LATENCY : 0));
+      const byCount =
+        latencyMs === undefined ? [] : r.samples.map((s) => s.total - s.calls * (latencyMs ? MEAN_LATENCY : 0));
       const byTime = latencyMs === undefined ? [] : r.samples.map((s) => s.total - s.hubspotMs);
       rows.push([
         mode,
@@ -116,7 +146,22 @@ async function scenarioLatency(rig: Rig): Promise<void> {
   }
   out(
     table(
-      ['mode', 'workflow', 'HubSpot latency', 'n', 'total p50 ms', 'p99 ms', 'calls/action', 'HubSpot ms/action', 'non-HubSpot p50 (A)', 'p99 (A)', 'non-HubSpot p50 (B)', 'p99 (B)', 'p50 / no-op p50', 'wrong'],
+      [
+        'mode',
+        'workflow',
+        'HubSpot latency',
+        'n',
+        'total p50 ms',
+        'p99 ms',
+        'calls/action',
+        'HubSpot ms/action',
+        'non-HubSpot p50 (A)',
+        'p99 (A)',
+        'non-HubSpot p50 (B)',
+        'p99 (B)',
+        'p50 / no-op p50',
+        'wrong',
+      ],
       rows,
       3,
     ),

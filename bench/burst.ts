@@ -89,7 +89,12 @@ const END_IN_FLIGHT = 128;
 const ACCOUNT = 'burst';
 const SEED: EmulatorAccountSeed = { accountId: ACCOUNT, token: 'burst-token', appId: 7_100_001, rateLimit: LIMIT };
 const OTHER = 'burst-other';
-const OTHER_SEED: EmulatorAccountSeed = { accountId: OTHER, token: 'burst-other-token', appId: 7_100_002, rateLimit: OTHER_LIMIT };
+const OTHER_SEED: EmulatorAccountSeed = {
+  accountId: OTHER,
+  token: 'burst-other-token',
+  appId: 7_100_002,
+  rateLimit: OTHER_LIMIT,
+};
 
 const progress = progressWith('[burst] ');
 /** Only the agent's actions are timed. */
@@ -101,7 +106,17 @@ const httpTime: TimeByWorkflow = new Map();
 const methodTime: TimeByWorkflow = new Map();
 function timeAgentCalls(): void {
   timeByWorkflow(CallTransport.prototype, 'send', httpTime, agentOnly);
-  for (const name of ['readContactByEmail', 'readContact', 'createContact', 'updateContact', 'createNote', 'updateNote', 'noteIdsOfContact', 'readNotes', 'contactPropertySchema']) {
+  for (const name of [
+    'readContactByEmail',
+    'readContact',
+    'createContact',
+    'updateContact',
+    'createNote',
+    'updateNote',
+    'noteIdsOfContact',
+    'readNotes',
+    'contactPropertySchema',
+  ]) {
     timeByWorkflow(HubSpotAccount.prototype, name, methodTime, agentOnly);
   }
 }
@@ -109,7 +124,14 @@ function timeAgentCalls(): void {
 /** The portals' accounts as the worker configures them: each portal's limits, batching as asked. */
 function burstAccounts(emulator: HubSpotEmulator): HubSpotAccounts {
   return new HubSpotAccounts(
-    [SEED, OTHER_SEED].map((a) => ({ accountId: a.accountId, token: a.token, appId: a.appId, basePath: emulator.url, rateLimitPerTenSeconds: a.rateLimit!.perTenSeconds, searchRateLimitPerSecond: a.rateLimit!.searchPerSecond })),
+    [SEED, OTHER_SEED].map((a) => ({
+      accountId: a.accountId,
+      token: a.token,
+      appId: a.appId,
+      basePath: emulator.url,
+      rateLimitPerTenSeconds: a.rateLimit!.perTenSeconds,
+      searchRateLimitPerSecond: a.rateLimit!.searchPerSecond,
+    })),
     { batching: BATCHING, ...(WINDOW_MS !== undefined ? { batchWindowMs: WINDOW_MS } : {}) },
   );
 }
@@ -136,17 +158,26 @@ interface Mark {
   counts: Record<string, number>;
   seen: number;
 }
-const mark = (emulator: HubSpotEmulator): Mark => ({ counts: emulator.requestCounts(ACCOUNT), seen: emulator.requests(ACCOUNT).length });
+const mark = (emulator: HubSpotEmulator): Mark => ({
+  counts: emulator.requestCounts(ACCOUNT),
+  seen: emulator.requests(ACCOUNT).length,
+});
 
 /** What the burst left in HubSpot between two marks: calls by operation, 429s, notes, contacts. */
 function inHubSpot(emulator: HubSpotEmulator, from: Mark, to: Mark) {
   const byOp: Record<string, number> = {};
-  for (const [op, n] of Object.entries(to.counts)) if (n - (from.counts[op] ?? 0) > 0) byOp[op] = n - (from.counts[op] ?? 0);
+  for (const [op, n] of Object.entries(to.counts))
+    if (n - (from.counts[op] ?? 0) > 0) byOp[op] = n - (from.counts[op] ?? 0);
   const contacts = emulator.contacts(ACCOUNT).filter((c) => c.properties.email?.startsWith('caller.'));
   return {
     byOp,
-    refused: emulator.requests(ACCOUNT).slice(from.seen, to.seen).filter((r) => r.status === 429).length,
-    synced: emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
+    refused: emulator
+      .requests(ACCOUNT)
+      .slice(from.seen, to.seen)
+      .filter((r) => r.status === 429).length,
+    synced: emulator
+      .notes(ACCOUNT)
+      .filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length,
     contacts: contacts.length,
     emails: new Set(contacts.map((c) => c.properties.email)).size,
   };
@@ -163,24 +194,27 @@ function drainEnd(emulator: HubSpotEmulator, from: Mark, agentWorkflows: Set<str
   return () => ({ ...inHubSpot(emulator, from, to), agentCalls });
 }
 
-function figures(layer: string, o: {
-  n: number;
-  drain: number;
-  byOp: Record<string, number>;
-  agentCalls: number;
-  refused: number;
-  synced: number;
-  contacts: number;
-  emails: number;
-  agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string }>;
-  /** The second portal's times from callEnded to the summary note in HubSpot, ms. */
-  other?: number[];
-  /** 429s the second portal answered. */
-  otherRefused?: number;
-  /** The same burst's drain by the no-op workflow, s. */
-  noopDrain?: number;
-  extra?: string[];
-}): Figures {
+function figures(
+  layer: string,
+  o: {
+    n: number;
+    drain: number;
+    byOp: Record<string, number>;
+    agentCalls: number;
+    refused: number;
+    synced: number;
+    contacts: number;
+    emails: number;
+    agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string }>;
+    /** The second portal's times from callEnded to the summary note in HubSpot, ms. */
+    other?: number[];
+    /** 429s the second portal answered. */
+    otherRefused?: number;
+    /** The same burst's drain by the no-op workflow, s. */
+    noopDrain?: number;
+    extra?: string[];
+  },
+): Figures {
   // The agent's batches carry queued offline records too: the calls are counted together, per
   // conversation synced (the campaign's and the agent's), and the floor is all of them over the limit.
   const allCalls = Object.values(o.byOp).reduce((a, b) => a + b, 0);
@@ -194,16 +228,51 @@ function figures(layer: string, o: {
     `### ${layer}: ${o.n} conversations of one portal end at once (limit ${LIMIT.perTenSeconds} per 10 s, ${LIMIT.searchPerSecond} searches/s), batching ${BATCHING ? 'on' : 'off'}`,
     ...(o.extra ?? []),
     `synced: ${o.synced}/${o.n} summary notes, ${o.contacts} contacts for ${o.emails} emails (duplicates: ${o.contacts - o.emails})`,
-    `HubSpot calls while draining: ${allCalls} (${Object.entries(o.byOp).map(([k, v]) => `${k} ${v}`).join(', ')}), of which ${o.agentCalls} made by the agent's actions (their batches carry queued offline records too) and ${syncCalls} by the offline syncs alone; fewest possible for the campaign ${3 * Math.ceil(o.n / 100)}`,
+    `HubSpot calls while draining: ${allCalls} (${Object.entries(o.byOp)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ', ',
+      )}), of which ${o.agentCalls} made by the agent's actions (their batches carry queued offline records too) and ${syncCalls} by the offline syncs alone; fewest possible for the campaign ${3 * Math.ceil(o.n / 100)}`,
     `calls per synced conversation: ${perConv.toFixed(4)} (${allCalls} calls / ${conversations} conversations: ${o.n} of the campaign, ${o.agentSamples.length} of the agent; target <= 0.05${LIMIT.perTenSeconds <= 20 ? ', at 20 calls per 10 s <= 0.035' : ''})`,
     `drain: ${o.drain.toFixed(1)} s; physical floor (${allCalls} calls / ${LIMIT.perTenSeconds / 10} per s): ${floor.toFixed(1)} s; ratio ${(o.drain / floor).toFixed(2)} (target <= 1.5${LIMIT.perTenSeconds <= 20 ? '; at 20 calls per 10 s <= 1.2' : ''})`,
-    ...(o.noopDrain !== undefined ? [`drain against the no-op workflow's (the same burst, same server, same run): ${o.drain.toFixed(1)} s / ${o.noopDrain.toFixed(1)} s = ${(o.drain / o.noopDrain).toFixed(2)}× (target <= 1.3×)`] : []),
-    `agent: ${o.agentSamples.length} in-conversation actions during the burst (${o.agentSamples.filter((s) => s.result === 'created').length} created a contact); beyond HubSpot's own time p50 ${q(beyond, 50)} ms, p99 ${q(beyond, 99)} ms (target p99 <= 1000 ms); total p50 ${q(o.agentSamples.map((s) => s.total), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.total), 99)} ms`,
-    `agent, where the time beyond HubSpot went: waiting in the HubSpot adapter (batching, pacing) p50 ${q(o.agentSamples.map((s) => s.inAccount - s.hubspot), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.inAccount - s.hubspot), 99)} ms; outside it p50 ${q(o.agentSamples.map((s) => s.total - s.inAccount), 50)} ms, p99 ${q(o.agentSamples.map((s) => s.total - s.inAccount), 99)} ms`,
+    ...(o.noopDrain !== undefined
+      ? [
+          `drain against the no-op workflow's (the same burst, same server, same run): ${o.drain.toFixed(1)} s / ${o.noopDrain.toFixed(1)} s = ${(o.drain / o.noopDrain).toFixed(2)}× (target <= 1.3×)`,
+        ]
+      : []),
+    `agent: ${o.agentSamples.length} in-conversation actions during the burst (${o.agentSamples.filter((s) => s.result === 'created').length} created a contact); beyond HubSpot's own time p50 ${q(beyond, 50)} ms, p99 ${q(beyond, 99)} ms (target p99 <= 1000 ms); total p50 ${q(
+      o.agentSamples.map((s) => s.total),
+      50,
+    )} ms, p99 ${q(
+      o.agentSamples.map((s) => s.total),
+      99,
+    )} ms`,
+    `agent, where the time beyond HubSpot went: waiting in the HubSpot adapter (batching, pacing) p50 ${q(
+      o.agentSamples.map((s) => s.inAccount - s.hubspot),
+      50,
+    )} ms, p99 ${q(
+      o.agentSamples.map((s) => s.inAccount - s.hubspot),
+      99,
+    )} ms; outside it p50 ${q(
+      o.agentSamples.map((s) => s.total - s.inAccount),
+      50,
+    )} ms, p99 ${q(
+      o.agentSamples.map((s) => s.total - s.inAccount),
+      99,
+    )} ms`,
     ...(o.other ? [otherLine(o.other)] : []),
     `429s: ${o.refused + (o.otherRefused ?? 0)}${o.otherRefused !== undefined ? ` (campaign's portal ${o.refused}, second portal ${o.otherRefused})` : ''} (target 0)`,
   ];
-  return { layer, notes, perConv, drain: o.drain, floor, agentP99: percentile(beyond, 99), otherP99: o.other ? percentile(o.other, 99) : NaN, refused: o.refused + (o.otherRefused ?? 0) };
+  return {
+    layer,
+    notes,
+    perConv,
+    drain: o.drain,
+    floor,
+    agentP99: percentile(beyond, 99),
+    otherP99: o.other ? percentile(o.other, 99) : NaN,
+    refused: o.refused + (o.otherRefused ?? 0),
+  };
 }
 
 /** The second portal's line: its conversations' time from callEnded to the summary note. */
@@ -217,21 +286,49 @@ async function activityLayer(): Promise<Figures> {
   try {
     const hubspot = burstAccounts(emulator);
     const activities = createActivities({ hubspot });
-    const offlineConfig = actionConfigSchema.parse(benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true));
-    const liveConfig = actionConfigSchema.parse(benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false));
+    const offlineConfig = actionConfigSchema.parse(
+      benchAction('offline', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, true),
+    );
+    const liveConfig = actionConfigSchema.parse(
+      benchAction('live', ACCOUNT, { allowCreate: true, allowUpdateExisting: true }, false),
+    );
     const run = `a${Date.now().toString(36)}`;
     await (await hubspot.get(ACCOUNT)).contactPropertySchema();
     /** One conversation's action, as the workflow runs it: lookup, create, note; each an activity attempt. */
-    const sync = async (id: string, email: string, name: string, summary: string, lane: 'agent' | 'offline', config: typeof offlineConfig): Promise<string> => {
+    const sync = async (
+      id: string,
+      email: string,
+      name: string,
+      summary: string,
+      lane: 'agent' | 'offline',
+      config: typeof offlineConfig,
+    ): Promise<string> => {
       const now = Date.now();
       const env = () =>
         new MockActivityEnvironment(
-          { workflowExecution: { workflowId: `conversation-${id}`, runId: id }, startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, scheduledTimestampMs: now, currentAttemptScheduledTimestampMs: now, attempt: 1, heartbeatTimeoutMs: 20_000 },
+          {
+            workflowExecution: { workflowId: `conversation-${id}`, runId: id },
+            startToCloseTimeoutMs: 60_000,
+            scheduleToCloseTimeoutMs: 0,
+            scheduledTimestampMs: now,
+            currentAttemptScheduledTimestampMs: now,
+            attempt: 1,
+            heartbeatTimeoutMs: 20_000,
+          },
           { logger: new DefaultLogger('ERROR') },
         );
-      const found = (await env().run(activities.lookUpContactForAction, { accountId: ACCOUNT, config, email, lane })) as { kind: string };
+      const found = (await env().run(activities.lookUpContactForAction, {
+        accountId: ACCOUNT,
+        config,
+        email,
+        lane,
+      })) as { kind: string };
       if (found.kind !== 'not-found') return found.kind;
-      const written = (await env().run(activities.writeContactAsPlanned, { accountId: ACCOUNT, write: { kind: 'create', properties: { email, firstname: name } } as never, lane })) as { contactId: string };
+      const written = (await env().run(activities.writeContactAsPlanned, {
+        accountId: ACCOUNT,
+        write: { kind: 'create', properties: { email, firstname: name } } as never,
+        lane,
+      })) as { contactId: string };
       await env().run(activities.writeSummaryNote, {
         accountId: ACCOUNT,
         conversationKey: id,
@@ -249,7 +346,8 @@ async function activityLayer(): Promise<Figures> {
     const duringBurst = new Set<string>();
     let synced = 0;
     let draining = true;
-    const agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string; calls: number }> = [];
+    const agentSamples: Array<{ total: number; hubspot: number; inAccount: number; result: string; calls: number }> =
+      [];
     const agentLoop = (async () => {
       const pending: Promise<void>[] = [];
       for (let i = 0; draining; i++) {
@@ -258,11 +356,25 @@ async function activityLayer(): Promise<Figures> {
           (async () => {
             const s = performance.now();
             if (s >= t0) duringBurst.add(`conversation-${id}`);
-            const result = await sync(id, `agent.${run}.${i}@burst.example`, `Agent${i}`, `Agent action ${i}`, 'agent', liveConfig);
+            const result = await sync(
+              id,
+              `agent.${run}.${i}@burst.example`,
+              `Agent${i}`,
+              `Agent action ${i}`,
+              'agent',
+              liveConfig,
+            );
             const total = performance.now() - s;
             const wf = `conversation-${id}`;
             // Only the actions run during the burst count.
-            if (s >= t0) agentSamples.push({ total, hubspot: httpTime.get(wf)?.ms ?? 0, calls: httpTime.get(wf)?.calls ?? 0, inAccount: methodTime.get(wf)?.ms ?? 0, result });
+            if (s >= t0)
+              agentSamples.push({
+                total,
+                hubspot: httpTime.get(wf)?.ms ?? 0,
+                calls: httpTime.get(wf)?.calls ?? 0,
+                inAccount: methodTime.get(wf)?.ms ?? 0,
+                result,
+              });
           })(),
         );
         await sleep(AGENT_EVERY_MS);
@@ -274,11 +386,21 @@ async function activityLayer(): Promise<Figures> {
     const mark0 = mark(emulator);
     progress(`activity layer: ${N} offline syncs start now`);
     t0 = performance.now();
-    const ticker = setInterval(() => progress(`activity layer: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${synced}/${N} synced`), 2_000);
+    const ticker = setInterval(
+      () => progress(`activity layer: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${synced}/${N} synced`),
+      2_000,
+    );
     const failures: string[] = [];
     await Promise.all(
       Array.from({ length: N }, (_, i) =>
-        sync(`${run}-call-${i}`, `caller.${run}.${i}@burst.example`, `Caller${i}`, `Call ${i}: asked about the campaign offer; call back next week.`, 'offline', offlineConfig).then(
+        sync(
+          `${run}-call-${i}`,
+          `caller.${run}.${i}@burst.example`,
+          `Caller${i}`,
+          `Call ${i}: asked about the campaign offer; call back next week.`,
+          'offline',
+          offlineConfig,
+        ).then(
           () => void synced++,
           (err: unknown) => void failures.push(String(err)),
         ),
@@ -289,7 +411,8 @@ async function activityLayer(): Promise<Figures> {
     clearInterval(ticker);
     const hubspotSide = drainEnd(emulator, mark0, duringBurst);
     await agentLoop;
-    if (failures.length) progress(`${failures.length} syncs failed (an activity failure Temporal would retry), e.g. ${failures[0]}`);
+    if (failures.length)
+      progress(`${failures.length} syncs failed (an activity failure Temporal would retry), e.g. ${failures[0]}`);
     return figures('Activity layer', {
       n: N,
       drain,
@@ -363,12 +486,21 @@ async function burstOnPath(o: {
   let t = performance.now();
   let done = 0;
   const ticker = setInterval(() => progress(`${label}: setup: ${done}/${N + OTHER_N} calls in progress`), 5_000);
-  await pool([...calls.map((c, i) => [c, `caller.${run}.${i}@burst.example`, `Caller${i}`] as const), ...others.map((c, i) => [c, `other.${run}.${i}@other.example`, `Other${i}`] as const)], SETUP_IN_FLIGHT, async ([c, email, name]) => {
-    await platform.recordMessage(c, { from: 'customer', fields: { email, first_name: name } });
-    done++;
-  });
+  await pool(
+    [
+      ...calls.map((c, i) => [c, `caller.${run}.${i}@burst.example`, `Caller${i}`] as const),
+      ...others.map((c, i) => [c, `other.${run}.${i}@other.example`, `Other${i}`] as const),
+    ],
+    SETUP_IN_FLIGHT,
+    async ([c, email, name]) => {
+      await platform.recordMessage(c, { from: 'customer', fields: { email, first_name: name } });
+      done++;
+    },
+  );
   clearInterval(ticker);
-  progress(`${label}: setup: ${N} campaign calls and ${OTHER_N} of the second portal open in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  progress(
+    `${label}: setup: ${N} campaign calls and ${OTHER_N} of the second portal open in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+  );
   const agentCount = Math.min(agents.length, Math.ceil((N / 100) * 3 * 1.6 + 30 + AGENT_LEAD_MS / AGENT_EVERY_MS));
   await pool(agents.slice(0, agentCount), SETUP_IN_FLIGHT, async (c, i) => {
     await platform.recordMessage(c, { from: 'customer', fields: { email: `agent.${run}.${i}@burst.example` } });
@@ -391,10 +523,21 @@ async function burstOnPath(o: {
           const wf = conversationWorkflowId(c.workspaceId, c.conversationId);
           const s = performance.now();
           if (s >= t0) duringBurst.add(wf);
-          const r = await platform.runAction(c, { actionId: 'live', fields: { email: `agent.${run}.${i}@burst.example`, first_name: `Agent${i}` }, summary: `Agent action ${i}` });
+          const r = await platform.runAction(c, {
+            actionId: 'live',
+            fields: { email: `agent.${run}.${i}@burst.example`, first_name: `Agent${i}` },
+            summary: `Agent action ${i}`,
+          });
           const total = performance.now() - s;
           const h = httpTime.get(wf) ?? { ms: 0, calls: 0 };
-          if (s >= t0) agentSamples.push({ total, hubspot: h.ms, calls: h.calls, result: r.result, inAccount: methodTime.get(wf)?.ms ?? 0 });
+          if (s >= t0)
+            agentSamples.push({
+              total,
+              hubspot: h.ms,
+              calls: h.calls,
+              result: r.result,
+              inAccount: methodTime.get(wf)?.ms ?? 0,
+            });
         })().catch((err: unknown) => {
           progress(`${label}: agent action ${i} failed: ${String(err)}`);
         }),
@@ -419,7 +562,9 @@ async function burstOnPath(o: {
     });
   const endTicker = setInterval(() => {
     const otherSynced = others.filter((_, i) => o.otherDoneAt(i) !== undefined).length;
-    progress(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s: ${ended}/${N} ended, ${o.campaignDone()} synced; second portal ${otherEndedAt.filter(Boolean).length}/${OTHER_N} ended, ${otherSynced} synced`);
+    progress(
+      `${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s: ${ended}/${N} ended, ${o.campaignDone()} synced; second portal ${otherEndedAt.filter(Boolean).length}/${OTHER_N} ended, ${otherSynced} synced`,
+    );
   }, 2_000);
   let signalsDone = 0;
   void pool(calls, END_IN_FLIGHT, async (c, i) => {
@@ -452,17 +597,29 @@ async function burstOnPath(o: {
     const at = o.otherDoneAt(i);
     return at !== undefined && otherEndedAt[i] !== undefined ? [at - otherEndedAt[i]!] : [];
   });
-  return { drain: (tEnd - t0) / 1000, signalsSeconds: (signalsDone - t0) / 1000, agentSamples, other, hubspotSide, otherRefused };
+  return {
+    drain: (tEnd - t0) / 1000,
+    signalsSeconds: (signalsDone - t0) / 1000,
+    agentSamples,
+    other,
+    hubspotSide,
+    otherRefused,
+  };
 }
 
 /** The whole path: the same burst by the no-op workflow, then by the real worker, on one Temporal server. */
 async function workflowLayer(): Promise<Figures> {
-  progress(`${N} conversations, agent action every ${AGENT_EVERY_MS} ms, batching ${BATCHING ? `on (window ${WINDOW_MS ?? 'default'} ms)` : 'off'}; the campaign's portal ${LIMIT.perTenSeconds} calls per 10 s`);
+  progress(
+    `${N} conversations, agent action every ${AGENT_EVERY_MS} ms, batching ${BATCHING ? `on (window ${WINDOW_MS ?? 'default'} ms)` : 'off'}; the campaign's portal ${LIMIT.perTenSeconds} calls per 10 s`,
+  );
   const server = await startBenchServer({ log: progress });
   progress(`${server.label} on ${server.address}`);
   const emulator = await startHubSpotEmulator({ port: 0, accounts: [SEED, OTHER_SEED], seed: 7 });
   const hubspot = burstAccounts(emulator);
-  const [workflowBundle, noopBundle] = await Promise.all([bundle(workflowsPath), bundle(require.resolve('./rig/noop-workflow'))]);
+  const [workflowBundle, noopBundle] = await Promise.all([
+    bundle(workflowsPath),
+    bundle(require.resolve('./rig/noop-workflow')),
+  ]);
   const client = new Client({ connection: server.connection, namespace: server.namespace });
   const stamp = Date.now().toString(36);
   const cache = N + OTHER_N + 700;
@@ -496,7 +653,8 @@ async function workflowLayer(): Promise<Figures> {
           emulator,
           run,
           campaignDone: () => {
-            for (const id of offlineDone.keys()) if (!counted.has(id) && id.startsWith(`${run}-call-`)) (counted.add(id), campaign++);
+            for (const id of offlineDone.keys())
+              if (!counted.has(id) && id.startsWith(`${run}-call-`)) (counted.add(id), campaign++);
             return campaign;
           },
           otherDoneAt: (i) => offlineDone.get(`${run}-other-${i}`),
@@ -524,12 +682,19 @@ async function workflowLayer(): Promise<Figures> {
       hubspot,
       workflowBundle,
       // Activities wait in the account's batcher and pacer: enough slots for every conversation's to wait there.
-      tuning: { maxConcurrentActivityTaskExecutions: N + OTHER_N + 200, maxCachedWorkflows: cache, maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS },
+      tuning: {
+        maxConcurrentActivityTaskExecutions: N + OTHER_N + 200,
+        maxCachedWorkflows: cache,
+        maxConcurrentWorkflowTaskExecutions: WORKFLOW_TASK_SLOTS,
+      },
     });
     // Warm: the accounts' property schemas are cached, the pacers have heard HubSpot once.
     for (const id of [ACCOUNT, OTHER]) await (await hubspot.get(id)).contactPropertySchema();
     const run = `b${stamp}`;
-    const campaignNotes = () => emulator.notes(ACCOUNT).filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length;
+    const campaignNotes = () =>
+      emulator
+        .notes(ACCOUNT)
+        .filter((n) => (n.properties.hs_note_body ?? '').includes('asked about the campaign offer')).length;
     const otherSyncedAt = new Map<number, number>();
     let otherSeen = 0;
     const otherDoneAt = (i: number) => {
@@ -540,7 +705,16 @@ async function workflowLayer(): Promise<Figures> {
       }
       return otherSyncedAt.get(i);
     };
-    const real = await worker.runUntil(() => burstOnPath({ kind: 'real', platform: new ConversationClient({ client, taskQueue }), emulator, run, campaignDone: campaignNotes, otherDoneAt }));
+    const real = await worker.runUntil(() =>
+      burstOnPath({
+        kind: 'real',
+        platform: new ConversationClient({ client, taskQueue }),
+        emulator,
+        run,
+        campaignDone: campaignNotes,
+        otherDoneAt,
+      }),
+    );
     return figures(`Workflow path (real worker, ${server.label})`, {
       n: N,
       drain: real.drain,

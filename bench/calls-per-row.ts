@@ -33,18 +33,120 @@ interface TableRow {
   engagement?: 'voice' | 'whatsapp';
 }
 const SPEC_ROWS: TableRow[] = [
-  { name: 'email missing or invalid', existing: false, rules: { allowCreate: true, allowUpdateExisting: true }, email: false, summary: true, docFirst: 0, docLater: 0, expect: 'skipped' },
-  { name: 'not found, allowCreate OFF', existing: false, rules: { allowCreate: false, allowUpdateExisting: true }, email: true, summary: true, docFirst: 1, docLater: 1, expect: 'skipped' },
-  { name: 'not found, allowCreate ON, no summary', existing: false, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: false, docFirst: 2, docLater: undefined, expect: 'created' },
-  { name: 'not found, allowCreate ON, summary', existing: false, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: true, docFirst: 3, docLater: undefined, expect: 'created' },
-  { name: 'found, update allowed, no summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: false, docFirst: 2, docLater: 2, expect: 'updated' },
-  { name: 'found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated' },
-  { name: 'found, update not allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: true, docFirst: 2, docLater: 3, expect: 'note_only' },
-  { name: 'found, update not allowed, no summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: false, docFirst: 1, docLater: 1, expect: 'skipped' },
+  {
+    name: 'email missing or invalid',
+    existing: false,
+    rules: { allowCreate: true, allowUpdateExisting: true },
+    email: false,
+    summary: true,
+    docFirst: 0,
+    docLater: 0,
+    expect: 'skipped',
+  },
+  {
+    name: 'not found, allowCreate OFF',
+    existing: false,
+    rules: { allowCreate: false, allowUpdateExisting: true },
+    email: true,
+    summary: true,
+    docFirst: 1,
+    docLater: 1,
+    expect: 'skipped',
+  },
+  {
+    name: 'not found, allowCreate ON, no summary',
+    existing: false,
+    rules: { allowCreate: true, allowUpdateExisting: false },
+    email: true,
+    summary: false,
+    docFirst: 2,
+    docLater: undefined,
+    expect: 'created',
+  },
+  {
+    name: 'not found, allowCreate ON, summary',
+    existing: false,
+    rules: { allowCreate: true, allowUpdateExisting: false },
+    email: true,
+    summary: true,
+    docFirst: 3,
+    docLater: undefined,
+    expect: 'created',
+  },
+  {
+    name: 'found, update allowed, no summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: true },
+    email: true,
+    summary: false,
+    docFirst: 2,
+    docLater: 2,
+    expect: 'updated',
+  },
+  {
+    name: 'found, update allowed, summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: true },
+    email: true,
+    summary: true,
+    docFirst: 3,
+    docLater: 4,
+    expect: 'updated',
+  },
+  {
+    name: 'found, update not allowed, summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: false },
+    email: true,
+    summary: true,
+    docFirst: 2,
+    docLater: 3,
+    expect: 'note_only',
+  },
+  {
+    name: 'found, update not allowed, no summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: false },
+    email: true,
+    summary: false,
+    docFirst: 1,
+    docLater: 1,
+    expect: 'skipped',
+  },
   // Engagements (docs/CONTACT_SYNC.md, "Engagements"): the Call or Communication takes the note's place, call for call.
-  { name: 'engagements, voice (Call): not found, allowCreate ON, summary', existing: false, rules: { allowCreate: true, allowUpdateExisting: false }, email: true, summary: true, docFirst: 3, docLater: undefined, expect: 'created', engagement: 'voice' },
-  { name: 'engagements, voice (Call): found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated', engagement: 'voice' },
-  { name: 'engagements, WhatsApp (Communication): found, update allowed, summary', existing: true, rules: { allowCreate: true, allowUpdateExisting: true }, email: true, summary: true, docFirst: 3, docLater: 4, expect: 'updated', engagement: 'whatsapp' },
+  {
+    name: 'engagements, voice (Call): not found, allowCreate ON, summary',
+    existing: false,
+    rules: { allowCreate: true, allowUpdateExisting: false },
+    email: true,
+    summary: true,
+    docFirst: 3,
+    docLater: undefined,
+    expect: 'created',
+    engagement: 'voice',
+  },
+  {
+    name: 'engagements, voice (Call): found, update allowed, summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: true },
+    email: true,
+    summary: true,
+    docFirst: 3,
+    docLater: 4,
+    expect: 'updated',
+    engagement: 'voice',
+  },
+  {
+    name: 'engagements, WhatsApp (Communication): found, update allowed, summary',
+    existing: true,
+    rules: { allowCreate: true, allowUpdateExisting: true },
+    email: true,
+    summary: true,
+    docFirst: 3,
+    docLater: 4,
+    expect: 'updated',
+    engagement: 'whatsapp',
+  },
 ];
 
 const SHORT: Record<string, string> = {
@@ -69,7 +171,9 @@ const describeCounts = (d: Record<string, number>, k: number) =>
     .join(', ') || '–';
 
 async function scenarioCalls(rig: Rig): Promise<void> {
-  out(`\n## 3. HubSpot calls per conversation, per row of docs/CONTACT_SYNC.md ("HubSpot calls per case"); ${ROW_SAMPLES} conversation(s) per row and column`);
+  out(
+    `\n## 3. HubSpot calls per conversation, per row of docs/CONTACT_SYNC.md ("HubSpot calls per case"); ${ROW_SAMPLES} conversation(s) per row and column`,
+  );
   const platform = rig.platform.real;
   await (await rig.hubspot.get('calls')).contactPropertySchema(); // the schema cache is warm: properties.list is counted apart
   const schemaCalls0 = callCounts(rig, 'calls')['properties.list'] ?? 0;
@@ -99,7 +203,8 @@ async function scenarioCalls(rig: Rig): Promise<void> {
       offline.map(async (o) => {
         await platform.recordMessage(o.conversation, { from: 'customer', fields: o.fields });
         if (o.summary) await platform.updateFields(o.conversation, { summary: o.summary });
-        if (o.conversation.channel === 'voice') await platform.endCall(o.conversation, { call: { direction: 'inbound', durationMs: 90_000 } });
+        if (o.conversation.channel === 'voice')
+          await platform.endCall(o.conversation, { call: { direction: 'inbound', durationMs: 90_000 } });
         const r = await platform.result(o.conversation);
         return r.outcomes.offline?.at(-1)?.result;
       }),
@@ -109,14 +214,26 @@ async function scenarioCalls(rig: Rig): Promise<void> {
     const live = make(false);
     await Promise.all(live.map((o) => platform.recordMessage(o.conversation, { from: 'customer', fields: o.fields })));
     c0 = callCounts(rig, 'calls');
-    const first = await Promise.all(live.map((o) => platform.runAction(o.conversation, { actionId: 'live', fields: o.fields, summary: o.summary })));
+    const first = await Promise.all(
+      live.map((o) => platform.runAction(o.conversation, { actionId: 'live', fields: o.fields, summary: o.summary })),
+    );
     const c1 = callCounts(rig, 'calls');
     const second = await Promise.all(
-      live.map((o) => platform.runAction(o.conversation, { actionId: 'live', fields: { ...o.fields, first_name: `${o.fields.first_name}-2` }, summary: o.summary && `${o.summary} (later)` })),
+      live.map((o) =>
+        platform.runAction(o.conversation, {
+          actionId: 'live',
+          fields: { ...o.fields, first_name: `${o.fields.first_name}-2` },
+          summary: o.summary && `${o.summary} (later)`,
+        }),
+      ),
     );
     const dFirst = delta(c1, c0);
     const dSecond = delta(callCounts(rig, 'calls'), c1);
-    await terminateAll(rig, 'real', live.map((o) => o.conversation));
+    await terminateAll(
+      rig,
+      'real',
+      live.map((o) => o.conversation),
+    );
     const per = (d: Record<string, number>) => total(d, ['properties.list']) / ROW_SAMPLES;
     const outcomes = [...new Set([...offlineResults, ...first.map((r) => r.result)])].join('/');
     const ok =
@@ -126,7 +243,9 @@ async function scenarioCalls(rig: Rig): Promise<void> {
       offlineResults.every((r) => r === row.expect) &&
       first.every((r) => r.result === row.expect);
     if (!ok) mismatches++;
-    progress(`${row.name}: offline ${per(dOffline)}, in-conversation ${per(dFirst)} then ${per(dSecond)} (doc ${row.docFirst}/${row.docLater ?? '—'}); outcome ${outcomes}`);
+    progress(
+      `${row.name}: offline ${per(dOffline)}, in-conversation ${per(dFirst)} then ${per(dSecond)} (doc ${row.docFirst}/${row.docLater ?? '—'}); outcome ${outcomes}`,
+    );
     rows.push([
       row.name,
       String(row.docFirst),
@@ -143,7 +262,18 @@ async function scenarioCalls(rig: Rig): Promise<void> {
   const schemaCalls = (callCounts(rig, 'calls')['properties.list'] ?? 0) - schemaCalls0;
   out(
     table(
-      ['case', 'doc: first run', 'offline sync', 'in-conv. 1st', 'calls (1st)', 'doc: later', 'in-conv. 2nd', 'calls (2nd, note id known)', 'outcome', 'matches'],
+      [
+        'case',
+        'doc: first run',
+        'offline sync',
+        'in-conv. 1st',
+        'calls (1st)',
+        'doc: later',
+        'in-conv. 2nd',
+        'calls (2nd, note id known)',
+        'outcome',
+        'matches',
+      ],
       rows,
       1,
     ),

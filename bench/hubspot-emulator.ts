@@ -44,7 +44,13 @@ const SEED: EmulatorAccountSeed = {
   appId: 9_000_001,
   rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
   contacts: Array.from({ length: CONTACTS }, (_, i) => ({
-    properties: { email: seedEmail(i), firstname: `First${i}`, lastname: `Last${i}`, company: `Company ${i % 100}`, phone: `+1 555 ${String(i).padStart(7, '0')}` },
+    properties: {
+      email: seedEmail(i),
+      firstname: `First${i}`,
+      lastname: `Last${i}`,
+      company: `Company ${i % 100}`,
+      phone: `+1 555 ${String(i).padStart(7, '0')}`,
+    },
   })),
 };
 
@@ -62,10 +68,14 @@ async function startServerProcess(): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'hubspot-emulator-bench-'));
   const seedFile = join(dir, 'accounts.json');
   writeFileSync(seedFile, JSON.stringify([SEED]));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'hubspot-emulator/cli.ts', '--port', '0', '--seed-file', seedFile], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'hubspot-emulator/cli.ts', '--port', '0', '--seed-file', seedFile],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const killChild = () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   };
@@ -131,7 +141,9 @@ function rawRequest(agent: http.Agent, url: URL, method: string, path: string, b
         headers: {
           authorization: `Bearer ${TOKEN}`,
           accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+          ...(body === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
         },
       },
       (res) => {
@@ -154,9 +166,21 @@ function calls(kind: 'http' | 'api-client', agent: http.Agent, baseUrl: string):
   if (kind === 'http') {
     const url = new URL(baseUrl);
     return {
-      lookup: async () => (await rawRequest(agent, url, 'GET', `/crm/v3/objects/contacts/${encodeURIComponent(randomSeededEmail())}?idProperty=email`)) === 200,
+      lookup: async () =>
+        (await rawRequest(
+          agent,
+          url,
+          'GET',
+          `/crm/v3/objects/contacts/${encodeURIComponent(randomSeededEmail())}?idProperty=email`,
+        )) === 200,
       create: async () =>
-        (await rawRequest(agent, url, 'POST', '/crm/v3/objects/contacts', JSON.stringify({ properties: { email: newEmail(), firstname: 'Bench', lastname: 'Created' } }))) === 201,
+        (await rawRequest(
+          agent,
+          url,
+          'POST',
+          '/crm/v3/objects/contacts',
+          JSON.stringify({ properties: { email: newEmail(), firstname: 'Bench', lastname: 'Created' } }),
+        )) === 201,
     };
   }
   const client = new Client({ accessToken: TOKEN, basePath: baseUrl, numberOfApiCallRetries: 0, httpAgent: agent });
@@ -168,7 +192,10 @@ function calls(kind: 'http' | 'api-client', agent: http.Agent, baseUrl: string):
     },
     create: async () => {
       const email = newEmail();
-      const c = await client.crm.contacts.basicApi.create({ properties: { email, firstname: 'Bench', lastname: 'Created' }, associations: [] });
+      const c = await client.crm.contacts.basicApi.create({
+        properties: { email, firstname: 'Bench', lastname: 'Created' },
+        associations: [],
+      });
       return c.properties.email === email;
     },
   };
@@ -190,7 +217,14 @@ interface Result {
   firstError?: string;
 }
 
-async function measure(operation: string, clientName: string, call: Call, seconds: number, target: Target, quiet = false): Promise<Result> {
+async function measure(
+  operation: string,
+  clientName: string,
+  call: Call,
+  seconds: number,
+  target: Target,
+  quiet = false,
+): Promise<Result> {
   let latencies = new Float64Array(1 << 16);
   let n = 0;
   let errors = 0;
@@ -255,7 +289,18 @@ async function measure(operation: string, clientName: string, call: Call, second
 }
 
 function resultTable(results: Result[]): string {
-  const head = ['operation', 'client', 'requests', 'errors', 'seconds', 'req/s', 'p50 ms', 'p99 ms', 'bench CPU', 'server CPU'];
+  const head = [
+    'operation',
+    'client',
+    'requests',
+    'errors',
+    'seconds',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'bench CPU',
+    'server CPU',
+  ];
   const rows = results.map((r) => [
     r.operation,
     r.client,
@@ -280,7 +325,9 @@ async function main(): Promise<void> {
     try {
       target = await startServerProcess();
     } catch (err) {
-      process.stderr.write(`could not start the emulator in a child process (${(err as Error).message.split('\n')[0]}); falling back to in-process\n`);
+      process.stderr.write(
+        `could not start the emulator in a child process (${(err as Error).message.split('\n')[0]}); falling back to in-process\n`,
+      );
       target = await startInProcess();
     }
   }
@@ -299,7 +346,13 @@ async function main(): Promise<void> {
         const call = calls(clientName, agent, target.url)[operation];
         await measure(operation, clientName, call, WARMUP_SECONDS, target, true);
         process.stderr.write(`${operation} via ${clientName === 'http' ? 'node:http' : '@hubspot/api-client'}:\n`);
-        const r = await measure(operation, clientName === 'http' ? 'node:http' : '@hubspot/api-client', call, SECONDS, target);
+        const r = await measure(
+          operation,
+          clientName === 'http' ? 'node:http' : '@hubspot/api-client',
+          call,
+          SECONDS,
+          target,
+        );
         results.push(r);
         if (r.firstError) process.stderr.write(`  first error: ${r.firstError}\n`);
       }

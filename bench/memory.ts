@@ -56,7 +56,11 @@ async function workflowBacklog(rig: Rig, kind: Kind): Promise<number> {
   }
 }
 
-async function openConversations(rig: Rig, kind: Kind, n: number): Promise<{ seconds: number; cached: number; settleSeconds: number; settled: boolean }> {
+async function openConversations(
+  rig: Rig,
+  kind: Kind,
+  n: number,
+): Promise<{ seconds: number; cached: number; settleSeconds: number; settled: boolean }> {
   const platform = rig.platform[kind];
   const run = nextRun(`open-${kind}`);
   let started = 0;
@@ -78,7 +82,10 @@ async function openConversations(rig: Rig, kind: Kind, n: number): Promise<{ sec
         actions: [action('offline', 'mem', { allowCreate: true, allowUpdateExisting: true }, true)],
         options: { inactivityTimeoutMs: 3_600_000 },
       };
-      await platform.recordMessage(conversation, { from: 'customer', fields: { email: `${run}.${i}@bench.example`, first_name: `First${i}` } });
+      await platform.recordMessage(conversation, {
+        from: 'customer',
+        fields: { email: `${run}.${i}@bench.example`, first_name: `First${i}` },
+      });
       started++;
     });
   } finally {
@@ -97,11 +104,18 @@ async function openConversations(rig: Rig, kind: Kind, n: number): Promise<{ sec
     idle = s.numInFlightWorkflowActivations === 0 && backlog === 0 ? idle + 1 : 0;
     if (performance.now() - lastSay > 5_000) {
       lastSay = performance.now();
-      progress(`${kind}: settling, ${((performance.now() - ts) / 1000).toFixed(0)} s: backlog ${backlog}, in flight ${s.numInFlightWorkflowActivations}, cached ${s.numCachedWorkflows}, RSS ${mb(process.memoryUsage().rss)}`);
+      progress(
+        `${kind}: settling, ${((performance.now() - ts) / 1000).toFixed(0)} s: backlog ${backlog}, in flight ${s.numInFlightWorkflowActivations}, cached ${s.numCachedWorkflows}, RSS ${mb(process.memoryUsage().rss)}`,
+      );
     }
   }
   if (idle < 3) progress(`${kind}: NOT settled after 900 s`);
-  return { seconds, cached: rig.workers[kind].getStatus().numCachedWorkflows, settleSeconds: (performance.now() - ts) / 1000, settled: idle >= 3 };
+  return {
+    seconds,
+    cached: rig.workers[kind].getStatus().numCachedWorkflows,
+    settleSeconds: (performance.now() - ts) / 1000,
+    settled: idle >= 3,
+  };
 }
 
 /** Fresh workers (empty caches), warmed (first activations, JIT) with short conversations that end by
@@ -109,18 +123,31 @@ async function openConversations(rig: Rig, kind: Kind, n: number): Promise<{ sec
 async function freshWarmWorkers(rig: Rig): Promise<void> {
   await restartWorkers(rig);
   for (const kind of ['real', 'noop'] as const) {
-    await pool(Array.from({ length: 50 }, (_, i) => i), 16, async (i) => {
-      const conversation: Conversation = { conversationId: `${nextRun(`warm-${kind}`)}-${i}`, workspaceId: BENCH_WORKSPACE, channel: 'chat', actions: [], options: { inactivityTimeoutMs: 200, retentionMs: 1 } };
-      await rig.platform[kind].recordMessage(conversation, { from: 'customer' });
-      await rig.platform[kind].result(conversation);
-    });
+    await pool(
+      Array.from({ length: 50 }, (_, i) => i),
+      16,
+      async (i) => {
+        const conversation: Conversation = {
+          conversationId: `${nextRun(`warm-${kind}`)}-${i}`,
+          workspaceId: BENCH_WORKSPACE,
+          channel: 'chat',
+          actions: [],
+          options: { inactivityTimeoutMs: 200, retentionMs: 1 },
+        };
+        await rig.platform[kind].recordMessage(conversation, { from: 'customer' });
+        await rig.platform[kind].result(conversation);
+      },
+    );
   }
   await sleep(2_000);
 }
 
 async function scenarioMemory(rig: Rig): Promise<void> {
   // The SDK keeps a worker's compiled options on it; the conversation worker holds two workers (its main one caches the workflows).
-  type WithOptions = { options?: { maxCachedWorkflows?: number }; main?: { options?: { maxCachedWorkflows?: number } } };
+  type WithOptions = {
+    options?: { maxCachedWorkflows?: number };
+    main?: { options?: { maxCachedWorkflows?: number } };
+  };
   const realWorker = rig.workers.real as unknown as WithOptions;
   const maxCached = realWorker.main?.options?.maxCachedWorkflows ?? realWorker.options?.maxCachedWorkflows;
   out(
@@ -130,7 +157,9 @@ async function scenarioMemory(rig: Rig): Promise<void> {
   progress('scenario 5: restarting both workers (empty caches)');
   await freshWarmWorkers(rig);
   const before = await memNow(rig);
-  progress(`baseline: RSS ${mb(before.rss)}, heap ${mb(before.heapUsed)}, Temporal server RSS ${before.serverRss ? mb(before.serverRss) : '?'}`);
+  progress(
+    `baseline: RSS ${mb(before.rss)}, heap ${mb(before.heapUsed)}, Temporal server RSS ${before.serverRss ? mb(before.serverRss) : '?'}`,
+  );
   let slow0 = slowWorkflowTaskCount();
   const real = { ...(await openConversations(rig, 'real', OPEN)), slow: 0 };
   real.slow = slowWorkflowTaskCount() - slow0;
@@ -160,7 +189,24 @@ async function scenarioMemory(rig: Rig): Promise<void> {
     a.serverRss !== undefined && b.serverRss !== undefined ? mb(a.serverRss - b.serverRss) : '?',
   ];
   const t = table(
-    ['workflow', 'open', 'start s', 'starts/s', 'all first tasks done s', 'WFTs > 5 s', 'cached / max', 'RSS before', 'RSS after', 'Δ RSS', 'heap before', 'heap after', 'Δ heap', 'Δ RSS per open', 'Δ RSS per cached', 'Δ Temporal server RSS'],
+    [
+      'workflow',
+      'open',
+      'start s',
+      'starts/s',
+      'all first tasks done s',
+      'WFTs > 5 s',
+      'cached / max',
+      'RSS before',
+      'RSS after',
+      'Δ RSS',
+      'heap before',
+      'heap after',
+      'Δ heap',
+      'Δ RSS per open',
+      'Δ RSS per cached',
+      'Δ Temporal server RSS',
+    ],
     [line('real', real, afterReal, before), line('no-op', noop, afterNoop, afterReal)],
     1,
   );
@@ -176,7 +222,9 @@ async function scenarioMemory(rig: Rig): Promise<void> {
 
   // 5b. Live heap per cached workflow, from heap snapshots of each worker's workflow thread (fresh workers).
   const k = Math.min(HEAP_SAMPLE, OPEN, maxCached ?? HEAP_SAMPLE);
-  progress(`scenario 5b: live heap of the workflow threads, fresh workers, ${k} open conversations each (heap snapshots)`);
+  progress(
+    `scenario 5b: live heap of the workflow threads, fresh workers, ${k} open conversations each (heap snapshots)`,
+  );
   await freshWarmWorkers(rig);
   const rows: string[][] = [];
   const heapBefore: Record<Kind, { bytes: number; ms: number }> = {
@@ -187,10 +235,23 @@ async function scenarioMemory(rig: Rig): Promise<void> {
     const opened = await openConversations(rig, kind, k);
     const after = await liveHeap(threadsOf(rig.workers[kind]));
     const b = heapBefore[kind];
-    progress(`${kind}: workflow thread live heap ${mb(b.bytes)} → ${mb(after.bytes)} with ${opened.cached} cached (snapshots ${fmt(b.ms)} + ${fmt(after.ms)} ms)`);
-    rows.push([kind === 'real' ? 'real' : 'no-op', String(opened.cached), mb(b.bytes), mb(after.bytes), mb(after.bytes - b.bytes), kb((after.bytes - b.bytes) / Math.max(1, opened.cached))]);
+    progress(
+      `${kind}: workflow thread live heap ${mb(b.bytes)} → ${mb(after.bytes)} with ${opened.cached} cached (snapshots ${fmt(b.ms)} + ${fmt(after.ms)} ms)`,
+    );
+    rows.push([
+      kind === 'real' ? 'real' : 'no-op',
+      String(opened.cached),
+      mb(b.bytes),
+      mb(after.bytes),
+      mb(after.bytes - b.bytes),
+      kb((after.bytes - b.bytes) / Math.max(1, opened.cached)),
+    ]);
   }
-  const t2 = table(['workflow', 'cached workflows', 'thread heap, empty cache', 'with them', 'Δ', 'live heap per cached workflow'], rows, 1);
+  const t2 = table(
+    ['workflow', 'cached workflows', 'thread heap, empty cache', 'with them', 'Δ', 'live heap per cached workflow'],
+    rows,
+    1,
+  );
   out('');
   out(t2);
   out(

@@ -50,7 +50,10 @@ async function measureRateLimit(rig: Rig): Promise<void> {
   // Calls per conversation of the mixed rows: created 3, updated 4, note only 3.
   const callsPerConversation = 10 / 3;
   const pacedPerSecond = Math.floor(RATE_LIMIT.perTenSeconds * 0.9) / 10;
-  const n = flag('conversations') !== undefined ? Math.ceil(num('conversations', 0, 0, 3) / 3) * 3 : Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
+  const n =
+    flag('conversations') !== undefined
+      ? Math.ceil(num('conversations', 0, 0, 3) / 3) * 3
+      : Math.ceil(((RATE_SECONDS + 20) * pacedPerSecond) / callsPerConversation / 3) * 3;
   out(
     `\n## 4. Account rate limit: emulator ${RATE_LIMIT.perTenSeconds} calls/10 s and ${RATE_LIMIT.searchPerSecond} searches/s, ${WORKERS === 1 ? 'worker' : `${WORKERS} workers (separate processes), each`} configured the same (paces at 90%); ` +
       `${n} conversations at once (${flag('conversations') !== undefined ? '--conversations' : `a backlog for ~${RATE_SECONDS + 20} s of single-record calls`}), HubSpot latency ${LATENCY}+0..${JITTER} ms; measured over the first ${RATE_SECONDS} s of calls`,
@@ -73,14 +76,18 @@ async function measureRateLimit(rig: Rig): Promise<void> {
   }, 5_000);
   try {
     await pool(planned, BATCH, async (p, i) => {
-      await platform.recordMessage(p.conversation, { from: 'customer', fields: { email: p.email, first_name: `First${i}` } });
+      await platform.recordMessage(p.conversation, {
+        from: 'customer',
+        fields: { email: p.email, first_name: `First${i}` },
+      });
       await platform.updateFields(p.conversation, { summary: p.summary });
     });
     await Promise.all(
       planned.map(async (p) => {
         const r = await platform.result(p.conversation);
         const got = r.outcomes.offline?.at(-1)?.result ?? 'none';
-        outcomes[got === p.row ? got : `${got} (expected ${p.row})`] = (outcomes[got === p.row ? got : `${got} (expected ${p.row})`] ?? 0) + 1;
+        outcomes[got === p.row ? got : `${got} (expected ${p.row})`] =
+          (outcomes[got === p.row ? got : `${got} (expected ${p.row})`] ?? 0) + 1;
         ended++;
       }),
     );
@@ -115,7 +122,23 @@ async function measureRateLimit(rig: Rig): Promise<void> {
   };
   const searches = log.filter((r) => r.status !== 429 && r.operation.endsWith('.search')).map((r) => r.at);
   const t = table(
-    ['workers', 'limit /10 s', 'each worker paces at', 'window s', 'calls in window', 'calls per 10 s', 'share of limit', 'rolling 10 s min–max', 'busiest 10 s (run)', 'searches/s max (limit)', '429 received', 'conversations', 'outcomes', 'conv/s', 'total s'],
+    [
+      'workers',
+      'limit /10 s',
+      'each worker paces at',
+      'window s',
+      'calls in window',
+      'calls per 10 s',
+      'share of limit',
+      'rolling 10 s min–max',
+      'busiest 10 s (run)',
+      'searches/s max (limit)',
+      '429 received',
+      'conversations',
+      'outcomes',
+      'conv/s',
+      'total s',
+    ],
     [
       [
         String(WORKERS),
@@ -130,7 +153,9 @@ async function measureRateLimit(rig: Rig): Promise<void> {
         `${busiest(searches, 1_000)} (${RATE_LIMIT.searchPerSecond})`,
         String(refused),
         String(n),
-        Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', '),
+        Object.entries(outcomes)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
         fmt(n / seconds, 2),
         fmt(seconds, 1),
       ],
@@ -139,14 +164,17 @@ async function measureRateLimit(rig: Rig): Promise<void> {
   );
   out(t);
   const perSecond: number[] = [];
-  for (const a of sortedAccepted) perSecond[Math.floor((a - first) / 1000)] = (perSecond[Math.floor((a - first) / 1000)] ?? 0) + 1;
+  for (const a of sortedAccepted)
+    perSecond[Math.floor((a - first) / 1000)] = (perSecond[Math.floor((a - first) / 1000)] ?? 0) + 1;
   out(`accepted calls per second from the first call: ${Array.from(perSecond, (v) => v ?? 0).join(' ')}`);
   out(
     `calls = HubSpot requests the emulator accepted (429s excluded), timed by the emulator's request log (stamped when the answer is sent, i.e. after the added latency); ` +
       `calls per 10 s = mean over every rolling 10 s window (100 ms steps) inside the first ${fmt(windowMs / 1000, 1)} s after the first call. ` +
       `Total HubSpot calls ${log.length} for ${n} conversations (${fmt(log.length / n, 2)} per conversation).`,
   );
-  out(`rate limit: workers ${WORKERS}, ${fmt(per10, 1)} calls per 10 s, share ${fmt((per10 / RATE_LIMIT.perTenSeconds) * 100, 1)}% (target >= 90% with two workers), busiest 10 s ${busiest(accepted, 10_000)}, 429s ${refused} (target 0)`);
+  out(
+    `rate limit: workers ${WORKERS}, ${fmt(per10, 1)} calls per 10 s, share ${fmt((per10 / RATE_LIMIT.perTenSeconds) * 100, 1)}% (target >= 90% with two workers), busiest 10 s ${busiest(accepted, 10_000)}, 429s ${refused} (target 0)`,
+  );
 }
 
 async function main(): Promise<void> {

@@ -23,12 +23,17 @@ const TIMER_MS = Math.floor(num('timer-ms', 1_000, 1_000, 100));
 const BATCH = Math.floor(num('batch', 50, 20, 1));
 
 async function scenarioThroughput(rig: Rig): Promise<void> {
-  out(`\n## 1. Conversations synced per second (N=${N}, text, one offline action, inactivity ${TIMER_MS} ms, signals in batches of ${BATCH})`);
+  out(
+    `\n## 1. Conversations synced per second (N=${N}, text, one offline action, inactivity ${TIMER_MS} ms, signals in batches of ${BATCH})`,
+  );
   const runs: ThroughputRun[] = [];
   for (const latencyMs of [0, LATENCY]) {
     setLatency(rig, 'tp', latencyMs, JITTER);
-    progress(`scenario 1 at ${latencyMs} ms HubSpot latency${latencyMs ? ` (+0..${JITTER} ms jitter)` : ''}: no-op, real, real, no-op`);
-    for (const kind of ['noop', 'real', 'real', 'noop'] as const) runs.push(await throughputRun(rig, kind, N, latencyMs, { timerMs: TIMER_MS, batch: BATCH }));
+    progress(
+      `scenario 1 at ${latencyMs} ms HubSpot latency${latencyMs ? ` (+0..${JITTER} ms jitter)` : ''}: no-op, real, real, no-op`,
+    );
+    for (const kind of ['noop', 'real', 'real', 'noop'] as const)
+      runs.push(await throughputRun(rig, kind, N, latencyMs, { timerMs: TIMER_MS, batch: BATCH }));
     await sleep(1_000);
   }
   setLatency(rig, 'tp', 0, JITTER);
@@ -38,8 +43,12 @@ async function scenarioThroughput(rig: Rig): Promise<void> {
     const noop = pick('noop');
     const real = pick('real');
     const rate = (rs: ThroughputRun[]) => mean(rs.map((r) => r.perSecond));
-    const range = (rs: ThroughputRun[]) => `${fmt(Math.min(...rs.map((r) => r.perSecond)), 1)}–${fmt(Math.max(...rs.map((r) => r.perSecond)), 1)}`;
-    for (const [name, rs] of [['no-op (Temporal floor)', noop], ['real worker', real]] as const) {
+    const range = (rs: ThroughputRun[]) =>
+      `${fmt(Math.min(...rs.map((r) => r.perSecond)), 1)}–${fmt(Math.max(...rs.map((r) => r.perSecond)), 1)}`;
+    for (const [name, rs] of [
+      ['no-op (Temporal floor)', noop],
+      ['real worker', real],
+    ] as const) {
       const after = rs.flatMap((r) => r.afterTimer);
       rows.push([
         name,
@@ -60,7 +69,21 @@ async function scenarioThroughput(rig: Rig): Promise<void> {
   }
   out(
     table(
-      ['workflow', 'HubSpot latency', 'conv.', 'synced/s', 'range', 'real/no-op', 's per run', 'after-timer p50 ms', 'p99 ms', 'HubSpot calls/conv', 'bench CPU', 'server CPU', 'wrong'],
+      [
+        'workflow',
+        'HubSpot latency',
+        'conv.',
+        'synced/s',
+        'range',
+        'real/no-op',
+        's per run',
+        'after-timer p50 ms',
+        'p99 ms',
+        'HubSpot calls/conv',
+        'bench CPU',
+        'server CPU',
+        'wrong',
+      ],
       rows,
       2,
     ),

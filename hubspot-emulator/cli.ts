@@ -10,7 +10,9 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
-    process.stdout.write('usage: npm run hubspot-emulator -- [--port 8787] [--host 127.0.0.1] [--seed-file accounts.json] [--fault-seed N] [--search-lag-ms MIN[-MAX], default 2000-5000, 0 for none] [--access-token-ttl SECONDS, default 1800]\n');
+    process.stdout.write(
+      'usage: npm run hubspot-emulator -- [--port 8787] [--host 127.0.0.1] [--seed-file accounts.json] [--fault-seed N] [--search-lag-ms MIN[-MAX], default 2000-5000, 0 for none] [--access-token-ttl SECONDS, default 1800]\n',
+    );
     return;
   }
   const port = Number(arg('port') ?? 8787);
@@ -28,12 +30,23 @@ async function main(): Promise<void> {
   const searchLagMs = lagArg === undefined ? undefined : parseSearchLag(lagArg);
   const ttl = arg('access-token-ttl');
   if (ttl !== undefined && !(Number(ttl) > 0)) throw new Error(`--access-token-ttl ${ttl} is not a number of seconds`);
-  const emulator = await startHubSpotEmulator({ port, host: arg('host'), accounts, seed: Number(arg('fault-seed') ?? 1), searchLagMs, accessTokenTtlSeconds: ttl === undefined ? undefined : Number(ttl) });
+  const emulator = await startHubSpotEmulator({
+    port,
+    host: arg('host'),
+    accounts,
+    seed: Number(arg('fault-seed') ?? 1),
+    searchLagMs,
+    accessTokenTtlSeconds: ttl === undefined ? undefined : Number(ttl),
+  });
   process.stdout.write(`HubSpot emulator listening on ${emulator.url}\n`);
   const lag = searchLagOf(searchLagMs);
-  process.stdout.write(`  search index lag: ${lag.maxMs === 0 ? 'none' : `${lag.minMs}-${lag.maxMs} ms after each write`}\n`);
+  process.stdout.write(
+    `  search index lag: ${lag.maxMs === 0 ? 'none' : `${lag.minMs}-${lag.maxMs} ms after each write`}\n`,
+  );
   for (const a of accounts) process.stdout.write(`  account "${a.accountId}": token "${a.token}", app id ${a.appId}\n`);
-  process.stdout.write(`  OAuth app: client id demo-client-id, secret demo-client-secret (install at ${emulator.url}/oauth/authorize)\n`);
+  process.stdout.write(
+    `  OAuth app: client id demo-client-id, secret demo-client-secret (install at ${emulator.url}/oauth/authorize)\n`,
+  );
   process.stdout.write(`  inspect: ${emulator.url}/_emulator/accounts\n`);
   const stop = () => void emulator.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

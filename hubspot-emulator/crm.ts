@@ -5,7 +5,12 @@
 // Properties, Property Validations); src/hubspot/spec-shapes.ts states them and
 // test/hubspot-conformance.test.ts holds these answers to them.
 import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, MAX_VALUE_LENGTH, NOTE_PROPERTIES } from './properties';
-import { engagementAssociationRoute, engagementRoute, engagementsFollowContact, isEngagementObject } from './engagements';
+import {
+  engagementAssociationRoute,
+  engagementRoute,
+  engagementsFollowContact,
+  isEngagementObject,
+} from './engagements';
 import type { AccountState, PropertyValidationRule, StoredNote, StoredObject, WriteSource } from './store';
 
 /** The date version of HubSpot's APIs the emulator serves beside the legacy v3/v4 paths. */
@@ -27,7 +32,12 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly category: string, message: string, readonly extra: Json = {}) {
+  constructor(
+    readonly status: number,
+    readonly category: string,
+    message: string,
+    readonly extra: Json = {},
+  ) {
     super(message);
   }
 }
@@ -60,8 +70,21 @@ export const WRITE = 'crm.objects.contacts.write';
 const SCHEMA = 'crm.schemas.contacts.read';
 
 export type Handler = (a: AccountState, c: Ctx) => Reply;
-export function route(operation: string, scope: string, apiVersion: string, handle: Handler, extra: { search?: boolean } = {}): Route {
-  return { operation, scope, apiVersion, write: scope === WRITE, ...extra, handle: (a, c) => handle(a, { ...c, apiVersion }) };
+export function route(
+  operation: string,
+  scope: string,
+  apiVersion: string,
+  handle: Handler,
+  extra: { search?: boolean } = {},
+): Route {
+  return {
+    operation,
+    scope,
+    apiVersion,
+    write: scope === WRITE,
+    ...extra,
+    handle: (a, c) => handle(a, { ...c, apiVersion }),
+  };
 }
 
 export function match(method: string, path: string): Route | undefined {
@@ -75,7 +98,13 @@ export function match(method: string, path: string): Route | undefined {
   if (a === 'v4' && b === 'objects') {
     // GET /crm/v4/objects/contacts/{id}/associations/notes
     const rest = seg.slice(4);
-    if (seg[3] === 'contacts' && rest.length === 3 && rest[1] === 'associations' && rest[2] === 'notes' && method === 'GET') {
+    if (
+      seg[3] === 'contacts' &&
+      rest.length === 3 &&
+      rest[1] === 'associations' &&
+      rest[2] === 'notes' &&
+      method === 'GET'
+    ) {
       const id = decodeURIComponent(rest[0]!);
       return route('associations.list', READ, 'v4', (acc, c) => listNoteAssociations(acc, c, id));
     }
@@ -92,8 +121,10 @@ const isContacts = (type: string | undefined) => type === 'contacts' || type ===
 function objectRoute(method: string, type: string | undefined, rest: string[], v: string): Route | undefined {
   if (isContacts(type)) {
     if (rest.length === 0 && method === 'POST') return route('contacts.create', WRITE, v, createContact);
-    if (rest.length === 1 && rest[0] === 'search' && method === 'POST') return route('contacts.search', READ, v, (a, c) => search(a, c, 'contacts'), { search: true });
-    if (rest.length === 1 && rest[0] === 'merge' && method === 'POST') return route('contacts.merge', WRITE, v, mergeContactsRoute);
+    if (rest.length === 1 && rest[0] === 'search' && method === 'POST')
+      return route('contacts.search', READ, v, (a, c) => search(a, c, 'contacts'), { search: true });
+    if (rest.length === 1 && rest[0] === 'merge' && method === 'POST')
+      return route('contacts.merge', WRITE, v, mergeContactsRoute);
     if (rest.length === 2 && rest[0] === 'batch' && method === 'POST') {
       const kind = rest[1];
       if (kind === 'read') return route('contacts.batchRead', READ, v, batchRead);
@@ -115,7 +146,8 @@ function objectRoute(method: string, type: string | undefined, rest: string[], v
   if (isEngagementObject(type)) return engagementRoute(method, type, rest, v);
   if (type === 'notes' || type === '0-46') {
     if (rest.length === 0 && method === 'POST') return route('notes.create', WRITE, v, createNote);
-    if (rest.length === 1 && rest[0] === 'search' && method === 'POST') return route('notes.search', READ, v, (a, c) => search(a, c, 'notes'), { search: true });
+    if (rest.length === 1 && rest[0] === 'search' && method === 'POST')
+      return route('notes.search', READ, v, (a, c) => search(a, c, 'notes'), { search: true });
     if (rest.length === 2 && rest[0] === 'batch' && method === 'POST') {
       const kind = rest[1];
       if (kind === 'read') return route('notes.batchRead', READ, v, batchReadNotes);
@@ -145,11 +177,25 @@ function propertyRoute(method: string, type: string | undefined, rest: string[],
 
 function associationRoute(method: string, rest: string[], v: string): Route | undefined {
   // POST …/associations/contacts/notes/batch/read
-  if (method === 'POST' && isContacts(rest[0]) && rest[1] === 'notes' && rest[2] === 'batch' && rest[3] === 'read' && rest.length === 4) {
+  if (
+    method === 'POST' &&
+    isContacts(rest[0]) &&
+    rest[1] === 'notes' &&
+    rest[2] === 'batch' &&
+    rest[3] === 'read' &&
+    rest.length === 4
+  ) {
     return route('associations.batchRead', READ, v, batchReadNoteAssociations);
   }
   // POST …/associations/contacts/{calls,communications}/batch/read
-  if (method === 'POST' && isContacts(rest[0]) && isEngagementObject(rest[1]) && rest[2] === 'batch' && rest[3] === 'read' && rest.length === 4) {
+  if (
+    method === 'POST' &&
+    isContacts(rest[0]) &&
+    isEngagementObject(rest[1]) &&
+    rest[2] === 'batch' &&
+    rest[3] === 'read' &&
+    rest.length === 4
+  ) {
     return engagementAssociationRoute(rest[1], v);
   }
   return undefined;
@@ -181,13 +227,21 @@ export interface Problem {
 export function refuse(problems: Problem[]): HttpError {
   const list = problems.map((p) => ({ isValid: false, message: p.message, error: p.error, name: p.name }));
   return new HttpError(400, 'VALIDATION_ERROR', `Property values were not valid: ${JSON.stringify(list)}`, {
-    errors: problems.map((p) => ({ message: p.message, code: p.error, context: { propertyName: [p.name], ...p.context } })),
+    errors: problems.map((p) => ({
+      message: p.message,
+      code: p.error,
+      context: { propertyName: [p.name], ...p.context },
+    })),
   });
 }
 
 export function tooLong(name: string, value: string): Problem | undefined {
   if (value.length <= MAX_VALUE_LENGTH) return undefined;
-  return { name, error: 'MAX_LENGTH_EXCEEDED', message: `The value of "${name}" is ${value.length} characters long; HubSpot stores at most ${MAX_VALUE_LENGTH}.` };
+  return {
+    name,
+    error: 'MAX_LENGTH_EXCEEDED',
+    message: `The value of "${name}" is ${value.length} characters long; HubSpot stores at most ${MAX_VALUE_LENGTH}.`,
+  };
 }
 
 const compiled = new WeakMap<PropertyValidationRule, RegExp | null>();
@@ -213,21 +267,31 @@ function formatProblems(a: AccountState, name: string, value: string): Problem[]
     const n = Number(rule.ruleArguments[0]);
     switch (rule.ruleType) {
       case 'MIN_LENGTH':
-        if (value.length < n) out.push({ name, error: 'INVALID_MIN_LENGTH', message: `"${name}" must be at least ${n} characters long.` });
+        if (value.length < n)
+          out.push({ name, error: 'INVALID_MIN_LENGTH', message: `"${name}" must be at least ${n} characters long.` });
         break;
       case 'MAX_LENGTH':
-        if (value.length > n) out.push({ name, error: 'INVALID_MAX_LENGTH', message: `"${name}" must be at most ${n} characters long.` });
+        if (value.length > n)
+          out.push({ name, error: 'INVALID_MAX_LENGTH', message: `"${name}" must be at most ${n} characters long.` });
         break;
       case 'REGEX': {
         const re = ruleRegex(rule);
-        if (re && !re.test(value)) out.push({ name, error: 'INVALID_REGEX', message: `"${name}" does not have the format its validation rule requires.` });
+        if (re && !re.test(value))
+          out.push({
+            name,
+            error: 'INVALID_REGEX',
+            message: `"${name}" does not have the format its validation rule requires.`,
+          });
         break;
       }
       case 'ALPHANUMERIC': {
         const kind = rule.ruleArguments[0];
-        if (kind === 'NUMERIC_ONLY' && !/^[0-9]+$/.test(value)) out.push({ name, error: 'INVALID_NUMERIC', message: `"${name}": enter only numbers.` });
-        if (kind === 'ALPHA_ONLY' && !/^[\p{L}\s]+$/u.test(value)) out.push({ name, error: 'INVALID_ALPHA', message: `"${name}": enter only letters.` });
-        if (kind === 'ALPHANUMERIC_ONLY' && !/^[\p{L}\p{N}\s]+$/u.test(value)) out.push({ name, error: 'INVALID_ALPHANUMERIC', message: `"${name}": enter only letters and numbers.` });
+        if (kind === 'NUMERIC_ONLY' && !/^[0-9]+$/.test(value))
+          out.push({ name, error: 'INVALID_NUMERIC', message: `"${name}": enter only numbers.` });
+        if (kind === 'ALPHA_ONLY' && !/^[\p{L}\s]+$/u.test(value))
+          out.push({ name, error: 'INVALID_ALPHA', message: `"${name}": enter only letters.` });
+        if (kind === 'ALPHANUMERIC_ONLY' && !/^[\p{L}\p{N}\s]+$/u.test(value))
+          out.push({ name, error: 'INVALID_ALPHANUMERIC', message: `"${name}": enter only letters and numbers.` });
         break;
       }
       default:
@@ -243,14 +307,24 @@ const hasValue = (v: string | null | undefined) => v !== null && v !== undefined
  * The 2026-09 write rules: required-on-create properties, and conditional-required ones (evaluated on
  * the record as the write would leave it, when the write touches the condition or a required property).
  */
-function requiredProblems(a: AccountState, props: Record<string, string>, existing: StoredObject | undefined, creating: boolean): Problem[] {
+function requiredProblems(
+  a: AccountState,
+  props: Record<string, string>,
+  existing: StoredObject | undefined,
+  creating: boolean,
+): Problem[] {
   const out: Problem[] = [];
   const after = (name: string) => (name in props ? props[name] : existing?.properties[name]);
   if (creating) {
     const required = a.rules.requiredOnCreate ?? [];
     for (const name of required) {
       if (!hasValue(props[name])) {
-        out.push({ name, error: 'REQUIRED_PROPERTY', message: `"${name}" is required to create a contact in this portal.`, context: { requiredProperties: [...required] } });
+        out.push({
+          name,
+          error: 'REQUIRED_PROPERTY',
+          message: `"${name}" is required to create a contact in this portal.`,
+          context: { requiredProperties: [...required] },
+        });
       }
     }
   }
@@ -279,7 +353,11 @@ function uniqueProblems(a: AccountState, props: Record<string, string>, exceptId
     if (!v) continue;
     const holder = a.uniqueHolder(name, v);
     if (holder !== undefined && holder !== exceptId) {
-      out.push({ name, error: 'DUPLICATE_VALUE', message: `Another contact already has that value for "${name}", a property whose values must be unique.` });
+      out.push({
+        name,
+        error: 'DUPLICATE_VALUE',
+        message: `Another contact already has that value for "${name}", a property whose values must be unique.`,
+      });
     }
   }
   return out;
@@ -287,8 +365,16 @@ function uniqueProblems(a: AccountState, props: Record<string, string>, exceptId
 
 /** The properties of a contact write, or HubSpot's 400 listing every problem with them. */
 /** `creating`: the write creates a record (an update of an id that does not exist creates nothing). */
-function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: StoredObject, where = '', creating = !existing): Record<string, string> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new HttpError(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1: properties must be an object${where}`);
+function checkContactWrite(
+  a: AccountState,
+  c: Ctx,
+  raw: unknown,
+  existing?: StoredObject,
+  where = '',
+  creating = !existing,
+): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new HttpError(400, 'VALIDATION_ERROR', `Invalid input JSON on line 1: properties must be an object${where}`);
   const problems: Problem[] = [];
   const out: Record<string, string> = {};
   for (const [name, rawValue] of Object.entries(raw as Json)) {
@@ -299,7 +385,11 @@ function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: Sto
       continue;
     }
     if (def.modificationMetadata.readOnlyValue || def.calculated) {
-      problems.push({ name, error: 'READ_ONLY_VALUE', message: `"${name}" is a read only property; its value cannot be set.` });
+      problems.push({
+        name,
+        error: 'READ_ONLY_VALUE',
+        message: `"${name}" is a read only property; its value cannot be set.`,
+      });
       continue;
     }
     const long = tooLong(name, value);
@@ -315,7 +405,11 @@ function checkContactWrite(a: AccountState, c: Ctx, raw: unknown, existing?: Sto
       const allowed = new Set(def.options.map((o) => o.value));
       const bad = value.split(';').filter((v) => !allowed.has(v));
       if (bad.length) {
-        problems.push({ name, error: 'INVALID_OPTION', message: `${bad[0]} was not one of the allowed options: [${[...allowed].join(', ')}]` });
+        problems.push({
+          name,
+          error: 'INVALID_OPTION',
+          message: `${bad[0]} was not one of the allowed options: [${[...allowed].join(', ')}]`,
+        });
         continue;
       }
     }
@@ -338,14 +432,25 @@ export function requestedProperties(query: URLSearchParams | string[] | undefine
 export function view(obj: StoredObject, props: string[]): Json {
   const properties: Record<string, string | null> = {};
   for (const p of props) properties[p] = obj.properties[p] ?? null;
-  const out: Json = { id: obj.id, properties, createdAt: obj.createdAt, updatedAt: obj.updatedAt, archived: obj.archived };
+  const out: Json = {
+    id: obj.id,
+    properties,
+    createdAt: obj.createdAt,
+    updatedAt: obj.updatedAt,
+    archived: obj.archived,
+  };
   if (obj.archivedAt) out.archivedAt = obj.archivedAt;
   return out;
 }
 
 /** The names a read asks history for: `propertiesWithHistory` (query, comma separated, or the body's list). */
 export function historyNames(q: URLSearchParams | unknown): string[] {
-  if (q instanceof URLSearchParams) return q.getAll('propertiesWithHistory').flatMap((p) => p.split(',')).map((s) => s.trim()).filter(Boolean);
+  if (q instanceof URLSearchParams)
+    return q
+      .getAll('propertiesWithHistory')
+      .flatMap((p) => p.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
   return Array.isArray(q) ? q.filter((n): n is string => typeof n === 'string' && n.length > 0) : [];
 }
 
@@ -358,7 +463,8 @@ export function viewWithHistory(a: AccountState, obj: StoredObject, props: strin
 
 export const appOf = (c: Ctx): WriteSource => ({ appId: c.appId });
 
-export const writtenView = (obj: StoredObject, props: Record<string, string>, defaults = DEFAULT_CONTACT_PROPERTIES) => view(obj, [...new Set([...defaults, ...Object.keys(props)])]);
+export const writtenView = (obj: StoredObject, props: Record<string, string>, defaults = DEFAULT_CONTACT_PROPERTIES) =>
+  view(obj, [...new Set([...defaults, ...Object.keys(props)])]);
 
 /** A live contact by record id (following merges), email, or another unique property. */
 function findContact(a: AccountState, id: string, idProperty: string | null): StoredObject | undefined {
@@ -392,11 +498,17 @@ function conflictFor(a: AccountState, props: Record<string, string>, exceptId?: 
   const email = props.email?.trim().toLowerCase();
   if (!email) return;
   const existing = a.emailIndex.get(email);
-  if (existing && existing !== exceptId) throw new HttpError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing}`);
+  if (existing && existing !== exceptId)
+    throw new HttpError(409, 'CONFLICT', `Contact already exists. Existing ID: ${existing}`);
 }
 
 /** Applies a write to a contact; its values join the property history with the writer as their source. */
-export function patchContact(a: AccountState, contact: StoredObject, props: Record<string, string>, source: WriteSource): void {
+export function patchContact(
+  a: AccountState,
+  contact: StoredObject,
+  props: Record<string, string>,
+  source: WriteSource,
+): void {
   a.searchContacts.willChange(contact.id, contact);
   a.unindexEmails(contact);
   a.unindexUnique(contact);
@@ -428,8 +540,10 @@ function updateContact(a: AccountState, c: Ctx, id: string): Reply {
 
 export function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
   const inputs = c.body.inputs;
-  if (!Array.isArray(inputs)) throw new HttpError(400, 'VALIDATION_ERROR', 'Invalid input JSON: inputs must be an array');
-  if (inputs.length > max) throw new HttpError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${inputs.length} inputs, at most ${max}`);
+  if (!Array.isArray(inputs))
+    throw new HttpError(400, 'VALIDATION_ERROR', 'Invalid input JSON: inputs must be an array');
+  if (inputs.length > max)
+    throw new HttpError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${inputs.length} inputs, at most ${max}`);
   return inputs as Json[];
 }
 
@@ -438,8 +552,21 @@ export function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
  * `message`, `context`, `errors` and `links` all present (the last two empty: HubSpot's batch answers
  * carry no further detail for these).
  */
-export function standardError(category: string, message: string, context: Record<string, string[]>, subCategory?: string): Json {
-  return { status: 'error', category, ...(subCategory ? { subCategory } : {}), message, context, errors: [], links: {} };
+export function standardError(
+  category: string,
+  message: string,
+  context: Record<string, string[]>,
+  subCategory?: string,
+): Json {
+  return {
+    status: 'error',
+    category,
+    ...(subCategory ? { subCategory } : {}),
+    message,
+    context,
+    errors: [],
+    links: {},
+  };
 }
 
 /**
@@ -451,13 +578,19 @@ export function batchReply(results: Json[], missing: string[], okStatus: number,
   const base = { status: 'COMPLETE', results, startedAt, completedAt: iso() };
   if (!missing.length) return { status: okStatus, body: base };
   const message = `Could not get some ${objectType} objects, they may be deleted or not exist. Check that ids are valid.`;
-  return { status: 207, body: { ...base, numErrors: 1, errors: [standardError('OBJECT_NOT_FOUND', message, { ids: missing })] } };
+  return {
+    status: 207,
+    body: { ...base, numErrors: 1, errors: [standardError('OBJECT_NOT_FOUND', message, { ids: missing })] },
+  };
 }
 
 function batchRead(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c);
   const idProperty = typeof c.body.idProperty === 'string' ? c.body.idProperty : null;
-  const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], DEFAULT_CONTACT_PROPERTIES);
+  const props = requestedProperties(
+    Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
+    DEFAULT_CONTACT_PROPERTIES,
+  );
   const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
@@ -487,7 +620,14 @@ function batchCreate(a: AccountState, c: Ctx): Reply {
     for (const name of a.uniqueProperties) {
       const v = props[name];
       if (!v) continue;
-      if (uniques.has(`${name}\u0000${v}`)) throw refuse([{ name, error: 'DUPLICATE_VALUE', message: `Two inputs give "${name}", a property whose values must be unique, the same value.` }]);
+      if (uniques.has(`${name}\u0000${v}`))
+        throw refuse([
+          {
+            name,
+            error: 'DUPLICATE_VALUE',
+            message: `Two inputs give "${name}", a property whose values must be unique, the same value.`,
+          },
+        ]);
       uniques.add(`${name}\u0000${v}`);
     }
   }
@@ -521,16 +661,29 @@ function batchUpdate(a: AccountState, c: Ctx): Reply {
 function batchUpsert(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c);
   const planned = inputs.map((input, i) => {
-    if (input.idProperty !== 'email') throw new HttpError(400, 'VALIDATION_ERROR', `inputs[${i}].idProperty must be a unique property such as email`);
+    if (input.idProperty !== 'email')
+      throw new HttpError(400, 'VALIDATION_ERROR', `inputs[${i}].idProperty must be a unique property such as email`);
     const id = String(input.id ?? '');
-    if (!EMAIL.test(id)) throw refuse([{ name: 'email', error: 'INVALID_EMAIL', message: `Email address ${id} is invalid` }]);
+    if (!EMAIL.test(id))
+      throw refuse([{ name: 'email', error: 'INVALID_EMAIL', message: `Email address ${id} is invalid` }]);
     const existing = a.contactByEmail(id);
-    const props = checkContactWrite(a, c, existing ? input.properties : { ...(input.properties as Json), email: id }, existing, ` (inputs[${i}])`);
+    const props = checkContactWrite(
+      a,
+      c,
+      existing ? input.properties : { ...(input.properties as Json), email: id },
+      existing,
+      ` (inputs[${i}])`,
+    );
     return { id, existing, props };
   });
   const ids = planned.map((p) => p.id.toLowerCase());
   const dup = ids.find((id, i) => ids.indexOf(id) !== i);
-  if (dup !== undefined) throw new HttpError(400, 'VALIDATION_ERROR', 'Duplicate IDs found in batch input: the same email appears more than once');
+  if (dup !== undefined)
+    throw new HttpError(
+      400,
+      'VALIDATION_ERROR',
+      'Duplicate IDs found in batch input: the same email appears more than once',
+    );
   const results = planned.map(({ id, existing, props }) => {
     if (existing) {
       const { email: _e, ...rest } = props;
@@ -588,7 +741,11 @@ export function archiveNote(a: AccountState, id: string): boolean {
   return true;
 }
 
-const emailList = (v: string | null | undefined) => (v ?? '').split(';').map((e) => e.trim()).filter(Boolean);
+const emailList = (v: string | null | undefined) =>
+  (v ?? '')
+    .split(';')
+    .map((e) => e.trim())
+    .filter(Boolean);
 
 /**
  * Merges two contacts as HubSpot does since its 2023 merge change: a new record with a new id; both
@@ -600,7 +757,8 @@ export function mergeContacts(a: AccountState, primaryId: string, idToMerge: str
   const mid = a.resolveContactId(idToMerge);
   const primary = a.contacts.get(pid);
   const merged = a.contacts.get(mid);
-  if (!primary || !merged) throw new HttpError(404, 'OBJECT_NOT_FOUND', `Object not found: ${!primary ? primaryId : idToMerge}`);
+  if (!primary || !merged)
+    throw new HttpError(404, 'OBJECT_NOT_FOUND', `Object not found: ${!primary ? primaryId : idToMerge}`);
   if (pid === mid) throw new HttpError(400, 'VALIDATION_ERROR', 'A contact cannot be merged with itself');
   const id = a.newId();
   const now = iso();
@@ -614,11 +772,17 @@ export function mergeContacts(a: AccountState, primaryId: string, idToMerge: str
     a.mergedInto.set(c.id, id);
   }
   const properties: Record<string, string | null> = {};
-  for (const src of [merged, primary]) for (const [k, v] of Object.entries(src.properties)) if (hasValue(v)) properties[k] = v;
+  for (const src of [merged, primary])
+    for (const [k, v] of Object.entries(src.properties)) if (hasValue(v)) properties[k] = v;
   const email = primary.properties.email || merged.properties.email || null;
   const secondary: string[] = [];
-  for (const e of [...emailList(primary.properties.hs_additional_emails), ...emailList(merged.properties.email), ...emailList(merged.properties.hs_additional_emails)]) {
-    if (e.toLowerCase() !== email?.toLowerCase() && !secondary.some((s) => s.toLowerCase() === e.toLowerCase())) secondary.push(e);
+  for (const e of [
+    ...emailList(primary.properties.hs_additional_emails),
+    ...emailList(merged.properties.email),
+    ...emailList(merged.properties.hs_additional_emails),
+  ]) {
+    if (e.toLowerCase() !== email?.toLowerCase() && !secondary.some((s) => s.toLowerCase() === e.toLowerCase()))
+      secondary.push(e);
   }
   const createdAt = primary.createdAt < merged.createdAt ? primary.createdAt : merged.createdAt;
   Object.assign(properties, {
@@ -627,16 +791,23 @@ export function mergeContacts(a: AccountState, primaryId: string, idToMerge: str
     hs_object_id: id,
     createdate: createdAt,
     lastmodifieddate: now,
-    hs_merged_object_ids: [...emailList(primary.properties.hs_merged_object_ids), ...emailList(merged.properties.hs_merged_object_ids), pid, mid].join(';'),
+    hs_merged_object_ids: [
+      ...emailList(primary.properties.hs_merged_object_ids),
+      ...emailList(merged.properties.hs_merged_object_ids),
+      pid,
+      mid,
+    ].join(';'),
   });
   const contact: StoredObject = { id, properties, createdAt, updatedAt: now, archived: false };
   a.contacts.set(id, contact);
   // The merged record's history: the versions of both records, newest first (the primary's first on a tie).
   const versions = new Map<string, ReturnType<AccountState['versions']>[string]>();
   for (const src of [primary, merged]) {
-    for (const [name, list] of a.history.get(src.id) ?? []) versions.set(name, [...(versions.get(name) ?? []), ...list.map((v) => ({ ...v }))]);
+    for (const [name, list] of a.history.get(src.id) ?? [])
+      versions.set(name, [...(versions.get(name) ?? []), ...list.map((v) => ({ ...v }))]);
   }
-  for (const list of versions.values()) list.sort((x, y) => (x.timestamp < y.timestamp ? 1 : x.timestamp > y.timestamp ? -1 : 0));
+  for (const list of versions.values())
+    list.sort((x, y) => (x.timestamp < y.timestamp ? 1 : x.timestamp > y.timestamp ? -1 : 0));
   a.history.set(id, versions);
   a.indexEmails(contact);
   a.indexUnique(contact);
@@ -667,8 +838,15 @@ function deleteContactRoute(a: AccountState, id: string): Reply {
 function mergeContactsRoute(a: AccountState, c: Ctx): Reply {
   const primary = c.body.primaryObjectId;
   const other = c.body.objectIdToMerge;
-  if ((typeof primary !== 'string' && typeof primary !== 'number') || (typeof other !== 'string' && typeof other !== 'number')) {
-    throw new HttpError(400, 'VALIDATION_ERROR', 'Invalid input JSON: primaryObjectId and objectIdToMerge are required');
+  if (
+    (typeof primary !== 'string' && typeof primary !== 'number') ||
+    (typeof other !== 'string' && typeof other !== 'number')
+  ) {
+    throw new HttpError(
+      400,
+      'VALIDATION_ERROR',
+      'Invalid input JSON: primaryObjectId and objectIdToMerge are required',
+    );
   }
   const contact = mergeContacts(a, String(primary), String(other));
   return { status: 200, body: view(contact, DEFAULT_CONTACT_PROPERTIES) };
@@ -684,13 +862,16 @@ export function noteIdsOf(a: AccountState, contactId: string): string[] {
 function noteView(note: StoredNote, props: string[], withAssociations: boolean): Json {
   const base = view(note, props);
   if (withAssociations && note.associations.contacts.length) {
-    base.associations = { contacts: { results: note.associations.contacts.map((id) => ({ id, type: 'note_to_contact' })) } };
+    base.associations = {
+      contacts: { results: note.associations.contacts.map((id) => ({ id, type: 'note_to_contact' })) },
+    };
   }
   return base;
 }
 
 function noteProperties(a: AccountState, props: unknown): Record<string, string> {
-  if (typeof props !== 'object' || props === null) throw new HttpError(400, 'VALIDATION_ERROR', 'properties must be an object');
+  if (typeof props !== 'object' || props === null)
+    throw new HttpError(400, 'VALIDATION_ERROR', 'properties must be an object');
   const problems: Problem[] = [];
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(props as Json)) {
@@ -704,7 +885,11 @@ function noteProperties(a: AccountState, props: unknown): Record<string, string>
     else out[name] = value;
   }
   if (out.hs_timestamp !== undefined && Number.isNaN(Date.parse(out.hs_timestamp)) && !/^\d+$/.test(out.hs_timestamp)) {
-    problems.push({ name: 'hs_timestamp', error: 'INVALID_DATE', message: `${out.hs_timestamp} is not a valid datetime` });
+    problems.push({
+      name: 'hs_timestamp',
+      error: 'INVALID_DATE',
+      message: `${out.hs_timestamp} is not a valid datetime`,
+    });
   }
   if (problems.length) throw refuse(problems);
   return out;
@@ -713,22 +898,39 @@ function noteProperties(a: AccountState, props: unknown): Record<string, string>
 /** A note create's properties and associated contacts, checked; nothing is written. */
 function prepareNote(a: AccountState, body: Json): { props: Record<string, string>; contacts: string[] } {
   const props = noteProperties(a, body.properties);
-  if (!props.hs_timestamp) throw refuse([{ name: 'hs_timestamp', error: 'REQUIRED_PROPERTY', message: 'hs_timestamp is required' }]);
+  if (!props.hs_timestamp)
+    throw refuse([{ name: 'hs_timestamp', error: 'REQUIRED_PROPERTY', message: 'hs_timestamp is required' }]);
   const contacts: string[] = [];
   const associations = Array.isArray(body.associations) ? (body.associations as Json[]) : [];
   for (const [i, assoc] of associations.entries()) {
     const to = String((assoc.to as Json | undefined)?.id ?? '');
     const types = Array.isArray(assoc.types) ? (assoc.types as Json[]) : [];
-    const ok = types.some((t) => t.associationCategory === 'HUBSPOT_DEFINED' && Number(t.associationTypeId) === NOTE_TO_CONTACT);
-    if (!ok) throw new HttpError(400, 'VALIDATION_ERROR', `associations[${i}]: unsupported association type: only HUBSPOT_DEFINED 202 (note to contact) is emulated`);
+    const ok = types.some(
+      (t) => t.associationCategory === 'HUBSPOT_DEFINED' && Number(t.associationTypeId) === NOTE_TO_CONTACT,
+    );
+    if (!ok)
+      throw new HttpError(
+        400,
+        'VALIDATION_ERROR',
+        `associations[${i}]: unsupported association type: only HUBSPOT_DEFINED 202 (note to contact) is emulated`,
+      );
     const rid = a.resolveContactId(to);
-    if (!a.contacts.has(rid)) throw new HttpError(400, 'VALIDATION_ERROR', `associations[${i}]: one or more association targets could not be found: CONTACT ${to}`);
+    if (!a.contacts.has(rid))
+      throw new HttpError(
+        400,
+        'VALIDATION_ERROR',
+        `associations[${i}]: one or more association targets could not be found: CONTACT ${to}`,
+      );
     if (!contacts.includes(rid)) contacts.push(rid);
   }
   return { props, contacts };
 }
 
-function insertNote(a: AccountState, prepared: { props: Record<string, string>; contacts: string[] }, source: WriteSource): StoredNote {
+function insertNote(
+  a: AccountState,
+  prepared: { props: Record<string, string>; contacts: string[] },
+  source: WriteSource,
+): StoredNote {
   const id = a.newId();
   const now = iso();
   a.recordVersions(id, prepared.props, source, now);
@@ -800,7 +1002,10 @@ function batchCreateNotes(a: AccountState, c: Ctx): Reply {
 
 function batchReadNotes(a: AccountState, c: Ctx): Reply {
   const inputs = batchInputs(c);
-  const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], DEFAULT_NOTE_PROPERTIES);
+  const props = requestedProperties(
+    Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
+    DEFAULT_NOTE_PROPERTIES,
+  );
   const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
@@ -818,7 +1023,10 @@ function batchReadNotes(a: AccountState, c: Ctx): Reply {
 }
 
 function batchUpdateNotes(a: AccountState, c: Ctx): Reply {
-  const planned = batchInputs(c).map((input) => ({ id: String(input.id ?? ''), props: noteProperties(a, input.properties) }));
+  const planned = batchInputs(c).map((input) => ({
+    id: String(input.id ?? ''),
+    props: noteProperties(a, input.properties),
+  }));
   const results: Json[] = [];
   const missing: string[] = [];
   for (const p of planned) {
@@ -836,13 +1044,17 @@ function batchUpdateNotes(a: AccountState, c: Ctx): Reply {
 // ---- associations (v4 and 2026-09 shapes; exact, not from the search index) -----------------------
 
 /** MultiAssociatedObjectWithLabel: an unlabelled association has no `label` (a string when present). */
-const contactToNote = (noteId: string) => ({ toObjectId: noteId, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: CONTACT_TO_NOTE }] });
+const contactToNote = (noteId: string) => ({
+  toObjectId: noteId,
+  associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: CONTACT_TO_NOTE }],
+});
 
 function listNoteAssociations(a: AccountState, c: Ctx, id: string): Reply {
   const rid = a.resolveContactId(id);
   if (!a.contacts.has(rid)) throw notFound('contact');
   const limit = c.query.get('limit') === null ? MAX_ASSOCIATION_PAGE : Number(c.query.get('limit'));
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ASSOCIATION_PAGE) throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${MAX_ASSOCIATION_PAGE}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ASSOCIATION_PAGE)
+    throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${MAX_ASSOCIATION_PAGE}`);
   const after = Number(c.query.get('after') ?? 0) || 0;
   const ids = noteIdsOf(a, rid);
   const body: Json = { results: ids.slice(after, after + limit).map(contactToNote) };
@@ -862,7 +1074,8 @@ function batchReadNoteAssociations(a: AccountState, c: Ctx): Reply {
   for (const input of inputs) {
     const id = String(input.id ?? '');
     const after = Number(input.after ?? 0);
-    if (!Number.isInteger(after) || after < 0) throw new HttpError(400, 'VALIDATION_ERROR', `inputs: after must be a paging token this API gave`);
+    if (!Number.isInteger(after) || after < 0)
+      throw new HttpError(400, 'VALIDATION_ERROR', `inputs: after must be a paging token this API gave`);
     const rid = a.resolveContactId(id);
     if (!a.contacts.has(rid)) {
       errors.push(standardError('OBJECT_NOT_FOUND', `No contact with id ${id} exists.`, { fromObjectId: [id] }));
@@ -871,11 +1084,19 @@ function batchReadNoteAssociations(a: AccountState, c: Ctx): Reply {
     const ids = noteIdsOf(a, rid);
     if (!ids.length) {
       // HubSpot reports a record without associations as an error of the batch, not an empty result.
-      errors.push(standardError('OBJECT_NOT_FOUND', `No note is associated with contact ${id}.`, { fromObjectId: [id] }, 'crm.associations.NO_ASSOCIATIONS_FOUND'));
+      errors.push(
+        standardError(
+          'OBJECT_NOT_FOUND',
+          `No note is associated with contact ${id}.`,
+          { fromObjectId: [id] },
+          'crm.associations.NO_ASSOCIATIONS_FOUND',
+        ),
+      );
       continue;
     }
     const row: Json = { from: { id }, to: ids.slice(after, after + MAX_ASSOCIATION_PAGE).map(contactToNote) };
-    if (after + MAX_ASSOCIATION_PAGE < ids.length) row.paging = { next: { after: String(after + MAX_ASSOCIATION_PAGE) } };
+    if (after + MAX_ASSOCIATION_PAGE < ids.length)
+      row.paging = { next: { after: String(after + MAX_ASSOCIATION_PAGE) } };
     results.push(row);
   }
   const body: Json = { status: 'COMPLETE', results, startedAt, completedAt: iso() };
@@ -892,7 +1113,11 @@ interface Filter {
   values?: unknown[];
 }
 
-const tokens = (s: string) => s.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+const tokens = (s: string) =>
+  s
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 
 function filterMatches(obj: StoredObject, f: Filter, kind: 'contacts' | 'notes', a: AccountState): boolean {
   const name = f.propertyName ?? '';
@@ -944,7 +1169,8 @@ function search(a: AccountState, c: Ctx, kind: 'contacts' | 'notes'): Reply {
   const groups = Array.isArray(c.body.filterGroups) ? (c.body.filterGroups as Array<{ filters?: Filter[] }>) : [];
   if (groups.length > 5) throw new HttpError(400, 'VALIDATION_ERROR', 'at most 5 filterGroups');
   const limit = c.body.limit === undefined ? 10 : Number(c.body.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT) throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${MAX_SEARCH_LIMIT}`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_SEARCH_LIMIT)
+    throw new HttpError(400, 'VALIDATION_ERROR', `limit must be between 1 and ${MAX_SEARCH_LIMIT}`);
   const after = Number(c.body.after ?? 0) || 0;
   const index = kind === 'contacts' ? a.searchContacts : a.searchNotes;
   const live: Map<string, StoredObject> = kind === 'contacts' ? a.contacts : a.notes;
@@ -952,12 +1178,20 @@ function search(a: AccountState, c: Ctx, kind: 'contacts' | 'notes'): Reply {
   index.sweep(now);
   const lagging = index.pendingCount > 0;
   // Candidate ids: the live ones a fast path finds, plus those whose not-yet-visible writes carry the key.
-  const only = groups.length === 1 ? groups[0]!.filters ?? [] : [];
+  const only = groups.length === 1 ? (groups[0]!.filters ?? []) : [];
   const byEmail = kind === 'contacts' && only.find((f) => f.propertyName === 'email' && f.operator === 'EQ');
-  const byContact = kind === 'notes' && only.find((f) => (f.propertyName === 'associations.contact' || f.propertyName === 'associations.contacts') && f.operator === 'EQ');
+  const byContact =
+    kind === 'notes' &&
+    only.find(
+      (f) =>
+        (f.propertyName === 'associations.contact' || f.propertyName === 'associations.contacts') &&
+        f.operator === 'EQ',
+    );
   let ids: Iterable<string>;
   if (byEmail) {
-    const email = String(byEmail.value ?? '').trim().toLowerCase();
+    const email = String(byEmail.value ?? '')
+      .trim()
+      .toLowerCase();
     const set = new Set<string>();
     const hit = a.emailIndex.get(email);
     if (hit) set.add(hit);
@@ -976,18 +1210,30 @@ function search(a: AccountState, c: Ctx, kind: 'contacts' | 'notes'): Reply {
   let hits: StoredObject[] = [];
   for (const id of ids) {
     const o = lagging ? index.visible(id, live.get(id), now) : live.get(id);
-    if (o && !o.archived && (groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => filterMatches(o, f, kind, a))))) hits.push(o);
+    if (
+      o &&
+      !o.archived &&
+      (groups.length === 0 || groups.some((g) => (g.filters ?? []).every((f) => filterMatches(o, f, kind, a))))
+    )
+      hits.push(o);
   }
-  const sorts = Array.isArray(c.body.sorts) ? (c.body.sorts as Array<string | { propertyName: string; direction?: string }>) : [];
+  const sorts = Array.isArray(c.body.sorts)
+    ? (c.body.sorts as Array<string | { propertyName: string; direction?: string }>)
+    : [];
   const sort = sorts[0];
   if (sort) {
     const prop = typeof sort === 'string' ? sort.replace(/^-/, '') : sort.propertyName;
     const desc = typeof sort === 'string' ? sort.startsWith('-') : sort.direction === 'DESCENDING';
-    hits = hits.sort((x, y) => String(x.properties[prop] ?? '').localeCompare(String(y.properties[prop] ?? '')) * (desc ? -1 : 1));
+    hits = hits.sort(
+      (x, y) => String(x.properties[prop] ?? '').localeCompare(String(y.properties[prop] ?? '')) * (desc ? -1 : 1),
+    );
   } else {
     hits = hits.sort((x, y) => Number(x.id) - Number(y.id));
   }
-  const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], kind === 'contacts' ? DEFAULT_CONTACT_PROPERTIES : DEFAULT_NOTE_PROPERTIES);
+  const props = requestedProperties(
+    Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
+    kind === 'contacts' ? DEFAULT_CONTACT_PROPERTIES : DEFAULT_NOTE_PROPERTIES,
+  );
   const page = hits.slice(after, after + limit);
   const body: Json = { total: hits.length, results: page.map((o) => view(o, props)) };
   if (after + limit < hits.length) body.paging = { next: { after: String(after + limit) } };
@@ -1027,6 +1273,7 @@ function listPropertyValidations(a: AccountState): Reply {
 }
 
 function getPropertyValidations(a: AccountState, name: string): Reply {
-  if (!a.properties.has(name)) throw new HttpError(404, 'OBJECT_NOT_FOUND', `Unable to find property ${name} for object type contacts`);
+  if (!a.properties.has(name))
+    throw new HttpError(404, 'OBJECT_NOT_FOUND', `Unable to find property ${name} for object type contacts`);
   return { status: 200, body: { results: validationRulesOf(a, name) } };
 }

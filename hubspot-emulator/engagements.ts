@@ -31,9 +31,15 @@ import type { AccountState, StoredNote, WriteSource } from './store';
 export type EngagementObject = 'calls' | 'communications';
 
 /** The object type ids HubSpot also accepts in paths (0-48 calls, 0-18 communications). */
-const TYPE_IDS: Record<string, EngagementObject> = { calls: 'calls', '0-48': 'calls', communications: 'communications', '0-18': 'communications' };
+const TYPE_IDS: Record<string, EngagementObject> = {
+  calls: 'calls',
+  '0-48': 'calls',
+  communications: 'communications',
+  '0-18': 'communications',
+};
 
-export const isEngagementObject = (type: string | undefined): type is EngagementObject => type === 'calls' || type === 'communications';
+export const isEngagementObject = (type: string | undefined): type is EngagementObject =>
+  type === 'calls' || type === 'communications';
 const objectOf = (type: string | undefined): EngagementObject | undefined => (type ? TYPE_IDS[type] : undefined);
 
 /** HUBSPOT_DEFINED association type ids: record to contact, and contact to record. */
@@ -44,7 +50,19 @@ const FROM_CONTACT: Record<EngagementObject, number> = { calls: 193, communicati
 const ENUMS: Record<EngagementObject, Record<string, string[]>> = {
   calls: {
     hs_call_direction: ['INBOUND', 'OUTBOUND'],
-    hs_call_status: ['BUSY', 'CALLING_CRM_USER', 'CANCELED', 'COMPLETED', 'CONNECTING', 'FAILED', 'IN_PROGRESS', 'MISSED', 'NO_ANSWER', 'QUEUED', 'RINGING'],
+    hs_call_status: [
+      'BUSY',
+      'CALLING_CRM_USER',
+      'CANCELED',
+      'COMPLETED',
+      'CONNECTING',
+      'FAILED',
+      'IN_PROGRESS',
+      'MISSED',
+      'NO_ANSWER',
+      'QUEUED',
+      'RINGING',
+    ],
   },
   communications: {
     hs_communication_channel_type: ['SMS', 'WHATS_APP', 'LINKEDIN_MESSAGE'],
@@ -52,18 +70,36 @@ const ENUMS: Record<EngagementObject, Record<string, string[]>> = {
   },
 };
 const TEXT: Record<EngagementObject, string[]> = {
-  calls: ['hs_timestamp', 'hs_call_title', 'hs_call_body', 'hs_call_duration', 'hs_call_recording_url', 'hs_call_from_number', 'hs_call_to_number', 'hs_call_disposition', 'hubspot_owner_id'],
+  calls: [
+    'hs_timestamp',
+    'hs_call_title',
+    'hs_call_body',
+    'hs_call_duration',
+    'hs_call_recording_url',
+    'hs_call_from_number',
+    'hs_call_to_number',
+    'hs_call_disposition',
+    'hubspot_owner_id',
+  ],
   communications: ['hs_timestamp', 'hs_communication_body', 'hubspot_owner_id'],
 };
 /** What a read returns when no properties are asked for (HubSpot answers with a default set). */
 const DEFAULTS: Record<EngagementObject, string[]> = {
   calls: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_call_title', 'hs_call_body', 'hs_timestamp'],
-  communications: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_communication_body', 'hs_communication_channel_type', 'hs_timestamp'],
+  communications: [
+    'hs_createdate',
+    'hs_lastmodifieddate',
+    'hs_object_id',
+    'hs_communication_body',
+    'hs_communication_channel_type',
+    'hs_timestamp',
+  ],
 };
 const singular = (o: EngagementObject) => (o === 'calls' ? 'call' : 'communication');
 
 function checkedProperties(object: EngagementObject, props: unknown): Record<string, string> {
-  if (typeof props !== 'object' || props === null) throw new HttpError(400, 'VALIDATION_ERROR', 'properties must be an object');
+  if (typeof props !== 'object' || props === null)
+    throw new HttpError(400, 'VALIDATION_ERROR', 'properties must be an object');
   const problems: Problem[] = [];
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(props as Json)) {
@@ -74,7 +110,11 @@ function checkedProperties(object: EngagementObject, props: unknown): Record<str
     }
     const value = raw === null || raw === undefined ? '' : String(raw);
     if (options && value !== '' && !options.includes(value)) {
-      problems.push({ name, error: 'INVALID_OPTION', message: `${value} was not one of the allowed options: [${options.join(', ')}]` });
+      problems.push({
+        name,
+        error: 'INVALID_OPTION',
+        message: `${value} was not one of the allowed options: [${options.join(', ')}]`,
+      });
       continue;
     }
     const long = tooLong(name, value);
@@ -82,34 +122,64 @@ function checkedProperties(object: EngagementObject, props: unknown): Record<str
     else out[name] = value;
   }
   if (out.hs_timestamp !== undefined && Number.isNaN(Date.parse(out.hs_timestamp)) && !/^\d+$/.test(out.hs_timestamp)) {
-    problems.push({ name: 'hs_timestamp', error: 'INVALID_DATE', message: `${out.hs_timestamp} is not a valid datetime` });
+    problems.push({
+      name: 'hs_timestamp',
+      error: 'INVALID_DATE',
+      message: `${out.hs_timestamp} is not a valid datetime`,
+    });
   }
   if (out.hs_call_duration !== undefined && out.hs_call_duration !== '' && !/^\d+$/.test(out.hs_call_duration)) {
-    problems.push({ name: 'hs_call_duration', error: 'INVALID_INTEGER', message: `${out.hs_call_duration} is not a valid number of milliseconds` });
+    problems.push({
+      name: 'hs_call_duration',
+      error: 'INVALID_INTEGER',
+      message: `${out.hs_call_duration} is not a valid number of milliseconds`,
+    });
   }
   if (problems.length) throw refuse(problems);
   return out;
 }
 
 /** A create's properties and contacts, checked; nothing is written. */
-function prepare(a: AccountState, object: EngagementObject, body: Json): { props: Record<string, string>; contacts: string[] } {
+function prepare(
+  a: AccountState,
+  object: EngagementObject,
+  body: Json,
+): { props: Record<string, string>; contacts: string[] } {
   const props = checkedProperties(object, body.properties);
-  if (!props.hs_timestamp) throw refuse([{ name: 'hs_timestamp', error: 'REQUIRED_PROPERTY', message: 'hs_timestamp is required' }]);
+  if (!props.hs_timestamp)
+    throw refuse([{ name: 'hs_timestamp', error: 'REQUIRED_PROPERTY', message: 'hs_timestamp is required' }]);
   const contacts: string[] = [];
   const associations = Array.isArray(body.associations) ? (body.associations as Json[]) : [];
   for (const [i, assoc] of associations.entries()) {
     const to = String((assoc.to as Json | undefined)?.id ?? '');
     const types = Array.isArray(assoc.types) ? (assoc.types as Json[]) : [];
-    const ok = types.some((t) => t.associationCategory === 'HUBSPOT_DEFINED' && Number(t.associationTypeId) === TO_CONTACT[object]);
-    if (!ok) throw new HttpError(400, 'VALIDATION_ERROR', `associations[${i}]: unsupported association type: only HUBSPOT_DEFINED ${TO_CONTACT[object]} (${singular(object)} to contact) is emulated`);
+    const ok = types.some(
+      (t) => t.associationCategory === 'HUBSPOT_DEFINED' && Number(t.associationTypeId) === TO_CONTACT[object],
+    );
+    if (!ok)
+      throw new HttpError(
+        400,
+        'VALIDATION_ERROR',
+        `associations[${i}]: unsupported association type: only HUBSPOT_DEFINED ${TO_CONTACT[object]} (${singular(object)} to contact) is emulated`,
+      );
     const rid = a.resolveContactId(to);
-    if (!a.contacts.has(rid)) throw new HttpError(400, 'VALIDATION_ERROR', `associations[${i}]: one or more association targets could not be found: CONTACT ${to}`);
+    if (!a.contacts.has(rid))
+      throw new HttpError(
+        400,
+        'VALIDATION_ERROR',
+        `associations[${i}]: one or more association targets could not be found: CONTACT ${to}`,
+      );
     if (!contacts.includes(rid)) contacts.push(rid);
   }
   return { props, contacts };
 }
 
-function insert(a: AccountState, object: EngagementObject, prepared: { props: Record<string, string>; contacts: string[] }, source: WriteSource): StoredNote {
+function insert(
+  a: AccountState,
+  object: EngagementObject,
+  prepared: { props: Record<string, string>; contacts: string[] },
+  source: WriteSource,
+): StoredNote {
   const id = a.newId();
   const now = new Date().toISOString();
   a.recordVersions(id, prepared.props, source, now);
@@ -126,7 +196,12 @@ function insert(a: AccountState, object: EngagementObject, prepared: { props: Re
 }
 
 /** Applies a write; its values join the property history with the writer as their source. */
-export function patchEngagement(a: AccountState, record: StoredNote, props: Record<string, string>, source: WriteSource): void {
+export function patchEngagement(
+  a: AccountState,
+  record: StoredNote,
+  props: Record<string, string>,
+  source: WriteSource,
+): void {
   Object.assign(record.properties, props);
   const now = new Date().toISOString();
   a.recordVersions(record.id, props, source, now);
@@ -150,7 +225,9 @@ export function engagementsFollowContact(a: AccountState, contactId: string, int
   for (const object of ['calls', 'communications'] as const) {
     for (const record of a.engagements[object].values()) {
       if (!record.associations.contacts.includes(contactId)) continue;
-      const moved = record.associations.contacts.map((cid) => (cid === contactId ? into : cid)).filter((cid): cid is string => cid !== undefined);
+      const moved = record.associations.contacts
+        .map((cid) => (cid === contactId ? into : cid))
+        .filter((cid): cid is string => cid !== undefined);
       record.associations.contacts = [...new Set(moved)];
     }
   }
@@ -159,10 +236,18 @@ export function engagementsFollowContact(a: AccountState, contactId: string, int
 /** Ids of the Calls or Communications associated with a contact (following merges), in id order. */
 export function engagementIdsOf(a: AccountState, object: EngagementObject, contactId: string): string[] {
   const rid = a.resolveContactId(contactId);
-  return [...a.engagements[object].values()].filter((r) => r.associations.contacts.includes(rid)).map((r) => r.id).sort((x, y) => Number(x) - Number(y));
+  return [...a.engagements[object].values()]
+    .filter((r) => r.associations.contacts.includes(rid))
+    .map((r) => r.id)
+    .sort((x, y) => Number(x) - Number(y));
 }
 
-export function engagementRoute(method: string, type: string | undefined, rest: string[], v: string): Route | undefined {
+export function engagementRoute(
+  method: string,
+  type: string | undefined,
+  rest: string[],
+  v: string,
+): Route | undefined {
   const object = objectOf(type);
   if (!object) return undefined;
   const op = (name: string) => `${object}.${name}`;
@@ -175,7 +260,10 @@ export function engagementRoute(method: string, type: string | undefined, rest: 
   }
   if (rest.length === 2 && rest[0] === 'batch' && rest[1] === 'read' && method === 'POST') {
     return route(op('batchRead'), READ, v, (a, c) => {
-      const props = requestedProperties(Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [], defaults);
+      const props = requestedProperties(
+        Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
+        defaults,
+      );
       const names = historyNames(c.body.propertiesWithHistory);
       const results: Json[] = [];
       const missing: string[] = [];
@@ -196,9 +284,14 @@ export function engagementRoute(method: string, type: string | undefined, rest: 
     const id = decodeURIComponent(rest[0]!);
     if (method === 'GET') {
       return route(op('get'), READ, v, (a, c) => {
-        const record = a.engagements[object].get(id) ?? (c.query.get('archived') === 'true' ? a.archivedEngagements[object].get(id) : undefined);
+        const record =
+          a.engagements[object].get(id) ??
+          (c.query.get('archived') === 'true' ? a.archivedEngagements[object].get(id) : undefined);
         if (!record) throw notFound();
-        return { status: 200, body: viewWithHistory(a, record, requestedProperties(c.query, defaults), historyNames(c.query)) };
+        return {
+          status: 200,
+          body: viewWithHistory(a, record, requestedProperties(c.query, defaults), historyNames(c.query)),
+        };
       });
     }
     if (method === 'PATCH') {
@@ -230,7 +323,8 @@ export function engagementAssociationRoute(object: EngagementObject, v: string):
     for (const input of batchInputs(c, 1_000)) {
       const id = String(input.id ?? '');
       const after = Number(input.after ?? 0);
-      if (!Number.isInteger(after) || after < 0) throw new HttpError(400, 'VALIDATION_ERROR', 'inputs: after must be a paging token this API gave');
+      if (!Number.isInteger(after) || after < 0)
+        throw new HttpError(400, 'VALIDATION_ERROR', 'inputs: after must be a paging token this API gave');
       const rid = a.resolveContactId(id);
       if (!a.contacts.has(rid)) {
         errors.push(standardError('OBJECT_NOT_FOUND', `No contact with id ${id} exists.`, { fromObjectId: [id] }));
@@ -238,10 +332,23 @@ export function engagementAssociationRoute(object: EngagementObject, v: string):
       }
       const ids = engagementIdsOf(a, object, rid);
       if (!ids.length) {
-        errors.push(standardError('OBJECT_NOT_FOUND', `No ${singular(object)} is associated with contact ${id}.`, { fromObjectId: [id] }, 'crm.associations.NO_ASSOCIATIONS_FOUND'));
+        errors.push(
+          standardError(
+            'OBJECT_NOT_FOUND',
+            `No ${singular(object)} is associated with contact ${id}.`,
+            { fromObjectId: [id] },
+            'crm.associations.NO_ASSOCIATIONS_FOUND',
+          ),
+        );
         continue;
       }
-      const row: Json = { from: { id }, to: ids.slice(after, after + page).map((toObjectId) => ({ toObjectId, associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: FROM_CONTACT[object] }] })) };
+      const row: Json = {
+        from: { id },
+        to: ids.slice(after, after + page).map((toObjectId) => ({
+          toObjectId,
+          associationTypes: [{ category: 'HUBSPOT_DEFINED', typeId: FROM_CONTACT[object] }],
+        })),
+      };
       if (after + page < ids.length) row.paging = { next: { after: String(after + page) } };
       results.push(row);
     }

@@ -5,9 +5,30 @@ import { searchLagOf, type SearchLag, type SearchLagOption } from './search-inde
 import { EmulatorServer } from './server';
 import type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 import { EMULATOR_USER_ID, prng } from './store';
-import type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyVersion, RequestRecord, StoredNote, StoredObject, ValidationRules, WriteSource } from './store';
+import type {
+  EmulatorAccountSeed,
+  FaultKind,
+  FaultLogEntry,
+  FaultSpec,
+  PropertyVersion,
+  RequestRecord,
+  StoredNote,
+  StoredObject,
+  ValidationRules,
+  WriteSource,
+} from './store';
 
-export type { EmulatorAccountSeed, FaultKind, FaultLogEntry, FaultSpec, PropertyValidationRule, PropertyVersion, RequestRecord, ValidationRules, WriteSource } from './store';
+export type {
+  EmulatorAccountSeed,
+  FaultKind,
+  FaultLogEntry,
+  FaultSpec,
+  PropertyValidationRule,
+  PropertyVersion,
+  RequestRecord,
+  ValidationRules,
+  WriteSource,
+} from './store';
 export { EMULATOR_USER_ID, PROPERTY_RULE_TYPES } from './store';
 export type { OAuthErrorShape, OAuthFaultKind } from './oauth';
 export { API_VERSION } from './crm';
@@ -25,12 +46,32 @@ export const DEMO_ACCOUNT: EmulatorAccountSeed = {
     { name: 'whatsapp_number', label: 'WhatsApp number', type: 'string', fieldType: 'phonenumber' },
     { name: 'seats', label: 'Seats', type: 'number', fieldType: 'number' },
     { name: 'renewal_date', label: 'Renewal date', type: 'date', fieldType: 'date' },
-    { name: 'interests', label: 'Interests', type: 'enumeration', fieldType: 'checkbox', options: ['pricing', 'support', 'integrations'] },
-    { name: 'crm_segment', label: 'Segment (set by a workflow)', type: 'string', fieldType: 'text', readOnlyValue: true },
+    {
+      name: 'interests',
+      label: 'Interests',
+      type: 'enumeration',
+      fieldType: 'checkbox',
+      options: ['pricing', 'support', 'integrations'],
+    },
+    {
+      name: 'crm_segment',
+      label: 'Segment (set by a workflow)',
+      type: 'string',
+      fieldType: 'text',
+      readOnlyValue: true,
+    },
     { name: 'lead_score_label', label: 'Lead score label', type: 'string', fieldType: 'text', calculated: true },
   ],
   contacts: [
-    { properties: { email: 'maria.garcia@example.com', firstname: 'Maria', lastname: 'Garcia', phone: '+34 600 000 001', hs_additional_emails: 'maria@garcia-consulting.example' } },
+    {
+      properties: {
+        email: 'maria.garcia@example.com',
+        firstname: 'Maria',
+        lastname: 'Garcia',
+        phone: '+34 600 000 001',
+        hs_additional_emails: 'maria@garcia-consulting.example',
+      },
+    },
     { properties: { email: 'li.wei@example.com', firstname: 'Li', lastname: 'Wei', company: 'Example Corp' } },
   ],
 };
@@ -41,7 +82,12 @@ export interface HubSpotEmulator {
   close(): Promise<void>;
   addAccount(seed: EmulatorAccountSeed): void;
   /** What a client needs to reach a seeded account here: its id, token and app, and this emulator as the base path. */
-  connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): { accountId: string; token: string; appId: number; basePath: string };
+  connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): {
+    accountId: string;
+    token: string;
+    appId: number;
+    basePath: string;
+  };
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
   /**
@@ -59,7 +105,13 @@ export interface HubSpotEmulator {
    * it when the hold ends, caller or not; "slow-write-if-connected" only if the caller is still connected),
    * `retryAfterSeconds` a 477's migration.
    */
-  failNext(accountId: string, operation: string, kind: FaultKind, count?: number, options?: { holdMs?: number; retryAfterSeconds?: number }): void;
+  failNext(
+    accountId: string,
+    operation: string,
+    kind: FaultKind,
+    count?: number,
+    options?: { holdMs?: number; retryAfterSeconds?: number },
+  ): void;
   /** Queues faults (429, 500, 503) for the next calls of the OAuth token API. */
   failNextOAuth(kind: OAuthFaultKind, count?: number): void;
   /** How the OAuth token API words its refusals: the 2026-03 spec's Error (default), v1's `status`, or RFC 6749's `error`. */
@@ -143,7 +195,15 @@ export async function startHubSpotEmulator(
       a.faults = faults;
       if (seed !== undefined) a.random = prng(seed);
     },
-    failNext: (accountId, operation, kind, count = 1, options = {}) => void server.queueFault(server.account(accountId), operation, kind, count, options.holdMs, options.retryAfterSeconds),
+    failNext: (accountId, operation, kind, count = 1, options = {}) =>
+      void server.queueFault(
+        server.account(accountId),
+        operation,
+        kind,
+        count,
+        options.holdMs,
+        options.retryAfterSeconds,
+      ),
     failNextOAuth: (kind, count = 1) => void server.oauth.failNext(kind, count),
     setOAuthErrorShape: (shape) => void (server.oauth.errorShape = shape),
     faultLog: (accountId) => server.account(accountId).faultLog.map(copy),
@@ -159,7 +219,8 @@ export async function startHubSpotEmulator(
     },
     deleteContact: (accountId, contactId) => archiveContact(server.account(accountId), contactId),
     deleteNote: (accountId, noteId) => archiveNote(server.account(accountId), noteId),
-    mergeContacts: (accountId, primaryId, idToMerge) => mergeContacts(server.account(accountId), primaryId, idToMerge).id,
+    mergeContacts: (accountId, primaryId, idToMerge) =>
+      mergeContacts(server.account(accountId), primaryId, idToMerge).id,
     contactIdNow: (accountId, contactId) => {
       const a = server.account(accountId);
       const id = a.resolveContactId(contactId);

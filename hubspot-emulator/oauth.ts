@@ -109,16 +109,76 @@ interface Refusal {
   rfc: string;
   message: string;
 }
-const refusal = (status: number, category: string, v1: string, rfc: string, message: string): Refusal => ({ status, category, v1, rfc, message });
-const BAD_FORM = refusal(400, 'VALIDATION_ERROR', 'BAD_REQUEST', 'invalid_request', 'The body must be application/x-www-form-urlencoded.');
-const BAD_GRANT_TYPE = refusal(400, 'VALIDATION_ERROR', 'BAD_GRANT_TYPE', 'unsupported_grant_type', 'grant_type must be authorization_code or refresh_token.');
-const BAD_CLIENT = refusal(401, 'INVALID_AUTHENTICATION', 'BAD_CLIENT_ID', 'invalid_client', 'Missing or unknown client_id, or a client_secret that does not match.');
-const BAD_CODE = refusal(400, 'VALIDATION_ERROR', 'BAD_AUTH_CODE', 'invalid_grant', 'Missing, expired or already used authorization code.');
-const BAD_VERIFIER = refusal(400, 'VALIDATION_ERROR', 'BAD_AUTH_CODE', 'invalid_grant', 'code_verifier does not match the code_challenge of the install.');
-const BAD_REDIRECT = refusal(400, 'VALIDATION_ERROR', 'BAD_REDIRECT_URI', 'invalid_grant', 'redirect_uri does not match the one the code was issued for.');
-const BAD_REFRESH = refusal(400, 'VALIDATION_ERROR', 'BAD_REFRESH_TOKEN', 'invalid_grant', 'Missing, unknown or revoked refresh token.');
-const OTHER_APPS_REFRESH = refusal(400, 'VALIDATION_ERROR', 'BAD_REFRESH_TOKEN', 'invalid_grant', 'The refresh token was issued to another app.');
-const BAD_TOKEN = refusal(400, 'VALIDATION_ERROR', 'BAD_TOKEN', 'invalid_request', 'The token is not valid: unknown, revoked, or issued to another app.');
+const refusal = (status: number, category: string, v1: string, rfc: string, message: string): Refusal => ({
+  status,
+  category,
+  v1,
+  rfc,
+  message,
+});
+const BAD_FORM = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_REQUEST',
+  'invalid_request',
+  'The body must be application/x-www-form-urlencoded.',
+);
+const BAD_GRANT_TYPE = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_GRANT_TYPE',
+  'unsupported_grant_type',
+  'grant_type must be authorization_code or refresh_token.',
+);
+const BAD_CLIENT = refusal(
+  401,
+  'INVALID_AUTHENTICATION',
+  'BAD_CLIENT_ID',
+  'invalid_client',
+  'Missing or unknown client_id, or a client_secret that does not match.',
+);
+const BAD_CODE = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_AUTH_CODE',
+  'invalid_grant',
+  'Missing, expired or already used authorization code.',
+);
+const BAD_VERIFIER = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_AUTH_CODE',
+  'invalid_grant',
+  'code_verifier does not match the code_challenge of the install.',
+);
+const BAD_REDIRECT = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_REDIRECT_URI',
+  'invalid_grant',
+  'redirect_uri does not match the one the code was issued for.',
+);
+const BAD_REFRESH = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_REFRESH_TOKEN',
+  'invalid_grant',
+  'Missing, unknown or revoked refresh token.',
+);
+const OTHER_APPS_REFRESH = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_REFRESH_TOKEN',
+  'invalid_grant',
+  'The refresh token was issued to another app.',
+);
+const BAD_TOKEN = refusal(
+  400,
+  'VALIDATION_ERROR',
+  'BAD_TOKEN',
+  'invalid_request',
+  'The token is not valid: unknown, revoked, or issued to another app.',
+);
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
@@ -134,7 +194,10 @@ export class EmulatorOAuth {
   /** How refusals are worded (settable: a test plays an older HubSpot). */
   errorShape: OAuthErrorShape;
 
-  constructor(private readonly host: EmulatorOAuthHost, options: EmulatorOAuthOptions = {}) {
+  constructor(
+    private readonly host: EmulatorOAuthHost,
+    options: EmulatorOAuthOptions = {},
+  ) {
     this.accessTtlMs = (options.accessTokenTtlSeconds ?? 1800) * 1000;
     this.errorShape = options.oauthErrorShape ?? 'spec';
     for (const app of options.oauthApps ?? [DEMO_OAUTH_APP]) this.apps.set(app.clientId, app);
@@ -180,7 +243,17 @@ export class EmulatorOAuth {
   }
 
   private accessTokenFor(refresh: TokenClaims, refreshId: string): { token: string; expiresIn: number } {
-    const claims: TokenClaims = { t: 'a', p: refresh.p, h: refresh.h, app: refresh.app, c: refresh.c, s: refresh.s, e: Date.now() + this.accessTtlMs, r: refreshId, n: randomUUID() };
+    const claims: TokenClaims = {
+      t: 'a',
+      p: refresh.p,
+      h: refresh.h,
+      app: refresh.app,
+      c: refresh.c,
+      s: refresh.s,
+      e: Date.now() + this.accessTtlMs,
+      r: refreshId,
+      n: randomUUID(),
+    };
     return { token: this.sign(claims), expiresIn: Math.round(this.accessTtlMs / 1000) };
   }
 
@@ -190,12 +263,20 @@ export class EmulatorOAuth {
     if (!claims || claims.t !== 'a') return undefined;
     const account = this.host.accounts.get(claims.p);
     if (!account || this.revoked.has(claims.r ?? '') || this.revoked.has(claims.n)) {
-      return { ok: false, category: 'INVALID_AUTHENTICATION', message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication.' };
+      return {
+        ok: false,
+        category: 'INVALID_AUTHENTICATION',
+        message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication.',
+      };
     }
     const now = Date.now();
     if ((claims.e ?? 0) <= now) {
       const ago = Math.max(1, Math.round((now - (claims.e ?? 0)) / 1000));
-      return { ok: false, category: 'EXPIRED_AUTHENTICATION', message: `The OAuth token used to make this call expired ${ago} second(s) ago.` };
+      return {
+        ok: false,
+        category: 'EXPIRED_AUTHENTICATION',
+        message: `The OAuth token used to make this call expired ${ago} second(s) ago.`,
+      };
     }
     return { ok: true, account, appId: claims.app, scopes: claims.s };
   }
@@ -207,7 +288,10 @@ export class EmulatorOAuth {
     const path = url.pathname.replace(/\/+$/, '');
     if (path === '/oauth/authorize' && method === 'GET') return this.authorizePage(res, url.searchParams);
     if (path === '/oauth/authorize' && method === 'POST') return this.authorizeDecision(res, await readForm(req));
-    if (method === 'POST' && (path === TOKEN_PATH || path === `${TOKEN_PATH}/introspect` || path === `${TOKEN_PATH}/revoke`)) {
+    if (
+      method === 'POST' &&
+      (path === TOKEN_PATH || path === `${TOKEN_PATH}/introspect` || path === `${TOKEN_PATH}/revoke`)
+    ) {
       const form = await readForm(req);
       const fault = this.faults.shift();
       if (fault) return this.fault(res, fault);
@@ -217,10 +301,19 @@ export class EmulatorOAuth {
       return this.revoke(res, form);
     }
     await drain(req);
-    return sendJson(res, 404, { status: 'error', message: `No route for ${method} ${url.pathname} in the emulator`, correlationId: randomUUID(), category: 'OBJECT_NOT_FOUND' });
+    return sendJson(res, 404, {
+      status: 'error',
+      message: `No route for ${method} ${url.pathname} in the emulator`,
+      correlationId: randomUUID(),
+      category: 'OBJECT_NOT_FOUND',
+    });
   }
 
-  private checkAuthorizeRequest(q: URLSearchParams): { app: EmulatorOAuthApp; redirectUri: string; scopes: string[]; optional: string[]; codeChallenge?: string } | string {
+  private checkAuthorizeRequest(
+    q: URLSearchParams,
+  ):
+    | { app: EmulatorOAuthApp; redirectUri: string; scopes: string[]; optional: string[]; codeChallenge?: string }
+    | string {
     const app = this.apps.get(q.get('client_id') ?? '');
     if (!app) return 'Unknown client_id: this app does not exist.';
     const redirectUri = q.get('redirect_uri') ?? '';
@@ -231,24 +324,43 @@ export class EmulatorOAuth {
       return 'redirect_uri is missing or not a URL.';
     }
     if (!/^https?:$/.test(parsed.protocol)) return 'redirect_uri must be an http(s) URL.';
-    if (app.redirectUris && !app.redirectUris.includes(redirectUri)) return `redirect_uri ${redirectUri} is not registered for ${app.name}.`;
+    if (app.redirectUris && !app.redirectUris.includes(redirectUri))
+      return `redirect_uri ${redirectUri} is not registered for ${app.name}.`;
     const split = (v: string | null) => (v ?? '').split(/[\s+,]+/).filter(Boolean);
     const scopes = split(q.get('scope'));
     if (!scopes.length) return 'scope is required.';
     const challenge = q.get('code_challenge') || undefined;
     if (challenge && q.get('code_challenge_method') !== 'S256') return 'code_challenge_method must be S256.';
-    return { app, redirectUri, scopes, optional: split(q.get('optional_scope')), ...(challenge ? { codeChallenge: challenge } : {}) };
+    return {
+      app,
+      redirectUri,
+      scopes,
+      optional: split(q.get('optional_scope')),
+      ...(challenge ? { codeChallenge: challenge } : {}),
+    };
   }
 
   private authorizePage(res: ServerResponse, q: URLSearchParams): void {
     const checked = this.checkAuthorizeRequest(q);
-    if (typeof checked === 'string') return sendHtml(res, 400, page('Cannot install app', `<p role="alert">${esc(checked)}</p>`));
+    if (typeof checked === 'string')
+      return sendHtml(res, 400, page('Cannot install app', `<p role="alert">${esc(checked)}</p>`));
     const portals = [...this.host.accounts.values()].map((a) => a.seed.accountId);
-    const hidden = ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state', 'code_challenge', 'code_challenge_method']
+    const hidden = [
+      'client_id',
+      'redirect_uri',
+      'scope',
+      'optional_scope',
+      'state',
+      'code_challenge',
+      'code_challenge_method',
+    ]
       .map((k) => `<input type="hidden" name="${k}" value="${esc(q.get(k) ?? '')}">`)
       .join('');
     const options = portals
-      .map((id, i) => `<label><input type="radio" name="portal" value="${esc(id)}"${i === 0 ? ' checked' : ''}> ${esc(id)} (portal ${this.portalId(id)})</label><br>`)
+      .map(
+        (id, i) =>
+          `<label><input type="radio" name="portal" value="${esc(id)}"${i === 0 ? ' checked' : ''}> ${esc(id)} (portal ${this.portalId(id)})</label><br>`,
+      )
       .join('');
     const body = `
 <h1>Connect ${esc(checked.app.name)} to HubSpot</h1>
@@ -268,7 +380,8 @@ export class EmulatorOAuth {
   private authorizeDecision(res: ServerResponse, form: URLSearchParams | undefined): void {
     if (!form) return sendHtml(res, 400, page('Cannot install app', '<p role="alert">Bad form.</p>'));
     const checked = this.checkAuthorizeRequest(form);
-    if (typeof checked === 'string') return sendHtml(res, 400, page('Cannot install app', `<p role="alert">${esc(checked)}</p>`));
+    if (typeof checked === 'string')
+      return sendHtml(res, 400, page('Cannot install app', `<p role="alert">${esc(checked)}</p>`));
     const back = new URL(checked.redirectUri);
     const state = form.get('state');
     if (state !== null && state !== '') back.searchParams.set('state', state);
@@ -280,14 +393,18 @@ export class EmulatorOAuth {
     let accountId = form.get('portal') ?? '';
     if (accountId === '__new__') accountId = this.newPortal().seed.accountId;
     const account = this.host.accounts.get(accountId);
-    if (!account) return sendHtml(res, 400, page('Cannot install app', `<p role="alert">No portal ${esc(accountId)}.</p>`));
+    if (!account)
+      return sendHtml(res, 400, page('Cannot install app', `<p role="alert">No portal ${esc(accountId)}.</p>`));
     const missing = checked.scopes.filter((s) => !account.scopes.has(s));
     if (missing.length) {
       back.searchParams.set('error', 'invalid_scope');
       back.searchParams.set('error_description', `The portal cannot grant: ${missing.join(' ')}`);
       return redirect(res, back.toString());
     }
-    const scopes = [...checked.scopes, ...checked.optional.filter((s) => account.scopes.has(s) && !checked.scopes.includes(s))];
+    const scopes = [
+      ...checked.scopes,
+      ...checked.optional.filter((s) => account.scopes.has(s) && !checked.scopes.includes(s)),
+    ];
     const code = randomUUID();
     this.codes.set(code, {
       clientId: checked.app.clientId,
@@ -333,17 +450,33 @@ export class EmulatorOAuth {
       const code = form.get('code') ?? '';
       const pending = this.codes.get(code);
       this.codes.delete(code); // single use, even when refused below
-      if (!pending || pending.expiresAt < Date.now() || pending.clientId !== app.clientId) return this.refuse(res, BAD_CODE);
+      if (!pending || pending.expiresAt < Date.now() || pending.clientId !== app.clientId)
+        return this.refuse(res, BAD_CODE);
       if (form.get('redirect_uri') !== pending.redirectUri) return this.refuse(res, BAD_REDIRECT);
       // PKCE (RFC 7636, S256): a code issued for a challenge needs its verifier.
-      if (pending.codeChallenge && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== pending.codeChallenge) return this.refuse(res, BAD_VERIFIER);
-      const refreshClaims: TokenClaims = { t: 'r', p: pending.accountId, h: this.portalId(pending.accountId), app: app.appId, c: app.clientId, s: pending.scopes, n: randomUUID() };
+      if (
+        pending.codeChallenge &&
+        createHash('sha256')
+          .update(form.get('code_verifier') ?? '')
+          .digest('base64url') !== pending.codeChallenge
+      )
+        return this.refuse(res, BAD_VERIFIER);
+      const refreshClaims: TokenClaims = {
+        t: 'r',
+        p: pending.accountId,
+        h: this.portalId(pending.accountId),
+        app: app.appId,
+        c: app.clientId,
+        s: pending.scopes,
+        n: randomUUID(),
+      };
       return this.grantAnswer(res, refreshClaims, this.sign(refreshClaims));
     }
 
     const refreshToken = form.get('refresh_token') ?? '';
     const claims = this.verify(refreshToken);
-    if (!claims || claims.t !== 'r' || this.revoked.has(claims.n) || !this.host.accounts.has(claims.p)) return this.refuse(res, BAD_REFRESH);
+    if (!claims || claims.t !== 'r' || this.revoked.has(claims.n) || !this.host.accounts.has(claims.p))
+      return this.refuse(res, BAD_REFRESH);
     if (claims.c !== app.clientId) return this.refuse(res, OTHER_APPS_REFRESH);
     // HubSpot refresh tokens do not rotate: the same one keeps working until revoked.
     return this.grantAnswer(res, claims, refreshToken);
@@ -367,7 +500,8 @@ export class EmulatorOAuth {
   /** A refusal in the configured dialect. */
   private refuse(res: ServerResponse, r: Refusal): void {
     if (this.errorShape === 'rfc6749') return sendJson(res, r.status, { error: r.rfc, error_description: r.message });
-    if (this.errorShape === 'v1-status') return sendJson(res, r.status, { status: r.v1, message: r.message, correlationId: randomUUID() });
+    if (this.errorShape === 'v1-status')
+      return sendJson(res, r.status, { status: r.v1, message: r.message, correlationId: randomUUID() });
     sendJson(res, r.status, { category: r.category, correlationId: randomUUID(), message: r.message });
   }
 
@@ -376,8 +510,20 @@ export class EmulatorOAuth {
     const status = Number(kind);
     const body =
       status === 429
-        ? { status: 'error', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING', category: 'RATE_LIMITS', correlationId: randomUUID(), message: 'You have reached your ten_secondly_rolling limit.' }
-        : { status: 'error', category: status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR', correlationId: randomUUID(), message: status === 503 ? 'Service Unavailable' : 'internal error' };
+        ? {
+            status: 'error',
+            errorType: 'RATE_LIMIT',
+            policyName: 'TEN_SECONDLY_ROLLING',
+            category: 'RATE_LIMITS',
+            correlationId: randomUUID(),
+            message: 'You have reached your ten_secondly_rolling limit.',
+          }
+        : {
+            status: 'error',
+            category: status === 503 ? 'SERVICE_UNAVAILABLE' : 'INTERNAL_ERROR',
+            correlationId: randomUUID(),
+            message: status === 503 ? 'Service Unavailable' : 'internal error',
+          };
     sendJson(res, status, body, status === 429 ? { 'Retry-After': '1' } : {});
   }
 
@@ -393,7 +539,8 @@ export class EmulatorOAuth {
     const claims = this.verify(token);
     const now = Date.now();
     const revoked = claims && (this.revoked.has(claims.n) || (claims.r !== undefined && this.revoked.has(claims.r)));
-    if (!claims || revoked || claims.c !== app.clientId || !this.host.accounts.has(claims.p)) return this.refuse(res, BAD_TOKEN);
+    if (!claims || revoked || claims.c !== app.clientId || !this.host.accounts.has(claims.p))
+      return this.refuse(res, BAD_TOKEN);
     const common = {
       token,
       token_type: 'bearer',
@@ -458,12 +605,21 @@ function userIdOf(claims: TokenClaims): number {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'Content-Type': 'application/json;charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 
 function sendHtml(res: ServerResponse, status: number, html: string): void {
-  res.writeHead(status, { 'Content-Type': 'text/html;charset=utf-8', 'Content-Length': Buffer.byteLength(html), 'Cache-Control': 'no-store' });
+  res.writeHead(status, {
+    'Content-Type': 'text/html;charset=utf-8',
+    'Content-Length': Buffer.byteLength(html),
+    'Cache-Control': 'no-store',
+  });
   res.end(html);
 }
 

@@ -52,7 +52,11 @@ export function defineProperty(seed: PropertySeed, hubspotDefined: boolean): Pro
     formField: !seed.readOnlyValue && !seed.calculated,
     displayOrder: -1,
     externalOptions: false,
-    modificationMetadata: { archivable: !hubspotDefined, readOnlyDefinition: hubspotDefined, readOnlyValue: seed.readOnlyValue ?? false },
+    modificationMetadata: {
+      archivable: !hubspotDefined,
+      readOnlyDefinition: hubspotDefined,
+      readOnlyValue: seed.readOnlyValue ?? false,
+    },
     createdAt: EPOCH,
     updatedAt: EPOCH,
     archived: false,
@@ -60,7 +64,13 @@ export function defineProperty(seed: PropertySeed, hubspotDefined: boolean): Pro
 }
 
 const text = (name: string, label: string): PropertySeed => ({ name, label, type: 'string', fieldType: 'text' });
-const readOnly = (name: string, label: string, type = 'string', fieldType = 'text'): PropertySeed => ({ name, label, type, fieldType, readOnlyValue: true });
+const readOnly = (name: string, label: string, type = 'string', fieldType = 'text'): PropertySeed => ({
+  name,
+  label,
+  type,
+  fieldType,
+  readOnlyValue: true,
+});
 
 export const STANDARD_CONTACT_PROPERTIES: PropertySeed[] = [
   text('email', 'Email'),
@@ -82,22 +92,64 @@ export const STANDARD_CONTACT_PROPERTIES: PropertySeed[] = [
     label: 'Lifecycle Stage',
     type: 'enumeration',
     fieldType: 'radio',
-    options: ['subscriber', 'lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer', 'evangelist', 'other'],
+    options: [
+      'subscriber',
+      'lead',
+      'marketingqualifiedlead',
+      'salesqualifiedlead',
+      'opportunity',
+      'customer',
+      'evangelist',
+      'other',
+    ],
   },
-  { name: 'hs_additional_emails', label: 'Additional email addresses', type: 'enumeration', fieldType: 'checkbox', readOnlyValue: true },
+  {
+    name: 'hs_additional_emails',
+    label: 'Additional email addresses',
+    type: 'enumeration',
+    fieldType: 'checkbox',
+    readOnlyValue: true,
+  },
   readOnly('createdate', 'Create Date', 'datetime', 'date'),
   readOnly('lastmodifieddate', 'Last Modified Date', 'datetime', 'date'),
   readOnly('hs_object_id', 'Record ID', 'number', 'number'),
   readOnly('hs_object_source', 'Record source'),
   readOnly('hs_object_source_id', 'Record source ID'),
   readOnly('hs_object_source_label', 'Record source label'),
-  { name: 'hs_merged_object_ids', label: 'Merged record IDs', type: 'enumeration', fieldType: 'checkbox', readOnlyValue: true },
-  { name: 'num_notes', label: 'Number of Sales Activities', type: 'number', fieldType: 'number', readOnlyValue: true, calculated: true },
-  { name: 'hs_full_name_or_email', label: 'Full name or email', type: 'string', fieldType: 'text', readOnlyValue: true, calculated: true },
+  {
+    name: 'hs_merged_object_ids',
+    label: 'Merged record IDs',
+    type: 'enumeration',
+    fieldType: 'checkbox',
+    readOnlyValue: true,
+  },
+  {
+    name: 'num_notes',
+    label: 'Number of Sales Activities',
+    type: 'number',
+    fieldType: 'number',
+    readOnlyValue: true,
+    calculated: true,
+  },
+  {
+    name: 'hs_full_name_or_email',
+    label: 'Full name or email',
+    type: 'string',
+    fieldType: 'text',
+    readOnlyValue: true,
+    calculated: true,
+  },
 ];
 
 /** Properties HubSpot returns on every contact read, whatever `properties` asks for. */
-export const DEFAULT_CONTACT_PROPERTIES = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'];
+export const DEFAULT_CONTACT_PROPERTIES = [
+  'createdate',
+  'email',
+  'firstname',
+  'hs_object_id',
+  'lastmodifieddate',
+  'lastname',
+];
 /** Note properties the API may write. */
 export const NOTE_PROPERTIES = new Set(['hs_note_body', 'hs_timestamp', 'hubspot_owner_id', 'hs_attachment_ids']);
 /** HubSpot's limit on a string property value (and on hs_note_body), in characters. */

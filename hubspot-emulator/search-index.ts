@@ -21,7 +21,10 @@ export const DEFAULT_SEARCH_LAG: SearchLag = { minMs: 2_000, maxMs: 5_000 };
 
 export function searchLagOf(option: SearchLagOption | undefined, fallback: SearchLag = DEFAULT_SEARCH_LAG): SearchLag {
   if (option === undefined) return { ...fallback };
-  const lag = typeof option === 'number' ? { minMs: option, maxMs: option } : { minMs: option.minMs, maxMs: option.maxMs ?? option.minMs };
+  const lag =
+    typeof option === 'number'
+      ? { minMs: option, maxMs: option }
+      : { minMs: option.minMs, maxMs: option.maxMs ?? option.minMs };
   if (!Number.isFinite(lag.minMs) || !Number.isFinite(lag.maxMs) || lag.minMs < 0 || lag.maxMs < lag.minMs) {
     throw new Error(`a search lag needs 0 <= minMs <= maxMs (got ${JSON.stringify(option)})`);
   }

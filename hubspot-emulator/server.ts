@@ -21,7 +21,13 @@ import { EmulatorOAuth, type EmulatorOAuthOptions, type OAuthAuthentication } fr
 const REQUEST_LOG_SIZE = 10_000;
 const DAILY_LIMIT = 1_000_000;
 /** The bulk writes a random 423 (`lockedRate`) may refuse: HubSpot locks records during large batch syncs. */
-const BULK_WRITES = new Set(['contacts.batchCreate', 'contacts.batchUpdate', 'contacts.batchUpsert', 'notes.batchCreate', 'notes.batchUpdate']);
+const BULK_WRITES = new Set([
+  'contacts.batchCreate',
+  'contacts.batchUpdate',
+  'contacts.batchUpsert',
+  'notes.batchCreate',
+  'notes.batchUpdate',
+]);
 
 // ---- the server ---------------------------------------------------------------------------------
 
@@ -86,12 +92,16 @@ export class EmulatorServer {
 
   account(accountId: string): AccountState {
     const a = this.accounts.get(accountId);
-    if (!a) throw new Error(`the emulator has no account "${accountId}" (has: ${[...this.accounts.keys()].join(', ')})`);
+    if (!a)
+      throw new Error(`the emulator has no account "${accountId}" (has: ${[...this.accounts.keys()].join(', ')})`);
     return a;
   }
 
   requests(accountId?: string): RequestRecord[] {
-    const ordered = this.log.length < REQUEST_LOG_SIZE ? this.log : [...this.log.slice(this.logNext), ...this.log.slice(0, this.logNext)];
+    const ordered =
+      this.log.length < REQUEST_LOG_SIZE
+        ? this.log
+        : [...this.log.slice(this.logNext), ...this.log.slice(0, this.logNext)];
     return accountId ? ordered.filter((r) => r.accountId === accountId) : [...ordered];
   }
 
@@ -113,7 +123,13 @@ export class EmulatorServer {
   async listen(): Promise<void> {
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err) => {
-        if (!res.headersSent) this.send(res, 500, { status: 'error', message: `emulator error: ${(err as Error).message}`, correlationId: randomUUID(), category: 'INTERNAL_ERROR' });
+        if (!res.headersSent)
+          this.send(res, 500, {
+            status: 'error',
+            message: `emulator error: ${(err as Error).message}`,
+            correlationId: randomUUID(),
+            category: 'INTERNAL_ERROR',
+          });
         else res.destroy();
       });
     });
@@ -138,7 +154,11 @@ export class EmulatorServer {
 
   private send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json;charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+    res.writeHead(status, {
+      'Content-Type': 'application/json;charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      ...headers,
+    });
     res.end(text);
   }
 
@@ -159,12 +179,28 @@ export class EmulatorServer {
     return h;
   }
 
-  private rateLimited(res: ServerResponse, a: AccountState, now: number, policy: 'TEN_SECONDLY_ROLLING' | 'SECONDLY', retryAfterMs: number): void {
-    const message = policy === 'SECONDLY' ? 'You have reached your secondly limit.' : 'You have reached your ten_secondly_rolling limit.';
+  private rateLimited(
+    res: ServerResponse,
+    a: AccountState,
+    now: number,
+    policy: 'TEN_SECONDLY_ROLLING' | 'SECONDLY',
+    retryAfterMs: number,
+  ): void {
+    const message =
+      policy === 'SECONDLY'
+        ? 'You have reached your secondly limit.'
+        : 'You have reached your ten_secondly_rolling limit.';
     this.send(
       res,
       429,
-      { status: 'error', message, errorType: 'RATE_LIMIT', correlationId: randomUUID(), policyName: policy, category: 'RATE_LIMITS' },
+      {
+        status: 'error',
+        message,
+        errorType: 'RATE_LIMIT',
+        correlationId: randomUUID(),
+        policyName: policy,
+        category: 'RATE_LIMITS',
+      },
       { ...this.rateHeaders(a, now), 'Retry-After': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
     );
   }
@@ -183,7 +219,8 @@ export class EmulatorServer {
     if (f.serverErrorRate && r() < f.serverErrorRate) return { kind: r() < 0.5 ? '500' : '503' };
     if (f.timeoutRate && r() < f.timeoutRate) return { kind: 'timeout' };
     if (f.lostResponseRate && r() < f.lostResponseRate) return { kind: 'lost-response' };
-    if (f.slowWriteRate && r() < f.slowWriteRate) return { kind: f.slowWriteIfConnected ? 'slow-write-if-connected' : 'slow-write' };
+    if (f.slowWriteRate && r() < f.slowWriteRate)
+      return { kind: f.slowWriteIfConnected ? 'slow-write-if-connected' : 'slow-write' };
     if (f.lockedRate && BULK_WRITES.has(operation) && r() < f.lockedRate) return { kind: '423' };
     if (f.latencyMs) return { latencyMs: f.latencyMs + (f.latencyJitterMs ? r() * f.latencyJitterMs : 0) };
     return undefined;
@@ -204,14 +241,27 @@ export class EmulatorServer {
     const operation = route?.operation ?? 'unknown';
     const apiVersion = route?.apiVersion;
     const record = (status: number, fault?: string) =>
-      this.record({ at: Date.now(), accountId: account?.seed.accountId, operation, method, path: url.pathname, status, ...(apiVersion ? { apiVersion } : {}), ...(fault ? { fault } : {}) }, account);
+      this.record(
+        {
+          at: Date.now(),
+          accountId: account?.seed.accountId,
+          operation,
+          method,
+          path: url.pathname,
+          status,
+          ...(apiVersion ? { apiVersion } : {}),
+          ...(fault ? { fault } : {}),
+        },
+        account,
+      );
 
     if (!account) {
       await drain(req);
       record(401);
       return this.send(res, 401, {
         status: 'error',
-        message: 'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
+        message:
+          'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview',
         correlationId: randomUUID(),
         category: 'INVALID_AUTHENTICATION',
         ...(oauth && !oauth.ok ? { category: oauth.category, message: oauth.message } : {}),
@@ -220,16 +270,27 @@ export class EmulatorServer {
     if (!route) {
       await drain(req);
       record(404);
-      return this.send(res, 404, { status: 'error', message: `No route for ${method} ${url.pathname} in the emulator`, correlationId: randomUUID(), category: 'OBJECT_NOT_FOUND' });
+      return this.send(res, 404, {
+        status: 'error',
+        message: `No route for ${method} ${url.pathname} in the emulator`,
+        correlationId: randomUUID(),
+        category: 'OBJECT_NOT_FOUND',
+      });
     }
     if (!(oauth?.ok ? oauth.scopes.includes(route.scope) : account.scopes.has(route.scope))) {
       await drain(req);
       record(403);
       return this.send(res, 403, {
         status: 'error',
-        message: 'This app hasn\'t been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.',
+        message:
+          "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
         correlationId: randomUUID(),
-        errors: [{ message: `One or more of the following scopes are required: [${route.scope}]`, context: { requiredGranularScopes: [route.scope] } }],
+        errors: [
+          {
+            message: `One or more of the following scopes are required: [${route.scope}]`,
+            context: { requiredGranularScopes: [route.scope] },
+          },
+        ],
         links: { scopes: 'https://developers.hubspot.com/scopes' },
         category: 'MISSING_SCOPES',
       });
@@ -258,7 +319,12 @@ export class EmulatorServer {
       record(busy.status, busy.fault);
       return this.send(res, busy.status, busy.body, busy.headers);
     }
-    const logFault = (kind: 'slow-write' | 'slow-write-if-connected' | 'lost-response' | 'timeout', outcome: 'applied' | 'dropped', reply?: Reply, callerLeft?: boolean) =>
+    const logFault = (
+      kind: 'slow-write' | 'slow-write-if-connected' | 'lost-response' | 'timeout',
+      outcome: 'applied' | 'dropped',
+      reply?: Reply,
+      callerLeft?: boolean,
+    ) =>
       account.logFault({
         kind,
         operation,
@@ -305,7 +371,12 @@ export class EmulatorServer {
       // apply a request it fully received after the caller gave up. The kinder variant drops it when the
       // caller closed the connection first.
       this.hanging.add(res);
-      const held = await holdWrite(res, drawn?.holdMs ?? account.faults?.slowWriteMs ?? DEFAULT_SLOW_WRITE_MS, fault === 'slow-write-if-connected', this.closing.signal);
+      const held = await holdWrite(
+        res,
+        drawn?.holdMs ?? account.faults?.slowWriteMs ?? DEFAULT_SLOW_WRITE_MS,
+        fault === 'slow-write-if-connected',
+        this.closing.signal,
+      );
       this.hanging.delete(res);
       callerLeft = held.callerLeft;
       if (held.emulatorClosed || (callerLeft && fault === 'slow-write-if-connected')) {
@@ -318,14 +389,33 @@ export class EmulatorServer {
 
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
       record(400);
-      return this.send(res, 400, { status: 'error', message: 'Invalid input JSON on line 1', correlationId: randomUUID(), category: 'VALIDATION_ERROR' });
+      return this.send(res, 400, {
+        status: 'error',
+        message: 'Invalid input JSON on line 1',
+        correlationId: randomUUID(),
+        category: 'VALIDATION_ERROR',
+      });
     }
     let reply: Reply;
     try {
-      reply = route.handle(account, { params: [], query: url.searchParams, body, appId: oauth?.ok ? oauth.appId : account.seed.appId });
+      reply = route.handle(account, {
+        params: [],
+        query: url.searchParams,
+        body,
+        appId: oauth?.ok ? oauth.appId : account.seed.appId,
+      });
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      reply = { status: err.status, body: { status: 'error', message: err.message, correlationId: randomUUID(), category: err.category, ...err.extra } };
+      reply = {
+        status: err.status,
+        body: {
+          status: 'error',
+          message: err.message,
+          correlationId: randomUUID(),
+          category: err.category,
+          ...err.extra,
+        },
+      };
     }
     if (fault === 'lost-response') {
       // The write is applied; the answer never arrives.
@@ -356,10 +446,19 @@ export class EmulatorServer {
         return ok({ reset: true });
       }
       if (seg[0] === 'accounts' && seg.length === 1) {
-        if (method === 'GET') return ok({ accounts: [...this.accounts.values()].map((a) => ({ accountId: a.seed.accountId, appId: a.seed.appId, contacts: a.contacts.size, notes: a.notes.size })) });
+        if (method === 'GET')
+          return ok({
+            accounts: [...this.accounts.values()].map((a) => ({
+              accountId: a.seed.accountId,
+              appId: a.seed.appId,
+              contacts: a.contacts.size,
+              notes: a.notes.size,
+            })),
+          });
         if (method === 'POST') {
           const seed = (await readJson(req)) as unknown as EmulatorAccountSeed | undefined;
-          if (!seed?.accountId || !seed.token || typeof seed.appId !== 'number') return ok({ message: 'an account seed needs accountId, token and a numeric appId' }, 400);
+          if (!seed?.accountId || !seed.token || typeof seed.appId !== 'number')
+            return ok({ message: 'an account seed needs accountId, token and a numeric appId' }, 400);
           this.addAccount(seed);
           return ok({ accountId: seed.accountId }, 201);
         }
@@ -379,9 +478,13 @@ export class EmulatorServer {
           return ok({ faults: a.faults });
         }
         if (method === 'POST' && what === 'fail-next') {
-          const body = (await readJson(req)) as { operation?: string; kind?: FaultKind; count?: number; holdMs?: number; retryAfterSeconds?: number } | undefined;
+          const body = (await readJson(req)) as
+            | { operation?: string; kind?: FaultKind; count?: number; holdMs?: number; retryAfterSeconds?: number }
+            | undefined;
           if (!body?.operation || !body.kind) return ok({ message: 'fail-next needs operation and kind' }, 400);
-          return ok({ queued: this.queueFault(a, body.operation, body.kind, body.count ?? 1, body.holdMs, body.retryAfterSeconds) });
+          return ok({
+            queued: this.queueFault(a, body.operation, body.kind, body.count ?? 1, body.holdMs, body.retryAfterSeconds),
+          });
         }
         if (method === 'GET' && what === 'fault-log') return ok({ results: [...a.faultLog] });
         if (method === 'GET' && what === 'search-lag') return ok(a.searchLag);
@@ -403,7 +506,8 @@ export class EmulatorServer {
         }
         if (method === 'POST' && what === 'merge') {
           const body = (await readJson(req)) as { primaryObjectId?: string; objectIdToMerge?: string } | undefined;
-          if (!body?.primaryObjectId || !body.objectIdToMerge) return ok({ message: 'merge needs primaryObjectId and objectIdToMerge' }, 400);
+          if (!body?.primaryObjectId || !body.objectIdToMerge)
+            return ok({ message: 'merge needs primaryObjectId and objectIdToMerge' }, 400);
           return ok({ id: mergeContacts(a, String(body.primaryObjectId), String(body.objectIdToMerge)).id });
         }
       }
@@ -413,7 +517,13 @@ export class EmulatorServer {
         if (seg[2] === 'contacts') return ok({ archived: archiveContact(a, id) });
         if (seg[2] === 'notes') return ok({ archived: archiveNote(a, id) });
       }
-      if (seg[0] === 'accounts' && seg.length === 5 && method === 'GET' && seg[2] === 'contacts' && seg[4] === 'notes') {
+      if (
+        seg[0] === 'accounts' &&
+        seg.length === 5 &&
+        method === 'GET' &&
+        seg[2] === 'contacts' &&
+        seg[4] === 'notes'
+      ) {
         const a = this.account(decodeURIComponent(seg[1]!));
         return ok({ results: noteIdsOf(a, decodeURIComponent(seg[3]!)) });
       }
@@ -424,9 +534,17 @@ export class EmulatorServer {
   }
 
   /** Queues `count` faults of a kind for the next calls of an operation; the queue's new length. */
-  queueFault(a: AccountState, operation: string, kind: FaultKind, count = 1, holdMs?: number, retryAfterSeconds?: number): number {
+  queueFault(
+    a: AccountState,
+    operation: string,
+    kind: FaultKind,
+    count = 1,
+    holdMs?: number,
+    retryAfterSeconds?: number,
+  ): number {
     const q: QueuedFault[] = a.failNext.get(operation) ?? [];
-    for (let i = 0; i < count; i++) q.push(holdMs === undefined && retryAfterSeconds === undefined ? kind : { kind, holdMs, retryAfterSeconds });
+    for (let i = 0; i < count; i++)
+      q.push(holdMs === undefined && retryAfterSeconds === undefined ? kind : { kind, holdMs, retryAfterSeconds });
     a.failNext.set(operation, q);
     return q.length;
   }
@@ -438,17 +556,38 @@ export class EmulatorServer {
    * operation is refused until it has passed). A drawn 477 starts a migration of `retryAfterSeconds`
    * (default 1); a drawn 423 starts a lock. The categories are the emulator's: the docs name none.
    */
-  private busyAnswer(a: AccountState, operation: string, drawn: DrawnFault | undefined, now: number): { status: number; fault: string; body: unknown; headers: Record<string, string> } | undefined {
+  private busyAnswer(
+    a: AccountState,
+    operation: string,
+    drawn: DrawnFault | undefined,
+    now: number,
+  ): { status: number; fault: string; body: unknown; headers: Record<string, string> } | undefined {
     const correlationId = randomUUID();
-    if (drawn?.kind === '477') a.migratingUntil = Math.max(a.migratingUntil, now + (drawn.retryAfterSeconds ?? 1) * 1000);
+    if (drawn?.kind === '477')
+      a.migratingUntil = Math.max(a.migratingUntil, now + (drawn.retryAfterSeconds ?? 1) * 1000);
     if (now < a.migratingUntil) {
       const seconds = Math.max(1, Math.ceil((a.migratingUntil - now) / 1000));
-      const body = { status: 'error', message: `This HubSpot account is being migrated between data hosting locations; retry after ${seconds} seconds.`, correlationId, category: 'MIGRATION_IN_PROGRESS' };
-      return { status: 477, fault: drawn?.kind === '477' ? 'injected-477' : 'migration', body, headers: { 'Retry-After': String(seconds) } };
+      const body = {
+        status: 'error',
+        message: `This HubSpot account is being migrated between data hosting locations; retry after ${seconds} seconds.`,
+        correlationId,
+        category: 'MIGRATION_IN_PROGRESS',
+      };
+      return {
+        status: 477,
+        fault: drawn?.kind === '477' ? 'injected-477' : 'migration',
+        body,
+        headers: { 'Retry-After': String(seconds) },
+      };
     }
     if (drawn?.kind === '423') a.locks.set(operation, now + LOCK_MS);
     if (now < (a.locks.get(operation) ?? 0)) {
-      const body = { status: 'error', message: 'These records are locked by a sync in progress; wait at least 2 seconds before the next request.', correlationId, category: 'LOCKED' };
+      const body = {
+        status: 'error',
+        message: 'These records are locked by a sync in progress; wait at least 2 seconds before the next request.',
+        correlationId,
+        category: 'LOCKED',
+      };
       return { status: 423, fault: drawn?.kind === '423' ? 'injected-423' : 'locked', body, headers: {} };
     }
     return undefined;
@@ -466,7 +605,12 @@ function idsOf(reply: Reply): string[] {
  * Holds a write for `ms`. callerLeft: the caller closed the connection before the hold ended (with
  * `endOnClose`, the hold ends then). emulatorClosed: the emulator is shutting down, nothing is applied.
  */
-function holdWrite(res: ServerResponse, ms: number, endOnClose: boolean, closing: AbortSignal): Promise<{ callerLeft: boolean; emulatorClosed: boolean }> {
+function holdWrite(
+  res: ServerResponse,
+  ms: number,
+  endOnClose: boolean,
+  closing: AbortSignal,
+): Promise<{ callerLeft: boolean; emulatorClosed: boolean }> {
   const gone = () => res.destroyed || res.socket?.destroyed !== false;
   if (closing.aborted) return Promise.resolve({ callerLeft: gone(), emulatorClosed: true });
   if (endOnClose && gone()) return Promise.resolve({ callerLeft: true, emulatorClosed: false });

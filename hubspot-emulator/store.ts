@@ -10,10 +10,33 @@ import { SearchIndex, searchLagOf, type SearchLag, type SearchLagOption } from '
  * 2026-09 Property Validations spec (PublicPropertyValidationRule). A seed naming any other is refused.
  */
 export const PROPERTY_RULE_TYPES = [
-  'AFTER_DATETIME_DURATION', 'AFTER_DURATION', 'ALPHANUMERIC', 'BEFORE_DATETIME_DURATION', 'BEFORE_DURATION', 'DAYS_OF_WEEK',
-  'DECIMAL', 'DOMAIN', 'EMAIL', 'EMAIL_ALLOWED_DOMAINS', 'EMAIL_BLOCKED_DOMAINS', 'END_DATE', 'END_DATETIME', 'FORMAT',
-  'MAX_LENGTH', 'MAX_NUMBER', 'MIN_LENGTH', 'MIN_NUMBER', 'PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE', 'REGEX',
-  'SPECIAL_CHARACTERS', 'START_DATE', 'START_DATETIME', 'URL', 'URL_ALLOWED_DOMAINS', 'URL_BLOCKED_DOMAINS', 'WHITESPACE',
+  'AFTER_DATETIME_DURATION',
+  'AFTER_DURATION',
+  'ALPHANUMERIC',
+  'BEFORE_DATETIME_DURATION',
+  'BEFORE_DURATION',
+  'DAYS_OF_WEEK',
+  'DECIMAL',
+  'DOMAIN',
+  'EMAIL',
+  'EMAIL_ALLOWED_DOMAINS',
+  'EMAIL_BLOCKED_DOMAINS',
+  'END_DATE',
+  'END_DATETIME',
+  'FORMAT',
+  'MAX_LENGTH',
+  'MAX_NUMBER',
+  'MIN_LENGTH',
+  'MIN_NUMBER',
+  'PHONE_NUMBER_WITH_EXPLICIT_COUNTRY_CODE',
+  'REGEX',
+  'SPECIAL_CHARACTERS',
+  'START_DATE',
+  'START_DATETIME',
+  'URL',
+  'URL_ALLOWED_DOMAINS',
+  'URL_BLOCKED_DOMAINS',
+  'WHITESPACE',
 ] as const;
 export type PropertyRuleType = (typeof PROPERTY_RULE_TYPES)[number];
 
@@ -77,7 +100,8 @@ export interface FaultSpec {
  * (HubSpot may apply a request it fully received). "slow-write-if-connected": the kinder variant, applied
  * only if the caller is still connected then.
  */
-export type FaultKind = '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write' | 'slow-write-if-connected' | '423' | '477';
+export type FaultKind =
+  '429' | '500' | '503' | 'timeout' | 'lost-response' | 'slow-write' | 'slow-write-if-connected' | '423' | '477';
 
 export const DEFAULT_SLOW_WRITE_MS = 10_000;
 /** HubSpot's docs: a 423 lock on bulk writes lasts 2 seconds. */
@@ -91,7 +115,9 @@ export function checkValidationRules(rules: ValidationRules): ValidationRules {
   for (const [property, list] of Object.entries(rules.propertyRules ?? {})) {
     for (const rule of list) {
       if (!(PROPERTY_RULE_TYPES as readonly string[]).includes(rule.ruleType)) {
-        throw new Error(`property "${property}": rule type "${rule.ruleType}" is not one HubSpot publishes (${PROPERTY_RULE_TYPES.length} exist); required-on-create and conditionally required properties are requiredOnCreate and conditionalRequired`);
+        throw new Error(
+          `property "${property}": rule type "${rule.ruleType}" is not one HubSpot publishes (${PROPERTY_RULE_TYPES.length} exist); required-on-create and conditionally required properties are requiredOnCreate and conditionalRequired`,
+        );
       }
     }
   }
@@ -150,7 +176,13 @@ const MAX_VERSIONS = 50;
 /** The version a write leaves: an app's is INTEGRATION with the app id; a person's is CRM_UI with the user. */
 export function versionOf(value: string, source: WriteSource, timestamp: string): PropertyVersion {
   if ('appId' in source) return { value, timestamp, sourceType: 'INTEGRATION', sourceId: String(source.appId) };
-  return { value, timestamp, sourceType: 'CRM_UI', sourceId: `userId:${source.userId}`, updatedByUserId: source.userId };
+  return {
+    value,
+    timestamp,
+    sourceType: 'CRM_UI',
+    sourceId: `userId:${source.userId}`,
+    updatedByUserId: source.userId,
+  };
 }
 
 export interface StoredNote extends StoredObject {
@@ -188,7 +220,10 @@ export function prng(seed: number): () => number {
 export class RollingWindow {
   private stamps: number[] = [];
   private head = 0;
-  constructor(readonly limit: number, readonly spanMs: number) {}
+  constructor(
+    readonly limit: number,
+    readonly spanMs: number,
+  ) {}
   private trim(now: number) {
     while (this.head < this.stamps.length && this.stamps[this.head]! <= now - this.spanMs) this.head++;
     if (this.head > 1024 && this.head * 2 > this.stamps.length) {
@@ -216,7 +251,12 @@ export class RollingWindow {
 const FAULT_LOG_SIZE = 1_000;
 
 const snapshotContact = (o: StoredObject): StoredObject => ({ ...o, properties: { ...o.properties } });
-const snapshotNote = (o: StoredObject): StoredObject => ({ ...o, properties: { ...o.properties }, associations: { contacts: [...(o as StoredNote).associations.contacts] } }) as StoredNote;
+const snapshotNote = (o: StoredObject): StoredObject =>
+  ({
+    ...o,
+    properties: { ...o.properties },
+    associations: { contacts: [...(o as StoredNote).associations.contacts] },
+  }) as StoredNote;
 
 export class AccountState {
   readonly properties = new Map<string, PropertyDefinition>();
@@ -230,7 +270,10 @@ export class AccountState {
   readonly archivedNotes = new Map<string, StoredNote>();
   /** Calls and Communications (engagements.ts), live and archived, with their contact associations. */
   readonly engagements = { calls: new Map<string, StoredNote>(), communications: new Map<string, StoredNote>() };
-  readonly archivedEngagements = { calls: new Map<string, StoredNote>(), communications: new Map<string, StoredNote>() };
+  readonly archivedEngagements = {
+    calls: new Map<string, StoredNote>(),
+    communications: new Map<string, StoredNote>(),
+  };
   /** id of a merged-away contact -> the id of the record it was merged into */
   readonly mergedInto = new Map<string, string>();
   /** Property versions of contacts and notes by record id: property name -> versions, newest first. */
@@ -259,13 +302,26 @@ export class AccountState {
   /** Ids are per account (portal) and restart with it: a reset gives the seeds their ids again. */
   private nextId = 100_000_001;
 
-  constructor(readonly seed: EmulatorAccountSeed, options: { searchLag?: SearchLag; seed?: number } = {}) {
+  constructor(
+    readonly seed: EmulatorAccountSeed,
+    options: { searchLag?: SearchLag; seed?: number } = {},
+  ) {
     this.scopes = new Set(seed.scopes ?? ALL_SCOPES);
     this.rules = structuredClone(seed.validationRules ?? {});
     const lagRandom = prng(((options.seed ?? 1) ^ 0x5bd1e995) >>> 0);
     // Seeds are indexed from the start: the lag applies from the first write on.
-    this.searchContacts = new SearchIndex({ minMs: 0, maxMs: 0 }, lagRandom, (c) => this.emailsOf(c).map((e) => `e:${e}`), snapshotContact);
-    this.searchNotes = new SearchIndex({ minMs: 0, maxMs: 0 }, lagRandom, (n) => (n as StoredNote).associations.contacts.map((id) => `c:${id}`), snapshotNote);
+    this.searchContacts = new SearchIndex(
+      { minMs: 0, maxMs: 0 },
+      lagRandom,
+      (c) => this.emailsOf(c).map((e) => `e:${e}`),
+      snapshotContact,
+    );
+    this.searchNotes = new SearchIndex(
+      { minMs: 0, maxMs: 0 },
+      lagRandom,
+      (n) => (n as StoredNote).associations.contacts.map((id) => `c:${id}`),
+      snapshotNote,
+    );
     const perTen = seed.rateLimit?.perTenSeconds ?? DEFAULT_RATE_LIMIT.perTenSeconds;
     const perSecond = seed.rateLimit?.searchPerSecond ?? DEFAULT_RATE_LIMIT.searchPerSecond;
     if (perTen && Number.isFinite(perTen)) this.general = new RollingWindow(perTen, 10_000);
@@ -357,7 +413,14 @@ export class AccountState {
 
   newId(): string {
     let id = String(this.nextId++);
-    while (this.contacts.has(id) || this.notes.has(id) || this.archivedContacts.has(id) || this.archivedNotes.has(id) || this.mergedInto.has(id)) id = String(this.nextId++);
+    while (
+      this.contacts.has(id) ||
+      this.notes.has(id) ||
+      this.archivedContacts.has(id) ||
+      this.archivedNotes.has(id) ||
+      this.mergedInto.has(id)
+    )
+      id = String(this.nextId++);
     return id;
   }
 
@@ -394,7 +457,14 @@ export class AccountState {
   insertContact(properties: Record<string, string>, appId?: number, id = this.newId()): StoredObject {
     this.searchContacts.willChange(id, undefined);
     const now = new Date().toISOString();
-    const source = appId === undefined ? { hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' } : { hs_object_source: 'INTEGRATION', hs_object_source_id: String(appId), hs_object_source_label: 'INTEGRATION' };
+    const source =
+      appId === undefined
+        ? { hs_object_source: 'CRM_UI', hs_object_source_id: null, hs_object_source_label: 'CRM_UI' }
+        : {
+            hs_object_source: 'INTEGRATION',
+            hs_object_source_id: String(appId),
+            hs_object_source_label: 'INTEGRATION',
+          };
     const contact: StoredObject = {
       id,
       properties: { ...properties, hs_object_id: id, createdate: now, lastmodifieddate: now, ...source },
@@ -413,7 +483,8 @@ export class AccountState {
   emailsOf(contact: StoredObject): string[] {
     const list: string[] = [];
     if (contact.properties.email) list.push(contact.properties.email.toLowerCase());
-    for (const e of (contact.properties.hs_additional_emails ?? '').split(';')) if (e.trim()) list.push(e.trim().toLowerCase());
+    for (const e of (contact.properties.hs_additional_emails ?? '').split(';'))
+      if (e.trim()) list.push(e.trim().toLowerCase());
     return list;
   }
 

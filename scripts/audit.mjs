@@ -15,7 +15,11 @@ try {
 }
 const counts = report.metadata?.vulnerabilities;
 if (!counts) {
-  const why = report.message ?? report.error?.summary ?? (r.stderr || '').split('\n').find((l) => l.includes('error')) ?? `npm exited ${r.status}`;
+  const why =
+    report.message ??
+    report.error?.summary ??
+    (r.stderr || '').split('\n').find((l) => l.includes('error')) ??
+    `npm exited ${r.status}`;
   process.stdout.write(`npm audit: no result, the advisory service did not answer (${why})\n`);
   process.exit(process.env.AUDIT_REQUIRED === 'true' ? 1 : 0);
 }
@@ -26,6 +30,8 @@ process.stdout.write(
 );
 for (const [name, v] of Object.entries(report.vulnerabilities ?? {})) {
   const titles = (v.via ?? []).filter((x) => typeof x === 'object').map((x) => x.title);
-  process.stdout.write(`  ${v.severity.padEnd(8)} ${name} ${v.range ?? ''}${titles.length ? `: ${[...new Set(titles)].join('; ')}` : ''}${v.fixAvailable ? ' (fix available)' : ''}\n`);
+  process.stdout.write(
+    `  ${v.severity.padEnd(8)} ${name} ${v.range ?? ''}${titles.length ? `: ${[...new Set(titles)].join('; ')}` : ''}${v.fixAvailable ? ' (fix available)' : ''}\n`,
+  );
 }
 process.exit((counts.critical ?? 0) + (counts.high ?? 0) > 0 ? 1 : 0);

@@ -14,7 +14,9 @@ const args = process.argv.slice(2);
 const onlyIndex = args.indexOf('--only');
 const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? '') : undefined;
 if (only !== undefined && !SERVER_NAMES.includes(only as ServerName)) {
-  process.stderr.write(`[install-temporal-servers] --only takes ${SERVER_NAMES.slice(0, -1).join(', ')} or ${SERVER_NAMES.at(-1)}, not ${only || 'nothing'}\n`);
+  process.stderr.write(
+    `[install-temporal-servers] --only takes ${SERVER_NAMES.slice(0, -1).join(', ')} or ${SERVER_NAMES.at(-1)}, not ${only || 'nothing'}\n`,
+  );
   process.exit(2);
 }
 

@@ -30,8 +30,11 @@ const say = (line) => process.stderr.write(`[test] ${line}\n`);
 // Idempotent, and a file check when the servers are there; without Java/Maven or Go it says so and the
 // SDK's download is the fallback. The fast tests need none.
 if (!fast) {
-  const install = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--quiet'], { stdio: 'inherit' });
-  if (install.status !== 0) say('the Temporal servers could not all be installed (above); the tests fall back to the SDK download');
+  const install = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--quiet'], {
+    stdio: 'inherit',
+  });
+  if (install.status !== 0)
+    say('the Temporal servers could not all be installed (above); the tests fall back to the SDK download');
 }
 
 const skipDir = mkdtempSync(join(tmpdir(), 'test-skips-'));
@@ -45,7 +48,10 @@ say(`suite wall time ${((Date.now() - start) / 1000).toFixed(1)} s`);
 
 let skips = [];
 try {
-  skips = readFileSync(skipReport, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  skips = readFileSync(skipReport, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 } catch {
   // no test was skipped
 }

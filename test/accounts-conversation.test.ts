@@ -20,7 +20,14 @@ import { waitForOutcome } from '../src/worker/development/connected-account-demo
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
 import { ConfigApiClient } from '../src/config-api/client';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
-import { connectThroughPlatform, memoryStore, oauthClient, PLATFORM_ORIGIN, sleep, startOAuthEmulator } from './accounts-support';
+import {
+  connectThroughPlatform,
+  memoryStore,
+  oauthClient,
+  PLATFORM_ORIGIN,
+  sleep,
+  startOAuthEmulator,
+} from './accounts-support';
 
 const API_TOKEN = 'conversation-test-config-api-token-0123';
 const WS = 'ws-conv';
@@ -60,8 +67,19 @@ describe('conversations on accounts connected at run time', () => {
   const connect = (workspace: ConfigApiClient): Promise<string> => connectThroughPlatform(workspace);
 
   /** A phone call that ends at once: its sync runs when the call ends. */
-  async function call(account: string, email: string, workspaceId = WS, between?: () => Promise<void>, config = action(account)) {
-    const conversation: Conversation = { conversationId: `acc-call-${process.pid}-${++seq}`, channel: 'voice', workspaceId, actions: [config] };
+  async function call(
+    account: string,
+    email: string,
+    workspaceId = WS,
+    between?: () => Promise<void>,
+    config = action(account),
+  ) {
+    const conversation: Conversation = {
+      conversationId: `acc-call-${process.pid}-${++seq}`,
+      channel: 'voice',
+      workspaceId,
+      actions: [config],
+    };
     conversations.push(conversation);
     await platform.recordMessage(conversation, { from: 'customer', fields: { email, first_name: 'Robin' } });
     await between?.();
@@ -73,11 +91,19 @@ describe('conversations on accounts connected at run time', () => {
   }
 
   async function withWorker<T>(fn: () => Promise<T>): Promise<T> {
-    const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot, directory, workflowBundle: await workflowBundle(workflowsPath) });
+    const worker = await createConversationWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace,
+      taskQueue,
+      hubspot,
+      directory,
+      workflowBundle: await workflowBundle(workflowsPath),
+    });
     return worker.runUntil(fn);
   }
 
-  const contactsWith = (email: string) => [...emulator.account(DEMO_ACCOUNT.accountId).contacts.values()].filter((c) => c.properties.email === email);
+  const contactsWith = (email: string) =>
+    [...emulator.account(DEMO_ACCOUNT.accountId).contacts.values()].filter((c) => c.properties.email === email);
 
   before(async () => {
     env = await timeSkippingEnv();
@@ -87,13 +113,24 @@ describe('conversations on accounts connected at run time', () => {
     oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
     directory = new StoreDirectory(store, { oauth, cacheTtlMs: 200 });
     hubspot = new HubSpotAccounts(directory);
-    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, allowedReturnOrigins: [PLATFORM_ORIGIN] });
+    api = await startConfigApi({
+      store,
+      directory,
+      oauth,
+      apiToken: API_TOKEN,
+      port,
+      allowedReturnOrigins: [PLATFORM_ORIGIN],
+    });
     client = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: WS });
     platform = new ConversationClient({ client: env.client, taskQueue });
     accountId = await connect(client);
   });
   after(async () => {
-    for (const c of conversations) await platform.handle(c).terminate('test finished').catch(() => undefined);
+    for (const c of conversations)
+      await platform
+        .handle(c)
+        .terminate('test finished')
+        .catch(() => undefined);
     await api?.close();
     await store?.close();
     await emulator?.close();
@@ -118,7 +155,9 @@ describe('conversations on accounts connected at run time', () => {
       assert.equal(first.outcome.result, 'created', first.outcome.reason);
       const again = await call(accountId, 'robin.ours@example.com', WS, undefined, strict);
       assert.equal(again.outcome.result, 'updated', again.outcome.reason);
-      emulator.account(DEMO_ACCOUNT.accountId).addPersonContact({ email: 'robin.theirs@example.com', firstname: 'Theirs' });
+      emulator
+        .account(DEMO_ACCOUNT.accountId)
+        .addPersonContact({ email: 'robin.theirs@example.com', firstname: 'Theirs' });
       const theirs = await call(accountId, 'robin.theirs@example.com', WS, undefined, strict);
       assert.equal(theirs.outcome.result, 'note_only', theirs.outcome.reason);
       assert.equal(contactsWith('robin.theirs@example.com')[0]!.properties.firstname, 'Theirs');
@@ -132,7 +171,10 @@ describe('conversations on accounts connected at run time', () => {
       const first = await call(accountId, 'robin.two@example.com');
       assert.equal(first.outcome.result, 'created', first.outcome.reason);
       // The store believes the new token is good for an hour; HubSpot expires it after 3 s: the next run meets a 401.
-      await store.db.query(`UPDATE hubspot_connections SET access_expires_at = now() + interval '1 hour', access_issued_at = now() WHERE account_id = $1`, [accountId]);
+      await store.db.query(
+        `UPDATE hubspot_connections SET access_expires_at = now() + interval '1 hour', access_issued_at = now() WHERE account_id = $1`,
+        [accountId],
+      );
       await sleep(3_300);
       const second = await call(accountId, 'robin.three@example.com');
       assert.equal(second.outcome.result, 'created', second.outcome.reason);
@@ -149,11 +191,17 @@ describe('conversations on accounts connected at run time', () => {
     await withWorker(async () => {
       await client.saveActionConfig(action(accountId, false));
       try {
-        emulator.account(DEMO_ACCOUNT.accountId).addPersonContact({ email: 'kept.name@example.com', firstname: 'Kept' });
+        emulator
+          .account(DEMO_ACCOUNT.accountId)
+          .addPersonContact({ email: 'kept.name@example.com', firstname: 'Kept' });
         // The caller sends the same action with updating existing contacts allowed, and a new first name.
         const { outcome } = await call(accountId, 'kept.name@example.com', WS, undefined, action(accountId, true));
         assert.equal(outcome.result, 'note_only', outcome.reason);
-        assert.equal(contactsWith('kept.name@example.com')[0]!.properties.firstname, 'Kept', 'the forged config renamed the contact');
+        assert.equal(
+          contactsWith('kept.name@example.com')[0]!.properties.firstname,
+          'Kept',
+          'the forged config renamed the contact',
+        );
       } finally {
         await store.db.query('DELETE FROM action_configs WHERE workspace_id = $1', [WS]).catch(() => undefined);
       }
@@ -168,12 +216,21 @@ describe('conversations on accounts connected at run time', () => {
       assert.deepEqual((await client.validateActionConfig(action(accountId))).warnings, []);
       const { outcome } = await withWorker(() => call(accountId, 'robin.rule@example.com'));
       assert.equal(outcome.result, 'failed');
-      assert.match(outcome.reason, /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY: missing lastname/);
+      assert.match(
+        outcome.reason,
+        /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY: missing lastname/,
+      );
       assert.equal(contactsWith('robin.rule@example.com').length, 0);
       const { warnings } = await client.validateActionConfig(action(accountId));
       assert.equal(warnings.length, 1, warnings.join(' | '));
-      assert.match(warnings[0]!, /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/);
-      const mapped = { ...action(accountId), fieldMappings: [...action(accountId).fieldMappings, { hubspotProperty: 'lastname', astraField: 'last_name' }] };
+      assert.match(
+        warnings[0]!,
+        /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/,
+      );
+      const mapped = {
+        ...action(accountId),
+        fieldMappings: [...action(accountId).fieldMappings, { hubspotProperty: 'lastname', astraField: 'last_name' }],
+      };
       assert.deepEqual((await client.validateActionConfig(mapped)).warnings, []);
     } finally {
       portal.rules = {};
@@ -194,7 +251,10 @@ describe('conversations on accounts connected at run time', () => {
     await withWorker(async () => {
       const t = await store.tokens(accountId);
       await oauth.revoke(t!.refreshToken!);
-      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [accountId, new Date(Date.now() - 1000)]);
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+        accountId,
+        new Date(Date.now() - 1000),
+      ]);
       const { outcome, ms } = await call(accountId, 'robin.four@example.com');
       assert.equal(outcome.result, 'failed');
       assert.match(outcome.reason, /reconnect/i);

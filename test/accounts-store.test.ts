@@ -18,7 +18,9 @@ import { connectDirectly, memoryStore, oauthClient, sleep, startOAuthEmulator, t
 const refreshes = (emulator: EmulatorServer) => emulator.oauth.grantCounts.refresh_token ?? 0;
 
 async function crmStatus(emulator: EmulatorServer, token: string): Promise<number> {
-  const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, { headers: { authorization: `Bearer ${token}` } });
+  const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
   await res.arrayBuffer();
   return res.status;
 }
@@ -35,13 +37,21 @@ describe('account store', () => {
     try {
       const keys = testKeys();
       const first = await AccountStore.open({ dataDir: dir, keys });
-      const c = await first.saveStaticConnection({ workspaceId: 'w1', kind: 'private-app', appId: 7, token: 'pat-na1-static-secret-0001' });
+      const c = await first.saveStaticConnection({
+        workspaceId: 'w1',
+        kind: 'private-app',
+        appId: 7,
+        token: 'pat-na1-static-secret-0001',
+      });
       // An embedded store is one process's: a second open of the same directory is refused, not corrupted.
       await assert.rejects(AccountStore.open({ dataDir: dir, keys }), { name: 'DataDirInUse' });
       await first.close();
       const second = await AccountStore.open({ dataDir: dir, keys });
       const versions = await second.db.query<{ version: number }>('SELECT version FROM schema_migrations');
-      assert.deepEqual(versions.rows.map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
+      assert.deepEqual(
+        versions.rows.map((r) => Number(r.version)),
+        MIGRATIONS.map((m) => m.version),
+      );
       assert.equal((await second.tokens(c.accountId))?.accessToken, 'pat-na1-static-secret-0001');
       await second.close();
     } finally {
@@ -57,14 +67,28 @@ describe('account store', () => {
       const oauth = oauthClient(emulator.url);
       const c = await connectDirectly(store, oauth, 'w-enc');
       const plain = await store.tokens(c.accountId);
-      const raw = await store.db.query<Record<string, string>>('SELECT * FROM hubspot_connections WHERE account_id = $1', [c.accountId]);
+      const raw = await store.db.query<Record<string, string>>(
+        'SELECT * FROM hubspot_connections WHERE account_id = $1',
+        [c.accountId],
+      );
       const dump = JSON.stringify(raw.rows);
-      assert.ok(!dump.includes(plain!.refreshToken!) && !dump.includes(plain!.accessToken!), 'a token is stored in clear');
+      assert.ok(
+        !dump.includes(plain!.refreshToken!) && !dump.includes(plain!.accessToken!),
+        'a token is stored in clear',
+      );
       assert.equal(raw.rows[0]!.key_id, '2026-01');
 
       // A ciphertext moved to another connection does not decrypt there.
-      const other = await store.saveStaticConnection({ workspaceId: 'w-enc', kind: 'private-app', appId: 9, token: 'pat-na1-other-secret-0002' });
-      await store.db.query('UPDATE hubspot_connections SET access_token_enc = $1 WHERE account_id = $2', [raw.rows[0]!.access_token_enc, other.accountId]);
+      const other = await store.saveStaticConnection({
+        workspaceId: 'w-enc',
+        kind: 'private-app',
+        appId: 9,
+        token: 'pat-na1-other-secret-0002',
+      });
+      await store.db.query('UPDATE hubspot_connections SET access_token_enc = $1 WHERE account_id = $2', [
+        raw.rows[0]!.access_token_enc,
+        other.accountId,
+      ]);
       await assert.rejects(store.tokens(other.accountId), /does not decrypt/);
       await store.db.query('DELETE FROM hubspot_connections WHERE account_id = $1', [other.accountId]);
       await store.close();
@@ -74,10 +98,16 @@ describe('account store', () => {
       const rotating = await AccountStore.open({ dataDir: dir, keys: both });
       assert.equal((await rotating.tokens(c.accountId))?.refreshToken, plain!.refreshToken);
       assert.equal(await rotating.reencryptTokens(), 1);
-      const moved = await rotating.db.query<{ key_id: string }>('SELECT key_id FROM hubspot_connections WHERE account_id = $1', [c.accountId]);
+      const moved = await rotating.db.query<{ key_id: string }>(
+        'SELECT key_id FROM hubspot_connections WHERE account_id = $1',
+        [c.accountId],
+      );
       assert.equal(moved.rows[0]!.key_id, '2026-06');
       await rotating.close();
-      const newOnly = await AccountStore.open({ dataDir: dir, keys: { keys: { '2026-06': both.keys['2026-06'] }, activeKeyId: '2026-06' } });
+      const newOnly = await AccountStore.open({
+        dataDir: dir,
+        keys: { keys: { '2026-06': both.keys['2026-06'] }, activeKeyId: '2026-06' },
+      });
       assert.equal((await newOnly.tokens(c.accountId))?.refreshToken, plain!.refreshToken);
       await newOnly.close();
       const oldOnly = await AccountStore.open({ dataDir: dir, keys: old });
@@ -115,7 +145,10 @@ describe('account store', () => {
     const oauth = oauthClient(emulator.url);
     const c = await connectDirectly(store, oauth, 'w-401');
     // The store believes the token is good for an hour; HubSpot has expired it (clock skew, early expiry).
-    await store.db.query(`UPDATE hubspot_connections SET access_expires_at = now() + interval '1 hour', access_issued_at = now() WHERE account_id = $1`, [c.accountId]);
+    await store.db.query(
+      `UPDATE hubspot_connections SET access_expires_at = now() + interval '1 hour', access_issued_at = now() WHERE account_id = $1`,
+      [c.accountId],
+    );
     const worker = new StoreDirectory(store, { oauth, basePath: emulator.url });
     const other = new StoreDirectory(store, { oauth, basePath: emulator.url, cacheTtlMs: 0 });
     const stale = await worker.accessToken(c.accountId);
@@ -139,9 +172,14 @@ describe('account store', () => {
     const c = await connectDirectly(store, oauth, 'w-race');
     const a = new StoreDirectory(store, { oauth });
     const b = new StoreDirectory(store, { oauth });
-    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+      c.accountId,
+      new Date(Date.now() - 1000),
+    ]);
     const before = refreshes(emulator);
-    const tokens = await Promise.all([...Array(8)].flatMap(() => [a.accessToken(c.accountId), b.accessToken(c.accountId)]));
+    const tokens = await Promise.all(
+      [...Array(8)].flatMap(() => [a.accessToken(c.accountId), b.accessToken(c.accountId)]),
+    );
     assert.equal(refreshes(emulator) - before, 1, 'more than one worker refreshed');
     assert.equal(new Set(tokens).size, 1);
     assert.equal(a.refreshes + b.refreshes, 1);
@@ -159,15 +197,25 @@ describe('account store', () => {
     const worker = new StoreDirectory(store, { oauth, cacheTtlMs: 0 });
     const t = await store.tokens(c.accountId);
     await oauth.revoke(t!.refreshToken!);
-    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
-    await assert.rejects(worker.accessToken(c.accountId), (e: Error) => e.name === 'AccountNeedsReconnect' && e.message.includes(c.accountId) && !e.message.includes(t!.refreshToken!));
+    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+      c.accountId,
+      new Date(Date.now() - 1000),
+    ]);
+    await assert.rejects(
+      worker.accessToken(c.accountId),
+      (e: Error) =>
+        e.name === 'AccountNeedsReconnect' && e.message.includes(c.accountId) && !e.message.includes(t!.refreshToken!),
+    );
     const before = refreshes(emulator);
     const started = Date.now();
     await assert.rejects(worker.accessToken(c.accountId), { name: 'AccountNeedsReconnect' });
     assert.ok(Date.now() - started < 500);
     assert.equal(refreshes(emulator), before, 'a needs-reconnect account must not call HubSpot again');
     assert.equal((await worker.connection(c.accountId))?.status, 'needs-reconnect');
-    assert.match((await store.connection(c.accountId))!.statusReason!, /refused the refresh token \(400 VALIDATION_ERROR\)/);
+    assert.match(
+      (await store.connection(c.accountId))!.statusReason!,
+      /refused the refresh token \(400 VALIDATION_ERROR\)/,
+    );
 
     // The operator reconnects the same portal in the same workspace: the same account id works again.
     const again = await connectDirectly(store, oauth, 'w-revoked');
@@ -189,14 +237,20 @@ describe('account store', () => {
       const c = await connectDirectly(store, oauth, `w-dialect-${shape}`);
       const worker = new StoreDirectory(store, { oauth, cacheTtlMs: 0 });
       await oauth.revoke((await store.tokens(c.accountId))!.refreshToken!);
-      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+        c.accountId,
+        new Date(Date.now() - 1000),
+      ]);
       emulator.oauth.errorShape = shape;
       try {
         const before = refreshes(emulator);
         await assert.rejects(worker.accessToken(c.accountId), { name: 'AccountNeedsReconnect' });
         assert.equal(refreshes(emulator) - before, 1, 'the refused refresh was tried again');
         assert.equal((await store.connection(c.accountId))?.status, 'needs-reconnect');
-        assert.equal((await store.connection(c.accountId))?.statusReason, `HubSpot refused the refresh token (400 ${code})`);
+        assert.equal(
+          (await store.connection(c.accountId))?.statusReason,
+          `HubSpot refused the refresh token (400 ${code})`,
+        );
         // The run that needed the token fails at once, named, not retried.
         const failure = await new HubSpotAccounts(worker).get(c.accountId).then(
           () => assert.fail('the account was served'),
@@ -217,15 +271,28 @@ describe('account store', () => {
     const c = await connectDirectly(store, oauth, 'w-token-outage');
     const worker = new StoreDirectory(store, { oauth, cacheTtlMs: 0 });
     for (const kind of ['500', '503', '429'] as const) {
-      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+        c.accountId,
+        new Date(Date.now() - 1000),
+      ]);
       emulator.oauth.failNext(kind);
-      await assert.rejects(worker.accessToken(c.accountId), (e: Error) => e.name !== 'AccountNeedsReconnect' && e.message.includes(`(${kind} `));
+      await assert.rejects(
+        worker.accessToken(c.accountId),
+        (e: Error) => e.name !== 'AccountNeedsReconnect' && e.message.includes(`(${kind} `),
+      );
       assert.equal((await store.connection(c.accountId))?.status, 'connected', `a ${kind} marked the connection dead`);
       // The adapter turns it into a retryable failure of the run.
-      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [c.accountId, new Date(Date.now() - 1000)]);
+      await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+        c.accountId,
+        new Date(Date.now() - 1000),
+      ]);
       emulator.oauth.failNext(kind);
       const account = await new HubSpotAccounts(worker).get(c.accountId);
-      await assert.rejects(account.contactPropertySchema(), (e: { type?: string; nonRetryable?: boolean }) => e.type === 'HubSpotCredentialsUnavailable' && e.nonRetryable === false);
+      await assert.rejects(
+        account.contactPropertySchema(),
+        (e: { type?: string; nonRetryable?: boolean }) =>
+          e.type === 'HubSpotCredentialsUnavailable' && e.nonRetryable === false,
+      );
       assert.equal(await crmStatus(emulator, await worker.accessToken(c.accountId)), 200);
     }
     await store.close();
@@ -242,7 +309,11 @@ describe('account store', () => {
     assert.equal((await worker.connection(c.accountId))?.workspaceId, 'w-live');
     assert.equal(await crmStatus(emulator, await worker.accessToken(c.accountId)), 200);
 
-    assert.equal(await store.disconnect('another-workspace', c.accountId), undefined, 'another workspace cannot disconnect it');
+    assert.equal(
+      await store.disconnect('another-workspace', c.accountId),
+      undefined,
+      'another workspace cannot disconnect it',
+    );
     const gone = await store.disconnect('w-live', c.accountId);
     assert.ok(gone?.refreshToken);
     await sleep(250);
@@ -256,7 +327,9 @@ describe('account store', () => {
     const store = await memoryStore();
     const oauth = oauthClient(emulator.url);
     const c = await connectDirectly(store, oauth, 'w-comp');
-    const stat = staticDirectory([{ accountId: 'static-demo', token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: emulator.url }]);
+    const stat = staticDirectory([
+      { accountId: 'static-demo', token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: emulator.url },
+    ]);
     const both = new CompositeDirectory([stat, new StoreDirectory(store, { oauth })]);
     assert.deepEqual((await both.accountIds()).sort(), [c.accountId, 'static-demo'].sort());
     assert.equal(await both.accessToken('static-demo'), DEMO_ACCOUNT.token);
@@ -265,7 +338,11 @@ describe('account store', () => {
     assert.equal(await both.connection('nobody'), undefined);
     await assert.rejects(both.accessToken('nobody'), { name: 'AccountNotConnected' });
     await store.saveActionConfig('w-comp', 'a1', { id: 'a1' });
-    assert.deepEqual(await both.savedActionConfig?.('w-comp', 'a1'), { workspaceId: 'w-comp', actionId: 'a1', config: { id: 'a1' } });
+    assert.deepEqual(await both.savedActionConfig?.('w-comp', 'a1'), {
+      workspaceId: 'w-comp',
+      actionId: 'a1',
+      config: { id: 'a1' },
+    });
     assert.equal(await both.savedActionConfig?.('other', 'a1'), undefined);
     await store.close();
   });

@@ -18,7 +18,9 @@ export function testKeys(ids: string[] = ['k1']): TokenKeys {
   return { keys, activeKeyId: ids.at(-1)! };
 }
 
-export async function startOAuthEmulator(options: { accessTokenTtlSeconds?: number; accounts?: EmulatorAccountSeed[] } = {}): Promise<EmulatorServer> {
+export async function startOAuthEmulator(
+  options: { accessTokenTtlSeconds?: number; accounts?: EmulatorAccountSeed[] } = {},
+): Promise<EmulatorServer> {
   const server = new EmulatorServer({
     accounts: options.accounts ?? [{ ...DEMO_ACCOUNT, rateLimit: OFF }],
     accessTokenTtlSeconds: options.accessTokenTtlSeconds,
@@ -27,7 +29,10 @@ export async function startOAuthEmulator(options: { accessTokenTtlSeconds?: numb
   return server;
 }
 
-export function oauthClient(emulatorUrl: string, redirectUri = 'http://127.0.0.1:9/oauth/callback'): HubSpotOAuthClient {
+export function oauthClient(
+  emulatorUrl: string,
+  redirectUri = 'http://127.0.0.1:9/oauth/callback',
+): HubSpotOAuthClient {
   return new HubSpotOAuthClient({
     clientId: DEMO_OAUTH_APP.clientId,
     clientSecret: DEMO_OAUTH_APP.clientSecret,
@@ -46,12 +51,25 @@ export function memoryStore(keys = testKeys()): Promise<AccountStore> {
  * What a person does on the emulator's consent page: approve the install for `portal`. Returns the
  * URL HubSpot sends the browser back to (redirect_uri?code=…&state=…).
  */
-export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.accountId, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
+export async function approveInstall(
+  installUrl: string,
+  portal = DEMO_ACCOUNT.accountId,
+  decision: 'approve' | 'deny' = 'approve',
+): Promise<URL> {
   const url = new URL(installUrl);
   const page = await fetch(url);
   if (page.status !== 200) throw new Error(`the consent page answered ${page.status}: ${await page.text()}`);
   const form = new URLSearchParams();
-  for (const k of ['client_id', 'redirect_uri', 'scope', 'optional_scope', 'state', 'code_challenge', 'code_challenge_method']) form.set(k, url.searchParams.get(k) ?? '');
+  for (const k of [
+    'client_id',
+    'redirect_uri',
+    'scope',
+    'optional_scope',
+    'state',
+    'code_challenge',
+    'code_challenge_method',
+  ])
+    form.set(k, url.searchParams.get(k) ?? '');
   form.set('portal', portal);
   form.set('decision', decision);
   const res = await fetch(new URL('/oauth/authorize', url), { method: 'POST', body: form, redirect: 'manual' });
@@ -60,7 +78,12 @@ export async function approveInstall(installUrl: string, portal = DEMO_ACCOUNT.a
 }
 
 /** Connects the emulator's portal for a workspace straight through the store (no configuration API). */
-export async function connectDirectly(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, portal = DEMO_ACCOUNT.accountId) {
+export async function connectDirectly(
+  store: AccountStore,
+  oauth: HubSpotOAuthClient,
+  workspaceId: string,
+  portal = DEMO_ACCOUNT.accountId,
+) {
   const back = await approveInstall(oauth.installUrl('s'), portal);
   return completeInstall(store, oauth, workspaceId, back.searchParams.get('code')!);
 }
@@ -73,14 +96,22 @@ export const PLATFORM_RETURN = `${PLATFORM_ORIGIN}/settings/hubspot/connected`;
  * "Add account" as the platform runs it: start with the bearer token, the person approves on HubSpot,
  * the callback hands code and state back to the platform's page, whose backend completes the install.
  */
-export async function connectThroughPlatform(client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId, fetchImpl: typeof fetch = fetch): Promise<string> {
+export async function connectThroughPlatform(
+  client: ConfigApiClient,
+  portal = DEMO_ACCOUNT.accountId,
+  fetchImpl: typeof fetch = fetch,
+): Promise<string> {
   const { installUrl } = await client.startConnection({ returnTo: PLATFORM_RETURN });
   const back = await approveInstall(installUrl, portal);
   const res = await fetchImpl(back, { redirect: 'manual' });
   if (res.status !== 303) throw new Error(`the callback answered ${res.status}: ${await res.text()}`);
   const landed = new URL(res.headers.get('location')!);
-  if (`${landed.origin}${landed.pathname}` !== PLATFORM_RETURN) throw new Error(`the callback sent the browser to ${landed.toString()}`);
-  const { connection } = await client.completeConnection({ code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! });
+  if (`${landed.origin}${landed.pathname}` !== PLATFORM_RETURN)
+    throw new Error(`the callback sent the browser to ${landed.toString()}`);
+  const { connection } = await client.completeConnection({
+    code: landed.searchParams.get('code')!,
+    state: landed.searchParams.get('state')!,
+  });
   return connection.accountId;
 }
 

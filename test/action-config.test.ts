@@ -32,13 +32,25 @@ describe('action config schema', () => {
 
   test('refusals name the field', () => {
     const cases: Array<[unknown, RegExp]> = [
-      [{ ...base, fieldMappings: [{ hubspotProperty: 'firstname', astraField: 'first_name' }] }, /fieldMappings: a row mapping the HubSpot property `email` is required/],
+      [
+        { ...base, fieldMappings: [{ hubspotProperty: 'firstname', astraField: 'first_name' }] },
+        /fieldMappings: a row mapping the HubSpot property `email` is required/,
+      ],
       [{ ...base, hubspotAccountId: 'pat-na1-1234' }, /hubspotAccountId: looks like a token/],
       [{ ...base, offlineSync: 'yes' }, /offlineSync/],
       [{ ...base, customFields: [{ key: 'Bad Key', label: 'x', type: 'text' }] }, /customFields\[0\]\.key/],
       [{ ...base, customFields: [{ key: 'plan', label: 'Plan', type: 'number' }] }, /customFields\[0\]\.type/],
-      [{ ...base, fieldMappings: [...base.fieldMappings, { hubspotProperty: '', astraField: 'x' }] }, /fieldMappings\[1\]\.hubspotProperty/],
-      [{ ...base, fieldMappings: [...base.fieldMappings, { hubspotProperty: 'phone', astraField: 'phone', writeRule: 'merge' }] }, /fieldMappings\[1\]\.writeRule: unknown write rule "merge": the allowed write rules are overwrite, fillIfEmpty, keepPersonEdits/],
+      [
+        { ...base, fieldMappings: [...base.fieldMappings, { hubspotProperty: '', astraField: 'x' }] },
+        /fieldMappings\[1\]\.hubspotProperty/,
+      ],
+      [
+        {
+          ...base,
+          fieldMappings: [...base.fieldMappings, { hubspotProperty: 'phone', astraField: 'phone', writeRule: 'merge' }],
+        },
+        /fieldMappings\[1\]\.writeRule: unknown write rule "merge": the allowed write rules are overwrite, fillIfEmpty, keepPersonEdits/,
+      ],
     ];
     for (const [input, pattern] of cases) {
       const r = actionConfigSchema.safeParse(input);
@@ -50,7 +62,10 @@ describe('action config schema', () => {
 
 describe('mapping validation against the account’s contact properties', () => {
   const check = (rows: Array<{ hubspotProperty: string; astraField: string }>) =>
-    validateFieldMappings(actionConfigSchema.parse({ ...base, fieldMappings: [...base.fieldMappings, ...rows] }), schema);
+    validateFieldMappings(
+      actionConfigSchema.parse({ ...base, fieldMappings: [...base.fieldMappings, ...rows] }),
+      schema,
+    );
 
   test('text, textarea and phone-number properties, standard or custom, are accepted', () => {
     assert.deepEqual(

@@ -39,7 +39,13 @@ describe('planContactSync: the decision table', () => {
     ['found, not ours, allowUpdateExisting ON', { allowCreate: false }, theirs, 'update', 'updated'],
     ['found, ours but allowCreate OFF, allowUpdateExisting ON', { allowCreate: false }, ours, 'update', 'updated'],
     ['found, not ours, allowUpdateExisting OFF', { allowUpdateExisting: false }, theirs, 'none', 'note_only'],
-    ['found, ours but allowCreate OFF, allowUpdateExisting OFF', { allowCreate: false, allowUpdateExisting: false }, ours, 'none', 'note_only'],
+    [
+      'found, ours but allowCreate OFF, allowUpdateExisting OFF',
+      { allowCreate: false, allowUpdateExisting: false },
+      ours,
+      'none',
+      'note_only',
+    ],
   ];
   for (const [name, over, lookup, kind, result] of rows) {
     for (const summary of ['Jane wants a demo.', undefined]) {
@@ -52,7 +58,11 @@ describe('planContactSync: the decision table', () => {
         assert.equal(plan.outcome.result, expectResult);
         assert.ok(plan.outcome.reason.length > 10);
         if (plan.contact.kind === 'create') {
-          assert.deepEqual(plan.contact.properties, { email: 'Jane@Example.com', firstname: 'Jane', ...(summary ? { message: summary } : {}) });
+          assert.deepEqual(plan.contact.properties, {
+            email: 'Jane@Example.com',
+            firstname: 'Jane',
+            ...(summary ? { message: summary } : {}),
+          });
         }
         if (plan.contact.kind === 'update') {
           assert.equal(plan.contact.contactId, (lookup as { contactId: string }).contactId);
@@ -66,7 +76,12 @@ describe('planContactSync: the decision table', () => {
   }
 
   test('empty, whitespace and null values are never sent', () => {
-    const plan = planContactSync({ config: config(), fields: { email: 'a@b.co', first_name: '', phone: null }, summary: '  ', lookup: notFound });
+    const plan = planContactSync({
+      config: config(),
+      fields: { email: 'a@b.co', first_name: '', phone: null },
+      summary: '  ',
+      lookup: notFound,
+    });
     assert.deepEqual(plan.contact, { kind: 'create', properties: { email: 'a@b.co' } });
     assert.equal(plan.note, false, 'a whitespace summary writes no note');
   });
@@ -119,7 +134,12 @@ describe('summary note body', () => {
 describe('write rules: who set a value since our last write', () => {
   const ours = (v: PropertyVersion) => v.sourceType === 'INTEGRATION' && v.sourceId === '4242';
   const app = (value: string): PropertyVersion => ({ value, sourceType: 'INTEGRATION', sourceId: '4242' });
-  const person = (value: string): PropertyVersion => ({ value, sourceType: 'CRM_UI', sourceId: 'userId:7', updatedByUserId: 7 });
+  const person = (value: string): PropertyVersion => ({
+    value,
+    sourceType: 'CRM_UI',
+    sourceId: 'userId:7',
+    updatedByUserId: 7,
+  });
   const other = (value: string): PropertyVersion => ({ value, sourceType: 'INTEGRATION', sourceId: '999' });
   const imported = (value: string): PropertyVersion => ({ value, sourceType: 'IMPORT' });
 
@@ -138,7 +158,13 @@ describe('write rules: who set a value since our last write', () => {
 
   test('the plan writes what the rules allow and lists the rest; created contacts get everything', () => {
     const config = actionConfigSchema.parse({
-      id: 'a', name: 'a', intent: 'a', offlineSync: false, hubspotAccountId: 'acme', allowCreate: true, allowUpdateExisting: true,
+      id: 'a',
+      name: 'a',
+      intent: 'a',
+      offlineSync: false,
+      hubspotAccountId: 'acme',
+      allowCreate: true,
+      allowUpdateExisting: true,
       fieldMappings: [
         { hubspotProperty: 'email', astraField: 'email', writeRule: 'fillIfEmpty' },
         { hubspotProperty: 'firstname', astraField: 'first_name', writeRule: 'fillIfEmpty' },
@@ -148,7 +174,13 @@ describe('write rules: who set a value since our last write', () => {
     });
     assert.deepEqual(propertiesToRead(config.fieldMappings), { values: ['firstname', 'phone'], history: ['phone'] });
     const fields = { email: 'a@b.example', first_name: 'Ann', phone: '+1 555', company: 'Acme' };
-    const lookup: ContactLookup = { found: true, contactId: '1', ours: false, properties: {}, current: { firstname: { hasValue: true }, phone: { hasValue: true, setBySomeoneElse: 'person' } } };
+    const lookup: ContactLookup = {
+      found: true,
+      contactId: '1',
+      ours: false,
+      properties: {},
+      current: { firstname: { hasValue: true }, phone: { hasValue: true, setBySomeoneElse: 'person' } },
+    };
     const plan = planContactSync({ config, fields, lookup });
     assert.deepEqual(plan.contact, { kind: 'update', contactId: '1', properties: { company: 'Acme' } });
     assert.deepEqual(plan.outcome.propertiesLeft, [
@@ -156,9 +188,19 @@ describe('write rules: who set a value since our last write', () => {
       { property: 'phone', rule: 'keepPersonEdits', why: 'set-by-a-person' },
     ]);
     // Not read (a lookup without the current values): a ruled value is left, never written blind.
-    assert.deepEqual(planContactSync({ config, fields, lookup: { ...lookup, current: undefined } }).outcome.propertiesLeft?.map((l) => l.why), ['not-read', 'not-read']);
+    assert.deepEqual(
+      planContactSync({ config, fields, lookup: { ...lookup, current: undefined } }).outcome.propertiesLeft?.map(
+        (l) => l.why,
+      ),
+      ['not-read', 'not-read'],
+    );
     const created = planContactSync({ config, fields, lookup: { found: false } });
-    assert.deepEqual(Object.keys(created.contact.kind === 'create' ? created.contact.properties : {}).sort(), ['company', 'email', 'firstname', 'phone']);
+    assert.deepEqual(Object.keys(created.contact.kind === 'create' ? created.contact.properties : {}).sort(), [
+      'company',
+      'email',
+      'firstname',
+      'phone',
+    ]);
     assert.equal(created.outcome.propertiesLeft, undefined);
   });
 });

@@ -14,6 +14,8 @@ const files = readdirSync(__dirname)
   .filter((f) => only.length === 0 || only.includes(f))
   .sort();
 if (only.length > 0 && files.length !== only.length) {
-  throw new Error(`TEST_FILES names files that do not exist in test/: ${only.filter((f) => !files.includes(f)).join(', ')}`);
+  throw new Error(
+    `TEST_FILES names files that do not exist in test/: ${only.filter((f) => !files.includes(f)).join(', ')}`,
+  );
 }
 for (const file of files) require(join(__dirname, file));

@@ -35,8 +35,32 @@ const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns: runs(num
 // Generators
 // ------------------------------------------------------------------------------------------------
 
-const HTML = ['<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '"><b>bold</b>', "it's & <that>", '<!-- c -->', '</p><p>', '<br>', '&amp;&lt;'];
-const UNICODE = ['é', 'Łódź', '東京', '👩‍👩‍👧‍👦', '🇫🇷', 'ﷺ', 'e\u0301', '\u200b', '\u202eRTL', 'Ω≈ç√', '\t', '\r\n', '\n', ' '];
+const HTML = [
+  '<script>alert(1)</script>',
+  '<img src=x onerror=alert(1)>',
+  '"><b>bold</b>',
+  "it's & <that>",
+  '<!-- c -->',
+  '</p><p>',
+  '<br>',
+  '&amp;&lt;',
+];
+const UNICODE = [
+  'é',
+  'Łódź',
+  '東京',
+  '👩‍👩‍👧‍👦',
+  '🇫🇷',
+  'ﷺ',
+  'e\u0301',
+  '\u200b',
+  '\u202eRTL',
+  'Ω≈ç√',
+  '\t',
+  '\r\n',
+  '\n',
+  ' ',
+];
 
 /** Text a user could type: unicode of every plane, HTML, control characters, whitespace. */
 const text = (maxLength: number) =>
@@ -44,12 +68,21 @@ const text = (maxLength: number) =>
     { weight: 3, arbitrary: fc.string({ maxLength, unit: 'grapheme' }) },
     { weight: 2, arbitrary: fc.string({ maxLength, unit: 'binary' }) },
     { weight: 1, arbitrary: fc.string({ maxLength }) },
-    { weight: 2, arbitrary: fc.array(fc.constantFrom(...HTML, ...UNICODE), { maxLength: 20 }).map((a) => a.join('').slice(0, maxLength)) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .array(fc.constantFrom(...HTML, ...UNICODE), { maxLength: 20 })
+        .map((a) => a.join('').slice(0, maxLength)),
+    },
   );
 const nonEmptyText = (maxLength: number) => text(maxLength).filter((s) => s.length >= 1);
 /** A string z.string().trim().min(1).max(n) accepts. */
 const trimmedText = (maxLength: number) =>
-  fc.oneof(fc.string({ minLength: 1, maxLength: Math.min(maxLength, 40), unit: 'grapheme' }), fc.constantFrom(...HTML, 'Save the customer', 'é'))
+  fc
+    .oneof(
+      fc.string({ minLength: 1, maxLength: Math.min(maxLength, 40), unit: 'grapheme' }),
+      fc.constantFrom(...HTML, 'Save the customer', 'é'),
+    )
     .map((s) => s.trim().slice(0, maxLength))
     .filter((s) => s.length >= 1 && s.trim() === s);
 
@@ -65,28 +98,45 @@ const customField = fc.record({
   label: trimmedText(200),
   type: fc.constant('text' as const),
 });
-const accountRef = trimmedText(200).filter((v) => !/^(pat-|Bearer\s)/i.test(v) && !/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v));
-const validActionConfig = fc
-  .record(
-    {
-      id: trimmedText(200),
-      name: trimmedText(200),
-      intent: trimmedText(2000),
-      offlineSync: fc.boolean(),
-      hubspotAccountId: accountRef,
-      allowCreate: fc.boolean(),
-      allowUpdateExisting: fc.boolean(),
-      fieldMappings: fc.tuple(fc.array(fieldMapping, { maxLength: 6 }), fc.constantFrom('email', 'EMAIL', 'Email'), trimmedText(100), fc.nat()).map(
-        ([rows, emailProp, astra, at]) => {
-          const out = [...rows];
-          out.splice(at % (rows.length + 1), 0, { hubspotProperty: emailProp, astraField: astra });
-          return out;
-        },
-      ),
-      customFields: fc.array(customField, { maxLength: 3 }),
-    },
-    { requiredKeys: ['id', 'name', 'intent', 'offlineSync', 'hubspotAccountId', 'allowCreate', 'allowUpdateExisting', 'fieldMappings'] },
-  );
+const accountRef = trimmedText(200).filter(
+  (v) => !/^(pat-|Bearer\s)/i.test(v) && !/^[0-9a-f]{8}-[0-9a-f]{4}-/i.test(v),
+);
+const validActionConfig = fc.record(
+  {
+    id: trimmedText(200),
+    name: trimmedText(200),
+    intent: trimmedText(2000),
+    offlineSync: fc.boolean(),
+    hubspotAccountId: accountRef,
+    allowCreate: fc.boolean(),
+    allowUpdateExisting: fc.boolean(),
+    fieldMappings: fc
+      .tuple(
+        fc.array(fieldMapping, { maxLength: 6 }),
+        fc.constantFrom('email', 'EMAIL', 'Email'),
+        trimmedText(100),
+        fc.nat(),
+      )
+      .map(([rows, emailProp, astra, at]) => {
+        const out = [...rows];
+        out.splice(at % (rows.length + 1), 0, { hubspotProperty: emailProp, astraField: astra });
+        return out;
+      }),
+    customFields: fc.array(customField, { maxLength: 3 }),
+  },
+  {
+    requiredKeys: [
+      'id',
+      'name',
+      'intent',
+      'offlineSync',
+      'hubspotAccountId',
+      'allowCreate',
+      'allowUpdateExisting',
+      'fieldMappings',
+    ],
+  },
+);
 const validActions = fc.uniqueArray(validActionConfig, { maxLength: 4, selector: (a) => a.id });
 const validOptions = fc.record(
   {
@@ -116,27 +166,62 @@ const validMessage = fc.record(
 );
 const validCallEnded = fc.record({ fields: fieldValues, summary }, { requiredKeys: [] });
 const validFieldsUpdate = validCallEnded.filter((v) => v.fields !== undefined || v.summary !== undefined);
-const validRunAction = fc.record({ actionId: nonEmptyText(200), fields: fieldValues, summary }, { requiredKeys: ['actionId'] });
+const validRunAction = fc.record(
+  { actionId: nonEmptyText(200), fields: fieldValues, summary },
+  { requiredKeys: ['actionId'] },
+);
 
 // ---- bad values, by what the field expects: every one of them must be refused ----------------------
 
-const notAString = fc.oneof(fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }));
+const notAString = fc.oneof(
+  fc.integer(),
+  fc.double({ noNaN: true }),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }),
+);
 /** Longer than max: zod measures strings in code points, so each repeated unit is one code point. */
-const tooLong = (max: number) => fc.tuple(fc.constantFrom('x', 'é', '<', ' ', '👩'), fc.integer({ min: 1, max: 50 })).map(([c, extra]) => c.repeat(max + extra));
+const tooLong = (max: number) =>
+  fc
+    .tuple(fc.constantFrom('x', 'é', '<', ' ', '👩'), fc.integer({ min: 1, max: 50 }))
+    .map(([c, extra]) => c.repeat(max + extra));
 const badRequiredString = (max: number) => fc.oneof(notAString, fc.constant(''), tooLong(max));
 const badOptionalString = (max: number) => fc.oneof(notAString, tooLong(max));
 /** What z.string().trim().min(1).max(n) refuses (a string that is only whitespace trims to empty). */
-const badTrimmedString = (max: number) => fc.oneof(notAString, fc.constantFrom('', ' ', '\t\n', '   '), tooLong(max).map((s) => `${s}`.replace(/\s/g, 'y')));
+const badTrimmedString = (max: number) =>
+  fc.oneof(
+    notAString,
+    fc.constantFrom('', ' ', '\t\n', '   '),
+    tooLong(max).map((s) => `${s}`.replace(/\s/g, 'y')),
+  );
 const hugeSummary = fc.constant('s'.repeat(1_000_001));
 const badSummary = fc.oneof(notAString, hugeSummary);
-const notARecord = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.array(fc.string(), { minLength: 0, maxLength: 3 }));
+const notARecord = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.boolean(),
+  fc.array(fc.string(), { minLength: 0, maxLength: 3 }),
+);
 const badFields = fc.oneof(
   notARecord,
-  fc.tuple(fieldKey, fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.string()), fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }))).map(([k, v]) => ({ [k]: v })),
+  fc
+    .tuple(
+      fieldKey,
+      fc.oneof(
+        fc.integer(),
+        fc.boolean(),
+        fc.array(fc.string()),
+        fc.dictionary(fc.string(), fc.string(), { maxKeys: 2 }),
+      ),
+    )
+    .map(([k, v]) => ({ [k]: v })),
   fc.tuple(fieldKey, fc.integer({ min: 1, max: 20 })).map(([k, extra]) => ({ [k]: 'v'.repeat(65_536 + extra) })),
   fc.constant({ '': 'empty key' }),
   fc.integer({ min: 101, max: 140 }).map((n) => ({ ['k'.repeat(n)]: 'too long key' })),
-  fc.integer({ min: 201, max: 260 }).map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, 'v']))),
+  fc
+    .integer({ min: 201, max: 260 })
+    .map((n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`f${i}`, 'v']))),
 );
 
 /** One corruption: the key it breaks (what the error must name) and the bad value. */
@@ -150,8 +235,21 @@ const corruptionsOf = (table: Record<string, fc.Arbitrary<unknown>>) =>
 /** A valid object with exactly one field replaced by a bad value; extra unknown keys thrown in sometimes. */
 function nearValid<T extends object>(valid: fc.Arbitrary<T>, table: Record<string, fc.Arbitrary<unknown>>) {
   return fc
-    .tuple(valid, corruptionsOf(table), fc.option(fc.dictionary(fc.string({ minLength: 1 }).map((k) => `x_${k}`), fc.anything(), { maxKeys: 3 })))
-    .map(([base, c, extra]) => ({ input: { ...(extra ?? {}), ...base, [c.key]: c.value } as Record<string, unknown>, key: c.key }));
+    .tuple(
+      valid,
+      corruptionsOf(table),
+      fc.option(
+        fc.dictionary(
+          fc.string({ minLength: 1 }).map((k) => `x_${k}`),
+          fc.anything(),
+          { maxKeys: 3 },
+        ),
+      ),
+    )
+    .map(([base, c, extra]) => ({
+      input: { ...(extra ?? {}), ...base, [c.key]: c.value } as Record<string, unknown>,
+      key: c.key,
+    }));
 }
 
 const messageCorruptions = {
@@ -178,8 +276,13 @@ const actionCorruptions: Record<string, fc.Arbitrary<unknown>> = {
   fieldMappings: fc.oneof(
     notAString,
     fc.constant([]),
-    fc.array(fieldMapping.filter((r) => r.hubspotProperty.toLowerCase() !== 'email'), { minLength: 1, maxLength: 5 }),
-    fc.tuple(fc.constantFrom('hubspotProperty', 'astraField'), badTrimmedString(100)).map(([k, v]) => [{ hubspotProperty: 'email', astraField: 'email', [k]: v }]),
+    fc.array(
+      fieldMapping.filter((r) => r.hubspotProperty.toLowerCase() !== 'email'),
+      { minLength: 1, maxLength: 5 },
+    ),
+    fc
+      .tuple(fc.constantFrom('hubspotProperty', 'astraField'), badTrimmedString(100))
+      .map(([k, v]) => [{ hubspotProperty: 'email', astraField: 'email', [k]: v }]),
     fc.constant(Array.from({ length: 201 }, () => ({ hubspotProperty: 'email', astraField: 'email' }))),
   ),
   customFields: fc.oneof(
@@ -202,7 +305,9 @@ const conversationCorruptions: Record<string, fc.Arbitrary<unknown>> = {
   ),
   channel: fc.oneof(notAString, fc.constantFrom('fax', 'Chat', 'VOICE', '', 'email')),
   actions: fc.oneof(
-    notARecord.filter((v) => !Array.isArray(v) || v.length > 0).map((v) => (Array.isArray(v) ? v.map((x) => ({ id: x })) : v)),
+    notARecord
+      .filter((v) => !Array.isArray(v) || v.length > 0)
+      .map((v) => (Array.isArray(v) ? v.map((x) => ({ id: x })) : v)),
     validActionConfig.map((a) => [a, { ...a }]), // duplicate ids
     fc.constant(Array.from({ length: 51 }, (_, i) => ({ ...action({ id: `a${i}` }) }))),
   ),
@@ -210,28 +315,33 @@ const conversationCorruptions: Record<string, fc.Arbitrary<unknown>> = {
   summary: badSummary,
   options: fc.oneof(
     fc.constantFrom('fast', 1, []),
-    fc.tuple(
-      fc.constantFrom('inactivityTimeoutMs', 'callSafetyTimeoutMs', 'offlineRetryWindowMs', 'actionTimeoutMs'),
-      fc.oneof(fc.constantFrom(0, -1, 1.5, 30 * 24 * 3600_000 + 1, '600000', null), fc.integer({ max: 0 })),
-    ).map(([k, v]) => ({ [k]: v })),
+    fc
+      .tuple(
+        fc.constantFrom('inactivityTimeoutMs', 'callSafetyTimeoutMs', 'offlineRetryWindowMs', 'actionTimeoutMs'),
+        fc.oneof(fc.constantFrom(0, -1, 1.5, 30 * 24 * 3600_000 + 1, '600000', null), fc.integer({ max: 0 })),
+      )
+      .map(([k, v]) => ({ [k]: v })),
     fc.constantFrom(19, 0, 50_001, 1.5, '5000').map((v) => ({ historyEventsBeforeContinueAsNew: v })),
   ),
-  operatorRetry: fc.oneof(notAString.filter((v) => v !== null), fc.constant(null), badRequiredString(200).map((actionId) => ({ actionId }))),
+  operatorRetry: fc.oneof(
+    notAString.filter((v) => v !== null),
+    fc.constant(null),
+    badRequiredString(200).map((actionId) => ({ actionId })),
+  ),
 };
 
 /** A conversation input with one action (or the conversation itself) broken. */
 const nearValidConversation = fc.oneof(
   nearValid(validConversationInput, conversationCorruptions),
-  fc
-    .tuple(validConversationInput, nearValid(validActionConfig, actionCorruptions), fc.nat())
-    .map(([conv, bad, at]) => {
-      const actions = [...(conv.actions as unknown[])];
-      const index = at % (actions.length + 1);
-      // An id unlike the other ones, so that a duplicate id is not what gets reported.
-      if (typeof (bad.input as { id?: unknown }).id === 'string' && bad.key !== 'id') (bad.input as { id: string }).id = `action-under-test-${index}`;
-      actions.splice(index, 0, bad.input);
-      return { input: { ...conv, actions } as Record<string, unknown>, key: bad.key, index };
-    }),
+  fc.tuple(validConversationInput, nearValid(validActionConfig, actionCorruptions), fc.nat()).map(([conv, bad, at]) => {
+    const actions = [...(conv.actions as unknown[])];
+    const index = at % (actions.length + 1);
+    // An id unlike the other ones, so that a duplicate id is not what gets reported.
+    if (typeof (bad.input as { id?: unknown }).id === 'string' && bad.key !== 'id')
+      (bad.input as { id: string }).id = `action-under-test-${index}`;
+    actions.splice(index, 0, bad.input);
+    return { input: { ...conv, actions } as Record<string, unknown>, key: bad.key, index };
+  }),
 );
 
 /** Everything JSON can carry, and more (maps, sets, boxed values, null prototypes, typed arrays). */
@@ -253,7 +363,9 @@ const anyValue = fc.anything({
 // Assertions shared by the schema properties
 // ------------------------------------------------------------------------------------------------
 
-type AnySchema = { safeParse(v: unknown): { success: true; data: unknown } | { success: false; error: import('zod').ZodError } };
+type AnySchema = {
+  safeParse(v: unknown): { success: true; data: unknown } | { success: false; error: import('zod').ZodError };
+};
 
 /** Parses without throwing; on failure, returns the one-line description after checking it is usable. */
 function refusal(schema: AnySchema, value: unknown): string | undefined {
@@ -271,7 +383,12 @@ function refusal(schema: AnySchema, value: unknown): string | undefined {
   for (const issue of issues) {
     assert.ok(issue.message.trim().length > 0, 'an issue without a message');
     // Each issue is "path: problem", with "(root)" when the value itself is wrong.
-    const path = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)';
+    const path = issue.path.length
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(root)';
     assert.ok(described.includes(`${path}: ${issue.message}`), `the description misses "${path}: ${issue.message}"`);
   }
   assert.doesNotMatch(described, /\[object Object\]/, 'an unreadable description');
@@ -318,7 +435,19 @@ describe('property: the contract schemas never throw, refuse with a message that
   });
 
   test('any value nested where an object is expected: never throws, described path by path', () => {
-    const shaped = fc.record({ from: anyValue, fields: anyValue, summary: anyValue, actionId: anyValue, conversationId: anyValue, channel: anyValue, actions: anyValue, options: anyValue }, { requiredKeys: [] });
+    const shaped = fc.record(
+      {
+        from: anyValue,
+        fields: anyValue,
+        summary: anyValue,
+        actionId: anyValue,
+        conversationId: anyValue,
+        channel: anyValue,
+        actions: anyValue,
+        options: anyValue,
+      },
+      { requiredKeys: [] },
+    );
     fc.assert(
       fc.property(shaped, (value) => {
         for (const [, schema] of schemas) refusal(schema, value);
@@ -328,7 +457,11 @@ describe('property: the contract schemas never throw, refuse with a message that
   });
 
   test('valid messages, field updates, call ends and runAction requests are accepted unchanged, extra keys dropped', () => {
-    const extra = fc.dictionary(fc.string({ minLength: 1 }).map((k) => `x_${k}`), fc.jsonValue(), { maxKeys: 3 });
+    const extra = fc.dictionary(
+      fc.string({ minLength: 1 }).map((k) => `x_${k}`),
+      fc.jsonValue(),
+      { maxKeys: 3 },
+    );
     const cases = fc.oneof(
       fc.tuple(fc.constant(messageSchema as AnySchema), validMessage as fc.Arbitrary<object>, extra),
       fc.tuple(fc.constant(fieldsUpdatedSchema as AnySchema), validFieldsUpdate as fc.Arbitrary<object>, extra),
@@ -338,7 +471,11 @@ describe('property: the contract schemas never throw, refuse with a message that
     fc.assert(
       fc.property(cases, ([schema, value, more]) => {
         assert.deepEqual(plain(assertAccepted(schema, value)), plain(value));
-        assert.deepEqual(plain(assertAccepted(schema, { ...more, ...value })), plain(value), 'unknown keys are not carried into the workflow');
+        assert.deepEqual(
+          plain(assertAccepted(schema, { ...more, ...value })),
+          plain(value),
+          'unknown keys are not carried into the workflow',
+        );
       }),
       params(3000),
     );
@@ -370,7 +507,10 @@ describe('property: the contract schemas never throw, refuse with a message that
 
   test('message with one bad field: refused, and the error names that field', () => {
     fc.assert(
-      fc.property(nearValid(validMessage, messageCorruptions), ({ input, key }) => void assertRefusedNaming(messageSchema, input, key)),
+      fc.property(
+        nearValid(validMessage, messageCorruptions),
+        ({ input, key }) => void assertRefusedNaming(messageSchema, input, key),
+      ),
       params(3000),
     );
   });
@@ -384,24 +524,37 @@ describe('property: the contract schemas never throw, refuse with a message that
       params(3000),
     );
     fc.assert(
-      fc.property(fc.dictionary(fc.string().map((k) => `x_${k}`), fc.jsonValue(), { maxKeys: 3 }), (extra) => {
-        const described = assertRefusedNaming(fieldsUpdatedSchema, extra, '(root)');
-        assert.match(described, /fields, a summary, or both/);
-      }),
+      fc.property(
+        fc.dictionary(
+          fc.string().map((k) => `x_${k}`),
+          fc.jsonValue(),
+          { maxKeys: 3 },
+        ),
+        (extra) => {
+          const described = assertRefusedNaming(fieldsUpdatedSchema, extra, '(root)');
+          assert.match(described, /fields, a summary, or both/);
+        },
+      ),
       params(500),
     );
   });
 
   test('runAction with one bad field: refused, naming it', () => {
     fc.assert(
-      fc.property(nearValid(validRunAction, runActionCorruptions), ({ input, key }) => void assertRefusedNaming(runActionSchema, input, key)),
+      fc.property(
+        nearValid(validRunAction, runActionCorruptions),
+        ({ input, key }) => void assertRefusedNaming(runActionSchema, input, key),
+      ),
       params(3000),
     );
   });
 
   test('action config with one bad field: refused, naming it', () => {
     fc.assert(
-      fc.property(nearValid(validActionConfig, actionCorruptions), ({ input, key }) => void assertRefusedNaming(actionConfigSchema, input, key)),
+      fc.property(
+        nearValid(validActionConfig, actionCorruptions),
+        ({ input, key }) => void assertRefusedNaming(actionConfigSchema, input, key),
+      ),
       params(3000),
     );
   });
@@ -410,7 +563,11 @@ describe('property: the contract schemas never throw, refuse with a message that
     fc.assert(
       fc.property(nearValidConversation, (c) => {
         const described = assertRefusedNaming(conversationInputSchema, c.input, c.key);
-        if ('index' in c) assert.ok(described.includes(`actions[${c.index}]`), `the error does not say which action: ${described.slice(0, 300)}`);
+        if ('index' in c)
+          assert.ok(
+            described.includes(`actions[${c.index}]`),
+            `the error does not say which action: ${described.slice(0, 300)}`,
+          );
       }),
       params(3000),
     );
@@ -424,8 +581,18 @@ describe('property: the contract schemas never throw, refuse with a message that
     );
     const cases = fc.oneof(
       personal.map((v) => [messageSchema, { from: v }, 'from', v] as const),
-      personal.map((v) => [conversationInputSchema, { conversationId: `${v} `, channel: 'chat', actions: [] }, 'conversationId', v] as const),
-      personal.map((v) => [conversationInputSchema, { conversationId: 'c1', channel: v, actions: [] }, 'channel', v] as const),
+      personal.map(
+        (v) =>
+          [
+            conversationInputSchema,
+            { conversationId: `${v} `, channel: 'chat', actions: [] },
+            'conversationId',
+            v,
+          ] as const,
+      ),
+      personal.map(
+        (v) => [conversationInputSchema, { conversationId: 'c1', channel: v, actions: [] }, 'channel', v] as const,
+      ),
       personal.map((v) => [messageSchema, { from: 'customer', fields: { email: [v] } }, 'fields.email', v] as const),
       personal.map((v) => [runActionSchema, { actionId: 'a', summary: { text: v } }, 'summary', v] as const),
       personal.map((v) => [messageSchema, { from: 'customer', messageId: v.repeat(201) }, 'messageId', v] as const),
@@ -441,10 +608,18 @@ describe('property: the contract schemas never throw, refuse with a message that
 
   test('an action config that holds a token is refused, and the error does not echo the token', () => {
     const secret = fc.string({ minLength: 8, maxLength: 40, unit: fc.constantFrom(...'abcdef0123456789ABCDEFXYZ') });
-    const token = fc.oneof(secret.map((s) => `pat-na1-${s}`), secret.map((s) => `Bearer ${s}`), fc.uuid());
+    const token = fc.oneof(
+      secret.map((s) => `pat-na1-${s}`),
+      secret.map((s) => `Bearer ${s}`),
+      fc.uuid(),
+    );
     fc.assert(
       fc.property(validActionConfig, token, (config, t) => {
-        const described = assertRefusedNaming(actionConfigSchema, { ...config, hubspotAccountId: t }, 'hubspotAccountId');
+        const described = assertRefusedNaming(
+          actionConfigSchema,
+          { ...config, hubspotAccountId: t },
+          'hubspotAccountId',
+        );
         assert.ok(!described.includes(t), 'the refusal echoes the token');
       }),
       params(2000),
@@ -457,7 +632,20 @@ describe('property: the contract schemas never throw, refuse with a message that
 const PLATFORM_FIELDS = ['email', 'first_name', 'last_name', 'phone', 'company', SUMMARY_FIELD, 'notes'];
 const HUBSPOT_PROPS = ['email', 'Email', 'firstname', 'lastname', 'phone', 'company', 'message'];
 const planValue = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom<string | null | undefined>(null, undefined, '', ' ', '   ', '\t', '\n \r\n', '\u00a0', '\u3000') },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom<string | null | undefined>(
+      null,
+      undefined,
+      '',
+      ' ',
+      '   ',
+      '\t',
+      '\n \r\n',
+      '\u00a0',
+      '\u3000',
+    ),
+  },
   { weight: 4, arbitrary: text(80) },
   { weight: 2, arbitrary: fc.constantFrom('jane@example.com', ' Jane@Example.com ', 'not-an-email', 'Jane', '+1 555') },
 );
@@ -465,16 +653,37 @@ const planConfig: fc.Arbitrary<ActionConfig> = fc
   .record({
     allowCreate: fc.boolean(),
     allowUpdateExisting: fc.boolean(),
-    rows: fc.array(fc.record({ hubspotProperty: fc.constantFrom(...HUBSPOT_PROPS), astraField: fc.constantFrom(...PLATFORM_FIELDS) }), { maxLength: 8 }),
-    emailRow: fc.record({ hubspotProperty: fc.constantFrom('email', 'EMAIL', 'Email'), astraField: fc.constantFrom(...PLATFORM_FIELDS) }),
+    rows: fc.array(
+      fc.record({
+        hubspotProperty: fc.constantFrom(...HUBSPOT_PROPS),
+        astraField: fc.constantFrom(...PLATFORM_FIELDS),
+      }),
+      { maxLength: 8 },
+    ),
+    emailRow: fc.record({
+      hubspotProperty: fc.constantFrom('email', 'EMAIL', 'Email'),
+      astraField: fc.constantFrom(...PLATFORM_FIELDS),
+    }),
     at: fc.nat(),
   })
   .map(({ allowCreate, allowUpdateExisting, rows, emailRow, at }) => {
     const fieldMappings = [...rows];
     fieldMappings.splice(at % (rows.length + 1), 0, emailRow);
-    return actionConfigSchema.parse({ id: 'a', name: 'A', intent: 'i', offlineSync: true, hubspotAccountId: 'acme', allowCreate, allowUpdateExisting, fieldMappings });
+    return actionConfigSchema.parse({
+      id: 'a',
+      name: 'A',
+      intent: 'i',
+      offlineSync: true,
+      hubspotAccountId: 'acme',
+      allowCreate,
+      allowUpdateExisting,
+      fieldMappings,
+    });
   });
-const planFields = fc.dictionary(fc.constantFrom(...PLATFORM_FIELDS), planValue, { maxKeys: PLATFORM_FIELDS.length, noNullPrototype: true });
+const planFields = fc.dictionary(fc.constantFrom(...PLATFORM_FIELDS), planValue, {
+  maxKeys: PLATFORM_FIELDS.length,
+  noNullPrototype: true,
+});
 const planLookup: fc.Arbitrary<ContactLookup> = fc.oneof(
   fc.constant({ found: false as const }),
   fc.record({
@@ -488,7 +697,15 @@ const present = (v: unknown): v is string => typeof v === 'string' && v.trim() !
 const RESULTS: SyncResult[] = ['created', 'updated', 'note_only', 'skipped', 'failed'];
 
 describe('property: planContactSync follows the decision table for every config, fields, summary and lookup', () => {
-  const planInput = fc.record({ config: planConfig, fields: planFields, summary: fc.option(planValue.map((v) => v ?? undefined), { nil: undefined }), lookup: planLookup });
+  const planInput = fc.record({
+    config: planConfig,
+    fields: planFields,
+    summary: fc.option(
+      planValue.map((v) => v ?? undefined),
+      { nil: undefined },
+    ),
+    lookup: planLookup,
+  });
 
   test('never sends an empty value, never rewrites the email on update, and says what it wrote', () => {
     fc.assert(
@@ -504,15 +721,28 @@ describe('property: planContactSync follows the decision table for every config,
           // Every value written comes from a row mapping some platform field (or the summary) to that property.
           const sources = config.fieldMappings
             .filter((r) => r.hubspotProperty === name)
-            .map((r) => (r.astraField === SUMMARY_FIELD ? summary ?? fields[SUMMARY_FIELD] : fields[r.astraField]));
-          assert.ok(sources.some((s) => s === value || (name.toLowerCase() === 'email' && s?.trim() === value)), `${name} gets a value no mapping gives it`);
+            .map((r) => (r.astraField === SUMMARY_FIELD ? (summary ?? fields[SUMMARY_FIELD]) : fields[r.astraField]));
+          assert.ok(
+            sources.some((s) => s === value || (name.toLowerCase() === 'email' && s?.trim() === value)),
+            `${name} gets a value no mapping gives it`,
+          );
           if (name.toLowerCase() === 'email') assert.equal(value, value.trim(), 'an untrimmed email');
         }
         if (contact.kind === 'update') {
-          assert.ok(!Object.keys(contact.properties).some((p) => p.toLowerCase() === 'email'), 'an update rewrites the lookup email');
-          assert.ok(lookup.found && contact.contactId === lookup.contactId, 'updates a contact other than the one found');
+          assert.ok(
+            !Object.keys(contact.properties).some((p) => p.toLowerCase() === 'email'),
+            'an update rewrites the lookup email',
+          );
+          assert.ok(
+            lookup.found && contact.contactId === lookup.contactId,
+            'updates a contact other than the one found',
+          );
         }
-        assert.deepEqual([...outcome.propertiesWritten].sort(), Object.keys(written).sort(), 'propertiesWritten is not what was written');
+        assert.deepEqual(
+          [...outcome.propertiesWritten].sort(),
+          Object.keys(written).sort(),
+          'propertiesWritten is not what was written',
+        );
         if (lookup.found) assert.equal(outcome.contactId, lookup.contactId);
         else assert.equal(outcome.contactId, undefined);
         // Only a contact to attach it to and a real summary make a note.
@@ -531,7 +761,7 @@ describe('property: planContactSync follows the decision table for every config,
         // (An empty row never removes what another row mapping the same property gives.)
         const mapped = new Set<string>();
         for (const r of config.fieldMappings) {
-          const v = r.astraField === SUMMARY_FIELD ? summary ?? fields[SUMMARY_FIELD] : fields[r.astraField];
+          const v = r.astraField === SUMMARY_FIELD ? (summary ?? fields[SUMMARY_FIELD]) : fields[r.astraField];
           if (present(v)) mapped.add(r.hubspotProperty);
         }
         if (!lookup.found && !config.allowCreate) {
@@ -542,13 +772,19 @@ describe('property: planContactSync follows the decision table for every config,
         } else if (!lookup.found) {
           assert.equal(plan.outcome.result, 'created');
           assert.equal(plan.contact.kind, 'create');
-          assert.deepEqual(Object.keys(plan.contact.kind === 'create' ? plan.contact.properties : {}).sort(), [...mapped].sort());
+          assert.deepEqual(
+            Object.keys(plan.contact.kind === 'create' ? plan.contact.properties : {}).sort(),
+            [...mapped].sort(),
+          );
         } else if ((lookup.ours && config.allowCreate) || config.allowUpdateExisting) {
           const updatable = [...mapped].filter((p) => p.toLowerCase() !== 'email');
           if (updatable.length > 0) {
             assert.equal(plan.outcome.result, 'updated');
             assert.equal(plan.contact.kind, 'update');
-            assert.deepEqual(Object.keys(plan.contact.kind === 'update' ? plan.contact.properties : {}).sort(), updatable.sort());
+            assert.deepEqual(
+              Object.keys(plan.contact.kind === 'update' ? plan.contact.properties : {}).sort(),
+              updatable.sort(),
+            );
           } else {
             assert.equal(plan.contact.kind, 'none');
             assert.equal(plan.outcome.result, hasSummary ? 'updated' : 'skipped');
@@ -565,12 +801,32 @@ describe('property: planContactSync follows the decision table for every config,
 
 describe('property: the lookup email (the decision table, "email missing or invalid")', () => {
   const emailConfig = (astraField: string) =>
-    actionConfigSchema.parse({ id: 'a', name: 'A', intent: 'i', offlineSync: true, hubspotAccountId: 'acme', allowCreate: true, allowUpdateExisting: true, fieldMappings: [{ hubspotProperty: 'email', astraField }] });
+    actionConfigSchema.parse({
+      id: 'a',
+      name: 'A',
+      intent: 'i',
+      offlineSync: true,
+      hubspotAccountId: 'acme',
+      allowCreate: true,
+      allowUpdateExisting: true,
+      fieldMappings: [{ hubspotProperty: 'email', astraField }],
+    });
   const candidate = fc.oneof(
     fc.emailAddress(),
     fc.tuple(fc.emailAddress(), fc.constantFrom(' ', '\t', '\n', '\u00a0')).map(([e, ws]) => `${ws}${e}${ws}`),
     planValue,
-    fc.constantFrom('a@b', 'a b@c.de', '@x.com', 'x@', 'x@.com', 'x@y.c', 'jane@example.com<script>', 'jane@@example.com', '"jane"@example.com', 'jane@example.com, joe@example.com'),
+    fc.constantFrom(
+      'a@b',
+      'a b@c.de',
+      '@x.com',
+      'x@',
+      'x@.com',
+      'x@y.c',
+      'jane@example.com<script>',
+      'jane@@example.com',
+      '"jane"@example.com',
+      'jane@example.com, joe@example.com',
+    ),
     fc.tuple(fc.emailAddress(), fc.nat(300)).map(([e, n]) => `${'a'.repeat(n)}${e}`),
   );
 
@@ -588,7 +844,9 @@ describe('property: the lookup email (the decision table, "email missing or inva
           // The reason names the field and says what is wrong, and never echoes the value (personal data).
           assert.equal(
             r.reason,
-            present(value) ? `The value of "${field}" is not a valid email address` : `No email: the field "${field}" mapped to HubSpot's email is empty`,
+            present(value)
+              ? `The value of "${field}" is not a valid email address`
+              : `No email: the field "${field}" mapped to HubSpot's email is empty`,
           );
         }
       }),
@@ -596,11 +854,14 @@ describe('property: the lookup email (the decision table, "email missing or inva
     );
     // What fast-check calls a valid address (RFC 5321/5322, at most 254 characters) is never refused.
     fc.assert(
-      fc.property(fc.emailAddress().filter((e) => e.length <= 254), (email) => {
-        const r = resolveLookupEmail(emailConfig('email'), { email: `  ${email} ` });
-        assert.ok(r.ok, `a valid address was refused: ${email}`);
-        assert.equal(r.email, email);
-      }),
+      fc.property(
+        fc.emailAddress().filter((e) => e.length <= 254),
+        (email) => {
+          const r = resolveLookupEmail(emailConfig('email'), { email: `  ${email} ` });
+          assert.ok(r.ok, `a valid address was refused: ${email}`);
+          assert.equal(r.email, email);
+        },
+      ),
       params(3000),
     );
   });
@@ -619,7 +880,14 @@ const noteSummary = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.array(fc.oneof(text(40), fc.constantFrom(...HTML, ...UNICODE, '"', "'", '&', '\r\n', '\n', '👩‍👩‍👧‍👦')), { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 20_000 }), fc.integer({ min: 10_000, max: 200_000 }))
+      .tuple(
+        fc.array(fc.oneof(text(40), fc.constantFrom(...HTML, ...UNICODE, '"', "'", '&', '\r\n', '\n', '👩‍👩‍👧‍👦')), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.integer({ min: 1, max: 20_000 }),
+        fc.integer({ min: 10_000, max: 200_000 }),
+      )
       .map(([chunks, times, cap]) => chunks.join('').repeat(times).slice(0, cap)),
   },
   // Right around the limit, where an off-by-one would show.
@@ -661,7 +929,10 @@ describe('property: the summary note is escaped, fits HubSpot, and carries its r
           assert.ok(body.endsWith(marker), 'truncated without the marker');
           const kept = body.slice(0, body.length - marker.length);
           // What is kept is the start of the summary (a cut inside "\r\n" may leave a bare "\r").
-          assert.ok(full.startsWith(kept) || (kept.endsWith('\r') && full.startsWith(`${kept.slice(0, -1)}<br>`)), 'the kept text is not the start of the summary');
+          assert.ok(
+            full.startsWith(kept) || (kept.endsWith('\r') && full.startsWith(`${kept.slice(0, -1)}<br>`)),
+            'the kept text is not the start of the summary',
+          );
           // And the cut uses the room there is: a whole escape or line break at most is given up, plus a surrogate pair.
           assert.ok(body.length >= budget - 8, `cut to ${body.length} of ${budget} characters`);
         }
@@ -687,20 +958,59 @@ describe('property: the platform client refuses bad input with ConversationInput
       });
     return { client: make('client') as Client, calls };
   }
-  const validConversation = validConversationInput.map((c) => ({ ...c, actions: [action({ id: 'live', offlineSync: false }), ...c.actions.filter((a) => a.id !== 'live')] }));
+  const validConversation = validConversationInput.map((c) => ({
+    ...c,
+    actions: [action({ id: 'live', offlineSync: false }), ...c.actions.filter((a) => a.id !== 'live')],
+  }));
 
   test('bad conversation, message, update, call end or runAction request', async () => {
     type Op = { what: string; key: string; call: (c: ConversationClient) => Promise<unknown> };
     const ops: fc.Arbitrary<Op> = fc.oneof(
-      fc.tuple(nearValidConversation, validMessage).map(([c, m]) => ({ what: 'conversation', key: c.key, call: (cc: ConversationClient) => cc.recordMessage(c.input as never, m as never) })),
-      fc.tuple(nearValidConversation, validRunAction).map(([c, r]) => ({ what: 'conversation', key: c.key, call: (cc: ConversationClient) => cc.runAction(c.input as never, { ...r, actionId: 'live' } as never) })),
-      fc.tuple(nearValidConversation, validFieldsUpdate).map(([c, u]) => ({ what: 'conversation', key: c.key, call: (cc: ConversationClient) => cc.updateFields(c.input as never, u as never) })),
-      fc.tuple(validConversation, nearValid(validMessage, messageCorruptions)).map(([c, m]) => ({ what: 'message', key: m.key, call: (cc: ConversationClient) => cc.recordMessage(c as never, m.input as never) })),
-      fc.tuple(validConversation, nearValid(validCallEnded, updateCorruptions)).map(([c, u]) => ({ what: 'fieldsUpdated', key: u.key, call: (cc: ConversationClient) => cc.updateFields(c as never, u.input as never) })),
-      fc.tuple(validConversation, nearValid(validCallEnded, updateCorruptions)).map(([c, u]) => ({ what: 'callEnded', key: u.key, call: (cc: ConversationClient) => cc.endCall(c as never, u.input as never) })),
-      fc.tuple(validConversation, nearValid(validRunAction, runActionCorruptions)).map(([c, r]) => ({ what: 'runAction', key: r.key, call: (cc: ConversationClient) => cc.runAction(c as never, r.input as never) })),
-      conversationCorruptions.conversationId.map((id) => ({ what: 'conversation', key: 'conversationId', call: (cc: ConversationClient) => cc.getState({ workspaceId: 'ws-a', conversationId: id } as never) })),
-      conversationCorruptions.workspaceId!.map((ws) => ({ what: 'conversation', key: 'workspaceId', call: (cc: ConversationClient) => cc.getState({ workspaceId: ws, conversationId: 'c-1' } as never) })),
+      fc.tuple(nearValidConversation, validMessage).map(([c, m]) => ({
+        what: 'conversation',
+        key: c.key,
+        call: (cc: ConversationClient) => cc.recordMessage(c.input as never, m as never),
+      })),
+      fc.tuple(nearValidConversation, validRunAction).map(([c, r]) => ({
+        what: 'conversation',
+        key: c.key,
+        call: (cc: ConversationClient) => cc.runAction(c.input as never, { ...r, actionId: 'live' } as never),
+      })),
+      fc.tuple(nearValidConversation, validFieldsUpdate).map(([c, u]) => ({
+        what: 'conversation',
+        key: c.key,
+        call: (cc: ConversationClient) => cc.updateFields(c.input as never, u as never),
+      })),
+      fc.tuple(validConversation, nearValid(validMessage, messageCorruptions)).map(([c, m]) => ({
+        what: 'message',
+        key: m.key,
+        call: (cc: ConversationClient) => cc.recordMessage(c as never, m.input as never),
+      })),
+      fc.tuple(validConversation, nearValid(validCallEnded, updateCorruptions)).map(([c, u]) => ({
+        what: 'fieldsUpdated',
+        key: u.key,
+        call: (cc: ConversationClient) => cc.updateFields(c as never, u.input as never),
+      })),
+      fc.tuple(validConversation, nearValid(validCallEnded, updateCorruptions)).map(([c, u]) => ({
+        what: 'callEnded',
+        key: u.key,
+        call: (cc: ConversationClient) => cc.endCall(c as never, u.input as never),
+      })),
+      fc.tuple(validConversation, nearValid(validRunAction, runActionCorruptions)).map(([c, r]) => ({
+        what: 'runAction',
+        key: r.key,
+        call: (cc: ConversationClient) => cc.runAction(c as never, r.input as never),
+      })),
+      conversationCorruptions.conversationId.map((id) => ({
+        what: 'conversation',
+        key: 'conversationId',
+        call: (cc: ConversationClient) => cc.getState({ workspaceId: 'ws-a', conversationId: id } as never),
+      })),
+      conversationCorruptions.workspaceId!.map((ws) => ({
+        what: 'conversation',
+        key: 'workspaceId',
+        call: (cc: ConversationClient) => cc.getState({ workspaceId: ws, conversationId: 'c-1' } as never),
+      })),
     );
     await fc.assert(
       fc.asyncProperty(ops, async (op) => {
@@ -714,8 +1024,14 @@ describe('property: the platform client refuses bad input with ConversationInput
         }
         assert.deepEqual(calls, [], `Temporal was called for a bad ${op.what}`);
         assert.ok(error instanceof ConversationInputError, `expected ConversationInputError, got ${String(error)}`);
-        assert.ok(error.message.startsWith(`${op.what}: `), `the message does not say what was refused: ${error.message.slice(0, 200)}`);
-        assert.ok(error.message.includes(op.key), `the message does not name "${op.key}": ${error.message.slice(0, 300)}`);
+        assert.ok(
+          error.message.startsWith(`${op.what}: `),
+          `the message does not say what was refused: ${error.message.slice(0, 200)}`,
+        );
+        assert.ok(
+          error.message.includes(op.key),
+          `the message does not name "${op.key}": ${error.message.slice(0, 300)}`,
+        );
       }),
       params(2000),
     );
@@ -737,17 +1053,31 @@ describe('property: the platform client refuses bad input with ConversationInput
     await fc.assert(
       fc.asyncProperty(validConversation, forged, async (c, carried) => {
         const captured: unknown[] = [];
-        const client = { workflow: { signalWithStart: async (_type: string, options: { args: unknown[] }) => { captured.push(options.args[0]); return { workflowId: 'w', signaledRunId: 'r' }; } } } as unknown as Client;
+        const client = {
+          workflow: {
+            signalWithStart: async (_type: string, options: { args: unknown[] }) => {
+              captured.push(options.args[0]);
+              return { workflowId: 'w', signaledRunId: 'r' };
+            },
+          },
+        } as unknown as Client;
         // The look-up of conversations of the earlier id scheme is a Temporal call of its own (test/tenants.test.ts).
         const cc = new ConversationClient({ client, findLegacyConversations: false });
         let error: unknown;
         await cc.recordMessage({ ...c, carried } as never, { from: 'customer' }).catch((e: unknown) => (error = e));
         if (error !== undefined) {
-          assert.ok(error instanceof ConversationInputError && error.message.includes('carried'), `refused, but unclearly: ${String(error)}`);
+          assert.ok(
+            error instanceof ConversationInputError && error.message.includes('carried'),
+            `refused, but unclearly: ${String(error)}`,
+          );
           assert.equal(captured.length, 0);
         } else {
           assert.equal(captured.length, 1);
-          assert.equal((captured[0] as { carried?: unknown }).carried, undefined, 'the platform client forwarded a forged `carried` state to the workflow');
+          assert.equal(
+            (captured[0] as { carried?: unknown }).carried,
+            undefined,
+            'the platform client forwarded a forged `carried` state to the workflow',
+          );
         }
       }),
       params(200),
@@ -760,7 +1090,10 @@ describe('property: the platform client refuses bad input with ConversationInput
         const { client, calls } = dummyClient();
         // The look-up of conversations of the earlier id scheme is a Temporal call of its own (test/tenants.test.ts).
         const cc = new ConversationClient({ client, findLegacyConversations: false });
-        await assert.rejects(cc.recordMessage(c as never, m as never), /Temporal was called: client\.workflow\.signalWithStart/);
+        await assert.rejects(
+          cc.recordMessage(c as never, m as never),
+          /Temporal was called: client\.workflow\.signalWithStart/,
+        );
         assert.deepEqual(calls, ['client.workflow.signalWithStart']);
       }),
       params(1000),
@@ -774,48 +1107,120 @@ describe('property: the platform client refuses bad input with ConversationInput
 
 type Kind = 'message' | 'fieldsUpdated' | 'callEnded';
 type Op =
-  | { type: 'valid'; kind: 'message' | 'fieldsUpdated'; payload: { fields?: Record<string, string | null>; summary?: string; from?: string } }
+  | {
+      type: 'valid';
+      kind: 'message' | 'fieldsUpdated';
+      payload: { fields?: Record<string, string | null>; summary?: string; from?: string };
+    }
   | { type: 'garbage'; kind: Kind; payload: unknown; names: string };
 
 /** JSON-safe (what a caller bypassing the client can send through Temporal's JSON payloads). */
-const jsonBad = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }));
+const jsonBad = fc.oneof(
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+  fc.dictionary(fc.string({ maxLength: 5 }), fc.integer(), { maxKeys: 2 }),
+);
 const STORM_KEYS = ['first_name', 'last_name', 'phone', 'company', 'city', 'notes', 'email'];
-const stormFields = fc.dictionary(fc.constantFrom(...STORM_KEYS), fc.option(text(60), { nil: null, freq: 6 }), { minKeys: 1, maxKeys: 3, noNullPrototype: true });
+const stormFields = fc.dictionary(fc.constantFrom(...STORM_KEYS), fc.option(text(60), { nil: null, freq: 6 }), {
+  minKeys: 1,
+  maxKeys: 3,
+  noNullPrototype: true,
+});
 const stormBadFields = fc.oneof(
-  fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.array(fc.string({ maxLength: 3 }), { maxLength: 2 })),
-  fc.tuple(fc.constantFrom(...STORM_KEYS), jsonBad.filter((v) => v !== null)).map(([k, v]) => ({ [k]: v })),
+  fc.oneof(
+    fc.string({ maxLength: 10 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.array(fc.string({ maxLength: 3 }), { maxLength: 2 }),
+  ),
+  fc
+    .tuple(
+      fc.constantFrom(...STORM_KEYS),
+      jsonBad.filter((v) => v !== null),
+    )
+    .map(([k, v]) => ({ [k]: v })),
   fc.constantFrom({ '': 'empty key' }, { ['k'.repeat(101)]: 'long key' }, { first_name: 'v'.repeat(65_537) }),
 );
 const stormGarbage = (channel: 'text' | 'voice'): fc.Arbitrary<Op> =>
   fc.oneof(
-    fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.array(fc.integer(), { maxLength: 2 })).map((payload): Op => ({ type: 'garbage', kind: 'message', payload, names: '(root)' })),
-    fc.constantFrom('robot', 'Customer', '', 1, null).map((from): Op => ({ type: 'garbage', kind: 'message', payload: { from }, names: 'from' })),
-    stormBadFields.map((fields): Op => ({ type: 'garbage', kind: 'message', payload: { from: 'customer', fields }, names: 'fields' })),
+    fc
+      .oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.array(fc.integer(), { maxLength: 2 }))
+      .map((payload): Op => ({ type: 'garbage', kind: 'message', payload, names: '(root)' })),
+    fc
+      .constantFrom('robot', 'Customer', '', 1, null)
+      .map((from): Op => ({ type: 'garbage', kind: 'message', payload: { from }, names: 'from' })),
+    stormBadFields.map((fields): Op => ({
+      type: 'garbage',
+      kind: 'message',
+      payload: { from: 'customer', fields },
+      names: 'fields',
+    })),
     jsonBad.map((summary): Op => ({ type: 'garbage', kind: 'fieldsUpdated', payload: { summary }, names: 'summary' })),
-    stormBadFields.map((fields): Op => ({ type: 'garbage', kind: 'fieldsUpdated', payload: { fields }, names: 'fields' })),
-    fc.constantFrom({}, { other: 1 }).map((payload): Op => ({ type: 'garbage', kind: 'fieldsUpdated', payload, names: '(root)' })),
-    fc.constantFrom('', 5, 'x'.repeat(201), null).map((messageId): Op => ({ type: 'garbage', kind: 'message', payload: { from: 'agent', messageId }, names: 'messageId' })),
+    stormBadFields.map((fields): Op => ({
+      type: 'garbage',
+      kind: 'fieldsUpdated',
+      payload: { fields },
+      names: 'fields',
+    })),
+    fc
+      .constantFrom({}, { other: 1 })
+      .map((payload): Op => ({ type: 'garbage', kind: 'fieldsUpdated', payload, names: '(root)' })),
+    fc.constantFrom('', 5, 'x'.repeat(201), null).map((messageId): Op => ({
+      type: 'garbage',
+      kind: 'message',
+      payload: { from: 'agent', messageId },
+      names: 'messageId',
+    })),
     // A signal sent without its argument.
-    fc.constantFrom<Kind>('message', 'fieldsUpdated').map((kind): Op => ({ type: 'garbage', kind, payload: undefined, names: '(root)' })),
+    fc
+      .constantFrom<Kind>('message', 'fieldsUpdated')
+      .map((kind): Op => ({ type: 'garbage', kind, payload: undefined, names: '(root)' })),
     // callEnded with a bad shape (on a text channel, any callEnded is refused; see the dedicated test).
-    (channel === 'voice' ? stormBadFields.map((fields) => ({ fields })) : fc.constant({ fields: 7 })).map((payload): Op => ({ type: 'garbage', kind: 'callEnded', payload, names: 'fields' })),
+    (channel === 'voice' ? stormBadFields.map((fields) => ({ fields })) : fc.constant({ fields: 7 })).map(
+      (payload): Op => ({ type: 'garbage', kind: 'callEnded', payload, names: 'fields' }),
+    ),
   );
 const stormValid: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ from: fc.constantFrom('customer', 'agent'), fields: stormFields, summary: text(200) }, { requiredKeys: ['from'] }).map((payload): Op => ({ type: 'valid', kind: 'message', payload })),
-  fc.record({ fields: stormFields, summary: text(200) }, { requiredKeys: ['fields'] }).map((payload): Op => ({ type: 'valid', kind: 'fieldsUpdated', payload })),
+  fc
+    .record(
+      { from: fc.constantFrom('customer', 'agent'), fields: stormFields, summary: text(200) },
+      { requiredKeys: ['from'] },
+    )
+    .map((payload): Op => ({ type: 'valid', kind: 'message', payload })),
+  fc
+    .record({ fields: stormFields, summary: text(200) }, { requiredKeys: ['fields'] })
+    .map((payload): Op => ({ type: 'valid', kind: 'fieldsUpdated', payload })),
 );
 const storm = (n: number, channel: 'text' | 'voice', seed: number): Op[] =>
-  fc.sample(fc.oneof({ weight: 3, arbitrary: stormValid }, { weight: 2, arbitrary: stormGarbage(channel) }), { numRuns: n, seed });
+  fc.sample(fc.oneof({ weight: 3, arbitrary: stormValid }, { weight: 2, arbitrary: stormGarbage(channel) }), {
+    numRuns: n,
+    seed,
+  });
 
 /** The garbage runAction requests a caller bypassing the client can send, with the field the refusal must name. */
 const badRunActions = (n: number, seed: number) =>
   fc.sample(
     fc.oneof(
-      fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 })).map((payload) => ({ payload, names: '(root)' })),
-      fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant(''), fc.constant('a'.repeat(201))).map((actionId) => ({ payload: { actionId }, names: 'actionId' })),
+      fc
+        .oneof(
+          fc.string({ maxLength: 8 }),
+          fc.integer(),
+          fc.boolean(),
+          fc.constant(null),
+          fc.array(fc.integer(), { maxLength: 2 }),
+        )
+        .map((payload) => ({ payload, names: '(root)' })),
+      fc
+        .oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.constant(''), fc.constant('a'.repeat(201)))
+        .map((actionId) => ({ payload: { actionId }, names: 'actionId' })),
       stormBadFields.map((fields) => ({ payload: { actionId: 'live', fields }, names: 'fields' })),
       jsonBad.map((summary) => ({ payload: { actionId: 'live', summary }, names: 'summary' })),
-      fc.stringMatching(/^[a-z0-9-]{1,20}$/).filter((id) => id !== 'live').map((actionId) => ({ payload: { actionId }, names: `"${actionId}"` })),
+      fc
+        .stringMatching(/^[a-z0-9-]{1,20}$/)
+        .filter((id) => id !== 'live')
+        .map((actionId) => ({ payload: { actionId }, names: `"${actionId}"` })),
     ),
     { numRuns: n, seed },
   );
@@ -836,7 +1241,9 @@ describe('property: a storm of generated signals and updates on the real worker'
     const out: Array<{ runId: string; events: temporal.api.history.v1.IHistoryEvent[] }> = [];
     let runId: string | undefined = (await h.env.client.workflow.getHandle(workflowId).describe()).runId;
     while (runId) {
-      const history: temporal.api.history.v1.IHistory = await h.env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const history: temporal.api.history.v1.IHistory = await h.env.client.workflow
+        .getHandle(workflowId, runId)
+        .fetchHistory();
       const events: temporal.api.history.v1.IHistoryEvent[] = history.events ?? [];
       out.push({ runId, events });
       runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
@@ -854,13 +1261,21 @@ describe('property: a storm of generated signals and updates on the real worker'
       const failed = events.filter(
         (e) =>
           e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED &&
-          e.workflowTaskFailedEventAttributes?.cause !== temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+          e.workflowTaskFailedEventAttributes?.cause !==
+            temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
       );
-      unhandledCommandRetries += events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED).length - failed.length;
+      unhandledCommandRetries +=
+        events.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED).length - failed.length;
       assert.equal(
         failed.length,
         0,
-        `run ${runId}: ${failed.length} workflow task failure(s): ${failed.map((e) => `${e.workflowTaskFailedEventAttributes?.cause}: ${e.workflowTaskFailedEventAttributes?.failure?.message}`).join(' | ').slice(0, 500)}`,
+        `run ${runId}: ${failed.length} workflow task failure(s): ${failed
+          .map(
+            (e) =>
+              `${e.workflowTaskFailedEventAttributes?.cause}: ${e.workflowTaskFailedEventAttributes?.failure?.message}`,
+          )
+          .join(' | ')
+          .slice(0, 500)}`,
       );
     }
   }
@@ -884,11 +1299,17 @@ describe('property: a storm of generated signals and updates on the real worker'
 
   /** A caller bypassing the client still names the conversation's workspace: the payload's own flaws are what is refused. */
   const ownWorkspace = (payload: unknown, c: { workspaceId: string }): unknown =>
-    typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? { workspaceId: c.workspaceId, ...payload } : payload;
+    typeof payload === 'object' && payload !== null && !Array.isArray(payload)
+      ? { workspaceId: c.workspaceId, ...payload }
+      : payload;
 
   function assertRejections(state: ConversationState, garbage: Array<Extract<Op, { type: 'garbage' }>>) {
     const kept = Math.min(20, garbage.length);
-    assert.equal(state.rejections.length, kept, `${state.rejections.length} rejections kept for ${garbage.length} garbage signals (20 expected at most)`);
+    assert.equal(
+      state.rejections.length,
+      kept,
+      `${state.rejections.length} rejections kept for ${garbage.length} garbage signals (20 expected at most)`,
+    );
     const expected = garbage.slice(-kept);
     state.rejections.forEach((r, i) => {
       const g = expected[i]!;
@@ -901,7 +1322,8 @@ describe('property: a storm of generated signals and updates on the real worker'
 
   test('thousands of signals (valid and garbage) and invalid updates: rejections recorded, state intact across continue-as-new, sync still runs', async () => {
     const started = Date.now();
-    const emailOf = (c: { conversationId: string }) => `storm.${c.conversationId.replace(/[^a-z0-9]/gi, '')}@example.com`;
+    const emailOf = (c: { conversationId: string }) =>
+      `storm.${c.conversationId.replace(/[^a-z0-9]/gi, '')}@example.com`;
     const mappings = [
       { hubspotProperty: 'email', astraField: 'email' },
       { hubspotProperty: 'firstname', astraField: 'first_name' },
@@ -913,8 +1335,18 @@ describe('property: a storm of generated signals and updates on the real worker'
     // Default continue-as-new threshold (5000 events), a tight one (every ~100 events), and a voice call.
     const convs = [
       { conv: conversation('chat', [live, offline]), channel: 'text' as const, n: 3800, seed: 1 },
-      { conv: conversation('whatsapp', [offline], { options: { historyEventsBeforeContinueAsNew: 100 } }), channel: 'text' as const, n: 900, seed: 2 },
-      { conv: conversation('voice', [offline], { options: { historyEventsBeforeContinueAsNew: 300 } }), channel: 'voice' as const, n: 900, seed: 3 },
+      {
+        conv: conversation('whatsapp', [offline], { options: { historyEventsBeforeContinueAsNew: 100 } }),
+        channel: 'text' as const,
+        n: 900,
+        seed: 2,
+      },
+      {
+        conv: conversation('voice', [offline], { options: { historyEventsBeforeContinueAsNew: 300 } }),
+        channel: 'voice' as const,
+        n: 900,
+        seed: 3,
+      },
     ];
     const badUpdates = badRunActions(300, 4);
 
@@ -934,7 +1366,10 @@ describe('property: a storm of generated signals and updates on the real worker'
         // runAction, and the operators' retryAction (only its actionId and the action's existence are checked).
         const requests = [
           ...badUpdates.map((bad) => ({ update: 'runAction', ...bad })),
-          ...badUpdates.filter((bad) => !['fields', 'summary'].includes(bad.names)).slice(0, 100).map((bad) => ({ update: 'retryAction', ...bad })),
+          ...badUpdates
+            .filter((bad) => !['fields', 'summary'].includes(bad.names))
+            .slice(0, 100)
+            .map((bad) => ({ update: 'retryAction', ...bad })),
         ];
         for (const bad of requests) {
           try {
@@ -953,10 +1388,15 @@ describe('property: a storm of generated signals and updates on the real worker'
       await Promise.all([...stormed.map((c) => send(c, c.ops)), updates]);
       const refused = (await updates).length;
       assert.ok(refused > badUpdates.length, `${refused} update refusals`);
-      process.stderr.write(`[bad-input] ${stormed.reduce((n, c) => n + c.ops.length, 0)} signals and ${refused} invalid updates sent in ${Date.now() - started} ms\n`);
+      process.stderr.write(
+        `[bad-input] ${stormed.reduce((n, c) => n + c.ops.length, 0)} signals and ${refused} invalid updates sent in ${Date.now() - started} ms\n`,
+      );
 
       // A valid in-conversation action still works after the storm.
-      const liveRun = await h.platform.runAction(convs[0]!.conv, { actionId: 'live', fields: { email: emailOf(convs[0]!.conv) } });
+      const liveRun = await h.platform.runAction(convs[0]!.conv, {
+        actionId: 'live',
+        fields: { email: emailOf(convs[0]!.conv) },
+      });
       assert.equal(liveRun.result, 'created', liveRun.reason);
 
       for (const c of stormed) {
@@ -967,7 +1407,9 @@ describe('property: a storm of generated signals and updates on the real worker'
         assert.equal(state.messageCount, 1 + expected.messages, 'messages were lost or counted twice');
         assertRejections(state, expected.garbage);
         assert.ok(state.runsBefore >= 1, `never continued as new (${state.runsBefore})`);
-        process.stderr.write(`[bad-input] ${c.conv.conversationId}: ${c.ops.length} signals, ${expected.garbage.length} garbage, ${state.runsBefore} continue-as-new\n`);
+        process.stderr.write(
+          `[bad-input] ${c.conv.conversationId}: ${c.ops.length} signals, ${expected.garbage.length} garbage, ${state.runsBefore} continue-as-new\n`,
+        );
       }
 
       // End every conversation: a last valid message with the email, then silence (text) or the call's end (voice).
@@ -983,21 +1425,36 @@ describe('property: a storm of generated signals and updates on the real worker'
         const result = await h.platform.result(c.conv);
         assert.equal(result.status, 'ended');
         assert.equal(result.endReason, c.channel === 'voice' ? 'call-ended' : 'inactivity');
-        assert.deepEqual(result.finalFields, { ...expected.fields, email }, 'the final fields are not the valid signals merged in order');
+        assert.deepEqual(
+          result.finalFields,
+          { ...expected.fields, email },
+          'the final fields are not the valid signals merged in order',
+        );
         assert.equal(result.finalSummary, expected.summary);
         assert.equal(result.messageCount, 1 + expected.messages + (c.channel === 'voice' ? 0 : 1));
         const runs = result.outcomes['offline'];
         assert.equal(runs?.length, 1, 'the offline sync did not run exactly once');
-        assert.ok(['created', 'updated'].includes(runs[0]!.result), `offline sync: ${runs[0]!.result}: ${runs[0]!.reason}`);
+        assert.ok(
+          ['created', 'updated'].includes(runs[0]!.result),
+          `offline sync: ${runs[0]!.result}: ${runs[0]!.reason}`,
+        );
         const contacts = h.emulator.contacts(ACME.accountId).filter((x) => x.properties.email === email);
         assert.equal(contacts.length, 1, `one contact for ${email}`);
         const firstName = expected.fields.first_name;
-        if (present(firstName)) assert.equal(contacts[0]!.properties.firstname, firstName, 'the contact does not have the final first name');
+        if (present(firstName))
+          assert.equal(contacts[0]!.properties.firstname, firstName, 'the contact does not have the final first name');
         const histories = await historiesOf(h.platform.handle(c.conv).workflowId);
-        process.stderr.write(`[bad-input] ${c.conv.conversationId}: runs of ${histories.map((r) => r.events.length).reverse().join(', ')} events\n`);
+        process.stderr.write(
+          `[bad-input] ${c.conv.conversationId}: runs of ${histories
+            .map((r) => r.events.length)
+            .reverse()
+            .join(', ')} events\n`,
+        );
         assertNoWorkflowTaskFailed(histories);
       }
-      process.stderr.write(`[bad-input] storm test done in ${Date.now() - started} ms (${unhandledCommandRetries} workflow tasks sent back by Temporal for signals that raced a continue-as-new)\n`);
+      process.stderr.write(
+        `[bad-input] storm test done in ${Date.now() - started} ms (${unhandledCommandRetries} workflow tasks sent back by Temporal for signals that raced a continue-as-new)\n`,
+      );
     });
   });
 
@@ -1005,25 +1462,49 @@ describe('property: a storm of generated signals and updates on the real worker'
     const conv = conversation('chat', [action()]);
     const email = `text.callended.${process.pid}@example.com`;
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email, first_name: 'Kept' }, summary: 'Kept summary' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email, first_name: 'Kept' },
+        summary: 'Kept summary',
+      });
       const handle = h.platform.handle(conv);
       // Valid callEnded payloads (the client would send them), on a conversation that is not a call.
-      const payloads = fc.sample(validCallEnded.map((v) => plain(v) as object), { numRuns: 60, seed: 5 });
-      payloads.splice(30, 0, { fields: { first_name: 'Changed', email: 'changed@example.com' }, summary: 'Changed summary' });
+      const payloads = fc.sample(
+        validCallEnded.map((v) => plain(v) as object),
+        { numRuns: 60, seed: 5 },
+      );
+      payloads.splice(30, 0, {
+        fields: { first_name: 'Changed', email: 'changed@example.com' },
+        summary: 'Changed summary',
+      });
       for (const p of payloads) await handle.signal('callEnded', ownWorkspace(p, conv) as never);
       const state = await h.platform.getState(conv);
       const problems: string[] = [];
       if (state?.status !== 'active') problems.push(`a callEnded signal ended a text conversation (${state?.status})`);
-      if (!state!.rejections.every((r) => r.kind === 'callEnded' && /not voice/.test(r.message))) problems.push('a rejection does not say why');
-      if (state!.rejections.length > 20) problems.push(`${state!.rejections.length} rejections kept for ${payloads.length} refused signals: the cap of 20 is not applied to callEnded on a text channel`);
+      if (!state!.rejections.every((r) => r.kind === 'callEnded' && /not voice/.test(r.message)))
+        problems.push('a rejection does not say why');
+      if (state!.rejections.length > 20)
+        problems.push(
+          `${state!.rejections.length} rejections kept for ${payloads.length} refused signals: the cap of 20 is not applied to callEnded on a text channel`,
+        );
       await h.env.sleep('11m');
       const result = await h.platform.result(conv);
-      if (result.finalFields.first_name !== 'Kept' || result.finalFields.email !== email || Object.keys(result.finalFields).length !== 2) {
-        problems.push(`refused callEnded signals still changed the fields: ${JSON.stringify(result.finalFields).slice(0, 300)}`);
+      if (
+        result.finalFields.first_name !== 'Kept' ||
+        result.finalFields.email !== email ||
+        Object.keys(result.finalFields).length !== 2
+      ) {
+        problems.push(
+          `refused callEnded signals still changed the fields: ${JSON.stringify(result.finalFields).slice(0, 300)}`,
+        );
       }
-      if (result.finalSummary !== 'Kept summary') problems.push(`refused callEnded signals still changed the summary: ${JSON.stringify(result.finalSummary)?.slice(0, 100)}`);
+      if (result.finalSummary !== 'Kept summary')
+        problems.push(
+          `refused callEnded signals still changed the summary: ${JSON.stringify(result.finalSummary)?.slice(0, 100)}`,
+        );
       const contact = h.emulator.contacts(ACME.accountId).find((c) => c.properties.email === email);
-      if (contact?.properties.firstname !== 'Kept') problems.push(`HubSpot got the refused values: firstname ${JSON.stringify(contact?.properties.firstname)}`);
+      if (contact?.properties.firstname !== 'Kept')
+        problems.push(`HubSpot got the refused values: firstname ${JSON.stringify(contact?.properties.firstname)}`);
       assert.deepEqual(problems, []);
     });
   });
@@ -1037,7 +1518,10 @@ describe('property: a storm of generated signals and updates on the real worker'
       // together they would exceed what a conversation may hold (200 distinct fields), which the next
       // run's input could no longer carry. Messages past the limit are refused, with the reason.
       for (let i = 0; i < 100; i++) {
-        await h.platform.recordMessage(conv, { from: 'customer', fields: Object.fromEntries(Array.from({ length: 3 }, (_, j) => [`f_${i}_${j}`, `v${i}.${j}`])) });
+        await h.platform.recordMessage(conv, {
+          from: 'customer',
+          fields: Object.fromEntries(Array.from({ length: 3 }, (_, j) => [`f_${i}_${j}`, `v${i}.${j}`])),
+        });
       }
       await h.env.sleep('11m');
       const result = await h.platform.result(conv);
@@ -1047,7 +1531,11 @@ describe('property: a storm of generated signals and updates on the real worker'
       assert.equal(Object.keys(result.finalFields).length, 199);
       assert.equal(result.messageCount, 67);
       assert.ok(result.rejections.length > 0);
-      for (const r of result.rejections) assert.match(r.message, /^message signal refused: fields: this would bring the conversation to 202 distinct fields; at most 200$/);
+      for (const r of result.rejections)
+        assert.match(
+          r.message,
+          /^message signal refused: fields: this would bring the conversation to 202 distinct fields; at most 200$/,
+        );
       assert.equal(result.outcomes['hubspot-upsert']?.[0]?.result, 'created');
     });
   });

@@ -15,7 +15,12 @@ import { skipUnless } from './helpers/skips';
 
 const TITLE = 'chaos at CI size: no loss, no duplicate, no note on the wrong contact, every property as expected';
 // The run kills and restarts the dev server itself: it needs the installed Temporal CLI (npm test installs it when Go is there).
-const skip = skipUnless(isInstalled('cli'), TITLE, 'the Temporal CLI is not installed (it is built with Go)', 'install Go 1.21 or later, then npm run install-servers');
+const skip = skipUnless(
+  isInstalled('cli'),
+  TITLE,
+  'the Temporal CLI is not installed (it is built with Go)',
+  'install Go 1.21 or later, then npm run install-servers',
+);
 
 test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   const log = (l: string) => process.stderr.write(`[chaos] ${l}\n`);
@@ -40,18 +45,31 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   printTally(tally, log);
   assertNothingLostOrDoubled(tally, 42);
   // Writes held past the per-call timeout and applied after the worker gave up: at least 1% of them.
-  assert.ok(tally.slowWrites.heldWrites >= tally.slowWrites.writeCalls / 100, `only ${tally.slowWrites.heldWrites} of ${tally.slowWrites.writeCalls} writes were held`);
+  assert.ok(
+    tally.slowWrites.heldWrites >= tally.slowWrites.writeCalls / 100,
+    `only ${tally.slowWrites.heldWrites} of ${tally.slowWrites.writeCalls} writes were held`,
+  );
   // ... and the convergence checks ran, none of them failed.
   assert.ok(tally.convergence.checks > 0, 'no convergence check ran');
   // The chaos really happened.
   assert.equal(tally.workerKills, 2);
   assert.equal(tally.serverRestarts, 1);
-  for (const kind of ['injected-429', 'injected-timeout', 'injected-lost-response', 'injected-slow-write']) assert.ok((tally.faults[kind] ?? 0) > 0, `no ${kind} fault was injected`);
+  for (const kind of ['injected-429', 'injected-timeout', 'injected-lost-response', 'injected-slow-write'])
+    assert.ok((tally.faults[kind] ?? 0) > 0, `no ${kind} fault was injected`);
   assert.ok((tally.faults['injected-500'] ?? 0) + (tally.faults['injected-503'] ?? 0) > 0, 'no 5xx fault was injected');
   assert.equal(Object.keys(tally.byRow).length, 7, 'not every row of the table ran');
   assert.notEqual(tally.searchLag, '0-0 ms', 'the search lag was off');
-  for (const behaviour of ['email corrections', 'callEnded twice back to back', 'callEnded again after the sync', 'identical values again after the sync', 'late summaries (follow-up)']) {
+  for (const behaviour of [
+    'email corrections',
+    'callEnded twice back to back',
+    'callEnded again after the sync',
+    'identical values again after the sync',
+    'late summaries (follow-up)',
+  ]) {
     assert.ok((tally.behaviours[behaviour] ?? 0) > 0, `no conversation had: ${behaviour}`);
   }
-  assert.ok(Object.keys(tally.behaviours).some((k) => k.startsWith('contact merges')), 'no contact was merged');
+  assert.ok(
+    Object.keys(tally.behaviours).some((k) => k.startsWith('contact merges')),
+    'no contact was merged',
+  );
 });

@@ -33,7 +33,12 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | n
 const installer = ['--import', 'tsx', 'scripts/install-temporal-servers.ts', '--only', 'test-server'];
 const FOLDER = 'test-server-1.38.0';
 const lacking = missingToolchain('test-server');
-const skip = skipUnless(!lacking, 'Temporal servers installed on first use', lacking ?? '', 'install Java 17 and Maven (Debian: sudo apt-get install openjdk-17-jdk-headless maven)');
+const skip = skipUnless(
+  !lacking,
+  'Temporal servers installed on first use',
+  lacking ?? '',
+  'install Java 17 and Maven (Debian: sudo apt-get install openjdk-17-jdk-headless maven)',
+);
 
 describe('Temporal servers installed on first use', { skip }, () => {
   const dirs: string[] = [];
@@ -46,12 +51,17 @@ describe('Temporal servers installed on first use', { skip }, () => {
 
   test('two commands at once: one installs with progress, the other waits for it; a later run only checks', async () => {
     const dir = emptyDir();
-    const runs = await Promise.all([run(installer, { TEMPORAL_SERVERS_DIR: dir }), run(installer, { TEMPORAL_SERVERS_DIR: dir })]);
+    const runs = await Promise.all([
+      run(installer, { TEMPORAL_SERVERS_DIR: dir }),
+      run(installer, { TEMPORAL_SERVERS_DIR: dir }),
+    ]);
     for (const r of runs) {
       assert.equal(r.code, 0, r.output);
       assert.doesNotMatch(r.output, /\x1b\[/, 'no colour codes in the progress');
     }
-    const installers = runs.filter((r) => /resolving io\.temporal:temporal-test-server .* from Maven Central/.test(r.output));
+    const installers = runs.filter((r) =>
+      /resolving io\.temporal:temporal-test-server .* from Maven Central/.test(r.output),
+    );
     assert.equal(installers.length, 1, runs.map((r) => r.output).join('\n---\n'));
     assert.match(installers[0]!.output, /installed at .*temporal-test-server in \d+ s/);
     const other = runs.find((r) => r !== installers[0])!;
@@ -88,7 +98,9 @@ describe('Temporal servers installed on first use', { skip }, () => {
         }
       });
     });
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+      child.once('exit', (code, signal) => r({ code, signal })),
+    );
     await interrupted;
     const { signal } = await exit;
     assert.equal(signal, 'SIGINT', output);
@@ -99,7 +111,10 @@ describe('Temporal servers installed on first use', { skip }, () => {
     const dir = emptyDir();
     const r = await run(installer, { TEMPORAL_SERVERS_DIR: dir, TEMPORAL_INSTALL_TIMEOUT_MINUTES: '0.005' });
     assert.equal(r.code, 0, r.output); // not --strict: the SDK's download is the fallback
-    assert.match(r.output, /install failed: mvn gave no result within 0\.3 s \(TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit\)/);
+    assert.match(
+      r.output,
+      /install failed: mvn gave no result within 0\.3 s \(TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit\)/,
+    );
     assert.deepEqual(readdirSync(dir), []);
   });
 

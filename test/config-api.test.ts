@@ -14,7 +14,15 @@ import type { HubSpotOAuthClient, OAuthError } from '../src/account-store/oauth-
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
 import { ConfigApiClient, ConfigApiError } from '../src/config-api/client';
 import type { ActionConfigInput } from '../src/action/config';
-import { approveInstall, connectThroughPlatform, memoryStore, oauthClient, PLATFORM_ORIGIN, PLATFORM_RETURN, startOAuthEmulator } from './accounts-support';
+import {
+  approveInstall,
+  connectThroughPlatform,
+  memoryStore,
+  oauthClient,
+  PLATFORM_ORIGIN,
+  PLATFORM_RETURN,
+  startOAuthEmulator,
+} from './accounts-support';
 
 const API_TOKEN = 'test-config-api-token-0123456789abcdef';
 
@@ -50,7 +58,8 @@ describe('configuration API', () => {
   };
 
   /** Runs "Add account" for a workspace as the platform does: install URL, consent, callback, completion. */
-  const connect = (client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId): Promise<string> => connectThroughPlatform(client, portal, recordingFetch);
+  const connect = (client: ConfigApiClient, portal = DEMO_ACCOUNT.accountId): Promise<string> =>
+    connectThroughPlatform(client, portal, recordingFetch);
 
   before(async () => {
     emulator = await startOAuthEmulator();
@@ -58,7 +67,16 @@ describe('configuration API', () => {
     const port = await freePort();
     oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
     const directory = new StoreDirectory(store, { oauth });
-    api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port, log: (l) => logs.push(l), stateTtlMs: 60_000, allowedReturnOrigins: [PLATFORM_ORIGIN] });
+    api = await startConfigApi({
+      store,
+      directory,
+      oauth,
+      apiToken: API_TOKEN,
+      port,
+      log: (l) => logs.push(l),
+      stateTtlMs: 60_000,
+      allowedReturnOrigins: [PLATFORM_ORIGIN],
+    });
     a = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-a', fetch: recordingFetch });
     b = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-b', fetch: recordingFetch });
     accountId = await connect(a);
@@ -97,20 +115,37 @@ describe('configuration API', () => {
     const forged = new URL(back);
     forged.searchParams.set('state', `${back.searchParams.get('state')!.split('.')[0]}.AAAA`);
     assert.equal((await fetch(forged, { redirect: 'manual' })).status, 400);
-    await assert.rejects(a.completeConnection({ code: back.searchParams.get('code')!, state: forged.searchParams.get('state')! }), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state');
+    await assert.rejects(
+      a.completeConnection({ code: back.searchParams.get('code')!, state: forged.searchParams.get('state')! }),
+      (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state',
+    );
 
     const landed = new URL((await fetch(back, { redirect: 'manual' })).headers.get('location')!);
     const answer = { code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! };
     assert.equal((await a.completeConnection(answer)).connection.kind, 'oauth');
-    await assert.rejects(a.completeConnection(answer), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state' && e.field === 'body.state');
+    await assert.rejects(
+      a.completeConnection(answer),
+      (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state' && e.field === 'body.state',
+    );
     const again = await fetch(back, { redirect: 'manual' });
     assert.equal(again.status, 400);
     const refused = (await again.json()) as { error: string; field: string };
     assert.deepEqual([refused.error, refused.field], ['invalid_state', 'query.state']);
 
-    const shortLived = await startConfigApi({ store, directory: new StoreDirectory(store, { oauth }), oauth, apiToken: API_TOKEN, stateTtlMs: 1, allowedReturnOrigins: [PLATFORM_ORIGIN] });
+    const shortLived = await startConfigApi({
+      store,
+      directory: new StoreDirectory(store, { oauth }),
+      oauth,
+      apiToken: API_TOKEN,
+      stateTtlMs: 1,
+      allowedReturnOrigins: [PLATFORM_ORIGIN],
+    });
     try {
-      const res = await fetch(`${shortLived.url}/v1/workspaces/ws-a/connections/oauth`, { method: 'POST', headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ returnTo: PLATFORM_RETURN }) });
+      const res = await fetch(`${shortLived.url}/v1/workspaces/ws-a/connections/oauth`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ returnTo: PLATFORM_RETURN }),
+      });
       const { installUrl: late } = (await res.json()) as { installUrl: string };
       await new Promise((r) => setTimeout(r, 20));
       const lateBack = await approveInstall(late);
@@ -125,16 +160,24 @@ describe('configuration API', () => {
 
   test("another workspace cannot complete a workspace's install, and the owner still can", async () => {
     const { installUrl } = await a.startConnection({ returnTo: PLATFORM_RETURN });
-    const landed = new URL((await fetch(await approveInstall(installUrl), { redirect: 'manual' })).headers.get('location')!);
+    const landed = new URL(
+      (await fetch(await approveInstall(installUrl), { redirect: 'manual' })).headers.get('location')!,
+    );
     const answer = { code: landed.searchParams.get('code')!, state: landed.searchParams.get('state')! };
-    await assert.rejects(b.completeConnection(answer), (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state');
+    await assert.rejects(
+      b.completeConnection(answer),
+      (e: ConfigApiError) => e.status === 400 && e.code === 'invalid_state',
+    );
     assert.deepEqual(await b.listConnections(), []);
     assert.equal((await a.completeConnection(answer)).connection.accountId, accountId);
   });
 
   test('the platform must name its own page to come back to', async () => {
     for (const returnTo of [undefined, '/']) {
-      await assert.rejects(a.startConnection({ returnTo } as never), (e: ConfigApiError) => e.status === 400 && e.field === 'body.returnTo' && /platform's own page/.test(e.message));
+      await assert.rejects(
+        a.startConnection({ returnTo } as never),
+        (e: ConfigApiError) => e.status === 400 && e.field === 'body.returnTo' && /platform's own page/.test(e.message),
+      );
     }
   });
 
@@ -149,7 +192,8 @@ describe('configuration API', () => {
   test('mappable properties: editable text-like ones, standard and custom; the others with why', async () => {
     const p = await a.properties(accountId);
     const names = p.mappable.map((x) => x.name);
-    for (const n of ['email', 'firstname', 'phone', 'favorite_product', 'conversation_summary', 'whatsapp_number']) assert.ok(names.includes(n), `${n} is not offered`);
+    for (const n of ['email', 'firstname', 'phone', 'favorite_product', 'conversation_summary', 'whatsapp_number'])
+      assert.ok(names.includes(n), `${n} is not offered`);
     const why = Object.fromEntries(p.notOffered.map((x) => [x.name, x.reason]));
     assert.match(why.seats!, /number\/number property/);
     assert.match(why.crm_segment!, /read-only/);
@@ -157,7 +201,10 @@ describe('configuration API', () => {
     assert.match(why.interests!, /enumeration\/checkbox/);
     assert.equal(p.mappable.find((x) => x.name === 'firstname')?.standard, true);
     const custom = p.mappable.find((x) => x.name === 'favorite_product')!;
-    assert.deepEqual([custom.standard, custom.label, custom.type, custom.fieldType], [false, 'Favorite product', 'string', 'text']);
+    assert.deepEqual(
+      [custom.standard, custom.label, custom.type, custom.fieldType],
+      [false, 'Favorite product', 'string', 'text'],
+    );
     assert.ok(custom.group);
   });
 
@@ -168,25 +215,47 @@ describe('configuration API', () => {
       propertyRules: { phone: [{ ruleType: 'REGEX', ruleArguments: ['^\\+[0-9 ]+$'] }] },
     };
     try {
-      const config = action(accountId, [['email', 'email'], ['phone', 'phone']]);
+      const config = action(accountId, [
+        ['email', 'email'],
+        ['phone', 'phone'],
+      ]);
       const before = await a.validateActionConfig(config);
       assert.equal(before.valid, true, 'rules are warnings, not problems');
       // The property validations API lists the format rule; nothing of the required properties.
-      assert.deepEqual(before.warnings.map((w) => /"(\w+)"/.exec(w)?.[1]), ['phone'], before.warnings.join(' | '));
+      assert.deepEqual(
+        before.warnings.map((w) => /"(\w+)"/.exec(w)?.[1]),
+        ['phone'],
+        before.warnings.join(' | '),
+      );
       assert.match(before.warnings[0]!, /"phone" carries a format rule \(REGEX/);
 
       // A sync meets HubSpot's refusals (the adapter, through the store's directory): they are remembered.
       const account = await new HubSpotAccounts(new StoreDirectory(store, { oauth })).get(accountId);
-      await assert.rejects(account.createContact({ email: 'needs.lastname@example.com' }), (e: { type?: string; message: string }) => e.type === 'HubSpotValidationError' && /lastname/.test(e.message));
-      await assert.rejects(account.createContact({ email: 'needs.company@example.com', lastname: 'X', lifecyclestage: 'customer' }), /company/);
+      await assert.rejects(
+        account.createContact({ email: 'needs.lastname@example.com' }),
+        (e: { type?: string; message: string }) => e.type === 'HubSpotValidationError' && /lastname/.test(e.message),
+      );
+      await assert.rejects(
+        account.createContact({ email: 'needs.company@example.com', lastname: 'X', lifecyclestage: 'customer' }),
+        /company/,
+      );
       const after = await a.validateActionConfig(config);
       assert.equal(after.valid, true);
       assert.equal(after.warnings.length, 3, after.warnings.join(' | '));
       const text = after.warnings.join('\n');
-      assert.match(text, /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/);
+      assert.match(
+        text,
+        /HubSpot refused a contact create because "lastname" had no value \(rule REQUIRED_PROPERTY, last refused \d{4}-\d\d-\d\d\), and no mapping row writes it: creates will be refused/,
+      );
       assert.match(text, /"company" had no value while "lifecyclestage" had the value a portal rule names/);
       // Mapping the properties ends the warnings about them; an action that never creates does not need lastname.
-      const mapped = await a.validateActionConfig(action(accountId, [['email', 'email'], ['lastname', 'last_name'], ['company', 'company']]));
+      const mapped = await a.validateActionConfig(
+        action(accountId, [
+          ['email', 'email'],
+          ['lastname', 'last_name'],
+          ['company', 'company'],
+        ]),
+      );
       assert.deepEqual(mapped.warnings, []);
       const noCreate = await a.validateActionConfig({ ...config, allowCreate: false, allowUpdateExisting: true });
       assert.ok(!noCreate.warnings.some((w) => w.includes('"lastname"')), noCreate.warnings.join(' | '));
@@ -197,19 +266,40 @@ describe('configuration API', () => {
   });
 
   test('validate names every bad row; save refuses an invalid config and keeps a valid one', async () => {
-    const bad = action(accountId, [['email', 'email'], ['seats', 'seat_count'], ['no_such_prop', 'x'], ['firstname', 'first_name']]);
+    const bad = action(accountId, [
+      ['email', 'email'],
+      ['seats', 'seat_count'],
+      ['no_such_prop', 'x'],
+      ['firstname', 'first_name'],
+    ]);
     const r = await a.validateActionConfig(bad);
     assert.equal(r.valid, false);
-    assert.deepEqual(r.problems.map((p) => p.field), ['config.fieldMappings[1]', 'config.fieldMappings[2]']);
+    assert.deepEqual(
+      r.problems.map((p) => p.field),
+      ['config.fieldMappings[1]', 'config.fieldMappings[2]'],
+    );
     assert.match(r.problems[1]!.message, /no contact property "no_such_prop"/);
-    const shape = await a.validateActionConfig({ ...bad, fieldMappings: [{ hubspotProperty: 'firstname', astraField: 'x' }] });
+    const shape = await a.validateActionConfig({
+      ...bad,
+      fieldMappings: [{ hubspotProperty: 'firstname', astraField: 'x' }],
+    });
     assert.equal(shape.problems[0]!.field, 'config.fieldMappings');
-    await assert.rejects(a.saveActionConfig(bad), (e: ConfigApiError) => e.status === 422 && e.code === 'invalid_config' && e.problems?.length === 2);
+    await assert.rejects(
+      a.saveActionConfig(bad),
+      (e: ConfigApiError) => e.status === 422 && e.code === 'invalid_config' && e.problems?.length === 2,
+    );
 
-    const good = action(accountId, [['email', 'email'], ['firstname', 'first_name'], ['conversation_summary', 'summary']]);
+    const good = action(accountId, [
+      ['email', 'email'],
+      ['firstname', 'first_name'],
+      ['conversation_summary', 'summary'],
+    ]);
     assert.deepEqual(await a.validateActionConfig(good), { valid: true, problems: [], warnings: [] });
     await a.saveActionConfig(good);
-    assert.equal(((await a.actionConfig('sync-contact')).config as { hubspotAccountId: string }).hubspotAccountId, accountId);
+    assert.equal(
+      ((await a.actionConfig('sync-contact')).config as { hubspotAccountId: string }).hubspotAccountId,
+      accountId,
+    );
     const saved = await new StoreDirectory(store).savedActionConfig('ws-a', 'sync-contact');
     assert.equal((saved?.config as { id: string }).id, 'sync-contact');
   });
@@ -221,13 +311,22 @@ describe('configuration API', () => {
     await assert.rejects(b.disconnect(accountId), (e: ConfigApiError) => e.status === 404);
     await assert.rejects(b.actionConfig('sync-contact'), (e: ConfigApiError) => e.status === 404);
     const v = await b.validateActionConfig(action(accountId, [['email', 'email']]));
-    assert.deepEqual(v.problems.map((p) => p.field), ['config.hubspotAccountId']);
+    assert.deepEqual(
+      v.problems.map((p) => p.field),
+      ['config.hubspotAccountId'],
+    );
     assert.match(v.problems[0]!.message, /not connected in workspace ws-b/);
-    await assert.rejects(b.saveActionConfig(action(accountId, [['email', 'email']])), (e: ConfigApiError) => e.status === 422);
+    await assert.rejects(
+      b.saveActionConfig(action(accountId, [['email', 'email']])),
+      (e: ConfigApiError) => e.status === 422,
+    );
     // B connecting the same portal gets its own connection.
     const own = await connect(b);
     assert.notEqual(own, accountId);
-    assert.deepEqual((await b.listConnections()).map((c) => c.accountId), [own]);
+    assert.deepEqual(
+      (await b.listConnections()).map((c) => c.accountId),
+      [own],
+    );
     assert.equal((await a.listConnections()).length, 1);
   });
 
@@ -243,15 +342,31 @@ describe('configuration API', () => {
     const auth = { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' };
     const badWs = await call('/v1/workspaces/bad%20ws!/connections', { headers: auth });
     assert.deepEqual([badWs.status, badWs.body.field], [400, 'path.workspaceId']);
-    const badReturn = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ returnTo: 'https://evil.example/' }) });
+    const badReturn = await call('/v1/workspaces/ws-a/connections/oauth', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ returnTo: 'https://evil.example/' }),
+    });
     assert.match(badReturn.body.message, /origin https:\/\/evil\.example is not allowed/);
     assert.deepEqual([badReturn.status, badReturn.body.field], [400, 'body.returnTo']);
-    const extra = await call('/v1/workspaces/ws-a/connections/oauth', { method: 'POST', headers: auth, body: JSON.stringify({ surprise: 1 }) });
+    const extra = await call('/v1/workspaces/ws-a/connections/oauth', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ surprise: 1 }),
+    });
     assert.equal(extra.status, 400);
     assert.match(extra.body.message, /surprise/);
-    const notJson = await call('/v1/workspaces/ws-a/action-configs/validate', { method: 'POST', headers: auth, body: '{"config": ' });
+    const notJson = await call('/v1/workspaces/ws-a/action-configs/validate', {
+      method: 'POST',
+      headers: auth,
+      body: '{"config": ',
+    });
     assert.deepEqual([notJson.status, notJson.body.error], [400, 'bad_request']);
-    const pat = await call('/v1/workspaces/ws-a/connections/private-app', { method: 'POST', headers: auth, body: JSON.stringify({ token: 'pat-na1-0000', appId: 'x' }) });
+    const pat = await call('/v1/workspaces/ws-a/connections/private-app', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ token: 'pat-na1-0000', appId: 'x' }),
+    });
     assert.deepEqual([pat.status, pat.body.field], [400, 'body.appId']);
     const unknown = await call('/v1/nothing', { headers: auth });
     assert.equal(unknown.status, 404);
@@ -280,9 +395,15 @@ describe('configuration API', () => {
     const own = await connect(a, '__new__');
     const tokens = await store.tokens(own);
     await oauth.revoke(tokens!.refreshToken!);
-    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [own, new Date(Date.now() - 1000)]);
+    await store.db.query('UPDATE hubspot_connections SET access_expires_at = $2 WHERE account_id = $1', [
+      own,
+      new Date(Date.now() - 1000),
+    ]);
     const refreshes = emulator.oauth.grantCounts.refresh_token ?? 0;
-    await assert.rejects(a.properties(own), (e: ConfigApiError) => e.status === 409 && e.code === 'needs_reconnect' && e.field === 'accountId');
+    await assert.rejects(
+      a.properties(own),
+      (e: ConfigApiError) => e.status === 409 && e.code === 'needs_reconnect' && e.field === 'accountId',
+    );
     assert.equal((await a.connection(own)).status, 'needs-reconnect');
     await assert.rejects(a.properties(own), (e: ConfigApiError) => e.status === 409 && e.code === 'needs_reconnect');
     assert.equal((emulator.oauth.grantCounts.refresh_token ?? 0) - refreshes, 1, 'the refused refresh was tried again');
@@ -291,7 +412,10 @@ describe('configuration API', () => {
 
   test('no token in any answer or log line (scan)', async () => {
     const secrets: string[] = [API_TOKEN];
-    const rows = await store.db.query<{ account_id: string }>('SELECT account_id FROM hubspot_connections WHERE status <> $1', ['disconnected']);
+    const rows = await store.db.query<{ account_id: string }>(
+      'SELECT account_id FROM hubspot_connections WHERE status <> $1',
+      ['disconnected'],
+    );
     for (const { account_id } of rows.rows) {
       const t = await store.tokens(account_id);
       if (t?.accessToken) secrets.push(t.accessToken);

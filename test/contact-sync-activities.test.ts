@@ -55,12 +55,19 @@ function runInput(overrides: Partial<ContactSyncActivityInput> = {}): ContactSyn
 
 /** One attempt of the activity: a fresh mocked context (attempt, timeouts, the last heartbeat's details), its heartbeats collected. */
 async function attempt(account: FakeAccount, input: ContactSyncActivityInput, info: Partial<Info> = {}) {
-  const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, ...info }, { logger: quiet });
+  const env = new MockActivityEnvironment(
+    { startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, ...info },
+    { logger: quiet },
+  );
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
   const activities = createActivities({ hubspot: new FakeHubSpot(account) });
   try {
-    return { result: (await env.run(activities.runContactSync, input)) as ContactSyncResult, heartbeats, failure: undefined };
+    return {
+      result: (await env.run(activities.runContactSync, input)) as ContactSyncResult,
+      heartbeats,
+      failure: undefined,
+    };
   } catch (err) {
     return { result: undefined, heartbeats, failure: err as ApplicationFailure };
   }
@@ -85,7 +92,16 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     assert.deepEqual(account.calls, ['contactPropertySchema', 'readContactByEmail', 'createContact', 'createNote']);
     // What the convergence check is given: the contact, the values and the note, none of it uncertain.
     const { contactId, properties, contactUncertain, noteId, noteUncertain } = result!.sent!;
-    assert.deepEqual({ contactId, properties, contactUncertain, noteId, noteUncertain }, { contactId: contact.id, properties: { email: 'jane@example.com', firstname: 'Jane' }, contactUncertain: false, noteId: notes[0]!.id, noteUncertain: false });
+    assert.deepEqual(
+      { contactId, properties, contactUncertain, noteId, noteUncertain },
+      {
+        contactId: contact.id,
+        properties: { email: 'jane@example.com', firstname: 'Jane' },
+        contactUncertain: false,
+        noteId: notes[0]!.id,
+        noteUncertain: false,
+      },
+    );
   });
 
   test('a contact this system created: updated, not created again; the email is not rewritten', async () => {
@@ -140,7 +156,10 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     const { result } = await attempt(account, runInput(), { attempt: 2 });
     assert.equal(result?.noteId, lost);
     assert.equal(account.notesOf(id).length, 2, 'no new note');
-    assert.ok(account.calls.includes('noteIdsOfContact') && account.calls.includes('readNotes'), 'looked through the association, never search');
+    assert.ok(
+      account.calls.includes('noteIdsOfContact') && account.calls.includes('readNotes'),
+      'looked through the association, never search',
+    );
     assert.equal(result?.sent?.noteUncertain, true, 'a retried write may land late: the convergence check is told');
 
     // The first attempt of a run that knows of no earlier note does not look.
@@ -153,20 +172,33 @@ describe('runContactSync over the HubSpot port (fast)', () => {
   test('409 on create: a contact someone else created since the lookup is looked up again and decided under the rules for existing contacts', async () => {
     const account = new FakeAccount(ACCOUNT);
     let theirs = '';
-    account.meanwhile('createContact', () => (theirs = account.seedContact({ email: 'jane@example.com', firstname: 'Janet' })));
+    account.meanwhile(
+      'createContact',
+      () => (theirs = account.seedContact({ email: 'jane@example.com', firstname: 'Janet' })),
+    );
     const { result } = await attempt(account, runInput());
     assert.equal(result?.result, 'note_only');
     assert.equal(result?.contactId, theirs);
     assert.equal(account.contactsWithEmail('jane@example.com').length, 1, 'no duplicate contact');
-    assert.equal(account.contacts.get(theirs)!.properties.firstname, 'Janet', 'not ours, updates not allowed: left alone');
+    assert.equal(
+      account.contacts.get(theirs)!.properties.firstname,
+      'Janet',
+      'not ours, updates not allowed: left alone',
+    );
     assert.equal(account.notesOf(theirs).length, 1);
-    assert.deepEqual(account.calls.filter((c) => c === 'readContactByEmail' || c === 'createContact'), ['readContactByEmail', 'createContact', 'readContactByEmail']);
+    assert.deepEqual(
+      account.calls.filter((c) => c === 'readContactByEmail' || c === 'createContact'),
+      ['readContactByEmail', 'createContact', 'readContactByEmail'],
+    );
   });
 
   test('409 on create naming a contact this system created (an earlier create landed): completed, and the outcome says created', async () => {
     const account = new FakeAccount(ACCOUNT);
     let ours = '';
-    account.meanwhile('createContact', () => (ours = account.seedContact({ email: 'jane@example.com' }, { ours: true })));
+    account.meanwhile(
+      'createContact',
+      () => (ours = account.seedContact({ email: 'jane@example.com' }, { ours: true })),
+    );
     const { result } = await attempt(account, runInput());
     assert.equal(result?.result, 'created');
     assert.equal(result?.contactId, ours);
@@ -207,12 +239,23 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     account.inject('createContact', 'hang');
     const timeoutMs = 1_000;
     const start = Date.now();
-    const { failure } = await attempt(account, runInput(), { startToCloseTimeoutMs: timeoutMs, scheduledTimestampMs: start, currentAttemptScheduledTimestampMs: start });
+    const { failure } = await attempt(account, runInput(), {
+      startToCloseTimeoutMs: timeoutMs,
+      scheduledTimestampMs: start,
+      currentAttemptScheduledTimestampMs: start,
+    });
     const ended = account.hangsEndedAt[0]! - start;
-    assert.ok(ended >= timeoutMs - ABORT_MARGIN_MS - 50 && ended < timeoutMs - ABORT_MARGIN_MS / 2, `the hung call ended after ${ended} ms`);
+    assert.ok(
+      ended >= timeoutMs - ABORT_MARGIN_MS - 50 && ended < timeoutMs - ABORT_MARGIN_MS / 2,
+      `the hung call ended after ${ended} ms`,
+    );
     assert.equal(failure?.type, 'HubSpotCallAborted');
     assert.equal(failure?.nonRetryable, false);
-    assert.equal((failure?.details?.[0] as RunProgress).sent?.contactUncertain, true, 'the write may still land: the next attempt and the convergence check are told');
+    assert.equal(
+      (failure?.details?.[0] as RunProgress).sent?.contactUncertain,
+      true,
+      'the write may still land: the next attempt and the convergence check are told',
+    );
   });
 
   test("a later attempt's calls end a margin before what is left of the schedule-to-close timeout", async () => {
@@ -220,12 +263,21 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     account.inject('readContactByEmail', 'hang');
     const now = Date.now();
     // Scheduled 400 ms ago with 1 s to close, this attempt has 600 ms left.
-    await attempt(account, runInput(), { attempt: 2, startToCloseTimeoutMs: 0, scheduleToCloseTimeoutMs: 1_000, scheduledTimestampMs: now - 400, currentAttemptScheduledTimestampMs: now });
+    await attempt(account, runInput(), {
+      attempt: 2,
+      startToCloseTimeoutMs: 0,
+      scheduleToCloseTimeoutMs: 1_000,
+      scheduledTimestampMs: now - 400,
+      currentAttemptScheduledTimestampMs: now,
+    });
     const ended = account.hangsEndedAt[0]! - now;
-    assert.ok(ended >= 600 - ABORT_MARGIN_MS - 50 && ended < 600 - ABORT_MARGIN_MS / 2, `the hung call ended after ${ended} ms`);
+    assert.ok(
+      ended >= 600 - ABORT_MARGIN_MS - 50 && ended < 600 - ABORT_MARGIN_MS / 2,
+      `the hung call ended after ${ended} ms`,
+    );
   });
 
-  test("in conversation, a run whose budget ends is a failed outcome that says so, not a retry", async () => {
+  test('in conversation, a run whose budget ends is a failed outcome that says so, not a retry', async () => {
     const account = new FakeAccount(ACCOUNT);
     account.inject('createContact', 'hang');
     const { result, failure } = await attempt(account, runInput({ lane: 'agent', deadlineMs: Date.now() + 600 }));
@@ -254,7 +306,10 @@ describe('convergeContacts over the HubSpot port (fast)', () => {
     await account.updateContact(id, { firstname: 'Janet' }); // a write of ours whose answer never came lands late
     account.editAsPerson(id, { lastname: 'Smith' });
     account.calls.length = 0;
-    const env = new MockActivityEnvironment({ startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0 }, { logger: quiet });
+    const env = new MockActivityEnvironment(
+      { startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0 },
+      { logger: quiet },
+    );
     const [result] = (await env.run(createActivities({ hubspot: new FakeHubSpot(account) }).convergeContacts, {
       checks: [
         {
@@ -268,7 +323,13 @@ describe('convergeContacts over the HubSpot port (fast)', () => {
     })) as ContactCheckResult[];
     assert.deepEqual(result?.archivedNotes, [late]);
     assert.equal(result?.keptNotes['save-lead'], known);
-    assert.deepEqual(account.notesOf(id).map((n) => n.id).sort(), [known, theirs].sort());
+    assert.deepEqual(
+      account
+        .notesOf(id)
+        .map((n) => n.id)
+        .sort(),
+      [known, theirs].sort(),
+    );
     assert.deepEqual(result?.rewritten, ['firstname']);
     assert.equal(account.contacts.get(id)!.properties.firstname, 'Jane');
     assert.deepEqual(result?.leftAlone, [{ property: 'lastname', why: 'changed-since-by-someone-else' }]);
@@ -287,7 +348,10 @@ describe('ownership rules (fast)', () => {
     assert.ok(isOurs(marked, { created_by_system: 'agent-platform' }));
     assert.ok(!isOurs(marked, { hs_object_source: 'INTEGRATION', hs_object_source_id: '4242' }));
     assert.deepEqual(ownershipProperties(marked), ['hs_object_source', 'hs_object_source_id', 'created_by_system']);
-    assert.deepEqual(withOwnershipMarker(marked, { email: 'a@b.c' }), { email: 'a@b.c', created_by_system: 'agent-platform' });
+    assert.deepEqual(withOwnershipMarker(marked, { email: 'a@b.c' }), {
+      email: 'a@b.c',
+      created_by_system: 'agent-platform',
+    });
     assert.deepEqual(withOwnershipMarker(app, { email: 'a@b.c' }), { email: 'a@b.c' });
   });
 

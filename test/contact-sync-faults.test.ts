@@ -5,7 +5,15 @@ import assert from 'node:assert/strict';
 import { Client } from '@hubspot/api-client';
 import { ApplicationFailure } from '@temporalio/common';
 import { localEnv, timeSkippingEnv } from './helpers/temporal-env';
-import { ACME, action, conversation, convergenceDone, heldWritesEnded, startHarness, type Harness } from './helpers/conversation-harness';
+import {
+  ACME,
+  action,
+  conversation,
+  convergenceDone,
+  heldWritesEnded,
+  startHarness,
+  type Harness,
+} from './helpers/conversation-harness';
 import { classifyHubSpotError } from '../src/hubspot/errors';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
 import { searchNotes } from './helpers/hubspot-calls';
@@ -35,9 +43,17 @@ async function runTwice(op: string, kind: FaultKind) {
   return h.run(async () => {
     const since = Date.now();
     if (faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind, 1, options);
-    const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'One' }, summary: 'first' });
+    const first = await h.platform.runAction(conv, {
+      actionId: 'live',
+      fields: { email, first_name: 'One' },
+      summary: 'first',
+    });
     if (!faultOnFirst) h.emulator.failNext(ACME.accountId, op, kind, 1, options);
-    const second = await h.platform.runAction(conv, { actionId: 'live', fields: { first_name: 'Two' }, summary: 'second' });
+    const second = await h.platform.runAction(conv, {
+      actionId: 'live',
+      fields: { first_name: 'Two' },
+      summary: 'second',
+    });
     if (kind === 'slow-write') {
       // HubSpot applies the held write after its retry: what it spoiled is repaired once the
       // convergence window has passed.
@@ -49,7 +65,14 @@ async function runTwice(op: string, kind: FaultKind) {
 }
 
 describe('retried faults: no duplicate, no loss', () => {
-  const ops = ['contacts.get', 'contacts.create', 'contacts.update', 'associations.batchRead', 'notes.create', 'notes.update'];
+  const ops = [
+    'contacts.get',
+    'contacts.create',
+    'contacts.update',
+    'associations.batchRead',
+    'notes.create',
+    'notes.update',
+  ];
   const writes = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update'];
   // slow-write: HubSpot holds the write past our per-call timeout and applies it when the hold ends,
   // after the retry has written: the convergence check repairs what it spoiled.
@@ -78,10 +101,14 @@ describe('retried faults: no duplicate, no loss', () => {
 
 describe('refusals fail fast, named, and never fail the workflow', () => {
   test('a wrong token: failed outcome naming the account and 401, without retries', async () => {
-    const bad = await startHarness(await timeSkippingEnv(), [{ ...ACME, accountId: 'acme-bad' }], { settings: () => ({ token: 'wrong-token' }) });
+    const bad = await startHarness(await timeSkippingEnv(), [{ ...ACME, accountId: 'acme-bad' }], {
+      settings: () => ({ token: 'wrong-token' }),
+    });
     try {
       const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: 'acme-bad' })]);
-      const outcome = await bad.run(() => bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }));
+      const outcome = await bad.run(() =>
+        bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }),
+      );
       assert.equal(outcome.result, 'failed');
       assert.match(outcome.reason, /HubSpot account acme-bad rejected the credentials \(401 INVALID_AUTHENTICATION\)/);
       assert.ok(!outcome.reason.includes('wrong-token'), 'the token is quoted in the outcome');
@@ -97,9 +124,17 @@ describe('refusals fail fast, named, and never fail the workflow', () => {
       const conv = conversation('chat', [live]);
       const creates = () => h.emulator.requestCounts(ACME.accountId)['contacts.create'] ?? 0;
       const before = creates();
-      const outcome = await h.run(() => h.platform.runAction(conv, { actionId: 'live', fields: { email: `rule${++seq}@example.com`, first_name: 'Rule' } }));
+      const outcome = await h.run(() =>
+        h.platform.runAction(conv, {
+          actionId: 'live',
+          fields: { email: `rule${++seq}@example.com`, first_name: 'Rule' },
+        }),
+      );
       assert.equal(outcome.result, 'failed');
-      assert.match(outcome.reason, /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY/);
+      assert.match(
+        outcome.reason,
+        /refused the contact create by a validation rule of the portal \(400 VALIDATION_ERROR\): rule REQUIRED_PROPERTY/,
+      );
       assert.match(outcome.reason, /lastname/);
       assert.equal(creates() - before, 1, 'a refused write was retried');
     } finally {
@@ -112,9 +147,14 @@ describe('refusals fail fast, named, and never fail the workflow', () => {
     const bad = await startHarness(await timeSkippingEnv(), [seed]);
     try {
       const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: 'acme-scopes' })]);
-      const outcome = await bad.run(() => bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }));
+      const outcome = await bad.run(() =>
+        bad.platform.runAction(conv, { actionId: 'live', fields: { email: 'x@example.com' } }),
+      );
       assert.equal(outcome.result, 'failed');
-      assert.match(outcome.reason, /HubSpot account acme-scopes: the credentials lack a permission needed for contact properties read \(403 MISSING_SCOPES\)/);
+      assert.match(
+        outcome.reason,
+        /HubSpot account acme-scopes: the credentials lack a permission needed for contact properties read \(403 MISSING_SCOPES\)/,
+      );
     } finally {
       await bad.close();
     }
@@ -122,18 +162,25 @@ describe('refusals fail fast, named, and never fail the workflow', () => {
 
   test('a 400 is non-retryable and its message keeps the property and code but not the value', async () => {
     const client = new Client({ accessToken: ACME.token, basePath: h.emulator.url, numberOfApiCallRetries: 0 });
-    const err = await client.crm.contacts.basicApi.create({ properties: { email: 'jane.doe@@example' }, associations: [] }).catch((e: unknown) => e);
+    const err = await client.crm.contacts.basicApi
+      .create({ properties: { email: 'jane.doe@@example' }, associations: [] })
+      .catch((e: unknown) => e);
     const failure = classifyHubSpotError(err, 'acme-eu', 'contact create');
     assert.equal(failure.nonRetryable, true);
     assert.equal(failure.type, 'HubSpotValidationError');
-    assert.match(failure.message, /HubSpot account acme-eu refused the contact create \(400 VALIDATION_ERROR\): property "email": INVALID_EMAIL/);
+    assert.match(
+      failure.message,
+      /HubSpot account acme-eu refused the contact create \(400 VALIDATION_ERROR\): property "email": INVALID_EMAIL/,
+    );
     assert.ok(!failure.message.includes('jane.doe'), `personal data in: ${failure.message}`);
   });
 
   test('a 429 is retried after HubSpot’s Retry-After, through nextRetryDelay', async () => {
     const client = new Client({ accessToken: ACME.token, basePath: h.emulator.url, numberOfApiCallRetries: 0 });
     h.emulator.failNext(ACME.accountId, 'contacts.get', '429');
-    const err = await client.crm.contacts.basicApi.getById('nobody@example.com', undefined, undefined, undefined, false, 'email').catch((e: unknown) => e);
+    const err = await client.crm.contacts.basicApi
+      .getById('nobody@example.com', undefined, undefined, undefined, false, 'email')
+      .catch((e: unknown) => e);
     const failure = classifyHubSpotError(err, 'acme-eu', 'contact lookup by email');
     assert.ok(failure instanceof ApplicationFailure);
     assert.equal(failure.nonRetryable, false);
@@ -161,36 +208,64 @@ describe('HubSpot’s waits honoured, on the real clock (dev server)', () => {
   test('423 Locked on a create: retried after HubSpot’s 2 s, and the run succeeds with one contact', async () => {
     const email = `locked${++seq}@example.com`;
     real.emulator.failNext('acme-waits', 'contacts.create', '423');
-    const outcome = await real.run(() => real.platform.runAction(conversation('chat', [waitsAction]), { actionId: 'live', fields: { email, first_name: 'Locked' }, summary: 's' }));
+    const outcome = await real.run(() =>
+      real.platform.runAction(conversation('chat', [waitsAction]), {
+        actionId: 'live',
+        fields: { email, first_name: 'Locked' },
+        summary: 's',
+      }),
+    );
     assert.equal(outcome.result, 'created', outcome.reason);
-    assert.ok(gapAfter('contacts.create', 423) >= 1_900, `retried ${gapAfter('contacts.create', 423)} ms after the 423`);
+    assert.ok(
+      gapAfter('contacts.create', 423) >= 1_900,
+      `retried ${gapAfter('contacts.create', 423)} ms after the 423`,
+    );
     assert.equal(real.emulator.contacts('acme-waits').filter((c) => c.properties.email === email).length, 1);
   });
 
   test('477 Migration in Progress: retried after its Retry-After, and the run succeeds', async () => {
     const email = `migrating${++seq}@example.com`;
     real.emulator.failNext('acme-waits', 'contacts.get', '477', 1, { retryAfterSeconds: 2 });
-    const outcome = await real.run(() => real.platform.runAction(conversation('chat', [waitsAction]), { actionId: 'live', fields: { email, first_name: 'Moved' }, summary: 's' }));
+    const outcome = await real.run(() =>
+      real.platform.runAction(conversation('chat', [waitsAction]), {
+        actionId: 'live',
+        fields: { email, first_name: 'Moved' },
+        summary: 's',
+      }),
+    );
     assert.equal(outcome.result, 'created', outcome.reason);
     const gap = gapAfter('contacts.get', 477);
     assert.ok(gap >= 1_900, `retried ${gap} ms after the 477`);
-    assert.equal(real.emulator.requests('acme-waits').filter((r) => r.status === 477).length, 1, 'a call was sent during the migration');
+    assert.equal(
+      real.emulator.requests('acme-waits').filter((r) => r.status === 477).length,
+      1,
+      'a call was sent during the migration',
+    );
   });
 });
 
 describe('pacing per HubSpot account', () => {
   test('a burst of searches stays under the account’s per-second search limit; unpaced, the same burst is refused', async () => {
-    const seed = { accountId: 'paced', token: 'paced-token', appId: 9, rateLimit: { perTenSeconds: 0, searchPerSecond: 5 } };
+    const seed = {
+      accountId: 'paced',
+      token: 'paced-token',
+      appId: 9,
+      rateLimit: { perTenSeconds: 0, searchPerSecond: 5 },
+    };
     const emulator = await startHubSpotEmulator({ port: 0, accounts: [seed] });
     try {
       const burst = async (accounts: HubSpotAccounts) => {
         const account = await accounts.get('paced');
-        const results = await Promise.allSettled(Array.from({ length: 12 }, () => searchNotes(account, { filterGroups: [], limit: 1 })));
+        const results = await Promise.allSettled(
+          Array.from({ length: 12 }, () => searchNotes(account, { filterGroups: [], limit: 1 })),
+        );
         return results.filter((r) => r.status === 'rejected').length;
       };
       const unpaced = await burst(new HubSpotAccounts([{ ...seed, basePath: emulator.url }]));
       await new Promise((r) => setTimeout(r, 1100));
-      const paced = await burst(new HubSpotAccounts([{ ...seed, basePath: emulator.url, searchRateLimitPerSecond: 5 }]));
+      const paced = await burst(
+        new HubSpotAccounts([{ ...seed, basePath: emulator.url, searchRateLimitPerSecond: 5 }]),
+      );
       assert.ok(unpaced >= 5, `unpaced burst got only ${unpaced} refusals`);
       assert.equal(paced, 0, 'the paced burst was rate limited');
       assert.equal(emulator.requests('paced').filter((r) => r.status === 429).length, unpaced);

@@ -21,14 +21,70 @@ after(async () => h?.close());
 type Existing = 'none' | 'ours' | 'theirs';
 const BEFORE = { firstname: 'Before', phone: '+1 555 0100', message: 'old summary' };
 
-const rows: Array<{ name: string; existing: Existing; allowCreate: boolean; allowUpdateExisting: boolean; expected: string; write: 'create' | 'update' | 'none' }> = [
-  { name: 'not found, allowCreate ON', existing: 'none', allowCreate: true, allowUpdateExisting: false, expected: 'created', write: 'create' },
-  { name: 'not found, allowCreate OFF', existing: 'none', allowCreate: false, allowUpdateExisting: true, expected: 'skipped', write: 'none' },
-  { name: 'found, ours, allowCreate ON', existing: 'ours', allowCreate: true, allowUpdateExisting: false, expected: 'updated', write: 'update' },
-  { name: 'found, not ours, allowUpdateExisting ON', existing: 'theirs', allowCreate: true, allowUpdateExisting: true, expected: 'updated', write: 'update' },
-  { name: 'found, ours, allowCreate OFF, allowUpdateExisting ON', existing: 'ours', allowCreate: false, allowUpdateExisting: true, expected: 'updated', write: 'update' },
-  { name: 'found, not ours, allowUpdateExisting OFF', existing: 'theirs', allowCreate: true, allowUpdateExisting: false, expected: 'note_only', write: 'none' },
-  { name: 'found, ours, allowCreate OFF, allowUpdateExisting OFF', existing: 'ours', allowCreate: false, allowUpdateExisting: false, expected: 'note_only', write: 'none' },
+const rows: Array<{
+  name: string;
+  existing: Existing;
+  allowCreate: boolean;
+  allowUpdateExisting: boolean;
+  expected: string;
+  write: 'create' | 'update' | 'none';
+}> = [
+  {
+    name: 'not found, allowCreate ON',
+    existing: 'none',
+    allowCreate: true,
+    allowUpdateExisting: false,
+    expected: 'created',
+    write: 'create',
+  },
+  {
+    name: 'not found, allowCreate OFF',
+    existing: 'none',
+    allowCreate: false,
+    allowUpdateExisting: true,
+    expected: 'skipped',
+    write: 'none',
+  },
+  {
+    name: 'found, ours, allowCreate ON',
+    existing: 'ours',
+    allowCreate: true,
+    allowUpdateExisting: false,
+    expected: 'updated',
+    write: 'update',
+  },
+  {
+    name: 'found, not ours, allowUpdateExisting ON',
+    existing: 'theirs',
+    allowCreate: true,
+    allowUpdateExisting: true,
+    expected: 'updated',
+    write: 'update',
+  },
+  {
+    name: 'found, ours, allowCreate OFF, allowUpdateExisting ON',
+    existing: 'ours',
+    allowCreate: false,
+    allowUpdateExisting: true,
+    expected: 'updated',
+    write: 'update',
+  },
+  {
+    name: 'found, not ours, allowUpdateExisting OFF',
+    existing: 'theirs',
+    allowCreate: true,
+    allowUpdateExisting: false,
+    expected: 'note_only',
+    write: 'none',
+  },
+  {
+    name: 'found, ours, allowCreate OFF, allowUpdateExisting OFF',
+    existing: 'ours',
+    allowCreate: false,
+    allowUpdateExisting: false,
+    expected: 'note_only',
+    write: 'none',
+  },
 ];
 
 describe('contact sync: every row of the decision table', () => {
@@ -41,10 +97,16 @@ describe('contact sync: every row of the decision table', () => {
           let contactId: string | undefined;
           if (row.existing === 'ours') {
             // Created earlier through the API by this app: HubSpot records the app as the source.
-            contactId = (await acme.crm.contacts.basicApi.create({ properties: { email, ...BEFORE }, associations: [] })).id;
+            contactId = (
+              await acme.crm.contacts.basicApi.create({ properties: { email, ...BEFORE }, associations: [] })
+            ).id;
           } else if (row.existing === 'theirs') {
             // Created by a person in the CRM, and found through a secondary email.
-            contactId = h.emulator.addContact(accountId, { email: `primary.${email}`, hs_additional_emails: email, ...BEFORE });
+            contactId = h.emulator.addContact(accountId, {
+              email: `primary.${email}`,
+              hs_additional_emails: email,
+              ...BEFORE,
+            });
           }
           const config: ActionConfig = action({
             id: 'live',
@@ -62,14 +124,26 @@ describe('contact sync: every row of the decision table', () => {
           const summary = withSummary ? 'Asked for <b>pricing</b> & a demo' : undefined;
           const before = h.emulator.requestCounts(accountId);
           const outcome = await h.run(() =>
-            h.platform.runAction(conversation('chat', [config]), { actionId: 'live', fields: { email, first_name: 'After', phone: '' }, summary }),
+            h.platform.runAction(conversation('chat', [config]), {
+              actionId: 'live',
+              fields: { email, first_name: 'After', phone: '' },
+              summary,
+            }),
           );
           const after = h.emulator.requestCounts(accountId);
-          const calls = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
+          const calls = Object.fromEntries(
+            Object.entries(after)
+              .map(([k, v]) => [k, v - (before[k] ?? 0)])
+              .filter(([, v]) => (v as number) > 0),
+          );
 
           const expectedResult = !withSummary && row.expected === 'note_only' ? 'skipped' : row.expected;
           assert.equal(outcome.result, expectedResult, outcome.reason);
-          const contacts = h.emulator.contacts(accountId).filter((c) => [c.properties.email, ...(c.properties.hs_additional_emails ?? '').split(';')].includes(email));
+          const contacts = h.emulator
+            .contacts(accountId)
+            .filter((c) =>
+              [c.properties.email, ...(c.properties.hs_additional_emails ?? '').split(';')].includes(email),
+            );
           const { 'properties.list': _schema, ...callsBeyondSchema } = calls; // the property schema is fetched once per account, then cached
           if (row.existing === 'none' && !row.allowCreate) {
             assert.equal(contacts.length, 0, 'created a contact without allowCreate');
@@ -85,7 +159,11 @@ describe('contact sync: every row of the decision table', () => {
             assert.equal(p.message, 'old summary', 'the summary property was written although updates are not allowed');
           } else {
             assert.equal(p.firstname, 'After');
-            assert.equal(p.phone ?? null, row.existing === 'none' ? null : '+1 555 0100', 'an empty value blanked out CRM data');
+            assert.equal(
+              p.phone ?? null,
+              row.existing === 'none' ? null : '+1 555 0100',
+              'an empty value blanked out CRM data',
+            );
             if (summaryProperty && withSummary) assert.equal(p.message, summary);
             else assert.equal(p.message ?? null, row.existing === 'none' ? null : 'old summary');
           }
@@ -99,7 +177,8 @@ describe('contact sync: every row of the decision table', () => {
             assert.equal(notes.length, 0, 'a note without a summary');
           }
           // The HubSpot calls this case costs: docs/CONTACT_SYNC.md's table.
-          const writes = row.write === 'create' ? { 'contacts.create': 1 } : row.write === 'update' ? { 'contacts.update': 1 } : {};
+          const writes =
+            row.write === 'create' ? { 'contacts.create': 1 } : row.write === 'update' ? { 'contacts.update': 1 } : {};
           // A contact created by this run cannot carry this conversation's note yet: no search.
           // A first run writes the note without looking: no note of this conversation can exist yet.
           const note = !withSummary ? {} : { 'notes.create': 1 };

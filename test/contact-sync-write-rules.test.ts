@@ -25,7 +25,11 @@ after(async () => h?.close());
 
 const email = () => `rules${++seq}@example.com`;
 
-function rules(phone?: FieldMapping['writeRule'], firstname?: FieldMapping['writeRule'], extra: Partial<ActionConfig> = {}): ActionConfig {
+function rules(
+  phone?: FieldMapping['writeRule'],
+  firstname?: FieldMapping['writeRule'],
+  extra: Partial<ActionConfig> = {},
+): ActionConfig {
   return action({
     id: 'live',
     offlineSync: false,
@@ -41,9 +45,15 @@ function rules(phone?: FieldMapping['writeRule'], firstname?: FieldMapping['writ
 /** One in-conversation run; the outcome and the HubSpot calls it cost (the cached property schema aside). */
 async function run(config: ActionConfig, fields: Record<string, string>) {
   const before = h.emulator.requestCounts(A);
-  const outcome = await h.run(() => h.platform.runAction(conversation('chat', [config]), { actionId: config.id, fields }));
+  const outcome = await h.run(() =>
+    h.platform.runAction(conversation('chat', [config]), { actionId: config.id, fields }),
+  );
   const now = h.emulator.requestCounts(A);
-  const calls = Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([k, v]) => (v as number) > 0 && k !== 'properties.list'));
+  const calls = Object.fromEntries(
+    Object.entries(now)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)])
+      .filter(([k, v]) => (v as number) > 0 && k !== 'properties.list'),
+  );
   return { outcome, calls };
 }
 
@@ -63,13 +73,20 @@ describe('write rule keepPersonEdits', () => {
     const to = email();
     const id = await ourContact({ email: to, firstname: 'Ann', phone: '+1 555 0001' });
     h.emulator.editContact(A, id, { phone: '+1 555 0002' }); // a salesperson corrects the number by hand
-    const { outcome, calls } = await run(rules('keepPersonEdits'), { email: to, first_name: 'Anna', phone: '+1 555 0999' });
+    const { outcome, calls } = await run(rules('keepPersonEdits'), {
+      email: to,
+      first_name: 'Anna',
+      phone: '+1 555 0999',
+    });
     assert.equal(outcome.result, 'updated', outcome.reason);
     assert.equal(contact(id).phone, '+1 555 0002', "the person's correction was overwritten");
     assert.equal(contact(id).firstname, 'Anna', 'a value under overwrite was not written');
     assert.deepEqual(outcome.propertiesWritten, ['firstname']);
     assert.deepEqual(outcome.propertiesLeft, [{ property: 'phone', rule: 'keepPersonEdits', why: 'set-by-a-person' }]);
-    assert.match(outcome.reason, /left by their write rules: phone \(keepPersonEdits: set by a person since this system's last write\)/);
+    assert.match(
+      outcome.reason,
+      /left by their write rules: phone \(keepPersonEdits: set by a person since this system's last write\)/,
+    );
     noValues(outcome, '+1 555', 'Anna');
     // The history comes with the lookup itself: no call more than an overwrite run.
     assert.deepEqual(calls, { 'contacts.get': 1, 'contacts.update': 1 });
@@ -86,7 +103,13 @@ describe('write rule keepPersonEdits', () => {
     assert.deepEqual(outcome.propertiesWritten.sort(), ['firstname', 'phone']);
     assert.equal(outcome.propertiesLeft, undefined);
     const history = h.emulator.propertyHistory(A, id, ['phone']).phone!;
-    assert.deepEqual(history.slice(0, 2).map((v) => [v.sourceType, v.sourceId]), [['INTEGRATION', String(ACME.appId)], ['INTEGRATION', String(ACME.appId)]]);
+    assert.deepEqual(
+      history.slice(0, 2).map((v) => [v.sourceType, v.sourceId]),
+      [
+        ['INTEGRATION', String(ACME.appId)],
+        ['INTEGRATION', String(ACME.appId)],
+      ],
+    );
   });
 
   test("another integration's write since ours is left; a run of ours that left it does not count as our write", async () => {
@@ -94,18 +117,26 @@ describe('write rule keepPersonEdits', () => {
     const id = await ourContact({ email: to, phone: '+1 555 0021' });
     h.emulator.editContact(A, id, { phone: '+1 555 0022' }, { appId: OTHER_APP });
     const first = await run(rules('keepPersonEdits'), { email: to, first_name: 'Cy', phone: '+1 555 0023' });
-    assert.deepEqual(first.outcome.propertiesLeft, [{ property: 'phone', rule: 'keepPersonEdits', why: 'set-by-another-integration' }]);
+    assert.deepEqual(first.outcome.propertiesLeft, [
+      { property: 'phone', rule: 'keepPersonEdits', why: 'set-by-another-integration' },
+    ]);
     assert.equal(contact(id).phone, '+1 555 0022');
     // Our run wrote firstname only: the phone is still the other integration's on the next run too.
     const second = await run(rules('keepPersonEdits'), { email: to, first_name: 'Cy', phone: '+1 555 0024' });
-    assert.deepEqual(second.outcome.propertiesLeft, [{ property: 'phone', rule: 'keepPersonEdits', why: 'set-by-another-integration' }]);
+    assert.deepEqual(second.outcome.propertiesLeft, [
+      { property: 'phone', rule: 'keepPersonEdits', why: 'set-by-another-integration' },
+    ]);
     assert.equal(contact(id).phone, '+1 555 0022');
   });
 
   test('on a contact a person created, the values they typed are kept and the empty ones filled', async () => {
     const to = email();
     const id = h.emulator.addContact(A, { email: to, phone: '+1 555 0031' }); // no first name yet
-    const { outcome } = await run(rules('keepPersonEdits', 'keepPersonEdits'), { email: to, first_name: 'Dee', phone: '+1 555 0032' });
+    const { outcome } = await run(rules('keepPersonEdits', 'keepPersonEdits'), {
+      email: to,
+      first_name: 'Dee',
+      phone: '+1 555 0032',
+    });
     assert.equal(outcome.result, 'updated', outcome.reason);
     assert.equal(contact(id).phone, '+1 555 0031');
     assert.equal(contact(id).firstname, 'Dee');
@@ -118,12 +149,23 @@ describe('write rule keepPersonEdits', () => {
     const id = h.emulator.addContact(A, { email: to, firstname: 'Eve', phone: '+1 555 0041' });
     const before = h.emulator.requestCounts(A);
     const outcome = await h.run(() =>
-      h.platform.runAction(conversation('chat', [rules('keepPersonEdits', 'keepPersonEdits')]), { actionId: 'live', fields: { email: to, first_name: 'Eva', phone: '+1 555 0042' }, summary: 'Asked for a call back' }),
+      h.platform.runAction(conversation('chat', [rules('keepPersonEdits', 'keepPersonEdits')]), {
+        actionId: 'live',
+        fields: { email: to, first_name: 'Eva', phone: '+1 555 0042' },
+        summary: 'Asked for a call back',
+      }),
     );
     assert.equal(outcome.result, 'updated', outcome.reason);
     assert.deepEqual(outcome.propertiesWritten, []);
-    assert.deepEqual(outcome.propertiesLeft?.map((l) => l.property), ['firstname', 'phone']);
-    assert.equal((h.emulator.requestCounts(A)['contacts.update'] ?? 0) - (before['contacts.update'] ?? 0), 0, 'a contact write with nothing in it');
+    assert.deepEqual(
+      outcome.propertiesLeft?.map((l) => l.property),
+      ['firstname', 'phone'],
+    );
+    assert.equal(
+      (h.emulator.requestCounts(A)['contacts.update'] ?? 0) - (before['contacts.update'] ?? 0),
+      0,
+      'a contact write with nothing in it',
+    );
     assert.deepEqual([contact(id).firstname, contact(id).phone], ['Eve', '+1 555 0041']);
     assert.equal(h.emulator.noteAssociations(A, id).length, 1, 'the summary note');
   });
@@ -148,7 +190,11 @@ describe('write rule fillIfEmpty', () => {
   test('an empty property is filled, one with a value is left, whoever set it', async () => {
     const to = email();
     const id = await ourContact({ email: to, firstname: 'Gus' }); // our own value, phone empty
-    const { outcome } = await run(rules('fillIfEmpty', 'fillIfEmpty'), { email: to, first_name: 'Gustav', phone: '+1 555 0061' });
+    const { outcome } = await run(rules('fillIfEmpty', 'fillIfEmpty'), {
+      email: to,
+      first_name: 'Gustav',
+      phone: '+1 555 0061',
+    });
     assert.equal(outcome.result, 'updated', outcome.reason);
     assert.equal(contact(id).phone, '+1 555 0061', 'an empty property was not filled');
     assert.equal(contact(id).firstname, 'Gus', 'a value was overwritten under fillIfEmpty');
@@ -156,24 +202,45 @@ describe('write rule fillIfEmpty', () => {
     assert.deepEqual(outcome.propertiesLeft, [{ property: 'firstname', rule: 'fillIfEmpty', why: 'has-a-value' }]);
     noValues(outcome, 'Gus', '+1 555');
     // Filled once: the next run leaves it.
-    const again = await run(rules('fillIfEmpty', 'fillIfEmpty'), { email: to, first_name: 'Gustav', phone: '+1 555 0062' });
+    const again = await run(rules('fillIfEmpty', 'fillIfEmpty'), {
+      email: to,
+      first_name: 'Gustav',
+      phone: '+1 555 0062',
+    });
     assert.equal(contact(id).phone, '+1 555 0061');
     assert.equal(again.outcome.result, 'skipped', again.outcome.reason);
-    assert.deepEqual(again.outcome.propertiesLeft?.map((l) => [l.property, l.why]), [['firstname', 'has-a-value'], ['phone', 'has-a-value']]);
+    assert.deepEqual(
+      again.outcome.propertiesLeft?.map((l) => [l.property, l.why]),
+      [
+        ['firstname', 'has-a-value'],
+        ['phone', 'has-a-value'],
+      ],
+    );
   });
 
   test('a contact the run creates gets every mapped value', async () => {
     const to = email();
-    const { outcome } = await run(rules('fillIfEmpty', 'keepPersonEdits'), { email: to, first_name: 'Hal', phone: '+1 555 0071' });
+    const { outcome } = await run(rules('fillIfEmpty', 'keepPersonEdits'), {
+      email: to,
+      first_name: 'Hal',
+      phone: '+1 555 0071',
+    });
     assert.equal(outcome.result, 'created', outcome.reason);
-    assert.deepEqual([contact(outcome.contactId!).firstname, contact(outcome.contactId!).phone], ['Hal', '+1 555 0071']);
+    assert.deepEqual(
+      [contact(outcome.contactId!).firstname, contact(outcome.contactId!).phone],
+      ['Hal', '+1 555 0071'],
+    );
     assert.equal(outcome.propertiesLeft, undefined);
   });
 
   test('the decision table still comes first: updates not allowed, nothing is written whatever the rule', async () => {
     const to = email();
     const id = h.emulator.addContact(A, { email: to });
-    const { outcome } = await run(rules('fillIfEmpty', undefined, { allowUpdateExisting: false }), { email: to, first_name: 'Ida', phone: '+1 555 0081' });
+    const { outcome } = await run(rules('fillIfEmpty', undefined, { allowUpdateExisting: false }), {
+      email: to,
+      first_name: 'Ida',
+      phone: '+1 555 0081',
+    });
     assert.equal(outcome.result, 'skipped', outcome.reason);
     assert.equal(contact(id).phone ?? null, null);
   });
@@ -185,10 +252,18 @@ describe('write rule validation', () => {
     config.fieldMappings[2] = { ...config.fieldMappings[2]!, writeRule: 'keepEdits' as never };
     const before = h.emulator.requestCounts(A);
     await assert.rejects(
-      h.run(() => h.platform.runAction(conversation('chat', [config]), { actionId: 'live', fields: { email: email(), phone: '+1 555 0091' } })),
+      h.run(() =>
+        h.platform.runAction(conversation('chat', [config]), {
+          actionId: 'live',
+          fields: { email: email(), phone: '+1 555 0091' },
+        }),
+      ),
       (err: Error) => {
         assert.ok(err instanceof ConversationInputError, String(err));
-        assert.match(err.message, /fieldMappings\[2\]\.writeRule: unknown write rule "keepEdits": the allowed write rules are overwrite, fillIfEmpty, keepPersonEdits/);
+        assert.match(
+          err.message,
+          /fieldMappings\[2\]\.writeRule: unknown write rule "keepEdits": the allowed write rules are overwrite, fillIfEmpty, keepPersonEdits/,
+        );
         return true;
       },
     );
@@ -203,7 +278,9 @@ describe('lookups that read property history', () => {
     for (const e of emails) h.emulator.addContact(A, { email: e, phone: `+1 555 1${e.length}` });
     const count = () => h.emulator.requestCounts(A)['contacts.batchRead'] ?? 0;
     const start = count();
-    const withHistory = await Promise.all(emails.map((e) => account.readContactByEmail(e, ['phone'], { lane: 'offline' }, ['phone'])));
+    const withHistory = await Promise.all(
+      emails.map((e) => account.readContactByEmail(e, ['phone'], { lane: 'offline' }, ['phone'])),
+    );
     assert.equal(count() - start, 2);
     for (const [i, c] of withHistory.entries()) {
       assert.equal(c?.properties.email, emails[i]);

@@ -6,7 +6,16 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { timeSkippingEnv } from './helpers/temporal-env';
-import { ACME, action, conversation, convergenceDone, heldWritesEnded, keepHistory, startHarness, type Harness } from './helpers/conversation-harness';
+import {
+  ACME,
+  action,
+  conversation,
+  convergenceDone,
+  heldWritesEnded,
+  keepHistory,
+  startHarness,
+  type Harness,
+} from './helpers/conversation-harness';
 import { CONVERGENCE_DELAY_MS, duplicateNotes, judgeValue } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
 import { conversationWorkflowId, DEFAULT_OPTIONS } from '../src/platform/contract';
@@ -23,7 +32,8 @@ after(async () => h?.close());
 const HOLD_MS = 16_000;
 const live = action({ id: 'live', offlineSync: false });
 
-const notesOf = (contactId: string) => h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
+const notesOf = (contactId: string) =>
+  h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
 const contactOf = (email: string) => h.emulator.contacts(ACME.accountId).find((c) => c.properties.email === email);
 
 describe('a write HubSpot applies after the worker gave up on it', () => {
@@ -33,7 +43,11 @@ describe('a write HubSpot applies after the worker gave up on it', () => {
     await h.run(async () => {
       const since = Date.now();
       h.emulator.failNext(ACME.accountId, 'notes.create', 'slow-write', 1, { holdMs: HOLD_MS });
-      const outcome = await h.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'Ada' }, summary: 'Wants a call back' });
+      const outcome = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email, first_name: 'Ada' },
+        summary: 'Wants a call back',
+      });
       assert.equal(outcome.result, 'created', outcome.reason);
       assert.ok(Date.now() - since < DEFAULT_OPTIONS.actionTimeoutMs + 1_000, 'the agent waited past its bound');
       // The agent has its answer first: the check is only due.
@@ -44,7 +58,11 @@ describe('a write HubSpot applies after the worker gave up on it', () => {
       const c = await convergenceDone(h, conv);
       assert.equal(c.duplicateNotesArchived, 1);
       const notes = notesOf(contact.id);
-      assert.deepEqual(notes.map((n) => n.id), [outcome.noteId], 'not the note the agent was told about');
+      assert.deepEqual(
+        notes.map((n) => n.id),
+        [outcome.noteId],
+        'not the note the agent was told about',
+      );
       assert.match(notes[0]!.properties.hs_note_body ?? '', /Wants a call back/);
       // And it stays so: nothing else lands, and no further check writes anything.
       const writes = writeCount();
@@ -68,7 +86,11 @@ describe('a write HubSpot applies after the worker gave up on it', () => {
       assert.equal(second.result, 'updated', second.reason);
       assert.equal(third.result, 'updated', third.reason);
       await heldWritesEnded(h, ACME.accountId, since);
-      assert.equal(contactOf(email)?.properties.firstname, 'Older', 'the held update did not land after the newer one: nothing to converge');
+      assert.equal(
+        contactOf(email)?.properties.firstname,
+        'Older',
+        'the held update did not land after the newer one: nothing to converge',
+      );
       const c = await convergenceDone(h, conv);
       assert.equal(c.valuesRewritten, 1);
       assert.equal(contactOf(email)?.properties.firstname, 'Newest');
@@ -82,7 +104,10 @@ describe('a write HubSpot applies after the worker gave up on it', () => {
     const email = `person-edit-${++seq}@example.com`;
     const conv = conversation('chat', [live]);
     await h.run(async () => {
-      await h.platform.runAction(conv, { actionId: 'live', fields: { email, first_name: 'Old', phone: '+1 555 0100' } });
+      await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email, first_name: 'Old', phone: '+1 555 0100' },
+      });
       const since = Date.now();
       h.emulator.failNext(ACME.accountId, 'contacts.update', 'slow-write', 1, { holdMs: HOLD_MS });
       await h.platform.runAction(conv, { actionId: 'live', fields: { first_name: 'Older', phone: '+1 555 0101' } });
@@ -94,7 +119,11 @@ describe('a write HubSpot applies after the worker gave up on it', () => {
       h.emulator.editContact(ACME.accountId, contact.id, { firstname: 'Grace' });
       const c = await convergenceDone(h, conv);
       assert.equal(contactOf(email)?.properties.firstname, 'Grace', "the person's edit was overwritten");
-      assert.equal(contactOf(email)?.properties.phone, '+1 555 0102', 'the value our own late write overwrote was not written again');
+      assert.equal(
+        contactOf(email)?.properties.phone,
+        '+1 555 0102',
+        'the value our own late write overwrote was not written again',
+      );
       assert.equal(c.valuesRewritten, 1);
       assert.equal(c.valuesLeftAlone, 1);
     });
@@ -105,17 +134,26 @@ describe('the check and the life of the conversation', () => {
   // A short per-call timeout (1 s), so that a 2-second hold is already past it.
   let fast: Harness;
   before(async () => {
-    fast = await startHarness(await timeSkippingEnv(), [{ ...ACME, accountId: 'acme-fast' }], { accounts: { requestTimeoutMs: 1_000 } });
+    fast = await startHarness(await timeSkippingEnv(), [{ ...ACME, accountId: 'acme-fast' }], {
+      accounts: { requestTimeoutMs: 1_000 },
+    });
   });
   after(async () => fast?.close());
   const account = 'acme-fast';
-  const fastNotes = (contactId: string) => fast.emulator.notes(account).filter((n) => n.associations.contacts.includes(contactId));
+  const fastNotes = (contactId: string) =>
+    fast.emulator.notes(account).filter((n) => n.associations.contacts.includes(contactId));
 
   test('an offline sync whose note create landed late: the conversation completes once the check has repaired it, not at its shorter retention and not later', async () => {
     const email = `late-offline-${++seq}@example.com`;
-    const conv = conversation('whatsapp', [action({ hubspotAccountId: account })], { options: { retentionMs: 30_000 } });
+    const conv = conversation('whatsapp', [action({ hubspotAccountId: account })], {
+      options: { retentionMs: 30_000 },
+    });
     await fast.run(async () => {
-      await fast.platform.recordMessage(conv, { from: 'customer', fields: { email, first_name: 'Lin' }, summary: 'Asked for the price list' });
+      await fast.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email, first_name: 'Lin' },
+        summary: 'Asked for the price list',
+      });
       const since = Date.now();
       fast.emulator.failNext(account, 'notes.create', 'slow-write', 1, { holdMs: 2_000 });
       await fast.env.sleep('11m'); // the conversation ends; its offline sync runs
@@ -133,10 +171,16 @@ describe('the check and the life of the conversation', () => {
       assert.equal(result.convergence?.checks, 1);
       assert.equal(result.convergence?.duplicateNotesArchived, 1);
       assert.equal(result.convergence?.pending, 0);
-      assert.deepEqual(fastNotes(contact.id).map((n) => n.id), [run!.noteId]);
+      assert.deepEqual(
+        fastNotes(contact.id).map((n) => n.id),
+        [run!.noteId],
+      );
       const closed = (await fast.platform.handle(conv).describe()).closeTime!.getTime();
       const alive = closed - Date.parse(run!.at);
-      assert.ok(alive >= CONVERGENCE_DELAY_MS && alive < CONVERGENCE_DELAY_MS + 30_000, `completed ${alive} ms after the sync began`);
+      assert.ok(
+        alive >= CONVERGENCE_DELAY_MS && alive < CONVERGENCE_DELAY_MS + 30_000,
+        `completed ${alive} ms after the sync began`,
+      );
       await keepHistory(fast, conv, 'convergence-offline-past-retention');
     });
   });
@@ -163,7 +207,11 @@ describe('the check and the life of the conversation', () => {
       }
       await heldWritesEnded(fast, account, since);
       const contact = () => fast.emulator.contacts(account).find((c) => c.id === merged)!;
-      assert.equal(contact().properties.firstname, 'Draft', 'the held write did not land after the newer one: nothing to converge');
+      assert.equal(
+        contact().properties.firstname,
+        'Draft',
+        'the held write did not land after the newer one: nothing to converge',
+      );
       const c = await convergenceDone(fast, conv);
       assert.equal(c.valuesRewritten, 1);
       assert.equal(contact().properties.firstname, 'Final');
@@ -172,11 +220,17 @@ describe('the check and the life of the conversation', () => {
 
   test('a check that is due survives continue-as-new: the next run carries it and makes it', async () => {
     const email = `late-can-${++seq}@example.com`;
-    const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: account })], { options: { historyEventsBeforeContinueAsNew: 20 } });
+    const conv = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: account })], {
+      options: { historyEventsBeforeContinueAsNew: 20 },
+    });
     await fast.run(async () => {
       const since = Date.now();
       fast.emulator.failNext(account, 'notes.create', 'slow-write', 1, { holdMs: 2_000 });
-      const outcome = await fast.platform.runAction(conv, { actionId: 'live', fields: { email }, summary: 'Before continue-as-new' });
+      const outcome = await fast.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email },
+        summary: 'Before continue-as-new',
+      });
       assert.equal(outcome.result, 'created', outcome.reason);
       await heldWritesEnded(fast, account, since);
       const contact = fast.emulator.contacts(account).find((c) => c.properties.email === email)!;
@@ -191,14 +245,22 @@ describe('the check and the life of the conversation', () => {
       assert.equal(state?.convergence?.pending, 1, 'the due check was not carried');
       const c = await convergenceDone(fast, conv);
       assert.equal(c.duplicateNotesArchived, 1);
-      assert.deepEqual(fastNotes(contact.id).map((n) => n.id), [outcome.noteId]);
+      assert.deepEqual(
+        fastNotes(contact.id).map((n) => n.id),
+        [outcome.noteId],
+      );
       // The first run carried the due check; the second made it (its history has the check's activity).
       const workflowId = fast.platform.handle(conv).workflowId;
-      const firstRunId = (await fast.platform.handle(conv).describe()).raw.workflowExecutionInfo?.firstRunId ?? undefined;
+      const firstRunId =
+        (await fast.platform.handle(conv).describe()).raw.workflowExecutionInfo?.firstRunId ?? undefined;
       const first = await fast.env.client.workflow.getHandle(workflowId, firstRunId).fetchHistory();
-      const secondRunId = first.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+      const secondRunId =
+        first.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
       const second = await fast.env.client.workflow.getHandle(workflowId, secondRunId).fetchHistory();
-      assert.ok(second.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'convergeContacts'), 'the run after continue-as-new did not make the check');
+      assert.ok(
+        second.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'convergeContacts'),
+        'the run after continue-as-new did not make the check',
+      );
       await keepHistory(fast, conv, 'convergence-continue-as-new-1', firstRunId);
       await keepHistory(fast, conv, 'convergence-continue-as-new-2', secondRunId);
     });
@@ -217,16 +279,29 @@ describe('what a check decides (src/action/convergence.ts)', () => {
   const app = (value: string) => ({ value, sourceType: 'INTEGRATION', sourceId: '4242' });
   const person = (value: string) => ({ value, sourceType: 'CRM_UI', sourceId: 'userId:7', updatedByUserId: 7 });
   const other = (value: string) => ({ value, sourceType: 'INTEGRATION', sourceId: '999' });
-  const ours = (v: { sourceType: string; sourceId?: string }) => v.sourceType === 'INTEGRATION' && v.sourceId === '4242';
+  const ours = (v: { sourceType: string; sourceId?: string }) =>
+    v.sourceType === 'INTEGRATION' && v.sourceId === '4242';
   const h = valueHash;
 
   test('values: as written; our late write written again; a person, another app or another run of ours left alone', () => {
     assert.deepEqual(judgeValue('New', [app('New'), app('Old')], h('New'), [], ours), { verdict: 'as-written' });
-    assert.deepEqual(judgeValue('Old', [app('Old'), app('New'), app('Old')], h('New'), [h('Old')], ours), { verdict: 'write-again', value: 'New' });
+    assert.deepEqual(judgeValue('Old', [app('Old'), app('New'), app('Old')], h('New'), [h('Old')], ours), {
+      verdict: 'write-again',
+      value: 'New',
+    });
     assert.equal(judgeValue('Grace', [person('Grace'), app('New')], h('New'), [h('Old')], ours).verdict, 'leave');
-    assert.equal(judgeValue('Old', [app('Old'), person('Grace'), app('New')], h('New'), [h('Old')], ours).why, 'changed-since-by-someone-else');
-    assert.equal(judgeValue('Sync', [other('Sync'), app('New')], h('New'), [h('Sync')], ours).why, 'changed-since-by-someone-else');
-    assert.equal(judgeValue('Third', [app('Third'), app('New')], h('New'), [h('Old')], ours).why, 'changed-by-another-write-of-this-system');
+    assert.equal(
+      judgeValue('Old', [app('Old'), person('Grace'), app('New')], h('New'), [h('Old')], ours).why,
+      'changed-since-by-someone-else',
+    );
+    assert.equal(
+      judgeValue('Sync', [other('Sync'), app('New')], h('New'), [h('Sync')], ours).why,
+      'changed-since-by-someone-else',
+    );
+    assert.equal(
+      judgeValue('Third', [app('Third'), app('New')], h('New'), [h('Old')], ours).why,
+      'changed-by-another-write-of-this-system',
+    );
     assert.equal(judgeValue('Normalised', [app('Normalised')], h('New'), [], ours).why, 'our-write-not-in-history');
   });
 

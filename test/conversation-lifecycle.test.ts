@@ -17,9 +17,12 @@ before(async () => {
 after(async () => h?.close());
 
 const calls = () => Object.values(h.emulator.requestCounts(ACME.accountId)).reduce((a, b) => a + b, 0);
-const contactsWith = (email: string) => h.emulator.contacts(ACME.accountId).filter((c) => c.properties.email?.toLowerCase() === email.toLowerCase());
-const notesOf = (contactId: string) => h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
-const noteBody = (noteId: string | undefined) => h.emulator.notes(ACME.accountId).find((n) => n.id === noteId)?.properties.hs_note_body ?? '';
+const contactsWith = (email: string) =>
+  h.emulator.contacts(ACME.accountId).filter((c) => c.properties.email?.toLowerCase() === email.toLowerCase());
+const notesOf = (contactId: string) =>
+  h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
+const noteBody = (noteId: string | undefined) =>
+  h.emulator.notes(ACME.accountId).find((n) => n.id === noteId)?.properties.hs_note_body ?? '';
 
 let seq = 0;
 const email = (what: string) => `${what}.${process.pid}.${++seq}@example.com`;
@@ -30,7 +33,10 @@ describe('runs once after the end, then dormant', () => {
     const address = email('twice');
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address, first_name: 'Vo' } });
-      await Promise.all([h.platform.endCall(conv, { summary: 'Call summary.' }), h.platform.endCall(conv, { summary: 'Call summary.' })]);
+      await Promise.all([
+        h.platform.endCall(conv, { summary: 'Call summary.' }),
+        h.platform.endCall(conv, { summary: 'Call summary.' }),
+      ]);
       await h.env.sleep('1m');
       const synced = await h.platform.getState(conv);
       assert.equal(synced?.status, 'ended');
@@ -72,13 +78,21 @@ describe('runs once after the end, then dormant', () => {
     const conv = conversation('whatsapp', [action()]);
     const address = email('late.text');
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Before the end.' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'Before the end.',
+      });
       await h.env.sleep('11m');
       const first = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
       assert.equal(first.result, 'created');
       await h.platform.updateFields(conv, { summary: 'After the end.' });
       await h.env.sleep('9m');
-      assert.equal((await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.length, 1, 'the follow-up did not wait for its inactivity wait');
+      assert.equal(
+        (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.length,
+        1,
+        'the follow-up did not wait for its inactivity wait',
+      );
       await h.env.sleep('2m');
       const runs = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!;
       assert.equal(runs.length, 2);
@@ -92,12 +106,20 @@ describe('runs once after the end, then dormant', () => {
     const conv = conversation('chat', [action()], { options: { retentionMs: 3600_000 } });
     const address = email('reused');
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'First conversation.' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'First conversation.',
+      });
       const first = await h.platform.result(conv);
       const firstNote = first.outcomes['hubspot-upsert']![0]!.noteId;
       assert.equal((await h.platform.handle(conv).describe()).status.name, 'COMPLETED');
 
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Second conversation.' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'Second conversation.',
+      });
       const second = await h.platform.result(conv);
       const secondNote = second.outcomes['hubspot-upsert']![0]!.noteId;
       assert.ok(secondNote && secondNote !== firstNote, 'the reused id updated the earlier conversation’s note');
@@ -117,13 +139,25 @@ describe('the note follows the contact of each run', () => {
     const typo = email('typo').replace('@example.com', '@exmaple.com');
     const right = email('right');
     await h.run(async () => {
-      const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: typo, first_name: 'Tess' }, summary: 'About the typo.' });
-      const second = await h.platform.runAction(conv, { actionId: 'live', fields: { email: right }, summary: 'After the correction.' });
+      const first = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email: typo, first_name: 'Tess' },
+        summary: 'About the typo.',
+      });
+      const second = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email: right },
+        summary: 'After the correction.',
+      });
       assert.equal(first.result, 'created');
       assert.equal(second.result, 'created');
       assert.notEqual(second.contactId, first.contactId);
       assert.notEqual(second.noteId, first.noteId);
-      assert.deepEqual(notesOf(second.contactId!).map((n) => n.id), [second.noteId], 'the corrected contact has no note of its own');
+      assert.deepEqual(
+        notesOf(second.contactId!).map((n) => n.id),
+        [second.noteId],
+        'the corrected contact has no note of its own',
+      );
       assert.match(noteBody(second.noteId), /After the correction\./);
       assert.match(noteBody(first.noteId), /About the typo\./, 'the first contact’s note was rewritten');
     });
@@ -133,13 +167,20 @@ describe('the note follows the contact of each run', () => {
     const conv = conversation('chat', [live]);
     const address = email('merged');
     await h.run(async () => {
-      const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: address }, summary: 'Before the merge.' });
+      const first = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email: address },
+        summary: 'Before the merge.',
+      });
       const other = h.emulator.addContact(ACME.accountId, { email: email('primary'), firstname: 'Primary' });
       const merged = h.emulator.mergeContacts(ACME.accountId, other, first.contactId!);
       const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'After the merge.' });
       assert.equal(second.contactId, merged);
       assert.equal(second.noteId, first.noteId, 'a second note was written');
-      assert.deepEqual(notesOf(merged).map((n) => n.id), [first.noteId]);
+      assert.deepEqual(
+        notesOf(merged).map((n) => n.id),
+        [first.noteId],
+      );
       assert.match(noteBody(first.noteId), /After the merge\./);
     });
   });
@@ -152,7 +193,10 @@ describe('the note follows the contact of each run', () => {
       assert.ok(h.emulator.deleteNote(ACME.accountId, first.noteId!));
       const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'Two.' });
       assert.notEqual(second.noteId, first.noteId);
-      assert.deepEqual(notesOf(first.contactId!).map((n) => n.id), [second.noteId]);
+      assert.deepEqual(
+        notesOf(first.contactId!).map((n) => n.id),
+        [second.noteId],
+      );
     });
   });
 });
@@ -261,7 +305,8 @@ describe('late values are never taken for synced', () => {
     const handle = h.platform.handle(conv);
     const completedRun = (await handle.describe()).runId;
     const retrying = retryAction(h.env.client, conv, 'a');
-    for (let i = 0; i < 100 && (await handle.describe()).runId === completedRun; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await handle.describe()).runId === completedRun; i++)
+      await new Promise((r) => setTimeout(r, 100));
     assert.notEqual((await handle.describe()).runId, completedRun, 'the retry session did not start');
     await h.platform.updateFields(conv, { summary: 'After completion.' });
     await h.run(async () => {
@@ -303,7 +348,11 @@ describe('late values are never taken for synced', () => {
       }
       const result = await h.platform.result(conv);
       const runs = result.outcomes['hubspot-upsert']!;
-      assert.deepEqual(runs.map((r) => r.trigger), ['offline', 'operator-retry', 'offline'], 'the late summary caused no follow-up');
+      assert.deepEqual(
+        runs.map((r) => r.trigger),
+        ['offline', 'operator-retry', 'offline'],
+        'the late summary caused no follow-up',
+      );
       assert.match(noteBody(runs.at(-1)!.noteId), /Late summary\./);
       assert.equal(result.finalSummary, 'Late summary.');
     });
@@ -323,7 +372,11 @@ describe('size budget', () => {
     const conv = conversation('chat', [config], { options: { historyEventsBeforeContinueAsNew: 20 } });
     const address = email('huge');
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address, first_name: 'f'.repeat(65_536), last_name: 'l'.repeat(65_536) }, summary: 's'.repeat(1_000_000) });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address, first_name: 'f'.repeat(65_536), last_name: 'l'.repeat(65_536) },
+        summary: 's'.repeat(1_000_000),
+      });
       for (let i = 0; i < 12; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer' });
       await h.env.sleep('11m');
       const state = await h.platform.getState(conv);

@@ -22,12 +22,19 @@ const notesOf = (accountId: string, contactId: string) =>
   h.emulator.notes(accountId).filter((n) => n.associations.contacts.includes(contactId));
 
 /** Polls the conversation's state (real clock) until it satisfies the predicate. */
-async function waitFor(conversation: ConversationRef, ok: (s: ConversationState) => boolean, timeoutMs = 20_000): Promise<ConversationState> {
+async function waitFor(
+  conversation: ConversationRef,
+  ok: (s: ConversationState) => boolean,
+  timeoutMs = 20_000,
+): Promise<ConversationState> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const state = await h.platform.getState(conversation);
     if (state && ok(state)) return state;
-    assert.ok(Date.now() < until, `the conversation never reached the expected state: ${JSON.stringify({ status: state?.status, outcomes: state?.outcomes })}`);
+    assert.ok(
+      Date.now() < until,
+      `the conversation never reached the expected state: ${JSON.stringify({ status: state?.status, outcomes: state?.outcomes })}`,
+    );
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -36,11 +43,18 @@ describe('long and resumed conversations', () => {
   test('continue-as-new keeps one note; a late message during retention updates the same note', async () => {
     const live = action({ id: 'live', offlineSync: false });
     const offline = action({ id: 'offline', offlineSync: true });
-    const conv = conversation('chat', [live, offline], { options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000, retentionMs: 8000 } });
+    const conv = conversation('chat', [live, offline], {
+      options: { historyEventsBeforeContinueAsNew: 40, inactivityTimeoutMs: 3000, retentionMs: 8000 },
+    });
     await h.run(async () => {
-      const first = await h.platform.runAction(conv, { actionId: 'live', fields: { email: 'long@example.com' }, summary: 'v1' });
+      const first = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email: 'long@example.com' },
+        summary: 'v1',
+      });
       const firstRun = (await h.platform.handle(conv).describe()).runId;
-      for (let i = 0; i < 30; i++) await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
+      for (let i = 0; i < 30; i++)
+        await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
       const state = await h.platform.getState(conv);
       assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation continued as new');
       assert.equal(state?.messageCount, 30, 'the message count survived continue-as-new');
@@ -69,12 +83,13 @@ describe('long and resumed conversations', () => {
   });
 });
 
-
 describe('values that arrive while the conversation is ending', () => {
   for (const channel of ['chat', 'voice'] as const) {
     test(`${channel}: a message during the offline sync is not lost: a follow-up sync writes it to the same contact and note`, async () => {
       const email = `ending.${channel}@example.com`;
-      const conv = conversation(channel, [action({ id: 'offline', offlineSync: true })], { options: { inactivityTimeoutMs: 1000, retentionMs: 6000 } });
+      const conv = conversation(channel, [action({ id: 'offline', offlineSync: true })], {
+        options: { inactivityTimeoutMs: 1000, retentionMs: 6000 },
+      });
       // The lookup answers slowly, so the offline sync is still running when the late values arrive.
       h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], latencyMs: 1500 });
       try {
@@ -118,7 +133,11 @@ describe('the in-conversation time budget', () => {
     try {
       const outcome = await h.run(async () => {
         const started = Date.now();
-        const run = await h.platform.runAction(conv, { actionId: 'live', fields: { email: `budget.${process.pid}@example.com` }, summary: 'Budget.' });
+        const run = await h.platform.runAction(conv, {
+          actionId: 'live',
+          fields: { email: `budget.${process.pid}@example.com` },
+          summary: 'Budget.',
+        });
         return { run, elapsed: Date.now() - started };
       });
       assert.equal(outcome.run.result, 'failed', outcome.run.reason);

@@ -5,7 +5,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { CARRIED_BUDGET_BYTES, utf8Length } from '../src/action/limits';
-import { DEFAULT_OPTIONS, type ActionRun, type CarriedState, type Channel, type ConvergenceCarried, type ConvergenceSummary } from '../src/platform/definitions';
+import {
+  DEFAULT_OPTIONS,
+  type ActionRun,
+  type CarriedState,
+  type Channel,
+  type ConvergenceCarried,
+  type ConvergenceSummary,
+} from '../src/platform/definitions';
 import { StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
 import {
   ConversationEntity,
@@ -38,8 +45,19 @@ const lookupNow = () => action({ id: 'lookup-now', name: 'Look up now', offlineS
 /** A conversation on a clock the test moves. */
 function conversation(over: Partial<ConversationSetup> = {}, workspaceBound = true) {
   const clock = { now: T0 };
-  const setup: ConversationSetup = { conversationId: 'c-1', workspaceId: 'acme', channel: 'chat', actions: [action()], ...over };
-  const entity = new ConversationEntity(setup, { workflowId: 'acme/c-1', firstExecutionRunId: 'run-1', workspaceBound, now: () => clock.now });
+  const setup: ConversationSetup = {
+    conversationId: 'c-1',
+    workspaceId: 'acme',
+    channel: 'chat',
+    actions: [action()],
+    ...over,
+  };
+  const entity = new ConversationEntity(setup, {
+    workflowId: 'acme/c-1',
+    firstExecutionRunId: 'run-1',
+    workspaceBound,
+    now: () => clock.now,
+  });
   return { entity, clock, setup };
 }
 
@@ -47,7 +65,13 @@ const caller = { workspaceId: 'acme' };
 const voiceChannel: Channel = 'voice';
 
 /** Runs an action on the entity the way the workflow does: start, outcome, settle. */
-function run(entity: ConversationEntity, config: ActionConfig, trigger: ActionRun['trigger'], result: ActionRun['result'], over: Partial<ActionRun> = {}): ActionRun {
+function run(
+  entity: ConversationEntity,
+  config: ActionConfig,
+  trigger: ActionRun['trigger'],
+  result: ActionRun['result'],
+  over: Partial<ActionRun> = {},
+): ActionRun {
   const start = entity.runStarted(config, trigger);
   try {
     return entity.runFinished(start, { result, propertiesWritten: [], reason: `the run ${result}`, ...over });
@@ -59,7 +83,8 @@ function run(entity: ConversationEntity, config: ActionConfig, trigger: ActionRu
 /** The offline sync after the end, as the workflow runs it. */
 function syncOffline(entity: ConversationEntity, result: ActionRun['result'] = 'created') {
   entity.syncStarting();
-  for (const a of entity.unsynced()) run(entity, a, 'offline', result, result === 'failed' ? {} : { contactId: '101', noteId: 'n-1' });
+  for (const a of entity.unsynced())
+    run(entity, a, 'offline', result, result === 'failed' ? {} : { contactId: '101', noteId: 'n-1' });
   entity.syncDone();
 }
 
@@ -75,7 +100,11 @@ describe('ConversationEntity', () => {
     const start = entity.runStarted(action(), 'offline');
     assert.equal(entity.syncStatus(), 'running');
     assert.equal(entity.state().syncStatus, 'running');
-    entity.runFinished(start, { result: 'failed', propertiesWritten: [], reason: 'HubSpot account acme-eu rejected the token (401)' });
+    entity.runFinished(start, {
+      result: 'failed',
+      propertiesWritten: [],
+      reason: 'HubSpot account acme-eu rejected the token (401)',
+    });
     entity.runSettled();
     entity.syncDone();
     assert.equal(entity.syncStatus(), 'failed', 'one failed latest run fails the conversation');
@@ -90,7 +119,11 @@ describe('ConversationEntity', () => {
 
   test('unsynced: nothing after the offline sync; identical values stay synced, a changed mapped value does not', () => {
     const { entity } = conversation({ fields: { email: 'jane@example.com', first_name: 'Jane' } });
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['save-lead'], 'never run: due');
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['save-lead'],
+      'never run: due',
+    );
     syncOffline(entity);
     assert.equal(entity.status, 'ended');
     assert.deepEqual(entity.unsynced(), []);
@@ -99,12 +132,18 @@ describe('ConversationEntity', () => {
     entity.onFieldsUpdated({ ...caller, fields: { first_name: 'Jane' } });
     assert.deepEqual(entity.unsynced(), [], 'identical values cost nothing');
     entity.onFieldsUpdated({ ...caller, fields: { company: 'Acme' } });
-    assert.deepEqual(entity.unsynced(), [], 'an unmapped field is not the action\'s');
+    assert.deepEqual(entity.unsynced(), [], "an unmapped field is not the action's");
     entity.onFieldsUpdated({ ...caller, fields: { first_name: 'Janet' } });
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['save-lead']);
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['save-lead'],
+    );
     assert.equal(entity.syncStatus(), 'pending');
     entity.onFieldsUpdated({ ...caller, summary: 'Jane asked for a demo.' });
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['save-lead']);
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['save-lead'],
+    );
   });
 
   test('unsynced: a failed offline run is due again with the next values, identical ones included', () => {
@@ -112,7 +151,10 @@ describe('ConversationEntity', () => {
     syncOffline(entity, 'failed');
     assert.deepEqual(entity.unsynced(), [], 'the failed run used the current values: nothing new to run it with');
     entity.onFieldsUpdated({ ...caller, fields: { email: 'jane@example.com' } });
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['save-lead']);
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['save-lead'],
+    );
     syncOffline(entity, 'created');
     assert.deepEqual(entity.unsynced(), []);
     entity.onFieldsUpdated({ ...caller, fields: { email: 'jane@example.com' } });
@@ -121,11 +163,18 @@ describe('ConversationEntity', () => {
 
   test('a logged Call syncs the call details given later; an action writing a note does not', () => {
     const call = action({ id: 'log-call', logAs: 'engagement' });
-    const { entity } = conversation({ channel: voiceChannel, actions: [action(), call], fields: { email: 'jane@example.com' } });
+    const { entity } = conversation({
+      channel: voiceChannel,
+      actions: [action(), call],
+      fields: { email: 'jane@example.com' },
+    });
     entity.onCallEnded({ ...caller });
     syncOffline(entity);
     entity.onCallEnded({ ...caller, call: { direction: 'inbound', durationMs: 95_000, status: 'completed' } });
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['log-call']);
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['log-call'],
+    );
   });
 
   test('offline sync due: text, an inactivity timeout after the last message; then none once ended', () => {
@@ -137,12 +186,20 @@ describe('ConversationEntity', () => {
     assert.equal(entity.untilEndMs(), 10 * MIN);
     clock.now = T0 + 9 * MIN;
     entity.onFieldsUpdated({ ...caller, fields: { first_name: 'Jane' } });
-    assert.equal(entity.offlineSyncDueAt(), new Date(T0 + 14 * MIN).toISOString(), 'values without a message restart nothing');
+    assert.equal(
+      entity.offlineSyncDueAt(),
+      new Date(T0 + 14 * MIN).toISOString(),
+      'values without a message restart nothing',
+    );
     assert.equal(entity.untilEndMs(), 5 * MIN);
     clock.now = T0 + 14 * MIN;
     syncOffline(entity);
     assert.equal(entity.offlineSyncDueAt(), null);
-    assert.equal(conversation({ actions: [lookupNow()] }).entity.offlineSyncDueAt(), null, 'no offline action: never due');
+    assert.equal(
+      conversation({ actions: [lookupNow()] }).entity.offlineSyncDueAt(),
+      null,
+      'no offline action: never due',
+    );
   });
 
   test('offline sync due: voice, only once the call ended (now), and after the end while values are unsynced', () => {
@@ -165,16 +222,32 @@ describe('ConversationEntity', () => {
     const { entity } = conversation();
     const refused = entity.onMessage({ workspaceId: 'globex', from: 'customer', fields: { email: 'x@example.com' } });
     assert.equal(refused?.message, 'message signal refused: the conversation belongs to another workspace');
-    assert.equal(entity.onMessage({ from: 'customer' })?.message, 'message signal refused: workspaceId: the caller must name its workspace');
-    assert.equal(entity.onMessage({ ...caller, from: 'bot' })?.message, 'message signal refused: from: expected "customer" or "agent"');
-    assert.equal(entity.onFieldsUpdated({ ...caller })?.message, 'fieldsUpdated signal refused: (root): give fields, a summary, or both');
-    assert.equal(entity.onCallEnded({ ...caller })?.message, 'callEnded signal refused: the conversation is on chat, not voice');
+    assert.equal(
+      entity.onMessage({ from: 'customer' })?.message,
+      'message signal refused: workspaceId: the caller must name its workspace',
+    );
+    assert.equal(
+      entity.onMessage({ ...caller, from: 'bot' })?.message,
+      'message signal refused: from: expected "customer" or "agent"',
+    );
+    assert.equal(
+      entity.onFieldsUpdated({ ...caller })?.message,
+      'fieldsUpdated signal refused: (root): give fields, a summary, or both',
+    );
+    assert.equal(
+      entity.onCallEnded({ ...caller })?.message,
+      'callEnded signal refused: the conversation is on chat, not voice',
+    );
     assert.equal(entity.state().messageCount, 0);
     assert.equal(entity.activity, 0);
     for (let i = 0; i < 30; i++) entity.onFieldsUpdated({ ...caller, fields: { [`f${i}`]: 42 } });
     const { rejections } = entity.state();
     assert.equal(rejections.length, MAX_REJECTIONS);
-    assert.equal(rejections[0]!.message, 'fieldsUpdated signal refused: fields.f10: expected text or null', 'the oldest go first');
+    assert.equal(
+      rejections[0]!.message,
+      'fieldsUpdated signal refused: fields.f10: expected text or null',
+      'the oldest go first',
+    );
     assert.equal(rejections.at(-1)!.message, 'fieldsUpdated signal refused: fields.f29: expected text or null');
     assert.equal(entity.result().finalFields.f29, undefined);
   });
@@ -182,15 +255,33 @@ describe('ConversationEntity', () => {
   test('runAction and retryAction refusals name the problem; an ended conversation takes no in-conversation run', () => {
     const { entity } = conversation({ actions: [action(), lookupNow()] });
     assert.equal(entity.runActionRefusal({ ...caller, actionId: 'lookup-now' }), undefined);
-    assert.equal(entity.runActionRefusal({ ...caller, actionId: 'nope' }), 'runAction refused: no action "nope" in this conversation (known: save-lead, lookup-now)');
-    assert.equal(entity.runActionRefusal({ ...caller, actionId: 'save-lead' }), 'runAction refused: action "save-lead" runs by offline sync after the conversation ends, not on demand');
-    assert.equal(entity.runActionRefusal({ workspaceId: 'globex', actionId: 'lookup-now' }), 'runAction refused: the conversation belongs to another workspace');
+    assert.equal(
+      entity.runActionRefusal({ ...caller, actionId: 'nope' }),
+      'runAction refused: no action "nope" in this conversation (known: save-lead, lookup-now)',
+    );
+    assert.equal(
+      entity.runActionRefusal({ ...caller, actionId: 'save-lead' }),
+      'runAction refused: action "save-lead" runs by offline sync after the conversation ends, not on demand',
+    );
+    assert.equal(
+      entity.runActionRefusal({ workspaceId: 'globex', actionId: 'lookup-now' }),
+      'runAction refused: the conversation belongs to another workspace',
+    );
     assert.equal(entity.retryActionRefusal({ ...caller, actionId: 'save-lead' }), undefined);
-    assert.equal(entity.retryActionRefusal({ ...caller, actionId: '' }), 'retryAction refused: actionId: expected the id of an action of this conversation');
+    assert.equal(
+      entity.retryActionRefusal({ ...caller, actionId: '' }),
+      'retryAction refused: actionId: expected the id of an action of this conversation',
+    );
     syncOffline(entity);
-    assert.equal(entity.runActionRefusal({ ...caller, actionId: 'lookup-now' }), 'runAction refused: the conversation has ended');
+    assert.equal(
+      entity.runActionRefusal({ ...caller, actionId: 'lookup-now' }),
+      'runAction refused: the conversation has ended',
+    );
     // Before the workspace marker: a caller naming no workspace is one of that time.
-    assert.equal(conversation({}, false).entity.runActionRefusal({ actionId: 'nope' }), 'runAction refused: no action "nope" in this conversation (known: save-lead)');
+    assert.equal(
+      conversation({}, false).entity.runActionRefusal({ actionId: 'nope' }),
+      'runAction refused: no action "nope" in this conversation (known: save-lead)',
+    );
   });
 
   test('outcomes: the last 20 per action are kept; a run that wrote a note remembers it, a failure after it makes the next run look', () => {
@@ -250,33 +341,66 @@ describe('ConversationEntity', () => {
     syncOffline(entity);
     clock.now = T0 + 5 * MIN;
     assert.equal(entity.retainedUntilMs(), T0 + 60 * MIN);
-    const later: ConvergenceView = { summary: () => undefined, carried: () => undefined, lastDueAtMs: () => T0 + 90 * MIN };
+    const later: ConvergenceView = {
+      summary: () => undefined,
+      carried: () => undefined,
+      lastDueAtMs: () => T0 + 90 * MIN,
+    };
     assert.equal(entity.retainedUntilMs(later), T0 + 90 * MIN);
     assert.equal(entity.state(later).retainedUntil, new Date(T0 + 90 * MIN).toISOString());
   });
 
   test('an operator retry session counts as synced for the other actions only the values it started with', () => {
     const other = action({ id: 'other' });
-    const { entity } = conversation({ actions: [action(), other], fields: { email: 'jane@example.com' }, operatorRetry: { actionId: 'save-lead' } });
+    const { entity } = conversation({
+      actions: [action(), other],
+      fields: { email: 'jane@example.com' },
+      operatorRetry: { actionId: 'save-lead' },
+    });
     entity.onFieldsUpdated({ ...caller, fields: { first_name: 'Jane' } }); // arrived with the session's start
     entity.operatorRetryStarting(action(), true);
-    assert.deepEqual(entity.unsynced().map((a) => a.id), ['save-lead', 'other']);
+    assert.deepEqual(
+      entity.unsynced().map((a) => a.id),
+      ['save-lead', 'other'],
+    );
     const before = conversation({ actions: [action(), other], fields: { email: 'jane@example.com' } }).entity;
     before.onFieldsUpdated({ ...caller, fields: { first_name: 'Jane' } });
     before.operatorRetryStarting(action(), false);
-    assert.deepEqual(before.unsynced().map((a) => a.id), ['save-lead'], 'histories before the marker took the late value for synced');
+    assert.deepEqual(
+      before.unsynced().map((a) => a.id),
+      ['save-lead'],
+      'histories before the marker took the late value for synced',
+    );
   });
 
   test('round trip through the carried state: the next run answers as this one did, one run later', () => {
-    const { entity, clock, setup } = conversation({ channel: voiceChannel, actions: [action(), lookupNow()], conversationUrl: 'https://app.example.com/c/1' });
+    const { entity, clock, setup } = conversation({
+      channel: voiceChannel,
+      actions: [action(), lookupNow()],
+      conversationUrl: 'https://app.example.com/c/1',
+    });
     entity.onMessage({ ...caller, from: 'customer', fields: { email: 'jane@example.com' } });
     run(entity, lookupNow(), 'in-conversation', 'created', { contactId: '101', noteId: 'n-1' });
     entity.onMessage({ ...caller, from: 'bot' });
-    entity.onCallEnded({ ...caller, summary: 'Jane asked for a demo.', call: { direction: 'outbound', durationMs: 1_000 } });
+    entity.onCallEnded({
+      ...caller,
+      summary: 'Jane asked for a demo.',
+      call: { direction: 'outbound', durationMs: 1_000 },
+    });
     entity.end('call-ended');
     clock.now = T0 + 2 * MIN;
     syncOffline(entity);
-    const convergence: ConvergenceCarried = { contacts: {}, counts: { checks: 1, duplicateNotesArchived: 0, valuesRewritten: 0, noteBodiesRewritten: 0, valuesLeftAlone: 0, failedChecks: 0 } };
+    const convergence: ConvergenceCarried = {
+      contacts: {},
+      counts: {
+        checks: 1,
+        duplicateNotesArchived: 0,
+        valuesRewritten: 0,
+        noteBodiesRewritten: 0,
+        valuesLeftAlone: 0,
+        failedChecks: 0,
+      },
+    };
     const summary: ConvergenceSummary = { ...convergence.counts, pending: 0, dueAt: null };
     const view: ConvergenceView = { summary: () => summary, carried: () => convergence, lastDueAtMs: () => undefined };
 
@@ -285,10 +409,17 @@ describe('ConversationEntity', () => {
     assert.deepEqual(next.carried?.convergence, convergence);
     assert.deepEqual(next.carried?.failedOffline, []);
     assert.equal(next.conversationUrl, 'https://app.example.com/c/1');
-    assert.equal(next.options?.inactivityTimeoutMs, DEFAULT_OPTIONS.inactivityTimeoutMs, 'the options are resolved once');
+    assert.equal(
+      next.options?.inactivityTimeoutMs,
+      DEFAULT_OPTIONS.inactivityTimeoutMs,
+      'the options are resolved once',
+    );
     const copy = JSON.parse(JSON.stringify(next)) as typeof next; // what Temporal carries is JSON
     clock.now = T0 + 3 * MIN;
-    const after = new ConversationEntity({ ...copy, actions: setup.actions }, { workflowId: 'acme/c-1', firstExecutionRunId: 'run-2', workspaceBound: true, now: () => clock.now });
+    const after = new ConversationEntity(
+      { ...copy, actions: setup.actions },
+      { workflowId: 'acme/c-1', firstExecutionRunId: 'run-2', workspaceBound: true, now: () => clock.now },
+    );
     assert.deepEqual(after.state(view), { ...entity.state(view), runsBefore: 1 });
     assert.deepEqual(after.result(view), { ...entity.result(view), runsBefore: 1 });
     assert.equal(after.state().syncStatus, 'synced');
@@ -300,7 +431,10 @@ describe('ConversationEntity', () => {
     after.onFieldsUpdated({ ...caller, summary: 'Jane asked for a demo.' });
     assert.deepEqual(after.unsynced(), []);
     after.onFieldsUpdated({ ...caller, summary: 'Jane asked for a demo on Friday.' });
-    assert.deepEqual(after.unsynced().map((a) => a.id), ['save-lead']);
+    assert.deepEqual(
+      after.unsynced().map((a) => a.id),
+      ['save-lead'],
+    );
   });
 
   test('a failed offline action is carried as failed: the next run cannot tell whether values came since, and runs it again', () => {
@@ -311,12 +445,24 @@ describe('ConversationEntity', () => {
     assert.deepEqual(next.failedOffline, ['save-lead']);
     const after = conversation({ carried: next }).entity;
     assert.equal(after.status, 'ended');
-    assert.deepEqual(after.unsynced().map((a) => a.id), ['save-lead']);
+    assert.deepEqual(
+      after.unsynced().map((a) => a.id),
+      ['save-lead'],
+    );
     assert.equal(after.syncStatus(), 'pending');
   });
 
   test('the first release carried one note id per action: known, on an unknown contact', () => {
-    const carried: CarriedState = { fields: {}, lastActivityAtMs: T0, messageCount: 0, noteIds: { 'save-lead': 'n-9' }, outcomes: {}, rejections: [], runsBefore: 2, startedAtMs: T0 };
+    const carried: CarriedState = {
+      fields: {},
+      lastActivityAtMs: T0,
+      messageCount: 0,
+      noteIds: { 'save-lead': 'n-9' },
+      outcomes: {},
+      rejections: [],
+      runsBefore: 2,
+      startedAtMs: T0,
+    };
     const { entity } = conversation({ carried });
     assert.deepEqual(entity.knownNotes('save-lead'), [{ contactId: '', noteId: 'n-9' }]);
     assert.equal(entity.state().runsBefore, 2);
@@ -324,17 +470,21 @@ describe('ConversationEntity', () => {
 
   test('the carried state is trimmed to its budget: the oldest outcomes of the longest list, then rejections; this run keeps them all', () => {
     const actions = ['a', 'b', 'c'].map((id) => action({ id, offlineSync: false }));
-    const values = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`notes${i}`, 'x'.repeat(60_000)]));
+    const values = (n: number) =>
+      Object.fromEntries(Array.from({ length: n }, (_, i) => [`notes${i}`, 'x'.repeat(60_000)]));
     const { entity } = conversation({ actions, fields: { email: 'jane@example.com', ...values(3) } });
     const long = 'r'.repeat(15_000);
-    for (const a of actions) for (let i = 0; i < (a.id === 'a' ? 20 : 12); i++) run(entity, a, 'in-conversation', 'updated', { reason: `${a.id}${i} ${long}` });
+    for (const a of actions)
+      for (let i = 0; i < (a.id === 'a' ? 20 : 12); i++)
+        run(entity, a, 'in-conversation', 'updated', { reason: `${a.id}${i} ${long}` });
     for (let i = 0; i < 20; i++) entity.onFieldsUpdated({ ...caller, fields: { [`bad${i}`]: 1 } });
     const carried = entity.carried();
     assert.ok(utf8Length(JSON.stringify(carried)) <= CARRIED_BUDGET_BYTES);
     const counts = Object.fromEntries(Object.entries(carried.outcomes).map(([id, runs]) => [id, runs.length]));
     assert.ok(counts.a! < 20, `the longest list lost its oldest runs: ${JSON.stringify(counts)}`);
     assert.ok(counts.a! >= counts.b! - 1, 'runs go from the longest list first');
-    for (const runs of Object.values(carried.outcomes)) assert.match(runs.at(-1)!.reason, /^[abc]1[19] /, 'the newest run of each action is carried');
+    for (const runs of Object.values(carried.outcomes))
+      assert.match(runs.at(-1)!.reason, /^[abc]1[19] /, 'the newest run of each action is carried');
     assert.equal(carried.rejections.length, 20, 'outcomes go before rejections');
     assert.deepEqual(carried.fields, entity.result().finalFields, 'values are never trimmed');
     assert.equal(carried.fields.notes2?.length, 60_000);
@@ -345,7 +495,10 @@ describe('ConversationEntity', () => {
     for (const a of actions) run(huge, a, 'in-conversation', 'updated', { reason: 'r'.repeat(200_000) });
     for (let i = 0; i < 20; i++) huge.onFieldsUpdated({ ...caller, fields: { [`bad${i}`]: 1 } });
     const squeezed = huge.carried();
-    assert.deepEqual(Object.values(squeezed.outcomes).map((runs) => runs.length), [1, 1, 1]);
+    assert.deepEqual(
+      Object.values(squeezed.outcomes).map((runs) => runs.length),
+      [1, 1, 1],
+    );
     assert.deepEqual(squeezed.rejections, []);
   });
 });

@@ -2,7 +2,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeSkippingEnv } from './helpers/temporal-env';
-import { ACME, GLOBEX, action, conversation, keepHistory, startHarness, type Harness } from './helpers/conversation-harness';
+import {
+  ACME,
+  GLOBEX,
+  action,
+  conversation,
+  keepHistory,
+  startHarness,
+  type Harness,
+} from './helpers/conversation-harness';
 import { ActionRefusedError, ConversationInputError } from '../src/platform/client';
 import { messageSignal, runActionUpdate } from '../src/platform/contract';
 
@@ -24,10 +32,17 @@ describe('text channel: the 10-minute inactivity rule', () => {
   test('9 minutes 59 seconds of silence: no sync; at 10 minutes: exactly one', async () => {
     const conv = conversation('chat', [action()]);
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'ten.minutes@example.com', first_name: 'Ten' } });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: 'ten.minutes@example.com', first_name: 'Ten' },
+      });
       await h.platform.updateFields(conv, { summary: 'Customer asked about pricing.' });
       await h.env.sleep(9 * 60_000 + 59_000);
-      assert.equal(contactsWith(ACME.accountId, 'ten.minutes@example.com').length, 0, 'synced before the 10 minutes were up');
+      assert.equal(
+        contactsWith(ACME.accountId, 'ten.minutes@example.com').length,
+        0,
+        'synced before the 10 minutes were up',
+      );
       const before = await h.platform.getState(conv);
       assert.equal(before?.status, 'active');
       assert.equal(before?.syncStatus, 'pending');
@@ -59,7 +74,11 @@ describe('text channel: the 10-minute inactivity rule', () => {
       await h.env.sleep('9m');
       await h.platform.recordMessage(conv, { from: 'agent', fields: { first_name: 'Late' } });
       await h.env.sleep(9.5 * 60_000); // 18.5 minutes after the start, 9.5 after the last message
-      assert.equal(contactsWith(ACME.accountId, 'restart@example.com').length, 0, 'the second message did not restart the wait');
+      assert.equal(
+        contactsWith(ACME.accountId, 'restart@example.com').length,
+        0,
+        'the second message did not restart the wait',
+      );
       const state = await h.platform.getState(conv);
       assert.equal(state?.messageCount, 2);
       assert.equal(state?.status, 'active');
@@ -78,16 +97,26 @@ describe('voice channel', () => {
   test('the sync runs right after the call ends, never before', async () => {
     const conv = conversation('voice', [action()]);
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'caller@example.com', phone: '+33 1 23 45 67 89' } });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: 'caller@example.com', phone: '+33 1 23 45 67 89' },
+      });
       await h.env.sleep('1h');
-      assert.equal(contactsWith(ACME.accountId, 'caller@example.com').length, 0, 'a voice conversation synced before the call ended');
+      assert.equal(
+        contactsWith(ACME.accountId, 'caller@example.com').length,
+        0,
+        'a voice conversation synced before the call ended',
+      );
       assert.equal((await h.platform.getState(conv))?.offlineSyncDueAt, null);
       const serverBefore = await h.env.currentTimeMs();
       await h.platform.endCall(conv, { summary: 'Called to book a demo.' });
       const result = await h.platform.result(conv);
       assert.equal(result.endReason, 'call-ended');
       const startedAfter = Date.parse(result.outcomes['hubspot-upsert']![0]!.at) - serverBefore;
-      assert.ok(startedAfter >= 0 && startedAfter < 1000, `the sync started ${startedAfter} ms of workflow time after the call ended`);
+      assert.ok(
+        startedAfter >= 0 && startedAfter < 1000,
+        `the sync started ${startedAfter} ms of workflow time after the call ended`,
+      );
       const contacts = contactsWith(ACME.accountId, 'caller@example.com');
       assert.equal(contacts.length, 1);
       assert.equal(contacts[0]!.properties.phone, '+33 1 23 45 67 89');
@@ -128,7 +157,11 @@ describe('in-conversation actions', () => {
       assert.equal(contactsWith(ACME.accountId, 'live@example.com').length, 1);
 
       // A second trigger runs again, serialised behind the first; the note is updated, not duplicated.
-      const again = await h.platform.runAction(conv, { actionId: 'live-upsert', fields: { first_name: 'Livia' }, summary: 'Second part.' });
+      const again = await h.platform.runAction(conv, {
+        actionId: 'live-upsert',
+        fields: { first_name: 'Livia' },
+        summary: 'Second part.',
+      });
       assert.equal(again.result, 'updated');
       assert.equal(again.noteId, outcome.noteId);
 
@@ -146,9 +179,16 @@ describe('in-conversation actions', () => {
   });
 
   test('two actions on two HubSpot accounts in one conversation', async () => {
-    const conv = conversation('chat', [action({ id: 'acme' }), action({ id: 'globex', hubspotAccountId: GLOBEX.accountId })]);
+    const conv = conversation('chat', [
+      action({ id: 'acme' }),
+      action({ id: 'globex', hubspotAccountId: GLOBEX.accountId }),
+    ]);
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'both@example.com', first_name: 'Both' }, summary: 'Two CRMs.' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: 'both@example.com', first_name: 'Both' },
+        summary: 'Two CRMs.',
+      });
       const result = await h.platform.result(conv);
       assert.equal(result.outcomes['acme']?.[0]?.result, 'created');
       assert.equal(result.outcomes['globex']?.[0]?.result, 'created');
@@ -168,7 +208,10 @@ describe('bad input', () => {
     const conv = conversation('chat', [live, action({ id: 'offline' })]);
     await h.run(async () => {
       // The client refuses before anything reaches Temporal.
-      await assert.rejects(h.platform.recordMessage(conv, { from: 'robot' as never }), (e: unknown) => e instanceof ConversationInputError && /from/.test(e.message));
+      await assert.rejects(
+        h.platform.recordMessage(conv, { from: 'robot' as never }),
+        (e: unknown) => e instanceof ConversationInputError && /from/.test(e.message),
+      );
       await assert.rejects(
         h.platform.recordMessage({ ...conv, conversationId: 'has spaces' }, { from: 'customer' }),
         (e: unknown) => e instanceof ConversationInputError && /conversationId/.test(e.message),
@@ -177,16 +220,29 @@ describe('bad input', () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: 'sturdy@example.com' } });
       // A caller that bypasses the client: the workflow records the rejection and goes on.
       const handle = h.platform.handle(conv);
-      await handle.signal(messageSignal, { workspaceId: conv.workspaceId, from: 'nobody', fields: 'not an object' } as never);
+      await handle.signal(messageSignal, {
+        workspaceId: conv.workspaceId,
+        from: 'nobody',
+        fields: 'not an object',
+      } as never);
       await handle.signal('callEnded', { workspaceId: conv.workspaceId });
       const state = await h.platform.getState(conv);
       assert.equal(state?.rejections.length, 2);
       assert.match(state!.rejections[0]!.message, /message signal refused: from: /);
       assert.match(state!.rejections[1]!.message, /not voice/);
 
-      await assert.rejects(h.platform.runAction(conv, { actionId: 'nope' }), (e: unknown) => e instanceof ActionRefusedError && /no action "nope"/.test(e.message));
-      await assert.rejects(h.platform.runAction(conv, { actionId: 'offline' }), (e: unknown) => e instanceof ActionRefusedError && /offline sync/.test(e.message));
-      await assert.rejects(handle.executeUpdate(runActionUpdate, { args: [{ workspaceId: conv.workspaceId, actionId: 42 } as never] }), (e: Error) => /runAction refused: actionId/.test(String((e.cause as Error | undefined)?.message)));
+      await assert.rejects(
+        h.platform.runAction(conv, { actionId: 'nope' }),
+        (e: unknown) => e instanceof ActionRefusedError && /no action "nope"/.test(e.message),
+      );
+      await assert.rejects(
+        h.platform.runAction(conv, { actionId: 'offline' }),
+        (e: unknown) => e instanceof ActionRefusedError && /offline sync/.test(e.message),
+      );
+      await assert.rejects(
+        handle.executeUpdate(runActionUpdate, { args: [{ workspaceId: conv.workspaceId, actionId: 42 } as never] }),
+        (e: Error) => /runAction refused: actionId/.test(String((e.cause as Error | undefined)?.message)),
+      );
 
       // Invalid email: skipped with the reason, no HubSpot call, no failure.
       const before = h.emulator.requests(ACME.accountId).length;

@@ -6,7 +6,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { timeSkippingEnv } from './helpers/temporal-env';
-import { ACME, action, conversation, convergenceDone, heldWritesEnded, startHarness, type Harness } from './helpers/conversation-harness';
+import {
+  ACME,
+  action,
+  conversation,
+  convergenceDone,
+  heldWritesEnded,
+  startHarness,
+  type Harness,
+} from './helpers/conversation-harness';
 import { actionConfigSchema } from '../src/action/config';
 import { describeZodError } from '../src/platform/contract';
 
@@ -22,9 +30,12 @@ after(async () => h?.close());
 
 const engagement = (overrides: Parameters<typeof action>[0] = {}) => action({ logAs: 'engagement', ...overrides });
 const contactOf = (address: string) => h.emulator.contacts(ACME.accountId).find((c) => c.properties.email === address);
-const callsOf = (contactId: string) => h.emulator.engagements(ACME.accountId, 'calls').filter((c) => c.associations.contacts.includes(contactId));
-const communicationsOf = (contactId: string) => h.emulator.engagements(ACME.accountId, 'communications').filter((c) => c.associations.contacts.includes(contactId));
-const notesOf = (contactId: string) => h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
+const callsOf = (contactId: string) =>
+  h.emulator.engagements(ACME.accountId, 'calls').filter((c) => c.associations.contacts.includes(contactId));
+const communicationsOf = (contactId: string) =>
+  h.emulator.engagements(ACME.accountId, 'communications').filter((c) => c.associations.contacts.includes(contactId));
+const notesOf = (contactId: string) =>
+  h.emulator.notes(ACME.accountId).filter((n) => n.associations.contacts.includes(contactId));
 
 /** Waits (real time) until the conversation has ended and no run is under way. */
 async function settled(conv: ReturnType<typeof conversation>): Promise<void> {
@@ -42,7 +53,14 @@ describe('a voice conversation becomes one HubSpot Call', () => {
     const address = email('call');
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address, first_name: 'Vo' } });
-      await h.platform.endCall(conv, { summary: 'Asked about <pricing> & terms.', call: { direction: 'inbound', durationMs: 184_000, recordingUrl: 'https://recordings.example-platform.com/r/1.mp3' } });
+      await h.platform.endCall(conv, {
+        summary: 'Asked about <pricing> & terms.',
+        call: {
+          direction: 'inbound',
+          durationMs: 184_000,
+          recordingUrl: 'https://recordings.example-platform.com/r/1.mp3',
+        },
+      });
       await h.env.sleep('1m');
       await settled(conv);
       const first = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
@@ -62,7 +80,10 @@ describe('a voice conversation becomes one HubSpot Call', () => {
       assert.match(p.hs_call_title ?? '', /HubSpot: create or update contact/);
       // The body: the summary escaped, which action wrote it and when, the link back, the reference line.
       assert.match(p.hs_call_body ?? '', /Asked about &lt;pricing&gt; &amp; terms\./);
-      assert.match(p.hs_call_body ?? '', /Written by the action HubSpot: create or update contact \(hubspot-upsert\) at \d{4}-\d\d-\d\dT/);
+      assert.match(
+        p.hs_call_body ?? '',
+        /Written by the action HubSpot: create or update contact \(hubspot-upsert\) at \d{4}-\d\d-\d\dT/,
+      );
       assert.ok((p.hs_call_body ?? '').includes(`<a href="${URL_OF('call-1')}">`), 'no link back to the conversation');
       assert.equal(notesOf(contact.id).length, 0, 'a note was written besides the Call');
 
@@ -87,7 +108,11 @@ describe('a voice conversation becomes one HubSpot Call', () => {
     await h.run(async () => {
       const since = Date.now();
       h.emulator.failNext(ACME.accountId, 'calls.create', 'slow-write', 1, { holdMs: 16_000 });
-      const outcome = await h.platform.runAction(conv, { actionId: 'live', fields: { email: address }, summary: 'Wants a call back' });
+      const outcome = await h.platform.runAction(conv, {
+        actionId: 'live',
+        fields: { email: address },
+        summary: 'Wants a call back',
+      });
       assert.equal(outcome.result, 'created', outcome.reason);
       assert.equal(outcome.loggedAs, 'call');
       await heldWritesEnded(h, ACME.accountId, since);
@@ -95,7 +120,11 @@ describe('a voice conversation becomes one HubSpot Call', () => {
       assert.equal(callsOf(contact.id).length, 2, 'the held create did not land: nothing to converge');
       const c = await convergenceDone(h, conv);
       assert.equal(c.duplicateNotesArchived, 1);
-      assert.deepEqual(callsOf(contact.id).map((x) => x.id), [outcome.noteId], 'not the Call the agent was told about');
+      assert.deepEqual(
+        callsOf(contact.id).map((x) => x.id),
+        [outcome.noteId],
+        'not the Call the agent was told about',
+      );
       assert.equal(h.emulator.engagements(ACME.accountId, 'calls', true).length >= 1, true);
     });
   });
@@ -106,7 +135,10 @@ describe('a voice conversation becomes one HubSpot Call', () => {
     await h.run(async () => {
       await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
       h.emulator.failNext(ACME.accountId, 'calls.create', 'lost-response', 1);
-      await h.platform.endCall(conv, { summary: 'Lost answer, one Call.', call: { direction: 'outbound', durationMs: 60_000, status: 'completed' } });
+      await h.platform.endCall(conv, {
+        summary: 'Lost answer, one Call.',
+        call: { direction: 'outbound', durationMs: 60_000, status: 'completed' },
+      });
       await h.env.sleep('5m');
       await settled(conv);
       const run = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
@@ -124,7 +156,11 @@ describe('text conversations', () => {
     const conv = conversation('whatsapp', [engagement()]);
     const address = email('wa');
     await h.run(async () => {
-      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address }, summary: 'Asked for opening hours.' });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'Asked for opening hours.',
+      });
       await h.env.sleep('11m');
       await settled(conv);
       const first = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']![0]!;
@@ -156,7 +192,11 @@ describe('text conversations', () => {
       await settled(chat);
       assert.equal(communicationsOf(contactOf(a)!.id)[0]?.properties.hs_communication_channel_type, 'SMS');
       const chatContact = contactOf(b)!;
-      assert.equal(communicationsOf(chatContact.id).length, 0, 'web chat has no HubSpot channel type, yet a Communication was written');
+      assert.equal(
+        communicationsOf(chatContact.id).length,
+        0,
+        'web chat has no HubSpot channel type, yet a Communication was written',
+      );
       const notes = notesOf(chatContact.id);
       assert.equal(notes.length, 1);
       const body = notes[0]!.properties.hs_note_body ?? '';
@@ -172,11 +212,23 @@ describe('validation', () => {
   test('a bad logAs is refused naming the field and the allowed values', () => {
     const parsed = actionConfigSchema.safeParse({ ...action(), logAs: 'call' });
     assert.equal(parsed.success, false);
-    assert.match(describeZodError(parsed.error!), /^logAs: unknown logAs "call": the allowed values are note, engagement$/);
+    assert.match(
+      describeZodError(parsed.error!),
+      /^logAs: unknown logAs "call": the allowed values are note, engagement$/,
+    );
   });
 
   test('the platform client refuses a conversation link that is not https, and call details without a direction', async () => {
-    await assert.rejects(h.platform.recordMessage(conversation('chat', [action()], { conversationUrl: 'http://app.example-platform.com/c/1' }), { from: 'customer' }), /conversationUrl: expected an https URL/);
-    await assert.rejects(h.platform.endCall(conversation('voice', [action()]), { call: { durationMs: 10 } as never }), /call\.direction/);
+    await assert.rejects(
+      h.platform.recordMessage(
+        conversation('chat', [action()], { conversationUrl: 'http://app.example-platform.com/c/1' }),
+        { from: 'customer' },
+      ),
+      /conversationUrl: expected an https URL/,
+    );
+    await assert.rejects(
+      h.platform.endCall(conversation('voice', [action()]), { call: { durationMs: 10 } as never }),
+      /call\.direction/,
+    );
   });
 });

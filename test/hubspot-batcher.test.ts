@@ -20,7 +20,10 @@ const seed = (accountId: string, extra: Partial<EmulatorAccountSeed> = {}): Emul
   ...extra,
 });
 const BATCH = seed('batch', {
-  contacts: Array.from({ length: KNOWN }, (_, i) => ({ id: String(9000 + i), properties: { email: `known${i}@example.com`, firstname: `K${i}` } })),
+  contacts: Array.from({ length: KNOWN }, (_, i) => ({
+    id: String(9000 + i),
+    properties: { email: `known${i}@example.com`, firstname: `K${i}` },
+  })),
 });
 const FAULTS = seed('faults');
 const LANES = seed('lanes', { rateLimit: { perTenSeconds: 5, searchPerSecond: 0 } });
@@ -28,8 +31,11 @@ const SHARED = seed('shared', { rateLimit: { perTenSeconds: 10, searchPerSecond:
 
 let emulator: HubSpotEmulator;
 
-const accountOf = (s: EmulatorAccountSeed, options: HubSpotAccountsOptions = {}, extra: Partial<HubSpotAccountSettings> = {}) =>
-  new HubSpotAccounts([{ ...emulator.connection(s), ...extra }], options).get(s.accountId);
+const accountOf = (
+  s: EmulatorAccountSeed,
+  options: HubSpotAccountsOptions = {},
+  extra: Partial<HubSpotAccountSettings> = {},
+) => new HubSpotAccounts([{ ...emulator.connection(s), ...extra }], options).get(s.accountId);
 
 async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(
@@ -60,7 +66,9 @@ describe('batching single-record calls per account', { timeout: 60_000 }, () => 
     const account = await accountOf(BATCH);
     const before = emulator.requestCounts(BATCH.accountId);
     // 120 known (some asked in another case), 130 unknown.
-    const emails = Array.from({ length: 250 }, (_, i) => (i < KNOWN ? (i % 2 ? `Known${i}@Example.com` : `known${i}@example.com`) : `nobody${i}@example.com`));
+    const emails = Array.from({ length: 250 }, (_, i) =>
+      i < KNOWN ? (i % 2 ? `Known${i}@Example.com` : `known${i}@example.com`) : `nobody${i}@example.com`,
+    );
     const found = await Promise.all(emails.map((email) => account.readContactByEmail(email, ['firstname'])));
     assert.deepEqual(callsSince(BATCH.accountId, before), { 'contacts.batchRead': 3 });
     found.forEach((contact, i) => {
@@ -81,7 +89,9 @@ describe('batching single-record calls per account', { timeout: 60_000 }, () => 
       [...ids, null, null],
     );
     // Updates: two ids HubSpot does not know get their own 404; the other eight are updated.
-    const updates = await Promise.allSettled([...ids.slice(0, 8), '404001', '404002'].map((id) => account.updateContact(id, { lastname: `L${id}` })));
+    const updates = await Promise.allSettled(
+      [...ids.slice(0, 8), '404001', '404002'].map((id) => account.updateContact(id, { lastname: `L${id}` })),
+    );
     assert.deepEqual(callsSince(BATCH.accountId, before), { 'contacts.batchRead': 1, 'contacts.batchUpdate': 1 });
     updates.slice(0, 8).forEach((u, i) => assert.equal(u.status === 'fulfilled' && u.value.id, ids[i]));
     for (const u of updates.slice(8)) {
@@ -91,16 +101,32 @@ describe('batching single-record calls per account', { timeout: 60_000 }, () => 
     assert.equal(emulator.contacts(BATCH.accountId).find((c) => c.id === '9003')?.properties.lastname, 'L9003');
 
     before = emulator.requestCounts(BATCH.accountId);
-    const notes = await Promise.all(ids.slice(0, 6).map((contactId, i) => account.createNote({ body: `summary ${i}`, timestamp: new Date().toISOString(), contactId })));
+    const notes = await Promise.all(
+      ids
+        .slice(0, 6)
+        .map((contactId, i) =>
+          account.createNote({ body: `summary ${i}`, timestamp: new Date().toISOString(), contactId }),
+        ),
+    );
     notes.forEach((n, i) => assert.equal(n.properties.hs_note_body, `summary ${i}`));
     // Contacts 0..5 have one note each, 6..9 none (HubSpot's 207 "no associations"), 404003 is unknown.
     const onContacts = await Promise.all([...ids, '404003'].map((id) => account.noteIdsOfContact(id)));
     assert.deepEqual(onContacts, [...notes.map((n) => [n.id]), [], [], [], [], []]);
-    const edited = await Promise.allSettled([...notes.map((n) => n.id), '404004'].map((id) => account.updateNote(id, `edited ${id}`)));
+    const edited = await Promise.allSettled(
+      [...notes.map((n) => n.id), '404004'].map((id) => account.updateNote(id, `edited ${id}`)),
+    );
     assert.equal(edited.filter((e) => e.status === 'fulfilled').length, 6);
     assert.equal(((edited[6] as PromiseRejectedResult).reason as ApplicationFailure).type, 'HubSpotNotFound');
-    assert.deepEqual(callsSince(BATCH.accountId, before), { 'notes.batchCreate': 1, 'associations.batchRead': 1, 'notes.batchUpdate': 1 });
-    for (const n of notes) assert.equal(emulator.notes(BATCH.accountId).find((x) => x.id === n.id)?.properties.hs_note_body, `edited ${n.id}`);
+    assert.deepEqual(callsSince(BATCH.accountId, before), {
+      'notes.batchCreate': 1,
+      'associations.batchRead': 1,
+      'notes.batchUpdate': 1,
+    });
+    for (const n of notes)
+      assert.equal(
+        emulator.notes(BATCH.accountId).find((x) => x.id === n.id)?.properties.hs_note_body,
+        `edited ${n.id}`,
+      );
   });
 
   test('a batch create where one email exists: the others are created, that caller gets HubSpotConflict with the existing id', async () => {
@@ -118,13 +144,21 @@ describe('batching single-record calls per account', { timeout: 60_000 }, () => 
     assert.equal(conflict.type, 'HubSpotConflict');
     assert.equal(conflict.nonRetryable, true);
     assert.deepEqual(conflict.details, ['9003']);
-    for (const email of emails) assert.equal(emulator.contacts(BATCH.accountId).filter((c) => c.properties.email?.toLowerCase() === email.toLowerCase()).length, 1);
+    for (const email of emails)
+      assert.equal(
+        emulator.contacts(BATCH.accountId).filter((c) => c.properties.email?.toLowerCase() === email.toLowerCase())
+          .length,
+        1,
+      );
   });
 
   test('one invalid input (a 70,000-character value) fails only its own caller; the other 99 are created', async () => {
     const account = await accountOf(BATCH);
     const before = emulator.requestCounts(BATCH.accountId);
-    const inputs = Array.from({ length: 100 }, (_, i) => ({ email: `bulk-${i}@example.com`, firstname: i === 41 ? 'x'.repeat(70_000) : `B${i}` }));
+    const inputs = Array.from({ length: 100 }, (_, i) => ({
+      email: `bulk-${i}@example.com`,
+      firstname: i === 41 ? 'x'.repeat(70_000) : `B${i}`,
+    }));
     const results = await Promise.allSettled(inputs.map((p) => account.createContact(p)));
     const bad = (results[41] as PromiseRejectedResult).reason as ApplicationFailure;
     assert.equal(bad.type, 'HubSpotValidationError');
@@ -137,7 +171,11 @@ describe('batching single-record calls per account', { timeout: 60_000 }, () => 
     const calls = callsSince(BATCH.accountId, before);
     const total = Object.values(calls).reduce((a, b) => a + b, 0);
     assert.ok(total <= 15, `${total} calls: ${JSON.stringify(calls)}`);
-    assert.match(bad.message, /refused the contact create \(400/, 'the bad input ends alone, on the single-record endpoint');
+    assert.match(
+      bad.message,
+      /refused the contact create \(400/,
+      'the bad input ends alone, on the single-record endpoint',
+    );
   });
 });
 
@@ -172,8 +210,13 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     const account = await accountOf(FAULTS);
     const contacts = emulator.contacts(FAULTS.accountId).slice(0, 5);
     emulator.failNext(FAULTS.accountId, 'notes.batchCreate', 'lost-response');
-    const first = await Promise.allSettled(contacts.map((c, i) => account.createNote({ body: `lost note ${i}`, timestamp: new Date().toISOString(), contactId: c.id })));
-    for (const r of first) assert.equal(((r as PromiseRejectedResult).reason as ApplicationFailure).nonRetryable, false);
+    const first = await Promise.allSettled(
+      contacts.map((c, i) =>
+        account.createNote({ body: `lost note ${i}`, timestamp: new Date().toISOString(), contactId: c.id }),
+      ),
+    );
+    for (const r of first)
+      assert.equal(((r as PromiseRejectedResult).reason as ApplicationFailure).nonRetryable, false);
     const found = await Promise.all(contacts.map((c) => account.noteIdsOfContact(c.id)));
     found.forEach((ids, i) => assert.equal(ids.length, 1, `contact ${i}`));
   });
@@ -198,17 +241,24 @@ describe('faults of a whole batch', { timeout: 60_000 }, () => {
     before = emulator.requestCounts(FAULTS.accountId);
     emulator.failNext(FAULTS.accountId, 'contacts.batchCreate', 'slow-write-if-connected', 1, { holdMs: 1_500 });
     const controllers = [0, 1, 2].map(() => new AbortController());
-    const creates = controllers.map((c, i) => account.createContact({ email: `held-${i}@example.com` }, { signal: c.signal }).catch((e: unknown) => e));
+    const creates = controllers.map((c, i) =>
+      account.createContact({ email: `held-${i}@example.com` }, { signal: c.signal }).catch((e: unknown) => e),
+    );
     await sleep(500); // window 300 ms, then sent
     controllers[0]!.abort();
     const outcomes = await Promise.all(creates);
     assert.equal((outcomes[0] as ApplicationFailure).type, 'HubSpotCallAborted');
     for (const e of outcomes.slice(1)) {
-      assert.ok(e instanceof ApplicationFailure && !e.nonRetryable, `the callers still waiting get a retryable failure: ${String(e)}`);
+      assert.ok(
+        e instanceof ApplicationFailure && !e.nonRetryable,
+        `the callers still waiting get a retryable failure: ${String(e)}`,
+      );
     }
     assert.equal(account.gauges().callsInFlight, 0, 'the write batch outlived the caller that left');
     await sleep(1_300);
-    assert.ok(emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write-if-connected' && f.outcome === 'dropped'));
+    assert.ok(
+      emulator.faultLog(FAULTS.accountId).some((f) => f.kind === 'slow-write-if-connected' && f.outcome === 'dropped'),
+    );
     assert.equal(emulator.contacts(FAULTS.accountId).filter((c) => c.properties.email?.startsWith('held-')).length, 0);
     assert.deepEqual(callsSince(FAULTS.accountId, before), { 'contacts.batchCreate': 1 });
   });
@@ -220,7 +270,9 @@ describe('lanes and shared limits', { timeout: 60_000 }, () => {
     const account = await accountOf(LANES, { batchWindowMs: 1_000, agentShare: 0.4 }, { rateLimitPerTenSeconds: 5 });
     await account.readContactByEmail('warm-up@example.com', [], { lane: 'agent' }); // HubSpot's count is known
     const offline = new AbortController();
-    const queued = Array.from({ length: 500 }, (_, i) => account.readContactByEmail(`offline-${i}@example.com`, [], { signal: offline.signal }).catch((e: unknown) => e));
+    const queued = Array.from({ length: 500 }, (_, i) =>
+      account.readContactByEmail(`offline-${i}@example.com`, [], { signal: offline.signal }).catch((e: unknown) => e),
+    );
     await sleep(1_300); // the offline window has passed: 2 batches sent, 3 waiting for the window of the limit
     assert.ok(account.gauges().callsBatching >= 200, `${account.gauges().callsBatching} offline callers queued`);
     const started = Date.now();
@@ -262,9 +314,13 @@ describe('lanes and shared limits', { timeout: 60_000 }, () => {
 
   test('two workers on one portal, each configured with its full limit, stay under it by following HubSpot’s count', async () => {
     const options: HubSpotAccountsOptions = { batching: false };
-    const [a, b] = await Promise.all([accountOf(SHARED, options, { rateLimitPerTenSeconds: 10 }), accountOf(SHARED, options, { rateLimitPerTenSeconds: 10 })]);
+    const [a, b] = await Promise.all([
+      accountOf(SHARED, options, { rateLimitPerTenSeconds: 10 }),
+      accountOf(SHARED, options, { rateLimitPerTenSeconds: 10 }),
+    ]);
     const started = Date.now();
-    const work = (account: typeof a, n: number) => Promise.all(Array.from({ length: n }, (_, i) => account.readContactByEmail(`w${i}@example.com`, [])));
+    const work = (account: typeof a, n: number) =>
+      Promise.all(Array.from({ length: n }, (_, i) => account.readContactByEmail(`w${i}@example.com`, [])));
     await work(a, 3);
     // The second worker starts as the first sends its next calls: its first answer tells it what the portal has left.
     await Promise.all([work(a, 6), sleep(100).then(() => work(b, 6))]);

@@ -69,7 +69,10 @@ function contract(name: string, open: () => Promise<HubSpotAccountPort>): void {
       const two = await account.createNote({ body: '<p>two</p>', timestamp: ts, contactId: contact.id });
       assert.ok(newer(two.id, one.id), `${two.id} is newer than ${one.id}`);
       assert.deepEqual((await account.noteIdsOfContact(contact.id)).sort(), [one.id, two.id].sort());
-      assert.deepEqual([...(await account.noteIdsOfContacts([contact.id])).get(contact.id)!].sort(), [one.id, two.id].sort());
+      assert.deepEqual(
+        [...(await account.noteIdsOfContacts([contact.id])).get(contact.id)!].sort(),
+        [one.id, two.id].sort(),
+      );
       await account.updateNote(one.id, '<p>one again</p>');
       const { results, missing } = await account.readNotes([one.id, '999999994']);
       assert.equal(results.find((n) => n.id === one.id)?.properties.hs_note_body, '<p>one again</p>');
@@ -97,7 +100,19 @@ after(async () => {
 });
 
 contract('the adapter against the emulator', async () => {
-  emulator = await startHubSpotEmulator({ port: 0, accounts: [{ accountId: 'contract', token: 'contract-token-0123456789', appId: APP_ID, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } }] });
-  return new HubSpotAccounts([{ accountId: 'contract', token: 'contract-token-0123456789', appId: APP_ID, basePath: emulator.url }]).get('contract');
+  emulator = await startHubSpotEmulator({
+    port: 0,
+    accounts: [
+      {
+        accountId: 'contract',
+        token: 'contract-token-0123456789',
+        appId: APP_ID,
+        rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
+      },
+    ],
+  });
+  return new HubSpotAccounts([
+    { accountId: 'contract', token: 'contract-token-0123456789', appId: APP_ID, basePath: emulator.url },
+  ]).get('contract');
 });
 contract('the in-memory fake of the fast tests', async () => new FakeAccount('contract', { appId: APP_ID }));

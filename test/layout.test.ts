@@ -43,7 +43,8 @@ function importsOf(file: string): Import[] {
   const found: Import[] = [];
   const add = (spec: string, typeOnly: boolean, dynamic: boolean) =>
     found.push({ spec, typeOnly, dynamic, target: spec.startsWith('.') ? resolveImport(file, spec) : undefined });
-  for (const m of code.matchAll(/^\s*(import|export)\s+(type\s+)?([^;]*?)\s+from\s+'([^']+)'/gms)) add(m[4]!, Boolean(m[2]), false);
+  for (const m of code.matchAll(/^\s*(import|export)\s+(type\s+)?([^;]*?)\s+from\s+'([^']+)'/gms))
+    add(m[4]!, Boolean(m[2]), false);
   for (const m of code.matchAll(/^\s*import\s+'([^']+)'/gm)) add(m[1]!, false, false);
   for (const m of code.matchAll(/\bimport\(\s*(?:\/\*[^*]*\*\/\s*)?'([^']+)'\s*\)/g)) add(m[1]!, false, true);
   for (const m of code.matchAll(/\brequire(?:\.resolve)?\(\s*'([^']+)'\s*\)/g)) add(m[1]!, false, false);
@@ -89,7 +90,8 @@ describe('layout', () => {
     for (const p of parts) {
       const readme = readFileSync(join(ROOT, p.folder, 'README.md'), 'utf8');
       assert.match(readme, /^# /m, `${p.folder}/README.md has a title`);
-      for (const entry of [...p.mayImport, ...p.mayImportTypes]) assert.ok(existsSync(join(ROOT, entry)), `${p.folder}/README.md names ${entry}, which does not exist`);
+      for (const entry of [...p.mayImport, ...p.mayImportTypes])
+        assert.ok(existsSync(join(ROOT, entry)), `${p.folder}/README.md names ${entry}, which does not exist`);
     }
     assert.ok(parts.length >= 12, `${parts.length} parts`);
   });
@@ -103,7 +105,8 @@ describe('layout', () => {
         assert.ok(imp.target, `${file}: ${imp.spec} does not resolve`);
         if (within(imp.target, part.folder)) continue;
         const allowed = imp.typeOnly ? [...part.mayImport, ...part.mayImportTypes] : part.mayImport;
-        if (!allowed.some((entry) => within(imp.target!, entry))) wrong.push(`${file} imports ${imp.target}${imp.typeOnly ? ' (types)' : ''}, not in ${part.folder}/README.md`);
+        if (!allowed.some((entry) => within(imp.target!, entry)))
+          wrong.push(`${file} imports ${imp.target}${imp.typeOnly ? ' (types)' : ''}, not in ${part.folder}/README.md`);
       }
     }
     assert.deepEqual(wrong, []);
@@ -125,7 +128,13 @@ describe('layout', () => {
       }
     };
     visit('workflows/index.ts');
-    const outside = [...seen].filter((f) => !f.startsWith('workflows/') && !['src/action/', 'src/platform/definitions.ts', 'src/platform/search-attributes.ts'].some((e) => f.startsWith(e)));
+    const outside = [...seen].filter(
+      (f) =>
+        !f.startsWith('workflows/') &&
+        !['src/action/', 'src/platform/definitions.ts', 'src/platform/search-attributes.ts'].some((e) =>
+          f.startsWith(e),
+        ),
+    );
     assert.deepEqual(outside, [], 'files outside the deterministic definitions');
     const foreign = [...packages].filter((p) => !['@temporalio/workflow', '@temporalio/common'].includes(p));
     assert.deepEqual(foreign, [], 'packages other than the workflow SDK');
@@ -140,7 +149,8 @@ describe('layout', () => {
         const emulator = within(imp.target, 'hubspot-emulator');
         const development = within(imp.target, 'src/worker/development');
         if (!emulator && !development) continue;
-        if (['test/', 'bench/', 'hubspot-emulator/', 'src/worker/development/'].some((p) => file.startsWith(p))) continue;
+        if (['test/', 'bench/', 'hubspot-emulator/', 'src/worker/development/'].some((p) => file.startsWith(p)))
+          continue;
         if (file === 'src/worker/main.ts' && development && imp.dynamic) continue;
         loaders.push(`${file} → ${imp.target}${imp.dynamic ? ' (dynamic)' : ''}`);
       }
@@ -153,10 +163,21 @@ describe('layout', () => {
 
   test('the fast tests (npm run test:fast) start no Temporal server and no HubSpot emulator', () => {
     const script = readFileSync(join(ROOT, 'scripts/run-tests.mjs'), 'utf8');
-    const list = script.slice(script.indexOf('const FAST = ['), script.indexOf('].map', script.indexOf('const FAST = [')));
+    const list = script.slice(
+      script.indexOf('const FAST = ['),
+      script.indexOf('].map', script.indexOf('const FAST = [')),
+    );
     const fast = [...list.matchAll(/'([^']+)'/g)].map((m) => `test/${m[1]}.test.ts`);
-    assert.ok(fast.length >= 5 && fast.every((f) => existsSync(join(ROOT, f))), `the fast list names files that exist: ${fast.join(', ')}`);
-    const slow = ['test/helpers/temporal-env.ts', 'test/helpers/conversation-harness.ts', 'hubspot-emulator/index.ts', 'src/temporal-servers/index.ts'];
+    assert.ok(
+      fast.length >= 5 && fast.every((f) => existsSync(join(ROOT, f))),
+      `the fast list names files that exist: ${fast.join(', ')}`,
+    );
+    const slow = [
+      'test/helpers/temporal-env.ts',
+      'test/helpers/conversation-harness.ts',
+      'hubspot-emulator/index.ts',
+      'src/temporal-servers/index.ts',
+    ];
     const reached: string[] = [];
     for (const start of fast) {
       const seen = new Set<string>();
@@ -175,11 +196,24 @@ describe('layout', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Layout'), readme.indexOf('\n## ', readme.indexOf('## Layout') + 1));
     const rows = section.split('\n').filter((l) => l.startsWith('| `'));
-    const named = rows.flatMap((r) => [...r.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\/$/, '')));
+    const named = rows.flatMap((r) =>
+      [...r.split('|')[1]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\/$/, '')),
+    );
     assert.ok(named.length > 10, 'the layout table has rows');
-    for (const path of named) assert.ok(existsSync(join(ROOT, path)), `the layout table names ${path}, which does not exist`);
-    const tracked = readdirSync(ROOT).filter((n) => !n.startsWith('.') && !['node_modules', 'test-artifacts', 'dist', 'secrets'].includes(n) && statSync(join(ROOT, n)).isDirectory());
-    const folders = [...tracked, ...readdirSync(join(ROOT, 'src')).map((n) => `src/${n}`).filter((d) => statSync(join(ROOT, d)).isDirectory())];
+    for (const path of named)
+      assert.ok(existsSync(join(ROOT, path)), `the layout table names ${path}, which does not exist`);
+    const tracked = readdirSync(ROOT).filter(
+      (n) =>
+        !n.startsWith('.') &&
+        !['node_modules', 'test-artifacts', 'dist', 'secrets'].includes(n) &&
+        statSync(join(ROOT, n)).isDirectory(),
+    );
+    const folders = [
+      ...tracked,
+      ...readdirSync(join(ROOT, 'src'))
+        .map((n) => `src/${n}`)
+        .filter((d) => statSync(join(ROOT, d)).isDirectory()),
+    ];
     const missing = folders.filter((d) => !named.includes(d));
     assert.deepEqual(missing, [], 'folders the layout table does not name');
     const partsMissing = parts.map((p) => p.folder).filter((f) => !named.includes(f));
@@ -191,7 +225,11 @@ describe('layout', () => {
       const part = parts.find((p) => p.folder === folder);
       if (!part) continue;
       const column = [...cells[3]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).sort();
-      assert.deepEqual(column, [...part.mayImport, ...part.mayImportTypes].sort(), `the layout table's "may import" for ${folder} differs from ${folder}/README.md`);
+      assert.deepEqual(
+        column,
+        [...part.mayImport, ...part.mayImportTypes].sort(),
+        `the layout table's "may import" for ${folder} differs from ${folder}/README.md`,
+      );
     }
   });
 });

@@ -14,7 +14,12 @@ import { skipUnless } from './helpers/skips';
 
 const ROOT = join(__dirname, '..');
 // The two tests of the dev server's start need the installed CLI (the SDK's download is started by the SDK, not watched).
-const skipWithoutCli = skipUnless(isInstalled('cli'), 'the main job: fresh clone and failed dev server start', 'the Temporal CLI is not installed (it is built with Go)', 'install Go 1.21 or later, then npm run install-servers');
+const skipWithoutCli = skipUnless(
+  isInstalled('cli'),
+  'the main job: fresh clone and failed dev server start',
+  'the Temporal CLI is not installed (it is built with Go)',
+  'install Go 1.21 or later, then npm run install-servers',
+);
 // Demo data that must never appear in a log line.
 const PERSONAL = [/alex\.morgan/i, /maria/i, /garcia/i, /Team plan/, /renewal/i, /\bAlex\b/];
 
@@ -25,9 +30,17 @@ interface Job {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
-async function startMain(args: string[], extraEnv: Record<string, string>): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
+async function startMain(
+  args: string[],
+  extraEnv: Record<string, string>,
+): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
   const dir = mkdtempSync(join(tmpdir(), 'main-job-'));
-  const ports = { TEMPORAL_DEV_PORT: await freePort(), TEMPORAL_DEV_UI_PORT: await freePort(), HUBSPOT_EMULATOR_PORT: await freePort(), CONFIG_API_PORT: await freePort() };
+  const ports = {
+    TEMPORAL_DEV_PORT: await freePort(),
+    TEMPORAL_DEV_UI_PORT: await freePort(),
+    HUBSPOT_EMULATOR_PORT: await freePort(),
+    CONFIG_API_PORT: await freePort(),
+  };
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
@@ -35,8 +48,13 @@ async function startMain(args: string[], extraEnv: Record<string, string>): Prom
     ACCOUNT_STORE_DIR: join(dir, 'account-store'),
     ...extraEnv,
   };
-  for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS']) delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS'])
+    delete env[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return { ...watch(child), ports, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -63,13 +81,15 @@ function watch(child: ChildProcess): Job {
         reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`));
       }, timeoutMs);
       listeners.add(check);
-      void exited.then(() => setTimeout(() => {
-        if (listeners.has(check)) {
-          listeners.delete(check);
-          clearTimeout(timer);
-          reject(new Error(`exited before ${pattern}; output:\n${out.slice(-3000)}`));
-        }
-      }, 50));
+      void exited.then(() =>
+        setTimeout(() => {
+          if (listeners.has(check)) {
+            listeners.delete(check);
+            clearTimeout(timer);
+            reject(new Error(`exited before ${pattern}; output:\n${out.slice(-3000)}`));
+          }
+        }, 50),
+      );
       check();
     });
   return { child, output: () => out, exited, waitFor };
@@ -91,7 +111,13 @@ describe('the main job (npm start)', () => {
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([
         job.exited,
-        new Promise<never>((_, r) => (timer = setTimeout(() => r(new Error(`still running after 150 s:\n${job.output().slice(-3000)}`)), 150_000))),
+        new Promise<never>(
+          (_, r) =>
+            (timer = setTimeout(
+              () => r(new Error(`still running after 150 s:\n${job.output().slice(-3000)}`)),
+              150_000,
+            )),
+        ),
       ]).finally(() => clearTimeout(timer));
       const out = job.output();
       assert.equal(code, 0, out.slice(-3000));
@@ -101,7 +127,10 @@ describe('the main job (npm start)', () => {
       assert.match(out, /\[demo\] {3}outcome: created/);
       assert.match(out, /\[demo\] {5}email +alex\.morgan@example\.com/);
       assert.match(out, /\[demo\] {5}hs_object_source_id +1000001/);
-      assert.match(out, /\[demo\] {3}HubSpot communication \d+ on the contact's timeline: .*Team plan for 12 seats &amp; wants a demo/);
+      assert.match(
+        out,
+        /\[demo\] {3}HubSpot communication \d+ on the contact's timeline: .*Team plan for 12 seats &amp; wants a demo/,
+      );
       assert.match(out, /\[demo\] {3}HubSpot call \d+ on the contact's timeline: .*renewal to March/);
       assert.match(out, /\[demo\] {3}outcome: note_only/);
       assert.match(out, /\[demo\] {5}email +maria\.garcia@example\.com/);
@@ -122,7 +151,11 @@ describe('the main job (npm start)', () => {
       const demo = watch(
         spawn(process.execPath, ['--import', 'tsx', 'src/worker/development/demo.ts'], {
           cwd: ROOT,
-          env: { ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${job.ports.TEMPORAL_DEV_PORT}`, HUBSPOT_EMULATOR_PORT: String(job.ports.HUBSPOT_EMULATOR_PORT) },
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: `127.0.0.1:${job.ports.TEMPORAL_DEV_PORT}`,
+            HUBSPOT_EMULATOR_PORT: String(job.ports.HUBSPOT_EMULATOR_PORT),
+          },
           stdio: ['ignore', 'pipe', 'pipe'],
         }),
       );
@@ -157,54 +190,107 @@ describe('the main job (npm start)', () => {
       }),
     );
     assert.equal(await demo.exited, 1);
-    assert.match(demo.output(), new RegExp(`no HubSpot emulator answers at http://127\\.0\\.0\\.1:${port}: start the worker first \\(npm start\\)`));
+    assert.match(
+      demo.output(),
+      new RegExp(
+        `no HubSpot emulator answers at http://127\\.0\\.0\\.1:${port}: start the worker first \\(npm start\\)`,
+      ),
+    );
   });
 
   // A fresh clone run with its Temporal servers installed elsewhere (TEMPORAL_SERVERS_DIR): nothing
   // under the checkout exists yet. The sources are copied into an empty folder, node_modules linked.
-  test('on a fresh clone with TEMPORAL_SERVERS_DIR elsewhere, npm start creates the folders it writes to and starts', { skip: skipWithoutCli, timeout: 180_000 }, async () => {
-    const clone = freshClone();
-    const ports = { TEMPORAL_DEV_PORT: await freePort(), TEMPORAL_DEV_UI_PORT: await freePort(), HUBSPOT_EMULATOR_PORT: await freePort(), CONFIG_API_PORT: await freePort() };
-    const env: NodeJS.ProcessEnv = { ...process.env, ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])), TEMPORAL_SERVERS_DIR: serverPaths().root, DEMO: 'false' };
-    for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS', 'TEMPORAL_DEV_DB', 'ACCOUNT_STORE_DIR', 'ACCOUNT_STORE_KEYS', 'ACCOUNT_STORE_KEYS_FILE', 'CONFIG_API_TOKEN', 'CONFIG_API_TOKEN_FILE']) delete env[k];
-    const job = watch(spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { cwd: clone, env, stdio: ['ignore', 'pipe', 'pipe'] }));
-    try {
-      await job.waitFor(/\[worker\] ready/, 120_000);
-      for (const written of ['.cache/dev-server.sqlite', '.cache/account-store', '.cache/account-store-keys.json', '.cache/config-api-token']) {
-        assert.ok(existsSync(join(clone, written)), `${written} was not created`);
+  test(
+    'on a fresh clone with TEMPORAL_SERVERS_DIR elsewhere, npm start creates the folders it writes to and starts',
+    { skip: skipWithoutCli, timeout: 180_000 },
+    async () => {
+      const clone = freshClone();
+      const ports = {
+        TEMPORAL_DEV_PORT: await freePort(),
+        TEMPORAL_DEV_UI_PORT: await freePort(),
+        HUBSPOT_EMULATOR_PORT: await freePort(),
+        CONFIG_API_PORT: await freePort(),
+      };
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+        TEMPORAL_SERVERS_DIR: serverPaths().root,
+        DEMO: 'false',
+      };
+      for (const k of [
+        'TEMPORAL_ADDRESS',
+        'HUBSPOT_ACCOUNTS',
+        'HUBSPOT_ACCOUNTS_FILE',
+        'WORKER_MODE',
+        'CODEC_KEYS',
+        'TEMPORAL_DEV_DB',
+        'ACCOUNT_STORE_DIR',
+        'ACCOUNT_STORE_KEYS',
+        'ACCOUNT_STORE_KEYS_FILE',
+        'CONFIG_API_TOKEN',
+        'CONFIG_API_TOKEN_FILE',
+      ])
+        delete env[k];
+      const job = watch(
+        spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+          cwd: clone,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
+      try {
+        await job.waitFor(/\[worker\] ready/, 120_000);
+        for (const written of [
+          '.cache/dev-server.sqlite',
+          '.cache/account-store',
+          '.cache/account-store-keys.json',
+          '.cache/config-api-token',
+        ]) {
+          assert.ok(existsSync(join(clone, written)), `${written} was not created`);
+        }
+        assert.doesNotMatch(job.output(), /did not start within/);
+        job.child.kill('SIGTERM');
+        assert.equal(await job.exited, 0, job.output().slice(-3000));
+      } finally {
+        job.child.kill('SIGKILL');
+        rmSync(clone, { recursive: true, force: true });
       }
-      assert.doesNotMatch(job.output(), /did not start within/);
-      job.child.kill('SIGTERM');
-      assert.equal(await job.exited, 0, job.output().slice(-3000));
-    } finally {
-      job.child.kill('SIGKILL');
-      rmSync(clone, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
-  test('a dev server that cannot start (its port taken) stops npm start with the server\'s own error', { skip: skipWithoutCli, timeout: 120_000 }, async () => {
-    const taken = createServer();
-    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
-    const port = (taken.address() as { port: number }).port;
-    const job = await startMain([], { TEMPORAL_DEV_PORT: String(port), DEMO: 'false' });
-    try {
-      assert.equal(await job.exited, 1, job.output().slice(-3000));
-      const out = job.output();
-      assert.match(out, new RegExp(`\\[worker\\] failed: .*the Temporal dev server \\(CLI [^)]+\\) exited \\(\\d+\\) before it answered on 127\\.0\\.0\\.1:${port}; its own error:`));
-      assert.match(out, /address already in use/);
-      assert.doesNotMatch(out, /did not start within/);
-    } finally {
-      job.child.kill('SIGKILL');
-      job.cleanup();
-      taken.close();
-    }
-  });
+  test(
+    "a dev server that cannot start (its port taken) stops npm start with the server's own error",
+    { skip: skipWithoutCli, timeout: 120_000 },
+    async () => {
+      const taken = createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+      const port = (taken.address() as { port: number }).port;
+      const job = await startMain([], { TEMPORAL_DEV_PORT: String(port), DEMO: 'false' });
+      try {
+        assert.equal(await job.exited, 1, job.output().slice(-3000));
+        const out = job.output();
+        assert.match(
+          out,
+          new RegExp(
+            `\\[worker\\] failed: .*the Temporal dev server \\(CLI [^)]+\\) exited \\(\\d+\\) before it answered on 127\\.0\\.0\\.1:${port}; its own error:`,
+          ),
+        );
+        assert.match(out, /address already in use/);
+        assert.doesNotMatch(out, /did not start within/);
+      } finally {
+        job.child.kill('SIGKILL');
+        job.cleanup();
+        taken.close();
+      }
+    },
+  );
 });
 
 /** The project's sources in an empty folder, as a fresh clone has them (no .cache/), with node_modules linked. */
 function freshClone(): string {
   const clone = mkdtempSync(join(tmpdir(), 'fresh-clone-'));
-  for (const part of ['src', 'workflows', 'activities', 'hubspot-emulator', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, part), join(clone, part), { recursive: true });
+  for (const part of ['src', 'workflows', 'activities', 'hubspot-emulator', 'package.json', 'tsconfig.json'])
+    cpSync(join(ROOT, part), join(clone, part), { recursive: true });
   symlinkSync(realpathSync(join(ROOT, 'node_modules')), join(clone, 'node_modules'));
   return clone;
 }

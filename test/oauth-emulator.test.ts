@@ -9,10 +9,19 @@ import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
 import type { EmulatorServer } from '../hubspot-emulator/server';
 import { HubSpotOAuthClient, OAuthError } from '../src/account-store/oauth-client';
-import { accessTokenInfoShape, accessTokenResponseShape, oauthErrorShape, refreshTokenInfoShape } from '../src/account-store/oauth-shapes';
+import {
+  accessTokenInfoShape,
+  accessTokenResponseShape,
+  oauthErrorShape,
+  refreshTokenInfoShape,
+} from '../src/account-store/oauth-shapes';
 import { approveInstall, oauthClient, sleep, startOAuthEmulator } from './accounts-support';
 
-const form = (o: Record<string, string>) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(o).toString() });
+const form = (o: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(o).toString(),
+});
 
 describe('emulator OAuth', () => {
   let emulator: EmulatorServer;
@@ -35,10 +44,17 @@ describe('emulator OAuth', () => {
     const info = await oauth.introspect(grant.accessToken);
     assert.equal(info.appId, DEMO_OAUTH_APP.appId);
     assert.equal(info.hubId, emulator.oauth.portalId(DEMO_ACCOUNT.accountId));
-    assert.deepEqual(info.scopes.sort(), ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.schemas.contacts.read']);
+    assert.deepEqual(info.scopes.sort(), [
+      'crm.objects.contacts.read',
+      'crm.objects.contacts.write',
+      'crm.schemas.contacts.read',
+    ]);
 
     const hubspot = new Client({ accessToken: grant.accessToken, basePath: emulator.url, numberOfApiCallRetries: 0 });
-    const created = await hubspot.crm.contacts.basicApi.create({ properties: { email: 'oauth.created@example.com', firstname: 'Oauth' }, associations: [] });
+    const created = await hubspot.crm.contacts.basicApi.create({
+      properties: { email: 'oauth.created@example.com', firstname: 'Oauth' },
+      associations: [],
+    });
     const stored = emulator.account(DEMO_ACCOUNT.accountId).contacts.get(created.id)!;
     assert.equal(stored.properties.hs_object_source, 'INTEGRATION');
     assert.equal(stored.properties.hs_object_source_id, String(DEMO_OAUTH_APP.appId));
@@ -48,9 +64,15 @@ describe('emulator OAuth', () => {
     const oauth = oauthClient(emulator.url);
     const code = (await approveInstall(oauth.installUrl('s'))).searchParams.get('code')!;
     await oauth.exchangeCode(code);
-    await assert.rejects(oauth.exchangeCode(code), (e: OAuthError) => e.refusedGrant && e.status === 400 && /authorization code/.test(e.message));
+    await assert.rejects(
+      oauth.exchangeCode(code),
+      (e: OAuthError) => e.refusedGrant && e.status === 400 && /authorization code/.test(e.message),
+    );
     const code2 = (await approveInstall(oauth.installUrl('s'))).searchParams.get('code')!;
-    await assert.rejects(oauthClient(emulator.url, 'http://elsewhere.example/cb').exchangeCode(code2), (e: OAuthError) => e.refusedGrant && /redirect_uri/.test(e.message));
+    await assert.rejects(
+      oauthClient(emulator.url, 'http://elsewhere.example/cb').exchangeCode(code2),
+      (e: OAuthError) => e.refusedGrant && /redirect_uri/.test(e.message),
+    );
   });
 
   test('token endpoint refusals are HubSpot’s standard Error (category, correlationId, message), not RFC 6749 bodies', async () => {
@@ -62,17 +84,40 @@ describe('emulator OAuth', () => {
       assert.equal(body.error_description, undefined);
       return { status: res.status, body };
     };
-    const bad = await refused({ grant_type: 'refresh_token', refresh_token: 'nope', client_id: 'demo-client-id', client_secret: 'wrong' });
+    const bad = await refused({
+      grant_type: 'refresh_token',
+      refresh_token: 'nope',
+      client_id: 'demo-client-id',
+      client_secret: 'wrong',
+    });
     assert.deepEqual([bad.status, bad.body.category], [401, 'INVALID_AUTHENTICATION']);
-    const grant = await refused({ grant_type: 'password', client_id: 'demo-client-id', client_secret: 'demo-client-secret' });
+    const grant = await refused({
+      grant_type: 'password',
+      client_id: 'demo-client-id',
+      client_secret: 'demo-client-secret',
+    });
     assert.deepEqual([grant.status, grant.body.category], [400, 'VALIDATION_ERROR']);
-    const unknown = await refused({ grant_type: 'refresh_token', refresh_token: 'na1-forged.token', client_id: 'demo-client-id', client_secret: 'demo-client-secret' });
+    const unknown = await refused({
+      grant_type: 'refresh_token',
+      refresh_token: 'na1-forged.token',
+      client_id: 'demo-client-id',
+      client_secret: 'demo-client-secret',
+    });
     assert.deepEqual([unknown.status, unknown.body.category], [400, 'VALIDATION_ERROR']);
     assert.match(String(unknown.body.message), /refresh token/);
   });
 
   test('the older dialects are named options: v1’s status BAD_REFRESH_TOKEN, RFC 6749’s invalid_grant', async () => {
-    const ask = () => fetch(`${emulator.url}/oauth/2026-03/token`, form({ grant_type: 'refresh_token', refresh_token: 'na1-forged.token', client_id: 'demo-client-id', client_secret: 'demo-client-secret' }));
+    const ask = () =>
+      fetch(
+        `${emulator.url}/oauth/2026-03/token`,
+        form({
+          grant_type: 'refresh_token',
+          refresh_token: 'na1-forged.token',
+          client_id: 'demo-client-id',
+          client_secret: 'demo-client-secret',
+        }),
+      );
     try {
       emulator.oauth.errorShape = 'v1-status';
       const v1 = await ask();
@@ -81,7 +126,10 @@ describe('emulator OAuth', () => {
       emulator.oauth.errorShape = 'rfc6749';
       const rfc = await ask();
       const rfcBody = (await rfc.json()) as Record<string, unknown>;
-      assert.deepEqual([rfc.status, rfcBody.error, typeof rfcBody.error_description, rfcBody.category], [400, 'invalid_grant', 'string', undefined]);
+      assert.deepEqual(
+        [rfc.status, rfcBody.error, typeof rfcBody.error_description, rfcBody.category],
+        [400, 'invalid_grant', 'string', undefined],
+      );
     } finally {
       emulator.oauth.errorShape = 'spec';
     }
@@ -90,13 +138,33 @@ describe('emulator OAuth', () => {
   test('token answers carry token_use and a scopes array; introspections every field the 2026-03 spec requires', async () => {
     const oauth = oauthClient(emulator.url);
     const code = (await approveInstall(oauth.installUrl('s'))).searchParams.get('code')!;
-    const res = await fetch(`${emulator.url}/oauth/2026-03/token`, form({ grant_type: 'authorization_code', code, redirect_uri: oauth.settings.redirectUri, client_id: 'demo-client-id', client_secret: 'demo-client-secret' }));
+    const res = await fetch(
+      `${emulator.url}/oauth/2026-03/token`,
+      form({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: oauth.settings.redirectUri,
+        client_id: 'demo-client-id',
+        client_secret: 'demo-client-secret',
+      }),
+    );
     const tokens = accessTokenResponseShape.parse(await res.json());
     assert.equal(tokens.token_use, 'access_token');
-    assert.deepEqual([...tokens.scopes!].sort(), ['crm.objects.contacts.read', 'crm.objects.contacts.write', 'crm.schemas.contacts.read']);
-    assert.equal((tokens as Record<string, unknown>).scope, undefined, 'a space-separated scope string the spec does not have');
+    assert.deepEqual([...tokens.scopes!].sort(), [
+      'crm.objects.contacts.read',
+      'crm.objects.contacts.write',
+      'crm.schemas.contacts.read',
+    ]);
+    assert.equal(
+      (tokens as Record<string, unknown>).scope,
+      undefined,
+      'a space-separated scope string the spec does not have',
+    );
     const introspect = async (token: string) => {
-      const r = await fetch(`${emulator.url}/oauth/2026-03/token/introspect`, form({ token, client_id: 'demo-client-id', client_secret: 'demo-client-secret' }));
+      const r = await fetch(
+        `${emulator.url}/oauth/2026-03/token/introspect`,
+        form({ token, client_id: 'demo-client-id', client_secret: 'demo-client-secret' }),
+      );
       return { status: r.status, body: (await r.json()) as Record<string, unknown> };
     };
     const access = await introspect(tokens.access_token);
@@ -115,7 +183,10 @@ describe('emulator OAuth', () => {
     emulator.oauth.failNext('503');
     await assert.rejects(oauth.refresh(grant.refreshToken), (e: OAuthError) => e.status === 503 && !e.refusedGrant);
     emulator.oauth.failNext('429');
-    await assert.rejects(oauth.refresh(grant.refreshToken), (e: OAuthError) => e.status === 429 && !e.refusedGrant && /rate limited/.test(e.message));
+    await assert.rejects(
+      oauth.refresh(grant.refreshToken),
+      (e: OAuthError) => e.status === 429 && !e.refusedGrant && /rate limited/.test(e.message),
+    );
     assert.ok((await oauth.refresh(grant.refreshToken)).accessToken);
   });
 
@@ -123,19 +194,29 @@ describe('emulator OAuth', () => {
     const oauth = oauthClient(emulator.url);
     const grant = await oauth.exchangeCode((await approveInstall(oauth.installUrl('s'))).searchParams.get('code')!);
     await sleep(2_100);
-    const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
+    const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, {
+      headers: { authorization: `Bearer ${grant.accessToken}` },
+    });
     assert.equal(res.status, 401);
     const body = (await res.json()) as { category: string; message: string };
     assert.equal(body.category, 'EXPIRED_AUTHENTICATION');
     // Introspection still describes the expired token, as inactive, in the spec's shape.
-    const described = await fetch(`${emulator.url}/oauth/2026-03/token/introspect`, form({ token: grant.accessToken, client_id: 'demo-client-id', client_secret: 'demo-client-secret' }));
+    const described = await fetch(
+      `${emulator.url}/oauth/2026-03/token/introspect`,
+      form({ token: grant.accessToken, client_id: 'demo-client-id', client_secret: 'demo-client-secret' }),
+    );
     const info = accessTokenInfoShape.parse(await described.json());
     assert.deepEqual([info.active, info.expires_in], [false, 0]);
-    await assert.rejects(oauth.introspect(grant.accessToken), (e: OAuthError) => e.error === 'inactive_token' && !e.message.includes(grant.accessToken));
+    await assert.rejects(
+      oauth.introspect(grant.accessToken),
+      (e: OAuthError) => e.error === 'inactive_token' && !e.message.includes(grant.accessToken),
+    );
     const fresh = await oauth.refresh(grant.refreshToken);
     assert.notEqual(fresh.accessToken, grant.accessToken);
     assert.equal(fresh.refreshToken, grant.refreshToken, 'HubSpot refresh tokens do not rotate');
-    const ok = await fetch(`${emulator.url}/crm/v3/properties/contacts`, { headers: { authorization: `Bearer ${fresh.accessToken}` } });
+    const ok = await fetch(`${emulator.url}/crm/v3/properties/contacts`, {
+      headers: { authorization: `Bearer ${fresh.accessToken}` },
+    });
     assert.equal(ok.status, 200);
   });
 
@@ -145,13 +226,20 @@ describe('emulator OAuth', () => {
     await oauth.revoke(grant.refreshToken);
     await assert.rejects(oauth.refresh(grant.refreshToken), (e: OAuthError) => e.refusedGrant && e.status === 400);
     await assert.rejects(oauth.introspect(grant.refreshToken), (e: OAuthError) => e.refusedGrant && e.status === 400);
-    const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, { headers: { authorization: `Bearer ${grant.accessToken}` } });
+    const res = await fetch(`${emulator.url}/crm/v3/properties/contacts`, {
+      headers: { authorization: `Bearer ${grant.accessToken}` },
+    });
     assert.equal(res.status, 401);
   });
 
   test('a token carries the scopes granted to it: a read-only install cannot write', async () => {
-    const readOnly = new HubSpotOAuthClient({ ...oauthClient(emulator.url).settings, scopes: ['crm.objects.contacts.read'] });
-    const grant = await readOnly.exchangeCode((await approveInstall(readOnly.installUrl('s'))).searchParams.get('code')!);
+    const readOnly = new HubSpotOAuthClient({
+      ...oauthClient(emulator.url).settings,
+      scopes: ['crm.objects.contacts.read'],
+    });
+    const grant = await readOnly.exchangeCode(
+      (await approveInstall(readOnly.installUrl('s'))).searchParams.get('code')!,
+    );
     assert.deepEqual((await readOnly.introspect(grant.accessToken)).scopes, ['crm.objects.contacts.read']);
     const res = await fetch(`${emulator.url}/crm/v3/objects/contacts`, {
       method: 'POST',
@@ -169,7 +257,17 @@ describe('emulator OAuth', () => {
     const info = await oauth.introspect(grant.accessToken);
     assert.notEqual(info.hubId, emulator.oauth.portalId(DEMO_ACCOUNT.accountId));
     const hubspot = new Client({ accessToken: grant.accessToken, basePath: emulator.url, numberOfApiCallRetries: 0 });
-    await assert.rejects(hubspot.crm.contacts.basicApi.getById('maria.garcia@example.com', ['email'], undefined, undefined, false, 'email'), (e: { code?: number }) => e.code === 404);
+    await assert.rejects(
+      hubspot.crm.contacts.basicApi.getById(
+        'maria.garcia@example.com',
+        ['email'],
+        undefined,
+        undefined,
+        false,
+        'email',
+      ),
+      (e: { code?: number }) => e.code === 404,
+    );
     const denied = await approveInstall(oauth.installUrl('s2'), DEMO_ACCOUNT.accountId, 'deny');
     assert.equal(denied.searchParams.get('error'), 'access_denied');
     assert.equal(denied.searchParams.get('state'), 's2');

@@ -19,8 +19,14 @@ import { action, conversation } from './helpers/conversation-harness';
 import { skipUnless } from './helpers/skips';
 import { workflowBundle } from './helpers/temporal-env';
 
-const TITLE = 'priority and fairness on Temporal server 1.32: the agent before a campaign backlog, a second account not behind the first';
-const skip = skipUnless(!temporalServerMissing(), TITLE, temporalServerMissing() ?? '', 'install Go 1.21 or later, then npm run install-servers -- --only server');
+const TITLE =
+  'priority and fairness on Temporal server 1.32: the agent before a campaign backlog, a second account not behind the first';
+const skip = skipUnless(
+  !temporalServerMissing(),
+  TITLE,
+  temporalServerMissing() ?? '',
+  'install Go 1.21 or later, then npm run install-servers -- --only server',
+);
 
 const CAMPAIGN = 30;
 const OTHER = 4;
@@ -32,12 +38,21 @@ test(TITLE, { skip, timeout: 300_000 }, async () => {
   const server = await startTemporalServer({
     database: { kind: 'sqlite' },
     searchAttributes: conversationSearchAttributes,
-    dynamicConfig: { 'matching.enableFairness': true, 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 },
+    dynamicConfig: {
+      'matching.enableFairness': true,
+      'matching.numTaskqueueReadPartitions': 1,
+      'matching.numTaskqueueWritePartitions': 1,
+    },
   });
   const emulator = await startHubSpotEmulator({
     port: 0,
     accounts: [
-      { accountId: 'campaign', token: 'campaign-token', appId: 9_001, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } },
+      {
+        accountId: 'campaign',
+        token: 'campaign-token',
+        appId: 9_001,
+        rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
+      },
       { accountId: 'other', token: 'other-token', appId: 9_002, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } },
     ],
   });
@@ -45,32 +60,61 @@ test(TITLE, { skip, timeout: 300_000 }, async () => {
   const native = await NativeConnection.connect({ address: server.address });
   try {
     const hubspot = new HubSpotAccounts(
-      ['campaign', 'other'].map((accountId) => ({ accountId, token: `${accountId}-token`, appId: accountId === 'campaign' ? 9_001 : 9_002, basePath: emulator.url })),
+      ['campaign', 'other'].map((accountId) => ({
+        accountId,
+        token: `${accountId}-token`,
+        appId: accountId === 'campaign' ? 9_001 : 9_002,
+        basePath: emulator.url,
+      })),
       { batching: false },
     );
     const taskQueue = `priority-${process.pid}`;
-    const platform = new ConversationClient({ client: new Client({ connection }), taskQueue, findLegacyConversations: false });
+    const platform = new ConversationClient({
+      client: new Client({ connection }),
+      taskQueue,
+      findLegacyConversations: false,
+    });
     const offline = (accountId: string) => action({ hubspotAccountId: accountId });
     const calls = [
-      ...Array.from({ length: CAMPAIGN }, (_, i) => ({ c: conversation('voice', [offline('campaign')]), i, account: 'campaign' })),
-      ...Array.from({ length: OTHER }, (_, i) => ({ c: conversation('voice', [offline('other')]), i, account: 'other' })),
+      ...Array.from({ length: CAMPAIGN }, (_, i) => ({
+        c: conversation('voice', [offline('campaign')]),
+        i,
+        account: 'campaign',
+      })),
+      ...Array.from({ length: OTHER }, (_, i) => ({
+        c: conversation('voice', [offline('other')]),
+        i,
+        account: 'other',
+      })),
     ];
     // No worker yet: each call is opened and ended, in this order, and waits in the server's queues.
     for (const { c, i, account } of calls) {
-      await platform.recordMessage(c, { from: 'customer', fields: { email: `${account}-${i}@example.com`, first_name: `C${i}` } });
+      await platform.recordMessage(c, {
+        from: 'customer',
+        fields: { email: `${account}-${i}@example.com`, first_name: `C${i}` },
+      });
       await platform.endCall(c, { summary: `Call ${i} of ${account}` });
     }
     const notesOf = (account: string) => emulator.notes(account).length;
     const described = await platform.handle(calls[0]!.c).describe();
     assert.deepEqual(
-      { key: described.raw.workflowExecutionInfo?.priority?.priorityKey, fairness: described.raw.workflowExecutionInfo?.priority?.fairnessKey },
+      {
+        key: described.raw.workflowExecutionInfo?.priority?.priorityKey,
+        fairness: described.raw.workflowExecutionInfo?.priority?.fairnessKey,
+      },
       { key: 3, fairness: 'ws-acme/campaign' },
       'an offline-only conversation runs at the conversations priority, fair by its HubSpot account',
     );
 
     // The workflows run (no activity worker yet) until every call's sync waits in the server's queue.
     const bundle = await workflowBundle(workflowsPath);
-    const workflowsOnly = await Worker.create({ connection: native, namespace: 'default', taskQueue, workflowBundle: bundle, maxConcurrentWorkflowTaskExecutions: 2 });
+    const workflowsOnly = await Worker.create({
+      connection: native,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: bundle,
+      maxConcurrentWorkflowTaskExecutions: 2,
+    });
     await workflowsOnly.runUntil(async () => {
       for (let i = 0; i < 300; i++) {
         const states = await Promise.all(calls.map(({ c }) => platform.getState(c)));
@@ -87,15 +131,26 @@ test(TITLE, { skip, timeout: 300_000 }, async () => {
       taskQueue,
       hubspot,
       workflowBundle: bundle,
-      tuning: { maxConcurrentWorkflowTaskExecutions: 2, maxConcurrentActivityTaskExecutions: 1, maxCachedWorkflows: 100 },
+      tuning: {
+        maxConcurrentWorkflowTaskExecutions: 2,
+        maxConcurrentActivityTaskExecutions: 1,
+        maxCachedWorkflows: 100,
+      },
     });
     await worker.runUntil(async () => {
       // The agent asks while the backlog waits: its conversation (priority 1) and its steps go first.
       const agent = conversation('chat', [action({ id: 'live', offlineSync: false, hubspotAccountId: 'campaign' })]);
-      const run = await platform.runAction(agent, { actionId: 'live', fields: { email: 'agent-customer@example.com', first_name: 'Ada' }, summary: 'Asked for a call back' });
+      const run = await platform.runAction(agent, {
+        actionId: 'live',
+        fields: { email: 'agent-customer@example.com', first_name: 'Ada' },
+        summary: 'Asked for a call back',
+      });
       const campaignDoneWhenAnswered = notesOf('campaign') - 1; // the agent's own note is on the campaign's account
       assert.equal(run.result, 'created', run.reason);
-      assert.ok(campaignDoneWhenAnswered < CAMPAIGN / 2, `the agent waited behind ${campaignDoneWhenAnswered} of ${CAMPAIGN} offline syncs`);
+      assert.ok(
+        campaignDoneWhenAnswered < CAMPAIGN / 2,
+        `the agent waited behind ${campaignDoneWhenAnswered} of ${CAMPAIGN} offline syncs`,
+      );
 
       // The second account's syncs, queued last, are not left to the end of the campaign's.
       for (let i = 0; i < 600; i++) {
@@ -112,8 +167,13 @@ test(TITLE, { skip, timeout: 300_000 }, async () => {
           .map((n) => Date.parse(n.properties.hs_createdate ?? ''));
       const otherDoneAt = Math.max(...createdAt('other'));
       const campaignWhenOtherDone = createdAt('campaign').filter((t) => t < otherDoneAt).length;
-      assert.ok(campaignWhenOtherDone <= CAMPAIGN / 3, `the second account's ${OTHER} syncs waited for ${campaignWhenOtherDone} of the campaign's ${CAMPAIGN}`);
-      process.stderr.write(`[priority] agent answered after ${campaignDoneWhenAnswered}/${CAMPAIGN} campaign syncs; the other account done after ${campaignWhenOtherDone}/${CAMPAIGN}\n`);
+      assert.ok(
+        campaignWhenOtherDone <= CAMPAIGN / 3,
+        `the second account's ${OTHER} syncs waited for ${campaignWhenOtherDone} of the campaign's ${CAMPAIGN}`,
+      );
+      process.stderr.write(
+        `[priority] agent answered after ${campaignDoneWhenAnswered}/${CAMPAIGN} campaign syncs; the other account done after ${campaignWhenOtherDone}/${CAMPAIGN}\n`,
+      );
     });
   } finally {
     await native.close();

@@ -14,10 +14,16 @@ import { missingToolchain } from '../src/temporal-servers/install';
 import { assertNothingLostOrDoubled } from './helpers/chaos';
 import { skipUnless } from './helpers/skips';
 
-const TITLE = 'production-like: Temporal server 1.32 on PostgreSQL, two workers, account store on PostgreSQL, encryption on; chaos with worker, server and database restarts loses nothing';
+const TITLE =
+  'production-like: Temporal server 1.32 on PostgreSQL, two workers, account store on PostgreSQL, encryption on; chaos with worker, server and database restarts loses nothing';
 // npm test installs the server when Go is there; without Go, or without PostgreSQL, it cannot run here.
 const missing = temporalServerMissing() && missingToolchain('server') ? temporalServerMissing() : postgresMissing();
-const skip = skipUnless(!missing, TITLE, missing ?? '', "install Go 1.21 or later and Debian's postgresql (apt-get install postgresql), then npm run install-servers; CI (.ci/run) has both");
+const skip = skipUnless(
+  !missing,
+  TITLE,
+  missing ?? '',
+  "install Go 1.21 or later and Debian's postgresql (apt-get install postgresql), then npm run install-servers; CI (.ci/run) has both",
+);
 
 test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   const log = (l: string) => process.stderr.write(`[production-like] ${l}\n`);
@@ -46,6 +52,7 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
   assert.equal(tally.workerKills, 2);
   assert.equal(tally.serverRestarts, 1);
   assert.equal(tally.databaseRestarts, 1);
-  for (const kind of ['injected-429', 'injected-timeout', 'injected-lost-response']) assert.ok((tally.faults[kind] ?? 0) > 0, `no ${kind} fault was injected`);
+  for (const kind of ['injected-429', 'injected-timeout', 'injected-lost-response'])
+    assert.ok((tally.faults[kind] ?? 0) > 0, `no ${kind} fault was injected`);
   assert.equal(Object.keys(tally.byRow).length, 7, 'not every row of the table ran');
 });

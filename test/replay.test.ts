@@ -14,14 +14,19 @@ import { workflowBundle } from './helpers/temporal-env';
 const dir = join(__dirname, 'histories');
 
 test('recorded conversation histories replay deterministically on the current workflow code', async () => {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.history.bin')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.history.bin'))
+    .sort();
   assert.ok(files.length >= 4, `expected recorded histories in ${dir}, found ${files.length}`);
   const histories = files.map((f) => ({
     workflowId: f.replace(/\.history\.bin$/, ''),
     history: temporal.api.history.v1.History.decode(readFileSync(join(dir, f))),
   }));
   const replayed: string[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: await workflowBundle(workflowsPath) }, histories)) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: await workflowBundle(workflowsPath) },
+    histories,
+  )) {
     assert.equal(result.error, undefined, `${result.workflowId} no longer replays: ${result.error?.message}`);
     replayed.push(result.workflowId);
   }

@@ -21,11 +21,30 @@ describe('"Add account" in the hands of another company', () => {
   let api: RunningConfigApi;
 
   before(async () => {
-    emulator = await startOAuthEmulator({ accounts: [{ ...DEMO_ACCOUNT, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } }, { accountId: VICTIM_PORTAL, token: 'victim-token', appId: 77, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } }] });
+    emulator = await startOAuthEmulator({
+      accounts: [
+        { ...DEMO_ACCOUNT, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } },
+        {
+          accountId: VICTIM_PORTAL,
+          token: 'victim-token',
+          appId: 77,
+          rateLimit: { perTenSeconds: 0, searchPerSecond: 0 },
+        },
+      ],
+    });
     store = await memoryStore();
     const port = await freePort();
     const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
-    api = await startConfigApi({ store, directory: new StoreDirectory(store, { oauth }), oauth, apiToken: API_TOKEN, port, allowedReturnOrigins: [PLATFORM_ORIGIN], loginAttempts: 3, loginWindowMs: 60_000 });
+    api = await startConfigApi({
+      store,
+      directory: new StoreDirectory(store, { oauth }),
+      oauth,
+      apiToken: API_TOKEN,
+      port,
+      allowedReturnOrigins: [PLATFORM_ORIGIN],
+      loginAttempts: 3,
+      loginWindowMs: 60_000,
+    });
   });
   after(async () => {
     await api?.close();
@@ -39,7 +58,11 @@ describe('"Add account" in the hands of another company', () => {
     async fetch(path: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
       const cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
       const url = path.startsWith('http') ? path : `${api.url}${path}`;
-      const res = await fetch(url, { redirect: 'manual', ...init, headers: { ...(cookie ? { cookie } : {}), ...init.headers } });
+      const res = await fetch(url, {
+        redirect: 'manual',
+        ...init,
+        headers: { ...(cookie ? { cookie } : {}), ...init.headers },
+      });
       for (const set of res.headers.getSetCookie()) {
         const [pair] = set.split(';');
         const [name, value] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
@@ -84,14 +107,21 @@ describe('"Add account" in the hands of another company', () => {
     const body = (await res.json()) as { error: string; message: string };
     assert.equal(body.error, 'install_not_yours');
     assert.match(body.message, /nothing was connected/);
-    assert.deepEqual(await connections('ws-attacker'), [], "the victim's portal was stored under the attacker's workspace");
+    assert.deepEqual(
+      await connections('ws-attacker'),
+      [],
+      "the victim's portal was stored under the attacker's workspace",
+    );
 
     // Another workspace's session in the victim's browser does not complete it either.
     await victim.logIn('ws-victim');
     assert.equal((await victim.fetch(back.toString())).status, 403);
     // Nor can the attacker's platform credentials finish a page install with the code.
     const platform = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-attacker' });
-    await assert.rejects(platform.completeConnection({ code: back.searchParams.get('code')!, state: back.searchParams.get('state')! }), /expired or was already used/);
+    await assert.rejects(
+      platform.completeConnection({ code: back.searchParams.get('code')!, state: back.searchParams.get('state')! }),
+      /expired or was already used/,
+    );
     assert.deepEqual(await connections('ws-attacker'), []);
     assert.deepEqual(await connections('ws-victim'), []);
   });
@@ -121,21 +151,38 @@ describe('"Add account" in the hands of another company', () => {
     assert.deepEqual(await connections('ws-elsewhere'), []);
   });
 
-  test('PKCE: a code redeemed without the install\'s verifier is refused by HubSpot', async () => {
+  test("PKCE: a code redeemed without the install's verifier is refused by HubSpot", async () => {
     const operator = new Browser();
     await operator.logIn('ws-pkce');
     const installUrl = await operator.addAccount('ws-pkce');
     const back = await approveInstall(installUrl, DEMO_ACCOUNT.accountId);
     // Someone who intercepts the code and holds the app's secret still lacks the verifier.
-    await assert.rejects(oauthClient(emulator.url, `${api.url}/oauth/callback`).exchangeCode(back.searchParams.get('code')!), /code_verifier/);
+    await assert.rejects(
+      oauthClient(emulator.url, `${api.url}/oauth/callback`).exchangeCode(back.searchParams.get('code')!),
+      /code_verifier/,
+    );
   });
 
   describe('redirects stay on this service or an allowed origin', () => {
-    const attacks = ['/.//evil.example/x', '/%2e//evil.example/x', '/./\\evil.example/x', '//evil.example/x', '/\\evil.example', '\\\\evil.example', 'https://evil.example/x', 'javascript:alert(1)', '/\t/evil.example', 'http://127.0.0.1.evil.example/'];
+    const attacks = [
+      '/.//evil.example/x',
+      '/%2e//evil.example/x',
+      '/./\\evil.example/x',
+      '//evil.example/x',
+      '/\\evil.example',
+      '\\\\evil.example',
+      'https://evil.example/x',
+      'javascript:alert(1)',
+      '/\t/evil.example',
+      'http://127.0.0.1.evil.example/',
+    ];
     for (const returnTo of attacks) {
       test(`returnTo ${JSON.stringify(returnTo)} is refused`, async () => {
         const platform = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: 'ws-redirect' });
-        await assert.rejects(platform.startConnection({ returnTo }), (e: Error & { field?: string }) => e.field === 'body.returnTo');
+        await assert.rejects(
+          platform.startConnection({ returnTo }),
+          (e: Error & { field?: string }) => e.field === 'body.returnTo',
+        );
         const operator = new Browser();
         await operator.logIn('ws-redirect');
         const res = await operator.fetch('/v1/workspaces/ws-redirect/connections/oauth', {
@@ -159,7 +206,11 @@ describe('"Add account" in the hands of another company', () => {
 
   describe('sessions', () => {
     const login = (browser: Browser, headers: Record<string, string>, token = API_TOKEN) =>
-      browser.fetch('/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams({ token, workspaceId: 'ws-session' }).toString() });
+      browser.fetch('/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        body: new URLSearchParams({ token, workspaceId: 'ws-session' }).toString(),
+      });
     const sameSite = { 'sec-fetch-site': 'same-origin' };
     const crossSite = { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' };
 
@@ -179,7 +230,9 @@ describe('"Add account" in the hands of another company', () => {
       await operator.logIn('ws-session');
       const stolen = operator.cookie('config_session')!;
       assert.equal((await operator.fetch('/logout', { method: 'POST', headers: sameSite })).status, 303);
-      const replay = await fetch(`${api.url}/v1/workspaces/ws-session/connections`, { headers: { cookie: `config_session=${stolen}` } });
+      const replay = await fetch(`${api.url}/v1/workspaces/ws-session/connections`, {
+        headers: { cookie: `config_session=${stolen}` },
+      });
       assert.equal(replay.status, 401);
     });
 
@@ -196,7 +249,10 @@ describe('"Add account" in the hands of another company', () => {
       assert.equal((await two.fetch('/v1/workspaces/ws-revoke/connections')).status, 401);
       assert.equal((await other.fetch('/')).status, 200);
       // A session cannot end other sessions itself.
-      const res = await other.fetch('/v1/workspaces/ws-keep/sessions', { method: 'DELETE', headers: { 'x-config-page': '1' } });
+      const res = await other.fetch('/v1/workspaces/ws-keep/sessions', {
+        method: 'DELETE',
+        headers: { 'x-config-page': '1' },
+      });
       assert.equal(res.status, 403);
     });
 

@@ -28,7 +28,14 @@ describe('mTLS to Temporal with the generated certificates', () => {
     const [upstreamHost, upstreamPort] = [env.address.replace(/:\d+$/, ''), Number(env.address.split(':').pop())];
     const file = (name: string) => readFileSync(join(dir, name));
     frontend = createServer(
-      { cert: file('temporal.pem'), key: file('temporal.key'), ca: file('ca.pem'), requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
+      {
+        cert: file('temporal.pem'),
+        key: file('temporal.key'),
+        ca: file('ca.pem'),
+        requestCert: true,
+        rejectUnauthorized: true,
+        ALPNProtocols: ['h2'],
+      },
       (client) => {
         const upstream = netConnect(upstreamPort, upstreamHost);
         for (const s of [client, upstream]) {
@@ -67,7 +74,13 @@ describe('mTLS to Temporal with the generated certificates', () => {
     } finally {
       await native.close();
     }
-    const client = await Connection.connect({ ...settings({ TEMPORAL_TLS_CERT_PATH: join(dir, 'platform.pem'), TEMPORAL_TLS_KEY_PATH: join(dir, 'platform.key') }), connectTimeout: 5_000 });
+    const client = await Connection.connect({
+      ...settings({
+        TEMPORAL_TLS_CERT_PATH: join(dir, 'platform.pem'),
+        TEMPORAL_TLS_KEY_PATH: join(dir, 'platform.key'),
+      }),
+      connectTimeout: 5_000,
+    });
     try {
       const info = await client.workflowService.getSystemInfo({});
       assert.ok(info.serverVersion);
@@ -79,7 +92,9 @@ describe('mTLS to Temporal with the generated certificates', () => {
   test('without a client certificate, or checking another server name, the connection fails', async () => {
     await assert.rejects(
       (async () => {
-        const c = await NativeConnection.connect(settings({ TEMPORAL_TLS_CERT_PATH: undefined, TEMPORAL_TLS_KEY_PATH: undefined }));
+        const c = await NativeConnection.connect(
+          settings({ TEMPORAL_TLS_CERT_PATH: undefined, TEMPORAL_TLS_KEY_PATH: undefined }),
+        );
         try {
           await c.workflowService.getSystemInfo({});
         } finally {

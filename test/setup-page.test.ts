@@ -55,7 +55,11 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     assert.match((await rows.first().innerText()).replace(/\s+/g, ' '), /oauth connected/);
     // The account's mappable properties are shown, with the refused ones and why.
     await page.locator('#mappable').getByRole('cell', { name: 'favorite_product', exact: true }).waitFor();
-    await page.locator('#not-offered').getByText(/read-only in HubSpot/).first().waitFor();
+    await page
+      .locator('#not-offered')
+      .getByText(/read-only in HubSpot/)
+      .first()
+      .waitFor();
 
     // The page never holds the API token or a HubSpot token.
     const tokens = await store.tokens(connection.accountId);
@@ -74,22 +78,51 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     const env = await timeSkippingEnv();
     const taskQueue = `setup-page-${process.pid}`;
     const platform = new ConversationClient({ client: env.client, taskQueue });
-    const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot: new HubSpotAccounts(directory), workflowBundle: await workflowBundle(workflowsPath) });
+    const worker = await createConversationWorker({
+      connection: env.nativeConnection,
+      namespace: env.namespace,
+      taskQueue,
+      hubspot: new HubSpotAccounts(directory),
+      workflowBundle: await workflowBundle(workflowsPath),
+    });
     const conversation = {
       conversationId: `setup-page-call-${process.pid}`,
       channel: 'voice' as const,
       workspaceId: 'ws-page',
-      actions: [{ id: 'hubspot', name: 'HubSpot', intent: 'Save the caller', offlineSync: true, hubspotAccountId: connection.accountId, allowCreate: true, allowUpdateExisting: false, fieldMappings: [{ hubspotProperty: 'email', astraField: 'email' }, { hubspotProperty: 'favorite_product', astraField: 'product' }], customFields: [] }],
+      actions: [
+        {
+          id: 'hubspot',
+          name: 'HubSpot',
+          intent: 'Save the caller',
+          offlineSync: true,
+          hubspotAccountId: connection.accountId,
+          allowCreate: true,
+          allowUpdateExisting: false,
+          fieldMappings: [
+            { hubspotProperty: 'email', astraField: 'email' },
+            { hubspotProperty: 'favorite_product', astraField: 'product' },
+          ],
+          customFields: [],
+        },
+      ],
     };
     const outcome = await worker.runUntil(async () => {
-      await platform.recordMessage(conversation, { from: 'customer', fields: { email: 'page.caller@example.com', product: 'Starter' } });
+      await platform.recordMessage(conversation, {
+        from: 'customer',
+        fields: { email: 'page.caller@example.com', product: 'Starter' },
+      });
       await platform.endCall(conversation, { summary: 'Wants the Starter plan.' });
       const o = await waitForOutcome(platform, conversation, 'hubspot', 60_000);
-      await platform.handle(conversation).terminate('test finished').catch(() => undefined);
+      await platform
+        .handle(conversation)
+        .terminate('test finished')
+        .catch(() => undefined);
       return o;
     });
     assert.equal(outcome?.result, 'created', outcome?.reason);
-    const contact = [...emulator.account(DEMO_ACCOUNT.accountId).contacts.values()].find((c) => c.properties.email === 'page.caller@example.com');
+    const contact = [...emulator.account(DEMO_ACCOUNT.accountId).contacts.values()].find(
+      (c) => c.properties.email === 'page.caller@example.com',
+    );
     assert.equal(contact?.properties.favorite_product, 'Starter');
     assert.equal(contact?.properties.hs_object_source_id, '2000001');
 
@@ -106,7 +139,10 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     const held = (await page.context().cookies()).find((c) => c.name === 'config_session')!.value;
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL(`${api.url}/login`);
-    assert.equal((await fetch(`${api.url}/`, { headers: { cookie: `config_session=${held}` }, redirect: 'manual' })).status, 303);
+    assert.equal(
+      (await fetch(`${api.url}/`, { headers: { cookie: `config_session=${held}` }, redirect: 'manual' })).status,
+      303,
+    );
   } finally {
     await browser.close();
     await api.close();

@@ -48,7 +48,13 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
     assert.ok(shown, `the Web UI list filtered by ConversationId did not show ${workflowId}`);
     // The filtered list holds exactly the conversation searched for.
     assert.equal(await page.getByRole('link', { name: workflowId, exact: true }).count(), 1);
-    assert.ok(await page.getByText(/^1 Workflow$/).first().isVisible(), 'the list header does not say "1 Workflow"');
+    assert.ok(
+      await page
+        .getByText(/^1 Workflow$/)
+        .first()
+        .isVisible(),
+      'the list header does not say "1 Workflow"',
+    );
   } finally {
     await browser.close();
     await handle.terminate('web UI test done');

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { ConfigError, hubspotAccountsOptions, loadConfig, workerBuildOf } from '../src/environment/config';
 
 const fails = (env: NodeJS.ProcessEnv, pattern: RegExp) =>
-  assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && pattern.test(e.message));
+  assert.throws(
+    () => loadConfig(env),
+    (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+  );
 
 describe('worker configuration', () => {
   test('nothing configured: development with embedded servers and documented defaults', () => {
@@ -21,7 +24,10 @@ describe('worker configuration', () => {
 
   test('production refuses embedded servers', () => {
     fails({ WORKER_MODE: 'production' }, /needs TEMPORAL_ADDRESS/);
-    fails({ WORKER_MODE: 'production', TEMPORAL_ADDRESS: 'temporal:7233' }, /needs HubSpot accounts: HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE \(static\), or DATABASE_URL/);
+    fails(
+      { WORKER_MODE: 'production', TEMPORAL_ADDRESS: 'temporal:7233' },
+      /needs HubSpot accounts: HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE \(static\), or DATABASE_URL/,
+    );
   });
 
   test('each bad value is named', () => {
@@ -29,10 +35,19 @@ describe('worker configuration', () => {
     fails({ TEMPORAL_DEV_UI_PORT: '99999' }, /TEMPORAL_DEV_UI_PORT/);
     fails({ TEMPORAL_TLS: 'maybe' }, /TEMPORAL_TLS/);
     fails({ HUBSPOT_ACCOUNTS: '[{' }, /HUBSPOT_ACCOUNTS is not valid JSON/);
-    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","appId":1}]' }, /HUBSPOT_ACCOUNTS: \[0\]: give exactly one of token, tokenEnv, tokenFile/);
+    fails(
+      { HUBSPOT_ACCOUNTS: '[{"accountId":"acme","appId":1}]' },
+      /HUBSPOT_ACCOUNTS: \[0\]: give exactly one of token, tokenEnv, tokenFile/,
+    );
     fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","token":"t","appId":"x"}]' }, /HUBSPOT_ACCOUNTS: \[0\]\.appId/);
-    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"a","token":"t","appId":1},{"accountId":"a","token":"u","appId":2}]' }, /\[1\]: account "a" is listed twice/);
-    fails({ HUBSPOT_ACCOUNTS: '[{"accountId":"acme","tokenEnv":"ACME_TOKEN","appId":1}]' }, /\(acme\): environment variable ACME_TOKEN is empty or unset/);
+    fails(
+      { HUBSPOT_ACCOUNTS: '[{"accountId":"a","token":"t","appId":1},{"accountId":"a","token":"u","appId":2}]' },
+      /\[1\]: account "a" is listed twice/,
+    );
+    fails(
+      { HUBSPOT_ACCOUNTS: '[{"accountId":"acme","tokenEnv":"ACME_TOKEN","appId":1}]' },
+      /\(acme\): environment variable ACME_TOKEN is empty or unset/,
+    );
     fails({ HUBSPOT_ACCOUNTS_FILE: '/nonexistent/accounts.json' }, /cannot be read: ENOENT/);
     fails({ WORKER_MAX_CACHED_WORKFLOWS: '0' }, /WORKER_MAX_CACHED_WORKFLOWS/);
     fails({ TEMPORAL_TLS_CERT_PATH: '/a.pem' }, /go together/);
@@ -40,7 +55,10 @@ describe('worker configuration', () => {
 
   test('HubSpot batching: on with a 25 ms window unless configured; a bad value is named', () => {
     assert.deepEqual(hubspotAccountsOptions(loadConfig({}).env), { batching: true, batchWindowMs: 25 });
-    assert.deepEqual(hubspotAccountsOptions(loadConfig({ HUBSPOT_BATCHING: 'off', HUBSPOT_BATCH_WINDOW_MS: '100' }).env), { batching: false, batchWindowMs: 100 });
+    assert.deepEqual(
+      hubspotAccountsOptions(loadConfig({ HUBSPOT_BATCHING: 'off', HUBSPOT_BATCH_WINDOW_MS: '100' }).env),
+      { batching: false, batchWindowMs: 100 },
+    );
     fails({ HUBSPOT_BATCHING: 'false' }, /HUBSPOT_BATCHING/);
     fails({ HUBSPOT_BATCH_WINDOW_MS: '-5' }, /HUBSPOT_BATCH_WINDOW_MS/);
     fails({ HUBSPOT_BATCH_WINDOW_MS: 'soon' }, /HUBSPOT_BATCH_WINDOW_MS/);
@@ -48,16 +66,30 @@ describe('worker configuration', () => {
 
   test('Worker Versioning: off unless the deployment and the build are both given; names Temporal refuses are refused at start', () => {
     assert.equal(workerBuildOf(loadConfig({}).env), undefined);
-    assert.deepEqual(workerBuildOf(loadConfig({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot-contact-sync', TEMPORAL_WORKER_BUILD_ID: '2026.12.1' }).env), {
-      deploymentName: 'hubspot-contact-sync',
-      buildId: '2026.12.1',
-    });
+    assert.deepEqual(
+      workerBuildOf(
+        loadConfig({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot-contact-sync', TEMPORAL_WORKER_BUILD_ID: '2026.12.1' }).env,
+      ),
+      {
+        deploymentName: 'hubspot-contact-sync',
+        buildId: '2026.12.1',
+      },
+    );
     fails({ TEMPORAL_WORKER_BUILD_ID: 'abc123' }, /TEMPORAL_WORKER_BUILD_ID needs TEMPORAL_DEPLOYMENT_NAME/);
-    fails({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot.sync', TEMPORAL_WORKER_BUILD_ID: 'abc123' }, /TEMPORAL_DEPLOYMENT_NAME: may not contain '\.' or ':'/);
-    fails({ TEMPORAL_DEPLOYMENT_NAME: 'sync', TEMPORAL_WORKER_BUILD_ID: '__abc' }, /TEMPORAL_WORKER_BUILD_ID: may not start with "__"/);
+    fails(
+      { TEMPORAL_DEPLOYMENT_NAME: 'hubspot.sync', TEMPORAL_WORKER_BUILD_ID: 'abc123' },
+      /TEMPORAL_DEPLOYMENT_NAME: may not contain '\.' or ':'/,
+    );
+    fails(
+      { TEMPORAL_DEPLOYMENT_NAME: 'sync', TEMPORAL_WORKER_BUILD_ID: '__abc' },
+      /TEMPORAL_WORKER_BUILD_ID: may not start with "__"/,
+    );
     // The ops commands need the deployment only; the worker refuses to run without its build id.
     const opsOnly = loadConfig({ TEMPORAL_DEPLOYMENT_NAME: 'hubspot-contact-sync' }).env;
-    assert.throws(() => workerBuildOf(opsOnly), (e: unknown) => e instanceof ConfigError && /needs TEMPORAL_WORKER_BUILD_ID/.test(e.message));
+    assert.throws(
+      () => workerBuildOf(opsOnly),
+      (e: unknown) => e instanceof ConfigError && /needs TEMPORAL_WORKER_BUILD_ID/.test(e.message),
+    );
   });
 
   test('tokens come from the environment, a variable or a secret file', () => {

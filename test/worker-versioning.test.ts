@@ -24,7 +24,12 @@ import { skipUnless } from './helpers/skips';
 const TITLE =
   'Worker Versioning on Temporal server 1.32: a conversation started on build A finishes on A after build B is made current, new ones start on B, and A is reported drained once its last conversation completed';
 const missing = temporalServerMissing();
-const skip = skipUnless(!missing, TITLE, missing ?? '', 'install Go 1.21 or later, then npm run install-servers -- --only server');
+const skip = skipUnless(
+  !missing,
+  TITLE,
+  missing ?? '',
+  'install Go 1.21 or later, then npm run install-servers -- --only server',
+);
 
 const nextReleaseWorkflows = require.resolve('./fixtures/next-release-workflows');
 const DEPLOYMENT = 'hubspot-contact-sync';
@@ -42,7 +47,8 @@ async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T 
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -86,11 +92,16 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
   const live = action({ id: 'live-upsert', offlineSync: false });
   const x: Conversation = { ...conversation('chat', [action(), live]), options };
   const y: Conversation = { ...conversation('chat', [action()]), options };
-  const statusOf = async (buildId: string): Promise<BuildStatus | undefined> => (await deploymentStatus(client, DEPLOYMENT)).builds.find((b) => b.buildId === buildId);
+  const statusOf = async (buildId: string): Promise<BuildStatus | undefined> =>
+    (await deploymentStatus(client, DEPLOYMENT)).builds.find((b) => b.buildId === buildId);
   const pinnedTo = async (c: Conversation) => {
     const { raw } = await platform.handle(c).describe();
     const v = raw.workflowExecutionInfo?.versioningInfo;
-    return { behavior: v?.behavior, buildId: v?.deploymentVersion?.buildId, deploymentName: v?.deploymentVersion?.deploymentName };
+    return {
+      behavior: v?.behavior,
+      buildId: v?.deploymentVersion?.buildId,
+      deploymentName: v?.deploymentVersion?.deploymentName,
+    };
   };
   /** The build of every completed workflow task of every run of a conversation, and its failed tasks. */
   const tasksOf = async (c: Conversation) => {
@@ -104,10 +115,13 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
       runs++;
       const history = await client.workflow.getHandle(workflowId, run.runId).fetchHistory();
       for (const e of history.events ?? []) {
-        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED) builds.push(e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(unversioned)');
+        if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+          builds.push(e.workflowTaskCompletedEventAttributes?.deploymentVersion?.buildId ?? '(unversioned)');
         if (e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) failed++;
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) activityQueues.push(e.activityTaskScheduledEventAttributes?.taskQueue?.name ?? '');
-        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) activityWorkers.push(e.activityTaskStartedEventAttributes?.identity ?? '');
+        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+          activityQueues.push(e.activityTaskScheduledEventAttributes?.taskQueue?.name ?? '');
+        if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
+          activityWorkers.push(e.activityTaskStartedEventAttributes?.identity ?? '');
       }
     }
     return { builds, failed, runs, activityWorkers, activityQueues };
@@ -118,29 +132,53 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
     const first = await makeBuildCurrent(client, DEPLOYMENT, BUILD_A, { waitMs: 60_000, log });
     assert.equal(first.previousBuildId, undefined, 'no build was current before A');
 
-    await platform.recordMessage(x, { from: 'customer', fields: { email: 'x.versioned@example.com', first_name: 'Xavier' } });
+    await platform.recordMessage(x, {
+      from: 'customer',
+      fields: { email: 'x.versioned@example.com', first_name: 'Xavier' },
+    });
     // Its first workflow task ran (a query answers) and pinned it to A.
-    await until('conversation X answers', 30_000, async () => ((await platform.getState(x))?.messageCount === 1 ? true : undefined));
-    assert.deepEqual(await pinnedTo(x), { behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED, buildId: BUILD_A, deploymentName: DEPLOYMENT });
+    await until('conversation X answers', 30_000, async () =>
+      (await platform.getState(x))?.messageCount === 1 ? true : undefined,
+    );
+    assert.deepEqual(await pinnedTo(x), {
+      behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+      buildId: BUILD_A,
+      deploymentName: DEPLOYMENT,
+    });
 
     // Release B: a second worker with another build id and another workflow, made current.
     await startBuild(BUILD_B, bundleB);
     const second = await makeBuildCurrent(client, DEPLOYMENT, BUILD_B, { waitMs: 60_000, log });
     assert.equal(second.previousBuildId, BUILD_A);
 
-    await platform.recordMessage(y, { from: 'customer', fields: { email: 'y.versioned@example.com', first_name: 'Yvonne' } });
-    await until('conversation Y answers', 30_000, async () => ((await platform.getState(y))?.messageCount === 1 ? true : undefined));
-    assert.deepEqual(await pinnedTo(y), { behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED, buildId: BUILD_B, deploymentName: DEPLOYMENT });
-    assert.equal((await platform.handle(y).describe()).memo?.release, 'next', 'Y runs the next release\'s workflow');
+    await platform.recordMessage(y, {
+      from: 'customer',
+      fields: { email: 'y.versioned@example.com', first_name: 'Yvonne' },
+    });
+    await until('conversation Y answers', 30_000, async () =>
+      (await platform.getState(y))?.messageCount === 1 ? true : undefined,
+    );
+    assert.deepEqual(await pinnedTo(y), {
+      behavior: VersioningBehavior.VERSIONING_BEHAVIOR_PINNED,
+      buildId: BUILD_B,
+      deploymentName: DEPLOYMENT,
+    });
+    assert.equal((await platform.handle(y).describe()).memo?.release, 'next', "Y runs the next release's workflow");
 
     // X gets a message after B is current: it is still A's.
     await platform.recordMessage(x, { from: 'customer', fields: { phone: '+33 6 12 34 56 78' } });
-    await until('conversation X takes its second message', 30_000, async () => ((await platform.getState(x))?.messageCount === 2 ? true : undefined));
+    await until('conversation X takes its second message', 30_000, async () =>
+      (await platform.getState(x))?.messageCount === 2 ? true : undefined,
+    );
     // ...and an in-conversation run: its activities go to the agent lane of A.
     const run = await platform.runAction(x, { actionId: live.id, summary: 'Asked for a callback.' });
     assert.equal(run.result, 'created', `X's in-conversation run: ${JSON.stringify(run)}`);
     assert.equal((await pinnedTo(x)).buildId, BUILD_A);
-    assert.equal((await platform.handle(x).describe()).memo?.release, undefined, 'X never ran the next release\'s workflow');
+    assert.equal(
+      (await platform.handle(x).describe()).memo?.release,
+      undefined,
+      "X never ran the next release's workflow",
+    );
 
     // While X runs, A is draining: its workers must stay.
     const draining = await until('A counted with X running on it', 30_000, async () => {
@@ -157,16 +195,33 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
     const result = await platform.result(x);
     assert.equal(result.status, 'ended');
     const synced = result.outcomes[action().id]?.at(-1);
-    assert.equal(synced?.result === 'created' || synced?.result === 'updated', true, `X's offline sync: ${JSON.stringify(synced)}`);
+    assert.equal(
+      synced?.result === 'created' || synced?.result === 'updated',
+      true,
+      `X's offline sync: ${JSON.stringify(synced)}`,
+    );
     const contact = emulator.contacts(ACME.accountId).find((c) => c.properties.email === 'x.versioned@example.com');
-    assert.equal(contact?.properties.phone, '+33 6 12 34 56 78', 'X synced the value of the message it got after B became current');
+    assert.equal(
+      contact?.properties.phone,
+      '+33 6 12 34 56 78',
+      'X synced the value of the message it got after B became current',
+    );
     const xTasks = await tasksOf(x);
-    log(`X: ${xTasks.runs} run(s), ${xTasks.builds.length} workflow tasks, on ${[...new Set(xTasks.builds)].join(', ')}`);
+    log(
+      `X: ${xTasks.runs} run(s), ${xTasks.builds.length} workflow tasks, on ${[...new Set(xTasks.builds)].join(', ')}`,
+    );
     assert.ok(xTasks.builds.length >= 4);
     assert.deepEqual([...new Set(xTasks.builds)], [BUILD_A], 'every workflow task of every run of X ran on build A');
     assert.equal(xTasks.failed, 0);
-    assert.ok(xTasks.activityQueues.includes(`${taskQueue}-agent`) && xTasks.activityQueues.includes(taskQueue), `X's activities on both lanes: ${xTasks.activityQueues.join(', ')}`);
-    assert.deepEqual([...new Set(xTasks.activityWorkers)], [`worker-of-${BUILD_A}`], 'every activity of X, on both lanes, ran on a worker of build A');
+    assert.ok(
+      xTasks.activityQueues.includes(`${taskQueue}-agent`) && xTasks.activityQueues.includes(taskQueue),
+      `X's activities on both lanes: ${xTasks.activityQueues.join(', ')}`,
+    );
+    assert.deepEqual(
+      [...new Set(xTasks.activityWorkers)],
+      [`worker-of-${BUILD_A}`],
+      'every activity of X, on both lanes, ran on a worker of build A',
+    );
     const yTasks = await tasksOf(y);
     assert.deepEqual([...new Set(yTasks.builds)], [BUILD_B], 'every workflow task of Y ran on build B');
 
@@ -180,7 +235,10 @@ test(TITLE, { skip, timeout: 5 * 60_000 }, async () => {
     assert.equal(drained.runningPinned, 0);
     assert.equal((await statusOf(BUILD_B))?.mayStop, false);
   } finally {
-    await platform.handle(y).terminate('test finished').catch(() => undefined);
+    await platform
+      .handle(y)
+      .terminate('test finished')
+      .catch(() => undefined);
     for (const { worker } of workers) worker.shutdown();
     await Promise.allSettled(workers.map((w) => w.running));
     await native.close();

@@ -30,7 +30,8 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Fields and summary of a signal or update: shapes checked, the summary cut to HubSpot's limit. */
 export function checkValues(raw: unknown, required = false): Checked<Values> {
-  if (raw === undefined || raw === null) return required ? { ok: false, reason: '(root): expected an object' } : { ok: true, value: {} };
+  if (raw === undefined || raw === null)
+    return required ? { ok: false, reason: '(root): expected an object' } : { ok: true, value: {} };
   if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
   const value: Values = {};
   if (raw.fields !== undefined) {
@@ -38,7 +39,8 @@ export function checkValues(raw: unknown, required = false): Checked<Values> {
     const entries = Object.entries(raw.fields);
     if (entries.length > MAX_FIELDS) return { ok: false, reason: `fields: at most ${MAX_FIELDS} fields` };
     for (const [key, v] of entries) {
-      if (key.length === 0 || key.length > 100) return { ok: false, reason: 'fields: a field name must have 1 to 100 characters' };
+      if (key.length === 0 || key.length > 100)
+        return { ok: false, reason: 'fields: a field name must have 1 to 100 characters' };
       if (v !== null && typeof v !== 'string') return { ok: false, reason: `fields.${key}: expected text or null` };
       if (typeof v === 'string' && v.length > MAX_VALUE_CHARACTERS && codePoints(v) > MAX_VALUE_CHARACTERS) {
         return { ok: false, reason: `fields.${key}: at most ${MAX_VALUE_CHARACTERS} characters` };
@@ -58,9 +60,11 @@ export function overBudget(current: FieldValues, incoming: FieldValues | undefin
   if (!incoming) return undefined;
   const merged = { ...current, ...incoming };
   const count = Object.keys(merged).length;
-  if (count > MAX_FIELDS) return `fields: this would bring the conversation to ${count} distinct fields; at most ${MAX_FIELDS}`;
+  if (count > MAX_FIELDS)
+    return `fields: this would bring the conversation to ${count} distinct fields; at most ${MAX_FIELDS}`;
   const bytes = fieldValuesBytes(merged);
-  if (bytes > FIELDS_BUDGET_BYTES) return `fields: this would bring the conversation's field values to ${Math.ceil(bytes / 1024)} KiB; at most ${FIELDS_BUDGET_BYTES / 1024} KiB`;
+  if (bytes > FIELDS_BUDGET_BYTES)
+    return `fields: this would bring the conversation's field values to ${Math.ceil(bytes / 1024)} KiB; at most ${FIELDS_BUDGET_BYTES / 1024} KiB`;
   return undefined;
 }
 
@@ -71,9 +75,12 @@ export function overBudget(current: FieldValues, incoming: FieldValues | undefin
  * started without a workspace has no owner to check against. The message never names the owner.
  */
 export function checkCallerWorkspace(raw: unknown, owner: string | undefined, bound: boolean): string | undefined {
-  if (!isRecord(raw)) return bound && owner !== undefined ? "(root): expected an object naming the caller's workspace (workspaceId)" : undefined;
+  if (!isRecord(raw))
+    return bound && owner !== undefined
+      ? "(root): expected an object naming the caller's workspace (workspaceId)"
+      : undefined;
   const given = raw.workspaceId;
-  if (given !== undefined && typeof given !== 'string') return 'workspaceId: expected the id of the caller\'s workspace';
+  if (given !== undefined && typeof given !== 'string') return "workspaceId: expected the id of the caller's workspace";
   if (owner === undefined || given === owner) return undefined;
   if (given === undefined) return bound ? 'workspaceId: the caller must name its workspace' : undefined;
   return 'the conversation belongs to another workspace';
@@ -90,14 +97,21 @@ export function checkActionId(raw: unknown): Checked<string> {
 /** Who wrote a message, and its optional platform id. */
 export function checkMessageSender(raw: unknown): Checked<'customer' | 'agent'> {
   if (!isRecord(raw)) return { ok: false, reason: '(root): expected an object' };
-  if (raw.from !== 'customer' && raw.from !== 'agent') return { ok: false, reason: 'from: expected "customer" or "agent"' };
+  if (raw.from !== 'customer' && raw.from !== 'agent')
+    return { ok: false, reason: 'from: expected "customer" or "agent"' };
   const id = raw.messageId;
-  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 200)) return { ok: false, reason: 'messageId: expected text of 1 to 200 characters' };
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > 200))
+    return { ok: false, reason: 'messageId: expected text of 1 to 200 characters' };
   return { ok: true, value: raw.from };
 }
 
 /** A stable fingerprint of the values a run of this action would write: identical values cost no HubSpot call. */
-export function syncFingerprint(mappedFields: string[], fields: FieldValues, summary: string | undefined, call?: CallDetails): string {
+export function syncFingerprint(
+  mappedFields: string[],
+  fields: FieldValues,
+  summary: string | undefined,
+  call?: CallDetails,
+): string {
   const values: unknown[] = [mappedFields.map((f) => [f, fields[f] ?? null]), summary ?? null];
   // Call details count only when given: the fingerprint of every other run is the one it always was.
   if (call) values.push([call.direction, call.durationMs ?? null, call.status ?? null, call.recordingUrl ?? null]);
@@ -112,12 +126,23 @@ export function checkCallDetails(raw: unknown): Checked<CallDetails | undefined>
   if (!isRecord(raw) || raw.call === undefined) return { ok: true, value: undefined };
   const c = raw.call;
   if (!isRecord(c)) return { ok: false, reason: 'call: expected an object' };
-  if (c.direction !== 'inbound' && c.direction !== 'outbound') return { ok: false, reason: 'call.direction: expected "inbound" or "outbound"' };
-  if (c.durationMs !== undefined && (typeof c.durationMs !== 'number' || !Number.isInteger(c.durationMs) || c.durationMs < 0 || c.durationMs > 24 * 3600_000)) {
+  if (c.direction !== 'inbound' && c.direction !== 'outbound')
+    return { ok: false, reason: 'call.direction: expected "inbound" or "outbound"' };
+  if (
+    c.durationMs !== undefined &&
+    (typeof c.durationMs !== 'number' ||
+      !Number.isInteger(c.durationMs) ||
+      c.durationMs < 0 ||
+      c.durationMs > 24 * 3600_000)
+  ) {
     return { ok: false, reason: 'call.durationMs: expected whole milliseconds, at most 24 hours' };
   }
-  if (c.status !== undefined && !CALL_STATUSES.includes(c.status as string)) return { ok: false, reason: `call.status: expected one of ${CALL_STATUSES.join(', ')}` };
-  if (c.recordingUrl !== undefined && (typeof c.recordingUrl !== 'string' || !/^https:\/\/\S+$/.test(c.recordingUrl) || c.recordingUrl.length > 2_000)) {
+  if (c.status !== undefined && !CALL_STATUSES.includes(c.status as string))
+    return { ok: false, reason: `call.status: expected one of ${CALL_STATUSES.join(', ')}` };
+  if (
+    c.recordingUrl !== undefined &&
+    (typeof c.recordingUrl !== 'string' || !/^https:\/\/\S+$/.test(c.recordingUrl) || c.recordingUrl.length > 2_000)
+  ) {
     return { ok: false, reason: 'call.recordingUrl: expected an https URL' };
   }
   const value: CallDetails = { direction: c.direction };

@@ -14,12 +14,18 @@ import type { ContactSyncActivities } from '../activities';
 import { CONVERGENCE_DELAY_MS, type ContactCheckResult, type ContactExpectation } from '../src/action/convergence';
 import { valueHash } from '../src/action/hash';
 import { noteReference } from '../src/action/note';
-import { offlineTaskQueue, TASK_PRIORITY, type ConvergenceCarried, type ConvergenceContact, type ConvergenceCounts, type ConvergenceSummary } from '../src/platform/definitions';
+import {
+  offlineTaskQueue,
+  TASK_PRIORITY,
+  type ConvergenceCarried,
+  type ConvergenceContact,
+  type ConvergenceCounts,
+  type ConvergenceSummary,
+} from '../src/platform/definitions';
 import type { SentWrites } from './run-action';
 
 /** Conversations that wrote without an answer check afterwards; earlier histories never did. */
 export const CONVERGENCE_PATCH = 'converge-after-unanswered-writes';
-
 
 /** Hashes kept per property (and note bodies per action) of writes whose answer never came. */
 const MAX_UNCERTAIN = 8;
@@ -28,7 +34,14 @@ const MAX_CONTACTS = 10;
 /** A contact whose check failed this many times in a row is given up (logged, counted). */
 const MAX_FAILED_CHECKS = 3;
 
-const emptyCounts = (): ConvergenceCounts => ({ checks: 0, duplicateNotesArchived: 0, valuesRewritten: 0, noteBodiesRewritten: 0, valuesLeftAlone: 0, failedChecks: 0 });
+const emptyCounts = (): ConvergenceCounts => ({
+  checks: 0,
+  duplicateNotesArchived: 0,
+  valuesRewritten: 0,
+  noteBodiesRewritten: 0,
+  valuesLeftAlone: 0,
+  failedChecks: 0,
+});
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -53,12 +66,17 @@ export class Convergence {
   /** Decided once: old histories never schedule a check (their marker is absent). */
   private enabled?: boolean;
 
-  constructor(private readonly deps: ConvergenceDeps, carried?: ConvergenceCarried) {
+  constructor(
+    private readonly deps: ConvergenceDeps,
+    carried?: ConvergenceCarried,
+  ) {
     this.contacts = clone(carried?.contacts ?? {});
     this.counts = { ...emptyCounts(), ...carried?.counts };
     // What an earlier run carried over continue-as-new goes on: its counts, and due checks get their timers again.
     if (carried && this.on()) {
-      const due = Object.values(this.contacts).map((c) => c.dueAtMs).filter((d): d is number => d !== undefined);
+      const due = Object.values(this.contacts)
+        .map((c) => c.dueAtMs)
+        .filter((d): d is number => d !== undefined);
       for (const at of new Set(due)) this.arm(at);
     }
   }
@@ -73,7 +91,8 @@ export class Convergence {
     if (!sent?.contactId) return;
     const unanswered = sent.contactUncertain || sent.noteUncertain;
     // A person merged a contact an earlier run wrote to into this one: what we know of it is this one's now.
-    for (const old of sent.mergedFrom ?? []) if (old !== sent.contactId && this.contacts[old]) this.merged(old, sent.contactId);
+    for (const old of sent.mergedFrom ?? [])
+      if (old !== sent.contactId && this.contacts[old]) this.merged(old, sent.contactId);
     const known = this.contacts[sent.contactId];
     // Nothing can land late and nothing is pending for this contact: nothing to remember.
     if (!unanswered && !known) return;
@@ -108,7 +127,8 @@ export class Convergence {
       return;
     }
     now.properties = { ...old.properties, ...now.properties };
-    for (const [name, hashes] of Object.entries(old.uncertain)) for (const h of hashes) remember((now.uncertain[name] ??= []), h);
+    for (const [name, hashes] of Object.entries(old.uncertain))
+      for (const h of hashes) remember((now.uncertain[name] ??= []), h);
     for (const [actionId, note] of Object.entries(old.notes)) {
       const mine = (now.notes[actionId] ??= { uncertainBodies: [] });
       mine.noteId ??= note.noteId;
@@ -121,7 +141,12 @@ export class Convergence {
 
   /** A run ended: a check that came due while it ran is made now. */
   settled(): void {
-    if (this.enabled && !this.deps.running() && Object.values(this.contacts).some((c) => c.dueAtMs !== undefined && c.dueAtMs <= Date.now())) void this.check();
+    if (
+      this.enabled &&
+      !this.deps.running() &&
+      Object.values(this.contacts).some((c) => c.dueAtMs !== undefined && c.dueAtMs <= Date.now())
+    )
+      void this.check();
   }
 
   /** A check is due or under way: the conversation is not completed meanwhile. */
@@ -136,14 +161,20 @@ export class Convergence {
 
   /** When the last due check is due (workflow time), if any. */
   lastDueAtMs(): number | undefined {
-    const due = Object.values(this.contacts).map((c) => c.dueAtMs).filter((d): d is number => d !== undefined);
+    const due = Object.values(this.contacts)
+      .map((c) => c.dueAtMs)
+      .filter((d): d is number => d !== undefined);
     return due.length ? Math.max(...due) : undefined;
   }
 
   summary(): ConvergenceSummary | undefined {
     if (!this.enabled) return undefined;
     const last = this.lastDueAtMs();
-    return { ...this.counts, pending: Object.values(this.contacts).filter((c) => c.dueAtMs !== undefined).length + (this.checking > 0 ? 1 : 0), dueAt: last === undefined ? null : new Date(last).toISOString() };
+    return {
+      ...this.counts,
+      pending: Object.values(this.contacts).filter((c) => c.dueAtMs !== undefined).length + (this.checking > 0 ? 1 : 0),
+      dueAt: last === undefined ? null : new Date(last).toISOString(),
+    };
   }
 
   /** What continue-as-new carries: undefined when nothing was ever needed. */
@@ -167,7 +198,8 @@ export class Convergence {
 
   private trim(): void {
     const ids = Object.keys(this.contacts);
-    for (const id of ids.slice(0, Math.max(0, ids.length - MAX_CONTACTS))) if (this.contacts[id]!.dueAtMs === undefined) delete this.contacts[id];
+    for (const id of ids.slice(0, Math.max(0, ids.length - MAX_CONTACTS)))
+      if (this.contacts[id]!.dueAtMs === undefined) delete this.contacts[id];
   }
 
   /** Checks every contact whose check is due, in one activity; a run under way goes first (settled() calls back). */
@@ -200,7 +232,12 @@ export class Convergence {
       for (const [contactId, c] of due) {
         c.failedChecks = (c.failedChecks ?? 0) + 1;
         if (c.failedChecks < MAX_FAILED_CHECKS) this.due(c, Date.now() + CONVERGENCE_DELAY_MS);
-        else log.warn('Convergence: giving up the check of a contact after repeated failures', { contactId, failures: c.failedChecks, error: (err as Error).message });
+        else
+          log.warn('Convergence: giving up the check of a contact after repeated failures', {
+            contactId,
+            failures: c.failedChecks,
+            error: (err as Error).message,
+          });
       }
     } finally {
       this.checking--;
@@ -215,12 +252,19 @@ export class Convergence {
     this.counts.noteBodiesRewritten += r.rewrittenNotes.length;
     this.counts.valuesLeftAlone += r.leftAlone.length;
     if (r.archivedNotes.length || r.rewritten.length || r.rewrittenNotes.length) {
-      log.warn('Convergence: repaired what a late write spoiled', { contactId: r.contactId, archivedNotes: r.archivedNotes, rewritten: r.rewritten, rewrittenNotes: r.rewrittenNotes });
+      log.warn('Convergence: repaired what a late write spoiled', {
+        contactId: r.contactId,
+        archivedNotes: r.archivedNotes,
+        rewritten: r.rewritten,
+        rewrittenNotes: r.rewrittenNotes,
+      });
     }
-    for (const [actionId, kept] of Object.entries(r.keptNotes)) this.deps.notesChanged(actionId, r.contactIdNow ?? r.contactId, kept, r.archivedNotes);
+    for (const [actionId, kept] of Object.entries(r.keptNotes))
+      this.deps.notesChanged(actionId, r.contactIdNow ?? r.contactId, kept, r.archivedNotes);
     if (!c) return;
     delete c.failedChecks;
-    for (const note of Object.values(c.notes)) if (note.noteId && r.archivedNotes.includes(note.noteId)) delete note.noteId;
+    for (const note of Object.values(c.notes))
+      if (note.noteId && r.archivedNotes.includes(note.noteId)) delete note.noteId;
     for (const [actionId, kept] of Object.entries(r.keptNotes)) if (c.notes[actionId]) c.notes[actionId]!.noteId = kept;
     if (r.uncertain) {
       // A repair of this check may itself land late: what it wrote counts as unanswered, and it is checked again.

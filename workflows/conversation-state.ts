@@ -30,8 +30,24 @@ import {
   type Rejection,
   type SyncStatus,
 } from '../src/platform/definitions';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../src/platform/search-attributes';
-import { checkActionId, checkCallDetails, checkCallerWorkspace, checkMessageSender, checkValues, overBudget, syncFingerprint, type Checked, type Values } from './checks';
+import {
+  ChannelAttr,
+  ConversationIdAttr,
+  HubSpotAccountsAttr,
+  StatusAttr,
+  SyncStatusAttr,
+} from '../src/platform/search-attributes';
+import {
+  checkActionId,
+  checkCallDetails,
+  checkCallerWorkspace,
+  checkMessageSender,
+  checkValues,
+  overBudget,
+  syncFingerprint,
+  type Checked,
+  type Values,
+} from './checks';
 import type { RunActionInput, RunActionResult } from './run-action';
 
 /** Outcomes and rejections kept per run; older ones are in earlier runs' histories. */
@@ -88,7 +104,8 @@ export function optionsOf(given: Partial<ConversationOptions> | undefined): Conv
 /** Notes carried by the first released version were a note id per action, contact unknown. */
 function knownNotesOf(carried: CarriedState['noteIds'] | undefined): Record<string, KnownNote[]> {
   const out: Record<string, KnownNote[]> = {};
-  for (const [actionId, v] of Object.entries(carried ?? {})) out[actionId] = typeof v === 'string' ? [{ contactId: '', noteId: v }] : [...v];
+  for (const [actionId, v] of Object.entries(carried ?? {}))
+    out[actionId] = typeof v === 'string' ? [{ contactId: '', noteId: v }] : [...v];
   return out;
 }
 
@@ -222,7 +239,9 @@ export class ConversationEntity {
    */
   unsynced(): ActionConfig[] {
     return this.offlineActions.filter(
-      (a) => this.synced[a.id] !== this.fingerprint(a) || (this.failedAtChange[a.id] !== undefined && this.changeSeq > this.failedAtChange[a.id]!),
+      (a) =>
+        this.synced[a.id] !== this.fingerprint(a) ||
+        (this.failedAtChange[a.id] !== undefined && this.changeSeq > this.failedAtChange[a.id]!),
     );
   }
 
@@ -271,7 +290,8 @@ export class ConversationEntity {
       messageCount: this.messageCount,
       offlineSyncDueAt: this.offlineSyncDueAt(),
       endReason: this.reason,
-      retainedUntil: this.current === 'ended' && this.endedAtMs !== undefined ? iso(this.retainedUntilMs(convergence)) : null,
+      retainedUntil:
+        this.current === 'ended' && this.endedAtMs !== undefined ? iso(this.retainedUntilMs(convergence)) : null,
       runsBefore: this.runsBefore,
       outcomes: this.outcomes,
       rejections: this.rejections,
@@ -295,7 +315,10 @@ export class ConversationEntity {
   /** The memo operators read in the Web UI: the actions, never personal data. */
   memo(): { actions: string[] } {
     return {
-      actions: this.input.actions.map((a) => `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`),
+      actions: this.input.actions.map(
+        (a) =>
+          `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`,
+      ),
     };
   }
 
@@ -338,7 +361,8 @@ export class ConversationEntity {
   onFieldsUpdated(raw: unknown): Rejection | undefined {
     const checked = this.checkSignal(raw);
     if (!checked.ok) return this.refuse('fieldsUpdated', checked.reason);
-    if (checked.value.fields === undefined && checked.value.summary === undefined) return this.refuse('fieldsUpdated', '(root): give fields, a summary, or both');
+    if (checked.value.fields === undefined && checked.value.summary === undefined)
+      return this.refuse('fieldsUpdated', '(root): give fields, a summary, or both');
     this.merge(checked.value);
     return undefined;
   }
@@ -364,8 +388,10 @@ export class ConversationEntity {
     const id = checkActionId(raw);
     if (!id.ok) return `runAction refused: ${id.reason}`;
     const action = this.actionsById.get(id.value);
-    if (!action) return `runAction refused: no action "${id.value}" in this conversation (known: ${this.knownActions()})`;
-    if (action.offlineSync) return `runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`;
+    if (!action)
+      return `runAction refused: no action "${id.value}" in this conversation (known: ${this.knownActions()})`;
+    if (action.offlineSync)
+      return `runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`;
     const values = checkValues(raw);
     if (!values.ok) return `runAction refused: ${values.reason}`;
     const overflow = overBudget(this.fields, values.value.fields);
@@ -380,7 +406,8 @@ export class ConversationEntity {
     if (foreign) return `retryAction refused: ${foreign}`;
     const id = checkActionId(raw);
     if (!id.ok) return `retryAction refused: ${id.reason}`;
-    if (!this.actionsById.has(id.value)) return `retryAction refused: no action "${id.value}" in this conversation (known: ${this.knownActions()})`;
+    if (!this.actionsById.has(id.value))
+      return `retryAction refused: no action "${id.value}" in this conversation (known: ${this.knownActions()})`;
     return undefined;
   }
 
@@ -527,7 +554,8 @@ export class ConversationEntity {
    */
   operatorRetryStarting(retried: ActionConfig, lateValues: boolean): void {
     this.current = 'ending';
-    for (const a of this.offlineActions) if (a.id !== retried.id) this.synced[a.id] = lateValues ? this.startedWith[a.id]! : this.fingerprint(a);
+    for (const a of this.offlineActions)
+      if (a.id !== retried.id) this.synced[a.id] = lateValues ? this.startedWith[a.id]! : this.fingerprint(a);
   }
 
   /** Dormant: a message, a change of values or an unsynced action since the last wake. */

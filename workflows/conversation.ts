@@ -63,7 +63,11 @@ const LATE_VALUES_PATCH = 'late-values-synced';
 const POSITIVE_WAITS_PATCH = 'waits-never-zero';
 
 /** Action outcomes by result, account and trigger, exported with the worker's Temporal metrics (Prometheus). */
-const outcomeCounter = metricMeter.createCounter('hubspot_contact_sync_outcomes', 'runs', 'Outcomes of the HubSpot contact-sync action');
+const outcomeCounter = metricMeter.createCounter(
+  'hubspot_contact_sync_outcomes',
+  'runs',
+  'Outcomes of the HubSpot contact-sync action',
+);
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   if (!patched(LIFECYCLE_PATCH)) {
@@ -76,14 +80,31 @@ export async function conversationWorkflow(input: ConversationInput): Promise<Co
 }
 
 async function conversationLifecycle(raw: ConversationInput): Promise<ConversationResult> {
-  if (typeof raw !== 'object' || raw === null || typeof raw.conversationId !== 'string' || !CHANNELS.includes(raw.channel) || !Array.isArray(raw.actions)) {
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    typeof raw.conversationId !== 'string' ||
+    !CHANNELS.includes(raw.channel) ||
+    !Array.isArray(raw.actions)
+  ) {
     // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: conversationId, channel and actions are required', FailureType.InvalidConversationInput);
+    throw ApplicationFailure.nonRetryable(
+      'Invalid conversation input: conversationId, channel and actions are required',
+      FailureType.InvalidConversationInput,
+    );
   }
   const input = { ...raw, actions: raw.actions as ActionConfig[] }; // the client applied the schema's defaults
   const workspaceBound = patched(WORKSPACE_PATCH);
-  if (workspaceBound && !input.carried && !input.operatorRetry && (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)) {
-    throw ApplicationFailure.nonRetryable('Invalid conversation input: workspaceId is required', FailureType.InvalidConversationInput);
+  if (
+    workspaceBound &&
+    !input.carried &&
+    !input.operatorRetry &&
+    (typeof input.workspaceId !== 'string' || input.workspaceId.length === 0)
+  ) {
+    throw ApplicationFailure.nonRetryable(
+      'Invalid conversation input: workspaceId is required',
+      FailureType.InvalidConversationInput,
+    );
   }
   const waitFloorMs = patched(POSITIVE_WAITS_PATCH) ? 1 : 0;
   const { workflowId, firstExecutionRunId } = workflowInfo();
@@ -96,7 +117,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     {
       conversationKey: (actionId) => conversation.conversationKey(actionId),
       running: () => conversation.running,
-      notesChanged: (actionId, contactId, kept, archived) => conversation.notesChanged(actionId, contactId, kept, archived),
+      notesChanged: (actionId, contactId, kept, archived) =>
+        conversation.notesChanged(actionId, contactId, kept, archived),
     },
     input.carried?.convergence,
   );
@@ -119,7 +141,13 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         const { accountLabel, sent, ...outcome } = await runContactSync(start.request);
         const result = conversation.runFinished(start, outcome);
         outcomeCounter.add(1, { result: result.result, hubspot_account: accountLabel, trigger: result.trigger });
-        log.info('Action finished', { actionId: result.actionId, trigger: result.trigger, result: result.result, contactId: result.contactId, noteId: result.noteId });
+        log.info('Action finished', {
+          actionId: result.actionId,
+          trigger: result.trigger,
+          result: result.result,
+          contactId: result.contactId,
+          noteId: result.noteId,
+        });
         convergence.recorded(config.id, sent);
         return result;
       } finally {
@@ -129,7 +157,10 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       }
     });
     // The queue only orders runs; a failure of one never blocks the next.
-    actionQueues.set(config.id, run.catch(() => undefined));
+    actionQueues.set(
+      config.id,
+      run.catch(() => undefined),
+    );
     return run;
   };
 
@@ -149,13 +180,21 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     runActionUpdate,
     async (request) => {
       conversation.runActionValues(request); // the validator accepted them
-      return runAction(conversation.actionsById.get(request.actionId)!, 'in-conversation', conversation.actionDeadlineMs());
+      return runAction(
+        conversation.actionsById.get(request.actionId)!,
+        'in-conversation',
+        conversation.actionDeadlineMs(),
+      );
     },
     { validator: (raw) => refuseUpdate(conversation.runActionRefusal(raw)) },
   );
-  setHandler(retryActionUpdate, async (request) => runAction(conversation.actionsById.get(request.actionId)!, 'operator-retry'), {
-    validator: (raw) => refuseUpdate(conversation.retryActionRefusal(raw)),
-  });
+  setHandler(
+    retryActionUpdate,
+    async (request) => runAction(conversation.actionsById.get(request.actionId)!, 'operator-retry'),
+    {
+      validator: (raw) => refuseUpdate(conversation.retryActionRefusal(raw)),
+    },
+  );
   setHandler(stateQuery, (caller) => {
     const foreign = conversation.foreignCaller(caller);
     if (foreign) throw new Error(`state refused: ${foreign}`);
@@ -185,7 +224,11 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // An operator retries an action of a conversation whose workflow had completed: run it with the
     // values given, then stay dormant like any ended conversation (messages that arrive are kept).
     const config = conversation.actionsById.get(input.operatorRetry.actionId);
-    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, FailureType.UnknownAction);
+    if (!config)
+      throw ApplicationFailure.nonRetryable(
+        `No action "${input.operatorRetry.actionId}" to retry in this conversation`,
+        FailureType.UnknownAction,
+      );
     // The conversation's other offline actions ran before it completed, with the values this session
     // started with: only the retried one runs. A value that arrived since (with the session's start) is
     // not theirs yet: the dormant wait below syncs it.
@@ -202,7 +245,10 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       const waitMs = Math.max(waitFloorMs, conversation.untilEndMs());
       if (voice) {
         // The call ends on its signal; the safety timeout covers a signal that never comes.
-        const woke = await condition(() => conversation.callEnded || conversation.activity !== seenSeq || continueAsNewDue(), waitMs);
+        const woke = await condition(
+          () => conversation.callEnded || conversation.activity !== seenSeq || continueAsNewDue(),
+          waitMs,
+        );
         if (conversation.callEnded) conversation.end('call-ended');
         else if (!woke) conversation.end('call-safety-timeout');
         else if (continueAsNewDue()) {
@@ -222,7 +268,10 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         }
         conversation.end('inactivity');
       }
-      log.info('Conversation ended', { endReason: conversation.endReason, offlineActions: conversation.offlineActions.length });
+      log.info('Conversation ended', {
+        endReason: conversation.endReason,
+        offlineActions: conversation.offlineActions.length,
+      });
       await syncOffline();
       continue;
     }

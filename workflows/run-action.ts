@@ -6,13 +6,28 @@
 //    the whole run (retries included), so the agent has its outcome in time whatever HubSpot does;
 //  - offline (after the end, follow-ups, operator retries): on the offline lane, last in priority and
 //    fair between HubSpot accounts, retried for the offline retry window.
-import { ActivityFailure, ApplicationFailure, patched, proxyActivities, TimeoutFailure, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { RUN_RETRY } from '../src/action/limits';
 import { FailureType } from '../src/action/failures';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
-import { agentTaskQueue, offlinePriority, offlineTaskQueue, TASK_PRIORITY, type CallDetails, type Channel, type FieldValues } from '../src/platform/definitions';
+import {
+  agentTaskQueue,
+  offlinePriority,
+  offlineTaskQueue,
+  TASK_PRIORITY,
+  type CallDetails,
+  type Channel,
+  type FieldValues,
+} from '../src/platform/definitions';
 
 export type { SentWrites };
 
@@ -59,7 +74,11 @@ function offlineActivities(input: RunActionInput) {
     startToCloseTimeout: '60s',
     heartbeatTimeout: '20s',
     scheduleToCloseTimeout: input.retryWindowMs,
-    retry: { initialInterval: RUN_RETRY.offline.initialMs, backoffCoefficient: 2, maximumInterval: RUN_RETRY.offline.maximumMs },
+    retry: {
+      initialInterval: RUN_RETRY.offline.initialMs,
+      backoffCoefficient: 2,
+      maximumInterval: RUN_RETRY.offline.maximumMs,
+    },
     // The offline lane, whichever lane the conversation runs on.
     taskQueue: offlineTaskQueue(workflowInfo().taskQueue),
     // After the agent's work and the conversations' own tasks; fair between HubSpot accounts.
@@ -78,7 +97,11 @@ function activities(input: RunActionInput) {
     startToCloseTimeout: left,
     scheduleToCloseTimeout: left,
     heartbeatTimeout: Math.min(left, 5_000),
-    retry: { initialInterval: RUN_RETRY.agent.initialMs, backoffCoefficient: 2, maximumInterval: RUN_RETRY.agent.maximumMs },
+    retry: {
+      initialInterval: RUN_RETRY.agent.initialMs,
+      backoffCoefficient: 2,
+      maximumInterval: RUN_RETRY.agent.maximumMs,
+    },
   });
 }
 
@@ -98,7 +121,10 @@ export function failureReason(err: unknown, mode: RunActionInput['mode']): strin
   return String(err);
 }
 
-const isConflict = (err: unknown) => err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === FailureType.ContactConflict;
+const isConflict = (err: unknown) =>
+  err instanceof ActivityFailure &&
+  err.cause instanceof ApplicationFailure &&
+  err.cause.type === FailureType.ContactConflict;
 
 export async function runContactSync(input: RunActionInput): Promise<RunActionResult> {
   if (patched(ONE_ACTIVITY_PATCH)) return runAsOneActivity(input);
@@ -106,18 +132,29 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
   const lane = input.mode === 'in-conversation' ? ('agent' as const) : ('offline' as const);
   const budgetLeft = () => (input.deadlineMs === undefined ? Infinity : input.deadlineMs - Date.now());
   /** Each step an activity, started only while the budget can still hold its answer. */
-  const step = <T>(what: string, run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>): Promise<T> => {
+  const step = <T>(
+    what: string,
+    run: (act: ReturnType<typeof activities>, opts: { summary: string }) => Promise<T>,
+  ): Promise<T> => {
     if (budgetLeft() < MIN_STEP_MS) {
-      throw ApplicationFailure.nonRetryable(`The in-conversation action's time budget ran out before ${what}`, FailureType.ActionBudgetExhausted);
+      throw ApplicationFailure.nonRetryable(
+        `The in-conversation action's time budget ran out before ${what}`,
+        FailureType.ActionBudgetExhausted,
+      );
     }
     return run(activities(input), { summary: `${what} · action ${input.config.id} · account ${accountId}` });
   };
   const steps: ContactSyncSteps = {
     lookUp: (config, email) =>
       step('look up contact by email', (act, o) =>
-        act.lookUpContactForAction.executeWithOptions(o, [{ accountId, workspaceId: input.workspaceId, config, email, lane, deadlineMs: input.deadlineMs }]),
+        act.lookUpContactForAction.executeWithOptions(o, [
+          { accountId, workspaceId: input.workspaceId, config, email, lane, deadlineMs: input.deadlineMs },
+        ]),
       ),
-    writeContact: (write, label) => step(label, (act, o) => act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }])),
+    writeContact: (write, label) =>
+      step(label, (act, o) =>
+        act.writeContactAsPlanned.executeWithOptions(o, [{ accountId, write, lane, deadlineMs: input.deadlineMs }]),
+      ),
     writeNote: (note) =>
       step('write summary note', (act, o) =>
         act.writeSummaryNote.executeWithOptions(o, [
@@ -149,31 +186,53 @@ async function runAsOneActivity(input: RunActionInput): Promise<RunActionResult>
   const { config } = input;
   const agent = input.mode === 'in-conversation';
   if (agent && (input.deadlineMs ?? Infinity) - Date.now() < MIN_STEP_MS) {
-    return { result: 'failed', propertiesWritten: [], reason: "The in-conversation action's time budget ran out before the run started", accountLabel: 'unknown' };
+    return {
+      result: 'failed',
+      propertiesWritten: [],
+      reason: "The in-conversation action's time budget ran out before the run started",
+      accountLabel: 'unknown',
+    };
   }
   try {
-    return await activities(input).runContactSync.executeWithOptions({ summary: `${agent ? 'in-conversation run' : 'offline sync'} · action ${config.id} · account ${config.hubspotAccountId}` }, [
+    return await activities(input).runContactSync.executeWithOptions(
       {
-        config,
-        workspaceId: input.workspaceId,
-        fields: input.fields,
-        ...(input.summary !== undefined ? { summary: input.summary } : {}),
-        conversationKey: input.conversationKey,
-        knownNoteIds: input.knownNoteIds,
-        mayHaveWritten: input.mayHaveWritten,
-        timestamp: input.timestamp,
-        lane: agent ? 'agent' : 'offline',
-        ...(agent && input.deadlineMs !== undefined ? { deadlineMs: input.deadlineMs } : {}),
-        ...(input.channel ? { channel: input.channel } : {}),
-        ...(input.call ? { call: input.call } : {}),
-        ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
+        summary: `${agent ? 'in-conversation run' : 'offline sync'} · action ${config.id} · account ${config.hubspotAccountId}`,
       },
-    ]);
+      [
+        {
+          config,
+          workspaceId: input.workspaceId,
+          fields: input.fields,
+          ...(input.summary !== undefined ? { summary: input.summary } : {}),
+          conversationKey: input.conversationKey,
+          knownNoteIds: input.knownNoteIds,
+          mayHaveWritten: input.mayHaveWritten,
+          timestamp: input.timestamp,
+          lane: agent ? 'agent' : 'offline',
+          ...(agent && input.deadlineMs !== undefined ? { deadlineMs: input.deadlineMs } : {}),
+          ...(input.channel ? { channel: input.channel } : {}),
+          ...(input.call ? { call: input.call } : {}),
+          ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
+        },
+      ],
+    );
   } catch (err) {
     const progress = progressOf(err);
     // Every write of a run that never answered may still land: all of them count as unanswered.
-    const sent = progress?.sent ? { ...progress.sent, contactUncertain: Object.keys(progress.sent.properties).length > 0 || progress.sent.contactUncertain, noteUncertain: progress.sent.noteBodyHash !== undefined } : undefined;
-    return { result: 'failed', propertiesWritten: [], reason: failureReason(err, input.mode), accountLabel: progress?.accountLabel ?? 'unknown', ...(sent ? { sent } : {}) };
+    const sent = progress?.sent
+      ? {
+          ...progress.sent,
+          contactUncertain: Object.keys(progress.sent.properties).length > 0 || progress.sent.contactUncertain,
+          noteUncertain: progress.sent.noteBodyHash !== undefined,
+        }
+      : undefined;
+    return {
+      result: 'failed',
+      propertiesWritten: [],
+      reason: failureReason(err, input.mode),
+      accountLabel: progress?.accountLabel ?? 'unknown',
+      ...(sent ? { sent } : {}),
+    };
   }
 }
 
@@ -181,7 +240,12 @@ async function runAsOneActivity(input: RunActionInput): Promise<RunActionResult>
 function progressOf(err: unknown): RunProgress | undefined {
   if (!(err instanceof ActivityFailure)) return undefined;
   const cause = err.cause;
-  const details = cause instanceof ApplicationFailure ? cause.details?.[0] : cause instanceof TimeoutFailure ? cause.lastHeartbeatDetails : undefined;
+  const details =
+    cause instanceof ApplicationFailure
+      ? cause.details?.[0]
+      : cause instanceof TimeoutFailure
+        ? cause.lastHeartbeatDetails
+        : undefined;
   if (!details || typeof details !== 'object') return undefined;
   const p = details as RunProgress;
   return typeof p.accountLabel === 'string' ? p : undefined;

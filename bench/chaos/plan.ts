@@ -38,8 +38,17 @@ export interface ChaosOptions {
 }
 
 /** The rows of the decision table (docs/CONTACT_SYNC.md), as the chaos run exercises them. */
-export type Row = 'new-create' | 'new-no-create' | 'ours-create' | 'theirs-update' | 'theirs-no-update' | 'ours-no-rights' | 'no-email';
-const ROWS: Row[] = ['new-create', 'new-no-create', 'ours-create', 'theirs-update', 'theirs-no-update', 'ours-no-rights', 'no-email'];
+export type Row =
+  'new-create' | 'new-no-create' | 'ours-create' | 'theirs-update' | 'theirs-no-update' | 'ours-no-rights' | 'no-email';
+const ROWS: Row[] = [
+  'new-create',
+  'new-no-create',
+  'ours-create',
+  'theirs-update',
+  'theirs-no-update',
+  'ours-no-rights',
+  'no-email',
+];
 const EXISTING_ROWS: Row[] = ['ours-create', 'theirs-update', 'theirs-no-update', 'ours-no-rights'];
 
 /** One in-conversation run as the platform asked for it: the email it carried and the summary. */
@@ -129,7 +138,11 @@ export function makePlans(opts: ChaosOptions, accounts: EmulatorAccountSeed[], r
     const mergeWhenDraw = random();
     const merge =
       !correcting && (EXISTING_ROWS.includes(row) ? mergeDraw < 0.3 : row === 'new-create' && mergeDraw < 0.3)
-        ? { when: (row === 'new-create' || mergeWhenDraw < 0.5 ? 'after-sync' : 'before-end') as 'after-sync' | 'before-end', duplicateId: '' }
+        ? {
+            when: (row === 'new-create' || mergeWhenDraw < 0.5 ? 'after-sync' : 'before-end') as
+              'after-sync' | 'before-end',
+            duplicateId: '',
+          }
         : undefined;
     const repeatDraw = random();
     const actions = [action('offline', accountId, row, true), ...(live ? [action('live', accountId, row, false)] : [])];
@@ -141,7 +154,14 @@ export function makePlans(opts: ChaosOptions, accounts: EmulatorAccountSeed[], r
       summary,
       live,
       voice,
-      ...(correcting ? { correction: { typoEmail: `chaos.${opts.seed}.${i}@exmaple.com`, draft: `Draft ${i}, written before the email was corrected` } } : {}),
+      ...(correcting
+        ? {
+            correction: {
+              typoEmail: `chaos.${opts.seed}.${i}@exmaple.com`,
+              draft: `Draft ${i}, written before the email was corrected`,
+            },
+          }
+        : {}),
       duplicateEnd: voice && repeatDraw < 0.5,
       repeatAfterEnd: !voice && repeatDraw < 0.5,
       ...(late ? { late } : {}),

@@ -12,7 +12,12 @@ import { ensureTemporalServers, isInstalled } from '../../src/temporal-servers/i
 const ROOT = resolve(__dirname, '..', '..');
 
 /** Retries a platform call through a restarting server or a dropped connection. */
-export async function persist<T>(what: string, fn: () => Promise<T>, log: (l: string) => void, deadlineMs = 180_000): Promise<T> {
+export async function persist<T>(
+  what: string,
+  fn: () => Promise<T>,
+  log: (l: string) => void,
+  deadlineMs = 180_000,
+): Promise<T> {
   const until = Date.now() + deadlineMs;
   for (let attempt = 1; ; attempt++) {
     try {
@@ -28,16 +33,34 @@ export async function persist<T>(what: string, fn: () => Promise<T>, log: (l: st
 
 export class DevServer {
   private child?: ChildProcess;
-  constructor(readonly port: number, private readonly db: string, private readonly log: (l: string) => void) {}
+  constructor(
+    readonly port: number,
+    private readonly db: string,
+    private readonly log: (l: string) => void,
+  ) {}
   async start(): Promise<void> {
     const bin = serverPaths().cli.binary;
     // The run kills and restarts the dev server itself, so it needs the installed Temporal CLI (the SDK's download is not enough).
     if (!isInstalled('cli')) {
       await ensureTemporalServers({ only: ['cli'], log: (l) => this.log(l) });
-      if (!isInstalled('cli')) throw new Error(`the chaos run needs the Temporal CLI at ${bin}: npm run install-servers (needs Go)`);
+      if (!isInstalled('cli'))
+        throw new Error(`the chaos run needs the Temporal CLI at ${bin}: npm run install-servers (needs Go)`);
     }
-    const args = ['server', 'start-dev', '--port', String(this.port), '--headless', '--db-filename', this.db, '--log-level', 'error', '--ip', '127.0.0.1'];
-    for (const sa of conversationSearchAttributes) args.push('--search-attribute', `${sa.name}=${sa.type === 'KEYWORD_LIST' ? 'KeywordList' : 'Keyword'}`);
+    const args = [
+      'server',
+      'start-dev',
+      '--port',
+      String(this.port),
+      '--headless',
+      '--db-filename',
+      this.db,
+      '--log-level',
+      'error',
+      '--ip',
+      '127.0.0.1',
+    ];
+    for (const sa of conversationSearchAttributes)
+      args.push('--search-attribute', `${sa.name}=${sa.type === 'KEYWORD_LIST' ? 'KeywordList' : 'Keyword'}`);
     this.child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child.once('error', (e) => this.log(`dev server: ${e.message}`));
     let err = '';
@@ -72,10 +95,17 @@ export class WorkerSupervisor {
   private output = '';
   starts = 0;
   kills = 0;
-  constructor(private readonly env: NodeJS.ProcessEnv, private readonly log: (l: string) => void) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly log: (l: string) => void,
+  ) {}
   start(): void {
     this.starts++;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts'], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     this.output = '';
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-3000));
@@ -91,7 +121,10 @@ export class WorkerSupervisor {
   async waitForOutput(pattern: RegExp, timeoutMs = 120_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!pattern.test(this.output)) {
-      if (Date.now() > until) throw new Error(`the worker process did not print ${pattern} within ${timeoutMs / 1000} s; its last output:\n${this.output}`);
+      if (Date.now() > until)
+        throw new Error(
+          `the worker process did not print ${pattern} within ${timeoutMs / 1000} s; its last output:\n${this.output}`,
+        );
       await sleep(200);
     }
   }

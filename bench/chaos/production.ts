@@ -23,25 +23,38 @@ const SCRIPT = resolve(__dirname, '..', '..', 'scripts', 'ci-postgres.sh');
 
 /** Why PostgreSQL cannot be started here (scripts/ci-postgres.sh), or undefined. As root the script installs Debian's package itself. */
 export function postgresMissing(): string | undefined {
-  const installed = existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')));
+  const installed =
+    existsSync('/usr/lib/postgresql') &&
+    readdirSync('/usr/lib/postgresql').some((v) => existsSync(join('/usr/lib/postgresql', v, 'bin', 'initdb')));
   if (installed || process.getuid?.() === 0) return undefined;
   return "PostgreSQL is not installed (Debian's postgresql package)";
 }
 
 /** A throwaway PostgreSQL cluster (scripts/ci-postgres.sh) that can be killed and started again. */
 export class LocalPostgres {
-  private constructor(readonly url: string, readonly dir: string) {}
+  private constructor(
+    readonly url: string,
+    readonly dir: string,
+  ) {}
 
   static start(): LocalPostgres {
     const r = spawnSync('bash', [SCRIPT], { encoding: 'utf8' });
     const dir = /cluster in (\S+);/.exec(r.stderr ?? '')?.[1];
-    if (r.status !== 0 || !dir) throw new Error(`PostgreSQL did not start (scripts/ci-postgres.sh): ${(r.stderr ?? '').trim().split('\n').slice(-5).join('\n')}`);
+    if (r.status !== 0 || !dir)
+      throw new Error(
+        `PostgreSQL did not start (scripts/ci-postgres.sh): ${(r.stderr ?? '').trim().split('\n').slice(-5).join('\n')}`,
+      );
     return new LocalPostgres(r.stdout.trim(), dir);
   }
 
   get connection(): { host: string; port: number; user: string; password: string } {
     const u = new URL(this.url);
-    return { host: u.hostname, port: Number(u.port), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+    return {
+      host: u.hostname,
+      port: Number(u.port),
+      user: decodeURIComponent(u.username),
+      password: decodeURIComponent(u.password),
+    };
   }
 
   /** The URL of another database on this cluster, created when missing. */
@@ -61,9 +74,13 @@ export class LocalPostgres {
 
   private async run(action: '--kill' | '--start' | '--stop'): Promise<void> {
     // Not spawnSync: the run's emulator and callers live in this process and must keep going meanwhile.
-    await promisify(execFile)('bash', [SCRIPT, action, this.dir], { encoding: 'utf8' }).catch((err: { stderr?: string; message: string }) => {
-      throw new Error(`scripts/ci-postgres.sh ${action} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join('\n')}`);
-    });
+    await promisify(execFile)('bash', [SCRIPT, action, this.dir], { encoding: 'utf8' }).catch(
+      (err: { stderr?: string; message: string }) => {
+        throw new Error(
+          `scripts/ci-postgres.sh ${action} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join('\n')}`,
+        );
+      },
+    );
   }
 
   /** Immediate shutdown, as a crash would: open connections are cut, recovery runs at the next start. */
@@ -97,7 +114,13 @@ export interface ProductionLike {
  * Starts PostgreSQL, Temporal server 1.32 on it, and connects the accounts in an account store on the
  * same PostgreSQL; answers the environment of `workers` worker processes.
  */
-export async function startProductionLike(opts: { workers: number; accounts: EmulatorAccountSeed[]; emulatorUrl: string; workspaceId?: string; log: (l: string) => void }): Promise<ProductionLike> {
+export async function startProductionLike(opts: {
+  workers: number;
+  accounts: EmulatorAccountSeed[];
+  emulatorUrl: string;
+  workspaceId?: string;
+  log: (l: string) => void;
+}): Promise<ProductionLike> {
   if (temporalServerMissing()) await ensureTemporalServers({ only: ['server'], log: opts.log });
   const missing = temporalServerMissing();
   if (missing) throw new Error(`the production-like run needs ${missing}`);
@@ -107,7 +130,12 @@ export async function startProductionLike(opts: { workers: number; accounts: Emu
   try {
     opts.log(`PostgreSQL on ${postgres.connection.host}:${postgres.connection.port} (cluster in ${postgres.dir})`);
     // The dynamic config production runs (temporal-dynamic-config.yaml): fairness between HubSpot accounts on.
-    temporal = new TemporalServer({ database: { kind: 'postgres', ...postgres.connection }, searchAttributes: conversationSearchAttributes, dynamicConfig: { 'matching.enableFairness': true }, log: opts.log });
+    temporal = new TemporalServer({
+      database: { kind: 'postgres', ...postgres.connection },
+      searchAttributes: conversationSearchAttributes,
+      dynamicConfig: { 'matching.enableFairness': true },
+      log: opts.log,
+    });
     await temporal.start();
 
     // The account store on the same PostgreSQL, the accounts connected in it (private-app tokens of the workspace).
@@ -115,7 +143,14 @@ export async function startProductionLike(opts: { workers: number; accounts: Emu
     const storeKeys = JSON.stringify({ 'chaos-store-1': randomBytes(32).toString('base64') });
     const store = await AccountStore.open({ url: databaseUrl, keys: parseTokenKeys(storeKeys, 'ACCOUNT_STORE_KEYS') });
     try {
-      for (const a of opts.accounts) await store.saveStaticConnection({ workspaceId, accountId: a.accountId, kind: 'private-app', appId: a.appId, token: a.token });
+      for (const a of opts.accounts)
+        await store.saveStaticConnection({
+          workspaceId,
+          accountId: a.accountId,
+          kind: 'private-app',
+          appId: a.appId,
+          token: a.token,
+        });
     } finally {
       await store.close();
     }

@@ -13,7 +13,14 @@ import { ConversationClient, type Conversation, type ConversationRef } from '../
 import { conversationWorkflowId, type ConversationState } from '../../src/platform/contract';
 import { freePort } from '../../src/worker/net';
 import { pool } from '../rig/pool';
-import { contactsWithEmail, makePlans, WORKER_REQUEST_TIMEOUT_MS, type ChaosOptions, type LiveAsk, type Plan } from './plan';
+import {
+  contactsWithEmail,
+  makePlans,
+  WORKER_REQUEST_TIMEOUT_MS,
+  type ChaosOptions,
+  type LiveAsk,
+  type Plan,
+} from './plan';
 import { DevServer, persist, WorkerSupervisor } from './processes';
 import { startProductionLike, type ProductionLike } from './production';
 import { checkStore, emptyTally, slowest, type ChaosTally } from './verdict';
@@ -25,7 +32,16 @@ const COMPLETION_GRACE_MS = 120_000;
  * HubSpot holds them past the worker's per-call timeout and applies them anyway (the emulator's default).
  * Single-record calls and the batch endpoints the worker's batcher uses alike.
  */
-const SLOW_WRITE_OPERATIONS = ['contacts.create', 'contacts.update', 'notes.create', 'notes.update', 'contacts.batchCreate', 'contacts.batchUpdate', 'notes.batchCreate', 'notes.batchUpdate'];
+const SLOW_WRITE_OPERATIONS = [
+  'contacts.create',
+  'contacts.update',
+  'notes.create',
+  'notes.update',
+  'contacts.batchCreate',
+  'contacts.batchUpdate',
+  'notes.batchCreate',
+  'notes.batchUpdate',
+];
 const QUEUED_SLOW_WRITES = 2;
 
 export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
@@ -73,37 +89,73 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         p.existingId = em.addContact(p.accountId, { email: p.email, firstname: 'Original', phone: '+1 555 0100' });
       } else if (p.row === 'ours-create' || p.row === 'ours-no-rights') {
         const hubspot = new HubSpotClient({ accessToken: seed.token, basePath: em.url, numberOfApiCallRetries: 0 });
-        p.existingId = (await hubspot.crm.contacts.basicApi.create({ properties: { email: p.email, firstname: 'Original', phone: '+1 555 0100' }, associations: [] })).id;
+        p.existingId = (
+          await hubspot.crm.contacts.basicApi.create({
+            properties: { email: p.email, firstname: 'Original', phone: '+1 555 0100' },
+            associations: [],
+          })
+        ).id;
       }
       // The duplicate record a person will merge with the conversation's contact.
-      if (p.merge) p.merge.duplicateId = em.addContact(p.accountId, { email: `duplicate.${opts.seed}.${p.i}@example.com`, firstname: 'Duplicate' });
+      if (p.merge)
+        p.merge.duplicateId = em.addContact(p.accountId, {
+          email: `duplicate.${opts.seed}.${p.i}@example.com`,
+          firstname: 'Duplicate',
+        });
     }
     const perKind = opts.faultRate;
     for (const a of accounts) {
       em.setFaults(
         a.accountId,
-        { serverErrorRate: perKind, rateLimitRate: perKind, timeoutRate: perKind, lostResponseRate: perKind, timeoutMs: 1_500, slowWriteRate: opts.slowWriteRate, slowWriteMs: opts.slowWriteMs },
+        {
+          serverErrorRate: perKind,
+          rateLimitRate: perKind,
+          timeoutRate: perKind,
+          lostResponseRate: perKind,
+          timeoutMs: 1_500,
+          slowWriteRate: opts.slowWriteRate,
+          slowWriteMs: opts.slowWriteMs,
+        },
         opts.seed,
       );
-      if (opts.slowWriteMs > 0) for (const op of SLOW_WRITE_OPERATIONS) em.failNext(a.accountId, op, 'slow-write', QUEUED_SLOW_WRITES, { holdMs: opts.slowWriteMs });
+      if (opts.slowWriteMs > 0)
+        for (const op of SLOW_WRITE_OPERATIONS)
+          em.failNext(a.accountId, op, 'slow-write', QUEUED_SLOW_WRITES, { holdMs: opts.slowWriteMs });
     }
     const lag = em.searchLag(accounts[0]!.accountId);
     const searchLag = `${lag.minMs}-${lag.maxMs} ms`;
-    log(`search-index lag ${searchLag}; slow writes held ${opts.slowWriteMs} ms (the worker's per-call timeout: ${WORKER_REQUEST_TIMEOUT_MS} ms), then applied`);
-    const callsBefore = accounts.reduce((n, a) => n + Object.values(em.requestCounts(a.accountId)).reduce((x, y) => x + y, 0), 0);
+    log(
+      `search-index lag ${searchLag}; slow writes held ${opts.slowWriteMs} ms (the worker's per-call timeout: ${WORKER_REQUEST_TIMEOUT_MS} ms), then applied`,
+    );
+    const callsBefore = accounts.reduce(
+      (n, a) => n + Object.values(em.requestCounts(a.accountId)).reduce((x, y) => x + y, 0),
+      0,
+    );
 
     const workerEnv: NodeJS.ProcessEnv = {
       ...process.env,
       WORKER_MODE: 'production',
       TEMPORAL_ADDRESS: address,
-      HUBSPOT_ACCOUNTS: JSON.stringify(accounts.map((a) => ({ accountId: a.accountId, token: a.token, appId: a.appId, basePath: em.url }))),
+      HUBSPOT_ACCOUNTS: JSON.stringify(
+        accounts.map((a) => ({ accountId: a.accountId, token: a.token, appId: a.appId, basePath: em.url })),
+      ),
       // A local dev server and the emulator: production's TLS, encryption and HubSpot-host rules are waived.
       ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
       ALLOW_UNENCRYPTED_PAYLOADS: 'true',
       HUBSPOT_ALLOWED_BASE_URLS: em.url,
       LOG_LEVEL: 'ERROR',
     };
-    for (const k of ['CODEC_KEYS', 'CODEC_KEYS_FILE', 'METRICS_BIND_ADDRESS', 'HUBSPOT_ACCOUNTS_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE', 'TEMPORAL_API_KEY', 'TEMPORAL_API_KEY_FILE']) delete workerEnv[k];
+    for (const k of [
+      'CODEC_KEYS',
+      'CODEC_KEYS_FILE',
+      'METRICS_BIND_ADDRESS',
+      'HUBSPOT_ACCOUNTS_FILE',
+      'DATABASE_URL',
+      'DATABASE_URL_FILE',
+      'TEMPORAL_API_KEY',
+      'TEMPORAL_API_KEY_FILE',
+    ])
+      delete workerEnv[k];
     for (let i = 0; i < (opts.workers ?? 1); i++) {
       const env = { ...workerEnv };
       if (production) {
@@ -118,7 +170,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     const workerKills = () => workers.reduce((n, w) => n + w.kills, 0);
 
     connection = await Connection.connect({ address });
-    const platform = new ConversationClient({ client: new Client({ connection, dataConverter: production?.dataConverter }) });
+    const platform = new ConversationClient({
+      client: new Client({ connection, dataConverter: production?.dataConverter }),
+    });
 
     /**
      * The failure of a workflow task that keeps failing (3 attempts or more), or undefined. Its history
@@ -131,7 +185,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       const described = await handle.describe().catch(() => undefined);
       if ((described?.raw.pendingWorkflowTask?.attempt ?? 0) < 3) return undefined;
       const history = await handle.fetchHistory().catch(() => undefined);
-      const failure = [...(history?.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes?.failure?.message ?? 'unknown failure';
+      const failure =
+        [...(history?.events ?? [])].reverse().find((e) => e.workflowTaskFailedEventAttributes)
+          ?.workflowTaskFailedEventAttributes?.failure?.message ?? 'unknown failure';
       if (history && !saved.has(id)) {
         saved.add(id);
         const file = join(tmpdir(), `${conversationWorkflowId(ref.workspaceId, id).replace(/\//g, '_')}.history.bin`);
@@ -142,7 +198,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     };
 
     /** Polls the conversation's state until `done` holds; undefined after the deadline, or when it is stuck. */
-    const waitFor = async (p: Plan, what: string, done: (s: ConversationState) => boolean): Promise<ConversationState | undefined> => {
+    const waitFor = async (
+      p: Plan,
+      what: string,
+      done: (s: ConversationState) => boolean,
+    ): Promise<ConversationState | undefined> => {
       const until = Date.now() + syncDeadlineMs;
       let nextStuckCheck = Date.now() + 10_000;
       while (Date.now() < until) {
@@ -161,8 +221,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       p.waitLost = `${what} not seen within ${syncDeadlineMs / 1000} s`;
       return undefined;
     };
-    const offlineRuns = (s: ConversationState) => (s.outcomes.offline ?? []).filter((r) => r.trigger === 'offline').length;
-    const settled = (s: ConversationState) => s.status === 'ended' && s.syncStatus !== 'running' && s.syncStatus !== 'pending';
+    const offlineRuns = (s: ConversationState) =>
+      (s.outcomes.offline ?? []).filter((r) => r.trigger === 'offline').length;
+    const settled = (s: ConversationState) =>
+      s.status === 'ended' && s.syncStatus !== 'running' && s.syncStatus !== 'pending';
 
     const merge = (p: Plan) => {
       const m = p.merge!;
@@ -186,9 +248,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       p.times.start = mark();
       // As the platform contract asks, every call carries the conversation's current values.
       const firstEmail = p.correction ? p.correction.typoEmail : p.email;
-      const first: Record<string, string> = p.row === 'no-email' ? { first_name: `F${p.i}` } : { email: firstEmail, first_name: `F${p.i}`, phone: '' };
+      const first: Record<string, string> =
+        p.row === 'no-email' ? { first_name: `F${p.i}` } : { email: firstEmail, first_name: `F${p.i}`, phone: '' };
       let c: Conversation = { ...p.conversation, fields: first };
-      const signalled = await persist('message', () => platform.recordMessage(c, { from: 'customer', fields: first }), log);
+      const signalled = await persist(
+        'message',
+        () => platform.recordMessage(c, { from: 'customer', fields: first }),
+        log,
+      );
       p.firstRunId = signalled.runId;
       const runLive = async (fields: Record<string, string>, summary: string | undefined) => {
         const ask: LiveAsk = { email: fields.email ?? first.email ?? '', summary };
@@ -226,22 +293,32 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         if (!(left > Math.min(3_000, opts.retentionMs / 4))) {
           // A signal after the retention would open a new conversation (with its own note): not this test.
           p.postEndSkipped = `only ${Math.round(left)} ms of retention left when the end was seen`;
-          log(`  ${id}: post-end steps skipped, ${p.postEndSkipped} (seen ${((Date.now() - started) / 1000).toFixed(1)} s into the run)`);
+          log(
+            `  ${id}: post-end steps skipped, ${p.postEndSkipped} (seen ${((Date.now() - started) / 1000).toFixed(1)} s into the run)`,
+          );
         } else {
           if (p.duplicateEnd) {
             await persist('endCall', () => platform.endCall(c, { summary: p.summary }), log);
             p.repeatsSent++;
           }
           if (p.repeatAfterEnd) {
-            await persist('fieldsUpdated', () => platform.updateFields(c, { fields: c.fields, ...(p.summary ? { summary: p.summary } : {}) }), log);
+            await persist(
+              'fieldsUpdated',
+              () => platform.updateFields(c, { fields: c.fields, ...(p.summary ? { summary: p.summary } : {}) }),
+              log,
+            );
             p.repeatsSent++;
           }
           if (p.merge?.when === 'after-sync') merge(p);
           // The repeats and the merge took time: the late summary goes only while the margin is still there
           // (sent later, it would open a new conversation, which is right but not what this step tests).
           const margin = Math.min(3_000, opts.retentionMs / 4);
-          const before = p.late ? await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(() => undefined) : undefined;
-          const now = p.late ? await persist('state', () => platform.getState(p.conversation), log, 20_000).catch(() => undefined) : undefined;
+          const before = p.late
+            ? await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(() => undefined)
+            : undefined;
+          const now = p.late
+            ? await persist('state', () => platform.getState(p.conversation), log, 20_000).catch(() => undefined)
+            : undefined;
           const leftNow = Date.parse(now?.retainedUntil ?? '') - Date.now();
           if (p.late && !(leftNow > margin)) {
             p.postEndSkipped = `only ${Math.round(leftNow)} ms of retention left before the late summary`;
@@ -256,7 +333,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
             }
             p.lateSent = true;
             const want = p.runsAtFirstEnd + 1;
-            if (await waitFor(p, 'the follow-up sync of the late summary', (s) => settled(s) && offlineRuns(s) >= want)) p.times.followUp = mark();
+            if (await waitFor(p, 'the follow-up sync of the late summary', (s) => settled(s) && offlineRuns(s) >= want))
+              p.times.followUp = mark();
           }
         }
       }
@@ -283,7 +361,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
             }
             if (status === 'RUNNING') {
               // A convergence check due later keeps the conversation past its retention: its state says until when.
-              const later = Date.parse((await platform.getState(p.conversation).catch(() => undefined))?.retainedUntil ?? '');
+              const later = Date.parse(
+                (await platform.getState(p.conversation).catch(() => undefined))?.retainedUntil ?? '',
+              );
               if (later > due) {
                 due = later;
                 until = Math.max(until, later + COMPLETION_GRACE_MS);
@@ -296,8 +376,13 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
             }
             await sleep(2_000);
           }
-          if (!p.result) p.state = await persist('state', () => platform.getState(p.conversation), log, 30_000).catch(() => undefined);
-          const described = await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(() => undefined);
+          if (!p.result)
+            p.state = await persist('state', () => platform.getState(p.conversation), log, 30_000).catch(
+              () => undefined,
+            );
+          const described = await persist('describe', () => platform.handle(p.conversation).describe(), log).catch(
+            () => undefined,
+          );
           const firstRunId = described?.raw.workflowExecutionInfo?.firstRunId;
           if (firstRunId) p.firstRunId = firstRunId;
         })(),
@@ -326,7 +411,9 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         if (done >= plans.length) break;
         if (event === 'kill') {
           const n = killed++ % workers.length;
-          log(`  SIGKILL ${workers.length > 1 ? `worker ${n + 1} of ${workers.length}` : 'the worker'} (${next} conversations started, ${done} ended)`);
+          log(
+            `  SIGKILL ${workers.length > 1 ? `worker ${n + 1} of ${workers.length}` : 'the worker'} (${next} conversations started, ${done} ended)`,
+          );
           await workers[n]!.killAndRestart();
         } else if (event === 'restart') {
           const what = production ? 'the Temporal server' : 'the dev server';
@@ -348,9 +435,14 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       }
     })();
     const progress = setInterval(() => {
-      const faults = accounts.reduce((n, a) => n + Object.values(em.faultCounts(a.accountId)).reduce((x, y) => x + y, 0), 0);
+      const faults = accounts.reduce(
+        (n, a) => n + Object.values(em.faultCounts(a.accountId)).reduce((x, y) => x + y, 0),
+        0,
+      );
       const completed = plans.filter((p) => p.completed).length;
-      log(`  ${((Date.now() - started) / 1000).toFixed(0)} s: ${next}/${plans.length} started, ${done} synced and dormant, ${completed} completed; ${faults} HubSpot faults injected; worker kills ${workerKills()}`);
+      log(
+        `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${next}/${plans.length} started, ${done} synced and dormant, ${completed} completed; ${faults} HubSpot faults injected; worker kills ${workerKills()}`,
+      );
     }, 5_000);
     try {
       await Promise.all([driving, chaos]);

@@ -40,7 +40,15 @@ export interface ChaosTally {
   /** A property holding an older value this conversation wrote instead of its newest one. */
   staleValues: string[];
   /** What the conversations' convergence checks did, summed (docs/CONTACT_SYNC.md, "Convergence"). */
-  convergence: { conversationsChecked: number; checks: number; duplicateNotesArchived: number; valuesRewritten: number; noteBodiesRewritten: number; valuesLeftAlone: number; failedChecks: number };
+  convergence: {
+    conversationsChecked: number;
+    checks: number;
+    duplicateNotesArchived: number;
+    valuesRewritten: number;
+    noteBodiesRewritten: number;
+    valuesLeftAlone: number;
+    failedChecks: number;
+  };
   searchLag: string;
   workerKills: number;
   workerStarts: number;
@@ -72,7 +80,15 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
     faults: {},
     slowWrites: { held: 0, heldWrites: 0, appliedLate: 0, dropped: 0, writeCalls: 0 },
     staleValues: [],
-    convergence: { conversationsChecked: 0, checks: 0, duplicateNotesArchived: 0, valuesRewritten: 0, noteBodiesRewritten: 0, valuesLeftAlone: 0, failedChecks: 0 },
+    convergence: {
+      conversationsChecked: 0,
+      checks: 0,
+      duplicateNotesArchived: 0,
+      valuesRewritten: 0,
+      noteBodiesRewritten: 0,
+      valuesLeftAlone: 0,
+      failedChecks: 0,
+    },
     searchLag,
     workerKills: 0,
     workerStarts: 0,
@@ -86,7 +102,13 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
  * The check, from the emulator's store: the HubSpot calls (beyond `callsBefore`) and faults, every
  * conversation, and stray contacts of the worker's app.
  */
-export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[], plans: Plan[], tally: ChaosTally, callsBefore: number): void {
+export function checkStore(
+  em: HubSpotEmulator,
+  accounts: EmulatorAccountSeed[],
+  plans: Plan[],
+  tally: ChaosTally,
+  callsBefore: number,
+): void {
   for (const a of accounts) {
     const counts = em.requestCounts(a.accountId);
     tally.hubspotCalls += Object.values(counts).reduce((x, y) => x + y, 0);
@@ -110,24 +132,38 @@ export function checkStore(em: HubSpotEmulator, accounts: EmulatorAccountSeed[],
   const known = new Set(plans.flatMap((p) => [p.email, ...(p.correction ? [p.correction.typoEmail] : [])]));
   for (const a of accounts) {
     for (const c of em.contacts(a.accountId)) {
-      if (c.properties.hs_object_source !== 'INTEGRATION' || c.properties.hs_object_source_id !== String(a.appId)) continue;
-      const emails = [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')].map((e) => e.trim().toLowerCase()).filter(Boolean);
+      if (c.properties.hs_object_source !== 'INTEGRATION' || c.properties.hs_object_source_id !== String(a.appId))
+        continue;
+      const emails = [c.properties.email ?? '', ...(c.properties.hs_additional_emails ?? '').split(';')]
+        .map((e) => e.trim().toLowerCase())
+        .filter(Boolean);
       if (!emails.some((e) => known.has(e))) {
         tally.duplicateContacts++;
-        tally.duplicates.push(`account ${a.accountId}: contact ${c.id} was created by the worker but holds none of the run's emails`);
+        tally.duplicates.push(
+          `account ${a.accountId}: contact ${c.id} was created by the worker but holds none of the run's emails`,
+        );
       }
     }
   }
 }
 
 /** The three slowest conversations (first signal to the end of their last sync), and where the slowest one's time went. */
-export async function slowest(plans: Plan[], platform: ConversationClient, dataConverter?: DataConverter): Promise<string[]> {
+export async function slowest(
+  plans: Plan[],
+  platform: ConversationClient,
+  dataConverter?: DataConverter,
+): Promise<string[]> {
   const lines: string[] = [];
   const slowestPlans: Plan[] = [];
   const s = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}`);
   lines.push(
     ...[...plans]
-      .sort((a, b) => (b.times.followUp ?? b.times.synced ?? Infinity) - (b.times.start ?? 0) - ((a.times.followUp ?? a.times.synced ?? Infinity) - (a.times.start ?? 0)))
+      .sort(
+        (a, b) =>
+          (b.times.followUp ?? b.times.synced ?? Infinity) -
+          (b.times.start ?? 0) -
+          ((a.times.followUp ?? a.times.synced ?? Infinity) - (a.times.start ?? 0)),
+      )
       .slice(0, 3)
       .map((p) => {
         const runs = (p.result ?? p.state)?.outcomes.offline?.length ?? 0;
@@ -148,17 +184,30 @@ export async function slowest(plans: Plan[], platform: ConversationClient, dataC
   const message = async (failure: ProtoFailure | null | undefined): Promise<string> => {
     if (!failure) return '';
     if (!dataConverter) return failure.message ?? '';
-    const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, { type: 'activity', namespace: 'default', workflowId, isLocal: false }).catch((err: Error) => err);
+    const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, {
+      type: 'activity',
+      namespace: 'default',
+      workflowId,
+      isLocal: false,
+    }).catch((err: Error) => err);
     return decoded?.message ?? failure.message ?? '';
   };
   const scheduled = new Map<string, string>();
   for (const e of history?.events ?? []) {
     const at = `${((Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) - t0) / 1000).toFixed(1)} s`;
-    if (e.activityTaskScheduledEventAttributes) scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (e.activityTaskScheduledEventAttributes)
+      scheduled.set(String(e.eventId), e.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     const st = e.activityTaskStartedEventAttributes;
-    if (st && (st.attempt ?? 1) > 1) lines.push(`    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(await message(st.lastFailure)).slice(0, 160)}`);
-    if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes) lines.push(`    ${at}: workflow task ${e.workflowTaskTimedOutEventAttributes ? 'timed out' : 'failed'}`);
-    const a = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (st && (st.attempt ?? 1) > 1)
+      lines.push(
+        `    ${at}: ${scheduled.get(String(st.scheduledEventId)) ?? '?'} attempt ${st.attempt} started; last failure: ${(await message(st.lastFailure)).slice(0, 160)}`,
+      );
+    if (e.workflowTaskTimedOutEventAttributes || e.workflowTaskFailedEventAttributes)
+      lines.push(`    ${at}: workflow task ${e.workflowTaskTimedOutEventAttributes ? 'timed out' : 'failed'}`);
+    const a =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
     if (!a) continue;
     const name = scheduled.get(String(a.scheduledEventId)) ?? '?';
     const failure = e.activityTaskFailedEventAttributes?.failure ?? e.activityTaskTimedOutEventAttributes?.failure;
@@ -173,7 +222,13 @@ const GOOD: ReadonlyArray<string> = ['created', 'updated', 'note_only'];
 const WRITE_OPERATION = /^(contacts|notes)\.(create|update|batchCreate|batchUpdate|batchUpsert)$/;
 
 /** Checks one conversation against the emulator's store and adds what it finds to the tally. */
-function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, notes: StoredNote[], count: (k: string, n?: number) => void): void {
+function checkConversation(
+  em: HubSpotEmulator,
+  p: Plan,
+  tally: ChaosTally,
+  notes: StoredNote[],
+  count: (k: string, n?: number) => void,
+): void {
   const id = p.conversation.conversationId;
   const tag = `${id} (${p.row}${p.voice ? ', voice' : ''})`;
   let isLost = false;
@@ -204,9 +259,18 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   const converged = final?.convergence;
   if (converged) {
     tally.convergence.conversationsChecked++;
-    for (const k of ['checks', 'duplicateNotesArchived', 'valuesRewritten', 'noteBodiesRewritten', 'valuesLeftAlone', 'failedChecks'] as const) tally.convergence[k] += converged[k];
+    for (const k of [
+      'checks',
+      'duplicateNotesArchived',
+      'valuesRewritten',
+      'noteBodiesRewritten',
+      'valuesLeftAlone',
+      'failedChecks',
+    ] as const)
+      tally.convergence[k] += converged[k];
   }
-  if (!p.completed) tally.notCompleted.push(`${tag}: did not complete after its retention (${p.notCompletedReason ?? 'no result'})`);
+  if (!p.completed)
+    tally.notCompleted.push(`${tag}: did not complete after its retention (${p.notCompletedReason ?? 'no result'})`);
   const runs = (final?.outcomes.offline ?? []).filter((r) => r.trigger === 'offline');
   for (const r of runs) tally.offlineOutcomes[r.result] = (tally.offlineOutcomes[r.result] ?? 0) + 1;
   const last = runs.at(-1);
@@ -219,10 +283,15 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   }
   if (last.result === 'failed') lost(`the offline sync failed: ${last.reason}`);
   const wantRuns = (p.runsAtFirstEnd ?? 1) + (p.lateSent ? 1 : 0);
-  if (runs.length < wantRuns && !p.waitLost) lost(`${runs.length} offline run(s), expected ${wantRuns} (the follow-up never ran)`);
+  if (runs.length < wantRuns && !p.waitLost)
+    lost(`${runs.length} offline run(s), expected ${wantRuns} (the follow-up never ran)`);
   // ---- syncs of values already synced: a duplicate callEnded or identical values must cost nothing ----
-  if (runs.length > wantRuns) tally.duplicateSyncs.push(`${tag}: ${runs.length} offline runs, expected ${wantRuns} (${p.repeatsSent} repeat(s) after the end, ${p.duplicateEnd ? 'callEnded twice back to back' : 'no duplicate callEnded'})`);
-  if (p.voice && p.runsAtFirstEnd !== undefined && p.runsAtFirstEnd !== 1) tally.duplicateSyncs.push(`${tag}: ${p.runsAtFirstEnd} offline runs at the end of the call, expected 1`);
+  if (runs.length > wantRuns)
+    tally.duplicateSyncs.push(
+      `${tag}: ${runs.length} offline runs, expected ${wantRuns} (${p.repeatsSent} repeat(s) after the end, ${p.duplicateEnd ? 'callEnded twice back to back' : 'no duplicate callEnded'})`,
+    );
+  if (p.voice && p.runsAtFirstEnd !== undefined && p.runsAtFirstEnd !== 1)
+    tally.duplicateSyncs.push(`${tag}: ${p.runsAtFirstEnd} offline runs at the end of the call, expected 1`);
 
   // ---- outcomes as the table says ----
   const lastLive = [...p.liveAsks].reverse().find((a) => a.run)?.run;
@@ -248,7 +317,9 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
     if (r.result === 'failed' && n === runs.length - 1) return; // counted as lost
     if (!expectedAt(n).includes(r.result)) {
       outcomesRight = false;
-      tally.wrongOutcomes.push(`${tag}: offline run ${n + 1}/${runs.length}: ${r.result}, expected ${expectedAt(n).join(' or ')} (${r.reason})`);
+      tally.wrongOutcomes.push(
+        `${tag}: offline run ${n + 1}/${runs.length}: ${r.result}, expected ${expectedAt(n).join(' or ')} (${r.reason})`,
+      );
     }
   });
 
@@ -268,7 +339,10 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   } else if (!contact) {
     if (!isLost) lost('no contact holds the email');
   } else {
-    if (p.existingId && now(p.existingId) !== contact.id) wrongProperty(`the email is on contact ${contact.id}, not on the existing contact (now ${now(p.existingId) ?? 'gone'})`);
+    if (p.existingId && now(p.existingId) !== contact.id)
+      wrongProperty(
+        `the email is on contact ${contact.id}, not on the existing contact (now ${now(p.existingId) ?? 'gone'})`,
+      );
     const updates = p.row === 'new-create' || p.row === 'ours-create' || p.row === 'theirs-update';
     const firstname = updates ? `F${p.i}-final` : 'Original';
     if (contact.properties.firstname !== firstname) {
@@ -279,26 +353,39 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
         // An older value this conversation sent (its first message's) over its newest: a late write of ours.
         if (contact.properties.firstname === `F${p.i}`) {
           // What HubSpot's history says happened, and what the conversation's checks did: for the diagnosis.
-          const versions = (em.propertyHistory(acc, contact.id, ['firstname']).firstname ?? []).map((v) => `${v.value} (${v.sourceType} ${v.timestamp.slice(11, 23)})`);
+          const versions = (em.propertyHistory(acc, contact.id, ['firstname']).firstname ?? []).map(
+            (v) => `${v.value} (${v.sourceType} ${v.timestamp.slice(11, 23)})`,
+          );
           const c = final?.convergence;
-          const checks = c ? `${c.checks} checks, ${c.valuesRewritten} rewritten, ${c.valuesLeftAlone} left alone, ${c.pending} pending` : 'no convergence check';
-          tally.staleValues.push(`${tag}: firstname holds the conversation's older value "F${p.i}", not "${firstname}"; history, newest first: ${versions.join(', ')}; ${checks}`);
+          const checks = c
+            ? `${c.checks} checks, ${c.valuesRewritten} rewritten, ${c.valuesLeftAlone} left alone, ${c.pending} pending`
+            : 'no convergence check';
+          tally.staleValues.push(
+            `${tag}: firstname holds the conversation's older value "F${p.i}", not "${firstname}"; history, newest first: ${versions.join(', ')}; ${checks}`,
+          );
         }
       }
     }
     if (contact.properties.email?.toLowerCase() !== p.email) wrongProperty('the primary email changed');
-    if (p.existingId && contact.properties.phone !== '+1 555 0100') wrongProperty('the phone was blanked out or changed');
+    if (p.existingId && contact.properties.phone !== '+1 555 0100')
+      wrongProperty('the phone was blanked out or changed');
   }
   if (p.correction && p.liveAsks[0]?.run?.result === 'created') {
     const first = contactsWithEmail(em, acc, p.correction.typoEmail)[0];
     if (!first) wrongProperty('the contact of the mistyped email vanished');
-    else if (first.properties.firstname !== `F${p.i}`) wrongProperty(`the contact of the mistyped email was changed after the correction (firstname "${first.properties.firstname}")`);
+    else if (first.properties.firstname !== `F${p.i}`)
+      wrongProperty(
+        `the contact of the mistyped email was changed after the correction (firstname "${first.properties.firstname}")`,
+      );
   }
 
   // ---- notes: one per (conversation, action, contact), on the right contact, with the latest summary ----
   const workflowId = conversationWorkflowId(p.conversation.workspaceId, id);
   const contactOfEmail = (e: string) => contactsWithEmail(em, acc, e)[0]?.id;
-  const checkNotes = (actionId: string, targets: Array<{ contactId?: string; required: boolean; contains?: string; lacks?: string; earlier?: boolean }>) => {
+  const checkNotes = (
+    actionId: string,
+    targets: Array<{ contactId?: string; required: boolean; contains?: string; lacks?: string; earlier?: boolean }>,
+  ) => {
     const ref = noteReference(`${workflowId}:${p.firstRunId}:${actionId}`);
     const mine = notes.filter((n) => (n.properties.hs_note_body ?? '').includes(ref));
     const byContact = new Map<string, StoredNote[]>();
@@ -313,7 +400,8 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
         tally.duplicateNotes += list.length - 1;
         tally.duplicates.push(`${tag}: ${list.length} ${actionId} notes on contact ${c}`);
       }
-      if (!allowed.has(c)) wrongContact(`a note of action ${actionId} is on contact ${c}, which no run of it landed on`);
+      if (!allowed.has(c))
+        wrongContact(`a note of action ${actionId} is on contact ${c}, which no run of it landed on`);
     }
     for (const t of targets) {
       if (!t.contactId) continue;
@@ -323,7 +411,10 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
         continue;
       }
       const body = list.at(-1)!.properties.hs_note_body ?? '';
-      if (t.lacks && body.includes(escapeHtml(t.lacks))) wrongContact(`the ${actionId} note of the earlier contact ${t.contactId} was rewritten with content written after the email correction`);
+      if (t.lacks && body.includes(escapeHtml(t.lacks)))
+        wrongContact(
+          `the ${actionId} note of the earlier contact ${t.contactId} was rewritten with content written after the email correction`,
+        );
       else if (t.contains && !body.includes(escapeHtml(t.contains))) {
         if (t.earlier) wrongContact(`the ${actionId} note of the earlier contact ${t.contactId} was changed`);
         else if (!isLost) lost(`the ${actionId} note on contact ${t.contactId} lacks the latest summary`);
@@ -332,13 +423,21 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
   };
   // Offline: the note of the contact holding the email, with the latest summary (the late one if sent).
   const latest = p.lateSent ? p.late : p.summary;
-  checkNotes('offline', [{ contactId: expectContact ? contactOfEmail(p.email) : undefined, required: Boolean(latest) && last.result !== 'failed' && last.result !== 'skipped', contains: latest }]);
+  checkNotes('offline', [
+    {
+      contactId: expectContact ? contactOfEmail(p.email) : undefined,
+      required: Boolean(latest) && last.result !== 'failed' && last.result !== 'skipped',
+      contains: latest,
+    },
+  ]);
   if (p.live) {
     // In conversation: each run's note on the contact holding the email that run carried; after a
     // correction, the earlier contact's note keeps the draft and never gets the later summary.
     const targets = p.liveAsks.map((ask, n) => {
       const r = ask.run?.result;
-      const later = p.liveAsks.slice(n + 1).find((a) => a.email.toLowerCase() !== ask.email.toLowerCase() && a.run && a.summary);
+      const later = p.liveAsks
+        .slice(n + 1)
+        .find((a) => a.email.toLowerCase() !== ask.email.toLowerCase() && a.run && a.summary);
       return {
         contactId: r === 'failed' || GOOD.includes(r ?? '') ? contactOfEmail(ask.email) : undefined,
         required: Boolean(ask.summary) && GOOD.includes(r ?? ''),
@@ -358,8 +457,16 @@ function checkConversation(em: HubSpotEmulator, p: Plan, tally: ChaosTally, note
 export function printTally(t: ChaosTally, log: (l: string) => void): void {
   const faultTotal = Object.values(t.faults).reduce((x, y) => x + y, 0);
   log('');
-  log(`conversations             ${t.conversations} (${Object.entries(t.byRow).map(([k, v]) => `${k} ${v}`).join(', ')})`);
-  log(`behaviours                ${Object.entries(t.behaviours).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  log(
+    `conversations             ${t.conversations} (${Object.entries(t.byRow)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')})`,
+  );
+  log(
+    `behaviours                ${Object.entries(t.behaviours)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
   log(`synced                    ${t.synced}`);
   log(`lost                      ${t.lost.length}`);
   log(`duplicate contacts        ${t.duplicateContacts}`);
@@ -371,7 +478,9 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(`not completed             ${t.notCompleted.length}`);
   log(`offline outcomes          ${JSON.stringify(t.offlineOutcomes)}`);
   log(`in-conversation           ${JSON.stringify(t.inConversationOutcomes)}`);
-  log(`HubSpot calls             ${t.hubspotCalls}; faults ${faultTotal} (${((100 * faultTotal) / Math.max(1, t.hubspotCalls)).toFixed(1)}%): ${JSON.stringify(t.faults)}`);
+  log(
+    `HubSpot calls             ${t.hubspotCalls}; faults ${faultTotal} (${((100 * faultTotal) / Math.max(1, t.hubspotCalls)).toFixed(1)}%): ${JSON.stringify(t.faults)}`,
+  );
   const share = (100 * t.slowWrites.heldWrites) / Math.max(1, t.slowWrites.writeCalls);
   log(
     `slow writes               ${t.slowWrites.heldWrites} of ${t.slowWrites.writeCalls} write calls (${share.toFixed(1)}%) held past the per-call timeout: ${t.slowWrites.appliedLate} applied after the worker had given up, ${t.slowWrites.dropped} dropped (${t.slowWrites.held} held calls, reads included)`,
@@ -381,11 +490,23 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
     `convergence repairs       ${c.duplicateNotesArchived} duplicate notes archived, ${c.valuesRewritten} stale values written again, ${c.noteBodiesRewritten} note bodies written again; ${c.valuesLeftAlone} values left alone; ${c.checks} contacts checked in ${c.conversationsChecked} conversations; ${c.failedChecks} checks failed`,
   );
   log(`search-index lag          ${t.searchLag}`);
-  log(`worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`);
+  log(
+    `worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`,
+  );
   log(`wall time                 ${t.seconds.toFixed(1)} s`);
   log('slowest conversations (seconds since the run started):');
   for (const l of t.slowest) log(`  ${l}`);
-  for (const l of [...t.lost, ...t.duplicates, ...t.wrongContactNotes, ...t.staleValues, ...t.wrongProperties, ...t.wrongOutcomes, ...t.duplicateSyncs, ...t.notCompleted].slice(0, 30)) log(`  ${l}`);
+  for (const l of [
+    ...t.lost,
+    ...t.duplicates,
+    ...t.wrongContactNotes,
+    ...t.staleValues,
+    ...t.wrongProperties,
+    ...t.wrongOutcomes,
+    ...t.duplicateSyncs,
+    ...t.notCompleted,
+  ].slice(0, 30))
+    log(`  ${l}`);
 }
 
 /** True when the run found nothing lost, duplicated or wrong. */

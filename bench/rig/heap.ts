@@ -22,7 +22,6 @@ export const gc: () => void = (() => {
 // that a memory measurement can force a full GC in them too (a heap snapshot collects garbage first).
 const workflowThreads = new Set<ThreadWorker>();
 {
-   
   const wt = require('node:worker_threads') as typeof import('node:worker_threads');
   const NodeWorker = wt.Worker;
   wt.Worker = class extends NodeWorker {

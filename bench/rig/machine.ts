@@ -36,7 +36,9 @@ export function procRss(pid: number | undefined): number | undefined {
 /** The pid of a child of this process whose command line matches `pattern` (the Temporal server it started). */
 export function childPid(pattern: RegExp): number | undefined {
   try {
-    const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split('\n');
+    const lines = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' }).split(
+      '\n',
+    );
     const line = lines.find((l) => pattern.test(l));
     return line ? Number(line.trim().split(/\s+/)[0]) : undefined;
   } catch {
@@ -53,7 +55,10 @@ export function cpuMeter(serverPid: number | undefined) {
     const secs = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     const s1 = procCpu(serverPid);
-    return { self: (c.user + c.system) / 1e6 / secs, server: s0 !== undefined && s1 !== undefined ? (s1 - s0) / secs : NaN };
+    return {
+      self: (c.user + c.system) / 1e6 / secs,
+      server: s0 !== undefined && s1 !== undefined ? (s1 - s0) / secs : NaN,
+    };
   };
 }
 
@@ -84,7 +89,8 @@ export function foreignMeter(serverPid: number | undefined) {
 }
 
 /** Heavy work on this 2-core machine, by script: the chaos run, the test suite and every benchmark. */
-const HEAVY = /(?:^|[\s/])((?:bench\/(?:chaos|throughput|action-latency|calls-per-row|rate-limit|memory|burst|hubspot-emulator))\.ts|test\/all\.ts)(?:\s|$)/;
+const HEAVY =
+  /(?:^|[\s/])((?:bench\/(?:chaos|throughput|action-latency|calls-per-row|rate-limit|memory|burst|hubspot-emulator))\.ts|test\/all\.ts)(?:\s|$)/;
 /** Runs that never wait for others: a benchmark waits for them whenever they run. */
 const NEVER_WAIT = new Set(['bench/chaos.ts', 'test/all.ts']);
 
@@ -97,7 +103,8 @@ interface Run {
 /** Heavy runs on the machine other than this one (its own processes, from npm down, are left out). */
 function heavyRuns(): { mine: number; others: Run[] } {
   const ancestors = new Set<number>();
-  for (let pid = process.pid; pid > 1 && !ancestors.has(pid); pid = Number(statFields(pid)?.[1] ?? 0)) ancestors.add(pid);
+  for (let pid = process.pid; pid > 1 && !ancestors.has(pid); pid = Number(statFields(pid)?.[1] ?? 0))
+    ancestors.add(pid);
   let mine = Infinity;
   const others: Run[] = [];
   for (const name of readdirSync('/proc')) {

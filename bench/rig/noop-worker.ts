@@ -11,15 +11,32 @@ export interface NoopWorkerOptions {
   taskQueue: string;
   workflowBundle: WorkerOptions['workflowBundle'];
   activities: NoopActivities;
-  tuning?: Partial<Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'>>;
+  tuning?: Partial<
+    Pick<
+      WorkerOptions,
+      'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions' | 'maxConcurrentActivityTaskExecutions'
+    >
+  >;
 }
 
 export class NoopWorker {
-  private constructor(private readonly main: Worker, private readonly agent: Worker) {}
+  private constructor(
+    private readonly main: Worker,
+    private readonly agent: Worker,
+  ) {}
 
   static async create(o: NoopWorkerOptions): Promise<NoopWorker> {
-    const common = { connection: o.connection, namespace: o.namespace, workflowBundle: o.workflowBundle, activities: o.activities, ...o.tuning };
-    return new NoopWorker(await Worker.create({ ...common, taskQueue: o.taskQueue }), await Worker.create({ ...common, taskQueue: agentTaskQueue(o.taskQueue) }));
+    const common = {
+      connection: o.connection,
+      namespace: o.namespace,
+      workflowBundle: o.workflowBundle,
+      activities: o.activities,
+      ...o.tuning,
+    };
+    return new NoopWorker(
+      await Worker.create({ ...common, taskQueue: o.taskQueue }),
+      await Worker.create({ ...common, taskQueue: agentTaskQueue(o.taskQueue) }),
+    );
   }
 
   async run(): Promise<void> {

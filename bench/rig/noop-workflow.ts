@@ -11,7 +11,15 @@
 //
 // Deliberately lightweight: no zod, no search-attribute upserts, no memo: what remains is what
 // Temporal itself costs for a conversation of this shape.
-import { condition, defineQuery, defineSignal, defineUpdate, proxyActivities, setHandler, allHandlersFinished } from '@temporalio/workflow';
+import {
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  proxyActivities,
+  setHandler,
+  allHandlersFinished,
+} from '@temporalio/workflow';
 
 export interface NoopActivities {
   noop(input: { conversationId: string; kind: 'offline' | 'in-conversation' }): Promise<void>;
@@ -27,10 +35,14 @@ const activityOptions = {
 
 // Same names as src/platform/contract.ts (not imported, to keep zod out of this bundle).
 const messageSignal = defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('message');
-const fieldsUpdatedSignal = defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('fieldsUpdated');
+const fieldsUpdatedSignal =
+  defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('fieldsUpdated');
 const callEndedSignal = defineSignal<[{ fields?: Record<string, string | null>; summary?: string }]>('callEnded');
 const stateQuery = defineQuery<{ messageCount: number; ended: boolean }>('state');
-const runActionUpdate = defineUpdate<{ actionId: string; trigger: string; result: string; at: string; propertiesWritten: string[] }, [{ actionId: string }]>('runAction');
+const runActionUpdate = defineUpdate<
+  { actionId: string; trigger: string; result: string; at: string; propertiesWritten: string[] },
+  [{ actionId: string }]
+>('runAction');
 
 interface NoopInput {
   conversationId: string;
@@ -40,15 +52,23 @@ interface NoopInput {
   options?: { inactivityTimeoutMs?: number; callSafetyTimeoutMs?: number; retentionMs?: number };
 }
 
-export async function conversationWorkflow(input: NoopInput): Promise<{ conversationId: string; messageCount: number; endReason: string }> {
+export async function conversationWorkflow(
+  input: NoopInput,
+): Promise<{ conversationId: string; messageCount: number; endReason: string }> {
   const inactivityTimeoutMs = input.options?.inactivityTimeoutMs ?? 10 * 60_000;
   const callSafetyTimeoutMs = input.options?.callSafetyTimeoutMs ?? 4 * 3_600_000;
   const retentionMs = input.options?.retentionMs ?? 7 * 24 * 3_600_000;
   const voice = input.channel === 'voice';
   // The fairness key of the account the conversation's first action writes to, as the platform client gives the workflow.
   const fairnessKey = `${input.workspaceId ?? ''}/${input.actions?.[0]?.hubspotAccountId ?? ''}`;
-  const { noop: offlineNoop } = proxyActivities<NoopActivities>({ ...activityOptions, priority: { priorityKey: OFFLINE_PRIORITY, fairnessKey } });
-  const { noop: inConversationNoop } = proxyActivities<NoopActivities>({ ...activityOptions, priority: { priorityKey: IN_CONVERSATION_PRIORITY, fairnessKey } });
+  const { noop: offlineNoop } = proxyActivities<NoopActivities>({
+    ...activityOptions,
+    priority: { priorityKey: OFFLINE_PRIORITY, fairnessKey },
+  });
+  const { noop: inConversationNoop } = proxyActivities<NoopActivities>({
+    ...activityOptions,
+    priority: { priorityKey: IN_CONVERSATION_PRIORITY, fairnessKey },
+  });
   let fields: Record<string, string | null> = {};
   let summary: string | undefined;
   let messageCount = 0;
@@ -79,7 +99,13 @@ export async function conversationWorkflow(input: NoopInput): Promise<{ conversa
     runActionUpdate,
     async (req) => {
       await inConversationNoop({ conversationId: input.conversationId, kind: 'in-conversation' });
-      return { actionId: req.actionId, trigger: 'in-conversation', result: 'skipped', at: new Date().toISOString(), propertiesWritten: [] };
+      return {
+        actionId: req.actionId,
+        trigger: 'in-conversation',
+        result: 'skipped',
+        at: new Date().toISOString(),
+        propertiesWritten: [],
+      };
     },
     {
       validator: (_req) => {

@@ -31,7 +31,12 @@ export function printedHelp(file: string): boolean {
   if (!has('help')) return false;
   const head = readFileSync(file, 'utf8').split('\n');
   const end = head.findIndex((l) => !l.startsWith('//'));
-  process.stdout.write(`${head.slice(0, end).map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
+  process.stdout.write(
+    `${head
+      .slice(0, end)
+      .map((l) => l.replace(/^\/\/ ?/, ''))
+      .join('\n')}\n`,
+  );
   return true;
 }
 

@@ -15,7 +15,9 @@ export const out = (line = ''): void => {
 
 /** en-US grouping, `digits` decimals; '–' for NaN and infinities. */
 export const fmt = (n: number, digits = 0): string =>
-  Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : '–';
+  Number.isFinite(n)
+    ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
 export const mb = (bytes: number): string => `${fmt(bytes / 2 ** 20, 1)} MiB`;
 export const kb = (bytes: number): string => `${fmt(bytes / 1024, 1)} KiB`;
 
@@ -30,6 +32,7 @@ export const mean = (v: number[]): number => (v.length ? v.reduce((a, b) => a + 
 /** A plain-text table: the first `leftColumns` columns left-aligned, the others right-aligned. */
 export function table(head: string[], rows: string[][], leftColumns = 1): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }

@@ -10,7 +10,12 @@ import { NoopWorker } from './noop-worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Worker as ThreadWorker } from 'node:worker_threads';
 import { Client } from '@temporalio/client';
-import { DefaultLogger, makeTelemetryFilterString, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  DefaultLogger,
+  makeTelemetryFilterString,
+  Runtime,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { startHubSpotEmulator, type EmulatorAccountSeed, type HubSpotEmulator } from '../../hubspot-emulator';
 import { HubSpotAccounts } from '../../src/hubspot/accounts';
 import { ConversationClient, type ConversationRef } from '../../src/platform/client';
@@ -121,7 +126,9 @@ export async function startRig(eagerActivities: boolean): Promise<Rig> {
       token: s.token,
       appId: s.appId,
       basePath: emulator.url,
-      ...(s.accountId === 'limited' ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond } : {}),
+      ...(s.accountId === 'limited'
+        ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond }
+        : {}),
     })),
   );
   // Time every HubSpot call per workflow (the activity's workflow id), by wrapping each account's one
@@ -132,10 +139,16 @@ export async function startRig(eagerActivities: boolean): Promise<Rig> {
   const [real, noop] = await Promise.all([bundle(workflowsPath), bundle(require.resolve('./noop-workflow'))]);
   progress(`workflow bundles: real ${kb(real.code.length)}, no-op ${kb(noop.code.length)} (${Date.now() - tb} ms)`);
   const bundles = { real, noop };
-  const workers = { real: await makeWorker({ server, hubspot, bundles }, 'real'), noop: await makeWorker({ server, hubspot, bundles }, 'noop') };
+  const workers = {
+    real: await makeWorker({ server, hubspot, bundles }, 'real'),
+    noop: await makeWorker({ server, hubspot, bundles }, 'noop'),
+  };
   const running = [workers.real.run(), workers.noop.run()];
   const client = new Client({ connection: server.connection, namespace: server.namespace });
-  const platform = { real: new ConversationClient({ client, taskQueue: QUEUE.real }), noop: new ConversationClient({ client, taskQueue: QUEUE.noop }) };
+  const platform = {
+    real: new ConversationClient({ client, taskQueue: QUEUE.real }),
+    noop: new ConversationClient({ client, taskQueue: QUEUE.noop }),
+  };
   return { server, emulator, hubspot, platform, workers, bundles, running, serverPid, hubspotTime };
 }
 
@@ -157,7 +170,9 @@ export function workerProcessEnv(rig: Rig): NodeJS.ProcessEnv {
         token: s.token,
         appId: s.appId,
         basePath: rig.emulator.url,
-        ...(s.accountId === 'limited' ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond } : {}),
+        ...(s.accountId === 'limited'
+          ? { rateLimitPerTenSeconds: RATE_LIMIT.perTenSeconds, searchRateLimitPerSecond: RATE_LIMIT.searchPerSecond }
+          : {}),
       })),
     ),
     ALLOW_TEMPORAL_WITHOUT_TLS: 'true',
@@ -165,7 +180,17 @@ export function workerProcessEnv(rig: Rig): NodeJS.ProcessEnv {
     HUBSPOT_ALLOWED_BASE_URLS: rig.emulator.url,
     LOG_LEVEL: 'ERROR',
   };
-  for (const k of ['CODEC_KEYS', 'CODEC_KEYS_FILE', 'METRICS_BIND_ADDRESS', 'HUBSPOT_ACCOUNTS_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE', 'TEMPORAL_API_KEY', 'TEMPORAL_API_KEY_FILE']) delete env[k];
+  for (const k of [
+    'CODEC_KEYS',
+    'CODEC_KEYS_FILE',
+    'METRICS_BIND_ADDRESS',
+    'HUBSPOT_ACCOUNTS_FILE',
+    'DATABASE_URL',
+    'DATABASE_URL_FILE',
+    'TEMPORAL_API_KEY',
+    'TEMPORAL_API_KEY_FILE',
+  ])
+    delete env[k];
   return env;
 }
 
@@ -186,7 +211,10 @@ export async function restartWorkers(rig: Rig): Promise<void> {
 
 export const terminateAll = (rig: Rig, kind: Kind, refs: ConversationRef[]): Promise<void> =>
   pool(refs, 32, async (ref) => {
-    await rig.platform[kind].handle(ref).terminate('benchmark measurement done').catch(() => undefined);
+    await rig.platform[kind]
+      .handle(ref)
+      .terminate('benchmark measurement done')
+      .catch(() => undefined);
   });
 
 // ---- HubSpot, as the emulator sees it ------------------------------------------------------------

@@ -10,7 +10,8 @@ let convSeq = 0;
 /** A new run id, unique in this process and across runs: `<prefix>-<time>-<n>`. */
 export const nextRun = (prefix: string): string => `${prefix}-${tag}-${++convSeq}`;
 
-export const action = (id: string, accountId: AccountId, rules: Rules, offlineSync: boolean): ActionConfigInput => benchAction(id, accountId, rules, offlineSync);
+export const action = (id: string, accountId: AccountId, rules: Rules, offlineSync: boolean): ActionConfigInput =>
+  benchAction(id, accountId, rules, offlineSync);
 
 export type SyncRow = 'created' | 'updated' | 'note_only';
 const SYNC_ROWS: SyncRow[] = ['created', 'updated', 'note_only'];
@@ -26,12 +27,20 @@ export interface Planned {
  * n text conversations of a kind, the three rows in turn; for the real worker the existing contacts of
  * the `updated` and `note_only` rows are added to the emulator.
  */
-export function plan(rig: Rig, kind: Kind, prefix: string, accountId: AccountId, n: number, opts: { offline: boolean; timerMs: number }): Planned[] {
+export function plan(
+  rig: Rig,
+  kind: Kind,
+  prefix: string,
+  accountId: AccountId,
+  n: number,
+  opts: { offline: boolean; timerMs: number },
+): Planned[] {
   const run = nextRun(`${prefix}-${kind}`);
   return Array.from({ length: n }, (_, i) => {
     const row = SYNC_ROWS[i % SYNC_ROWS.length]!;
     const email = `${run}.${i}@bench.example`;
-    if (kind === 'real' && row !== 'created') rig.emulator.addContact(accountId, { email, firstname: 'Original', phone: '+1 555 0100' });
+    if (kind === 'real' && row !== 'created')
+      rig.emulator.addContact(accountId, { email, firstname: 'Original', phone: '+1 555 0100' });
     const rules = { allowCreate: true, allowUpdateExisting: row !== 'note_only' };
     return {
       row,

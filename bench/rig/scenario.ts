@@ -28,7 +28,10 @@ export interface Scenario {
 
 /** Off by default (the servers' default): every activity task then goes through matching. */
 const EAGER_ACTIVITIES = has('eager-activities');
-const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 export async function runScenario(s: Scenario): Promise<void> {
   if (printedHelp(s.file)) return;

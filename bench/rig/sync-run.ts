@@ -33,7 +33,13 @@ export interface ThroughputRun {
   cpuServer: number;
 }
 
-export async function throughputRun(rig: Rig, kind: Kind, n: number, latencyMs: number, opts: SyncRunOptions): Promise<ThroughputRun> {
+export async function throughputRun(
+  rig: Rig,
+  kind: Kind,
+  n: number,
+  latencyMs: number,
+  opts: SyncRunOptions,
+): Promise<ThroughputRun> {
   const planned = plan(rig, kind, 'tp', 'tp', n, { offline: true, timerMs: opts.timerMs });
   const platform = rig.platform[kind];
   const counts0 = callCounts(rig, 'tp');
@@ -48,7 +54,10 @@ export async function throughputRun(rig: Rig, kind: Kind, n: number, latencyMs: 
   let signalEnd = t0;
   const label = `${kind} @${latencyMs} ms`;
   const ticker = setInterval(
-    () => progress(`${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${signalled}/${n} signalled, ${endedAt.filter(Boolean).length} ended`),
+    () =>
+      progress(
+        `${label}: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${signalled}/${n} signalled, ${endedAt.filter(Boolean).length} ended`,
+      ),
     2_000,
   );
   try {
@@ -56,7 +65,10 @@ export async function throughputRun(rig: Rig, kind: Kind, n: number, latencyMs: 
       await Promise.all(
         planned.slice(b, b + opts.batch).map(async (p, j) => {
           const i = b + j;
-          await platform.recordMessage(p.conversation, { from: 'customer', fields: { email: p.email, first_name: `First${i}` } });
+          await platform.recordMessage(p.conversation, {
+            from: 'customer',
+            fields: { email: p.email, first_name: `First${i}` },
+          });
           await platform.updateFields(p.conversation, { summary: p.summary });
           signalledAt[i] = performance.now();
           signalled++;

@@ -49,7 +49,10 @@ export function startDevServer(choice: ServerChoice, eagerActivities = false): P
  * Starts the benchmarks' Temporal server: server 1.32 on SQLite in memory with fairness on, or with
  * `--dev-server` the CLI dev server. Says how to install server 1.32 when it is missing.
  */
-export async function startBenchServer(opts: { eagerActivities?: boolean; log: (line: string) => void }): Promise<BenchServer> {
+export async function startBenchServer(opts: {
+  eagerActivities?: boolean;
+  log: (line: string) => void;
+}): Promise<BenchServer> {
   const eager = opts.eagerActivities ?? false;
   if (DEV_SERVER) {
     const choice = devServer();

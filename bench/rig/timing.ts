@@ -19,10 +19,18 @@ export function currentWorkflowId(): string | undefined {
  * Wraps `target[name]`, an async method, so that every call made from an activity adds its wall time
  * to `into` under the activity's workflow id (only the workflow ids `only` accepts, when given).
  */
-export function timeByWorkflow(target: object, name: string, into: TimeByWorkflow, only: (workflowId: string) => boolean = () => true): void {
+export function timeByWorkflow(
+  target: object,
+  name: string,
+  into: TimeByWorkflow,
+  only: (workflowId: string) => boolean = () => true,
+): void {
   const methods = target as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = methods[name];
-  if (typeof original !== 'function') throw new Error(`${name} is not a method to time: the HubSpot adapter changed, update bench/rig/timing.ts's callers`);
+  if (typeof original !== 'function')
+    throw new Error(
+      `${name} is not a method to time: the HubSpot adapter changed, update bench/rig/timing.ts's callers`,
+    );
   methods[name] = async function timed(this: unknown, ...args: unknown[]) {
     const workflowId = currentWorkflowId();
     const t = performance.now();

@@ -6,7 +6,10 @@ import { Pool, type PoolClient } from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 
 export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 export interface Database extends Queryable {

@@ -46,7 +46,11 @@ export interface TokenInfo {
  */
 export class OAuthError extends Error {
   override name = 'OAuthError';
-  constructor(message: string, readonly error: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly error: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 
@@ -83,9 +87,16 @@ export class HubSpotOAuthClient {
       ['client_id', this.settings.clientId],
       ['redirect_uri', this.settings.redirectUri],
       ['scope', this.settings.scopes.join(' ')],
-      ...(this.settings.optionalScopes?.length ? [['optional_scope', this.settings.optionalScopes.join(' ')] as [string, string]] : []),
+      ...(this.settings.optionalScopes?.length
+        ? [['optional_scope', this.settings.optionalScopes.join(' ')] as [string, string]]
+        : []),
       ['state', state],
-      ...(codeChallenge ? ([['code_challenge', codeChallenge], ['code_challenge_method', 'S256']] as Array<[string, string]>) : []),
+      ...(codeChallenge
+        ? ([
+            ['code_challenge', codeChallenge],
+            ['code_challenge_method', 'S256'],
+          ] as Array<[string, string]>)
+        : []),
     ];
     const base = this.settings.authorizeUrl ?? 'https://app.hubspot.com/oauth/authorize';
     const query = params.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
@@ -93,7 +104,11 @@ export class HubSpotOAuthClient {
   }
 
   private async post(path: string, form: Record<string, string>, what: string): Promise<Record<string, unknown>> {
-    const body = new URLSearchParams({ client_id: this.settings.clientId, client_secret: this.settings.clientSecret, ...form });
+    const body = new URLSearchParams({
+      client_id: this.settings.clientId,
+      client_secret: this.settings.clientSecret,
+      ...form,
+    });
     let res: Response;
     try {
       res = await fetch(`${this.apiBase}/oauth/${OAUTH_API_VERSION}/${path}`, {
@@ -103,7 +118,10 @@ export class HubSpotOAuthClient {
         signal: AbortSignal.timeout(this.settings.timeoutMs ?? 10_000),
       });
     } catch (err) {
-      const cause = (err as Error).name === 'TimeoutError' ? 'no answer in time' : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
+      const cause =
+        (err as Error).name === 'TimeoutError'
+          ? 'no answer in time'
+          : ((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
       throw new OAuthError(`HubSpot OAuth ${what}: unreachable (${cause})`, 'unreachable', 0);
     }
     const text = (await res.text()).slice(0, 256 * 1024);
@@ -119,21 +137,39 @@ export class HubSpotOAuthClient {
 
   private grant(json: Record<string, unknown>, what: string): TokenGrant {
     const parsed = tokenGrantShape.safeParse(json);
-    if (!parsed.success) throw new OAuthError(`HubSpot OAuth ${what}: the answer lacks access_token, refresh_token or expires_in`, 'invalid_response', 200);
-    return { accessToken: parsed.data.access_token, refreshToken: parsed.data.refresh_token, expiresIn: parsed.data.expires_in };
+    if (!parsed.success)
+      throw new OAuthError(
+        `HubSpot OAuth ${what}: the answer lacks access_token, refresh_token or expires_in`,
+        'invalid_response',
+        200,
+      );
+    return {
+      accessToken: parsed.data.access_token,
+      refreshToken: parsed.data.refresh_token,
+      expiresIn: parsed.data.expires_in,
+    };
   }
 
   async exchangeCode(code: string, codeVerifier?: string): Promise<TokenGrant> {
     const json = await this.post(
       'token',
-      { grant_type: 'authorization_code', code, redirect_uri: this.settings.redirectUri, ...(codeVerifier ? { code_verifier: codeVerifier } : {}) },
+      {
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: this.settings.redirectUri,
+        ...(codeVerifier ? { code_verifier: codeVerifier } : {}),
+      },
       'code exchange',
     );
     return this.grant(json, 'code exchange');
   }
 
   async refresh(refreshToken: string): Promise<TokenGrant> {
-    const json = await this.post('token', { grant_type: 'refresh_token', refresh_token: refreshToken }, 'token refresh');
+    const json = await this.post(
+      'token',
+      { grant_type: 'refresh_token', refresh_token: refreshToken },
+      'token refresh',
+    );
     return this.grant(json, 'token refresh');
   }
 
@@ -141,8 +177,14 @@ export class HubSpotOAuthClient {
   async introspect(token: string): Promise<TokenInfo> {
     const json = await this.post('token/introspect', { token }, 'introspection');
     const parsed = tokenInfoFieldsShape.safeParse(json);
-    if (!parsed.success) throw new OAuthError('HubSpot OAuth introspection: the answer lacks active, hub_id or app_id', 'invalid_response', 200);
-    if (!parsed.data.active) throw new OAuthError('HubSpot OAuth introspection: the token is not active', 'inactive_token', 200);
+    if (!parsed.success)
+      throw new OAuthError(
+        'HubSpot OAuth introspection: the answer lacks active, hub_id or app_id',
+        'invalid_response',
+        200,
+      );
+    if (!parsed.data.active)
+      throw new OAuthError('HubSpot OAuth introspection: the token is not active', 'inactive_token', 200);
     return {
       hubId: parsed.data.hub_id,
       appId: parsed.data.app_id,
@@ -165,22 +207,37 @@ function codeOf(v: string | undefined): string | undefined {
 function refusal(status: number, body: unknown, what: string): OAuthError {
   const parsed = oauthRefusalShape.safeParse(body);
   const b = parsed.success ? parsed.data : {};
-  const code = codeOf(b.subCategory) ?? codeOf(b.status === 'error' ? undefined : b.status) ?? codeOf(b.error) ?? codeOf(b.category);
+  const code =
+    codeOf(b.subCategory) ??
+    codeOf(b.status === 'error' ? undefined : b.status) ??
+    codeOf(b.error) ??
+    codeOf(b.category);
   const fallback = status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'invalid_request';
   // HubSpot's own wording (message or error_description) names no token; it is cut short all the same.
   const said = (b.message ?? b.error_description ?? `HTTP ${status}`).slice(0, 300);
   const kind = status === 429 ? 'rate limited' : status >= 500 ? 'failed' : 'refused';
-  return new OAuthError(`HubSpot OAuth ${what} ${kind} (${status} ${code ?? fallback}): ${said}`, code ?? fallback, status);
+  return new OAuthError(
+    `HubSpot OAuth ${what} ${kind} (${status} ${code ?? fallback}): ${said}`,
+    code ?? fallback,
+    status,
+  );
 }
 
 /**
  * The end of an install: exchanges the authorization code, introspects the token (portal, app,
  * scopes) and stores the connection for the workspace, its tokens encrypted.
  */
-export async function completeInstall(store: AccountStore, oauth: HubSpotOAuthClient, workspaceId: string, code: string, codeVerifier?: string): Promise<StoredConnection> {
+export async function completeInstall(
+  store: AccountStore,
+  oauth: HubSpotOAuthClient,
+  workspaceId: string,
+  code: string,
+  codeVerifier?: string,
+): Promise<StoredConnection> {
   const grant = await oauth.exchangeCode(code, codeVerifier);
   const info = await oauth.introspect(grant.accessToken);
-  if (!Number.isFinite(info.hubId) || !Number.isFinite(info.appId)) throw new OAuthError('HubSpot OAuth introspection gave no hub id or app id', 'invalid_response', 200);
+  if (!Number.isFinite(info.hubId) || !Number.isFinite(info.appId))
+    throw new OAuthError('HubSpot OAuth introspection gave no hub id or app id', 'invalid_response', 200);
   return store.saveOAuthConnection({
     workspaceId,
     portalId: info.hubId,

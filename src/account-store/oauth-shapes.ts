@@ -17,7 +17,17 @@ export const oauthErrorShape = z.looseObject({
   message: z.string(),
   subCategory: z.string().optional(),
   context: stringLists.optional(),
-  errors: z.array(z.looseObject({ message: z.string(), code: z.string().optional(), in: z.string().optional(), subCategory: z.string().optional(), context: stringLists.optional() })).optional(),
+  errors: z
+    .array(
+      z.looseObject({
+        message: z.string(),
+        code: z.string().optional(),
+        in: z.string().optional(),
+        subCategory: z.string().optional(),
+        context: stringLists.optional(),
+      }),
+    )
+    .optional(),
   links: z.record(z.string(), z.string()).optional(),
 });
 
@@ -98,7 +108,11 @@ export const tokenInfoShape = z.union([accessTokenInfoShape, refreshTokenInfoSha
 // ---- what the client parses (lenient) ----------------------------------------------------------------
 
 /** The fields of a token answer the client needs; anything else may be missing or different. */
-export const tokenGrantShape = z.looseObject({ access_token: z.string(), refresh_token: z.string(), expires_in: z.number() });
+export const tokenGrantShape = z.looseObject({
+  access_token: z.string(),
+  refresh_token: z.string(),
+  expires_in: z.number(),
+});
 
 /** The fields of an introspection the client needs. */
 export const tokenInfoFieldsShape = z.looseObject({

@@ -5,7 +5,13 @@
 // lease on the row (compare-and-set on the token version) so that only one worker refreshes and no
 // worker overwrites a newer token with an older one.
 import { randomUUID } from 'node:crypto';
-import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection, type LearnedRefusal, type SavedActionConfig } from '../hubspot/directory';
+import {
+  AccountNeedsReconnect,
+  type AccountDirectory,
+  type HubSpotConnection,
+  type LearnedRefusal,
+  type SavedActionConfig,
+} from '../hubspot/directory';
 import type { HubSpotOAuthClient } from './oauth-client';
 import { OAuthError } from './oauth-client';
 import type { AccountStore, ConnectionTokens } from './store';
@@ -61,7 +67,10 @@ export class StoreDirectory implements AccountDirectory {
   /** Token refreshes this directory made (tests and metrics). */
   refreshes = 0;
 
-  constructor(private readonly store: AccountStore, private readonly options: StoreDirectoryOptions = {}) {
+  constructor(
+    private readonly store: AccountStore,
+    private readonly options: StoreDirectoryOptions = {},
+  ) {
     this.refreshAheadMs = options.refreshAheadMs ?? 5 * 60_000;
     this.cacheTtlMs = options.cacheTtlMs ?? 5_000;
     this.leaseMs = options.refreshLeaseMs ?? 30_000;
@@ -83,8 +92,12 @@ export class StoreDirectory implements AccountDirectory {
             kind: c.kind,
             status: c.status,
             basePath: this.basePath,
-            ...(this.options.rateLimitPerTenSeconds ? { rateLimitPerTenSeconds: this.options.rateLimitPerTenSeconds } : {}),
-            ...(this.options.searchRateLimitPerSecond ? { searchRateLimitPerSecond: this.options.searchRateLimitPerSecond } : {}),
+            ...(this.options.rateLimitPerTenSeconds
+              ? { rateLimitPerTenSeconds: this.options.rateLimitPerTenSeconds }
+              : {}),
+            ...(this.options.searchRateLimitPerSecond
+              ? { searchRateLimitPerSecond: this.options.searchRateLimitPerSecond }
+              : {}),
           }
         : undefined;
     this.connections.set(accountId, { at: now, value });
@@ -139,9 +152,22 @@ export class StoreDirectory implements AccountDirectory {
     return Math.min(this.refreshAheadMs, Math.max(0, lifetimeMs / 4));
   }
 
-  private remember(accountId: string, token: string, version: number, expiresAt: number, now: number, issuedAt = now): string {
+  private remember(
+    accountId: string,
+    token: string,
+    version: number,
+    expiresAt: number,
+    now: number,
+    issuedAt = now,
+  ): string {
     const ahead = this.aheadOf(expiresAt - issuedAt);
-    this.tokenCache.set(accountId, { token, version, expiresAt, checkedAt: now, refreshAt: expiresAt === Infinity ? Infinity : expiresAt - ahead });
+    this.tokenCache.set(accountId, {
+      token,
+      version,
+      expiresAt,
+      checkedAt: now,
+      refreshAt: expiresAt === Infinity ? Infinity : expiresAt - ahead,
+    });
     return token;
   }
 
@@ -165,17 +191,26 @@ export class StoreDirectory implements AccountDirectory {
       const expiresAt = t.accessExpiresAt ?? 0;
       const lifetimeLeft = expiresAt - now;
       const ahead = this.aheadOf(expiresAt - (t.accessIssuedAt ?? expiresAt));
-      if (t.accessToken && lifetimeLeft > ahead) return this.remember(accountId, t.accessToken, t.version, expiresAt, now, t.accessIssuedAt ?? now);
+      if (t.accessToken && lifetimeLeft > ahead)
+        return this.remember(accountId, t.accessToken, t.version, expiresAt, now, t.accessIssuedAt ?? now);
 
-      if (await this.store.claimRefresh(accountId, t.version, this.owner, this.leaseMs, now)) return this.refresh(accountId, t);
+      if (await this.store.claimRefresh(accountId, t.version, this.owner, this.leaseMs, now))
+        return this.refresh(accountId, t);
 
       // Another worker is refreshing (or just did): a token still valid for a while is good enough;
       // otherwise wait for theirs.
       if (t.accessToken && lifetimeLeft > Math.min(ahead / 2, 5_000) && lifetimeLeft > 1_000) {
-        this.tokenCache.set(accountId, { token: t.accessToken, version: t.version, expiresAt, checkedAt: now, refreshAt: now + 1_000 });
+        this.tokenCache.set(accountId, {
+          token: t.accessToken,
+          version: t.version,
+          expiresAt,
+          checkedAt: now,
+          refreshAt: now + 1_000,
+        });
         return t.accessToken;
       }
-      if (Date.now() > deadline) throw new Error(`HubSpot account ${accountId}: another worker's token refresh did not finish in time`);
+      if (Date.now() > deadline)
+        throw new Error(`HubSpot account ${accountId}: another worker's token refresh did not finish in time`);
       await sleep(100 + Math.random() * 150);
     }
   }
@@ -188,7 +223,9 @@ export class StoreDirectory implements AccountDirectory {
         await this.store.markNeedsReconnect(accountId, 'no refresh token stored');
         throw new AccountNeedsReconnect(accountId);
       }
-      throw new Error(`HubSpot account ${accountId}: its access token expired and this worker has no OAuth app settings to refresh it (HUBSPOT_OAUTH_CLIENT_ID/SECRET)`);
+      throw new Error(
+        `HubSpot account ${accountId}: its access token expired and this worker has no OAuth app settings to refresh it (HUBSPOT_OAUTH_CLIENT_ID/SECRET)`,
+      );
     }
     let grant;
     try {
@@ -197,7 +234,10 @@ export class StoreDirectory implements AccountDirectory {
       // Any 4xx but 429, whatever its body: the refresh token will not work again (HubSpot has answered
       // this in three dialects: the 2026-03 Error's category, v1's BAD_REFRESH_TOKEN, RFC 6749's invalid_grant).
       if (err instanceof OAuthError && err.refusedGrant) {
-        await this.store.markNeedsReconnect(accountId, `HubSpot refused the refresh token (${err.status} ${err.error})`);
+        await this.store.markNeedsReconnect(
+          accountId,
+          `HubSpot refused the refresh token (${err.status} ${err.error})`,
+        );
         this.tokenCache.delete(accountId);
         this.connections.delete(accountId);
         throw new AccountNeedsReconnect(accountId);
@@ -208,7 +248,12 @@ export class StoreDirectory implements AccountDirectory {
     this.refreshes++;
     const now = Date.now();
     const expiresAt = now + grant.expiresIn * 1000;
-    const version = await this.store.completeRefresh(accountId, this.owner, { accessToken: grant.accessToken, accessExpiresAt: expiresAt, accessIssuedAt: now, refreshToken: grant.refreshToken });
+    const version = await this.store.completeRefresh(accountId, this.owner, {
+      accessToken: grant.accessToken,
+      accessExpiresAt: expiresAt,
+      accessIssuedAt: now,
+      refreshToken: grant.refreshToken,
+    });
     if (version === undefined) {
       // The connection changed meanwhile (disconnected or reconnected): do not use a token for it.
       this.tokenCache.delete(accountId);

@@ -79,7 +79,8 @@ const MAX_LEARNED_RULES = 200;
 
 type Row = Record<string, unknown>;
 
-const CONNECTION_COLUMNS = 'account_id, workspace_id, kind, portal_id, app_id, scopes, status, status_reason, created_at, updated_at';
+const CONNECTION_COLUMNS =
+  'account_id, workspace_id, kind, portal_id, app_id, scopes, status, status_reason, created_at, updated_at';
 
 function toConnection(r: Row): StoredConnection {
   return {
@@ -105,7 +106,10 @@ export interface AccountStoreOptions extends DatabaseOptions {
 export class AccountStore {
   private readonly cipher: TokenCipher;
 
-  private constructor(readonly db: Database, keys: TokenKeys) {
+  private constructor(
+    readonly db: Database,
+    keys: TokenKeys,
+  ) {
     this.cipher = new TokenCipher(keys);
   }
 
@@ -136,13 +140,18 @@ export class AccountStore {
   // ---- connections ----
 
   async listConnections(workspaceId: string): Promise<StoredConnection[]> {
-    const r = await this.db.query(`SELECT ${CONNECTION_COLUMNS} FROM hubspot_connections WHERE workspace_id = $1 AND status <> 'disconnected' ORDER BY created_at, account_id`, [workspaceId]);
+    const r = await this.db.query(
+      `SELECT ${CONNECTION_COLUMNS} FROM hubspot_connections WHERE workspace_id = $1 AND status <> 'disconnected' ORDER BY created_at, account_id`,
+      [workspaceId],
+    );
     return r.rows.map(toConnection);
   }
 
   /** Any workspace's connection by id (the worker's view); disconnected ones included. */
   async connection(accountId: string): Promise<StoredConnection | undefined> {
-    const r = await this.db.query(`SELECT ${CONNECTION_COLUMNS} FROM hubspot_connections WHERE account_id = $1`, [accountId]);
+    const r = await this.db.query(`SELECT ${CONNECTION_COLUMNS} FROM hubspot_connections WHERE account_id = $1`, [
+      accountId,
+    ]);
     return r.rows[0] ? toConnection(r.rows[0]) : undefined;
   }
 
@@ -153,7 +162,9 @@ export class AccountStore {
   }
 
   async liveAccountIds(): Promise<string[]> {
-    const r = await this.db.query<{ account_id: string }>(`SELECT account_id FROM hubspot_connections WHERE status <> 'disconnected' ORDER BY account_id`);
+    const r = await this.db.query<{ account_id: string }>(
+      `SELECT account_id FROM hubspot_connections WHERE status <> 'disconnected' ORDER BY account_id`,
+    );
     return r.rows.map((x) => x.account_id);
   }
 
@@ -198,7 +209,16 @@ export class AccountStore {
     const r = await this.db.query(
       `INSERT INTO hubspot_connections (account_id, workspace_id, kind, portal_id, app_id, scopes, status, key_id, access_token_enc)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, 'connected', $7, $8) RETURNING ${CONNECTION_COLUMNS}`,
-      [accountId, c.workspaceId, c.kind, c.portalId ?? null, c.appId, JSON.stringify(c.scopes ?? []), this.cipher.activeKeyId, this.seal(accountId, 'access', c.token)],
+      [
+        accountId,
+        c.workspaceId,
+        c.kind,
+        c.portalId ?? null,
+        c.appId,
+        JSON.stringify(c.scopes ?? []),
+        this.cipher.activeKeyId,
+        this.seal(accountId, 'access', c.token),
+      ],
     );
     return toConnection(r.rows[0]!);
   }
@@ -213,7 +233,8 @@ export class AccountStore {
     const row = r.rows[0];
     if (!row) return undefined;
     const keyId = row.key_id ? String(row.key_id) : undefined;
-    const open = (column: 'refresh' | 'access', v: unknown) => (v && keyId ? this.cipher.decrypt(String(v), keyId, `${accountId}:${column}`) : undefined);
+    const open = (column: 'refresh' | 'access', v: unknown) =>
+      v && keyId ? this.cipher.decrypt(String(v), keyId, `${accountId}:${column}`) : undefined;
     return {
       accountId,
       status: row.status as ConnectionStatus,
@@ -232,7 +253,13 @@ export class AccountStore {
    * Takes the right to refresh this connection's access token: only when the stored token is still
    * the one the caller saw (token_version) and no other worker holds an unexpired lease.
    */
-  async claimRefresh(accountId: string, version: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
+  async claimRefresh(
+    accountId: string,
+    version: number,
+    owner: string,
+    leaseMs: number,
+    now = Date.now(),
+  ): Promise<boolean> {
     const r = await this.db.query(
       `UPDATE hubspot_connections SET refresh_lease_owner = $3, refresh_lease_until = $4
        WHERE account_id = $1 AND token_version = $2 AND status = 'connected' AND (refresh_lease_until IS NULL OR refresh_lease_until < $5)
@@ -243,18 +270,33 @@ export class AccountStore {
   }
 
   /** Stores a refreshed access token (and the refresh token, re-encrypted with the active key); releases the lease. */
-  async completeRefresh(accountId: string, owner: string, t: { accessToken: string; accessExpiresAt: number; accessIssuedAt: number; refreshToken: string }): Promise<number | undefined> {
+  async completeRefresh(
+    accountId: string,
+    owner: string,
+    t: { accessToken: string; accessExpiresAt: number; accessIssuedAt: number; refreshToken: string },
+  ): Promise<number | undefined> {
     const r = await this.db.query<{ token_version: number }>(
       `UPDATE hubspot_connections SET access_token_enc = $3, access_expires_at = $4, refresh_token_enc = $5, key_id = $6, access_issued_at = $7,
          token_version = token_version + 1, refresh_lease_owner = NULL, refresh_lease_until = NULL, updated_at = now()
        WHERE account_id = $1 AND refresh_lease_owner = $2 AND status = 'connected' RETURNING token_version`,
-      [accountId, owner, this.seal(accountId, 'access', t.accessToken), new Date(t.accessExpiresAt), this.seal(accountId, 'refresh', t.refreshToken), this.cipher.activeKeyId, new Date(t.accessIssuedAt)],
+      [
+        accountId,
+        owner,
+        this.seal(accountId, 'access', t.accessToken),
+        new Date(t.accessExpiresAt),
+        this.seal(accountId, 'refresh', t.refreshToken),
+        this.cipher.activeKeyId,
+        new Date(t.accessIssuedAt),
+      ],
     );
     return r.rows[0] ? Number(r.rows[0].token_version) : undefined;
   }
 
   async releaseRefresh(accountId: string, owner: string): Promise<void> {
-    await this.db.query(`UPDATE hubspot_connections SET refresh_lease_owner = NULL, refresh_lease_until = NULL WHERE account_id = $1 AND refresh_lease_owner = $2`, [accountId, owner]);
+    await this.db.query(
+      `UPDATE hubspot_connections SET refresh_lease_owner = NULL, refresh_lease_until = NULL WHERE account_id = $1 AND refresh_lease_owner = $2`,
+      [accountId, owner],
+    );
   }
 
   /** HubSpot refused the refresh token: an operator must reconnect the account. */
@@ -269,7 +311,10 @@ export class AccountStore {
 
   /** HubSpot said this access token expired: mark it so, if it is still the stored one. */
   async expireAccessToken(accountId: string, version: number): Promise<void> {
-    await this.db.query(`UPDATE hubspot_connections SET access_expires_at = $3 WHERE account_id = $1 AND token_version = $2 AND kind = 'oauth'`, [accountId, version, new Date(0)]);
+    await this.db.query(
+      `UPDATE hubspot_connections SET access_expires_at = $3 WHERE account_id = $1 AND token_version = $2 AND kind = 'oauth'`,
+      [accountId, version, new Date(0)],
+    );
   }
 
   /** Marks the connection disconnected and forgets its tokens; returns the refresh token so the caller can revoke it. */
@@ -291,14 +336,23 @@ export class AccountStore {
    * changed meanwhile (token_version) is left for the next run.
    */
   async reencryptTokens(): Promise<number> {
-    const r = await this.db.query<{ account_id: string }>(`SELECT account_id FROM hubspot_connections WHERE key_id IS NOT NULL AND key_id <> $1`, [this.cipher.activeKeyId]);
+    const r = await this.db.query<{ account_id: string }>(
+      `SELECT account_id FROM hubspot_connections WHERE key_id IS NOT NULL AND key_id <> $1`,
+      [this.cipher.activeKeyId],
+    );
     let rewritten = 0;
     for (const { account_id: id } of r.rows) {
       const t = await this.tokens(id);
       if (!t) continue;
       const u = await this.db.query(
         `UPDATE hubspot_connections SET refresh_token_enc = $3, access_token_enc = $4, key_id = $5 WHERE account_id = $1 AND token_version = $2`,
-        [id, t.version, this.seal(id, 'refresh', t.refreshToken), this.seal(id, 'access', t.accessToken), this.cipher.activeKeyId],
+        [
+          id,
+          t.version,
+          this.seal(id, 'refresh', t.refreshToken),
+          this.seal(id, 'access', t.accessToken),
+          this.cipher.activeKeyId,
+        ],
       );
       rewritten += u.rowCount;
     }
@@ -315,11 +369,20 @@ export class AccountStore {
     );
   }
 
-  async actionConfig(workspaceId: string, actionId: string): Promise<{ config: unknown; updatedAt: string } | undefined> {
-    const r = await this.db.query(`SELECT config, updated_at FROM action_configs WHERE workspace_id = $1 AND action_id = $2`, [workspaceId, actionId]);
+  async actionConfig(
+    workspaceId: string,
+    actionId: string,
+  ): Promise<{ config: unknown; updatedAt: string } | undefined> {
+    const r = await this.db.query(
+      `SELECT config, updated_at FROM action_configs WHERE workspace_id = $1 AND action_id = $2`,
+      [workspaceId, actionId],
+    );
     const row = r.rows[0];
     if (!row) return undefined;
-    return { config: typeof row.config === 'string' ? JSON.parse(row.config) : row.config, updatedAt: new Date(row.updated_at as string).toISOString() };
+    return {
+      config: typeof row.config === 'string' ? JSON.parse(row.config) : row.config,
+      updatedAt: new Date(row.updated_at as string).toISOString(),
+    };
   }
 
   // ---- write rules learned from HubSpot's refusals ----
@@ -352,7 +415,9 @@ export class AccountStore {
       property: String(row.property),
       rule: String(row.rule),
       write: row.write_kind === 'update' ? 'update' : 'create',
-      condition: (typeof row.condition_properties === 'string' ? JSON.parse(row.condition_properties) : row.condition_properties) as string[],
+      condition: (typeof row.condition_properties === 'string'
+        ? JSON.parse(row.condition_properties)
+        : row.condition_properties) as string[],
       learnedAt: new Date(row.learned_at as string).toISOString(),
     }));
   }
@@ -363,19 +428,33 @@ export class AccountStore {
     await this.db.query(`DELETE FROM oauth_states WHERE expires_at < $1`, [new Date(Date.now() - 24 * 3600_000)]);
     await this.db.query(
       `INSERT INTO oauth_states (state_id, workspace_id, return_to, expires_at, mode, binding_hash, code_verifier) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [stateId, state.workspaceId, state.returnTo ?? null, new Date(state.expiresAt), state.mode, state.bindingHash ?? null, state.codeVerifier ?? null],
+      [
+        stateId,
+        state.workspaceId,
+        state.returnTo ?? null,
+        new Date(state.expiresAt),
+        state.mode,
+        state.bindingHash ?? null,
+        state.codeVerifier ?? null,
+      ],
     );
   }
 
   /** A state still usable (known, not expired, not used), without using it: its signature is checked first. */
   async peekOAuthState(stateId: string, now = Date.now()): Promise<OAuthState | undefined> {
-    const r = await this.db.query(`SELECT * FROM oauth_states WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2`, [stateId, new Date(now)]);
+    const r = await this.db.query(
+      `SELECT * FROM oauth_states WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2`,
+      [stateId, new Date(now)],
+    );
     return r.rows[0] ? oauthStateOf(r.rows[0]) : undefined;
   }
 
   /** Uses the state once: undefined when unknown, expired or already used. */
   async consumeOAuthState(stateId: string, now = Date.now()): Promise<OAuthState | undefined> {
-    const r = await this.db.query(`UPDATE oauth_states SET used_at = $2 WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *`, [stateId, new Date(now)]);
+    const r = await this.db.query(
+      `UPDATE oauth_states SET used_at = $2 WHERE state_id = $1 AND used_at IS NULL AND expires_at > $2 RETURNING *`,
+      [stateId, new Date(now)],
+    );
     return r.rows[0] ? oauthStateOf(r.rows[0]) : undefined;
   }
 
@@ -383,22 +462,34 @@ export class AccountStore {
 
   async createPageSession(sessionId: string, workspaceId: string, expiresAt: number): Promise<void> {
     await this.db.query(`DELETE FROM page_sessions WHERE expires_at < $1`, [new Date(Date.now() - 24 * 3600_000)]);
-    await this.db.query(`INSERT INTO page_sessions (session_id, workspace_id, expires_at) VALUES ($1, $2, $3)`, [sessionId, workspaceId, new Date(expiresAt)]);
+    await this.db.query(`INSERT INTO page_sessions (session_id, workspace_id, expires_at) VALUES ($1, $2, $3)`, [
+      sessionId,
+      workspaceId,
+      new Date(expiresAt),
+    ]);
   }
 
   /** The workspace of a session still valid (not expired, not revoked). */
   async pageSession(sessionId: string, now = Date.now()): Promise<string | undefined> {
-    const r = await this.db.query(`SELECT workspace_id FROM page_sessions WHERE session_id = $1 AND revoked_at IS NULL AND expires_at > $2`, [sessionId, new Date(now)]);
+    const r = await this.db.query(
+      `SELECT workspace_id FROM page_sessions WHERE session_id = $1 AND revoked_at IS NULL AND expires_at > $2`,
+      [sessionId, new Date(now)],
+    );
     return r.rows[0] ? String(r.rows[0].workspace_id) : undefined;
   }
 
   async revokePageSession(sessionId: string): Promise<void> {
-    await this.db.query(`UPDATE page_sessions SET revoked_at = now() WHERE session_id = $1 AND revoked_at IS NULL`, [sessionId]);
+    await this.db.query(`UPDATE page_sessions SET revoked_at = now() WHERE session_id = $1 AND revoked_at IS NULL`, [
+      sessionId,
+    ]);
   }
 
   /** Ends every session of a workspace (an operator left, a browser was lost): how many were open. */
   async revokeWorkspaceSessions(workspaceId: string, now = Date.now()): Promise<number> {
-    const r = await this.db.query(`UPDATE page_sessions SET revoked_at = now() WHERE workspace_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING session_id`, [workspaceId, new Date(now)]);
+    const r = await this.db.query(
+      `UPDATE page_sessions SET revoked_at = now() WHERE workspace_id = $1 AND revoked_at IS NULL AND expires_at > $2 RETURNING session_id`,
+      [workspaceId, new Date(now)],
+    );
     return r.rows.length;
   }
 }

@@ -22,7 +22,8 @@ export interface TokenKeys {
 
 export class TokenCipher {
   constructor(private readonly keySet: TokenKeys) {
-    if (!keySet.keys[keySet.activeKeyId]) throw new AccountStoreKeyError(`the active key "${keySet.activeKeyId}" is not among the account store keys`);
+    if (!keySet.keys[keySet.activeKeyId])
+      throw new AccountStoreKeyError(`the active key "${keySet.activeKeyId}" is not among the account store keys`);
   }
 
   get activeKeyId(): string {
@@ -43,16 +44,24 @@ export class TokenCipher {
 
   decrypt(sealed: string, keyId: string, context: string): string {
     const key = this.keySet.keys[keyId];
-    if (!key) throw new AccountStoreKeyError(`a stored token was encrypted with key "${keyId}", which is not configured (ACCOUNT_STORE_KEYS)`);
+    if (!key)
+      throw new AccountStoreKeyError(
+        `a stored token was encrypted with key "${keyId}", which is not configured (ACCOUNT_STORE_KEYS)`,
+      );
     const data = Buffer.from(sealed, 'base64');
     if (data.length < IV_BYTES + TAG_BYTES) throw new AccountStoreKeyError('a stored token is truncated');
     const decipher = createDecipheriv('aes-256-gcm', key, data.subarray(0, IV_BYTES));
     decipher.setAAD(Buffer.from(context, 'utf8'));
     decipher.setAuthTag(data.subarray(data.length - TAG_BYTES));
     try {
-      return Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+      return Buffer.concat([
+        decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
-      throw new AccountStoreKeyError(`a stored token does not decrypt with key "${keyId}" (wrong key, or the value was moved or altered)`);
+      throw new AccountStoreKeyError(
+        `a stored token does not decrypt with key "${keyId}" (wrong key, or the value was moved or altered)`,
+      );
     }
   }
 }
@@ -72,7 +81,8 @@ export function parseTokenKeys(json: string, where: string, activeKeyId?: string
   for (const [id, value] of Object.entries(raw)) {
     const key = typeof value === 'string' ? Buffer.from(value, 'base64') : Buffer.alloc(0);
     // The message names the key id only, never the value.
-    if (key.length !== 32) throw new AccountStoreKeyError(`${where}: key "${id}" must be a base64 32-byte (AES-256) key`);
+    if (key.length !== 32)
+      throw new AccountStoreKeyError(`${where}: key "${id}" must be a base64 32-byte (AES-256) key`);
     keys[id] = key;
   }
   const active = activeKeyId ?? Object.keys(keys).at(-1)!;
@@ -92,14 +102,22 @@ export function generateKeyFile(path: string): void {
  * ACCOUNT_STORE_ACTIVE_KEY_ID optional. With neither set and a `developmentKeyFile`, that file is used,
  * and created with a random key on first use; without one (production) it is an error.
  */
-export function tokenKeysFromEnv(env: NodeJS.ProcessEnv, developmentKeyFile?: string): { keys: TokenKeys; source: string } {
+export function tokenKeysFromEnv(
+  env: NodeJS.ProcessEnv,
+  developmentKeyFile?: string,
+): { keys: TokenKeys; source: string } {
   const active = env.ACCOUNT_STORE_ACTIVE_KEY_ID || undefined;
-  if (env.ACCOUNT_STORE_KEYS && env.ACCOUNT_STORE_KEYS_FILE) throw new AccountStoreKeyError('Set ACCOUNT_STORE_KEYS or ACCOUNT_STORE_KEYS_FILE, not both');
-  if (env.ACCOUNT_STORE_KEYS) return { keys: parseTokenKeys(env.ACCOUNT_STORE_KEYS, 'ACCOUNT_STORE_KEYS', active), source: 'ACCOUNT_STORE_KEYS' };
+  if (env.ACCOUNT_STORE_KEYS && env.ACCOUNT_STORE_KEYS_FILE)
+    throw new AccountStoreKeyError('Set ACCOUNT_STORE_KEYS or ACCOUNT_STORE_KEYS_FILE, not both');
+  if (env.ACCOUNT_STORE_KEYS)
+    return { keys: parseTokenKeys(env.ACCOUNT_STORE_KEYS, 'ACCOUNT_STORE_KEYS', active), source: 'ACCOUNT_STORE_KEYS' };
   let file = env.ACCOUNT_STORE_KEYS_FILE;
   let source = `ACCOUNT_STORE_KEYS_FILE (${file})`;
   if (!file) {
-    if (!developmentKeyFile) throw new AccountStoreKeyError('ACCOUNT_STORE_KEYS or ACCOUNT_STORE_KEYS_FILE is required to encrypt HubSpot tokens at rest');
+    if (!developmentKeyFile)
+      throw new AccountStoreKeyError(
+        'ACCOUNT_STORE_KEYS or ACCOUNT_STORE_KEYS_FILE is required to encrypt HubSpot tokens at rest',
+      );
     file = developmentKeyFile;
     source = `development key file ${file}`;
     if (!existsSync(file)) {
@@ -111,7 +129,9 @@ export function tokenKeysFromEnv(env: NodeJS.ProcessEnv, developmentKeyFile?: st
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new AccountStoreKeyError(`${source} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AccountStoreKeyError(
+      `${source} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   return { keys: parseTokenKeys(text, source, active), source };
 }

@@ -79,7 +79,10 @@ export interface ContactCheckResult {
 export type ValueJudgement =
   | { verdict: 'as-written'; why?: undefined }
   | { verdict: 'write-again'; value: string; why?: undefined }
-  | { verdict: 'leave'; why: 'changed-since-by-someone-else' | 'changed-by-another-write-of-this-system' | 'our-write-not-in-history' };
+  | {
+      verdict: 'leave';
+      why: 'changed-since-by-someone-else' | 'changed-by-another-write-of-this-system' | 'our-write-not-in-history';
+    };
 
 /**
  * Decides about one value. `versions` newest first. `ours` tells a version written by this system's
@@ -93,7 +96,13 @@ export type ValueJudgement =
  *   sent in a write whose answer never came, it is our own late write: write our value again. If not,
  *   another run of this system wrote it (another conversation on the same contact): leave it.
  */
-export function judgeValue(current: string | null | undefined, versions: PropertyVersion[], expectedHash: string, uncertainHashes: string[], ours: (v: PropertyVersion) => boolean): ValueJudgement {
+export function judgeValue(
+  current: string | null | undefined,
+  versions: PropertyVersion[],
+  expectedHash: string,
+  uncertainHashes: string[],
+  ours: (v: PropertyVersion) => boolean,
+): ValueJudgement {
   if (typeof current === 'string' && valueHash(current) === expectedHash) return { verdict: 'as-written' };
   const at = versions.findIndex((v) => ours(v) && valueHash(v.value) === expectedHash);
   if (at < 0) return { verdict: 'leave', why: 'our-write-not-in-history' };
@@ -111,7 +120,11 @@ export function judgeValue(current: string | null | undefined, versions: Propert
  * The note the action's last run wrote is kept (it holds the newest content); when it is gone, the
  * newest of ours. `notes` are the contact's notes that were read (id and body).
  */
-export function duplicateNotes(notes: Array<{ id: string; body: string }>, reference: string, knownId: string | undefined): { keep?: string; archive: string[] } {
+export function duplicateNotes(
+  notes: Array<{ id: string; body: string }>,
+  reference: string,
+  knownId: string | undefined,
+): { keep?: string; archive: string[] } {
   const mine = notes.filter((n) => n.body.includes(reference)).map((n) => n.id);
   if (mine.length === 0) return { archive: [] };
   const keep = knownId && mine.includes(knownId) ? knownId : [...mine].sort(newestFirst)[0]!;
@@ -119,4 +132,5 @@ export function duplicateNotes(notes: Array<{ id: string; body: string }>, refer
 }
 
 /** HubSpot ids grow over time: the longer, then the larger, is the newer. */
-export const newestFirst = (a: string, b: string): number => (a.length !== b.length ? b.length - a.length : a < b ? 1 : a > b ? -1 : 0);
+export const newestFirst = (a: string, b: string): number =>
+  a.length !== b.length ? b.length - a.length : a < b ? 1 : a > b ? -1 : 0;

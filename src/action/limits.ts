@@ -49,7 +49,8 @@ export const truncateSummary = (summary: string): string => truncateText(summary
 /** UTF-8 bytes of a set of field values (keys and values). */
 export function fieldValuesBytes(fields: Record<string, string | null | undefined>): number {
   let total = 0;
-  for (const [key, value] of Object.entries(fields)) total += utf8Length(key) + (typeof value === 'string' ? utf8Length(value) : 0);
+  for (const [key, value] of Object.entries(fields))
+    total += utf8Length(key) + (typeof value === 'string' ? utf8Length(value) : 0);
   return total;
 }
 

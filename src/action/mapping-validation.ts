@@ -25,18 +25,23 @@ export function validateFieldMappings(config: ActionConfig, schema: HubSpotPrope
     const where = `fieldMappings[${i}] (${row.hubspotProperty} <- ${row.astraField})`;
     const name = row.hubspotProperty.toLowerCase();
     const first = targets.get(name);
-    if (first !== undefined) problems.push(`${where}: HubSpot property "${row.hubspotProperty}" is already mapped by fieldMappings[${first}]`);
+    if (first !== undefined)
+      problems.push(`${where}: HubSpot property "${row.hubspotProperty}" is already mapped by fieldMappings[${first}]`);
     else targets.set(name, i);
 
     const prop = byName.get(name);
     if (!prop) {
-      problems.push(`${where}: HubSpot account ${config.hubspotAccountId} has no contact property "${row.hubspotProperty}"`);
+      problems.push(
+        `${where}: HubSpot account ${config.hubspotAccountId} has no contact property "${row.hubspotProperty}"`,
+      );
     } else if (prop.modificationMetadata?.readOnlyValue) {
       problems.push(`${where}: "${prop.name}" is read-only in HubSpot`);
     } else if (prop.calculated) {
       problems.push(`${where}: "${prop.name}" is calculated by HubSpot and cannot be written`);
     } else if (prop.type !== 'string' || !(TEXT_FIELD_TYPES as readonly string[]).includes(prop.fieldType)) {
-      problems.push(`${where}: "${prop.name}" is a ${prop.type}/${prop.fieldType} property; only text, textarea and phone-number string properties can be mapped`);
+      problems.push(
+        `${where}: "${prop.name}" is a ${prop.type}/${prop.fieldType} property; only text, textarea and phone-number string properties can be mapped`,
+      );
     }
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(row.astraField)) {
       problems.push(`${where}: platform field "${row.astraField}" is not a field name (letters, digits and _)`);
@@ -91,19 +96,28 @@ export function validationRuleWarnings(
     warned.add(property);
     const seen = `rule ${l.rule}, last refused ${l.learnedAt.slice(0, 10)}`;
     if (l.condition.length) {
-      out.push(`HubSpot refused a contact ${l.write} because "${l.property}" had no value while ${l.condition.map((c) => `"${c}"`).join(', ')} had the value a portal rule names (${seen}), and no mapping row writes it: such writes will be refused`);
+      out.push(
+        `HubSpot refused a contact ${l.write} because "${l.property}" had no value while ${l.condition.map((c) => `"${c}"`).join(', ')} had the value a portal rule names (${seen}), and no mapping row writes it: such writes will be refused`,
+      );
     } else {
-      out.push(`HubSpot refused a contact ${l.write} because "${l.property}" had no value (${seen}), and no mapping row writes it: ${l.write === 'create' ? 'creates' : 'such updates'} will be refused`);
+      out.push(
+        `HubSpot refused a contact ${l.write} because "${l.property}" had no value (${seen}), and no mapping row writes it: ${l.write === 'create' ? 'creates' : 'such updates'} will be refused`,
+      );
     }
   }
   for (const [property, list] of Object.entries(rules)) {
     if (!mapped.has(property.toLowerCase())) continue;
     for (const rule of list) {
-      out.push(`"${property}" carries a format rule (${rule.ruleType}${rule.ruleArguments?.length ? ` ${rule.ruleArguments.join(', ')}` : ''}): HubSpot refuses values that break it`);
+      out.push(
+        `"${property}" carries a format rule (${rule.ruleType}${rule.ruleArguments?.length ? ` ${rule.ruleArguments.join(', ')}` : ''}): HubSpot refuses values that break it`,
+      );
     }
   }
   for (const p of schema) {
-    if (p.hasUniqueValue && mapped.has(p.name.toLowerCase())) out.push(`"${p.name}" must have a value no other contact has: HubSpot refuses a write that repeats another contact's value`);
+    if (p.hasUniqueValue && mapped.has(p.name.toLowerCase()))
+      out.push(
+        `"${p.name}" must have a value no other contact has: HubSpot refuses a write that repeats another contact's value`,
+      );
   }
   return out;
 }

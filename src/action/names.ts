@@ -5,7 +5,9 @@
 export const SUMMARY_FIELD = 'summary';
 
 /** The platform field mapped to HubSpot's email: the lookup key. */
-export function emailField(config: { fieldMappings: ReadonlyArray<{ hubspotProperty: string; astraField: string }> }): string {
+export function emailField(config: {
+  fieldMappings: ReadonlyArray<{ hubspotProperty: string; astraField: string }>;
+}): string {
   return config.fieldMappings.find((r) => r.hubspotProperty.toLowerCase() === 'email')!.astraField;
 }
 

@@ -31,7 +31,8 @@ export interface NoteProvenance {
 }
 
 /** Only an https link is ever rendered (the contract validates it; this keeps a bypassing caller's value out). */
-const safeLink = (url: string | undefined) => (url && /^https:\/\/[^\s"'<>]+$/.test(url) && url.length <= 2_000 ? url : undefined);
+const safeLink = (url: string | undefined) =>
+  url && /^https:\/\/[^\s"'<>]+$/.test(url) && url.length <= 2_000 ? url : undefined;
 
 function provenanceLine(p: NoteProvenance): string {
   const link = safeLink(p.conversationUrl);

@@ -65,9 +65,11 @@ export function resolveLookupEmail(
 ): { ok: true; email: string } | { ok: false; reason: string } {
   const field = emailField(config);
   const value = fields[field];
-  if (!present(value)) return { ok: false, reason: `No email: the field "${field}" mapped to HubSpot's email is empty` };
+  if (!present(value))
+    return { ok: false, reason: `No email: the field "${field}" mapped to HubSpot's email is empty` };
   const email = value.trim();
-  if (email.length > 254 || !EMAIL.test(email)) return { ok: false, reason: `The value of "${field}" is not a valid email address` };
+  if (email.length > 254 || !EMAIL.test(email))
+    return { ok: false, reason: `The value of "${field}" is not a valid email address` };
   return { ok: true, email };
 }
 
@@ -75,11 +77,17 @@ export function resolveLookupEmail(
  * Every mapped, non-empty value, as HubSpot properties. Empty, whitespace and null are never sent; a
  * value longer than HubSpot's limit is cut to it with a visible marker (HubSpot would refuse it whole).
  */
-export function mappedProperties(config: ActionConfig, fields: PlanInput['fields'], summary: string | undefined): Record<string, string> {
+export function mappedProperties(
+  config: ActionConfig,
+  fields: PlanInput['fields'],
+  summary: string | undefined,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const row of config.fieldMappings) {
-    const value = row.astraField === SUMMARY_FIELD ? summary ?? fields[SUMMARY_FIELD] : fields[row.astraField];
-    if (present(value)) out[row.hubspotProperty] = row.hubspotProperty.toLowerCase() === 'email' ? value.trim() : truncateText(value, HUBSPOT_TEXT_LIMIT);
+    const value = row.astraField === SUMMARY_FIELD ? (summary ?? fields[SUMMARY_FIELD]) : fields[row.astraField];
+    if (present(value))
+      out[row.hubspotProperty] =
+        row.hubspotProperty.toLowerCase() === 'email' ? value.trim() : truncateText(value, HUBSPOT_TEXT_LIMIT);
   }
   return out;
 }
@@ -94,13 +102,21 @@ export function planContactSync({ config, fields, summary, lookup }: PlanInput):
       return {
         contact: { kind: 'none' },
         note: false,
-        outcome: { result: 'skipped', propertiesWritten: [], reason: 'No contact has this email and creating contacts is not allowed' },
+        outcome: {
+          result: 'skipped',
+          propertiesWritten: [],
+          reason: 'No contact has this email and creating contacts is not allowed',
+        },
       };
     }
     return {
       contact: { kind: 'create', properties },
       note: hasSummary,
-      outcome: { result: 'created', propertiesWritten: Object.keys(properties), reason: `Created a new contact${noteReason}` },
+      outcome: {
+        result: 'created',
+        propertiesWritten: Object.keys(properties),
+        reason: `Created a new contact${noteReason}`,
+      },
     };
   }
 
@@ -129,7 +145,13 @@ export function planContactSync({ config, fields, summary, lookup }: PlanInput):
     return {
       contact: { kind: 'update', contactId: lookup.contactId, properties: update },
       note: hasSummary,
-      outcome: { result: 'updated', contactId: lookup.contactId, propertiesWritten: Object.keys(update), ...leftOut, reason: `Updated ${why}${leftReason}${noteReason}` },
+      outcome: {
+        result: 'updated',
+        contactId: lookup.contactId,
+        propertiesWritten: Object.keys(update),
+        ...leftOut,
+        reason: `Updated ${why}${leftReason}${noteReason}`,
+      },
     };
   }
   return {

@@ -6,7 +6,13 @@
 import type { ActionConfig } from './config';
 import { valueHash } from './hash';
 import { renderSummaryNote, type NoteProvenance } from './note';
-import { timelineRecordFor, type CallDetails, type Channel, type TimelineObject, type TimelineRecord } from './timeline';
+import {
+  timelineRecordFor,
+  type CallDetails,
+  type Channel,
+  type TimelineObject,
+  type TimelineRecord,
+} from './timeline';
 import type { CurrentValue } from './write-rules';
 import { planContactSync, resolveLookupEmail, type ContactLookup, type ContactWrite, type SyncOutcome } from './plan';
 
@@ -76,14 +82,25 @@ export interface NoteStep {
 }
 
 /** What the body of the run's note says about itself. */
-export function provenanceOf(config: Pick<ActionConfig, 'id' | 'name'>, input: Pick<ContactSyncRun, 'timestamp' | 'conversationUrl'>): NoteProvenance {
-  return { actionId: config.id, actionName: config.name, writtenAt: input.timestamp, ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}) };
+export function provenanceOf(
+  config: Pick<ActionConfig, 'id' | 'name'>,
+  input: Pick<ContactSyncRun, 'timestamp' | 'conversationUrl'>,
+): NoteProvenance {
+  return {
+    actionId: config.id,
+    actionName: config.name,
+    writtenAt: input.timestamp,
+    ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
+  };
 }
 
 /** The steps of a run, as the caller carries them out. */
 export interface ContactSyncSteps {
   lookUp(config: ActionConfig, email: string): Promise<LookupResult>;
-  writeContact(write: Exclude<ContactWrite, { kind: 'none' }>, label: string): Promise<{ contactId: string; created: boolean; uncertain?: boolean }>;
+  writeContact(
+    write: Exclude<ContactWrite, { kind: 'none' }>,
+    label: string,
+  ): Promise<{ contactId: string; created: boolean; uncertain?: boolean }>;
   writeNote(note: NoteStep): Promise<{ noteId: string; created: boolean; uncertain?: boolean }>;
   /** HubSpot refused a create because someone else created the contact since the lookup (ContactConflict). */
   isConflict(err: unknown): boolean;
@@ -99,7 +116,11 @@ export interface ContactSyncResult extends SyncOutcome {
 }
 
 /** The run: never throws for a HubSpot refusal (a failed outcome says why); steps.failed decides what is retried. */
-export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactSyncSteps, progress?: (sent: SentWrites) => void): Promise<ContactSyncResult> {
+export async function runContactSyncSteps(
+  input: ContactSyncRun,
+  steps: ContactSyncSteps,
+  progress?: (sent: SentWrites) => void,
+): Promise<ContactSyncResult> {
   const { fields, summary } = input;
   let config = input.config;
   const accountId = config.hubspotAccountId;
@@ -121,7 +142,8 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
     const lookup = () => steps.lookUp(config, email);
     let found = await lookup();
     accountLabel = found.accountLabel;
-    if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+    if (found.kind === 'refused')
+      return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
     const seen = (f: typeof found) => {
       sent.contactId = f.kind === 'found' ? f.contactId : undefined;
       sent.mergedFrom = f.kind === 'found' ? f.mergedFrom : undefined;
@@ -136,13 +158,22 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
       if (saved.email !== email) {
         email = saved.email;
         found = await lookup();
-        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
+        if (found.kind === 'refused')
+          return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel };
         seen(found);
       }
     }
 
     const contactOf = (f: typeof found): ContactLookup =>
-      f.kind === 'found' ? { found: true, contactId: f.contactId, ours: f.ours, properties: {}, ...(f.current ? { current: f.current } : {}) } : { found: false };
+      f.kind === 'found'
+        ? {
+            found: true,
+            contactId: f.contactId,
+            ours: f.ours,
+            properties: {},
+            ...(f.current ? { current: f.current } : {}),
+          }
+        : { found: false };
     let plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
     let contactId = found.kind === 'found' ? found.contactId : undefined;
     let created = false;
@@ -163,7 +194,8 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
         if (!steps.isConflict(err)) throw err;
         writing = undefined; // HubSpot refused the create (409): nothing of it lands
         found = await lookup();
-        if (found.kind === 'refused') return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel, sent };
+        if (found.kind === 'refused')
+          return { result: 'failed', propertiesWritten: [], reason: found.reason, accountLabel, sent };
         plan = planContactSync({ config, fields, summary, lookup: contactOf(found) });
         seen(found);
         contactId = sent.contactId;
@@ -195,8 +227,15 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
       sent.noteUncertain ||= note.uncertain === true;
     }
 
-    const outcome = plan.note && record.object !== 'notes' ? engagementOutcome(plan.outcome, record.object) : plan.outcome;
-    return { ...outcome, contactId: contactId ?? plan.outcome.contactId, noteId: noteId ?? plan.outcome.noteId, accountLabel, sent };
+    const outcome =
+      plan.note && record.object !== 'notes' ? engagementOutcome(plan.outcome, record.object) : plan.outcome;
+    return {
+      ...outcome,
+      contactId: contactId ?? plan.outcome.contactId,
+      noteId: noteId ?? plan.outcome.noteId,
+      accountLabel,
+      sent,
+    };
   } catch (err) {
     // A write step that failed may have sent a write HubSpot applies later.
     if (writing === 'contact') sent.contactUncertain = true;
@@ -210,5 +249,11 @@ export async function runContactSyncSteps(input: ContactSyncRun, steps: ContactS
 function engagementOutcome(outcome: SyncOutcome, object: 'calls' | 'communications'): SyncOutcome {
   const loggedAs = object === 'calls' ? 'call' : 'communication';
   const what = object === 'calls' ? 'summary logged as a HubSpot call' : 'summary logged as a HubSpot communication';
-  return { ...outcome, loggedAs, reason: outcome.reason.replace('summary note written', what).replace('only the summary note was written', `only the ${what.replace('summary logged', 'summary was logged')}`) };
+  return {
+    ...outcome,
+    loggedAs,
+    reason: outcome.reason
+      .replace('summary note written', what)
+      .replace('only the summary note was written', `only the ${what.replace('summary logged', 'summary was logged')}`),
+  };
 }

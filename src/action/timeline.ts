@@ -30,10 +30,18 @@ export type TimelineRecord =
   | { object: 'calls'; call?: CallDetails }
   | { object: 'communications'; channel: CommunicationChannel };
 
-const COMMUNICATION_CHANNELS: Partial<Record<Channel, CommunicationChannel>> = { whatsapp: 'WHATS_APP', sms: 'SMS', linkedin: 'LINKEDIN_MESSAGE' };
+const COMMUNICATION_CHANNELS: Partial<Record<Channel, CommunicationChannel>> = {
+  whatsapp: 'WHATS_APP',
+  sms: 'SMS',
+  linkedin: 'LINKEDIN_MESSAGE',
+};
 
 /** What this action logs for a conversation on this channel. */
-export function timelineRecordFor(config: Pick<ActionConfig, 'logAs'>, channel: Channel | undefined, call?: CallDetails): TimelineRecord {
+export function timelineRecordFor(
+  config: Pick<ActionConfig, 'logAs'>,
+  channel: Channel | undefined,
+  call?: CallDetails,
+): TimelineRecord {
   if (config.logAs !== 'engagement' || channel === undefined) return { object: 'notes' };
   if (channel === 'voice') return { object: 'calls', ...(call ? { call } : {}) };
   const type = COMMUNICATION_CHANNELS[channel];
@@ -61,7 +69,12 @@ const CALL_STATUS: Record<NonNullable<CallDetails['status']>, string> = {
  * engagement's own (a Call's title, direction, duration, status and recording; a Communication's
  * channel). An update writes them all again, so a late callEnded's details reach the Call too.
  */
-export function timelineProperties(record: TimelineRecord, body: string, timestamp: string, actionName: string): Record<string, string> {
+export function timelineProperties(
+  record: TimelineRecord,
+  body: string,
+  timestamp: string,
+  actionName: string,
+): Record<string, string> {
   const props: Record<string, string> = { [bodyProperty(record.object)]: body, hs_timestamp: timestamp };
   if (record.object === 'calls') {
     const call = record.call;

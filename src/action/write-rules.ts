@@ -21,7 +21,8 @@ export interface CurrentValue {
   setBySomeoneElse?: Setter;
 }
 
-export type LeftReason = 'has-a-value' | 'set-by-a-person' | 'set-by-another-integration' | 'set-by-another-source' | 'not-read';
+export type LeftReason =
+  'has-a-value' | 'set-by-a-person' | 'set-by-another-integration' | 'set-by-another-source' | 'not-read';
 
 /** A mapped property left as HubSpot holds it, by its write rule, and why. */
 export interface PropertyLeft {
@@ -51,7 +52,11 @@ export function setterOf(v: PropertyVersion): Setter {
  * its history was set by someone else; a value whose history HubSpot did not list is treated the same
  * (nothing says it is ours).
  */
-export function setBySomeoneElse(versions: PropertyVersion[], hasValue: boolean, ours: (v: PropertyVersion) => boolean): Setter | undefined {
+export function setBySomeoneElse(
+  versions: PropertyVersion[],
+  hasValue: boolean,
+  ours: (v: PropertyVersion) => boolean,
+): Setter | undefined {
   const lastOurs = versions.findIndex(ours);
   const since = lastOurs < 0 ? versions : versions.slice(0, lastOurs);
   const newest = since[0];
@@ -71,10 +76,17 @@ export function propertiesToRead(rows: FieldMapping[]): { values: string[]; hist
   };
 }
 
-const LEFT_BY: Record<Setter, LeftReason> = { person: 'set-by-a-person', 'another-integration': 'set-by-another-integration', 'other-source': 'set-by-another-source' };
+const LEFT_BY: Record<Setter, LeftReason> = {
+  person: 'set-by-a-person',
+  'another-integration': 'set-by-another-integration',
+  'other-source': 'set-by-another-source',
+};
 
 /** Whether a rule lets a value be written over what the contact holds. */
-export function ruleVerdict(rule: WriteRule, current: CurrentValue | undefined): { write: true } | { write: false; why: LeftReason } {
+export function ruleVerdict(
+  rule: WriteRule,
+  current: CurrentValue | undefined,
+): { write: true } | { write: false; why: LeftReason } {
   if (rule === 'overwrite') return { write: true };
   // Not read (a lookup made before the rule was set): nothing says the value may be written.
   if (!current) return { write: false, why: 'not-read' };

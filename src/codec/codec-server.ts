@@ -52,7 +52,9 @@ const toPayload = (p: JsonPayload): Payload => ({
   data: Buffer.from(p.data ?? '', 'base64'),
 });
 const toJson = (p: Payload): JsonPayload => ({
-  metadata: Object.fromEntries(Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v as Uint8Array).toString('base64')])),
+  metadata: Object.fromEntries(
+    Object.entries(p.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v as Uint8Array).toString('base64')]),
+  ),
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
@@ -70,15 +72,25 @@ function matchesToken(given: string, tokens: readonly string[]): boolean {
 const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
 const isLoopback = (host: string) => LOOPBACK.includes(host) || host === '::1';
 
-export async function startCodecServer(options: CodecServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startCodecServer(
+  options: CodecServerOptions,
+): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const maxBody = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const host = options.host ?? '127.0.0.1';
-  const decodeTokens = [...(options.decodeTokens ?? []), ...(options.authToken ? [options.authToken] : [])].filter(Boolean);
+  const decodeTokens = [...(options.decodeTokens ?? []), ...(options.authToken ? [options.authToken] : [])].filter(
+    Boolean,
+  );
   const encodeTokens = (options.encodeTokens ?? []).filter(Boolean);
   const namespaces = new Set(options.namespaces ?? ['default']);
   if (decodeTokens.length === 0) {
-    if (!options.allowUnauthenticated) throw new CodecServerConfigError('the codec server needs a decode token (CODEC_SERVER_AUTH_TOKEN_FILE or CODEC_SERVER_AUTH_TOKEN)');
-    if (!isLoopback(host)) throw new CodecServerConfigError(`without a decode token the codec server listens on loopback only, not on ${host}`);
+    if (!options.allowUnauthenticated)
+      throw new CodecServerConfigError(
+        'the codec server needs a decode token (CODEC_SERVER_AUTH_TOKEN_FILE or CODEC_SERVER_AUTH_TOKEN)',
+      );
+    if (!isLoopback(host))
+      throw new CodecServerConfigError(
+        `without a decode token the codec server listens on loopback only, not on ${host}`,
+      );
   }
   const origins = new Set(options.corsOrigins);
   let hosts: Set<string> = new Set();
@@ -108,14 +120,16 @@ export async function startCodecServer(options: CodecServerOptions): Promise<{ s
     }
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/health') return send(200, { status: 'ok' });
-    if (req.method !== 'POST' || (path !== '/encode' && path !== '/decode')) return send(404, { message: 'POST /encode or /decode' });
+    if (req.method !== 'POST' || (path !== '/encode' && path !== '/decode'))
+      return send(404, { message: 'POST /encode or /decode' });
     if (origin !== undefined && !originAllowed) return send(403, { message: 'origin not allowed' });
 
     const auth = req.headers.authorization ?? '';
     const bearer = auth.startsWith('Bearer ') ? auth.slice(7) : undefined;
     if (path === '/encode') {
       if (encodeTokens.length === 0) return send(403, { message: '/encode is off on this codec server' });
-      if (bearer === undefined || !matchesToken(bearer, encodeTokens)) return send(401, { message: 'missing or wrong bearer token for /encode' });
+      if (bearer === undefined || !matchesToken(bearer, encodeTokens))
+        return send(401, { message: 'missing or wrong bearer token for /encode' });
     } else if (decodeTokens.length > 0 && (bearer === undefined || !matchesToken(bearer, decodeTokens))) {
       return send(401, { message: 'missing or wrong bearer token' });
     }
@@ -152,7 +166,8 @@ export async function startCodecServer(options: CodecServerOptions): Promise<{ s
           continue;
         }
         const binding = payloadBinding(p);
-        if (binding && binding.namespace !== namespace) return send(403, { message: `a payload belongs to another namespace than "${namespace}"` });
+        if (binding && binding.namespace !== namespace)
+          return send(403, { message: `a payload belongs to another namespace than "${namespace}"` });
         out.push(...(await options.codec.decode([p])));
       }
       return send(200, { payloads: out.map(toJson) });
@@ -171,7 +186,10 @@ export async function startCodecServer(options: CodecServerOptions): Promise<{ s
     server.listen(options.port ?? 0, host, resolveListen);
   });
   const { port } = server.address() as { port: number };
-  hosts = new Set([...LOOPBACK.map((h) => `${h}:${port}`), ...(options.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  hosts = new Set([
+    ...LOOPBACK.map((h) => `${h}:${port}`),
+    ...(options.allowedHosts ?? []).map((h) => h.toLowerCase()),
+  ]);
   const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
     server,

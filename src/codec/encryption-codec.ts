@@ -77,10 +77,14 @@ export function keysFromEnv(env: NodeJS.ProcessEnv = process.env): EncryptionKey
   } catch {
     throw new CodecKeyError(`${source} is not valid JSON (expected {"key-id": "<base64 32-byte key>"})`);
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new CodecKeyError(`${source} must be a JSON object of key id to base64 key`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new CodecKeyError(`${source} must be a JSON object of key id to base64 key`);
   const keys: Record<string, Uint8Array> = {};
   for (const [id, value] of Object.entries(raw)) {
-    const key = typeof value === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(value) ? Buffer.from(value, 'base64') : Buffer.alloc(0);
+    const key =
+      typeof value === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(value)
+        ? Buffer.from(value, 'base64')
+        : Buffer.alloc(0);
     if (key.length !== 32) throw new CodecKeyError(`${source}["${id}"] must be a base64 32-byte (AES-256) key`);
     keys[id] = key;
   }
@@ -93,12 +97,15 @@ export function keysFromEnv(env: NodeJS.ProcessEnv = process.env): EncryptionKey
     } catch {
       throw new CodecKeyError('CODEC_NAMESPACE_KEYS is not valid JSON (expected {"namespace": ["key-id", ...]})');
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new CodecKeyError('CODEC_NAMESPACE_KEYS must be a JSON object of namespace to key ids');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new CodecKeyError('CODEC_NAMESPACE_KEYS must be a JSON object of namespace to key ids');
     namespaceKeys = {};
     for (const [namespace, ids] of Object.entries(parsed)) {
       const list = typeof ids === 'string' ? [ids] : ids;
       if (!Array.isArray(list) || list.length === 0 || !list.every((id) => typeof id === 'string')) {
-        throw new CodecKeyError(`CODEC_NAMESPACE_KEYS["${namespace}"] must be a key id or a non-empty array of key ids`);
+        throw new CodecKeyError(
+          `CODEC_NAMESPACE_KEYS["${namespace}"] must be a key id or a non-empty array of key ids`,
+        );
       }
       namespaceKeys[namespace] = list as string[];
     }
@@ -110,23 +117,36 @@ export function keysFromEnv(env: NodeJS.ProcessEnv = process.env): EncryptionKey
   return config;
 }
 
-function validateKeys(config: EncryptionKeys, claimed = new Set(Object.values(config.namespaceKeys ?? {}).flat())): void {
+function validateKeys(
+  config: EncryptionKeys,
+  claimed = new Set(Object.values(config.namespaceKeys ?? {}).flat()),
+): void {
   if (config.activeKeyId !== undefined) {
-    if (!config.keys[config.activeKeyId]) throw new CodecKeyError(`CODEC_ACTIVE_KEY_ID "${config.activeKeyId}" is not a key of CODEC_KEYS`);
-    if (claimed.has(config.activeKeyId)) throw new CodecKeyError(`CODEC_ACTIVE_KEY_ID "${config.activeKeyId}" belongs to a namespace in CODEC_NAMESPACE_KEYS: give the other namespaces a key of their own`);
+    if (!config.keys[config.activeKeyId])
+      throw new CodecKeyError(`CODEC_ACTIVE_KEY_ID "${config.activeKeyId}" is not a key of CODEC_KEYS`);
+    if (claimed.has(config.activeKeyId))
+      throw new CodecKeyError(
+        `CODEC_ACTIVE_KEY_ID "${config.activeKeyId}" belongs to a namespace in CODEC_NAMESPACE_KEYS: give the other namespaces a key of their own`,
+      );
   }
   for (const [namespace, ids] of Object.entries(config.namespaceKeys ?? {})) {
-    for (const id of ids) if (!config.keys[id]) throw new CodecKeyError(`CODEC_NAMESPACE_KEYS["${namespace}"] names key "${id}", which is not a key of CODEC_KEYS`);
+    for (const id of ids)
+      if (!config.keys[id])
+        throw new CodecKeyError(
+          `CODEC_NAMESPACE_KEYS["${namespace}"] names key "${id}", which is not a key of CODEC_KEYS`,
+        );
   }
   const owners = new Map<string, string>();
   for (const [namespace, ids] of Object.entries(config.namespaceKeys ?? {})) {
     for (const id of ids) {
       const other = owners.get(id);
-      if (other !== undefined && other !== namespace) throw new CodecKeyError(`CODEC_NAMESPACE_KEYS: key "${id}" is given to both "${other}" and "${namespace}"`);
+      if (other !== undefined && other !== namespace)
+        throw new CodecKeyError(`CODEC_NAMESPACE_KEYS: key "${id}" is given to both "${other}" and "${namespace}"`);
       owners.set(id, namespace);
     }
   }
-  if (config.activeKeyId === undefined && !config.namespaceKeys) throw new CodecKeyError('CODEC_ACTIVE_KEY_ID is not set');
+  if (config.activeKeyId === undefined && !config.namespaceKeys)
+    throw new CodecKeyError('CODEC_ACTIVE_KEY_ID is not set');
 }
 
 /** Reads the binding a payload carries in its metadata (undefined: not encrypted, or the first format). */
@@ -140,7 +160,8 @@ export function payloadBinding(payload: Payload): PayloadBinding | undefined {
     throw new PayloadRefusedError('encrypted payload has an unreadable binding');
   }
   const b = parsed as Partial<PayloadBinding>;
-  if (typeof b?.namespace !== 'string' || typeof b.workflowId !== 'string') throw new PayloadRefusedError('encrypted payload has an unreadable binding');
+  if (typeof b?.namespace !== 'string' || typeof b.workflowId !== 'string')
+    throw new PayloadRefusedError('encrypted payload has an unreadable binding');
   return { namespace: b.namespace, workflowId: b.workflowId };
 }
 
@@ -149,8 +170,10 @@ export function isEncrypted(payload: Payload): boolean {
   return Boolean(encoding) && fromUtf8(encoding!) === ENCODING;
 }
 
-const associatedData = (keyId: string, b: PayloadBinding) => utf8(JSON.stringify([AAD_VERSION, keyId, b.namespace, b.workflowId]));
-const describe = (b: PayloadBinding) => (b.workflowId ? `workflow "${b.workflowId}" of namespace "${b.namespace}"` : `namespace "${b.namespace}"`);
+const associatedData = (keyId: string, b: PayloadBinding) =>
+  utf8(JSON.stringify([AAD_VERSION, keyId, b.namespace, b.workflowId]));
+const describe = (b: PayloadBinding) =>
+  b.workflowId ? `workflow "${b.workflowId}" of namespace "${b.namespace}"` : `namespace "${b.namespace}"`;
 
 export class EncryptionCodec implements PayloadCodec {
   private readonly owners = new Map<string, string>();
@@ -160,7 +183,8 @@ export class EncryptionCodec implements PayloadCodec {
     private readonly options: EncryptionCodecOptions = {},
   ) {
     validateKeys(keys);
-    for (const [namespace, ids] of Object.entries(keys.namespaceKeys ?? {})) for (const id of ids) this.owners.set(id, namespace);
+    for (const [namespace, ids] of Object.entries(keys.namespaceKeys ?? {}))
+      for (const id of ids) this.owners.set(id, namespace);
   }
 
   /** The binding the SDK's context gives (the workflow a payload is sent to or received from). */
@@ -172,7 +196,10 @@ export class EncryptionCodec implements PayloadCodec {
   private encryptingKeyId(namespace: string): string {
     const own = this.keys.namespaceKeys?.[namespace];
     const id = own ? own[0] : this.keys.activeKeyId;
-    if (id === undefined) throw new PayloadRefusedError(`no encryption key for namespace "${namespace}" (CODEC_NAMESPACE_KEYS lists other namespaces and CODEC_ACTIVE_KEY_ID is unset)`);
+    if (id === undefined)
+      throw new PayloadRefusedError(
+        `no encryption key for namespace "${namespace}" (CODEC_NAMESPACE_KEYS lists other namespaces and CODEC_ACTIVE_KEY_ID is unset)`,
+      );
     return id;
   }
 
@@ -185,7 +212,10 @@ export class EncryptionCodec implements PayloadCodec {
 
   async encode(payloads: Payload[], context?: SerializationContext): Promise<Payload[]> {
     const binding = this.bindingOf(context);
-    if (!binding) throw new PayloadRefusedError('cannot encrypt: the payload belongs to no namespace (no serialization context and no default namespace)');
+    if (!binding)
+      throw new PayloadRefusedError(
+        'cannot encrypt: the payload belongs to no namespace (no serialization context and no default namespace)',
+      );
     const keyId = this.encryptingKeyId(binding.namespace);
     const key = this.keys.keys[keyId]!;
     const aad = associatedData(keyId, binding);
@@ -196,7 +226,11 @@ export class EncryptionCodec implements PayloadCodec {
       cipher.setAAD(aad);
       const data = Buffer.concat([iv, cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
       return {
-        metadata: { encoding: utf8(ENCODING), [KEY_ID_METADATA]: utf8(keyId), [BINDING_METADATA]: utf8(JSON.stringify(binding)) },
+        metadata: {
+          encoding: utf8(ENCODING),
+          [KEY_ID_METADATA]: utf8(keyId),
+          [BINDING_METADATA]: utf8(JSON.stringify(binding)),
+        },
         data,
       };
     });
@@ -224,18 +258,22 @@ export class EncryptionCodec implements PayloadCodec {
       let aad: Uint8Array | undefined;
       if (!stored) {
         if (!this.options.allowUnbound) {
-          throw new PayloadRefusedError('refusing an encrypted payload that is not bound to a workflow (first payload format; CODEC_ALLOW_UNBOUND=true accepts them while existing histories are migrated)');
+          throw new PayloadRefusedError(
+            'refusing an encrypted payload that is not bound to a workflow (first payload format; CODEC_ALLOW_UNBOUND=true accepts them while existing histories are migrated)',
+          );
         }
       } else {
         let binding = stored;
         if (expected) {
           const sameNamespace = stored.namespace === expected.namespace;
           const sameWorkflow = stored.workflowId === '' || stored.workflowId === expected.workflowId;
-          if (!sameNamespace || !sameWorkflow) throw new PayloadRefusedError(`refusing a payload bound to ${describe(stored)} in ${describe(expected)}`);
+          if (!sameNamespace || !sameWorkflow)
+            throw new PayloadRefusedError(`refusing a payload bound to ${describe(stored)} in ${describe(expected)}`);
           // The associated data comes from where the payload was received, not from its metadata.
           binding = { namespace: expected.namespace, workflowId: stored.workflowId === '' ? '' : expected.workflowId };
         }
-        if (!this.keyServes(keyId, binding.namespace)) throw new PayloadRefusedError(`key "${keyId}" does not serve namespace "${binding.namespace}"`);
+        if (!this.keyServes(keyId, binding.namespace))
+          throw new PayloadRefusedError(`key "${keyId}" does not serve namespace "${binding.namespace}"`);
         aad = associatedData(keyId, binding);
       }
       const data = Buffer.from(payload.data ?? new Uint8Array());
@@ -247,7 +285,9 @@ export class EncryptionCodec implements PayloadCodec {
       try {
         plain = Buffer.concat([decipher.update(data.subarray(IV_BYTES, data.length - TAG_BYTES)), decipher.final()]);
       } catch {
-        throw new PayloadRefusedError(`encrypted payload failed authentication (tampered, or moved from where it was written) with key "${keyId}"`);
+        throw new PayloadRefusedError(
+          `encrypted payload failed authentication (tampered, or moved from where it was written) with key "${keyId}"`,
+        );
       }
       return temporal.api.common.v1.Payload.decode(plain);
     });

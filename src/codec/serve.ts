@@ -20,18 +20,25 @@ const list = (v: string | undefined, split: RegExp = /,/) =>
 
 async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const codec = codecFromEnv(env);
-  if (!codec) throw new ConfigError('CODEC_KEYS_FILE (or CODEC_KEYS) is not set: the codec server needs the same keys as the worker');
+  if (!codec)
+    throw new ConfigError(
+      'CODEC_KEYS_FILE (or CODEC_KEYS) is not set: the codec server needs the same keys as the worker',
+    );
   const port = Number(env.CODEC_SERVER_PORT ?? 8888);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`CODEC_SERVER_PORT "${env.CODEC_SERVER_PORT}" is not a port`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new ConfigError(`CODEC_SERVER_PORT "${env.CODEC_SERVER_PORT}" is not a port`);
   const mode = env.WORKER_MODE ?? 'development';
-  if (mode !== 'development' && mode !== 'production') throw new ConfigError(`WORKER_MODE "${mode}" is not development or production`);
+  if (mode !== 'development' && mode !== 'production')
+    throw new ConfigError(`WORKER_MODE "${mode}" is not development or production`);
   const corsOrigins = list(env.CODEC_CORS_ORIGINS ?? 'http://localhost:8233');
   const decodeTokens = list(readSecret(env, 'CODEC_SERVER_AUTH_TOKEN'), /\n/);
   const encodeTokens = list(readSecret(env, 'CODEC_SERVER_ENCODE_TOKEN'), /\n/);
   const namespaces = list(env.CODEC_SERVER_NAMESPACES ?? env.TEMPORAL_NAMESPACE ?? 'default');
   const allowedHosts = list(env.CODEC_SERVER_ALLOWED_HOSTS);
   if (decodeTokens.length === 0 && mode !== 'development') {
-    throw new ConfigError('CODEC_SERVER_AUTH_TOKEN_FILE (or CODEC_SERVER_AUTH_TOKEN) is not set: outside WORKER_MODE=development the codec server does not run without authentication');
+    throw new ConfigError(
+      'CODEC_SERVER_AUTH_TOKEN_FILE (or CODEC_SERVER_AUTH_TOKEN) is not set: outside WORKER_MODE=development the codec server does not run without authentication',
+    );
   }
   const server = await startCodecServer({
     codec,

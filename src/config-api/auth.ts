@@ -133,7 +133,10 @@ export class Auth {
     const ttlMs = this.options.sessionTtlMs;
     await this.options.store.createPageSession(sessionId, workspaceId, Date.now() + ttlMs);
     const value = `${sessionId}.${this.sign(this.sessionKey, sessionId)}`;
-    reply.header('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(ttlMs / 1000)}${this.cookieFlags}`);
+    reply.header(
+      'Set-Cookie',
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.floor(ttlMs / 1000)}${this.cookieFlags}`,
+    );
   }
 
   clearSessionCookie(reply: FastifyReply): void {
@@ -150,7 +153,13 @@ export class Auth {
     const session = await this.sessionOf(req);
     if (session) {
       // Cookies ride along on cross-site requests: a state change must come from the page's own script.
-      if (req.method !== 'GET' && req.headers[PAGE_HEADER] !== '1') throw new ApiError(403, 'forbidden', `requests with a session cookie must carry the ${PAGE_HEADER} header`, PAGE_HEADER);
+      if (req.method !== 'GET' && req.headers[PAGE_HEADER] !== '1')
+        throw new ApiError(
+          403,
+          'forbidden',
+          `requests with a session cookie must carry the ${PAGE_HEADER} header`,
+          PAGE_HEADER,
+        );
       if (session.workspaceId === workspaceId) return 'page';
       throw new ApiError(404, 'not_found', `no workspace ${workspaceId} for this session`, 'workspaceId');
     }
@@ -167,7 +176,10 @@ export class Auth {
     const origin = req.headers.origin;
     if (typeof origin !== 'string') return false;
     const host = req.headers.host;
-    return origin === this.ownOrigin() || (typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`));
+    return (
+      origin === this.ownOrigin() ||
+      (typeof host === 'string' && (origin === `http://${host}` || origin === `https://${host}`))
+    );
   }
 }
 

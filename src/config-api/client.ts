@@ -24,7 +24,13 @@ export interface ConfigProblem {
 /** The API refused a call: `code` is its error code (not_found, invalid_input, invalid_config, needs_reconnect, …), `field` the bad field. */
 export class ConfigApiError extends Error {
   override name = 'ConfigApiError';
-  constructor(message: string, readonly status: number, readonly code: string, readonly field?: string, readonly problems?: ConfigProblem[]) {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly field?: string,
+    readonly problems?: ConfigProblem[],
+  ) {
     super(message);
   }
 }
@@ -51,7 +57,11 @@ export class ConfigApiClient {
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.doFetch(`${this.base}${path}`, {
       method,
-      headers: { Authorization: `Bearer ${this.options.token}`, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      headers: {
+        Authorization: `Bearer ${this.options.token}`,
+        Accept: 'application/json',
+        ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
     });
@@ -89,7 +99,12 @@ export class ConfigApiClient {
   }
 
   /** Connects a private-app token or a service key (kept encrypted; never returned). */
-  addPrivateAppToken(input: { token: string; appId: number; portalId?: number; kind?: 'private-app' | 'service-key' }): Promise<{ connection: ConnectionView }> {
+  addPrivateAppToken(input: {
+    token: string;
+    appId: number;
+    portalId?: number;
+    kind?: 'private-app' | 'service-key';
+  }): Promise<{ connection: ConnectionView }> {
     return this.call('POST', '/connections/private-app', input);
   }
 
@@ -98,7 +113,8 @@ export class ConfigApiClient {
   }
 
   async connection(accountId: string): Promise<ConnectionView> {
-    return (await this.call<{ connection: ConnectionView }>('GET', `/connections/${encodeURIComponent(accountId)}`)).connection;
+    return (await this.call<{ connection: ConnectionView }>('GET', `/connections/${encodeURIComponent(accountId)}`))
+      .connection;
   }
 
   /** Revokes the refresh token at HubSpot and marks the connection disconnected. */
@@ -113,12 +129,16 @@ export class ConfigApiClient {
 
   /** Checks an action config against its account's live schema; every bad row is named. */
   /** Problems make a config invalid; warnings say what the portal's write rules will refuse. */
-  validateActionConfig(config: ActionConfigInput | unknown): Promise<{ valid: boolean; problems: ConfigProblem[]; warnings: string[] }> {
+  validateActionConfig(
+    config: ActionConfigInput | unknown,
+  ): Promise<{ valid: boolean; problems: ConfigProblem[]; warnings: string[] }> {
     return this.call('POST', '/action-configs/validate', { config });
   }
 
   /** Validates, then saves; refused (ConfigApiError code invalid_config, with problems) when invalid. */
-  saveActionConfig(config: ActionConfigInput): Promise<{ actionId: string; config: unknown; savedAt: string; warnings: string[] }> {
+  saveActionConfig(
+    config: ActionConfigInput,
+  ): Promise<{ actionId: string; config: unknown; savedAt: string; warnings: string[] }> {
     return this.call('PUT', `/action-configs/${encodeURIComponent(config.id)}`, { config });
   }
 

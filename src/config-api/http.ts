@@ -5,12 +5,20 @@ import { z } from 'zod';
 
 /** A JSON error: { error, message, field? } with the HTTP status. */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string, readonly field?: string, readonly extra: Record<string, unknown> = {}) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
     super(message);
   }
 }
 
-export const workspaceIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'a workspace id: letters, digits, . _ : - (at most 128)');
+export const workspaceIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'a workspace id: letters, digits, . _ : - (at most 128)');
 const accountIdSchema = z.string().min(1).max(200);
 const actionIdSchema = z.string().trim().min(1).max(200);
 export const wsParams = z.object({ workspaceId: workspaceIdSchema });
@@ -28,7 +36,9 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, part: stri
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => ({ field: fieldOf(i, part), message: i.message }));
-  throw new ApiError(400, 'invalid_input', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues[0]!.field, { issues });
+  throw new ApiError(400, 'invalid_input', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues[0]!.field, {
+    issues,
+  });
 }
 
 /**
@@ -39,7 +49,9 @@ export function parse<T extends z.ZodType>(schema: T, value: unknown, part: stri
 export function useJsonErrors(app: FastifyInstance, log: (line: string) => void): void {
   app.setErrorHandler((err: unknown, req, reply) => {
     if (err instanceof ApiError) {
-      return reply.status(err.status).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...err.extra });
+      return reply
+        .status(err.status)
+        .send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...err.extra });
     }
     const e = err as { statusCode?: number; code?: string; message?: string; name?: string };
     if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
@@ -50,9 +62,13 @@ export function useJsonErrors(app: FastifyInstance, log: (line: string) => void)
     log(`config-api: ${req.method} ${req.routeOptions.url ?? '?'} failed: ${e.name ?? 'Error'}`);
     return reply.status(500).send({ error: 'internal', message: 'internal error' });
   });
-  app.setNotFoundHandler((req, reply) => reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.status(404).send({ error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+  );
   app.addHook('onResponse', async (req, reply) => {
-    log(`config-api: ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`);
+    log(
+      `config-api: ${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]} ${reply.statusCode} ${Math.round(reply.elapsedTime)}ms`,
+    );
   });
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('Cache-Control', 'no-store');

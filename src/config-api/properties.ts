@@ -25,11 +25,22 @@ export function mappableProperties(accountId: string, schema: Definition[]): Pro
   const listing: PropertyListing = { mappable: [], notOffered: [] };
   for (const p of schema) {
     if (p.archived) continue;
-    const view: PropertyView = { name: p.name, label: p.label ?? p.name, group: p.groupName ?? '', type: p.type, fieldType: p.fieldType, standard: p.hubspotDefined ?? false };
-    const probe = { hubspotAccountId: accountId, fieldMappings: [{ hubspotProperty: p.name, astraField: 'field' }] } as unknown as ActionConfig;
+    const view: PropertyView = {
+      name: p.name,
+      label: p.label ?? p.name,
+      group: p.groupName ?? '',
+      type: p.type,
+      fieldType: p.fieldType,
+      standard: p.hubspotDefined ?? false,
+    };
+    const probe = {
+      hubspotAccountId: accountId,
+      fieldMappings: [{ hubspotProperty: p.name, astraField: 'field' }],
+    } as unknown as ActionConfig;
     const problems = validateFieldMappings(probe, [p]);
     // The rule's message starts with the row it is about; the listing is about the property.
-    if (problems.length) listing.notOffered.push({ ...view, reason: problems[0]!.replace(/^fieldMappings\[0\] \([^)]*\): /, '') });
+    if (problems.length)
+      listing.notOffered.push({ ...view, reason: problems[0]!.replace(/^fieldMappings\[0\] \([^)]*\): /, '') });
     else listing.mappable.push(view);
   }
   const byLabel = (a: PropertyView, b: PropertyView) => a.label.localeCompare(b.label);
@@ -41,8 +52,10 @@ export function mappableProperties(accountId: string, schema: Definition[]): Pro
 /** HubSpot's answer to a property read failed; status is HubSpot's HTTP status (0: unreachable). */
 export class HubSpotSchemaError extends Error {
   override name = 'HubSpotSchemaError';
-  constructor(message: string, readonly status: number) {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
-

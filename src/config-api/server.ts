@@ -73,10 +73,17 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
   const ctx: ConfigApiContext = {
     store,
     oauth: options.oauth,
-    auth: new Auth({ store, apiToken: options.apiToken, sessionTtlMs: options.sessionTtlMs ?? 8 * 3600_000, secureCookies: options.secureCookies ?? false, publicUrl: options.publicUrl }),
+    auth: new Auth({
+      store,
+      apiToken: options.apiToken,
+      sessionTtlMs: options.sessionTtlMs ?? 8 * 3600_000,
+      secureCookies: options.secureCookies ?? false,
+      publicUrl: options.publicUrl,
+    }),
     portal: {
       schema: options.propertySchema ?? (async (accountId) => (await adapter.get(accountId)).contactPropertySchema()),
-      validationRules: options.validationRules ?? (async (accountId) => (await adapter.get(accountId)).contactValidationRules()),
+      validationRules:
+        options.validationRules ?? (async (accountId) => (await adapter.get(accountId)).contactValidationRules()),
       learnedRules: options.learnedRules ?? ((accountId) => store.learnedWriteRules(accountId)),
     },
     stateTtlMs: options.stateTtlMs ?? 10 * 60_000,
@@ -127,7 +134,9 @@ export interface RunningConfigApi extends ConfigApi {
   close(): Promise<void>;
 }
 
-export async function startConfigApi(options: ConfigApiOptions & { port?: number; host?: string }): Promise<RunningConfigApi> {
+export async function startConfigApi(
+  options: ConfigApiOptions & { port?: number; host?: string },
+): Promise<RunningConfigApi> {
   const api = buildConfigApi(options);
   await api.app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = api.app.server.address() as { port: number };

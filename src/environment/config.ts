@@ -26,89 +26,185 @@ export const hubspotAccountSchema = z
     token: z.string().min(1).optional().describe('The private app access token. Prefer tokenEnv or tokenFile.'),
     tokenEnv: z.string().min(1).optional().describe('Name of an environment variable holding the token.'),
     tokenFile: z.string().min(1).optional().describe('Path of a file holding the token (a mounted secret).'),
-    appId: z.coerce.number().int().positive().describe('The id of the app that owns the token (private app, or the service key): contacts it created carry it as record source, which is how "ours" is recognised.'),
-    kind: z.enum(['private-app', 'service-key']).optional().describe('The kind of static credential: a private-app token (default) or a service key.'),
-    workspaceId: z.string().min(1).max(200).optional().describe('The platform workspace that owns this account: conversations of other workspaces may not use it. Unset: any conversation of this worker may.'),
+    appId: z.coerce
+      .number()
+      .int()
+      .positive()
+      .describe(
+        'The id of the app that owns the token (private app, or the service key): contacts it created carry it as record source, which is how "ours" is recognised.',
+      ),
+    kind: z
+      .enum(['private-app', 'service-key'])
+      .optional()
+      .describe('The kind of static credential: a private-app token (default) or a service key.'),
+    workspaceId: z
+      .string()
+      .min(1)
+      .max(200)
+      .optional()
+      .describe(
+        'The platform workspace that owns this account: conversations of other workspaces may not use it. Unset: any conversation of this worker may.',
+      ),
     ownershipMarker: z
       .object({ property: z.string().min(1).max(100), value: z.string().min(1).max(200) })
       .optional()
-      .describe('Fallback for "created by this system" where HubSpot’s record source cannot identify this system: a text contact property written on every contact this system creates, and the value it holds.'),
-    basePath: z.url().optional().describe('HubSpot API base URL; default https://api.hubapi.com. Point it at the emulator in development.'),
-    rateLimitPerTenSeconds: z.number().int().positive().optional().describe('The account’s API limit per 10 seconds (HubSpot: 100 or 190 by tier). The worker paces its calls under it.'),
-    searchRateLimitPerSecond: z.number().int().positive().optional().describe('The search endpoints’ per-second limit (HubSpot: 5).'),
+      .describe(
+        'Fallback for "created by this system" where HubSpot’s record source cannot identify this system: a text contact property written on every contact this system creates, and the value it holds.',
+      ),
+    basePath: z
+      .url()
+      .optional()
+      .describe('HubSpot API base URL; default https://api.hubapi.com. Point it at the emulator in development.'),
+    rateLimitPerTenSeconds: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe(
+        'The account’s API limit per 10 seconds (HubSpot: 100 or 190 by tier). The worker paces its calls under it.',
+      ),
+    searchRateLimitPerSecond: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('The search endpoints’ per-second limit (HubSpot: 5).'),
   })
-  .refine((a) => [a.token, a.tokenEnv, a.tokenFile].filter(Boolean).length === 1, 'give exactly one of token, tokenEnv, tokenFile');
+  .refine(
+    (a) => [a.token, a.tokenEnv, a.tokenFile].filter(Boolean).length === 1,
+    'give exactly one of token, tokenEnv, tokenFile',
+  );
 export type HubSpotAccountConfig = z.infer<typeof hubspotAccountSchema>;
 
 export const envSchema = z.object({
   WORKER_MODE: z
     .enum(['development', 'production'])
     .default('development')
-    .describe('production refuses to start embedded servers: TEMPORAL_ADDRESS is then required, and HubSpot accounts come from HUBSPOT_ACCOUNTS or the account store (DATABASE_URL).'),
-  TEMPORAL_ADDRESS: z.string().min(1).optional().describe('host:port of the Temporal frontend. Unset in development: an embedded dev server starts.'),
+    .describe(
+      'production refuses to start embedded servers: TEMPORAL_ADDRESS is then required, and HubSpot accounts come from HUBSPOT_ACCOUNTS or the account store (DATABASE_URL).',
+    ),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('host:port of the Temporal frontend. Unset in development: an embedded dev server starts.'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
-  TEMPORAL_API_KEY: z.string().min(1).optional().describe('Temporal Cloud API key (implies TLS). Prefer TEMPORAL_API_KEY_FILE.'),
-  TEMPORAL_API_KEY_FILE: z.string().min(1).optional().describe('Path of a file holding the Temporal Cloud API key (a mounted secret).'),
+  TEMPORAL_API_KEY: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Temporal Cloud API key (implies TLS). Prefer TEMPORAL_API_KEY_FILE.'),
+  TEMPORAL_API_KEY_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Path of a file holding the Temporal Cloud API key (a mounted secret).'),
   TEMPORAL_TLS: bool.default(false).describe('Connect to Temporal over TLS.'),
   TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional().describe('mTLS client certificate (PEM).'),
   TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional().describe('mTLS client key (PEM).'),
-  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional().describe('CA certificate (PEM) the Temporal frontend\'s certificate is checked against; unset: the system\'s trusted CAs.'),
-  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional().describe('The name the frontend\'s certificate is checked for, when it differs from the host of TEMPORAL_ADDRESS.'),
+  TEMPORAL_TLS_CA_PATH: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "CA certificate (PEM) the Temporal frontend's certificate is checked against; unset: the system's trusted CAs.",
+    ),
+  TEMPORAL_TLS_SERVER_NAME: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("The name the frontend's certificate is checked for, when it differs from the host of TEMPORAL_ADDRESS."),
   ALLOW_TEMPORAL_WITHOUT_TLS: bool
     .default(false)
-    .describe('Production opt-out: connect to Temporal without TLS (a frontend reached over a private, otherwise protected link only).'),
+    .describe(
+      'Production opt-out: connect to Temporal without TLS (a frontend reached over a private, otherwise protected link only).',
+    ),
   ALLOW_UNENCRYPTED_PAYLOADS: bool
     .default(false)
-    .describe('Production opt-out: run without payload encryption (CODEC_KEYS); personal data is then readable in Temporal history.'),
+    .describe(
+      'Production opt-out: run without payload encryption (CODEC_KEYS); personal data is then readable in Temporal history.',
+    ),
   HUBSPOT_ALLOWED_BASE_URLS: z
     .string()
     .min(1)
     .optional()
-    .describe('Production opt-out: comma-separated base URLs accepted besides https://api.hubapi.com (e.g. an egress proxy). Each must match an account\'s basePath exactly.'),
+    .describe(
+      "Production opt-out: comma-separated base URLs accepted besides https://api.hubapi.com (e.g. an egress proxy). Each must match an account's basePath exactly.",
+    ),
   CODEC_ALLOW_PLAINTEXT: bool
     .default(false)
-    .describe('Migration switch: with CODEC_KEYS set, still decode unencrypted payloads (histories written before encryption was turned on).'),
+    .describe(
+      'Migration switch: with CODEC_KEYS set, still decode unencrypted payloads (histories written before encryption was turned on).',
+    ),
   CODEC_ALLOW_UNBOUND: bool
     .default(false)
     .describe('Migration switch: decode payloads encrypted by the first codec format (not bound to a workflow).'),
   TEMPORAL_DEV_PORT: port.default(7233).describe('Embedded dev server: gRPC port.'),
   TEMPORAL_DEV_UI_PORT: port.default(8233).describe('Embedded dev server: Web UI port.'),
-  TEMPORAL_DEV_DB: z.string().min(1).default('.cache/dev-server.sqlite').describe('Embedded dev server: its database file (conversations survive restarts).'),
-  HUBSPOT_ACCOUNTS: z.string().min(1).optional().describe('JSON array of HubSpot accounts (see hubspotAccountSchema). Unset in development: the HubSpot emulator starts with its demo account.'),
-  HUBSPOT_ACCOUNTS_FILE: z.string().min(1).optional().describe('Path of a JSON file holding the same array (a mounted secret).'),
+  TEMPORAL_DEV_DB: z
+    .string()
+    .min(1)
+    .default('.cache/dev-server.sqlite')
+    .describe('Embedded dev server: its database file (conversations survive restarts).'),
+  HUBSPOT_ACCOUNTS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'JSON array of HubSpot accounts (see hubspotAccountSchema). Unset in development: the HubSpot emulator starts with its demo account.',
+    ),
+  HUBSPOT_ACCOUNTS_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Path of a JSON file holding the same array (a mounted secret).'),
   HUBSPOT_EMULATOR_PORT: port.default(8787).describe('Embedded HubSpot emulator port (development).'),
   HUBSPOT_BATCHING: z
     .enum(['on', 'off'])
     .default('on')
-    .describe('on: single-record HubSpot calls of an account go to its batch endpoints, up to 100 records a call (docs/HUBSPOT_API.md, "Batching"); off: each call alone.'),
+    .describe(
+      'on: single-record HubSpot calls of an account go to its batch endpoints, up to 100 records a call (docs/HUBSPOT_API.md, "Batching"); off: each call alone.',
+    ),
   HUBSPOT_BATCH_WINDOW_MS: z.coerce
     .number()
     .int()
     .min(0)
     .max(10_000)
     .default(25)
-    .describe('How long offline HubSpot calls are collected into one batch, in ms (the agent\'s lane never waits for a window).'),
+    .describe(
+      "How long offline HubSpot calls are collected into one batch, in ms (the agent's lane never waits for a window).",
+    ),
   METRICS_BIND_ADDRESS: z
     .string()
     .regex(/^[^:]+:\d+$/, 'host:port')
     .optional()
-    .describe('Serve Prometheus metrics (Temporal worker metrics and action outcome counters) on host:port/metrics, e.g. 0.0.0.0:9464.'),
+    .describe(
+      'Serve Prometheus metrics (Temporal worker metrics and action outcome counters) on host:port/metrics, e.g. 0.0.0.0:9464.',
+    ),
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce
     .number()
     .int()
     .positive()
     .optional()
-    .describe('How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.8 MiB (docs/BENCHMARKS.md).'),
+    .describe(
+      'How many conversations the worker keeps in memory (the rest are replayed from history when needed). Unset: the SDK default, scaled to the heap size; each cached conversation takes about 1.8 MiB (docs/BENCHMARKS.md).',
+    ),
   TEMPORAL_DEPLOYMENT_NAME: deploymentField
     .refine((v) => !/[.:]/.test(v), "may not contain '.' or ':' (Temporal's version separators)")
     .optional()
-    .describe('Worker Versioning: the worker deployment this worker belongs to (with TEMPORAL_WORKER_BUILD_ID). Unset: unversioned, every worker takes every conversation (docs/RELEASES.md).'),
+    .describe(
+      'Worker Versioning: the worker deployment this worker belongs to (with TEMPORAL_WORKER_BUILD_ID). Unset: unversioned, every worker takes every conversation (docs/RELEASES.md).',
+    ),
   TEMPORAL_WORKER_BUILD_ID: deploymentField
     .optional()
-    .describe('Worker Versioning: this build of the worker (e.g. the image tag or git commit). Conversations started while it is the deployment\'s current build stay pinned to it until they complete.'),
+    .describe(
+      "Worker Versioning: this build of the worker (e.g. the image tag or git commit). Conversations started while it is the deployment's current build stay pinned to it until they complete.",
+    ),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
-  DEMO: bool.default(true).describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
+  DEMO: bool
+    .default(true)
+    .describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });
 export type WorkerEnv = z.infer<typeof envSchema>;
 
@@ -130,7 +226,9 @@ export function readSecret(env: NodeJS.ProcessEnv, name: string): string | undef
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`${name}_FILE (${file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+    throw new ConfigError(
+      `${name}_FILE (${file}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`,
+    );
   }
   const value = text.trim();
   if (!value) throw new ConfigError(`${name}_FILE (${file}) is empty`);
@@ -155,8 +253,16 @@ export function hubspotBaseUrlProblem(url: string, allowed: readonly string[] = 
     return 'is not a URL';
   }
   if (parsed.protocol !== 'https:') return 'is not https://';
-  if (!(HUBSPOT_API_HOSTS as readonly string[]).includes(parsed.hostname)) return `is not on HubSpot's API host (${HUBSPOT_API_HOSTS.join(' or ')})`;
-  if (parsed.port || parsed.username || parsed.password || (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search || parsed.hash) {
+  if (!(HUBSPOT_API_HOSTS as readonly string[]).includes(parsed.hostname))
+    return `is not on HubSpot's API host (${HUBSPOT_API_HOSTS.join(' or ')})`;
+  if (
+    parsed.port ||
+    parsed.username ||
+    parsed.password ||
+    (parsed.pathname !== '/' && parsed.pathname !== '') ||
+    parsed.search ||
+    parsed.hash
+  ) {
     return 'must be the bare origin (no port, credentials, path or query)';
   }
   return undefined;
@@ -173,8 +279,13 @@ export interface TemporalConnectionOptions {
  * CLI): TLS with the CA, client certificate (mTLS) and server name configured, or an API key. The
  * files are read here; errors name the variable.
  */
-export function temporalConnectionOptions(env: WorkerEnv, address: string = env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_DEV_PORT}`): TemporalConnectionOptions {
-  const read = (name: 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH'): Buffer | undefined => {
+export function temporalConnectionOptions(
+  env: WorkerEnv,
+  address: string = env.TEMPORAL_ADDRESS ?? `localhost:${env.TEMPORAL_DEV_PORT}`,
+): TemporalConnectionOptions {
+  const read = (
+    name: 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH',
+  ): Buffer | undefined => {
     const path = env[name];
     if (!path) return undefined;
     try {
@@ -210,9 +321,13 @@ export interface WorkerBuild {
  * else undefined. A worker given the deployment without its build id is refused: it would poll as an
  * unversioned worker beside the deployment's builds.
  */
-export function workerBuildOf(env: Pick<WorkerEnv, 'TEMPORAL_DEPLOYMENT_NAME' | 'TEMPORAL_WORKER_BUILD_ID'>): WorkerBuild | undefined {
+export function workerBuildOf(
+  env: Pick<WorkerEnv, 'TEMPORAL_DEPLOYMENT_NAME' | 'TEMPORAL_WORKER_BUILD_ID'>,
+): WorkerBuild | undefined {
   if (env.TEMPORAL_DEPLOYMENT_NAME && !env.TEMPORAL_WORKER_BUILD_ID) {
-    throw new ConfigError(`TEMPORAL_DEPLOYMENT_NAME (${env.TEMPORAL_DEPLOYMENT_NAME}) needs TEMPORAL_WORKER_BUILD_ID: the worker polls as one build of the deployment (e.g. the image tag); unset both for an unversioned worker`);
+    throw new ConfigError(
+      `TEMPORAL_DEPLOYMENT_NAME (${env.TEMPORAL_DEPLOYMENT_NAME}) needs TEMPORAL_WORKER_BUILD_ID: the worker polls as one build of the deployment (e.g. the image tag); unset both for an unversioned worker`,
+    );
   }
   if (!env.TEMPORAL_DEPLOYMENT_NAME || !env.TEMPORAL_WORKER_BUILD_ID) return undefined;
   return { deploymentName: env.TEMPORAL_DEPLOYMENT_NAME, buildId: env.TEMPORAL_WORKER_BUILD_ID };
@@ -235,7 +350,10 @@ function readJson(text: string, where: string): unknown {
 }
 
 /** The HubSpot adapter's settings from the environment (HubSpotAccountsOptions). */
-export function hubspotAccountsOptions(env: Pick<WorkerEnv, 'HUBSPOT_BATCHING' | 'HUBSPOT_BATCH_WINDOW_MS'>): { batching: boolean; batchWindowMs: number } {
+export function hubspotAccountsOptions(env: Pick<WorkerEnv, 'HUBSPOT_BATCHING' | 'HUBSPOT_BATCH_WINDOW_MS'>): {
+  batching: boolean;
+  batchWindowMs: number;
+} {
   return { batching: env.HUBSPOT_BATCHING === 'on', batchWindowMs: env.HUBSPOT_BATCH_WINDOW_MS };
 }
 
@@ -248,17 +366,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
   const apiKey = readSecret(nonEmpty, 'TEMPORAL_API_KEY');
   if (apiKey) env.TEMPORAL_API_KEY = apiKey;
 
-  if (env.HUBSPOT_ACCOUNTS && env.HUBSPOT_ACCOUNTS_FILE) throw new ConfigError('Set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE, not both');
+  if (env.HUBSPOT_ACCOUNTS && env.HUBSPOT_ACCOUNTS_FILE)
+    throw new ConfigError('Set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE, not both');
   if (Boolean(env.TEMPORAL_TLS_CERT_PATH) !== Boolean(env.TEMPORAL_TLS_KEY_PATH)) {
     throw new ConfigError('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
   }
   // TEMPORAL_DEPLOYMENT_NAME alone is what the ops commands need; the worker needs both (workerBuildOf).
   if (env.TEMPORAL_WORKER_BUILD_ID && !env.TEMPORAL_DEPLOYMENT_NAME) {
-    throw new ConfigError('TEMPORAL_WORKER_BUILD_ID needs TEMPORAL_DEPLOYMENT_NAME (Worker Versioning: the deployment this build belongs to); unset both for an unversioned worker');
+    throw new ConfigError(
+      'TEMPORAL_WORKER_BUILD_ID needs TEMPORAL_DEPLOYMENT_NAME (Worker Versioning: the deployment this build belongs to); unset both for an unversioned worker',
+    );
   }
   const production = env.WORKER_MODE === 'production';
   if (production) {
-    if (!env.TEMPORAL_ADDRESS) throw new ConfigError('WORKER_MODE=production needs TEMPORAL_ADDRESS: embedded servers are for development only');
+    if (!env.TEMPORAL_ADDRESS)
+      throw new ConfigError('WORKER_MODE=production needs TEMPORAL_ADDRESS: embedded servers are for development only');
     if (!env.HUBSPOT_ACCOUNTS && !env.HUBSPOT_ACCOUNTS_FILE && !source.DATABASE_URL && !source.DATABASE_URL_FILE) {
       throw new ConfigError(
         'WORKER_MODE=production needs HubSpot accounts: HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE (static), or DATABASE_URL(_FILE) (accounts connected at run time); the HubSpot emulator is for development only',
@@ -271,10 +393,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
       );
     }
     if (!nonEmpty.CODEC_KEYS && !nonEmpty.CODEC_KEYS_FILE && !env.ALLOW_UNENCRYPTED_PAYLOADS) {
-      throw new ConfigError('WORKER_MODE=production needs payload encryption: set CODEC_KEYS_FILE (or CODEC_KEYS); ALLOW_UNENCRYPTED_PAYLOADS=true opts out');
+      throw new ConfigError(
+        'WORKER_MODE=production needs payload encryption: set CODEC_KEYS_FILE (or CODEC_KEYS); ALLOW_UNENCRYPTED_PAYLOADS=true opts out',
+      );
     }
   }
-  const allowedBaseUrls = (env.HUBSPOT_ALLOWED_BASE_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  const allowedBaseUrls = (env.HUBSPOT_ALLOWED_BASE_URLS ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
 
   let rawAccounts: unknown;
   let where = 'HUBSPOT_ACCOUNTS';
@@ -300,18 +427,24 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
     let token = a.token;
     if (a.tokenEnv) {
       token = source[a.tokenEnv];
-      if (!token) throw new ConfigError(`${where}[${i}] (${a.accountId}): environment variable ${a.tokenEnv} is empty or unset`);
+      if (!token)
+        throw new ConfigError(`${where}[${i}] (${a.accountId}): environment variable ${a.tokenEnv} is empty or unset`);
     }
     if (a.tokenFile) {
       try {
         token = readFileSync(a.tokenFile, 'utf8').trim();
       } catch (err) {
-        throw new ConfigError(`${where}[${i}] (${a.accountId}): token file ${a.tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`);
+        throw new ConfigError(
+          `${where}[${i}] (${a.accountId}): token file ${a.tokenFile} cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'read error'}`,
+        );
       }
     }
     if (production) {
       const problem = hubspotBaseUrlProblem(a.basePath ?? HUBSPOT_DEFAULT_BASE_URL, allowedBaseUrls);
-      if (problem) throw new ConfigError(`${where}[${i}] (${a.accountId}): basePath ${problem}; WORKER_MODE=production sends tokens to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`);
+      if (problem)
+        throw new ConfigError(
+          `${where}[${i}] (${a.accountId}): basePath ${problem}; WORKER_MODE=production sends tokens to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`,
+        );
     }
     const { token: _t, tokenEnv: _e, tokenFile: _f, ...rest } = a;
     return { ...rest, token: token! };

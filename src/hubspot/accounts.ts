@@ -12,13 +12,26 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { bodyProperty, TO_CONTACT_ASSOCIATION } from '../action/timeline';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
 import { FailureType } from '../action/failures';
-import { AccountNeedsReconnect, type AccountDirectory, type HubSpotConnection, type LearnedRefusal, type ValidationRuleRefusal } from './directory';
+import {
+  AccountNeedsReconnect,
+  type AccountDirectory,
+  type HubSpotConnection,
+  type LearnedRefusal,
+  type ValidationRuleRefusal,
+} from './directory';
 import { classifyHubSpotError, errorBody, isApiException, quotedAccountId, redact } from './errors';
 import { Pacer, type Lane } from './pacer';
 import { Batcher } from './batcher';
 import * as kinds from './batch-kinds';
 import { staticDirectory, type HubSpotAccountSettings } from './static-directory';
-import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotObject, HubSpotObjectWithHistory, HubSpotPort } from './port';
+import type {
+  CallOptions,
+  EngagementObject,
+  HubSpotAccountPort,
+  HubSpotObject,
+  HubSpotObjectWithHistory,
+  HubSpotPort,
+} from './port';
 import {
   CallTransport,
   HubSpotCallFailed,
@@ -90,7 +103,11 @@ export interface AccountGauges {
   rateLimit?: RateLimitAnswer;
 }
 
-function withHistory(r: { id: string; properties: Record<string, string | null>; propertiesWithHistory?: Record<string, kinds.RawVersion[]> }): HubSpotObjectWithHistory {
+function withHistory(r: {
+  id: string;
+  properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, kinds.RawVersion[]>;
+}): HubSpotObjectWithHistory {
   return { ...toObject(r), history: kinds.historyOf(r.propertiesWithHistory) };
 }
 
@@ -114,15 +131,20 @@ export class HubSpotAccount implements HubSpotAccountPort {
       rateLimitShare: options.rateLimitShare,
     });
     const transport = {
-      send: <T>(operation: () => string, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions) => this.request(operation, 'general', fn, o),
+      send: <T>(operation: () => string, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions) =>
+        this.request(operation, 'general', fn, o),
       abandoned: (signal: AbortSignal) => this.abandoned(signal),
       pressure: () => this.pacer.pressure(),
     };
-    const batcher = <I, R>(kind: import('./batcher').BatchKind<I, R>) => new Batcher(kind, transport, { windowMs: options.batchWindowMs, max: BATCH_MAX });
+    const batcher = <I, R>(kind: import('./batcher').BatchKind<I, R>) =>
+      new Batcher(kind, transport, { windowMs: options.batchWindowMs, max: BATCH_MAX });
     this.batchers = {
       lookup: batcher(kinds.contactLookupByEmail()),
       // HubSpot reads fewer records a call when it returns history: lookups that ask for it are batched apart, 50 at most.
-      lookupWithHistory: new Batcher(kinds.contactLookupByEmail(), transport, { windowMs: options.batchWindowMs, max: HISTORY_BATCH_MAX }),
+      lookupWithHistory: new Batcher(kinds.contactLookupByEmail(), transport, {
+        windowMs: options.batchWindowMs,
+        max: HISTORY_BATCH_MAX,
+      }),
       read: batcher(kinds.contactRead()),
       create: batcher(kinds.contactCreate(connection.accountId)),
       update: batcher(kinds.contactUpdate(connection.accountId)),
@@ -200,7 +222,12 @@ export class HubSpotAccount implements HubSpotAccountPort {
    * after 401 EXPIRED_AUTHENTICATION. Public for calls the worker itself never makes (the test helpers
    * of test/helpers/hubspot-calls.ts): the activities see the port (port.ts) only.
    */
-  async request<T>(operation: string | (() => string), kind: Kind, fn: (api: HubSpotApis) => Promise<T>, o: CallOptions = {}): Promise<T> {
+  async request<T>(
+    operation: string | (() => string),
+    kind: Kind,
+    fn: (api: HubSpotApis) => Promise<T>,
+    o: CallOptions = {},
+  ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.token();
       try {
@@ -208,9 +235,17 @@ export class HubSpotAccount implements HubSpotAccountPort {
       } catch (caught) {
         const { failure: err, exchange } = caught instanceof HubSpotCallFailed ? caught : new HubSpotCallFailed(caught);
         if (err instanceof ApplicationFailure || err instanceof CancelledFailure) throw err;
-        if (attempt === 0 && isStatus(err, 401) && isApiException(err) && errorBody(err, exchange?.raw).category === 'EXPIRED_AUTHENTICATION') {
+        if (
+          attempt === 0 &&
+          isStatus(err, 401) &&
+          isApiException(err) &&
+          errorBody(err, exchange?.raw).category === 'EXPIRED_AUTHENTICATION'
+        ) {
           await this.directory.invalidate(this.id, token).catch((e: unknown) => {
-            throw ApplicationFailure.retryable(`${this.name}: its expired token could not be dropped (${redact(String((e as { name?: unknown })?.name ?? 'error'))}); retrying`, FailureType.HubSpotCredentialsUnavailable);
+            throw ApplicationFailure.retryable(
+              `${this.name}: its expired token could not be dropped (${redact(String((e as { name?: unknown })?.name ?? 'error'))}); retrying`,
+              FailureType.HubSpotCredentialsUnavailable,
+            );
           });
           continue;
         }
@@ -229,7 +264,12 @@ export class HubSpotAccount implements HubSpotAccountPort {
    * the failure is given after REMEMBER_WAIT_MS at the latest, remembered or not.
    */
   private async remember(operation: string, failure: ApplicationFailure): Promise<void> {
-    if (failure.type !== FailureType.HubSpotValidationError || !this.directory.rememberRefusals || !operation.startsWith('contact ')) return;
+    if (
+      failure.type !== FailureType.HubSpotValidationError ||
+      !this.directory.rememberRefusals ||
+      !operation.startsWith('contact ')
+    )
+      return;
     const write = /create|upsert/.test(operation) ? 'create' : /update/.test(operation) ? 'update' : undefined;
     const details = failure.details?.[0] as { validationRules?: ValidationRuleRefusal[] } | undefined;
     if (!write || !details?.validationRules?.length) return;
@@ -242,7 +282,13 @@ export class HubSpotAccount implements HubSpotAccountPort {
     clearTimeout(timer);
   }
 
-  private async once<T>(token: string, kind: Kind, fn: (api: HubSpotApis) => Promise<T>, callerSignal: AbortSignal | undefined, lane: Lane | undefined): Promise<T> {
+  private async once<T>(
+    token: string,
+    kind: Kind,
+    fn: (api: HubSpotApis) => Promise<T>,
+    callerSignal: AbortSignal | undefined,
+    lane: Lane | undefined,
+  ): Promise<T> {
     let release: () => void;
     try {
       release = await this.pacer.acquire(kind, callerSignal, lane);
@@ -277,7 +323,10 @@ export class HubSpotAccount implements HubSpotAccountPort {
   private abandoned(signal: AbortSignal): unknown {
     const reason: unknown = signal.reason;
     if (reason instanceof CancelledFailure || reason instanceof ApplicationFailure) return reason;
-    return ApplicationFailure.retryable(`${this.name}: the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, FailureType.HubSpotCallAborted);
+    return ApplicationFailure.retryable(
+      `${this.name}: the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`,
+      FailureType.HubSpotCallAborted,
+    );
   }
 
   // ---- contacts -----------------------------------------------------------------------------------
@@ -286,7 +335,12 @@ export class HubSpotAccount implements HubSpotAccountPort {
    * The contact with this email (primary or secondary, any case), or null. With `history`, the same read
    * also returns those properties' history (propertiesWithHistory), newest first, in `history`.
    */
-  readContactByEmail(email: string, properties: string[], o?: CallOptions, history: string[] = []): Promise<HubSpotObject | null> {
+  readContactByEmail(
+    email: string,
+    properties: string[],
+    o?: CallOptions,
+    history: string[] = [],
+  ): Promise<HubSpotObject | null> {
     if (history.length) return this.load(this.batchers.lookupWithHistory, { email, properties, history }, o);
     return this.load(this.batchers.lookup, { email, properties }, o);
   }
@@ -311,7 +365,11 @@ export class HubSpotAccount implements HubSpotAccountPort {
    * merged-away id reads as the record it was merged into (listed under the asked id); ids HubSpot does
    * not know are listed in missing.
    */
-  readContactsWithHistory(ids: string[], properties: string[], o?: CallOptions): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }> {
+  readContactsWithHistory(
+    ids: string[],
+    properties: string[],
+    o?: CallOptions,
+  ): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }> {
     return this.request(
       'contact batch read with history',
       'general',
@@ -320,12 +378,23 @@ export class HubSpotAccount implements HubSpotAccountPort {
         const missing: string[] = [];
         for (let i = 0; i < ids.length; i += HISTORY_BATCH_MAX) {
           const chunk = ids.slice(i, i + HISTORY_BATCH_MAX);
-          const r = await api.contacts.batch.read({ inputs: chunk.map((id) => ({ id })), properties: [...new Set([...properties, 'hs_merged_object_ids'])], propertiesWithHistory: properties }, false);
+          const r = await api.contacts.batch.read(
+            {
+              inputs: chunk.map((id) => ({ id })),
+              properties: [...new Set([...properties, 'hs_merged_object_ids'])],
+              propertiesWithHistory: properties,
+            },
+            false,
+          );
           const found = new Map<string, HubSpotObjectWithHistory>();
           for (const row of r.results) {
             const record = withHistory(row);
             found.set(record.id, record);
-            for (const old of (row.properties.hs_merged_object_ids ?? '').split(';').map((x) => x.trim()).filter(Boolean)) if (!found.has(old)) found.set(old, record);
+            for (const old of (row.properties.hs_merged_object_ids ?? '')
+              .split(';')
+              .map((x) => x.trim())
+              .filter(Boolean))
+              if (!found.has(old)) found.set(old, record);
           }
           for (const id of chunk) {
             const record = found.get(id);
@@ -343,7 +412,11 @@ export class HubSpotAccount implements HubSpotAccountPort {
 
   /** Creates a note associated with the contact (HUBSPOT_DEFINED type 202, note to contact). */
   createNote(input: { body: string; timestamp: string; contactId: string }, o?: CallOptions): Promise<HubSpotObject> {
-    return this.load(this.batchers.noteCreate, { body: input.body, timestamp: input.timestamp, contactId: input.contactId }, o);
+    return this.load(
+      this.batchers.noteCreate,
+      { body: input.body, timestamp: input.timestamp, contactId: input.contactId },
+      o,
+    );
   }
 
   /** 404: HubSpotNotFound. */
@@ -360,8 +433,13 @@ export class HubSpotAccount implements HubSpotAccountPort {
       'note batch read',
       'general',
       async (api) => {
-        const r = await api.notes.batch.read({ inputs: ids.map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: [] }, false);
-        const missing = ('errors' in r ? (r.errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
+        const r = await api.notes.batch.read(
+          { inputs: ids.map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: [] },
+          false,
+        );
+        const missing = ('errors' in r ? (r.errors ?? []) : [])
+          .filter((e) => e.category === 'OBJECT_NOT_FOUND')
+          .flatMap((e) => e.context?.ids ?? []);
         return { results: r.results.map(toObject), missing };
       },
       o,
@@ -377,7 +455,14 @@ export class HubSpotAccount implements HubSpotAccountPort {
         const out: HubSpotObjectWithHistory[] = [];
         const size = history ? HISTORY_BATCH_MAX : BATCH_MAX;
         for (let i = 0; i < ids.length; i += size) {
-          const r = await api.notes.batch.read({ inputs: ids.slice(i, i + size).map((id) => ({ id })), properties: NOTE_PROPERTIES, propertiesWithHistory: history ? ['hs_note_body'] : [] }, false);
+          const r = await api.notes.batch.read(
+            {
+              inputs: ids.slice(i, i + size).map((id) => ({ id })),
+              properties: NOTE_PROPERTIES,
+              propertiesWithHistory: history ? ['hs_note_body'] : [],
+            },
+            false,
+          );
           out.push(...r.results.map(withHistory));
         }
         return out;
@@ -392,14 +477,44 @@ export class HubSpotAccount implements HubSpotAccountPort {
   // …/communications) go to 2026-09 through the transport, like every other call.
 
   /** Creates a Call or a Communication associated with the contact (HUBSPOT_DEFINED 194 call to contact, 81 communication to contact). */
-  createEngagement(object: EngagementObject, properties: Record<string, string>, contactId: string, o?: CallOptions): Promise<HubSpotObject> {
-    const associations = [{ to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: TO_CONTACT_ASSOCIATION[object] }] }];
-    return this.request(`${singular(object)} create`, 'general', async (api) => toObject(await api[object].basic.create({ properties, associations })), o);
+  createEngagement(
+    object: EngagementObject,
+    properties: Record<string, string>,
+    contactId: string,
+    o?: CallOptions,
+  ): Promise<HubSpotObject> {
+    const associations = [
+      {
+        to: { id: contactId },
+        types: [
+          {
+            associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined,
+            associationTypeId: TO_CONTACT_ASSOCIATION[object],
+          },
+        ],
+      },
+    ];
+    return this.request(
+      `${singular(object)} create`,
+      'general',
+      async (api) => toObject(await api[object].basic.create({ properties, associations })),
+      o,
+    );
   }
 
   /** 404: HubSpotNotFound. */
-  updateEngagement(object: EngagementObject, id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
-    return this.request(`${singular(object)} update`, 'general', async (api) => toObject(await api[object].basic.update(id, { properties })), o);
+  updateEngagement(
+    object: EngagementObject,
+    id: string,
+    properties: Record<string, string>,
+    o?: CallOptions,
+  ): Promise<HubSpotObject> {
+    return this.request(
+      `${singular(object)} update`,
+      'general',
+      async (api) => toObject(await api[object].basic.update(id, { properties })),
+      o,
+    );
   }
 
   archiveEngagement(object: EngagementObject, id: string, o?: CallOptions): Promise<void> {
@@ -407,7 +522,12 @@ export class HubSpotAccount implements HubSpotAccountPort {
   }
 
   /** Engagements by id with their body (and its history, newest first, when asked); ids HubSpot does not know are left out. */
-  readEngagements(object: EngagementObject, ids: string[], history: boolean, o?: CallOptions): Promise<HubSpotObjectWithHistory[]> {
+  readEngagements(
+    object: EngagementObject,
+    ids: string[],
+    history: boolean,
+    o?: CallOptions,
+  ): Promise<HubSpotObjectWithHistory[]> {
     const body = bodyProperty(object);
     return this.request(
       `${singular(object)} batch read`,
@@ -416,7 +536,14 @@ export class HubSpotAccount implements HubSpotAccountPort {
         const out: HubSpotObjectWithHistory[] = [];
         const size = history ? HISTORY_BATCH_MAX : BATCH_MAX;
         for (let i = 0; i < ids.length; i += size) {
-          const r = await api[object].batch.read({ inputs: ids.slice(i, i + size).map((id) => ({ id })), properties: [body, 'hs_timestamp'], propertiesWithHistory: history ? [body] : [] }, false);
+          const r = await api[object].batch.read(
+            {
+              inputs: ids.slice(i, i + size).map((id) => ({ id })),
+              properties: [body, 'hs_timestamp'],
+              propertiesWithHistory: history ? [body] : [],
+            },
+            false,
+          );
           out.push(...r.results.map(withHistory));
         }
         return out;
@@ -431,14 +558,24 @@ export class HubSpotAccount implements HubSpotAccountPort {
   }
 
   /** The engagement ids of up to 100 contacts in one call (one page each); a contact HubSpot does not know has none. */
-  private engagementIdsOfContacts(object: EngagementObject, contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
+  private engagementIdsOfContacts(
+    object: EngagementObject,
+    contactIds: string[],
+    o?: CallOptions,
+  ): Promise<Map<string, string[]>> {
     return this.request(
       `contact ${object} batch read`,
       'general',
       async (api) => {
-        const r = await api.associations.batch.getPage('contacts', object, { inputs: contactIds.map((id) => ({ id })) });
+        const r = await api.associations.batch.getPage('contacts', object, {
+          inputs: contactIds.map((id) => ({ id })),
+        });
         const out = new Map<string, string[]>(contactIds.map((id) => [id, []]));
-        for (const row of r.results) out.set(String(row._from.id), row.to.map((t) => String(t.toObjectId)));
+        for (const row of r.results)
+          out.set(
+            String(row._from.id),
+            row.to.map((t) => String(t.toObjectId)),
+          );
         return out;
       },
       o,
@@ -458,9 +595,15 @@ export class HubSpotAccount implements HubSpotAccountPort {
       'contact notes batch read',
       'general',
       async (api) => {
-        const r = await api.associations.batch.getPage('contacts', 'notes', { inputs: contactIds.map((id) => ({ id })) });
+        const r = await api.associations.batch.getPage('contacts', 'notes', {
+          inputs: contactIds.map((id) => ({ id })),
+        });
         const out = new Map<string, string[]>(contactIds.map((id) => [id, []]));
-        for (const row of r.results) out.set(String(row._from.id), row.to.map((t) => String(t.toObjectId)));
+        for (const row of r.results)
+          out.set(
+            String(row._from.id),
+            row.to.map((t) => String(t.toObjectId)),
+          );
         return out;
       },
       o,
@@ -477,7 +620,8 @@ export class HubSpotAccount implements HubSpotAccountPort {
       const value = this.request(
         'contact properties read',
         'general',
-        async (api) => (await api.properties.core.getAll('contacts', false)).results as unknown as HubSpotPropertyDefinition[],
+        async (api) =>
+          (await api.properties.core.getAll('contacts', false)).results as unknown as HubSpotPropertyDefinition[],
         { lane: o.lane },
       );
       this.schema = { at: now, value };
@@ -552,7 +696,10 @@ export class HubSpotAccounts implements HubSpotPort {
       );
     }
     if (!connection) {
-      throw ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)} is not connected to this worker`, FailureType.UnknownHubSpotAccount);
+      throw ApplicationFailure.nonRetryable(
+        `HubSpot account ${quotedAccountId(accountId)} is not connected to this worker`,
+        FailureType.UnknownHubSpotAccount,
+      );
     }
     if (connection.status === 'needs-reconnect') throw needsReconnect(accountId);
     const known = this.accounts.get(accountId);

@@ -103,39 +103,80 @@ function toRecordWithHistory(r: Raw, asked: string[] | undefined): HubSpotRecord
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
 
 /** One contact by id (or by email with idProperty 'email'); null when HubSpot has none, or it is archived. */
-async function readContactOrNull(api: HubSpotApis, idOrEmail: string, properties: string[], idProperty?: 'email', history?: string[]) {
+async function readContactOrNull(
+  api: HubSpotApis,
+  idOrEmail: string,
+  properties: string[],
+  idProperty?: 'email',
+  history?: string[],
+) {
   try {
-    const r = await api.contacts.basic.getById(idOrEmail, properties, history?.length ? history : undefined, undefined, false, idProperty);
+    const r = await api.contacts.basic.getById(
+      idOrEmail,
+      properties,
+      history?.length ? history : undefined,
+      undefined,
+      false,
+      idProperty,
+    );
     return r.archived ? null : toRecordWithHistory(r as Raw, history);
   } catch (err) {
     if (isStatus(err, 404)) return null;
     throw err;
   }
 }
-const errorsOf = (r: object): BatchError[] => ('errors' in r && Array.isArray(r.errors) ? (r.errors as BatchError[]) : []);
+const errorsOf = (r: object): BatchError[] =>
+  'errors' in r && Array.isArray(r.errors) ? (r.errors as BatchError[]) : [];
 /** The inputs a 207 names as not found (context.ids, or fromObjectId for associations). */
 function notFound(r: object, field: 'ids' | 'fromObjectId' = 'ids'): Set<string> {
-  return new Set(errorsOf(r).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.[field] ?? []));
+  return new Set(
+    errorsOf(r)
+      .filter((e) => e.category === 'OBJECT_NOT_FOUND')
+      .flatMap((e) => e.context?.[field] ?? []),
+  );
 }
-const splitList = (v: string | null | undefined) => (v ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+const splitList = (v: string | null | undefined) =>
+  (v ?? '')
+    .split(';')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const union = (lists: string[][], extra: string[]) => [...new Set([...lists.flat(), ...extra])];
 
 function notFoundFailure(accountId: string, operation: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(`HubSpot account ${quotedAccountId(accountId)}: not found during ${operation} (404)`, FailureType.HubSpotNotFound);
+  return ApplicationFailure.nonRetryable(
+    `HubSpot account ${quotedAccountId(accountId)}: not found during ${operation} (404)`,
+    FailureType.HubSpotNotFound,
+  );
 }
 
 /**
  * The created record of each input: by the trace id HubSpot echoes, else by a property that is unique
  * within the batch, else by order when the answer has exactly one result per input.
  */
-function matchCreated<I>(inputs: I[], results: Raw[], signature: (input: I) => string, signatureOf: (r: Raw) => string, operation: string): Array<Outcome<HubSpotRecord>> {
-  const byTrace = new Map(results.filter((r) => r.objectWriteTraceId !== undefined).map((r) => [String(r.objectWriteTraceId), r]));
+function matchCreated<I>(
+  inputs: I[],
+  results: Raw[],
+  signature: (input: I) => string,
+  signatureOf: (r: Raw) => string,
+  operation: string,
+): Array<Outcome<HubSpotRecord>> {
+  const byTrace = new Map(
+    results.filter((r) => r.objectWriteTraceId !== undefined).map((r) => [String(r.objectWriteTraceId), r]),
+  );
   const bySignature = new Map(results.map((r) => [signatureOf(r), r]));
   const inOrder = results.length === inputs.length && byTrace.size === 0;
   return inputs.map((input, i) => {
-    const r = byTrace.get(String(i)) ?? (signature(input) ? bySignature.get(signature(input)) : undefined) ?? (inOrder ? results[i] : undefined);
+    const r =
+      byTrace.get(String(i)) ??
+      (signature(input) ? bySignature.get(signature(input)) : undefined) ??
+      (inOrder ? results[i] : undefined);
     if (r) return { value: toRecord(r) };
-    return { error: ApplicationFailure.retryable(`HubSpot's answer to ${operation} did not name the record created for this input; retrying`, FailureType.HubSpotUnavailable) };
+    return {
+      error: ApplicationFailure.retryable(
+        `HubSpot's answer to ${operation} did not name the record created for this input; retrying`,
+        FailureType.HubSpotUnavailable,
+      ),
+    };
   });
 }
 
@@ -148,7 +189,8 @@ export function contactLookupByEmail(): BatchKind<ContactLookup, HubSpotRecord |
     batchOperation: 'contact batch lookup by email',
     singleOperation: 'contact lookup by email',
     sameKey: 'share',
-    key: (i) => `${i.email.trim().toLowerCase()}\u0000${[...i.properties].sort().join(',')}\u0000${[...(i.history ?? [])].sort().join(',')}`,
+    key: (i) =>
+      `${i.email.trim().toLowerCase()}\u0000${[...i.properties].sort().join(',')}\u0000${[...(i.history ?? [])].sort().join(',')}`,
     splits: false,
     one: (api, { email, properties, history }) => readContactOrNull(api, email, properties, 'email', history),
     async many(api, inputs) {
@@ -156,11 +198,23 @@ export function contactLookupByEmail(): BatchKind<ContactLookup, HubSpotRecord |
         inputs.map((i) => i.properties),
         ['email', 'hs_additional_emails'],
       );
-      const history = union(inputs.map((i) => i.history ?? []), []);
-      const r = await api.contacts.batch.read({ inputs: inputs.map((i) => ({ id: i.email })), idProperty: 'email', properties, propertiesWithHistory: history }, false);
+      const history = union(
+        inputs.map((i) => i.history ?? []),
+        [],
+      );
+      const r = await api.contacts.batch.read(
+        {
+          inputs: inputs.map((i) => ({ id: i.email })),
+          idProperty: 'email',
+          properties,
+          propertiesWithHistory: history,
+        },
+        false,
+      );
       const byEmail = new Map<string, Raw>();
       for (const row of r.results as Raw[]) {
-        for (const e of [row.properties.email, ...splitList(row.properties.hs_additional_emails)]) if (e) byEmail.set(e.trim().toLowerCase(), row);
+        for (const e of [row.properties.email, ...splitList(row.properties.hs_additional_emails)])
+          if (e) byEmail.set(e.trim().toLowerCase(), row);
       }
       const missing = notFound(r);
       return inputs.map((i): Outcome<HubSpotRecord | null> => {
@@ -186,7 +240,10 @@ export function contactRead(): BatchKind<ContactRead, HubSpotRecord | null> {
         inputs.map((i) => i.properties),
         ['hs_merged_object_ids'],
       );
-      const r = await api.contacts.batch.read({ inputs: inputs.map((i) => ({ id: i.id })), properties, propertiesWithHistory: [] }, false);
+      const r = await api.contacts.batch.read(
+        { inputs: inputs.map((i) => ({ id: i.id })), properties, propertiesWithHistory: [] },
+        false,
+      );
       const byId = new Map<string, Raw>();
       for (const row of r.results as Raw[]) {
         byId.set(String(row.id), row);
@@ -218,7 +275,9 @@ export function contactCreate(accountId: string): BatchKind<Record<string, strin
       return toRecord(await api.contacts.basic.create({ properties, associations: [] }));
     },
     async many(api, inputs) {
-      const r = await api.contacts.batch.create({ inputs: inputs.map((properties, i) => ({ properties, associations: [], objectWriteTraceId: String(i) })) });
+      const r = await api.contacts.batch.create({
+        inputs: inputs.map((properties, i) => ({ properties, associations: [], objectWriteTraceId: String(i) })),
+      });
       return matchCreated(inputs, r.results as Raw[], email, (row) => email(row.properties), 'contact batch create');
     },
     // A 409 names one existing contact: one lookup by email tells every input whose email exists (primary
@@ -226,10 +285,19 @@ export function contactCreate(accountId: string): BatchKind<Record<string, strin
     async explainConflict(api, inputs) {
       const emails = inputs.map((p) => p.email ?? '').filter(Boolean);
       if (!emails.length) return inputs.map(() => undefined);
-      const r = await api.contacts.batch.read({ inputs: emails.map((id) => ({ id })), idProperty: 'email', properties: ['email', 'hs_additional_emails'], propertiesWithHistory: [] }, false);
+      const r = await api.contacts.batch.read(
+        {
+          inputs: emails.map((id) => ({ id })),
+          idProperty: 'email',
+          properties: ['email', 'hs_additional_emails'],
+          propertiesWithHistory: [],
+        },
+        false,
+      );
       const byEmail = new Map<string, string>();
       for (const row of r.results as Raw[]) {
-        for (const e of [row.properties.email, ...splitList(row.properties.hs_additional_emails)]) if (e) byEmail.set(e.trim().toLowerCase(), String(row.id));
+        for (const e of [row.properties.email, ...splitList(row.properties.hs_additional_emails)])
+          if (e) byEmail.set(e.trim().toLowerCase(), String(row.id));
       }
       return inputs.map((p) => {
         const existingId = byEmail.get(email(p));
@@ -258,16 +326,26 @@ export function contactUpdate(accountId: string): BatchKind<ContactUpdate, HubSp
       return toRecord(await api.contacts.basic.update(id, { properties }));
     },
     async many(api, inputs) {
-      const r = await api.contacts.batch.update({ inputs: inputs.map((i, n) => ({ id: i.id, properties: i.properties, objectWriteTraceId: String(n) })) });
+      const r = await api.contacts.batch.update({
+        inputs: inputs.map((i, n) => ({ id: i.id, properties: i.properties, objectWriteTraceId: String(n) })),
+      });
       return updated(accountId, 'contact update', inputs, r.results as Raw[], notFound(r));
     },
   };
 }
 
 /** Each update's record by id (or trace id); unknown ids: HubSpotNotFound; anything else is sent again alone. */
-function updated<I extends { id: string }>(accountId: string, operation: string, inputs: I[], results: Raw[], missing: Set<string>): Array<Outcome<HubSpotRecord>> {
+function updated<I extends { id: string }>(
+  accountId: string,
+  operation: string,
+  inputs: I[],
+  results: Raw[],
+  missing: Set<string>,
+): Array<Outcome<HubSpotRecord>> {
   const byId = new Map(results.map((r) => [String(r.id), r]));
-  const byTrace = new Map(results.filter((r) => r.objectWriteTraceId !== undefined).map((r) => [String(r.objectWriteTraceId), r]));
+  const byTrace = new Map(
+    results.filter((r) => r.objectWriteTraceId !== undefined).map((r) => [String(r.objectWriteTraceId), r]),
+  );
   return inputs.map((input, n) => {
     const row = byTrace.get(String(n)) ?? byId.get(input.id);
     if (row) return { value: toRecord(row) };
@@ -277,7 +355,15 @@ function updated<I extends { id: string }>(accountId: string, operation: string,
 }
 
 const noteAssociation = (contactId: string) => [
-  { to: { id: contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] },
+  {
+    to: { id: contactId },
+    types: [
+      {
+        associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined,
+        associationTypeId: NOTE_TO_CONTACT,
+      },
+    ],
+  },
 ];
 
 export function noteCreate(): BatchKind<NoteCreate, HubSpotRecord> {
@@ -289,13 +375,28 @@ export function noteCreate(): BatchKind<NoteCreate, HubSpotRecord> {
     key: (n) => n.body,
     splits: true,
     async one(api, n) {
-      return toRecord(await api.notes.basic.create({ properties: { hs_note_body: n.body, hs_timestamp: n.timestamp }, associations: noteAssociation(n.contactId) }));
+      return toRecord(
+        await api.notes.basic.create({
+          properties: { hs_note_body: n.body, hs_timestamp: n.timestamp },
+          associations: noteAssociation(n.contactId),
+        }),
+      );
     },
     async many(api, inputs) {
       const r = await api.notes.batch.create({
-        inputs: inputs.map((n, i) => ({ properties: { hs_note_body: n.body, hs_timestamp: n.timestamp }, associations: noteAssociation(n.contactId), objectWriteTraceId: String(i) })),
+        inputs: inputs.map((n, i) => ({
+          properties: { hs_note_body: n.body, hs_timestamp: n.timestamp },
+          associations: noteAssociation(n.contactId),
+          objectWriteTraceId: String(i),
+        })),
       });
-      return matchCreated(inputs, r.results as Raw[], (n) => n.body, (row) => row.properties.hs_note_body ?? '', 'note batch create');
+      return matchCreated(
+        inputs,
+        r.results as Raw[],
+        (n) => n.body,
+        (row) => row.properties.hs_note_body ?? '',
+        'note batch create',
+      );
     },
   };
 }
@@ -311,7 +412,13 @@ export function noteUpdate(accountId: string): BatchKind<NoteUpdate, HubSpotReco
       return toRecord(await api.notes.basic.update(n.id, { properties: { hs_note_body: n.body } }));
     },
     async many(api, inputs) {
-      const r = await api.notes.batch.update({ inputs: inputs.map((n, i) => ({ id: n.id, properties: { hs_note_body: n.body }, objectWriteTraceId: String(i) })) });
+      const r = await api.notes.batch.update({
+        inputs: inputs.map((n, i) => ({
+          id: n.id,
+          properties: { hs_note_body: n.body },
+          objectWriteTraceId: String(i),
+        })),
+      });
       return updated(accountId, 'note update', inputs, r.results as Raw[], notFound(r));
     },
   };
@@ -331,7 +438,9 @@ export function noteIdsOfContact(): BatchKind<string, string[]> {
       const ids: string[] = [];
       let after: string | undefined;
       for (let page = 0; page < MAX_ASSOCIATION_PAGES; page++) {
-        const r = await api.associations.batch.getPage('contacts', 'notes', { inputs: [{ id: contactId, ...(after ? { after } : {}) }] });
+        const r = await api.associations.batch.getPage('contacts', 'notes', {
+          inputs: [{ id: contactId, ...(after ? { after } : {}) }],
+        });
         const row = r.results.find((x) => String(x._from.id) === contactId) ?? r.results[0];
         // A contact without notes, or one HubSpot does not know, is an error of the batch: it has none (more).
         if (!row) {

@@ -53,7 +53,11 @@ export interface BatchKind<I, R> {
 
 /** How a batcher reaches HubSpot: a paced, classified call (HubSpotAccount's request). */
 export interface BatchTransport {
-  send<T>(operation: () => string, fn: (api: HubSpotApis) => Promise<T>, options: { signal?: AbortSignal; lane: Lane }): Promise<T>;
+  send<T>(
+    operation: () => string,
+    fn: (api: HubSpotApis) => Promise<T>,
+    options: { signal?: AbortSignal; lane: Lane },
+  ): Promise<T>;
   /** The failure for a caller that gave up (its own cancellation, or a retryable failure). */
   abandoned(signal: AbortSignal): unknown;
   /** How much of the offline lane's share of the rate limit is in use now (0..1; 0 when unlimited). */
@@ -98,11 +102,18 @@ class SentBatch {
    *   retryable failure, and their retries are safe (a 409 names a created contact, a note is found
    *   through its contact's associations). A read batch ends only once every caller has left.
    */
-  constructor(public callers: Array<Caller<unknown, unknown>> = [], private readonly endsWithFirstLeave = false) {}
+  constructor(
+    public callers: Array<Caller<unknown, unknown>> = [],
+    private readonly endsWithFirstLeave = false,
+  ) {}
   check(): void {
     if (this.controller.signal.aborted || !this.callers.length) return;
     if (this.endsWithFirstLeave ? this.callers.some((c) => c.left) : this.callers.every((c) => c.left)) {
-      this.controller.abort(new Error(this.endsWithFirstLeave ? 'a caller of the write batch has left' : 'every caller of the batch has left'));
+      this.controller.abort(
+        new Error(
+          this.endsWithFirstLeave ? 'a caller of the write batch has left' : 'every caller of the batch has left',
+        ),
+      );
     }
   }
 }
@@ -221,7 +232,8 @@ export class Batcher<I, R> {
       this.timers[lane] = undefined;
       const oldest = this.pending[lane][0];
       const scarce = (this.transport.pressure?.() ?? 0) >= 0.5;
-      if (scarce && oldest && performance.now() - oldest.at < (this.options.fillWaitMs ?? 1_000)) return this.schedule(lane);
+      if (scarce && oldest && performance.now() - oldest.at < (this.options.fillWaitMs ?? 1_000))
+        return this.schedule(lane);
       this.topUp(lane);
     }, this.options.windowMs);
   }
@@ -333,7 +345,10 @@ export class Batcher<I, R> {
         () => `${this.kind.batchOperation} (conflict check)`,
         (api) => {
           this.calls++;
-          return this.kind.explainConflict!(api, groups.map((g) => g[0]!.input));
+          return this.kind.explainConflict!(
+            api,
+            groups.map((g) => g[0]!.input),
+          );
         },
         { signal: batch.controller.signal, lane },
       );
@@ -355,7 +370,12 @@ export class Batcher<I, R> {
   }
 
   /** Hands each caller its outcome; splits a refused batch and resends what the answer left open. */
-  private async deliver(groups: Array<Array<Caller<I, R>>>, outcomes: Array<Outcome<R>> | Refusal, lane: Lane, operation: string): Promise<void> {
+  private async deliver(
+    groups: Array<Array<Caller<I, R>>>,
+    outcomes: Array<Outcome<R>> | Refusal,
+    lane: Lane,
+    operation: string,
+  ): Promise<void> {
     if ('refused' in outcomes) {
       if (outcomes.refused === 409 && this.kind.explainConflict) return this.explain(groups, lane);
       return this.split(groups, lane);
@@ -407,7 +427,15 @@ export class Batcher<I, R> {
     caller.settled = true;
     caller.detach();
     if ('value' in outcome) return caller.resolve(outcome.value);
-    if ('error' in outcome) return caller.reject(whole && caller.left && caller.signal ? this.transport.abandoned(caller.signal) : outcome.error);
-    caller.reject(ApplicationFailure.retryable(`HubSpot's answer to ${operation ?? this.kind.batchOperation} did not say what became of this input; retrying`, FailureType.HubSpotUnavailable));
+    if ('error' in outcome)
+      return caller.reject(
+        whole && caller.left && caller.signal ? this.transport.abandoned(caller.signal) : outcome.error,
+      );
+    caller.reject(
+      ApplicationFailure.retryable(
+        `HubSpot's answer to ${operation ?? this.kind.batchOperation} did not say what became of this input; retrying`,
+        FailureType.HubSpotUnavailable,
+      ),
+    );
   }
 }

@@ -87,6 +87,8 @@ export interface AccountDirectory {
 export class AccountNeedsReconnect extends Error {
   override name = 'AccountNeedsReconnect';
   constructor(readonly accountId: string) {
-    super(`HubSpot account ${accountId} needs to be reconnected by an operator: HubSpot refused its refresh token (revoked or no longer valid)`);
+    super(
+      `HubSpot account ${accountId} needs to be reconnected by an operator: HubSpot refused its refresh token (revoked or no longer valid)`,
+    );
   }
 }

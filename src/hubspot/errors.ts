@@ -31,7 +31,14 @@ const MAX_LISTED = 20;
 
 const text = z.string().optional().catch(undefined);
 const record = z.record(z.string(), z.unknown()).optional().catch(undefined);
-const errorDetailSchema = z.looseObject({ message: text, code: text, subCategory: text, name: text, error: text, context: record });
+const errorDetailSchema = z.looseObject({
+  message: text,
+  code: text,
+  subCategory: text,
+  name: text,
+  error: text,
+  context: record,
+});
 const errorBodySchema = z.looseObject({
   status: text,
   message: text,
@@ -79,7 +86,9 @@ export interface RawAnswer {
 }
 
 export function isApiException(err: unknown): err is ApiExceptionLike {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err;
+  return (
+    typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err
+  );
 }
 
 /** HubSpot's error body, validated field by field; anything unexpected is dropped, never trusted. */
@@ -112,7 +121,23 @@ export function errorBody(err: ApiExceptionLike, raw?: RawAnswer): HubSpotErrorB
 /** Characters that end a word when scanning for emails, URLs and credentials. */
 function isBoundary(c: number): boolean {
   // whitespace, quotes, brackets, comma, semicolon, angle brackets, backslash
-  return c <= 32 || c === 34 || c === 39 || c === 96 || c === 40 || c === 41 || c === 91 || c === 93 || c === 123 || c === 125 || c === 44 || c === 59 || c === 60 || c === 62 || c === 92;
+  return (
+    c <= 32 ||
+    c === 34 ||
+    c === 39 ||
+    c === 96 ||
+    c === 40 ||
+    c === 41 ||
+    c === 91 ||
+    c === 93 ||
+    c === 123 ||
+    c === 125 ||
+    c === 44 ||
+    c === 59 ||
+    c === 60 ||
+    c === 62 ||
+    c === 92
+  );
 }
 
 function redactWord(word: string, lower: string): string {
@@ -157,7 +182,8 @@ function propertyName(v: unknown): string | undefined {
   if (typeof v !== 'string' || v.length === 0 || v.length > 100) return undefined;
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
-    const ok = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46;
+    const ok =
+      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45 || c === 46;
     if (!ok) return undefined;
   }
   return v;
@@ -234,7 +260,9 @@ function embeddedList(message: string | undefined): Array<{ name?: unknown; erro
   if (start < 0 || end <= start) return [];
   try {
     const list = JSON.parse(message.slice(start, end + 1)) as unknown;
-    return Array.isArray(list) ? list.filter((e): e is { name?: unknown; error?: unknown } => typeof e === 'object' && e !== null) : [];
+    return Array.isArray(list)
+      ? list.filter((e): e is { name?: unknown; error?: unknown } => typeof e === 'object' && e !== null)
+      : [];
   } catch {
     return [];
   }
@@ -308,7 +336,12 @@ export function quotedAccountId(accountId: string): string {
 }
 
 /** Turns anything a HubSpot call threw into the ApplicationFailure that says what to do about it. */
-export function classifyHubSpotError(err: unknown, accountId: string, operation: string, options: ClassifyOptions = {}): ApplicationFailure {
+export function classifyHubSpotError(
+  err: unknown,
+  accountId: string,
+  operation: string,
+  options: ClassifyOptions = {},
+): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   const secrets = options.secrets ?? [];
   const account = `HubSpot account ${quotedAccountId(accountId)}`;
@@ -346,7 +379,10 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
       });
     }
     if (status >= 500) {
-      return ApplicationFailure.retryable(`${account} answered ${status} during ${operation}; retrying${ref}`, FailureType.HubSpotUnavailable);
+      return ApplicationFailure.retryable(
+        `${account} answered ${status} during ${operation}; retrying${ref}`,
+        FailureType.HubSpotUnavailable,
+      );
     }
     if (status === 401) {
       return ApplicationFailure.create({
@@ -362,7 +398,11 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
         FailureType.HubSpotMissingScopes,
       );
     }
-    if (status === 404) return ApplicationFailure.nonRetryable(`${account}: not found during ${operation} (404)${ref}`, FailureType.HubSpotNotFound);
+    if (status === 404)
+      return ApplicationFailure.nonRetryable(
+        `${account}: not found during ${operation} (404)${ref}`,
+        FailureType.HubSpotNotFound,
+      );
     if (status === 409) {
       const existingId = existingIdOf(body.message);
       return ApplicationFailure.create({
@@ -388,11 +428,21 @@ export function classifyHubSpotError(err: unknown, accountId: string, operation:
         FailureType.HubSpotValidationError,
       );
     }
-    return ApplicationFailure.nonRetryable(`${account} answered ${status} during ${operation}${ref}`, FailureType.HubSpotRequestFailed);
+    return ApplicationFailure.nonRetryable(
+      `${account} answered ${status} during ${operation}${ref}`,
+      FailureType.HubSpotRequestFailed,
+    );
   }
   // No HTTP answer at all: connection refused or reset, lost response, our own call timeout.
-  const e = (typeof err === 'object' && err !== null ? err : {}) as { message?: unknown; code?: unknown; name?: unknown };
+  const e = (typeof err === 'object' && err !== null ? err : {}) as {
+    message?: unknown;
+    code?: unknown;
+    name?: unknown;
+  };
   const why = code(e.code) ?? (typeof e.name === 'string' ? redact(e.name) : undefined) ?? 'network error';
   const said = typeof e.message === 'string' ? e.message : String(err);
-  return ApplicationFailure.retryable(`${account} could not be reached during ${operation} (${why}: ${redact(said, secrets)}); retrying`, FailureType.HubSpotUnreachable);
+  return ApplicationFailure.retryable(
+    `${account} could not be reached during ${operation} (${why}: ${redact(said, secrets)}); retrying`,
+    FailureType.HubSpotUnreachable,
+  );
 }

@@ -11,7 +11,10 @@ export const SOURCE_PROPERTIES = ['hs_object_source', 'hs_object_source_id'];
  * "Created by this system": HubSpot records the app that created a contact as its source; where an
  * operator chose a marker property instead (the account's ownershipMarker), that property says it.
  */
-export function isOurs(connection: Pick<AccountIdentity, 'appId' | 'ownershipMarker'>, properties: Record<string, string | null | undefined>): boolean {
+export function isOurs(
+  connection: Pick<AccountIdentity, 'appId' | 'ownershipMarker'>,
+  properties: Record<string, string | null | undefined>,
+): boolean {
   const marker = connection.ownershipMarker;
   if (marker) return properties[marker.property] === marker.value;
   return properties.hs_object_source === 'INTEGRATION' && properties.hs_object_source_id === String(connection.appId);
@@ -24,7 +27,10 @@ export function ownershipProperties(connection: Pick<AccountIdentity, 'ownership
 }
 
 /** What a create writes: the planned values, and the account's marker property when it has one. */
-export function withOwnershipMarker(connection: Pick<AccountIdentity, 'ownershipMarker'>, properties: Record<string, string>): Record<string, string> {
+export function withOwnershipMarker(
+  connection: Pick<AccountIdentity, 'ownershipMarker'>,
+  properties: Record<string, string>,
+): Record<string, string> {
   const marker = connection.ownershipMarker;
   return marker ? { ...properties, [marker.property]: marker.value } : properties;
 }

@@ -108,7 +108,10 @@ export class Pacer {
   private wake?: () => void;
   private running = 0;
 
-  constructor(limits: PacerLimits, private readonly now: () => number = Date.now) {
+  constructor(
+    limits: PacerLimits,
+    private readonly now: () => number = Date.now,
+  ) {
     if (limits.perTenSeconds) this.general = new Window(limits.perTenSeconds, 10_000);
     if (limits.searchPerSecond) this.search = new Window(limits.searchPerSecond, 1_000);
     this.configured = Boolean(limits.perTenSeconds);
@@ -131,7 +134,10 @@ export class Pacer {
     while (this.agentGrants.length && this.agentGrants[0]! <= now - 10_000) this.agentGrants.shift();
     const limit = this.general.limit;
     const used = this.agentGrants.length;
-    return Math.min(Math.floor(limit * 0.8), Math.max(Math.floor(limit * this.agentShare) - used, Math.ceil(used / 4), 1));
+    return Math.min(
+      Math.floor(limit * 0.8),
+      Math.max(Math.floor(limit * this.agentShare) - used, Math.ceil(used / 4), 1),
+    );
   }
 
   /** How much of the offline lane's share of the 10-second limit is in use (0..1; 0 when unlimited). */
@@ -179,7 +185,9 @@ export class Pacer {
    * aborts first.
    */
   acquire(kind: 'general' | 'search', signal?: AbortSignal, lane: Lane = 'offline'): Promise<() => void> {
-    const windows = [this.general, kind === 'search' ? this.search : undefined].filter((w): w is Window => w !== undefined);
+    const windows = [this.general, kind === 'search' ? this.search : undefined].filter(
+      (w): w is Window => w !== undefined,
+    );
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     if (!windows.length) return Promise.resolve(this.taken([]));
     return new Promise((resolve, reject) => {
@@ -216,7 +224,9 @@ export class Pacer {
         const head = queue[0];
         if (!head) return;
         const now = this.now();
-        const waits = head.windows.map((w) => w.wait(now, w === this.general && head.lane === 'offline' ? this.reserved(now) : 0));
+        const waits = head.windows.map((w) =>
+          w.wait(now, w === this.general && head.lane === 'offline' ? this.reserved(now) : 0),
+        );
         if (waits.every((w) => w === 0)) {
           queue.shift();
           if (head.lane === 'agent' && head.windows.includes(this.general!)) this.agentGrants.push(now);

@@ -56,7 +56,12 @@ export interface HubSpotAccountPort {
 
   // ---- contacts
   /** The contact with this email (primary or secondary, any case), or null; with `history`, those properties' history too. */
-  readContactByEmail(email: string, properties: string[], o?: CallOptions, history?: string[]): Promise<HubSpotObject | null>;
+  readContactByEmail(
+    email: string,
+    properties: string[],
+    o?: CallOptions,
+    history?: string[],
+  ): Promise<HubSpotObject | null>;
   /** The contact by id, or null when it is gone. A merged-away id reads as the surviving contact. */
   readContact(id: string, properties: string[], o?: CallOptions): Promise<HubSpotObject | null>;
   /** 409: HubSpotConflict with details [existingId]. */
@@ -64,7 +69,11 @@ export interface HubSpotAccountPort {
   /** 404: HubSpotNotFound. */
   updateContact(id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject>;
   /** Contacts by id with the history of the named properties; a merged-away id is listed under the asked id. */
-  readContactsWithHistory(ids: string[], properties: string[], o?: CallOptions): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }>;
+  readContactsWithHistory(
+    ids: string[],
+    properties: string[],
+    o?: CallOptions,
+  ): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }>;
 
   // ---- notes
   /** Creates a note associated with the contact. */
@@ -83,12 +92,27 @@ export interface HubSpotAccountPort {
 
   // ---- engagements (Calls and Communications)
   /** Creates a Call or a Communication associated with the contact. */
-  createEngagement(object: EngagementObject, properties: Record<string, string>, contactId: string, o?: CallOptions): Promise<HubSpotObject>;
+  createEngagement(
+    object: EngagementObject,
+    properties: Record<string, string>,
+    contactId: string,
+    o?: CallOptions,
+  ): Promise<HubSpotObject>;
   /** 404: HubSpotNotFound. */
-  updateEngagement(object: EngagementObject, id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject>;
+  updateEngagement(
+    object: EngagementObject,
+    id: string,
+    properties: Record<string, string>,
+    o?: CallOptions,
+  ): Promise<HubSpotObject>;
   archiveEngagement(object: EngagementObject, id: string, o?: CallOptions): Promise<void>;
   /** Engagements by id with their body (and its history when asked); unknown ids are left out. */
-  readEngagements(object: EngagementObject, ids: string[], history: boolean, o?: CallOptions): Promise<HubSpotObjectWithHistory[]>;
+  readEngagements(
+    object: EngagementObject,
+    ids: string[],
+    history: boolean,
+    o?: CallOptions,
+  ): Promise<HubSpotObjectWithHistory[]>;
   /** The ids of the contact's Calls or Communications, from the association itself. */
   engagementIdsOfContact(object: EngagementObject, contactId: string, o?: CallOptions): Promise<string[]>;
 

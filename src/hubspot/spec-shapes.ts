@@ -106,7 +106,9 @@ export const simplePublicObjectShape = z.looseObject({
 /** CollectionResponseAssociatedId (2026-09 Contacts/Notes): `results` of `{ id, type }`. */
 const associatedIdsShape = z.looseObject({
   results: z.array(z.looseObject({ id: z.string(), type: z.string() })),
-  paging: z.looseObject({ next: z.looseObject({ after: z.string(), link: z.string().optional() }).optional() }).optional(),
+  paging: z
+    .looseObject({ next: z.looseObject({ after: z.string(), link: z.string().optional() }).optional() })
+    .optional(),
 });
 
 /** SimplePublicObjectWithAssociations (2026-09 Contacts/Notes): a read by id (GET …/{objectId}). */
@@ -222,7 +224,12 @@ export const propertyShape = z.looseObject({
   createdAt: dateTime.optional(),
   updatedAt: dateTime.optional(),
   modificationMetadata: z
-    .looseObject({ archivable: z.boolean(), readOnlyDefinition: z.boolean(), readOnlyValue: z.boolean(), readOnlyOptions: z.boolean().optional() })
+    .looseObject({
+      archivable: z.boolean(),
+      readOnlyDefinition: z.boolean(),
+      readOnlyValue: z.boolean(),
+      readOnlyOptions: z.boolean().optional(),
+    })
     .optional(),
 });
 
@@ -280,5 +287,7 @@ export const propertyValidationRulesResponseShape = z.looseObject({ results: z.a
 
 /** CollectionResponsePublicPropertyValidationRuleMapNoPaging: GET /crm/property-validations/2026-09/{objectTypeId}. */
 export const allPropertyValidationRulesResponseShape = z.looseObject({
-  results: z.array(z.looseObject({ propertyName: z.string(), propertyValidationRules: z.array(propertyValidationRuleShape) })),
+  results: z.array(
+    z.looseObject({ propertyName: z.string(), propertyValidationRules: z.array(propertyValidationRuleShape) }),
+  ),
 });

@@ -49,11 +49,14 @@ export function dateVersionedPath(path: string): string {
   const [legacy, group] = [seg[k + 1], seg[k + 2]];
   if (group === HUBSPOT_API_VERSION) return path;
   const known =
-    (legacy === 'v3' && (group === 'objects' || group === 'properties')) || (legacy === 'v4' && (group === 'objects' || group === 'associations'));
+    (legacy === 'v3' && (group === 'objects' || group === 'properties')) ||
+    (legacy === 'v4' && (group === 'objects' || group === 'associations'));
   if (!known) throw refuse();
   const rest = seg.slice(k + 3);
   if (legacy === 'v4' && group === 'objects' && rest.length === 4 && rest[2] === 'associations') {
-    throw new Error(`no ${HUBSPOT_API_VERSION} equivalent is declared for ${path.slice(0, 120)}: read associations with POST /crm/associations/${HUBSPOT_API_VERSION}/{from}/{to}/batch/read`);
+    throw new Error(
+      `no ${HUBSPOT_API_VERSION} equivalent is declared for ${path.slice(0, 120)}: read associations with POST /crm/associations/${HUBSPOT_API_VERSION}/{from}/{to}/batch/read`,
+    );
   }
   return [...seg.slice(0, k + 1), group, HUBSPOT_API_VERSION, ...seg.slice(k + 3)].join('/');
 }
@@ -124,13 +127,18 @@ export class CallTransport {
         const url = new URL(request.getUrl());
         url.pathname = dateVersionedPath(url.pathname);
         const body = request.getBody();
-        if (body !== undefined && typeof body !== 'string' && !(body instanceof URLSearchParams)) throw new Error('unsupported request body');
+        if (body !== undefined && typeof body !== 'string' && !(body instanceof URLSearchParams))
+          throw new Error('unsupported request body');
         payload = body === undefined ? undefined : String(body);
         const headers: Record<string, string> = { ...request.getHeaders(), 'User-Agent': USER_AGENT };
         if (payload !== undefined) headers['Content-Length'] = String(Buffer.byteLength(payload));
         const secure = url.protocol === 'https:';
         this.exchange.paths.push(url.pathname);
-        req = (secure ? https : http).request(url, { method: request.getHttpMethod(), headers, agent: secure ? agents.https : agents.http });
+        req = (secure ? https : http).request(url, {
+          method: request.getHttpMethod(),
+          headers,
+          agent: secure ? agents.https : agents.http,
+        });
       } catch (err) {
         return reject(err);
       }
@@ -165,7 +173,8 @@ export class CallTransport {
           const data = Buffer.concat(chunks);
           const status = res.statusCode ?? 0;
           const headers: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+          for (const [k, v] of Object.entries(res.headers))
+            if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
           const raw: RawAnswer = { status, headers };
           if (status >= 300 && data.length <= MAX_ERROR_BODY_CHARS) raw.body = data.toString('utf8');
           this.exchange.raw = raw;
@@ -180,7 +189,11 @@ export class CallTransport {
       req.on('close', () => {
         signal.removeEventListener('abort', onAbort);
         if (answer && !failure) resolve(answer);
-        else reject(failure ?? Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' }));
+        else
+          reject(
+            failure ??
+              Object.assign(new Error('the connection closed before the answer was complete'), { code: 'ECONNRESET' }),
+          );
       });
       req.end(payload);
     });
@@ -209,15 +222,31 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
     return () => (v ??= make());
   };
   const contacts = lazy(() => {
-    const c = contactsApi.createConfiguration({ baseServer: new contactsApi.ServerConfiguration(base, {}), httpApi: contactsApi.wrapHttpLibrary(transport), authMethods });
-    return { basic: new contactsApi.BasicApi(c), batch: new contactsApi.BatchApi(c), search: new contactsApi.SearchApi(c) };
+    const c = contactsApi.createConfiguration({
+      baseServer: new contactsApi.ServerConfiguration(base, {}),
+      httpApi: contactsApi.wrapHttpLibrary(transport),
+      authMethods,
+    });
+    return {
+      basic: new contactsApi.BasicApi(c),
+      batch: new contactsApi.BatchApi(c),
+      search: new contactsApi.SearchApi(c),
+    };
   });
   const notes = lazy(() => {
-    const c = notesApi.createConfiguration({ baseServer: new notesApi.ServerConfiguration(base, {}), httpApi: notesApi.wrapHttpLibrary(transport), authMethods });
+    const c = notesApi.createConfiguration({
+      baseServer: new notesApi.ServerConfiguration(base, {}),
+      httpApi: notesApi.wrapHttpLibrary(transport),
+      authMethods,
+    });
     return { basic: new notesApi.BasicApi(c), batch: new notesApi.BatchApi(c), search: new notesApi.SearchApi(c) };
   });
   const calls = lazy(() => {
-    const c = callsApi.createConfiguration({ baseServer: new callsApi.ServerConfiguration(base, {}), httpApi: callsApi.wrapHttpLibrary(transport), authMethods });
+    const c = callsApi.createConfiguration({
+      baseServer: new callsApi.ServerConfiguration(base, {}),
+      httpApi: callsApi.wrapHttpLibrary(transport),
+      authMethods,
+    });
     return { basic: new callsApi.BasicApi(c), batch: new callsApi.BatchApi(c) };
   });
   const communications = lazy(() => {
@@ -237,7 +266,11 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
     return { basic: new associationsApi.BasicApi(c), batch: new associationsApi.BatchApi(c) };
   });
   const properties = lazy(() => {
-    const c = propertiesApi.createConfiguration({ baseServer: new propertiesApi.ServerConfiguration(base, {}), httpApi: propertiesApi.wrapHttpLibrary(transport), authMethods });
+    const c = propertiesApi.createConfiguration({
+      baseServer: new propertiesApi.ServerConfiguration(base, {}),
+      httpApi: propertiesApi.wrapHttpLibrary(transport),
+      authMethods,
+    });
     return { core: new propertiesApi.CoreApi(c) };
   });
   return {
@@ -260,7 +293,10 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
       return properties();
     },
     async json(method, path, body) {
-      const ctx = new contactsApi.RequestContext(base + path, method === 'GET' ? contactsApi.HttpMethod.GET : contactsApi.HttpMethod.POST);
+      const ctx = new contactsApi.RequestContext(
+        base + path,
+        method === 'GET' ? contactsApi.HttpMethod.GET : contactsApi.HttpMethod.POST,
+      );
       ctx.setHeaderParam('Accept', 'application/json');
       ctx.setHeaderParam('Authorization', `Bearer ${token}`);
       if (body !== undefined) {
@@ -269,7 +305,8 @@ export function hubspotApis(basePath: string | undefined, token: string, transpo
       }
       const res = await transport.send(ctx);
       const text = await res.body.text();
-      if (res.httpStatusCode < 200 || res.httpStatusCode > 299) throw new contactsApi.ApiException(res.httpStatusCode, 'HubSpot refused the call', text, res.headers);
+      if (res.httpStatusCode < 200 || res.httpStatusCode > 299)
+        throw new contactsApi.ApiException(res.httpStatusCode, 'HubSpot refused the call', text, res.headers);
       try {
         return text ? (JSON.parse(text) as unknown) : undefined;
       } catch {
@@ -298,7 +335,9 @@ export type PropertyValidationRule = z.infer<typeof propertyValidationRulesSchem
 /** GET /crm/property-validations/2026-09/contacts: every property of the portal that carries rules. */
 export const allPropertyValidationRulesSchema = z.object({
   results: z
-    .array(z.looseObject({ propertyName: z.string(), propertyValidationRules: propertyValidationRulesSchema.shape.results }))
+    .array(
+      z.looseObject({ propertyName: z.string(), propertyValidationRules: propertyValidationRulesSchema.shape.results }),
+    )
     .default([]),
 });
 

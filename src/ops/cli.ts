@@ -25,7 +25,10 @@ const usage = `usage:
 /** The deployment an ops release command acts on: the argument, else TEMPORAL_DEPLOYMENT_NAME. */
 function deploymentNameOf(given: string | undefined): string {
   const name = given ?? loadConfig().env.TEMPORAL_DEPLOYMENT_NAME;
-  if (!name) throw new OperatorError('which worker deployment? Name it after the command or set TEMPORAL_DEPLOYMENT_NAME (as the worker has it)');
+  if (!name)
+    throw new OperatorError(
+      'which worker deployment? Name it after the command or set TEMPORAL_DEPLOYMENT_NAME (as the worker has it)',
+    );
   return name;
 }
 
@@ -33,7 +36,10 @@ async function temporalClient(): Promise<{ client: Client; close(): Promise<void
   const { env } = loadConfig();
   // The same TLS, CA, server name and API key settings as the worker (src/environment/config.ts).
   const connection = await Connection.connect(temporalConnectionOptions(env));
-  return { client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv() }), close: () => connection.close() };
+  return {
+    client: new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter: dataConverterFromEnv() }),
+    close: () => connection.close(),
+  };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -47,9 +53,14 @@ async function main(argv: string[]): Promise<number> {
         const s = o.state ?? o.result;
         process.stdout.write(`${o.workflowId} (run ${o.runId}): workflow ${o.workflowStatus}\n`);
         if (s) {
-          process.stdout.write(`channel ${s.channel}, status ${s.status}, sync ${s.syncStatus}, messages ${s.messageCount}, last message ${s.lastMessageAt ?? '-'}, offline sync due ${s.offlineSyncDueAt ?? '-'}${s.endReason ? `, ended by ${s.endReason}` : ''}\n`);
+          process.stdout.write(
+            `channel ${s.channel}, status ${s.status}, sync ${s.syncStatus}, messages ${s.messageCount}, last message ${s.lastMessageAt ?? '-'}, offline sync due ${s.offlineSyncDueAt ?? '-'}${s.endReason ? `, ended by ${s.endReason}` : ''}\n`,
+          );
           for (const [actionId, runs] of Object.entries(s.outcomes)) {
-            for (const r of runs) process.stdout.write(`  ${actionId} [${r.trigger} ${r.at}] ${r.result}: ${r.reason}${r.contactId ? ` (contact ${r.contactId}${r.noteId ? `, note ${r.noteId}` : ''})` : ''}\n`);
+            for (const r of runs)
+              process.stdout.write(
+                `  ${actionId} [${r.trigger} ${r.at}] ${r.result}: ${r.reason}${r.contactId ? ` (contact ${r.contactId}${r.noteId ? `, note ${r.noteId}` : ''})` : ''}\n`,
+              );
           }
           for (const r of s.rejections) process.stdout.write(`  rejected ${r.kind} at ${r.at}: ${r.message}\n`);
         }
@@ -64,7 +75,9 @@ async function main(argv: string[]): Promise<number> {
       try {
         process.stdout.write(`retrying action ${args[2]} of conversation ${args[1]} of workspace ${args[0]}...\n`);
         const run = await retryAction(client, { workspaceId: args[0]!, conversationId: args[1]! }, args[2]!);
-        process.stdout.write(`${run.result}: ${run.reason}${run.contactId ? ` (contact ${run.contactId}${run.noteId ? `, note ${run.noteId}` : ''})` : ''}\n`);
+        process.stdout.write(
+          `${run.result}: ${run.reason}${run.contactId ? ` (contact ${run.contactId}${run.noteId ? `, note ${run.noteId}` : ''})` : ''}\n`,
+        );
         return run.result === 'failed' ? 1 : 0;
       } finally {
         await close();
@@ -87,7 +100,9 @@ async function main(argv: string[]): Promise<number> {
         const name = deploymentNameOf(rest[1]);
         const { client, close } = await temporalClient();
         try {
-          const { previousBuildId } = await makeBuildCurrent(client, name, rest[0]!, { log: (line) => process.stdout.write(`${line}\n`) });
+          const { previousBuildId } = await makeBuildCurrent(client, name, rest[0]!, {
+            log: (line) => process.stdout.write(`${line}\n`),
+          });
           process.stdout.write(
             `build ${rest[0]} of worker deployment "${name}" is current: new conversations start on it.${previousBuildId && previousBuildId !== rest[0] ? ` Conversations running on build ${previousBuildId} finish there: keep its workers until \`npm run ops -- release status\` says they may stop.` : ''}\n`,
           );

@@ -14,7 +14,13 @@ import {
   type KnownNote,
   conversationPriority,
 } from '../platform/contract';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../platform/search-attributes';
+import {
+  ChannelAttr,
+  ConversationIdAttr,
+  HubSpotAccountsAttr,
+  StatusAttr,
+  SyncStatusAttr,
+} from '../platform/search-attributes';
 
 export class OperatorError extends Error {
   override name = 'OperatorError';
@@ -29,7 +35,11 @@ export interface ConversationOverview {
   result?: ConversationResult;
 }
 
-async function overviewOf(client: Client, workflowId: string, workspaceId: string): Promise<ConversationOverview | undefined> {
+async function overviewOf(
+  client: Client,
+  workflowId: string,
+  workspaceId: string,
+): Promise<ConversationOverview | undefined> {
   const handle = client.workflow.getHandle(workflowId);
   let description;
   try {
@@ -57,13 +67,17 @@ async function overviewOf(client: Client, workflowId: string, workspaceId: strin
 export async function inspectConversation(client: Client, ref: ConversationRef): Promise<ConversationOverview> {
   const scoped = await overviewOf(client, conversationWorkflowId(ref.workspaceId, ref.conversationId), ref.workspaceId);
   if (scoped) return scoped;
-  const legacy = await overviewOf(client, legacyConversationWorkflowId(ref.conversationId), ref.workspaceId).catch((err: unknown) => {
-    if (err instanceof Error && /belongs to another workspace/.test(err.message)) return undefined;
-    throw err;
-  });
+  const legacy = await overviewOf(client, legacyConversationWorkflowId(ref.conversationId), ref.workspaceId).catch(
+    (err: unknown) => {
+      if (err instanceof Error && /belongs to another workspace/.test(err.message)) return undefined;
+      throw err;
+    },
+  );
   const owner = legacy?.state?.workspaceId ?? legacy?.result?.workspaceId;
   if (legacy && (owner === undefined || owner === ref.workspaceId)) return legacy;
-  throw new OperatorError(`No conversation "${ref.conversationId}" in workspace ${ref.workspaceId} (workflow ${conversationWorkflowId(ref.workspaceId, ref.conversationId)} not found)`);
+  throw new OperatorError(
+    `No conversation "${ref.conversationId}" in workspace ${ref.workspaceId} (workflow ${conversationWorkflowId(ref.workspaceId, ref.conversationId)} not found)`,
+  );
 }
 
 /**
@@ -80,17 +94,24 @@ export async function retryAction(client: Client, ref: ConversationRef, actionId
   }
   const last = overview.result;
   if (!last) {
-    throw new OperatorError(`The last session of "${conversationId}" ended as ${overview.workflowStatus}: there are no final values to retry with`);
+    throw new OperatorError(
+      `The last session of "${conversationId}" ended as ${overview.workflowStatus}: there are no final values to retry with`,
+    );
   }
   if (!last.actions.some((a) => a.id === actionId)) {
-    throw new OperatorError(`Conversation "${conversationId}" has no action "${actionId}" (its actions: ${last.actions.map((a) => a.id).join(', ') || 'none'})`);
+    throw new OperatorError(
+      `Conversation "${conversationId}" has no action "${actionId}" (its actions: ${last.actions.map((a) => a.id).join(', ') || 'none'})`,
+    );
   }
   // The new session continues the completed one: its values, its outcomes, the notes it wrote (reused
   // only while still on their contact) and its workspace; only the retried action runs.
   const noteIds: Record<string, KnownNote[]> = {};
   for (const [id, runs] of Object.entries(last.outcomes)) {
-    const known = runs.filter((r) => r.noteId && r.contactId).map((r) => ({ contactId: r.contactId!, noteId: r.noteId! }));
-    if (known.length) noteIds[id] = known.filter((n, i) => known.findIndex((k) => k.noteId === n.noteId) === i).slice(-10);
+    const known = runs
+      .filter((r) => r.noteId && r.contactId)
+      .map((r) => ({ contactId: r.contactId!, noteId: r.noteId! }));
+    if (known.length)
+      noteIds[id] = known.filter((n, i) => known.findIndex((k) => k.noteId === n.noteId) === i).slice(-10);
   }
   const startedAtMs = Date.parse(last.startedAt);
   const input: ConversationInput = {
@@ -130,11 +151,14 @@ export async function retryAction(client: Client, ref: ConversationRef, actionId
   });
   // The retry session stays dormant after its run, like any ended conversation: wait for the run (the
   // session is 'ending' until it is done), not for the end of the retention.
-  for (const until = Date.now() + 10 * 60_000; ; ) {
+  for (const until = Date.now() + 10 * 60_000; ;) {
     const state = await retry.query(stateQuery, { workspaceId: ref.workspaceId }).catch(() => undefined);
     const run = state?.outcomes[actionId]?.at(-1);
     if (state?.status === 'ended' && run?.trigger === 'operator-retry') return run;
-    if (Date.now() > until) throw new OperatorError(`The retry session of "${conversationId}" recorded no outcome for "${actionId}" within 10 minutes`);
+    if (Date.now() > until)
+      throw new OperatorError(
+        `The retry session of "${conversationId}" recorded no outcome for "${actionId}" within 10 minutes`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }

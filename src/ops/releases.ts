@@ -52,7 +52,9 @@ function dateOf(ts: { seconds?: unknown; nanos?: number | null } | null | undefi
 }
 
 function codeOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined;
+  return typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number'
+    ? (err as { code: number }).code
+    : undefined;
 }
 
 /** The visibility query of the conversations running pinned to a build (the server's own drainage query). */
@@ -66,10 +68,15 @@ export async function deploymentStatus(client: Client, deploymentName: string): 
   const namespace = client.options.namespace;
   let info;
   try {
-    ({ workerDeploymentInfo: info } = await client.connection.workflowService.describeWorkerDeployment({ namespace, deploymentName }));
+    ({ workerDeploymentInfo: info } = await client.connection.workflowService.describeWorkerDeployment({
+      namespace,
+      deploymentName,
+    }));
   } catch (err) {
     if (codeOf(err) === NOT_FOUND) {
-      throw new OperatorError(`worker deployment "${deploymentName}" does not exist in namespace ${namespace}: no worker with TEMPORAL_DEPLOYMENT_NAME=${deploymentName} has polled yet`);
+      throw new OperatorError(
+        `worker deployment "${deploymentName}" does not exist in namespace ${namespace}: no worker with TEMPORAL_DEPLOYMENT_NAME=${deploymentName} has polled yet`,
+      );
     }
     throw err;
   }
@@ -82,13 +89,17 @@ export async function deploymentStatus(client: Client, deploymentName: string): 
     if (!buildId) continue;
     const status = STATUS_NAMES[summary.status ?? 0] ?? 'unknown';
     const { count } = await client.workflow.count(runningPinnedQuery(deploymentName, buildId));
-    const serverDrained = (summary.drainageInfo?.status ?? summary.drainageStatus) === VersionDrainageStatus.VERSION_DRAINAGE_STATUS_DRAINED;
+    const serverDrained =
+      (summary.drainageInfo?.status ?? summary.drainageStatus) ===
+      VersionDrainageStatus.VERSION_DRAINAGE_STATUS_DRAINED;
     let mayStop = false;
     let why: string;
     if (buildId === currentBuildId || status === 'current') why = 'current: new conversations start on it';
     else if (buildId === rampingBuildId || status === 'ramping') why = 'ramping: some new conversations start on it';
     else if (count > 0) why = `${count} conversation(s) still running pinned to it`;
-    else if (status === 'draining') why = 'no conversation counted as running on it, but the server has not confirmed it drained yet (it rechecks every few minutes)';
+    else if (status === 'draining')
+      why =
+        'no conversation counted as running on it, but the server has not confirmed it drained yet (it rechecks every few minutes)';
     else if (serverDrained || status === 'drained') {
       mayStop = true;
       why = 'drained: every conversation pinned to it has completed';
@@ -129,7 +140,12 @@ export interface MakeCurrentOptions {
  * polled every task queue of the deployment, then until the routing change has reached every task
  * queue. Returns the build that was current before (undefined: the unversioned workers).
  */
-export async function makeBuildCurrent(client: Client, deploymentName: string, buildId: string, options: MakeCurrentOptions = {}): Promise<{ previousBuildId?: string }> {
+export async function makeBuildCurrent(
+  client: Client,
+  deploymentName: string,
+  buildId: string,
+  options: MakeCurrentOptions = {},
+): Promise<{ previousBuildId?: string }> {
   const namespace = client.options.namespace;
   const deadline = Date.now() + (options.waitMs ?? 60_000);
   const identity = `npm run ops release make-current@${hostname()}`;
@@ -137,7 +153,12 @@ export async function makeBuildCurrent(client: Client, deploymentName: string, b
   let said = false;
   for (;;) {
     try {
-      const response = await client.connection.workflowService.setWorkerDeploymentCurrentVersion({ namespace, deploymentName, buildId, identity });
+      const response = await client.connection.workflowService.setWorkerDeploymentCurrentVersion({
+        namespace,
+        deploymentName,
+        buildId,
+        identity,
+      });
       previousBuildId = response.previousDeploymentVersion?.buildId || undefined;
       break;
     } catch (err) {
@@ -157,8 +178,15 @@ export async function makeBuildCurrent(client: Client, deploymentName: string, b
   }
   // The routing change reaches each task queue's partitions asynchronously: done when the server says so.
   for (;;) {
-    const { workerDeploymentInfo } = await client.connection.workflowService.describeWorkerDeployment({ namespace, deploymentName });
-    if (workerDeploymentInfo?.routingConfigUpdateState !== RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS) break;
+    const { workerDeploymentInfo } = await client.connection.workflowService.describeWorkerDeployment({
+      namespace,
+      deploymentName,
+    });
+    if (
+      workerDeploymentInfo?.routingConfigUpdateState !==
+      RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS
+    )
+      break;
     if (Date.now() > deadline) {
       options.log?.(`build ${buildId} is current; the change is still reaching some task queues`);
       break;

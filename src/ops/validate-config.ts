@@ -13,7 +13,9 @@ export async function validateActionConfigFile(raw: unknown, config: WorkerConfi
   const action = parsed.data;
   const settings = config.hubspotAccounts?.find((a) => a.accountId === action.hubspotAccountId);
   if (!settings) {
-    return [`hubspotAccountId: account "${action.hubspotAccountId}" is not configured (HUBSPOT_ACCOUNTS has: ${config.hubspotAccounts?.map((a) => a.accountId).join(', ') || 'none'})`];
+    return [
+      `hubspotAccountId: account "${action.hubspotAccountId}" is not configured (HUBSPOT_ACCOUNTS has: ${config.hubspotAccounts?.map((a) => a.accountId).join(', ') || 'none'})`,
+    ];
   }
   const account = await new HubSpotAccounts([settings]).get(settings.accountId);
   return validateFieldMappings(action, await account.contactPropertySchema());

@@ -42,7 +42,9 @@ import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncS
 import type { conversationWorkflow } from '../../workflows/conversation';
 
 /** What the platform knows about a conversation when it talks to us: enough to start its workflow. */
-export type Conversation = Omit<ConversationInput, 'carried' | 'operatorRetry' | 'workspaceId'> & { workspaceId: string };
+export type Conversation = Omit<ConversationInput, 'carried' | 'operatorRetry' | 'workspaceId'> & {
+  workspaceId: string;
+};
 export type { ConversationRef };
 
 /** Thrown when the platform passes something the contract refuses. Nothing was sent to Temporal. */
@@ -115,7 +117,9 @@ export class ConversationClient {
     if (!this.findLegacy) return scoped;
     const key = `${ref.workspaceId}/${ref.conversationId}`;
     if (this.noLegacy.has(key)) return scoped;
-    const legacy = this.client.workflow.getHandle<typeof conversationWorkflow>(legacyConversationWorkflowId(ref.conversationId));
+    const legacy = this.client.workflow.getHandle<typeof conversationWorkflow>(
+      legacyConversationWorkflowId(ref.conversationId),
+    );
     let running = false;
     try {
       running = (await legacy.describe()).status.name === 'RUNNING';
@@ -129,7 +133,11 @@ export class ConversationClient {
         if (err instanceof Error && /belongs to another workspace/.test(err.message)) return undefined;
         throw err;
       });
-      ours = state !== undefined && (state.workspaceId === undefined ? this.legacyWorkspaceId === ref.workspaceId : state.workspaceId === ref.workspaceId);
+      ours =
+        state !== undefined &&
+        (state.workspaceId === undefined
+          ? this.legacyWorkspaceId === ref.workspaceId
+          : state.workspaceId === ref.workspaceId);
       if (ours) return legacy.workflowId; // not remembered: it completes one day, and then the scoped id applies
     }
     // A legacy workflow is never started again by this client: "none of ours" stays true.
@@ -166,7 +174,11 @@ export class ConversationClient {
     };
   }
 
-  private async signalWithStart<A extends object>(conversation: Conversation, signal: typeof messageSignal | typeof fieldsUpdatedSignal | typeof callEndedSignal, arg: A) {
+  private async signalWithStart<A extends object>(
+    conversation: Conversation,
+    signal: typeof messageSignal | typeof fieldsUpdatedSignal | typeof callEndedSignal,
+    arg: A,
+  ) {
     const { input, ...options } = await this.startOptions(conversation);
     const handle = await this.client.workflow.signalWithStart<typeof conversationWorkflow, [A]>(WORKFLOW_TYPE, {
       ...options,
@@ -212,7 +224,10 @@ export class ConversationClient {
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
     try {
-      return await this.client.workflow.executeUpdateWithStart(runActionUpdate, { args: [{ ...req, workspaceId: input.workspaceId }], startWorkflowOperation });
+      return await this.client.workflow.executeUpdateWithStart(runActionUpdate, {
+        args: [{ ...req, workspaceId: input.workspaceId }],
+        startWorkflowOperation,
+      });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ActionRefusedError(err.cause?.message ?? err.message);
       throw err;
@@ -223,7 +238,9 @@ export class ConversationClient {
   async getState(conversation: ConversationRef): Promise<ConversationState | undefined> {
     const ref = parse(conversationRefSchema, pickRef(conversation), 'conversation');
     try {
-      return await this.client.workflow.getHandle<typeof conversationWorkflow>(await this.workflowIdOf(ref)).query(stateQuery, { workspaceId: ref.workspaceId });
+      return await this.client.workflow
+        .getHandle<typeof conversationWorkflow>(await this.workflowIdOf(ref))
+        .query(stateQuery, { workspaceId: ref.workspaceId });
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
@@ -236,7 +253,9 @@ export class ConversationClient {
    */
   handle(conversation: ConversationRef): WorkflowHandle<typeof conversationWorkflow> {
     const ref = parse(conversationRefSchema, pickRef(conversation), 'conversation');
-    return this.client.workflow.getHandle<typeof conversationWorkflow>(conversationWorkflowId(ref.workspaceId, ref.conversationId));
+    return this.client.workflow.getHandle<typeof conversationWorkflow>(
+      conversationWorkflowId(ref.workspaceId, ref.conversationId),
+    );
   }
 
   /** Waits for the current session of the conversation to end and returns its result. */

@@ -6,7 +6,14 @@
 // breaks the replay of a running conversation.
 import { z } from 'zod';
 import { actionConfigSchema } from '../action/config';
-import { ACTIONS_BUDGET_BYTES, FIELDS_BUDGET_BYTES, fieldValuesBytes, SUMMARY_LIMIT, truncateSummary, utf8Length } from '../action/limits';
+import {
+  ACTIONS_BUDGET_BYTES,
+  FIELDS_BUDGET_BYTES,
+  fieldValuesBytes,
+  SUMMARY_LIMIT,
+  truncateSummary,
+  utf8Length,
+} from '../action/limits';
 import * as d from './definitions';
 
 export * from './definitions';
@@ -15,7 +22,9 @@ const isoTimestamp = z.iso.datetime({ offset: true });
 
 export const channelSchema = z
   .enum(d.CHANNELS)
-  .describe('Where the conversation happens. chat (web chat), whatsapp, sms and linkedin are text channels; voice is a phone call.');
+  .describe(
+    'Where the conversation happens. chat (web chat), whatsapp, sms and linkedin are text channels; voice is a phone call.',
+  );
 
 /** A link into the platform: https only, no credentials in it. */
 export const httpsUrlSchema = z
@@ -42,7 +51,9 @@ export const workspaceIdSchema = z
   .min(1)
   .max(200)
   .regex(/^[A-Za-z0-9._:-]+$/, 'use letters, digits and . _ : - only')
-  .describe('The platform workspace (tenant) the conversation belongs to. With the conversation id it names the workflow: the same conversation id in two workspaces is two conversations, and a call for one workspace never reaches another\'s conversation. The worker refuses to use a HubSpot account or a saved action config of another workspace.');
+  .describe(
+    "The platform workspace (tenant) the conversation belongs to. With the conversation id it names the workflow: the same conversation id in two workspaces is two conversations, and a call for one workspace never reaches another's conversation. The worker refuses to use a HubSpot account or a saved action config of another workspace.",
+  );
 
 /** Where a conversation is: its workspace and its conversation id. Every call of the platform client names both. */
 export const conversationRefSchema = z
@@ -54,16 +65,27 @@ export type ConversationRef = z.output<typeof conversationRefSchema>;
 export const fieldValuesSchema = z
   .record(z.string().min(1).max(100), z.string().max(65_536).nullable())
   .refine((r) => Object.keys(r).length <= d.MAX_FIELDS, `at most ${d.MAX_FIELDS} fields`)
-  .refine((r) => fieldValuesBytes(r) <= FIELDS_BUDGET_BYTES, `field names and values together must stay within ${FIELDS_BUDGET_BYTES / 1024} KiB (UTF-8)`)
-  .describe(`Field values collected by the agent, keyed by platform field. Empty values are never written to HubSpot. At most ${d.MAX_FIELDS} fields and ${FIELDS_BUDGET_BYTES / 1024} KiB per conversation.`);
+  .refine(
+    (r) => fieldValuesBytes(r) <= FIELDS_BUDGET_BYTES,
+    `field names and values together must stay within ${FIELDS_BUDGET_BYTES / 1024} KiB (UTF-8)`,
+  )
+  .describe(
+    `Field values collected by the agent, keyed by platform field. Empty values are never written to HubSpot. At most ${d.MAX_FIELDS} fields and ${FIELDS_BUDGET_BYTES / 1024} KiB per conversation.`,
+  );
 
 export const summarySchema = z
   .string()
   .max(1_000_000)
   .transform(truncateSummary)
-  .describe(`The conversation summary. Written as a note on the contact (and to a property mapped to \`summary\`). Longer than HubSpot's ${SUMMARY_LIMIT} characters, it is cut to them with a visible marker.`);
+  .describe(
+    `The conversation summary. Written as a note on the contact (and to a property mapped to \`summary\`). Longer than HubSpot's ${SUMMARY_LIMIT} characters, it is cut to them with a visible marker.`,
+  );
 
-export const durationMsSchema = z.number().int().positive().max(30 * 24 * 3600_000);
+export const durationMsSchema = z
+  .number()
+  .int()
+  .positive()
+  .max(30 * 24 * 3600_000);
 
 /** A default duration as the descriptions say it: "10 minutes", "24 hours", "7 days". */
 function inWords(ms: number): string {
@@ -82,29 +104,43 @@ export const conversationOptionsSchema = z
   .object({
     inactivityTimeoutMs: durationMsSchema
       .default(defaults.inactivityTimeoutMs)
-      .describe(`Text channels: the conversation ends this long after the last message. Default ${inWords(defaults.inactivityTimeoutMs)}.`),
+      .describe(
+        `Text channels: the conversation ends this long after the last message. Default ${inWords(defaults.inactivityTimeoutMs)}.`,
+      ),
     callSafetyTimeoutMs: durationMsSchema
       .default(defaults.callSafetyTimeoutMs)
-      .describe(`Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default ${inWords(defaults.callSafetyTimeoutMs)}.`),
+      .describe(
+        `Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default ${inWords(defaults.callSafetyTimeoutMs)}.`,
+      ),
     offlineRetryWindowMs: durationMsSchema
       .default(defaults.offlineRetryWindowMs)
-      .describe(`How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default ${inWords(defaults.offlineRetryWindowMs)}.`),
+      .describe(
+        `How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default ${inWords(defaults.offlineRetryWindowMs)}.`,
+      ),
     actionTimeoutMs: durationMsSchema
       .min(1_000)
       .default(defaults.actionTimeoutMs)
-      .describe(`In-conversation actions: the bound on the time the agent waits for the outcome, the whole run included (plus a margin of about a second, docs/PLATFORM_CONTRACT.md). Default ${inWords(defaults.actionTimeoutMs)}.`),
+      .describe(
+        `In-conversation actions: the bound on the time the agent waits for the outcome, the whole run included (plus a margin of about a second, docs/PLATFORM_CONTRACT.md). Default ${inWords(defaults.actionTimeoutMs)}.`,
+      ),
     retentionMs: durationMsSchema
       .default(defaults.retentionMs)
-      .describe(`After the end, how long the conversation is kept dormant: duplicate signals and identical values cost no HubSpot call, new values cause one follow-up sync into the same note, operators can retry. Then it completes. Default ${inWords(defaults.retentionMs)}.`),
+      .describe(
+        `After the end, how long the conversation is kept dormant: duplicate signals and identical values cost no HubSpot call, new values cause one follow-up sync into the same note, operators can retry. Then it completes. Default ${inWords(defaults.retentionMs)}.`,
+      ),
     historyEventsBeforeContinueAsNew: z
       .number()
       .int()
       .min(20)
       .max(50_000)
       .default(defaults.historyEventsBeforeContinueAsNew)
-      .describe('Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.'),
+      .describe(
+        'Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.',
+      ),
   })
-  .describe('Timing rules of the conversation. Defaults are the product’s documented behaviour (DEFAULT_OPTIONS, src/platform/definitions.ts).');
+  .describe(
+    'Timing rules of the conversation. Defaults are the product’s documented behaviour (DEFAULT_OPTIONS, src/platform/definitions.ts).',
+  );
 
 /** What the platform sends to start a conversation (the workflow's own keys, carried and operatorRetry, are not the platform's). */
 export const conversationInputSchema = z
@@ -116,13 +152,18 @@ export const conversationInputSchema = z
       .array(actionConfigSchema)
       .max(50)
       .refine((a) => new Set(a.map((x) => x.id)).size === a.length, 'action ids must be unique')
-      .refine((a) => utf8Length(JSON.stringify(a)) <= ACTIONS_BUDGET_BYTES, `the action configs together must stay within ${ACTIONS_BUDGET_BYTES / 1024} KiB of JSON`)
+      .refine(
+        (a) => utf8Length(JSON.stringify(a)) <= ACTIONS_BUDGET_BYTES,
+        `the action configs together must stay within ${ACTIONS_BUDGET_BYTES / 1024} KiB of JSON`,
+      )
       .describe('The HubSpot actions attached to the agent, snapshotted when the conversation starts.'),
     fields: fieldValuesSchema.optional(),
     summary: summarySchema.optional(),
     conversationUrl: httpsUrlSchema
       .optional()
-      .describe('The conversation in the platform: what actions write to HubSpot links back to it. https only; it must not carry personal data (an id, not an email).'),
+      .describe(
+        'The conversation in the platform: what actions write to HubSpot links back to it. https only; it must not carry personal data (an id, not an email).',
+      ),
     options: conversationOptionsSchema.optional(),
   })
   .strict()
@@ -133,10 +174,14 @@ export const messageSchema = z
   .object({
     from: z.enum(['customer', 'agent']).describe('Who wrote the message. Both restart the 10-minute wait.'),
     messageId: z.string().min(1).max(200).optional().describe('The platform’s message id, for tracing.'),
-    fields: fieldValuesSchema.optional().describe('Field values known after this message (merged into the conversation).'),
+    fields: fieldValuesSchema
+      .optional()
+      .describe('Field values known after this message (merged into the conversation).'),
     summary: summarySchema.optional().describe('The summary so far, if the platform maintains one.'),
   })
-  .describe('A message was exchanged in the conversation. The message text itself is not sent: the workflow needs only the timing and the fields.');
+  .describe(
+    'A message was exchanged in the conversation. The message text itself is not sent: the workflow needs only the timing and the fields.',
+  );
 
 export const fieldsUpdatedSchema = z
   .object({
@@ -148,13 +193,28 @@ export const fieldsUpdatedSchema = z
 
 export const callDetailsSchema = z
   .object({
-    direction: z.enum(['inbound', 'outbound']).describe('inbound: the customer called; outbound: the agent called the customer.'),
-    durationMs: z.number().int().min(0).max(24 * 3600_000).optional().describe('How long the call lasted, in milliseconds.'),
-    status: z.enum(['completed', 'no-answer', 'busy', 'failed', 'canceled']).optional().describe('How the call ended. Default completed.'),
-    recordingUrl: httpsUrlSchema.optional().describe('Where the platform keeps the recording (https): HubSpot shows it on the Call.'),
+    direction: z
+      .enum(['inbound', 'outbound'])
+      .describe('inbound: the customer called; outbound: the agent called the customer.'),
+    durationMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600_000)
+      .optional()
+      .describe('How long the call lasted, in milliseconds.'),
+    status: z
+      .enum(['completed', 'no-answer', 'busy', 'failed', 'canceled'])
+      .optional()
+      .describe('How the call ended. Default completed.'),
+    recordingUrl: httpsUrlSchema
+      .optional()
+      .describe('Where the platform keeps the recording (https): HubSpot shows it on the Call.'),
   })
   .strict()
-  .describe('The call, as the platform knows it. Logged on a HubSpot Call by actions that log engagements (logAs `engagement`). No phone numbers.');
+  .describe(
+    'The call, as the platform knows it. Logged on a HubSpot Call by actions that log engagements (logAs `engagement`). No phone numbers.',
+  );
 
 export const callEndedSchema = z
   .object({
@@ -162,19 +222,29 @@ export const callEndedSchema = z
     summary: summarySchema.optional(),
     call: callDetailsSchema.optional(),
   })
-  .describe('The phone call ended (voice channel). Offline actions run right after it; a repeated callEnded costs nothing.');
+  .describe(
+    'The phone call ended (voice channel). Offline actions run right after it; a repeated callEnded costs nothing.',
+  );
 
 export const runActionSchema = z
   .object({
-    actionId: z.string().min(1).max(200).describe('The id of an in-conversation (offlineSync OFF) action of this conversation.'),
+    actionId: z
+      .string()
+      .min(1)
+      .max(200)
+      .describe('The id of an in-conversation (offlineSync OFF) action of this conversation.'),
     fields: fieldValuesSchema.optional().describe('Field values at the moment the agent triggers the action.'),
     summary: summarySchema.optional(),
   })
   .describe('The agent triggers an in-conversation action and waits for its outcome.');
 
 export const retryActionSchema = z
-  .object({ actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.') })
-  .describe('Operator tools: run an action again now, with the conversation’s current values (also while the conversation is dormant after its end).');
+  .object({
+    actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.'),
+  })
+  .describe(
+    'Operator tools: run an action again now, with the conversation’s current values (also while the conversation is dormant after its end).',
+  );
 
 /**
  * safeParse that never throws. Zod's length checks compare a value's `length` even when the type check
@@ -185,7 +255,14 @@ export function safeValidate<T extends z.ZodType>(schema: T, value: unknown): z.
   try {
     return schema.safeParse(value) as z.ZodSafeParseResult<z.output<T>>;
   } catch {
-    const error = new z.ZodError([{ code: 'custom', path: [], message: 'a value that cannot be read (a length or a number that is not one)', input: value }]);
+    const error = new z.ZodError([
+      {
+        code: 'custom',
+        path: [],
+        message: 'a value that cannot be read (a length or a number that is not one)',
+        input: value,
+      },
+    ]);
     return { success: false, error } as z.ZodSafeParseResult<z.output<T>>;
   }
 }
@@ -193,6 +270,16 @@ export function safeValidate<T extends z.ZodType>(schema: T, value: unknown): z.
 /** One readable line out of a zod error: "path: problem; path: problem". */
 export function describeZodError(error: z.ZodError): string {
   return error.issues
-    .map((i) => `${i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)'}: ${i.message}`)
+    .map(
+      (i) =>
+        `${
+          i.path.length
+            ? i.path
+                .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+                .join('')
+                .replace(/^\./, '')
+            : '(root)'
+        }: ${i.message}`,
+    )
     .join('; ');
 }

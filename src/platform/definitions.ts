@@ -19,13 +19,18 @@ const AGENT_LANE_SUFFIX = '-agent';
  * The agent's lane of a task queue: conversations with an in-conversation action run there, and every
  * in-conversation run schedules its activities there, never behind offline syncs. The lane of a lane is itself.
  */
-export const agentTaskQueue = (taskQueue: string): string => (taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue : `${taskQueue}${AGENT_LANE_SUFFIX}`);
+export const agentTaskQueue = (taskQueue: string): string =>
+  taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue : `${taskQueue}${AGENT_LANE_SUFFIX}`;
 
 /** The task queue of a lane's offline work: the queue whose lane it is (offline syncs run there, whichever lane the conversation is on). */
-export const offlineTaskQueue = (taskQueue: string): string => (taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue.slice(0, -AGENT_LANE_SUFFIX.length) : taskQueue);
+export const offlineTaskQueue = (taskQueue: string): string =>
+  taskQueue.endsWith(AGENT_LANE_SUFFIX) ? taskQueue.slice(0, -AGENT_LANE_SUFFIX.length) : taskQueue;
 
 /** The task queue a conversation starts on: the agent's lane when the agent can wait on it. */
-export function conversationTaskQueue(taskQueue: string, actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync'>>): string {
+export function conversationTaskQueue(
+  taskQueue: string,
+  actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync'>>,
+): string {
   return actions.some((a) => !a.offlineSync) ? agentTaskQueue(taskQueue) : taskQueue;
 }
 
@@ -59,7 +64,10 @@ export function accountFairnessKey(workspaceId: string | undefined, accountId: s
  * The priority a conversation workflow is started with (continue-as-new keeps it): first when the agent
  * can wait on it, and fair between the HubSpot accounts of the conversations (the first action's account).
  */
-export function conversationPriority(input: { workspaceId?: string; actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync' | 'hubspotAccountId'>> }): Priority {
+export function conversationPriority(input: {
+  workspaceId?: string;
+  actions: ReadonlyArray<Pick<ActionConfig, 'offlineSync' | 'hubspotAccountId'>>;
+}): Priority {
   const first = input.actions[0];
   return {
     priorityKey: input.actions.some((a) => !a.offlineSync) ? TASK_PRIORITY.agent : TASK_PRIORITY.conversation,
@@ -197,7 +205,10 @@ export interface ConvergenceContact {
   /** Property name -> hashes of values sent in writes whose answer never came. */
   uncertain: Record<string, string[]>;
   /** Per action: the note its last run wrote there, the hash of that body, and of bodies sent without an answer. */
-  notes: Record<string, { noteId?: string; bodyHash?: string; uncertainBodies: string[]; object?: 'calls' | 'communications' }>;
+  notes: Record<
+    string,
+    { noteId?: string; bodyHash?: string; uncertainBodies: string[]; object?: 'calls' | 'communications' }
+  >;
   /** When the check of this contact is due (workflow time, ms); absent: none pending. */
   dueAtMs?: number;
   /** Checks of this contact that failed in a row. */

@@ -28,14 +28,40 @@ export interface RunningDevServer {
 }
 
 /** The CLI's names of the SDK's search attribute types. */
-const CLI_TYPES: Record<string, string> = { TEXT: 'Text', KEYWORD: 'Keyword', INT: 'Int', DOUBLE: 'Double', BOOL: 'Bool', DATETIME: 'Datetime', KEYWORD_LIST: 'KeywordList' };
+const CLI_TYPES: Record<string, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
 
 /** Starts the installed Temporal CLI dev server and waits until it answers; its own error when it exits first. */
 export async function startDevServer(options: DevServerOptions): Promise<RunningDevServer> {
   const namespace = options.namespace ?? 'default';
-  const args = ['server', 'start-dev', '--port', String(options.port), '--namespace', namespace, '--ip', '127.0.0.1', '--log-format', 'pretty', '--log-level', 'error'];
+  const args = [
+    'server',
+    'start-dev',
+    '--port',
+    String(options.port),
+    '--namespace',
+    namespace,
+    '--ip',
+    '127.0.0.1',
+    '--log-format',
+    'pretty',
+    '--log-level',
+    'error',
+  ];
   // As the SDK starts it: updates on, no version check.
-  for (const v of ['frontend.enableServerVersionCheck=false', 'frontend.enableUpdateWorkflowExecution=true', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true']) args.push('--dynamic-config-value', v);
+  for (const v of [
+    'frontend.enableServerVersionCheck=false',
+    'frontend.enableUpdateWorkflowExecution=true',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ])
+    args.push('--dynamic-config-value', v);
   if (options.dbFilename) {
     const file = resolve(options.dbFilename);
     mkdirSync(dirname(file), { recursive: true });
@@ -43,7 +69,8 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   }
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
-  for (const sa of options.searchAttributes ?? []) args.push('--search-attribute', `${sa.name}=${CLI_TYPES[sa.type.toUpperCase()] ?? sa.type}`);
+  for (const sa of options.searchAttributes ?? [])
+    args.push('--search-attribute', `${sa.name}=${CLI_TYPES[sa.type.toUpperCase()] ?? sa.type}`);
 
   const child: ChildProcess = spawn(serverPaths().cli.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -73,7 +100,10 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
   const own = () => output.trim().split('\n').slice(-10).join('\n') || '(it printed nothing)';
   for (;;) {
     if (spawnError) throw new Error(`${what} could not be started: ${spawnError.message}`);
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited (${child.exitCode ?? child.signalCode}) before it answered on ${address}; its own error:\n${own()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(
+        `${what} exited (${child.exitCode ?? child.signalCode}) before it answered on ${address}; its own error:\n${own()}`,
+      );
     if (Date.now() > until) {
       await stop();
       throw new Error(`${what} did not answer on ${address} within ${timeoutMs / 1000} s; its output:\n${own()}`);

@@ -68,7 +68,11 @@ export function isInstalled(server: ServerName): boolean {
       : server === 'cli'
         ? [paths.cli.marker, [paths.cli.binary]]
         : [paths.server.marker, [paths.server.server, paths.server.sqlTool, paths.server.ui]];
-  return existsSync(marker) && files.every((f) => existsSync(f)) && readFileSync(marker, 'utf8').trim() === installedMarker(server);
+  return (
+    existsSync(marker) &&
+    files.every((f) => existsSync(f)) &&
+    readFileSync(marker, 'utf8').trim() === installedMarker(server)
+  );
 }
 
 export interface ServerChoice {

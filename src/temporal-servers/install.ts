@@ -10,10 +10,33 @@
 // while a toolchain works. A missing toolchain is not an error unless `strict`: the SDK's own download stays
 // the fallback on machines with the internet.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { installedMarker, isInstalled, SERVER_GO_TOOLCHAIN, TEMPORAL_CLI_VERSION, TEMPORAL_SERVER_VERSION, TEMPORAL_UI_VERSION, TEST_SERVER_VERSION, serverPaths, type ServerName } from './index';
+import {
+  installedMarker,
+  isInstalled,
+  SERVER_GO_TOOLCHAIN,
+  TEMPORAL_CLI_VERSION,
+  TEMPORAL_SERVER_VERSION,
+  TEMPORAL_UI_VERSION,
+  TEST_SERVER_VERSION,
+  serverPaths,
+  type ServerName,
+} from './index';
 
 export { isInstalled, type ServerName };
 
@@ -55,7 +78,8 @@ function goVersion(): [number, number, number] | undefined {
 }
 
 /** Whether Go version v is at least [major, minor, patch]. */
-const goAtLeast = (v: [number, number, number], want: [number, number, number]) => v[0] !== want[0] ? v[0] > want[0] : v[1] !== want[1] ? v[1] > want[1] : v[2] >= want[2];
+const goAtLeast = (v: [number, number, number], want: [number, number, number]) =>
+  v[0] !== want[0] ? v[0] > want[0] : v[1] !== want[1] ? v[1] > want[1] : v[2] >= want[2];
 
 /** Why Go cannot build the CLI here, or undefined when it can. The CLI's module asks for Go 1.25; Go 1.21 and later fetch that toolchain themselves unless GOTOOLCHAIN=local. */
 function goLacking(): string | undefined {
@@ -64,7 +88,8 @@ function goLacking(): string | undefined {
   const [major, minor] = v;
   const at = (m: number) => goAtLeast(v, [1, m, 0]);
   if (!at(21)) return `Go 1.21 or later is needed to build it (found go${major}.${minor})`;
-  if (!at(25) && (process.env.GOTOOLCHAIN ?? '').startsWith('local')) return `the Temporal CLI ${TEMPORAL_CLI_VERSION} needs Go 1.25 (found go${major}.${minor} with GOTOOLCHAIN=local)`;
+  if (!at(25) && (process.env.GOTOOLCHAIN ?? '').startsWith('local'))
+    return `the Temporal CLI ${TEMPORAL_CLI_VERSION} needs Go 1.25 (found go${major}.${minor} with GOTOOLCHAIN=local)`;
   return undefined;
 }
 
@@ -83,7 +108,12 @@ interface InFlight {
 }
 
 /** Runs a toolchain command, its output passed through (to stderr), with a progress line every tick while it runs. */
-function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number; inFlight: InFlight; limitMs: number }): Promise<void> {
+function run(
+  cmd: string,
+  args: string[],
+  what: string,
+  opts: { env?: NodeJS.ProcessEnv; log: (l: string) => void; tickMs: number; inFlight: InFlight; limitMs: number },
+): Promise<void> {
   const start = Date.now();
   return new Promise((resolveRun, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env });
@@ -113,7 +143,9 @@ function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.Pro
     child.once('exit', (code, signal) =>
       done(
         overdue
-          ? new Error(`${cmd} gave no result within ${opts.limitMs >= 60_000 ? `${Math.round(opts.limitMs / 60_000)} minutes` : `${(opts.limitMs / 1000).toFixed(1)} s`} (TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit)`)
+          ? new Error(
+              `${cmd} gave no result within ${opts.limitMs >= 60_000 ? `${Math.round(opts.limitMs / 60_000)} minutes` : `${(opts.limitMs / 1000).toFixed(1)} s`} (TEMPORAL_INSTALL_TIMEOUT_MINUTES raises the limit)`,
+            )
           : code === 0
             ? undefined
             : new Error(`${cmd} ${args.join(' ')} exited with ${code ?? signal}`),
@@ -125,7 +157,8 @@ function run(cmd: string, args: string[], what: string, opts: { env?: NodeJS.Pro
 /** A scratch folder beside `dir` to build in; earlier ones (left by an interrupted install) are removed first. */
 function scratch(dir: string, inFlight: InFlight): string {
   for (const name of existsSync(dirname(dir)) ? readdirSync(dirname(dir)) : []) {
-    if (name.startsWith(`${basename(dir)}.partial-`)) rmSync(join(dirname(dir), name), { recursive: true, force: true });
+    if (name.startsWith(`${basename(dir)}.partial-`))
+      rmSync(join(dirname(dir), name), { recursive: true, force: true });
   }
   const tmp = `${dir}.partial-${process.pid}`;
   mkdirSync(tmp, { recursive: true });
@@ -184,7 +217,8 @@ async function withLock(server: ServerName, log: (l: string) => void, fn: () => 
       }
       continue;
     }
-    if (!announced) log(`${INSTALLERS[server].label}: another command (pid ${holder}) is installing it; waiting for it...`);
+    if (!announced)
+      log(`${INSTALLERS[server].label}: another command (pid ${holder}) is installing it; waiting for it...`);
     announced = true;
     await sleep(500);
     if (isInstalled(server)) return;
@@ -214,7 +248,9 @@ async function installTestServer(log: (l: string) => void, tickMs: number, inFli
   const { dir } = serverPaths().testServer;
   const what = `time-skipping test server ${TEST_SERVER_VERSION}`;
   const start = Date.now();
-  log(`${what}: resolving io.temporal:temporal-test-server and its runtime dependencies from Maven Central (10–30 s)...`);
+  log(
+    `${what}: resolving io.temporal:temporal-test-server and its runtime dependencies from Maven Central (10–30 s)...`,
+  );
   const tmp = scratch(dir, inFlight);
   try {
     // A throwaway POM whose only job is to let Maven resolve the artifact's runtime classpath.
@@ -238,7 +274,21 @@ async function installTestServer(log: (l: string) => void, tickMs: number, inFli
 `,
     );
     // The dependency plugin is pinned, so that every machine resolves the classpath the same way.
-    await run('mvn', ['-B', '-q', '-Dstyle.color=never', '-f', join(tmp, 'pom.xml'), `org.apache.maven.plugins:maven-dependency-plugin:${DEPENDENCY_PLUGIN_VERSION}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${join(tmp, 'lib')}`], what, { log, tickMs, inFlight, limitMs: limitMs(10) });
+    await run(
+      'mvn',
+      [
+        '-B',
+        '-q',
+        '-Dstyle.color=never',
+        '-f',
+        join(tmp, 'pom.xml'),
+        `org.apache.maven.plugins:maven-dependency-plugin:${DEPENDENCY_PLUGIN_VERSION}:copy-dependencies`,
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${join(tmp, 'lib')}`,
+      ],
+      what,
+      { log, tickMs, inFlight, limitMs: limitMs(10) },
+    );
     const launcher = join(tmp, 'temporal-test-server');
     writeFileSync(
       launcher,
@@ -262,12 +312,20 @@ async function installCli(log: (l: string) => void, tickMs: number, inFlight: In
   const dir = dirname(binDir);
   const what = `Temporal CLI ${TEMPORAL_CLI_VERSION}`;
   const start = Date.now();
-  log(`${what}: building the dev server and Web UI with go install from the Go module proxy (a cold build takes 2–4 minutes; once only)...`);
+  log(
+    `${what}: building the dev server and Web UI with go install from the Go module proxy (a cold build takes 2–4 minutes; once only)...`,
+  );
   const tmp = scratch(dir, inFlight);
   try {
     const tmpBin = join(tmp, 'bin');
     mkdirSync(tmpBin, { recursive: true });
-    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, { env: { ...process.env, GOBIN: tmpBin }, log, tickMs, inFlight, limitMs: limitMs(30) });
+    await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], what, {
+      env: { ...process.env, GOBIN: tmpBin },
+      log,
+      tickMs,
+      inFlight,
+      limitMs: limitMs(30),
+    });
     writeFileSync(join(tmpBin, '.installed'), `${TEMPORAL_CLI_VERSION}\n`);
     moveIntoPlace(tmp, dir);
   } finally {
@@ -314,16 +372,30 @@ async function installServer(log: (l: string) => void, tickMs: number, inFlight:
     const uiBin = join(tmp, 'go-bin-ui');
     const bin = join(tmp, 'bin');
     for (const d of [serverBin, uiBin, bin]) mkdirSync(d, { recursive: true });
-    await run('go', ['install', `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`, `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`], `${what} (server and schema tool)`, {
-      env: { ...env, GOBIN: serverBin },
-      log,
-      tickMs,
-      inFlight,
-      limitMs: limitMs(30),
-    });
+    await run(
+      'go',
+      [
+        'install',
+        `go.temporal.io/server/cmd/server@${TEMPORAL_SERVER_VERSION}`,
+        `go.temporal.io/server/cmd/tools/sql@${TEMPORAL_SERVER_VERSION}`,
+      ],
+      `${what} (server and schema tool)`,
+      {
+        env: { ...env, GOBIN: serverBin },
+        log,
+        tickMs,
+        inFlight,
+        limitMs: limitMs(30),
+      },
+    );
     log(`${what}: server and schema tool built in ${seconds(start)} s; now the Web UI ${TEMPORAL_UI_VERSION}...`);
     const uiStart = Date.now();
-    await run('go', ['install', `github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`], `Temporal Web UI ${TEMPORAL_UI_VERSION}`, { env: { ...env, GOBIN: uiBin }, log, tickMs, inFlight, limitMs: limitMs(30) });
+    await run(
+      'go',
+      ['install', `github.com/temporalio/ui-server/v2/cmd/server@${TEMPORAL_UI_VERSION}`],
+      `Temporal Web UI ${TEMPORAL_UI_VERSION}`,
+      { env: { ...env, GOBIN: uiBin }, log, tickMs, inFlight, limitMs: limitMs(30) },
+    );
     log(`${what}: Web UI built in ${seconds(uiStart)} s`);
     renameSync(join(serverBin, 'server'), join(bin, basename(paths.server)));
     renameSync(join(serverBin, 'sql'), join(bin, basename(paths.sqlTool)));
@@ -338,10 +410,21 @@ async function installServer(log: (l: string) => void, tickMs: number, inFlight:
   log(`${what}: installed in ${paths.binDir} in ${seconds(start)} s`);
 }
 
-const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | undefined; install: (log: (l: string) => void, tickMs: number, inFlight: InFlight) => Promise<void>; fallback: string }> = {
+const INSTALLERS: Record<
+  ServerName,
+  {
+    label: string;
+    toolchain: () => string | undefined;
+    install: (log: (l: string) => void, tickMs: number, inFlight: InFlight) => Promise<void>;
+    fallback: string;
+  }
+> = {
   'test-server': {
     label: `time-skipping test server ${TEST_SERVER_VERSION}`,
-    toolchain: () => (has('java', '-version') && has('mvn', '-v') ? undefined : 'Java 17 and Maven are needed to install it from Maven Central'),
+    toolchain: () =>
+      has('java', '-version') && has('mvn', '-v')
+        ? undefined
+        : 'Java 17 and Maven are needed to install it from Maven Central',
     install: installTestServer,
     fallback: "the tests fall back to the SDK's download, which needs the internet",
   },
@@ -355,7 +438,8 @@ const INSTALLERS: Record<ServerName, { label: string; toolchain: () => string | 
     label: `Temporal server ${TEMPORAL_SERVER_VERSION} (with its schema tool and Web UI ${TEMPORAL_UI_VERSION})`,
     toolchain: serverGoLacking,
     install: installServer,
-    fallback: 'the tests and benchmarks that need the server production runs are skipped (the SDK has no download of it)',
+    fallback:
+      'the tests and benchmarks that need the server production runs are skipped (the SDK has no download of it)',
   },
 };
 
@@ -398,7 +482,9 @@ export async function ensureTemporalServers(options: InstallOptions = {}): Promi
     }
   }
   if (options.strict && report.missing.length > 0) {
-    throw new Error(`Temporal servers not installed: ${report.missing.map((m) => `${m.server} (${m.reason})`).join('; ')}`);
+    throw new Error(
+      `Temporal servers not installed: ${report.missing.map((m) => `${m.server} (${m.reason})`).join('; ')}`,
+    );
   }
   return report;
 }

@@ -22,7 +22,15 @@ export type TemporalServerDatabase =
   /** SQLite: in memory without `file` (gone when the process ends), else that file (created on first use). */
   | { kind: 'sqlite'; file?: string }
   /** PostgreSQL 12 or later: the two databases are created and their schemas applied or upgraded at start. */
-  | { kind: 'postgres'; host: string; port: number; user: string; password: string; database?: string; visibilityDatabase?: string };
+  | {
+      kind: 'postgres';
+      host: string;
+      port: number;
+      user: string;
+      password: string;
+      database?: string;
+      visibilityDatabase?: string;
+    };
 
 /** A custom search attribute: the SDK's `SearchAttributeType` names (KEYWORD, KEYWORD_LIST, TEXT, INT, DOUBLE, BOOL, DATETIME). */
 export interface SearchAttributeSpec {
@@ -32,7 +40,10 @@ export interface SearchAttributeSpec {
 
 /** A dynamic config value: one value for everything, or a list of values with constraints (namespace, taskQueueName, taskType). */
 export type DynamicConfigValue = unknown;
-export type DynamicConfig = Record<string, DynamicConfigValue | Array<{ value: unknown; constraints?: Record<string, unknown> }>>;
+export type DynamicConfig = Record<
+  string,
+  DynamicConfigValue | Array<{ value: unknown; constraints?: Record<string, unknown> }>
+>;
 
 export interface TemporalServerOptions {
   database: TemporalServerDatabase;
@@ -59,7 +70,15 @@ export interface TemporalServerOptions {
   log?: (line: string) => void;
 }
 
-const INDEXED_VALUE_TYPES: Record<string, number> = { TEXT: 1, KEYWORD: 2, INT: 3, DOUBLE: 4, BOOL: 5, DATETIME: 6, KEYWORD_LIST: 7 };
+const INDEXED_VALUE_TYPES: Record<string, number> = {
+  TEXT: 1,
+  KEYWORD: 2,
+  INT: 3,
+  DOUBLE: 4,
+  BOOL: 5,
+  DATETIME: 6,
+  KEYWORD_LIST: 7,
+};
 
 /** Whether a port is free on 127.0.0.1. */
 function portFree(port: number): Promise<boolean> {
@@ -83,7 +102,9 @@ async function freePort(): Promise<number> {
 
 /** Why Temporal server 1.32 cannot be started here, or undefined when it can. */
 export function temporalServerMissing(): string | undefined {
-  return isInstalled('server') ? undefined : `Temporal server ${TEMPORAL_SERVER_VERSION} is not installed in ${serverPaths().root} (npm run install-servers -- --only server builds it with Go)`;
+  return isInstalled('server')
+    ? undefined
+    : `Temporal server ${TEMPORAL_SERVER_VERSION} is not installed in ${serverPaths().root} (npm run install-servers -- --only server builds it with Go)`;
 }
 
 /** Output of a child process, the last `max` characters, for error messages. */
@@ -96,14 +117,19 @@ class Tail {
 }
 
 /** Runs the server's schema tool against PostgreSQL: creates the two databases when missing, then sets up or upgrades their schemas (what docker-compose.yml's temporal-schema job runs). */
-export function applyPostgresSchema(db: Extract<TemporalServerDatabase, { kind: 'postgres' }>, log: (line: string) => void = () => undefined): void {
+export function applyPostgresSchema(
+  db: Extract<TemporalServerDatabase, { kind: 'postgres' }>,
+  log: (line: string) => void = () => undefined,
+): void {
   const tool = serverPaths().server.sqlTool;
   const base = ['--plugin', 'postgres12', '--ep', db.host, '-p', String(db.port), '-u', db.user];
   const env = { ...process.env, SQL_PASSWORD: db.password };
   const sql = (database: string, args: string[], allowFailure = false) => {
     const r = spawnSync(tool, [...base, '--db', database, ...args], { env, encoding: 'utf8' });
     if (r.status !== 0 && !allowFailure) {
-      throw new Error(`the schema tool failed on database ${database} (${args.join(' ')}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n')}`);
+      throw new Error(
+        `the schema tool failed on database ${database} (${args.join(' ')}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().split('\n').slice(-5).join('\n')}`,
+      );
     }
     return r.status === 0;
   };
@@ -128,7 +154,18 @@ export class TemporalServer {
   readonly namespace: string;
   readonly dir: string;
   private readonly ownsDir: boolean;
-  private ports!: Record<'frontend' | 'frontendHttp' | 'frontendMembership' | 'history' | 'historyMembership' | 'matching' | 'matchingMembership' | 'worker' | 'workerMembership', number>;
+  private ports!: Record<
+    | 'frontend'
+    | 'frontendHttp'
+    | 'frontendMembership'
+    | 'history'
+    | 'historyMembership'
+    | 'matching'
+    | 'matchingMembership'
+    | 'worker'
+    | 'workerMembership',
+    number
+  >;
   private uiPort?: number;
   private readonly log: (line: string) => void;
   /** Times the server was started (restarts included). */
@@ -159,7 +196,17 @@ export class TemporalServer {
 
   private async choosePorts(): Promise<void> {
     if (this.ports) return;
-    const names = ['frontend', 'frontendHttp', 'frontendMembership', 'history', 'historyMembership', 'matching', 'matchingMembership', 'worker', 'workerMembership'] as const;
+    const names = [
+      'frontend',
+      'frontendHttp',
+      'frontendMembership',
+      'history',
+      'historyMembership',
+      'matching',
+      'matchingMembership',
+      'worker',
+      'workerMembership',
+    ] as const;
     const chosen = new Set<number>();
     const ports = {} as TemporalServer['ports'];
     for (const name of names) {
@@ -180,13 +227,24 @@ export class TemporalServer {
   /** Writes the dynamic config file, checked by the server's own validator: an unknown key or a value of the wrong shape is an error here, not a setting silently ignored. */
   private writeDynamicConfig(): void {
     // YAML is a superset of JSON: the file is written as JSON.
-    const entries = Object.entries(this.dynamicConfig).map(([key, v]) => [key, Array.isArray(v) && v.every((x) => x && typeof x === 'object' && 'value' in x) ? v : [{ value: v, constraints: {} }]]);
+    const entries = Object.entries(this.dynamicConfig).map(([key, v]) => [
+      key,
+      Array.isArray(v) && v.every((x) => x && typeof x === 'object' && 'value' in x)
+        ? v
+        : [{ value: v, constraints: {} }],
+    ]);
     const file = this.dynamicConfigFile();
     writeFileSync(file, `${JSON.stringify(Object.fromEntries(entries), null, 2)}\n`);
     if (entries.length === 0) return;
     const check = spawnSync(serverPaths().server.server, ['validate-dynamic-config', file], { encoding: 'utf8' });
-    const problems = `${check.stdout ?? ''}`.split('\n').filter((l) => /^\s+(error|warning):/.test(l)).map((l) => l.trim());
-    if (check.status !== 0 || problems.length > 0) throw new Error(`dynamic config refused by Temporal server ${TEMPORAL_SERVER_VERSION}: ${problems.join('; ') || check.stderr || `exit ${check.status}`}`);
+    const problems = `${check.stdout ?? ''}`
+      .split('\n')
+      .filter((l) => /^\s+(error|warning):/.test(l))
+      .map((l) => l.trim());
+    if (check.status !== 0 || problems.length > 0)
+      throw new Error(
+        `dynamic config refused by Temporal server ${TEMPORAL_SERVER_VERSION}: ${problems.join('; ') || check.stderr || `exit ${check.status}`}`,
+      );
   }
 
   /**
@@ -213,7 +271,9 @@ export class TemporalServer {
             databaseName: file ?? 'default',
             connectAddr: 'localhost',
             connectProtocol: 'tcp',
-            connectAttributes: file ? { setup: 'true', journal_mode: 'wal', synchronous: '2', busy_timeout: '10000' } : { mode: 'memory', cache: 'private' },
+            connectAttributes: file
+              ? { setup: 'true', journal_mode: 'wal', synchronous: '2', busy_timeout: '10000' }
+              : { mode: 'memory', cache: 'private' },
             maxConns: 1,
             maxIdleConns: 1,
             maxConnLifetime: '1h',
@@ -235,7 +295,9 @@ export class TemporalServer {
       };
     };
     const p = this.ports;
-    const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({ rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) } });
+    const rpc = (grpcPort: number, membershipPort: number, httpPort?: number) => ({
+      rpc: { grpcPort, membershipPort, bindOnIP: '127.0.0.1', ...(httpPort ? { httpPort } : {}) },
+    });
     const config = {
       log: { stdout: true, level: this.options.logLevel ?? 'warn' },
       persistence: {
@@ -260,7 +322,15 @@ export class TemporalServer {
         failoverVersionIncrement: 10,
         masterClusterName: 'active',
         currentClusterName: 'active',
-        clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: this.address, httpAddress: `127.0.0.1:${p.frontendHttp}` } },
+        clusterInformation: {
+          active: {
+            enabled: true,
+            initialFailoverVersion: 1,
+            rpcName: 'frontend',
+            rpcAddress: this.address,
+            httpAddress: `127.0.0.1:${p.frontendHttp}`,
+          },
+        },
       },
       dcRedirectionPolicy: { policy: 'noop' },
       dynamicConfigClient: { filepath: this.dynamicConfigFile(), pollInterval: '5s' },
@@ -284,7 +354,10 @@ export class TemporalServer {
     const { createWriteStream } = await import('node:fs');
     const logStream = createWriteStream(this.logFile, { flags: 'a' });
     this.tail.text = '';
-    const child = spawn(serverPaths().server.server, ['--config-file', config, '--allow-no-auth', 'start'], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(serverPaths().server.server, ['--config-file', config, '--allow-no-auth', 'start'], {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     this.starts++;
     for (const s of [child.stdout!, child.stderr!]) {
@@ -299,18 +372,24 @@ export class TemporalServer {
     const until = Date.now() + (this.options.startTimeoutMs ?? 90_000);
     const exited = () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null;
     const failure = (what: string) =>
-      new Error(`Temporal server ${TEMPORAL_SERVER_VERSION} ${what}${spawnError ? `: ${spawnError.message}` : ''}. Its last output (all of it in ${this.logFile}):\n${lastLines(this.tail.text)}`);
+      new Error(
+        `Temporal server ${TEMPORAL_SERVER_VERSION} ${what}${spawnError ? `: ${spawnError.message}` : ''}. Its last output (all of it in ${this.logFile}):\n${lastLines(this.tail.text)}`,
+      );
     for (;;) {
       if (exited()) throw failure(`exited (${child.exitCode ?? child.signalCode ?? 'not started'}) before it answered`);
       if (Date.now() > until) {
         child.kill('SIGKILL');
-        throw failure(`did not answer on ${this.address} within ${((this.options.startTimeoutMs ?? 90_000) / 1000).toFixed(0)} s`);
+        throw failure(
+          `did not answer on ${this.address} within ${((this.options.startTimeoutMs ?? 90_000) / 1000).toFixed(0)} s`,
+        );
       }
       if (await this.ready().catch(() => false)) break;
       await sleep(250);
     }
     if (this.options.ui) await this.startUi();
-    this.log(`Temporal server ${TEMPORAL_SERVER_VERSION} on ${this.address} (namespace ${this.namespace}, ${db.kind === 'sqlite' ? (db.file ? `SQLite ${db.file}` : 'SQLite in memory') : `PostgreSQL ${db.host}:${db.port}`})${this.uiUrl ? `; Web UI ${this.uiUrl}` : ''}`);
+    this.log(
+      `Temporal server ${TEMPORAL_SERVER_VERSION} on ${this.address} (namespace ${this.namespace}, ${db.kind === 'sqlite' ? (db.file ? `SQLite ${db.file}` : 'SQLite in memory') : `PostgreSQL ${db.host}:${db.port}`})${this.uiUrl ? `; Web UI ${this.uiUrl}` : ''}`,
+    );
   }
 
   /** True once the frontend answers, the namespace exists with its search attributes, and a visibility query on it works. */
@@ -325,7 +404,10 @@ export class TemporalServer {
       });
       if (!described) {
         await svc
-          .registerNamespace({ namespace: this.namespace, workflowExecutionRetentionPeriod: msToTs((this.options.retentionHours ?? 24) * 3_600_000) })
+          .registerNamespace({
+            namespace: this.namespace,
+            workflowExecutionRetentionPeriod: msToTs((this.options.retentionHours ?? 24) * 3_600_000),
+          })
           .catch((err: { code?: number }) => {
             if (err.code !== 6) throw err; // ALREADY_EXISTS
           });
@@ -379,17 +461,27 @@ export class TemporalServer {
     };
     writeFileSync(join(configDir, 'development.yaml'), `${JSON.stringify(uiConfig, null, 2)}\n`);
     const tail = new Tail();
-    const child = spawn(serverPaths().server.ui, ['--root', this.dir, '--config', 'ui-config', '--env', 'development', 'start'], { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      serverPaths().server.ui,
+      ['--root', this.dir, '--config', 'ui-config', '--env', 'development', 'start'],
+      { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.ui = child;
     child.stdout!.on('data', (d: Buffer) => tail.add(d));
     child.stderr!.on('data', (d: Buffer) => tail.add(d));
     for (let i = 0; i < 120; i++) {
-      if (child.exitCode !== null) throw new Error(`Temporal Web UI ${TEMPORAL_UI_VERSION} exited (${child.exitCode}): ${lastLines(tail.text)}`);
-      const ok = await fetch(`${this.uiUrl}/`).then((r) => r.ok, () => false);
+      if (child.exitCode !== null)
+        throw new Error(`Temporal Web UI ${TEMPORAL_UI_VERSION} exited (${child.exitCode}): ${lastLines(tail.text)}`);
+      const ok = await fetch(`${this.uiUrl}/`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       await sleep(250);
     }
-    throw new Error(`Temporal Web UI ${TEMPORAL_UI_VERSION} did not answer on ${this.uiUrl} within 30 s: ${lastLines(tail.text)}`);
+    throw new Error(
+      `Temporal Web UI ${TEMPORAL_UI_VERSION} did not answer on ${this.uiUrl} within 30 s: ${lastLines(tail.text)}`,
+    );
   }
 
   /** SIGKILL, as a crash would (the Web UI keeps running). */
@@ -428,7 +520,9 @@ function lastLines(text: string, n = 5): string {
     .flatMap((line) => {
       try {
         const j = JSON.parse(line) as { level?: string; msg?: string; error?: string };
-        return j.level === 'error' || j.level === 'fatal' ? [`${j.level}: ${j.msg ?? ''}${j.error ? `: ${j.error}` : ''}`] : [];
+        return j.level === 'error' || j.level === 'fatal'
+          ? [`${j.level}: ${j.msg ?? ''}${j.error ? `: ${j.error}` : ''}`]
+          : [];
       } catch {
         return line.trim() && !line.startsWith('{') ? [line.slice(0, 500)] : [];
       }

@@ -26,32 +26,87 @@ const list = z.string().transform((v) => v.split(/[\s,]+/).filter(Boolean));
 export const MIN_SECRET_LENGTH = { CONFIG_API_TOKEN: 24, HUBSPOT_OAUTH_CLIENT_SECRET: 16 } as const;
 
 export const accountsEnvSchema = z.object({
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL').optional().describe('PostgreSQL for the account store. Unset: embedded PGlite in ACCOUNT_STORE_DIR.'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'a postgres:// URL')
+    .optional()
+    .describe('PostgreSQL for the account store. Unset: embedded PGlite in ACCOUNT_STORE_DIR.'),
   DATABASE_URL_FILE: z.string().min(1).optional().describe('A file holding DATABASE_URL (a mounted secret).'),
-  ACCOUNT_STORE_DIR: z.string().min(1).default('.cache/account-store').describe('Embedded PGlite data directory (no DATABASE_URL).'),
-  ACCOUNT_STORE_KEYS: z.string().min(1).optional().describe('JSON {"key-id": "<base64 32-byte key>"}: encrypts tokens at rest. The last key (or ACCOUNT_STORE_ACTIVE_KEY_ID) encrypts; all decrypt.'),
-  ACCOUNT_STORE_KEYS_FILE: z.string().min(1).optional().describe('A file holding ACCOUNT_STORE_KEYS. Development default: .cache/account-store-keys.json, generated.'),
+  ACCOUNT_STORE_DIR: z
+    .string()
+    .min(1)
+    .default('.cache/account-store')
+    .describe('Embedded PGlite data directory (no DATABASE_URL).'),
+  ACCOUNT_STORE_KEYS: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'JSON {"key-id": "<base64 32-byte key>"}: encrypts tokens at rest. The last key (or ACCOUNT_STORE_ACTIVE_KEY_ID) encrypts; all decrypt.',
+    ),
+  ACCOUNT_STORE_KEYS_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('A file holding ACCOUNT_STORE_KEYS. Development default: .cache/account-store-keys.json, generated.'),
   ACCOUNT_STORE_ACTIVE_KEY_ID: z.string().min(1).optional(),
-  HUBSPOT_OAUTH_CLIENT_ID: z.string().min(1).optional().describe('The public app’s client id. Development default: the emulator’s demo-client-id.'),
+  HUBSPOT_OAUTH_CLIENT_ID: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The public app’s client id. Development default: the emulator’s demo-client-id.'),
   HUBSPOT_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
   HUBSPOT_OAUTH_CLIENT_SECRET_FILE: z.string().min(1).optional(),
-  HUBSPOT_OAUTH_REDIRECT_URI: z.url().optional().describe('Registered in the app’s settings; default <CONFIG_API_PUBLIC_URL>/oauth/callback.'),
+  HUBSPOT_OAUTH_REDIRECT_URI: z
+    .url()
+    .optional()
+    .describe('Registered in the app’s settings; default <CONFIG_API_PUBLIC_URL>/oauth/callback.'),
   HUBSPOT_OAUTH_SCOPES: list.optional().describe(`Required scopes; default ${DEFAULT_SCOPES.join(' ')}.`),
   HUBSPOT_OAUTH_OPTIONAL_SCOPES: list.optional(),
-  HUBSPOT_OAUTH_AUTHORIZE_URL: z.url().optional().describe('Default https://app.hubspot.com/oauth/authorize (the emulator’s in development).'),
-  HUBSPOT_API_BASE: z.url().optional().describe('HubSpot API base for stored connections and token calls; default https://api.hubapi.com (the emulator’s in development).'),
+  HUBSPOT_OAUTH_AUTHORIZE_URL: z
+    .url()
+    .optional()
+    .describe('Default https://app.hubspot.com/oauth/authorize (the emulator’s in development).'),
+  HUBSPOT_API_BASE: z
+    .url()
+    .optional()
+    .describe(
+      'HubSpot API base for stored connections and token calls; default https://api.hubapi.com (the emulator’s in development).',
+    ),
   CONFIG_API_HOST: z.string().min(1).default('127.0.0.1'),
   CONFIG_API_PORT: port.default(8790),
-  CONFIG_API_PUBLIC_URL: z.url().optional().describe('The URL browsers reach the configuration API at; default http://<host>:<port>.'),
-  CONFIG_API_TOKEN: z.string().min(1).optional().describe(`Bearer token of the platform backend, at least ${MIN_SECRET_LENGTH.CONFIG_API_TOKEN} characters (from CONFIG_API_TOKEN_FILE too): the page's session and install-state keys derive from it. Development default: generated into .cache/config-api-token.`),
+  CONFIG_API_PUBLIC_URL: z
+    .url()
+    .optional()
+    .describe('The URL browsers reach the configuration API at; default http://<host>:<port>.'),
+  CONFIG_API_TOKEN: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      `Bearer token of the platform backend, at least ${MIN_SECRET_LENGTH.CONFIG_API_TOKEN} characters (from CONFIG_API_TOKEN_FILE too): the page's session and install-state keys derive from it. Development default: generated into .cache/config-api-token.`,
+    ),
   CONFIG_API_TOKEN_FILE: z.string().min(1).optional(),
-  CONFIG_API_RETURN_ORIGINS: list.optional().describe('Origins the OAuth callback may redirect to (the platform’s setup screens); https in production.'),
-  HUBSPOT_ALLOWED_BASE_URLS: list.optional().describe('Production opt-out, named: HubSpot API base URLs accepted besides HubSpot\'s own hosts (e.g. an egress proxy), for HUBSPOT_API_BASE too.'),
-  HUBSPOT_ALLOWED_AUTHORIZE_URLS: list.optional().describe('Production opt-out, named: install URLs accepted for HUBSPOT_OAUTH_AUTHORIZE_URL besides HubSpot\'s own.'),
+  CONFIG_API_RETURN_ORIGINS: list
+    .optional()
+    .describe('Origins the OAuth callback may redirect to (the platform’s setup screens); https in production.'),
+  HUBSPOT_ALLOWED_BASE_URLS: list
+    .optional()
+    .describe(
+      "Production opt-out, named: HubSpot API base URLs accepted besides HubSpot's own hosts (e.g. an egress proxy), for HUBSPOT_API_BASE too.",
+    ),
+  HUBSPOT_ALLOWED_AUTHORIZE_URLS: list
+    .optional()
+    .describe(
+      "Production opt-out, named: install URLs accepted for HUBSPOT_OAUTH_AUTHORIZE_URL besides HubSpot's own.",
+    ),
 });
 
 /** HubSpot's own install (consent) pages, the only ones a production install sends operators to. */
-export const HUBSPOT_AUTHORIZE_URLS = ['https://app.hubspot.com/oauth/authorize', 'https://app-eu1.hubspot.com/oauth/authorize'] as const;
+export const HUBSPOT_AUTHORIZE_URLS = [
+  'https://app.hubspot.com/oauth/authorize',
+  'https://app-eu1.hubspot.com/oauth/authorize',
+] as const;
 export type AccountsEnv = z.infer<typeof accountsEnvSchema>;
 
 /** The workspace the development setup page logs into (the login form's default). */
@@ -75,12 +130,16 @@ function secret(env: AccountsEnv, value: keyof AccountsEnv, file: keyof Accounts
     try {
       found = readFileSync(f, 'utf8').trim();
     } catch (err) {
-      throw new AccountsConfigError(`${file} (${f}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new AccountsConfigError(
+        `${file} (${f}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
   const min = (MIN_SECRET_LENGTH as Record<string, number>)[value];
   if (found !== undefined && min !== undefined && found.length < min) {
-    throw new AccountsConfigError(`${f ? `${file} (${f}) holds` : `${value} is`} too short: at least ${min} characters`);
+    throw new AccountsConfigError(
+      `${f ? `${file} (${f}) holds` : `${value} is`} too short: at least ${min} characters`,
+    );
   }
   return found;
 }
@@ -94,20 +153,32 @@ export function productionProblems(env: AccountsEnv): string[] {
   const problems: string[] = [];
   const https = (name: string, value: string | undefined, required: boolean) => {
     if (value === undefined) {
-      if (required) problems.push(`${name} is required in production (the https URL browsers reach the configuration API at)`);
+      if (required)
+        problems.push(`${name} is required in production (the https URL browsers reach the configuration API at)`);
       return;
     }
-    if (!value.startsWith('https://')) problems.push(`${name} must be an https:// URL in production (it carries sessions, install states and codes)`);
+    if (!value.startsWith('https://'))
+      problems.push(`${name} must be an https:// URL in production (it carries sessions, install states and codes)`);
   };
   https('CONFIG_API_PUBLIC_URL', env.CONFIG_API_PUBLIC_URL, true);
   https('HUBSPOT_OAUTH_REDIRECT_URI', env.HUBSPOT_OAUTH_REDIRECT_URI, false);
-  for (const origin of env.CONFIG_API_RETURN_ORIGINS ?? []) https(`CONFIG_API_RETURN_ORIGINS (${origin})`, origin, false);
+  for (const origin of env.CONFIG_API_RETURN_ORIGINS ?? [])
+    https(`CONFIG_API_RETURN_ORIGINS (${origin})`, origin, false);
   const apiBase = env.HUBSPOT_API_BASE ?? HUBSPOT_DEFAULT_BASE_URL;
   const baseProblem = hubspotBaseUrlProblem(apiBase, env.HUBSPOT_ALLOWED_BASE_URLS ?? []);
-  if (baseProblem) problems.push(`HUBSPOT_API_BASE ${baseProblem}: production sends tokens and the client secret to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`);
+  if (baseProblem)
+    problems.push(
+      `HUBSPOT_API_BASE ${baseProblem}: production sends tokens and the client secret to HubSpot only (HUBSPOT_ALLOWED_BASE_URLS lists exceptions)`,
+    );
   const authorize = env.HUBSPOT_OAUTH_AUTHORIZE_URL;
-  if (authorize && !(HUBSPOT_AUTHORIZE_URLS as readonly string[]).includes(authorize) && !(env.HUBSPOT_ALLOWED_AUTHORIZE_URLS ?? []).includes(authorize)) {
-    problems.push(`HUBSPOT_OAUTH_AUTHORIZE_URL must be HubSpot's install page (${HUBSPOT_AUTHORIZE_URLS.join(' or ')}) in production (HUBSPOT_ALLOWED_AUTHORIZE_URLS lists exceptions)`);
+  if (
+    authorize &&
+    !(HUBSPOT_AUTHORIZE_URLS as readonly string[]).includes(authorize) &&
+    !(env.HUBSPOT_ALLOWED_AUTHORIZE_URLS ?? []).includes(authorize)
+  ) {
+    problems.push(
+      `HUBSPOT_OAUTH_AUTHORIZE_URL must be HubSpot's install page (${HUBSPOT_AUTHORIZE_URLS.join(' or ')}) in production (HUBSPOT_ALLOWED_AUTHORIZE_URLS lists exceptions)`,
+    );
   }
   return problems;
 }
@@ -121,10 +192,15 @@ function portIsFree(host: string, port: number): Promise<boolean> {
 }
 
 /** The configuration API token: from the environment, else (development) a generated one kept in a file. */
-function apiToken(env: AccountsEnv, development: boolean, cacheDir: string): { token: string; generatedFile?: string; file?: string } {
+function apiToken(
+  env: AccountsEnv,
+  development: boolean,
+  cacheDir: string,
+): { token: string; generatedFile?: string; file?: string } {
   const t = secret(env, 'CONFIG_API_TOKEN', 'CONFIG_API_TOKEN_FILE');
   if (t) return { token: t };
-  if (!development) throw new AccountsConfigError('CONFIG_API_TOKEN or CONFIG_API_TOKEN_FILE is required outside development');
+  if (!development)
+    throw new AccountsConfigError('CONFIG_API_TOKEN or CONFIG_API_TOKEN_FILE is required outside development');
   const file = resolve(cacheDir, 'config-api-token');
   if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
   mkdirSync(dirname(file), { recursive: true });
@@ -170,7 +246,10 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
   const clientSecret = secret(env, 'HUBSPOT_OAUTH_CLIENT_SECRET', 'HUBSPOT_OAUTH_CLIENT_SECRET_FILE');
 
   const databaseUrl = secret(env, 'DATABASE_URL', 'DATABASE_URL_FILE');
-  if (!databaseUrl && !options.development) throw new AccountsConfigError('DATABASE_URL or DATABASE_URL_FILE is required outside development (the account store)');
+  if (!databaseUrl && !options.development)
+    throw new AccountsConfigError(
+      'DATABASE_URL or DATABASE_URL_FILE is required outside development (the account store)',
+    );
   let keys;
   try {
     keys = tokenKeysFromEnv(source, options.development ? resolve(cacheDir, 'account-store-keys.json') : undefined);
@@ -188,7 +267,9 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
     dataDir = mkdtempSync(join(tmpdir(), 'account-store-'));
     store = await AccountStore.open({ dataDir, keys: keys.keys });
   }
-  say(`account store: ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`}; tokens encrypted with key "${store.activeKeyId}" from ${keys.source}`);
+  say(
+    `account store: ${databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded PGlite in ${dataDir}`}; tokens encrypted with key "${store.activeKeyId}" from ${keys.source}`,
+  );
 
   // Development without an explicit port: another job on this machine may hold the default one.
   let apiPort = env.CONFIG_API_PORT;
@@ -196,11 +277,15 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
     apiPort = await freePort();
     say(`configuration API: port ${env.CONFIG_API_PORT} is taken, using ${apiPort} (set CONFIG_API_PORT to choose)`);
   }
-  const publicUrl = (env.CONFIG_API_PUBLIC_URL ?? `http://${env.CONFIG_API_HOST === '0.0.0.0' ? '127.0.0.1' : env.CONFIG_API_HOST}:${apiPort}`).replace(/\/+$/, '');
+  const publicUrl = (
+    env.CONFIG_API_PUBLIC_URL ??
+    `http://${env.CONFIG_API_HOST === '0.0.0.0' ? '127.0.0.1' : env.CONFIG_API_HOST}:${apiPort}`
+  ).replace(/\/+$/, '');
   const emulator = options.development && !env.HUBSPOT_OAUTH_CLIENT_ID ? options.emulatorUrl : undefined;
   let oauth: HubSpotOAuthClient | undefined;
   if (env.HUBSPOT_OAUTH_CLIENT_ID || emulator) {
-    if (env.HUBSPOT_OAUTH_CLIENT_ID && !clientSecret) throw new AccountsConfigError('HUBSPOT_OAUTH_CLIENT_ID needs HUBSPOT_OAUTH_CLIENT_SECRET (or _FILE)');
+    if (env.HUBSPOT_OAUTH_CLIENT_ID && !clientSecret)
+      throw new AccountsConfigError('HUBSPOT_OAUTH_CLIENT_ID needs HUBSPOT_OAUTH_CLIENT_SECRET (or _FILE)');
     oauth = new HubSpotOAuthClient({
       clientId: env.HUBSPOT_OAUTH_CLIENT_ID ?? 'demo-client-id',
       clientSecret: clientSecret ?? 'demo-client-secret',
@@ -211,7 +296,9 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
       apiBase: env.HUBSPOT_API_BASE ?? emulator,
     });
   } else {
-    say('no HUBSPOT_OAUTH_CLIENT_ID: "Add account" (OAuth) is off; private-app tokens can still be added through the API');
+    say(
+      'no HUBSPOT_OAUTH_CLIENT_ID: "Add account" (OAuth) is off; private-app tokens can still be added through the API',
+    );
   }
   const directory = new StoreDirectory(store, { oauth, basePath: env.HUBSPOT_API_BASE ?? options.emulatorUrl });
 
@@ -233,7 +320,9 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
     await store.close().catch(() => undefined);
     throw err;
   }
-  say(`configuration API: ${publicUrl}/v1/workspaces/<workspaceId>/… (bearer token ${token.generatedFile ? `generated into ${token.generatedFile}` : token.file ? `in ${token.file}` : 'from CONFIG_API_TOKEN'})`);
+  say(
+    `configuration API: ${publicUrl}/v1/workspaces/<workspaceId>/… (bearer token ${token.generatedFile ? `generated into ${token.generatedFile}` : token.file ? `in ${token.file}` : 'from CONFIG_API_TOKEN'})`,
+  );
   if (oauth) say(`OAuth redirect URL (register it in the HubSpot app): ${oauth.settings.redirectUri}`);
   return {
     store,

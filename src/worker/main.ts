@@ -8,7 +8,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { ConfigError, hubspotAccountsOptions, loadConfig, temporalConnectionOptions, workerBuildOf } from '../environment/config';
+import {
+  ConfigError,
+  hubspotAccountsOptions,
+  loadConfig,
+  temporalConnectionOptions,
+  workerBuildOf,
+} from '../environment/config';
 import { devServer, repoRoot, startDevServer } from '../temporal-servers';
 import { ensureTemporalServers } from '../temporal-servers/install';
 import { conversationSearchAttributes } from '../platform/search-attributes';
@@ -32,8 +38,14 @@ async function developmentMode(): Promise<typeof import('./development')> {
   try {
     return await import('./development');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' && (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
-    throw new ConfigError('no HUBSPOT_ACCOUNTS, and the HubSpot emulator is not part of this installation (the production image leaves it out): set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE');
+    if (
+      (err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' &&
+      (err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND'
+    )
+      throw err;
+    throw new ConfigError(
+      'no HUBSPOT_ACCOUNTS, and the HubSpot emulator is not part of this installation (the production image leaves it out): set HUBSPOT_ACCOUNTS or HUBSPOT_ACCOUNTS_FILE',
+    );
   }
 }
 
@@ -46,7 +58,9 @@ async function main(): Promise<void> {
   const logger = createWorkerLogger(env.LOG_LEVEL);
   Runtime.install({
     logger,
-    telemetryOptions: env.METRICS_BIND_ADDRESS ? { metrics: { prometheus: { bindAddress: env.METRICS_BIND_ADDRESS } } } : undefined,
+    telemetryOptions: env.METRICS_BIND_ADDRESS
+      ? { metrics: { prometheus: { bindAddress: env.METRICS_BIND_ADDRESS } } }
+      : undefined,
   });
   if (env.METRICS_BIND_ADDRESS) say(`Prometheus metrics: http://${env.METRICS_BIND_ADDRESS}/metrics`);
   const cleanups: Array<() => Promise<void>> = [];
@@ -68,11 +82,14 @@ async function main(): Promise<void> {
       searchAttributes: conversationSearchAttributes,
     };
     // The installed CLI is started and watched here, so that a failed start says why in the server's own words.
-    const dev = choice.executable.type === 'existing-path'
-      ? await startDevServer(server)
-      : await TestWorkflowEnvironment.createLocal({ server: { ...server, executable: choice.executable, ui: true, log: { format: 'pretty', level: 'error' } } }).catch((err: Error) => {
-          throw new Error(`${err.message} (the dev server's own output, if it printed any, is above)`);
-        });
+    const dev =
+      choice.executable.type === 'existing-path'
+        ? await startDevServer(server)
+        : await TestWorkflowEnvironment.createLocal({
+            server: { ...server, executable: choice.executable, ui: true, log: { format: 'pretty', level: 'error' } },
+          }).catch((err: Error) => {
+            throw new Error(`${err.message} (the dev server's own output, if it printed any, is above)`);
+          });
     cleanups.push(() => dev.teardown());
     address = dev.address;
     say(`Temporal dev server: ${address} (namespace ${env.TEMPORAL_NAMESPACE})`);
@@ -89,16 +106,27 @@ async function main(): Promise<void> {
     emulator = await startHubSpotEmulator({ port: env.HUBSPOT_EMULATOR_PORT });
     cleanups.push(() => emulator!.close());
     accounts = [emulator.connection(DEMO_ACCOUNT)];
-    say(`no HUBSPOT_ACCOUNTS: HubSpot emulator at ${emulator.url} (account "${DEMO_ACCOUNT.accountId}", token "${DEMO_ACCOUNT.token}"; inspect it at ${emulator.url}/_emulator/accounts)`);
+    say(
+      `no HUBSPOT_ACCOUNTS: HubSpot emulator at ${emulator.url} (account "${DEMO_ACCOUNT.accountId}", token "${DEMO_ACCOUNT.token}"; inspect it at ${emulator.url}/_emulator/accounts)`,
+    );
   }
 
   // Accounts connected at run time (OAuth "Add account"), kept in the account store, and the configuration
   // API with the setup page (docs/ACCOUNTS.md): always in development, with DATABASE_URL in production.
   const accountServices = accountServicesWanted(process.env, env.WORKER_MODE === 'development')
-    ? await startAccountServices({ development: env.WORKER_MODE === 'development', root: repoRoot, emulatorUrl: emulator?.url, say, propertySchema: async (id): Promise<HubSpotPropertyDefinition[]> => (await hubspot.get(id)).contactPropertySchema() })
+    ? await startAccountServices({
+        development: env.WORKER_MODE === 'development',
+        root: repoRoot,
+        emulatorUrl: emulator?.url,
+        say,
+        propertySchema: async (id): Promise<HubSpotPropertyDefinition[]> =>
+          (await hubspot.get(id)).contactPropertySchema(),
+      })
     : undefined;
   if (accountServices) cleanups.push(() => accountServices.close());
-  const directory = accountServices ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory]) : staticDirectory(accounts);
+  const directory = accountServices
+    ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory])
+    : staticDirectory(accounts);
   const hubspot: HubSpotAccounts = new HubSpotAccounts(directory, hubspotAccountsOptions(env));
 
   // mTLS (client certificate, CA, server name) or an API key, as configured (src/environment/config.ts).
@@ -107,7 +135,11 @@ async function main(): Promise<void> {
   cleanups.unshift(() => connection.close());
 
   const dataConverter = dataConverterFromEnv();
-  say(dataConverter ? 'payload encryption: on (CODEC_KEYS)' : 'payload encryption: off (set CODEC_KEYS to encrypt personal data in Temporal history)');
+  say(
+    dataConverter
+      ? 'payload encryption: on (CODEC_KEYS)'
+      : 'payload encryption: off (set CODEC_KEYS to encrypt personal data in Temporal history)',
+  );
   say(
     build
       ? `Worker Versioning: deployment "${build.deploymentName}", build "${build.buildId}"; conversations started while this build is current stay on it (make it current: npm run ops -- release make-current ${build.buildId})`
@@ -134,13 +166,17 @@ async function main(): Promise<void> {
     });
   }
 
-  say(`polling task queue "${env.TEMPORAL_TASK_QUEUE}" for ${accounts.length} HubSpot account(s): ${accounts.map((a) => a.accountId).join(', ')}`);
+  say(
+    `polling task queue "${env.TEMPORAL_TASK_QUEUE}" for ${accounts.length} HubSpot account(s): ${accounts.map((a) => a.accountId).join(', ')}`,
+  );
   say('ready. Ctrl-C stops it.');
   const running = worker.run();
   if (emulator && development && accountServices) {
     const { playDemoOnNewConnections } = development;
     const api = accountServices.configApi;
-    say(`setup page ("Add account"): ${api.url}${api.oneTimeLoginPath(DEVELOPMENT_WORKSPACE)} (a single-use login link; later, log in at ${api.url}/login with the token in .cache/config-api-token)`);
+    say(
+      `setup page ("Add account"): ${api.url}${api.oneTimeLoginPath(DEVELOPMENT_WORKSPACE)} (a single-use login link; later, log in at ${api.url}/login with the token in .cache/config-api-token)`,
+    );
     if (env.DEMO && !process.argv.includes('--demo-then-exit')) {
       const demoConnection = await Connection.connect(connectionOptions);
       const client = new Client({ connection: demoConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
@@ -166,8 +202,13 @@ async function main(): Promise<void> {
       const clientConnection = await Connection.connect(connectionOptions);
       try {
         const client = new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
-        await runDemo({ platform: new ConversationClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE }), hubspotBasePath: emulator.url, say: demoSay });
-        if (!process.argv.includes('--demo-then-exit')) demoSay('done. The worker keeps running: play the demo again with `npm run demo` in another terminal.');
+        await runDemo({
+          platform: new ConversationClient({ client, taskQueue: env.TEMPORAL_TASK_QUEUE }),
+          hubspotBasePath: emulator.url,
+          say: demoSay,
+        });
+        if (!process.argv.includes('--demo-then-exit'))
+          demoSay('done. The worker keeps running: play the demo again with `npm run demo` in another terminal.');
       } finally {
         await clientConnection.close();
       }
@@ -197,6 +238,6 @@ main().catch((err) => {
     process.stderr.write(`[worker] configuration error: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`[worker] failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`[worker] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

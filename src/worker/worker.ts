@@ -1,5 +1,12 @@
 // Wires the conversation workflow and the HubSpot activities into a Temporal worker.
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Worker, type LogLevel, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Worker,
+  type LogLevel,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
@@ -25,7 +32,18 @@ export interface ConversationWorkerOptions {
    */
   build?: WorkerBuild;
   /** Extra worker options (concurrency, tuning, interceptors). */
-  tuning?: Partial<Omit<WorkerOptions, 'connection' | 'namespace' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle' | 'workerDeploymentOptions'>>;
+  tuning?: Partial<
+    Omit<
+      WorkerOptions,
+      | 'connection'
+      | 'namespace'
+      | 'taskQueue'
+      | 'activities'
+      | 'workflowsPath'
+      | 'workflowBundle'
+      | 'workerDeploymentOptions'
+    >
+  >;
 }
 
 export const workflowsPath = require.resolve('../../workflows');
@@ -38,7 +56,10 @@ export const workflowsPath = require.resolve('../../workflows');
  * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
  */
 export class ConversationWorker {
-  private constructor(private readonly main: Worker, private readonly agent: Worker) {}
+  private constructor(
+    private readonly main: Worker,
+    private readonly agent: Worker,
+  ) {}
 
   static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
@@ -54,7 +75,8 @@ export class ConversationWorker {
       ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
     };
     // Bundled once for both lanes.
-    const workflowBundle = options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
+    const workflowBundle =
+      options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
     const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
     // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
     // action) and their in-conversation activities: its own slots and workflow threads, never filled by
@@ -97,8 +119,14 @@ export class ConversationWorker {
 }
 
 /** The SDK's deployment options of a conversation worker build: versioned, conversations PINNED. */
-export function conversationDeploymentOptions(build: WorkerBuild): NonNullable<WorkerOptions['workerDeploymentOptions']> {
-  return { version: { deploymentName: build.deploymentName, buildId: build.buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
+export function conversationDeploymentOptions(
+  build: WorkerBuild,
+): NonNullable<WorkerOptions['workerDeploymentOptions']> {
+  return {
+    version: { deploymentName: build.deploymentName, buildId: build.buildId },
+    useWorkerVersioning: true,
+    defaultVersioningBehavior: 'PINNED',
+  };
 }
 
 export function createConversationWorker(options: ConversationWorkerOptions): Promise<ConversationWorker> {
@@ -108,7 +136,15 @@ export function createConversationWorker(options: ConversationWorkerOptions): Pr
 // The worker's log lines. The SDK adds the activity's task token to its log attributes (and to some
 // messages): a task token lets whoever holds it complete or fail that activity, so it never leaves the
 // process. Bearer values and HubSpot private-app tokens are masked too, should one reach a message.
-const TOKEN_KEYS = new Set(['taskToken', 'base64TaskToken', 'token', 'authorization', 'apiKey', 'accessToken', 'refreshToken']);
+const TOKEN_KEYS = new Set([
+  'taskToken',
+  'base64TaskToken',
+  'token',
+  'authorization',
+  'apiKey',
+  'accessToken',
+  'refreshToken',
+]);
 // Linear: no nested quantifiers; each alternative is a literal prefix followed by one bounded class.
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
   [/\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, '$1 [redacted]'],
@@ -131,7 +167,8 @@ export function safeLogMeta(meta: Record<string, unknown> | undefined, depth = 0
     if (TOKEN_KEYS.has(key)) continue;
     if (value instanceof Error) out[key] = { name: value.name, message: redactLogText(value.message) };
     else if (typeof value === 'string') out[key] = redactLogText(value);
-    else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3) out[key] = safeLogMeta(value as Record<string, unknown>, depth + 1);
+    else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3)
+      out[key] = safeLogMeta(value as Record<string, unknown>, depth + 1);
     else out[key] = value;
   }
   return out;
@@ -141,8 +178,13 @@ export function safeLogMeta(meta: Record<string, unknown> | undefined, depth = 0
  * The worker's logger for Runtime.install: one JSON object per line, task tokens and credentials
  * removed. No personal data is ever logged by the project (ids and outcomes only).
  */
-export function createWorkerLogger(level: LogLevel = 'INFO', write: (line: string) => void = (line) => process.stdout.write(line)): DefaultLogger {
+export function createWorkerLogger(
+  level: LogLevel = 'INFO',
+  write: (line: string) => void = (line) => process.stdout.write(line),
+): DefaultLogger {
   return new DefaultLogger(level, ({ level: entryLevel, message, meta, timestampNanos }) => {
-    write(`${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level: entryLevel, message: redactLogText(message), ...safeLogMeta(meta) })}\n`);
+    write(
+      `${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level: entryLevel, message: redactLogText(message), ...safeLogMeta(meta) })}\n`,
+    );
   });
 }

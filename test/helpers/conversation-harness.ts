@@ -78,7 +78,9 @@ export async function startHarness(
   );
   const taskQueue = `conversations-${process.pid}-${++queueSeq}`;
   const bundle = await workflowBundle(workflowsPath);
-  const client = options.dataConverter ? new Client({ connection: env.connection, namespace: env.namespace, dataConverter: options.dataConverter }) : env.client;
+  const client = options.dataConverter
+    ? new Client({ connection: env.connection, namespace: env.namespace, dataConverter: options.dataConverter })
+    : env.client;
   // Every conversation a test touches is remembered, so that the run can end it: a conversation left
   // open would, once time skips past its timers, hold workflow tasks that no worker polls any more,
   // and the time-skipping server does not skip time while tasks are outstanding.
@@ -89,8 +91,16 @@ export async function startHarness(
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
         const first = args[0] as { conversationId?: unknown; workspaceId?: unknown } | undefined;
-        if (first && typeof first === 'object' && typeof first.conversationId === 'string' && typeof first.workspaceId === 'string') {
-          touched.set(`${first.workspaceId}/${first.conversationId}`, { workspaceId: first.workspaceId, conversationId: first.conversationId });
+        if (
+          first &&
+          typeof first === 'object' &&
+          typeof first.conversationId === 'string' &&
+          typeof first.workspaceId === 'string'
+        ) {
+          touched.set(`${first.workspaceId}/${first.conversationId}`, {
+            workspaceId: first.workspaceId,
+            conversationId: first.conversationId,
+          });
         }
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
@@ -120,7 +130,14 @@ export async function startHarness(
     taskQueue,
     // A worker runs once: each test gets a fresh one on the same task queue (the bundle is shared).
     run: async (fn) => {
-      const worker = await createConversationWorker({ connection: env.nativeConnection, namespace: env.namespace, taskQueue, hubspot, workflowBundle: bundle, dataConverter: options.dataConverter });
+      const worker = await createConversationWorker({
+        connection: env.nativeConnection,
+        namespace: env.namespace,
+        taskQueue,
+        hubspot,
+        workflowBundle: bundle,
+        dataConverter: options.dataConverter,
+      });
       try {
         return await worker.runUntil(fn);
       } finally {
@@ -136,7 +153,11 @@ export async function startHarness(
  * docs/CONTACT_SYNC.md), then waits until the conversation's convergence checks are done. Call it once
  * every write HubSpot held has ended in real time: the emulator's holds do not skip with the server.
  */
-export async function convergenceDone(h: Harness, conversation: ConversationRef, checks = 1): Promise<NonNullable<ConversationState['convergence']>> {
+export async function convergenceDone(
+  h: Harness,
+  conversation: ConversationRef,
+  checks = 1,
+): Promise<NonNullable<ConversationState['convergence']>> {
   await h.env.sleep(CONVERGENCE_DELAY_MS + 1_000);
   for (let i = 0; i < 150; i++) {
     const c = (await h.platform.getState(conversation))?.convergence;
@@ -149,7 +170,8 @@ export async function convergenceDone(h: Harness, conversation: ConversationRef,
 /** Waits (real time) until `count` slow writes that arrived since `since` have ended, applied or dropped. */
 export async function heldWritesEnded(h: Harness, accountId: string, since: number, count = 1): Promise<void> {
   for (let i = 0; i < 300; i++) {
-    if (h.emulator.faultLog(accountId).filter((f) => f.kind.startsWith('slow-write') && f.at >= since).length >= count) return;
+    if (h.emulator.faultLog(accountId).filter((f) => f.kind.startsWith('slow-write') && f.at >= since).length >= count)
+      return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('a held write never ended');
@@ -169,8 +191,18 @@ let conversationSeq = 0;
 /** The workspace test conversations belong to unless a test names another. */
 export const WORKSPACE = 'ws-acme';
 
-export function conversation(channel: Conversation['channel'], actions: ActionConfig[], extra: Partial<Conversation> = {}): Conversation {
-  return { conversationId: `conv-${process.pid}-${++conversationSeq}`, workspaceId: WORKSPACE, channel, actions, ...extra };
+export function conversation(
+  channel: Conversation['channel'],
+  actions: ActionConfig[],
+  extra: Partial<Conversation> = {},
+): Conversation {
+  return {
+    conversationId: `conv-${process.pid}-${++conversationSeq}`,
+    workspaceId: WORKSPACE,
+    channel,
+    actions,
+    ...extra,
+  };
 }
 
 /**
@@ -178,12 +210,20 @@ export function conversation(channel: Conversation['channel'], actions: ActionCo
  * named after the workflow version that records them, so a new recording never replaces what an earlier
  * released version recorded (those must keep replaying).
  */
-export async function keepHistory(h: Harness, conversation: ConversationRef, name: string, runId?: string): Promise<void> {
+export async function keepHistory(
+  h: Harness,
+  conversation: ConversationRef,
+  name: string,
+  runId?: string,
+): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   const scoped = h.platform.handle(conversation);
   const handle = runId ? h.env.client.workflow.getHandle(scoped.workflowId, runId) : scoped;
   const history = await handle.fetchHistory();
   const dir = join(__dirname, '..', 'histories');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${HISTORY_VERSION}-${name}.history.bin`), temporal.api.history.v1.History.encode(history).finish());
+  writeFileSync(
+    join(dir, `${HISTORY_VERSION}-${name}.history.bin`),
+    temporal.api.history.v1.History.encode(history).finish(),
+  );
 }

@@ -11,7 +11,15 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { FailureType } from '../../src/action/failures';
 import type { PropertyVersion } from '../../src/action/convergence';
 import type { HubSpotPropertyDefinition } from '../../src/action/mapping-validation';
-import type { AccountIdentity, CallOptions, EngagementObject, HubSpotAccountPort, HubSpotObject, HubSpotObjectWithHistory, HubSpotPort } from '../../src/hubspot/port';
+import type {
+  AccountIdentity,
+  CallOptions,
+  EngagementObject,
+  HubSpotAccountPort,
+  HubSpotObject,
+  HubSpotObjectWithHistory,
+  HubSpotPort,
+} from '../../src/hubspot/port';
 
 type Call = keyof Omit<HubSpotAccountPort, 'id' | 'connection'>;
 
@@ -29,13 +37,26 @@ interface StoredRecord {
 
 const TEXT = (name: string): HubSpotPropertyDefinition => ({ name, type: 'string', fieldType: 'text' });
 /** The contact properties a fresh portal has (the ones the tests map). */
-export const DEFAULT_SCHEMA: HubSpotPropertyDefinition[] = ['email', 'firstname', 'lastname', 'phone', 'company', 'jobtitle', 'hs_object_source', 'hs_object_source_id', 'hs_merged_object_ids'].map(TEXT);
+export const DEFAULT_SCHEMA: HubSpotPropertyDefinition[] = [
+  'email',
+  'firstname',
+  'lastname',
+  'phone',
+  'company',
+  'jobtitle',
+  'hs_object_source',
+  'hs_object_source_id',
+  'hs_merged_object_ids',
+].map(TEXT);
 
 export class FakeAccount implements HubSpotAccountPort {
   readonly connection: AccountIdentity;
   readonly contacts = new Map<string, StoredRecord>();
   readonly notes = new Map<string, StoredRecord>();
-  readonly engagements: Record<EngagementObject, Map<string, StoredRecord>> = { calls: new Map(), communications: new Map() };
+  readonly engagements: Record<EngagementObject, Map<string, StoredRecord>> = {
+    calls: new Map(),
+    communications: new Map(),
+  };
   /** Every call made, by method name, in order. */
   readonly calls: Call[] = [];
   schema: HubSpotPropertyDefinition[] = DEFAULT_SCHEMA;
@@ -67,12 +88,19 @@ export class FakeAccount implements HubSpotAccountPort {
   // ---- seeding and reading back (what a person, another system or an earlier attempt left)
 
   /** A contact as someone put it there: by default a person (no record source of ours). */
-  seedContact(properties: Record<string, string>, source: { ours?: boolean; sourceType?: string; sourceId?: string } = {}): string {
+  seedContact(
+    properties: Record<string, string>,
+    source: { ours?: boolean; sourceType?: string; sourceId?: string } = {},
+  ): string {
     const ours = source.ours ?? false;
     const sourceType = source.sourceType ?? (ours ? 'INTEGRATION' : 'CRM_UI');
     const sourceId = source.sourceId ?? (ours ? String(this.connection.appId) : undefined);
     const id = this.newId();
-    const record: StoredRecord = { id, properties: { hs_object_source: sourceType, ...(sourceId ? { hs_object_source_id: sourceId } : {}) }, history: {} };
+    const record: StoredRecord = {
+      id,
+      properties: { hs_object_source: sourceType, ...(sourceId ? { hs_object_source_id: sourceId } : {}) },
+      history: {},
+    };
     this.write(record, properties, sourceType, sourceId);
     this.contacts.set(id, record);
     return id;
@@ -86,12 +114,19 @@ export class FakeAccount implements HubSpotAccountPort {
   /** A note associated with the contact. */
   seedNote(contactId: string, body: string): string {
     const id = this.newId();
-    this.notes.set(id, { id, properties: { hs_note_body: body, hs_timestamp: new Date(0).toISOString() }, history: {}, contactId });
+    this.notes.set(id, {
+      id,
+      properties: { hs_note_body: body, hs_timestamp: new Date(0).toISOString() },
+      history: {},
+      contactId,
+    });
     return id;
   }
 
   contactsWithEmail(email: string): StoredRecord[] {
-    return [...this.contacts.values()].filter((c) => !c.archived && c.properties.email?.toLowerCase() === email.toLowerCase());
+    return [...this.contacts.values()].filter(
+      (c) => !c.archived && c.properties.email?.toLowerCase() === email.toLowerCase(),
+    );
   }
 
   notesOf(contactId: string): StoredRecord[] {
@@ -100,7 +135,12 @@ export class FakeAccount implements HubSpotAccountPort {
 
   // ---- the port
 
-  async readContactByEmail(email: string, properties: string[], o?: CallOptions, history: string[] = []): Promise<HubSpotObject | null> {
+  async readContactByEmail(
+    email: string,
+    properties: string[],
+    o?: CallOptions,
+    history: string[] = [],
+  ): Promise<HubSpotObject | null> {
     return this.call('readContactByEmail', o, () => {
       const found = this.contactsWithEmail(email)[0];
       return found ? this.view(found, properties, history) : null;
@@ -118,11 +158,20 @@ export class FakeAccount implements HubSpotAccountPort {
     return this.call('createContact', o, () => {
       const existing = properties.email ? this.contactsWithEmail(properties.email)[0] : undefined;
       if (existing) {
-        throw ApplicationFailure.create({ message: `HubSpot account "${this.id}": conflict during contact create (409, existing id ${existing.id})`, type: FailureType.HubSpotConflict, nonRetryable: true, details: [existing.id] });
+        throw ApplicationFailure.create({
+          message: `HubSpot account "${this.id}": conflict during contact create (409, existing id ${existing.id})`,
+          type: FailureType.HubSpotConflict,
+          nonRetryable: true,
+          details: [existing.id],
+        });
       }
       const id = this.newId();
       const appId = String(this.connection.appId);
-      const record: StoredRecord = { id, properties: { hs_object_source: 'INTEGRATION', hs_object_source_id: appId }, history: {} };
+      const record: StoredRecord = {
+        id,
+        properties: { hs_object_source: 'INTEGRATION', hs_object_source_id: appId },
+        history: {},
+      };
       this.write(record, properties, 'INTEGRATION', appId);
       this.contacts.set(id, record);
       return this.view(record, Object.keys(properties));
@@ -137,24 +186,37 @@ export class FakeAccount implements HubSpotAccountPort {
     });
   }
 
-  async readContactsWithHistory(ids: string[], properties: string[], o?: CallOptions): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }> {
+  async readContactsWithHistory(
+    ids: string[],
+    properties: string[],
+    o?: CallOptions,
+  ): Promise<{ byId: Map<string, HubSpotObjectWithHistory>; missing: string[] }> {
     return this.call('readContactsWithHistory', o, () => {
       const byId = new Map<string, HubSpotObjectWithHistory>();
       const missing: string[] = [];
       for (const id of ids) {
         const record = this.contacts.get(id);
-        if (record && !record.archived) byId.set(id, this.view(record, properties, properties) as HubSpotObjectWithHistory);
+        if (record && !record.archived)
+          byId.set(id, this.view(record, properties, properties) as HubSpotObjectWithHistory);
         else missing.push(id);
       }
       return { byId, missing };
     });
   }
 
-  async createNote(input: { body: string; timestamp: string; contactId: string }, o?: CallOptions): Promise<HubSpotObject> {
+  async createNote(
+    input: { body: string; timestamp: string; contactId: string },
+    o?: CallOptions,
+  ): Promise<HubSpotObject> {
     return this.call('createNote', o, () => {
       const id = this.newId();
       const record: StoredRecord = { id, properties: {}, history: {}, contactId: input.contactId };
-      this.write(record, { hs_note_body: input.body, hs_timestamp: input.timestamp }, 'INTEGRATION', String(this.connection.appId));
+      this.write(
+        record,
+        { hs_note_body: input.body, hs_timestamp: input.timestamp },
+        'INTEGRATION',
+        String(this.connection.appId),
+      );
       this.notes.set(id, record);
       return this.view(record, ['hs_note_body', 'hs_timestamp']);
     });
@@ -189,7 +251,15 @@ export class FakeAccount implements HubSpotAccountPort {
     return this.call('readNotesWithHistory', o, () =>
       ids.flatMap((id) => {
         const record = this.notes.get(id);
-        return record && !record.archived ? [this.view(record, ['hs_note_body', 'hs_timestamp'], history ? ['hs_note_body'] : []) as HubSpotObjectWithHistory] : [];
+        return record && !record.archived
+          ? [
+              this.view(
+                record,
+                ['hs_note_body', 'hs_timestamp'],
+                history ? ['hs_note_body'] : [],
+              ) as HubSpotObjectWithHistory,
+            ]
+          : [];
       }),
     );
   }
@@ -199,10 +269,19 @@ export class FakeAccount implements HubSpotAccountPort {
   }
 
   async noteIdsOfContacts(contactIds: string[], o?: CallOptions): Promise<Map<string, string[]>> {
-    return this.call('noteIdsOfContacts', o, () => new Map(contactIds.map((id) => [id, this.notesOf(id).map((n) => n.id)])));
+    return this.call(
+      'noteIdsOfContacts',
+      o,
+      () => new Map(contactIds.map((id) => [id, this.notesOf(id).map((n) => n.id)])),
+    );
   }
 
-  async createEngagement(object: EngagementObject, properties: Record<string, string>, contactId: string, o?: CallOptions): Promise<HubSpotObject> {
+  async createEngagement(
+    object: EngagementObject,
+    properties: Record<string, string>,
+    contactId: string,
+    o?: CallOptions,
+  ): Promise<HubSpotObject> {
     return this.call('createEngagement', o, () => {
       const id = this.newId();
       const record: StoredRecord = { id, properties: {}, history: {}, contactId };
@@ -212,7 +291,12 @@ export class FakeAccount implements HubSpotAccountPort {
     });
   }
 
-  async updateEngagement(object: EngagementObject, id: string, properties: Record<string, string>, o?: CallOptions): Promise<HubSpotObject> {
+  async updateEngagement(
+    object: EngagementObject,
+    id: string,
+    properties: Record<string, string>,
+    o?: CallOptions,
+  ): Promise<HubSpotObject> {
     return this.call('updateEngagement', o, () => {
       const record = this.live(this.engagements[object], id, `${object} update`);
       this.write(record, properties, 'INTEGRATION', String(this.connection.appId));
@@ -227,18 +311,27 @@ export class FakeAccount implements HubSpotAccountPort {
     });
   }
 
-  async readEngagements(object: EngagementObject, ids: string[], history: boolean, o?: CallOptions): Promise<HubSpotObjectWithHistory[]> {
+  async readEngagements(
+    object: EngagementObject,
+    ids: string[],
+    history: boolean,
+    o?: CallOptions,
+  ): Promise<HubSpotObjectWithHistory[]> {
     return this.call('readEngagements', o, () =>
       ids.flatMap((id) => {
         const record = this.engagements[object].get(id);
         const body = object === 'calls' ? 'hs_call_body' : 'hs_communication_body';
-        return record && !record.archived ? [this.view(record, [body, 'hs_timestamp'], history ? [body] : []) as HubSpotObjectWithHistory] : [];
+        return record && !record.archived
+          ? [this.view(record, [body, 'hs_timestamp'], history ? [body] : []) as HubSpotObjectWithHistory]
+          : [];
       }),
     );
   }
 
   async engagementIdsOfContact(object: EngagementObject, contactId: string, o?: CallOptions): Promise<string[]> {
-    return this.call('engagementIdsOfContact', o, () => [...this.engagements[object].values()].filter((e) => !e.archived && e.contactId === contactId).map((e) => e.id));
+    return this.call('engagementIdsOfContact', o, () =>
+      [...this.engagements[object].values()].filter((e) => !e.archived && e.contactId === contactId).map((e) => e.id),
+    );
   }
 
   async contactPropertySchema(o?: CallOptions): Promise<HubSpotPropertyDefinition[]> {
@@ -253,11 +346,20 @@ export class FakeAccount implements HubSpotAccountPort {
 
   private live(records: Map<string, StoredRecord>, id: string, operation: string): StoredRecord {
     const record = records.get(id);
-    if (!record || record.archived) throw ApplicationFailure.nonRetryable(`HubSpot account "${this.id}": not found during ${operation} (404)`, FailureType.HubSpotNotFound);
+    if (!record || record.archived)
+      throw ApplicationFailure.nonRetryable(
+        `HubSpot account "${this.id}": not found during ${operation} (404)`,
+        FailureType.HubSpotNotFound,
+      );
     return record;
   }
 
-  private write(record: StoredRecord, properties: Record<string, string>, sourceType: string, sourceId: string | undefined): void {
+  private write(
+    record: StoredRecord,
+    properties: Record<string, string>,
+    sourceType: string,
+    sourceId: string | undefined,
+  ): void {
     for (const [name, value] of Object.entries(properties)) {
       record.properties[name] = value;
       (record.history[name] ??= []).unshift({ value, sourceType, ...(sourceId ? { sourceId } : {}) });
@@ -265,7 +367,10 @@ export class FakeAccount implements HubSpotAccountPort {
   }
 
   private view(record: StoredRecord, properties: string[], history: string[] = []): HubSpotObject {
-    const out: HubSpotObject = { id: record.id, properties: Object.fromEntries(properties.map((p) => [p, record.properties[p] ?? null])) };
+    const out: HubSpotObject = {
+      id: record.id,
+      properties: Object.fromEntries(properties.map((p) => [p, record.properties[p] ?? null])),
+    };
     if (history.length) out.history = Object.fromEntries(history.map((p) => [p, [...(record.history[p] ?? [])]]));
     return out;
   }
@@ -297,13 +402,19 @@ export class FakeAccount implements HubSpotAccountPort {
   }
 
   private unavailable(name: string): ApplicationFailure {
-    return ApplicationFailure.retryable(`HubSpot account "${this.id}": HubSpot is unavailable during ${name} (503); retrying`, FailureType.HubSpotUnavailable);
+    return ApplicationFailure.retryable(
+      `HubSpot account "${this.id}": HubSpot is unavailable during ${name} (503); retrying`,
+      FailureType.HubSpotUnavailable,
+    );
   }
 
   private abandoned(signal: AbortSignal): unknown {
     const reason: unknown = signal.reason;
     if (reason instanceof CancelledFailure || reason instanceof ApplicationFailure) return reason;
-    return ApplicationFailure.retryable(`HubSpot account "${this.id}": the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`, FailureType.HubSpotCallAborted);
+    return ApplicationFailure.retryable(
+      `HubSpot account "${this.id}": the call was abandoned by its caller (its time ran out or it was cancelled); the request was aborted`,
+      FailureType.HubSpotCallAborted,
+    );
   }
 }
 
@@ -317,7 +428,11 @@ export class FakeHubSpot implements HubSpotPort {
 
   async get(accountId: string): Promise<FakeAccount> {
     const account = this.accounts.get(accountId);
-    if (!account) throw ApplicationFailure.nonRetryable(`HubSpot account "${accountId}" is not connected to this worker`, FailureType.UnknownHubSpotAccount);
+    if (!account)
+      throw ApplicationFailure.nonRetryable(
+        `HubSpot account "${accountId}" is not connected to this worker`,
+        FailureType.UnknownHubSpotAccount,
+      );
     return account;
   }
 }

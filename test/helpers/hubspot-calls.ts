@@ -13,10 +13,14 @@ function toObject(r: { id: string; properties: Record<string, string | null> }):
 }
 const isStatus = (err: unknown, status: number) => isApiException(err) && err.code === status;
 const notFoundIds = (r: object) =>
-  ('errors' in r ? ((r as { errors?: Array<{ category: string; context?: { ids?: string[] } }> }).errors ?? []) : []).filter((e) => e.category === 'OBJECT_NOT_FOUND').flatMap((e) => e.context?.ids ?? []);
+  ('errors' in r ? ((r as { errors?: Array<{ category: string; context?: { ids?: string[] } }> }).errors ?? []) : [])
+    .filter((e) => e.category === 'OBJECT_NOT_FOUND')
+    .flatMap((e) => e.context?.ids ?? []);
 
 export interface SearchRequest {
-  filterGroups: Array<{ filters: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }> }>;
+  filterGroups: Array<{
+    filters: Array<{ propertyName: string; operator: string; value?: string; values?: string[] }>;
+  }>;
   properties?: string[];
   sorts?: string[];
   limit?: number;
@@ -28,9 +32,19 @@ export interface SearchPage {
   after?: string;
 }
 function searchBody(r: SearchRequest) {
-  return { filterGroups: r.filterGroups, properties: r.properties ?? [], sorts: r.sorts ?? [], limit: r.limit ?? 10, after: r.after ?? '0' } as never;
+  return {
+    filterGroups: r.filterGroups,
+    properties: r.properties ?? [],
+    sorts: r.sorts ?? [],
+    limit: r.limit ?? 10,
+    after: r.after ?? '0',
+  } as never;
 }
-function searchPage(r: { total: number; results: Array<{ id: string; properties: Record<string, string | null> }>; paging?: { next?: { after?: string } } }): SearchPage {
+function searchPage(r: {
+  total: number;
+  results: Array<{ id: string; properties: Record<string, string | null> }>;
+  paging?: { next?: { after?: string } };
+}): SearchPage {
   return { total: r.total, results: r.results.map(toObject), after: r.paging?.next?.after };
 }
 
@@ -42,39 +56,99 @@ export function archiveContact(account: HubSpotAccount, id: string, o?: CallOpti
 }
 
 /** Merges objectIdToMerge into primaryId; returns the surviving contact. */
-export function mergeContacts(account: HubSpotAccount, primaryId: string, objectIdToMerge: string, o?: CallOptions): Promise<HubSpotObject> {
-  return account.request('contact merge', 'general', async (api) => toObject(await api.contacts.basic.merge({ primaryObjectId: primaryId, objectIdToMerge })), o);
+export function mergeContacts(
+  account: HubSpotAccount,
+  primaryId: string,
+  objectIdToMerge: string,
+  o?: CallOptions,
+): Promise<HubSpotObject> {
+  return account.request(
+    'contact merge',
+    'general',
+    async (api) => toObject(await api.contacts.basic.merge({ primaryObjectId: primaryId, objectIdToMerge })),
+    o,
+  );
 }
 
 /** Up to 100 contacts by id (or by email with idProperty 'email'); ids HubSpot does not know are listed in missing. */
-export function readContacts(account: HubSpotAccount, ids: string[], properties: string[], options: CallOptions & { idProperty?: string } = {}): Promise<{ results: HubSpotObject[]; missing: string[] }> {
+export function readContacts(
+  account: HubSpotAccount,
+  ids: string[],
+  properties: string[],
+  options: CallOptions & { idProperty?: string } = {},
+): Promise<{ results: HubSpotObject[]; missing: string[] }> {
   return account.request(
     'contact batch read',
     'general',
     async (api) => {
-      const r = await api.contacts.batch.read({ inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [], ...(options.idProperty ? { idProperty: options.idProperty } : {}) }, false);
+      const r = await api.contacts.batch.read(
+        {
+          inputs: ids.map((id) => ({ id })),
+          properties,
+          propertiesWithHistory: [],
+          ...(options.idProperty ? { idProperty: options.idProperty } : {}),
+        },
+        false,
+      );
       return { results: r.results.map(toObject), missing: notFoundIds(r) };
     },
     options,
   );
 }
 
-export function createContacts(account: HubSpotAccount, inputs: Array<Record<string, string>>, o?: CallOptions): Promise<HubSpotObject[]> {
-  return account.request('contact batch create', 'general', async (api) => (await api.contacts.batch.create({ inputs: inputs.map((properties) => ({ properties, associations: [] })) })).results.map(toObject), o);
+export function createContacts(
+  account: HubSpotAccount,
+  inputs: Array<Record<string, string>>,
+  o?: CallOptions,
+): Promise<HubSpotObject[]> {
+  return account.request(
+    'contact batch create',
+    'general',
+    async (api) =>
+      (
+        await api.contacts.batch.create({ inputs: inputs.map((properties) => ({ properties, associations: [] })) })
+      ).results.map(toObject),
+    o,
+  );
 }
 
-export function updateContacts(account: HubSpotAccount, inputs: Array<{ id: string; properties: Record<string, string> }>, o?: CallOptions): Promise<HubSpotObject[]> {
-  return account.request('contact batch update', 'general', async (api) => (await api.contacts.batch.update({ inputs })).results.map(toObject), o);
+export function updateContacts(
+  account: HubSpotAccount,
+  inputs: Array<{ id: string; properties: Record<string, string> }>,
+  o?: CallOptions,
+): Promise<HubSpotObject[]> {
+  return account.request(
+    'contact batch update',
+    'general',
+    async (api) => (await api.contacts.batch.update({ inputs })).results.map(toObject),
+    o,
+  );
 }
 
 /** Creates or updates contacts by a unique property (e.g. email). */
-export function upsertContacts(account: HubSpotAccount, inputs: Array<{ id: string; properties: Record<string, string> }>, idProperty: string, o?: CallOptions): Promise<HubSpotObject[]> {
-  return account.request('contact batch upsert', 'general', async (api) => (await api.contacts.batch.upsert({ inputs: inputs.map((i) => ({ ...i, idProperty })) })).results.map(toObject), o);
+export function upsertContacts(
+  account: HubSpotAccount,
+  inputs: Array<{ id: string; properties: Record<string, string> }>,
+  idProperty: string,
+  o?: CallOptions,
+): Promise<HubSpotObject[]> {
+  return account.request(
+    'contact batch upsert',
+    'general',
+    async (api) =>
+      (await api.contacts.batch.upsert({ inputs: inputs.map((i) => ({ ...i, idProperty })) })).results.map(toObject),
+    o,
+  );
 }
 
 /** Search (trails writes by seconds), on the account's search limit. */
 export function searchContacts(account: HubSpotAccount, request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
-  return account.request('contact search', 'search', async (api) => searchPage(await api.contacts.search.doSearch(searchBody(request))), o);
+  return account.request(
+    'contact search',
+    'search',
+    async (api) => searchPage(await api.contacts.search.doSearch(searchBody(request))),
+    o,
+  );
 }
 
 // ---- notes
@@ -98,7 +172,11 @@ export function readNote(account: HubSpotAccount, id: string, o?: CallOptions): 
 }
 
 /** Notes created in one call, each associated with its contact; results in input order. */
-export function createNotes(account: HubSpotAccount, inputs: Array<{ body: string; timestamp: string; contactId: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
+export function createNotes(
+  account: HubSpotAccount,
+  inputs: Array<{ body: string; timestamp: string; contactId: string }>,
+  o?: CallOptions,
+): Promise<HubSpotObject[]> {
   return account.request(
     'note batch create',
     'general',
@@ -107,7 +185,17 @@ export function createNotes(account: HubSpotAccount, inputs: Array<{ body: strin
         await api.notes.batch.create({
           inputs: inputs.map((n) => ({
             properties: { hs_note_body: n.body, hs_timestamp: n.timestamp },
-            associations: [{ to: { id: n.contactId }, types: [{ associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined, associationTypeId: NOTE_TO_CONTACT }] }],
+            associations: [
+              {
+                to: { id: n.contactId },
+                types: [
+                  {
+                    associationCategory: AssociationSpecAssociationCategoryEnum.HubspotDefined,
+                    associationTypeId: NOTE_TO_CONTACT,
+                  },
+                ],
+              },
+            ],
           })),
         })
       ).results.map(toObject),
@@ -115,24 +203,50 @@ export function createNotes(account: HubSpotAccount, inputs: Array<{ body: strin
   );
 }
 
-export function updateNotes(account: HubSpotAccount, inputs: Array<{ id: string; body: string }>, o?: CallOptions): Promise<HubSpotObject[]> {
-  return account.request('note batch update', 'general', async (api) => (await api.notes.batch.update({ inputs: inputs.map((n) => ({ id: n.id, properties: { hs_note_body: n.body } })) })).results.map(toObject), o);
+export function updateNotes(
+  account: HubSpotAccount,
+  inputs: Array<{ id: string; body: string }>,
+  o?: CallOptions,
+): Promise<HubSpotObject[]> {
+  return account.request(
+    'note batch update',
+    'general',
+    async (api) =>
+      (
+        await api.notes.batch.update({
+          inputs: inputs.map((n) => ({ id: n.id, properties: { hs_note_body: n.body } })),
+        })
+      ).results.map(toObject),
+    o,
+  );
 }
 
 export function searchNotes(account: HubSpotAccount, request: SearchRequest, o?: CallOptions): Promise<SearchPage> {
-  return account.request('note search', 'search', async (api) => searchPage(await api.notes.search.doSearch(searchBody(request))), o);
+  return account.request(
+    'note search',
+    'search',
+    async (api) => searchPage(await api.notes.search.doSearch(searchBody(request))),
+    o,
+  );
 }
 
 // ---- properties
 
 /** The validation rules of one contact property (format rules an operator set in the portal). */
-export function contactPropertyValidationRules(account: HubSpotAccount, propertyName: string, o?: CallOptions): Promise<PropertyValidationRule[]> {
+export function contactPropertyValidationRules(
+  account: HubSpotAccount,
+  propertyName: string,
+  o?: CallOptions,
+): Promise<PropertyValidationRule[]> {
   return account.request(
     'contact property validation rules read',
     'general',
     async (api) => {
       try {
-        const body = await api.json('GET', `/crm/property-validations/2026-09/contacts/${encodeURIComponent(propertyName)}`);
+        const body = await api.json(
+          'GET',
+          `/crm/property-validations/2026-09/contacts/${encodeURIComponent(propertyName)}`,
+        );
         return propertyValidationRulesSchema.parse(body ?? {}).results;
       } catch (err) {
         if (isStatus(err, 404)) return [];

@@ -33,7 +33,14 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     // its client connection is opened with keepalive pings off (loopback needs none).
     const connect = Connection.connect.bind(Connection);
     Connection.connect = (options) =>
-      connect({ ...options, channelArgs: { ...options?.channelArgs, 'grpc.keepalive_time_ms': 2 ** 31 - 1, 'grpc.keepalive_permit_without_calls': 0 } });
+      connect({
+        ...options,
+        channelArgs: {
+          ...options?.channelArgs,
+          'grpc.keepalive_time_ms': 2 ** 31 - 1,
+          'grpc.keepalive_permit_without_calls': 0,
+        },
+      });
     let env: TestWorkflowEnvironment;
     try {
       env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: choice.executable } });
@@ -44,7 +51,9 @@ export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
     const indexedType = { KEYWORD: 2, KEYWORD_LIST: 7 } as const;
     await env.connection.operatorService.addSearchAttributes({
       namespace: 'default',
-      searchAttributes: Object.fromEntries(conversationSearchAttributes.map((k) => [k.name, indexedType[k.type as keyof typeof indexedType]])),
+      searchAttributes: Object.fromEntries(
+        conversationSearchAttributes.map((k) => [k.name, indexedType[k.type as keyof typeof indexedType]]),
+      ),
     });
     progress(`time-skipping server ready on ${env.address} in ${Date.now() - start} ms`);
     return env;
@@ -78,7 +87,10 @@ export function localEnv(): Promise<{ env: TestWorkflowEnvironment; uiPort: numb
 export function workflowBundle(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
   let bundle = bundles.get(workflowsPath);
   if (!bundle) {
-    bundle = bundleWorkflowCode({ workflowsPath, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never });
+    bundle = bundleWorkflowCode({
+      workflowsPath,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } as never,
+    });
     bundles.set(workflowsPath, bundle);
   }
   return bundle;

@@ -4,7 +4,6 @@
 import { z } from 'zod';
 import { actionConfigSchema } from '../../src/action/config';
 
-
 const isoTimestamp = z.iso.datetime({ offset: true });
 
 export const channelSchema = z
@@ -38,7 +37,11 @@ export const summarySchema = z
   .max(1_000_000)
   .describe('The conversation summary. Written as a note on the contact (and to a property mapped to `summary`).');
 
-export const durationMsSchema = z.number().int().positive().max(30 * 24 * 3600_000);
+export const durationMsSchema = z
+  .number()
+  .int()
+  .positive()
+  .max(30 * 24 * 3600_000);
 
 export const conversationOptionsSchema = z
   .object({
@@ -47,10 +50,14 @@ export const conversationOptionsSchema = z
       .describe('Text channels: the conversation ends this long after the last message. Default 10 minutes.'),
     callSafetyTimeoutMs: durationMsSchema
       .default(4 * 3600_000)
-      .describe('Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default 4 hours.'),
+      .describe(
+        'Voice: the conversation ends this long after the last event if the call-ended signal never comes. Default 4 hours.',
+      ),
     offlineRetryWindowMs: durationMsSchema
       .default(24 * 3600_000)
-      .describe('How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default 24 hours.'),
+      .describe(
+        'How long an offline sync keeps retrying HubSpot faults (429, 5xx, network) before it is recorded as failed. Default 24 hours.',
+      ),
     actionTimeoutMs: durationMsSchema
       .default(30_000)
       .describe('In-conversation actions: the bound on the time the agent waits for the outcome. Default 30 seconds.'),
@@ -60,7 +67,9 @@ export const conversationOptionsSchema = z
       .min(20)
       .max(50_000)
       .default(5_000)
-      .describe('Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.'),
+      .describe(
+        'Start a new run (continue-as-new) once the history holds this many events, or earlier when Temporal suggests it.',
+      ),
   })
   .describe('Timing rules of the conversation. Defaults are the product’s documented behaviour.');
 export type ConversationOptions = z.infer<typeof conversationOptionsSchema>;
@@ -97,7 +106,9 @@ export const conversationInputSchema = z
     operatorRetry: z
       .object({ actionId: z.string().min(1).max(200) })
       .optional()
-      .describe('Operator tools: run this one action now with the given fields and summary, then end (retry of a failed action of a finished conversation).'),
+      .describe(
+        'Operator tools: run this one action now with the given fields and summary, then end (retry of a failed action of a finished conversation).',
+      ),
   })
   .describe('Starts a conversation workflow.');
 export type ConversationInput = z.input<typeof conversationInputSchema>;
@@ -107,10 +118,14 @@ export const messageSchema = z
   .object({
     from: z.enum(['customer', 'agent']).describe('Who wrote the message. Both restart the 10-minute wait.'),
     messageId: z.string().min(1).max(200).optional().describe('The platform’s message id, for tracing.'),
-    fields: fieldValuesSchema.optional().describe('Field values known after this message (merged into the conversation).'),
+    fields: fieldValuesSchema
+      .optional()
+      .describe('Field values known after this message (merged into the conversation).'),
     summary: summarySchema.optional().describe('The summary so far, if the platform maintains one.'),
   })
-  .describe('A message was exchanged in the conversation. The message text itself is not sent: the workflow needs only the timing and the fields.');
+  .describe(
+    'A message was exchanged in the conversation. The message text itself is not sent: the workflow needs only the timing and the fields.',
+  );
 export type Message = z.infer<typeof messageSchema>;
 
 export const fieldsUpdatedSchema = z
@@ -132,7 +147,11 @@ export type CallEnded = z.infer<typeof callEndedSchema>;
 
 export const runActionSchema = z
   .object({
-    actionId: z.string().min(1).max(200).describe('The id of an in-conversation (offlineSync OFF) action of this conversation.'),
+    actionId: z
+      .string()
+      .min(1)
+      .max(200)
+      .describe('The id of an in-conversation (offlineSync OFF) action of this conversation.'),
     fields: fieldValuesSchema.optional().describe('Field values at the moment the agent triggers the action.'),
     summary: summarySchema.optional(),
   })
@@ -140,13 +159,25 @@ export const runActionSchema = z
 export type RunActionRequest = z.infer<typeof runActionSchema>;
 
 export const retryActionSchema = z
-  .object({ actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.') })
+  .object({
+    actionId: z.string().min(1).max(200).describe('Any action of this conversation, offline-sync ones included.'),
+  })
   .describe('Operator tools: run an action again now, with the conversation’s current values.');
 export type RetryActionRequest = z.infer<typeof retryActionSchema>;
 
 /** One readable line out of a zod error: "path: problem; path: problem". */
 export function describeZodError(error: z.ZodError): string {
   return error.issues
-    .map((i) => `${i.path.length ? i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : '(root)'}: ${i.message}`)
+    .map(
+      (i) =>
+        `${
+          i.path.length
+            ? i.path
+                .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+                .join('')
+                .replace(/^\./, '')
+            : '(root)'
+        }: ${i.message}`,
+    )
     .join('; ');
 }

@@ -44,7 +44,13 @@ import {
   type FieldValues,
 } from './contract-v1';
 import type { ActionConfig } from '../../src/action/config';
-import { ChannelAttr, ConversationIdAttr, HubSpotAccountsAttr, StatusAttr, SyncStatusAttr } from '../../src/platform/search-attributes';
+import {
+  ChannelAttr,
+  ConversationIdAttr,
+  HubSpotAccountsAttr,
+  StatusAttr,
+  SyncStatusAttr,
+} from '../../src/platform/search-attributes';
 import { runContactSyncV1 } from './run-action-v1';
 
 /** Marks histories where values that arrived during the offline sync open a new session. */
@@ -60,13 +66,20 @@ const MAX_OUTCOMES_PER_ACTION = 20;
 const MAX_REJECTIONS = 20;
 
 /** Action outcomes by result, account and trigger, exported with the worker's Temporal metrics (Prometheus). */
-const outcomeCounter = metricMeter.createCounter('hubspot_contact_sync_outcomes', 'runs', 'Outcomes of the HubSpot contact-sync action');
+const outcomeCounter = metricMeter.createCounter(
+  'hubspot_contact_sync_outcomes',
+  'runs',
+  'Outcomes of the HubSpot contact-sync action',
+);
 
 export async function conversationWorkflowV1(rawInput: ConversationInput): Promise<ConversationResult> {
   const parsedInput = conversationInputSchema.safeParse(rawInput);
   if (!parsedInput.success) {
     // The platform client validates before starting, so this is a caller bypassing it: fail fast and say why.
-    throw ApplicationFailure.nonRetryable(`Invalid conversation input: ${describeZodError(parsedInput.error)}`, 'InvalidConversationInput');
+    throw ApplicationFailure.nonRetryable(
+      `Invalid conversation input: ${describeZodError(parsedInput.error)}`,
+      'InvalidConversationInput',
+    );
   }
   const input = parsedInput.data;
   const options = conversationOptionsSchema.parse(input.options ?? {});
@@ -145,7 +158,10 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
     ]);
   };
   upsertMemo({
-    actions: input.actions.map((a) => `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`),
+    actions: input.actions.map(
+      (a) =>
+        `${a.name} (${a.id}, ${a.offlineSync ? 'offline sync' : 'in conversation'}, account ${a.hubspotAccountId})`,
+    ),
   });
   publish();
 
@@ -165,7 +181,9 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
   const tooManyFields = (update: { fields?: FieldValues }): string | undefined => {
     if (!update.fields) return undefined;
     const total = new Set([...Object.keys(fields), ...Object.keys(update.fields)]).size;
-    return total > MAX_FIELDS ? `fields: this would bring the conversation to ${total} distinct fields; at most ${MAX_FIELDS}` : undefined;
+    return total > MAX_FIELDS
+      ? `fields: this would bring the conversation to ${total} distinct fields; at most ${MAX_FIELDS}`
+      : undefined;
   };
 
   const record = (run: ActionRun) => {
@@ -173,8 +191,18 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
     list.push(run);
     if (list.length > MAX_OUTCOMES_PER_ACTION) list.splice(0, list.length - MAX_OUTCOMES_PER_ACTION);
     if (run.noteId) noteIds[run.actionId] = run.noteId;
-    outcomeCounter.add(1, { result: run.result, hubspot_account: actionsById.get(run.actionId)?.hubspotAccountId ?? 'unknown', trigger: run.trigger });
-    log.info('Action finished', { actionId: run.actionId, trigger: run.trigger, result: run.result, contactId: run.contactId, noteId: run.noteId });
+    outcomeCounter.add(1, {
+      result: run.result,
+      hubspot_account: actionsById.get(run.actionId)?.hubspotAccountId ?? 'unknown',
+      trigger: run.trigger,
+    });
+    log.info('Action finished', {
+      actionId: run.actionId,
+      trigger: run.trigger,
+      result: run.result,
+      contactId: run.contactId,
+      noteId: run.noteId,
+    });
   };
 
   const runAction = (config: ActionConfig, trigger: ActionRun['trigger']): Promise<ActionRun> => {
@@ -203,7 +231,10 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
       }
     });
     // The queue only orders runs; a failure of one never blocks the next.
-    actionQueues.set(config.id, run.catch(() => undefined));
+    actionQueues.set(
+      config.id,
+      run.catch(() => undefined),
+    );
     return run;
   };
 
@@ -233,9 +264,14 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
     if (!parsed.success) return reject('callEnded', parsed.error);
     if (!voice) {
       // A text conversation has no call: the signal and its values are refused as a whole.
-      if (patched(TEXT_CALL_ENDED_PATCH)) return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
+      if (patched(TEXT_CALL_ENDED_PATCH))
+        return refuse('callEnded', `the conversation is on ${input.channel}, not voice`);
       merge(parsed.data);
-      rejections.push({ at: iso(nowMs()), kind: 'callEnded', message: `callEnded signal refused: the conversation is on ${input.channel}, not voice` });
+      rejections.push({
+        at: iso(nowMs()),
+        kind: 'callEnded',
+        message: `callEnded signal refused: the conversation is on ${input.channel}, not voice`,
+      });
       return;
     }
     const overflow = tooManyFields(parsed.data);
@@ -257,10 +293,14 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
         if (!parsed.success) throw new Error(`runAction refused: ${describeZodError(parsed.error)}`);
         const action = actionsById.get(parsed.data.actionId);
         if (!action) {
-          throw new Error(`runAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
+          throw new Error(
+            `runAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`,
+          );
         }
         if (action.offlineSync) {
-          throw new Error(`runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`);
+          throw new Error(
+            `runAction refused: action "${action.id}" runs by offline sync after the conversation ends, not on demand`,
+          );
         }
         const overflow = tooManyFields(parsed.data);
         if (overflow) throw new Error(`runAction refused: ${overflow}`);
@@ -268,28 +308,36 @@ export async function conversationWorkflowV1(rawInput: ConversationInput): Promi
       },
     },
   );
-  setHandler(
-    retryActionUpdate,
-    async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'),
-    {
-      validator: (raw) => {
-        const parsed = retryActionSchema.safeParse(raw);
-        if (!parsed.success) throw new Error(`retryAction refused: ${describeZodError(parsed.error)}`);
-        if (!actionsById.has(parsed.data.actionId)) {
-          throw new Error(`retryAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`);
-        }
-        if (status === 'ended') throw new Error('retryAction refused: this session has ended; retry starts a new one');
-      },
+  setHandler(retryActionUpdate, async (request) => runAction(actionsById.get(request.actionId)!, 'operator-retry'), {
+    validator: (raw) => {
+      const parsed = retryActionSchema.safeParse(raw);
+      if (!parsed.success) throw new Error(`retryAction refused: ${describeZodError(parsed.error)}`);
+      if (!actionsById.has(parsed.data.actionId)) {
+        throw new Error(
+          `retryAction refused: no action "${parsed.data.actionId}" in this conversation (known: ${[...actionsById.keys()].join(', ') || 'none'})`,
+        );
+      }
+      if (status === 'ended') throw new Error('retryAction refused: this session has ended; retry starts a new one');
     },
-  );
+  });
   setHandler(stateQuery, state);
 
-  const result = (): ConversationResult => ({ ...state(), actions: input.actions, options: options as ConversationResult['options'], finalFields: fields, finalSummary: summary });
+  const result = (): ConversationResult => ({
+    ...state(),
+    actions: input.actions,
+    options: options as ConversationResult['options'],
+    finalFields: fields,
+    finalSummary: summary,
+  });
 
   if (input.operatorRetry) {
     // An operator retries a failed action of a finished conversation: run it once, with the values given, and end.
     const config = actionsById.get(input.operatorRetry.actionId);
-    if (!config) throw ApplicationFailure.nonRetryable(`No action "${input.operatorRetry.actionId}" to retry in this conversation`, 'UnknownAction');
+    if (!config)
+      throw ApplicationFailure.nonRetryable(
+        `No action "${input.operatorRetry.actionId}" to retry in this conversation`,
+        'UnknownAction',
+      );
     status = 'ending';
     await runAction(config, 'operator-retry');
     await condition(allHandlersFinished);

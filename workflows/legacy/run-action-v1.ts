@@ -63,7 +63,9 @@ export async function runContactSyncV1(input: RunActionInput): Promise<SyncOutco
   const accountId = config.hubspotAccountId;
   const summaryNote = (what: string) => ({ summary: `${what} · action ${config.id} · account ${accountId}` });
   try {
-    const check = await act.validateActionConfig.executeWithOptions(summaryNote('check field mappings'), [{ accountId, config }]);
+    const check = await act.validateActionConfig.executeWithOptions(summaryNote('check field mappings'), [
+      { accountId, config },
+    ]);
     if (!check.ok) {
       return {
         result: 'failed',
@@ -74,7 +76,9 @@ export async function runContactSyncV1(input: RunActionInput): Promise<SyncOutco
 
     const mappedProperties = config.fieldMappings.map((m) => m.hubspotProperty);
     const lookup = (): Promise<ContactLookup> =>
-      act.lookupContact.executeWithOptions(summaryNote('look up contact by email'), [{ accountId, email: email.email, properties: mappedProperties }]);
+      act.lookupContact.executeWithOptions(summaryNote('look up contact by email'), [
+        { accountId, email: email.email, properties: mappedProperties },
+      ]);
 
     let found = await lookup();
     let plan = planContactSync({ config, fields, summary, lookup: found });
@@ -91,14 +95,20 @@ export async function runContactSyncV1(input: RunActionInput): Promise<SyncOutco
       } catch (err) {
         // Someone else created a contact with this email between our lookup and our create:
         // look it up again and decide again, once, under the operator's rules for existing contacts.
-        if (!(err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'ContactConflict')) throw err;
+        if (!(
+          err instanceof ActivityFailure &&
+          err.cause instanceof ApplicationFailure &&
+          err.cause.type === 'ContactConflict'
+        ))
+          throw err;
         found = await lookup();
         plan = planContactSync({ config, fields, summary, lookup: found });
         contactId = found.found ? found.contactId : undefined;
         if (plan.contact.kind !== 'none') {
-          const written = await act.writeContact.executeWithOptions(summaryNote(`${plan.contact.kind} contact (after conflict)`), [
-            { accountId, idempotencyKey: `${input.conversationKey}:contact:retry`, write: plan.contact },
-          ]);
+          const written = await act.writeContact.executeWithOptions(
+            summaryNote(`${plan.contact.kind} contact (after conflict)`),
+            [{ accountId, idempotencyKey: `${input.conversationKey}:contact:retry`, write: plan.contact }],
+          );
           contactId = written.contactId;
           created = written.created;
         }

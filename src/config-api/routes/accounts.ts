@@ -27,8 +27,10 @@ export const connectionView = (c: StoredConnection) => ({
   updatedAt: c.updatedAt,
 });
 
-const notFound = (workspaceId: string, accountId: string) => new ApiError(404, 'not_found', `no HubSpot account ${accountId} in workspace ${workspaceId}`, 'accountId');
-const needsReconnect = (accountId: string) => new ApiError(409, 'needs_reconnect', `HubSpot account ${accountId} needs to be reconnected`, 'accountId');
+const notFound = (workspaceId: string, accountId: string) =>
+  new ApiError(404, 'not_found', `no HubSpot account ${accountId} in workspace ${workspaceId}`, 'accountId');
+const needsReconnect = (accountId: string) =>
+  new ApiError(409, 'needs_reconnect', `HubSpot account ${accountId} needs to be reconnected`, 'accountId');
 
 async function ownConnection(ctx: ConfigApiContext, workspaceId: string, accountId: string): Promise<StoredConnection> {
   const c = await ctx.store.workspaceConnection(workspaceId, accountId);
@@ -63,11 +65,23 @@ export const accountRoutes =
   async (app) => {
     const { store, oauth } = ctx;
 
-    workspaceRoute(app, 'POST', '/connections/private-app', { params: wsParams, body: privateAppBody }, async ({ params, body }, reply) => {
-      const c = await store.saveStaticConnection({ workspaceId: params.workspaceId, kind: body.kind, appId: body.appId, portalId: body.portalId, token: body.token });
-      reply.status(201);
-      return { connection: connectionView(c) };
-    });
+    workspaceRoute(
+      app,
+      'POST',
+      '/connections/private-app',
+      { params: wsParams, body: privateAppBody },
+      async ({ params, body }, reply) => {
+        const c = await store.saveStaticConnection({
+          workspaceId: params.workspaceId,
+          kind: body.kind,
+          appId: body.appId,
+          portalId: body.portalId,
+          token: body.token,
+        });
+        reply.status(201);
+        return { connection: connectionView(c) };
+      },
+    );
 
     workspaceRoute(app, 'GET', '/connections', { params: wsParams }, async ({ params }) => ({
       connections: (await store.listConnections(params.workspaceId)).map(connectionView),
@@ -92,7 +106,12 @@ export const accountRoutes =
           revokeError = err instanceof OAuthError ? err.message : 'the revocation call failed';
         }
       }
-      return { accountId: params.accountId, status: 'disconnected', refreshTokenRevoked: revoked, ...(revokeError ? { revokeError } : {}) };
+      return {
+        accountId: params.accountId,
+        status: 'disconnected',
+        refreshTokenRevoked: revoked,
+        ...(revokeError ? { revokeError } : {}),
+      };
     });
 
     workspaceRoute(app, 'GET', '/connections/:accountId/properties', { params: accountParams }, async ({ params }) => {

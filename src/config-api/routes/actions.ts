@@ -18,15 +18,37 @@ interface ConfigCheck {
 /** Every problem of an action config in this workspace: its shape, its account, each mapping row. */
 async function checkActionConfig(ctx: ConfigApiContext, workspaceId: string, raw: unknown): Promise<ConfigCheck> {
   const parsed = actionConfigSchema.safeParse(raw);
-  if (!parsed.success) return { warnings: [], problems: parsed.error.issues.map((i) => ({ field: fieldOf(i, 'config'), message: i.message })) };
+  if (!parsed.success)
+    return {
+      warnings: [],
+      problems: parsed.error.issues.map((i) => ({ field: fieldOf(i, 'config'), message: i.message })),
+    };
   const config = parsed.data;
   const accountId = config.hubspotAccountId;
   const connection = await ctx.store.workspaceConnection(workspaceId, accountId);
   if (!connection) {
-    return { config, warnings: [], problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${accountId} is not connected in workspace ${workspaceId}` }] };
+    return {
+      config,
+      warnings: [],
+      problems: [
+        {
+          field: 'config.hubspotAccountId',
+          message: `HubSpot account ${accountId} is not connected in workspace ${workspaceId}`,
+        },
+      ],
+    };
   }
   if (connection.status === 'needs-reconnect') {
-    return { config, warnings: [], problems: [{ field: 'config.hubspotAccountId', message: `HubSpot account ${accountId} needs to be reconnected before its schema can be checked` }] };
+    return {
+      config,
+      warnings: [],
+      problems: [
+        {
+          field: 'config.hubspotAccountId',
+          message: `HubSpot account ${accountId} needs to be reconnected before its schema can be checked`,
+        },
+      ],
+    };
   }
   const schema = await schemaOf(ctx, accountId);
   const problems = validateFieldMappings(config, schema).map((message) => {
@@ -51,23 +73,54 @@ export const actionConfigRoutes =
   async (app) => {
     const { store } = ctx;
 
-    workspaceRoute(app, 'POST', '/action-configs/validate', { params: wsParams, body: configBody }, async ({ params, body }) => {
-      const { problems, warnings } = await checkActionConfig(ctx, params.workspaceId, body.config);
-      return { valid: problems.length === 0, problems, warnings };
-    });
+    workspaceRoute(
+      app,
+      'POST',
+      '/action-configs/validate',
+      { params: wsParams, body: configBody },
+      async ({ params, body }) => {
+        const { problems, warnings } = await checkActionConfig(ctx, params.workspaceId, body.config);
+        return { valid: problems.length === 0, problems, warnings };
+      },
+    );
 
-    workspaceRoute(app, 'PUT', '/action-configs/:actionId', { params: actionParams, body: configBody }, async ({ params, body }) => {
-      const { config, problems, warnings } = await checkActionConfig(ctx, params.workspaceId, body.config);
-      if (problems.length || !config) throw new ApiError(422, 'invalid_config', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems[0]?.field, { problems });
-      if (config.id !== params.actionId) throw new ApiError(422, 'invalid_config', `config.id "${config.id}" is not the action id in the path (${params.actionId})`, 'config.id');
-      await store.saveActionConfig(params.workspaceId, params.actionId, config);
-      const saved = await store.actionConfig(params.workspaceId, params.actionId);
-      return { actionId: params.actionId, config, savedAt: saved!.updatedAt, warnings };
-    });
+    workspaceRoute(
+      app,
+      'PUT',
+      '/action-configs/:actionId',
+      { params: actionParams, body: configBody },
+      async ({ params, body }) => {
+        const { config, problems, warnings } = await checkActionConfig(ctx, params.workspaceId, body.config);
+        if (problems.length || !config)
+          throw new ApiError(
+            422,
+            'invalid_config',
+            problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+            problems[0]?.field,
+            { problems },
+          );
+        if (config.id !== params.actionId)
+          throw new ApiError(
+            422,
+            'invalid_config',
+            `config.id "${config.id}" is not the action id in the path (${params.actionId})`,
+            'config.id',
+          );
+        await store.saveActionConfig(params.workspaceId, params.actionId, config);
+        const saved = await store.actionConfig(params.workspaceId, params.actionId);
+        return { actionId: params.actionId, config, savedAt: saved!.updatedAt, warnings };
+      },
+    );
 
     workspaceRoute(app, 'GET', '/action-configs/:actionId', { params: actionParams }, async ({ params }) => {
       const saved = await store.actionConfig(params.workspaceId, params.actionId);
-      if (!saved) throw new ApiError(404, 'not_found', `no action config ${params.actionId} in workspace ${params.workspaceId}`, 'actionId');
+      if (!saved)
+        throw new ApiError(
+          404,
+          'not_found',
+          `no action config ${params.actionId} in workspace ${params.workspaceId}`,
+          'actionId',
+        );
       return { actionId: params.actionId, config: saved.config, savedAt: saved.updatedAt };
     });
   };

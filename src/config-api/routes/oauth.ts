@@ -24,7 +24,11 @@ const STATE_SPENT = 'the install link expired or was already used: start "Add ac
  * such as //host or /\\host once dot segments and encodings are resolved) or a URL of an allowed
  * origin. Returns a path ("/…") or an absolute URL of an allowed origin.
  */
-function checkReturnTo(ctx: ConfigApiContext, returnTo: string | undefined, field = 'body.returnTo'): string | undefined {
+function checkReturnTo(
+  ctx: ConfigApiContext,
+  returnTo: string | undefined,
+  field = 'body.returnTo',
+): string | undefined {
   if (returnTo === undefined) return undefined;
   const ownOrigin = ctx.auth.ownOrigin();
   const refuse = (why: string) => new ApiError(400, 'invalid_input', `${field}: ${why}`, field);
@@ -38,11 +42,14 @@ function checkReturnTo(ctx: ConfigApiContext, returnTo: string | undefined, fiel
   }
   if (url.origin === ownOrigin) {
     const path = `${url.pathname}${url.search}${url.hash}`;
-    if (!path.startsWith('/') || /^\/[/\\]/.test(path) || url.username || url.password) throw refuse('a path on this service must not name another host');
+    if (!path.startsWith('/') || /^\/[/\\]/.test(path) || url.username || url.password)
+      throw refuse('a path on this service must not name another host');
     return path;
   }
   if (!/^https?:$/.test(url.protocol) || !ctx.allowedReturnOrigins.includes(url.origin)) {
-    throw refuse(`origin ${url.origin === 'null' ? url.protocol : url.origin} is not allowed (CONFIG_API_RETURN_ORIGINS)`);
+    throw refuse(
+      `origin ${url.origin === 'null' ? url.protocol : url.origin} is not allowed (CONFIG_API_RETURN_ORIGINS)`,
+    );
   }
   return url.toString();
 }
@@ -56,7 +63,11 @@ function returnUrl(ctx: ConfigApiContext, returnTo: string, params: Record<strin
 }
 
 /** The state of an install, checked: its signature first, then that it is still usable. Nothing is used up here. */
-async function checkedState(ctx: ConfigApiContext, state: string, field: string): Promise<{ stateId: string; used: OAuthState }> {
+async function checkedState(
+  ctx: ConfigApiContext,
+  state: string,
+  field: string,
+): Promise<{ stateId: string; used: OAuthState }> {
   const [stateId, mac, extra] = state.split('.');
   const invalid = () => new ApiError(400, 'invalid_state', STATE_SPENT, field);
   if (!stateId || !mac || extra !== undefined) throw invalid();
@@ -76,7 +87,13 @@ async function finishInstall(ctx: ConfigApiContext, stateId: string, code: strin
 
 const installBody = z.object({ returnTo: z.string().max(2000).optional() }).strict();
 const completeBody = z.object({ state: z.string().min(1).max(500), code: z.string().min(1).max(2000) }).strict();
-const callbackQuery = z.object({ state: z.string().min(1).max(500), code: z.string().max(2000).optional(), error: z.string().max(200).optional() }).passthrough();
+const callbackQuery = z
+  .object({
+    state: z.string().min(1).max(500),
+    code: z.string().max(2000).optional(),
+    error: z.string().max(200).optional(),
+  })
+  .passthrough();
 
 /** Starting an install, and completing one the platform started: workspace routes. */
 export const oauthInstallRoutes =
@@ -84,47 +101,88 @@ export const oauthInstallRoutes =
   async (app) => {
     const { store, auth } = ctx;
 
-    workspaceRoute(app, 'POST', '/connections/oauth', { params: wsParams, body: installBody }, async ({ params, body, caller }, reply) => {
-      const oauth = ctx.oauth;
-      if (!oauth) throw new ApiError(501, 'oauth_not_configured', 'no OAuth app is configured (HUBSPOT_OAUTH_CLIENT_ID, HUBSPOT_OAUTH_CLIENT_SECRET, HUBSPOT_OAUTH_REDIRECT_URI)');
-      const returnTo = checkReturnTo(ctx, body.returnTo);
-      if (caller === 'platform' && (!returnTo || returnTo.startsWith('/'))) {
-        throw new ApiError(
-          400,
-          'invalid_input',
-          "body.returnTo: an install started by the platform comes back to the platform's own page (a URL of an origin in CONFIG_API_RETURN_ORIGINS), which completes it with POST /v1/workspaces/{workspaceId}/connections/oauth/complete",
-          'body.returnTo',
-        );
-      }
-      const stateId = randomBytes(18).toString('base64url');
-      const codeVerifier = randomBytes(32).toString('base64url');
-      const expiresAt = Date.now() + ctx.stateTtlMs;
-      let bindingHash: string | undefined;
-      if (caller === 'page') {
-        const binding = randomBytes(24).toString('base64url');
-        bindingHash = sha256(binding);
-        reply.header('Set-Cookie', `${INSTALL_COOKIE}=${binding}; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=${Math.ceil(ctx.stateTtlMs / 1000)}${auth.cookieFlags}`);
-      }
-      await store.createOAuthState(stateId, { workspaceId: params.workspaceId, returnTo, expiresAt, mode: caller, bindingHash, codeVerifier });
-      const state = `${stateId}.${auth.signState(`${stateId}|${params.workspaceId}`)}`;
-      return { installUrl: oauth.installUrl(state, sha256(codeVerifier)), expiresAt: new Date(expiresAt).toISOString() };
-    });
+    workspaceRoute(
+      app,
+      'POST',
+      '/connections/oauth',
+      { params: wsParams, body: installBody },
+      async ({ params, body, caller }, reply) => {
+        const oauth = ctx.oauth;
+        if (!oauth)
+          throw new ApiError(
+            501,
+            'oauth_not_configured',
+            'no OAuth app is configured (HUBSPOT_OAUTH_CLIENT_ID, HUBSPOT_OAUTH_CLIENT_SECRET, HUBSPOT_OAUTH_REDIRECT_URI)',
+          );
+        const returnTo = checkReturnTo(ctx, body.returnTo);
+        if (caller === 'platform' && (!returnTo || returnTo.startsWith('/'))) {
+          throw new ApiError(
+            400,
+            'invalid_input',
+            "body.returnTo: an install started by the platform comes back to the platform's own page (a URL of an origin in CONFIG_API_RETURN_ORIGINS), which completes it with POST /v1/workspaces/{workspaceId}/connections/oauth/complete",
+            'body.returnTo',
+          );
+        }
+        const stateId = randomBytes(18).toString('base64url');
+        const codeVerifier = randomBytes(32).toString('base64url');
+        const expiresAt = Date.now() + ctx.stateTtlMs;
+        let bindingHash: string | undefined;
+        if (caller === 'page') {
+          const binding = randomBytes(24).toString('base64url');
+          bindingHash = sha256(binding);
+          reply.header(
+            'Set-Cookie',
+            `${INSTALL_COOKIE}=${binding}; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=${Math.ceil(ctx.stateTtlMs / 1000)}${auth.cookieFlags}`,
+          );
+        }
+        await store.createOAuthState(stateId, {
+          workspaceId: params.workspaceId,
+          returnTo,
+          expiresAt,
+          mode: caller,
+          bindingHash,
+          codeVerifier,
+        });
+        const state = `${stateId}.${auth.signState(`${stateId}|${params.workspaceId}`)}`;
+        return {
+          installUrl: oauth.installUrl(state, sha256(codeVerifier)),
+          expiresAt: new Date(expiresAt).toISOString(),
+        };
+      },
+    );
 
-    workspaceRoute(app, 'POST', '/connections/oauth/complete', { params: wsParams, body: completeBody }, async ({ params, body, caller }, reply) => {
-      if (caller !== 'platform') throw new ApiError(403, 'forbidden', "only the platform's backend completes an install it started (bearer token)", 'authorization');
-      const { stateId, used } = await checkedState(ctx, body.state, 'body.state');
-      // Another workspace's install: the same answer as an unknown one.
-      if (used.workspaceId !== params.workspaceId || used.mode !== 'platform') throw new ApiError(400, 'invalid_state', STATE_SPENT, 'body.state');
-      let connection: StoredConnection;
-      try {
-        connection = await finishInstall(ctx, stateId, body.code);
-      } catch (err) {
-        if (err instanceof ApiError) throw err;
-        throw new ApiError(502, 'oauth_failed', err instanceof OAuthError ? err.message : 'the connection could not be stored');
-      }
-      reply.status(201);
-      return { connection: connectionView(connection) };
-    });
+    workspaceRoute(
+      app,
+      'POST',
+      '/connections/oauth/complete',
+      { params: wsParams, body: completeBody },
+      async ({ params, body, caller }, reply) => {
+        if (caller !== 'platform')
+          throw new ApiError(
+            403,
+            'forbidden',
+            "only the platform's backend completes an install it started (bearer token)",
+            'authorization',
+          );
+        const { stateId, used } = await checkedState(ctx, body.state, 'body.state');
+        // Another workspace's install: the same answer as an unknown one.
+        if (used.workspaceId !== params.workspaceId || used.mode !== 'platform')
+          throw new ApiError(400, 'invalid_state', STATE_SPENT, 'body.state');
+        let connection: StoredConnection;
+        try {
+          connection = await finishInstall(ctx, stateId, body.code);
+        } catch (err) {
+          if (err instanceof ApiError) throw err;
+          throw new ApiError(
+            502,
+            'oauth_failed',
+            err instanceof OAuthError ? err.message : 'the connection could not be stored',
+          );
+        }
+        reply.status(201);
+        return { connection: connectionView(connection) };
+      },
+    );
   };
 
 /** HubSpot's redirect back after consent: the state authenticates it (no bearer token, no workspace hook). */
@@ -148,7 +206,12 @@ export const oauthCallbackRoutes =
       // Started from the page: only the browser that started it, still logged into that workspace.
       const binding = cookieOf(req, INSTALL_COOKIE);
       const session = await auth.sessionOf(req);
-      if (!binding || !used.bindingHash || !sameSecret(sha256(binding), used.bindingHash) || session?.workspaceId !== used.workspaceId) {
+      if (
+        !binding ||
+        !used.bindingHash ||
+        !sameSecret(sha256(binding), used.bindingHash) ||
+        session?.workspaceId !== used.workspaceId
+      ) {
         throw new ApiError(
           403,
           'install_not_yours',
@@ -156,7 +219,10 @@ export const oauthCallbackRoutes =
           'query.state',
         );
       }
-      reply.header('Set-Cookie', `${INSTALL_COOKIE}=; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=0${auth.cookieFlags}`);
+      reply.header(
+        'Set-Cookie',
+        `${INSTALL_COOKIE}=; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=0${auth.cookieFlags}`,
+      );
       if (refused) {
         await store.consumeOAuthState(stateId);
         if (used.returnTo) return reply.redirect(back({ error: refused }), 303);
@@ -168,7 +234,8 @@ export const oauthCallbackRoutes =
       } catch (err) {
         if (err instanceof ApiError) throw err;
         const message = err instanceof OAuthError ? err.message : 'the connection could not be stored';
-        if (used.returnTo) return reply.redirect(back({ error: err instanceof OAuthError ? err.error : 'internal' }), 303);
+        if (used.returnTo)
+          return reply.redirect(back({ error: err instanceof OAuthError ? err.error : 'internal' }), 303);
         throw new ApiError(502, 'oauth_failed', message);
       }
       if (used.returnTo) return reply.redirect(back({ connected: connection.accountId }), 303);

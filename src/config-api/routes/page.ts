@@ -10,12 +10,18 @@ export const pageRoutes =
     app.get('/', async (req, reply) => {
       const session = await ctx.auth.sessionOf(req);
       if (!session) return reply.redirect('/login', 303);
-      reply.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'");
+      reply.header(
+        'Content-Security-Policy',
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+      );
       return reply.type('text/html; charset=utf-8').send(setupPage(session.workspaceId));
     });
     app.get('/setup.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(setupScript));
     app.get('/login', async (_req, reply) => {
-      reply.header('Content-Security-Policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'");
+      reply.header(
+        'Content-Security-Policy',
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
+      );
       return reply.type('text/html; charset=utf-8').send(loginPage());
     });
   };

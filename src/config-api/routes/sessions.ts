@@ -17,7 +17,13 @@ export const workspaceSessionRoutes =
   (ctx: ConfigApiContext): FastifyPluginAsync =>
   async (app) => {
     workspaceRoute(app, 'DELETE', '/sessions', { params: wsParams }, async ({ params, caller }) => {
-      if (caller !== 'platform') throw new ApiError(403, 'forbidden', "only the platform's backend ends a workspace's sessions (bearer token)", 'authorization');
+      if (caller !== 'platform')
+        throw new ApiError(
+          403,
+          'forbidden',
+          "only the platform's backend ends a workspace's sessions (bearer token)",
+          'authorization',
+        );
       return { workspaceId: params.workspaceId, revoked: await ctx.store.revokeWorkspaceSessions(params.workspaceId) };
     });
   };
@@ -29,12 +35,19 @@ export const sessionRoutes =
     const { auth, loginThrottle } = ctx;
 
     app.post('/login', async (req, reply) => {
-      if (!auth.sameOriginForm(req)) throw new ApiError(403, 'forbidden', 'log in from the login page of this service', 'origin');
+      if (!auth.sameOriginForm(req))
+        throw new ApiError(403, 'forbidden', 'log in from the login page of this service', 'origin');
       const address = req.socket.remoteAddress ?? 'unknown';
       const waitMs = loginThrottle.waitMs(address);
       if (waitMs > 0) {
         reply.status(429).header('Retry-After', String(Math.ceil(waitMs / 1000)));
-        return reply.type('text/html; charset=utf-8').send(loginPage(`Too many failed logins from this address: try again in ${Math.ceil(waitMs / 60_000)} minute(s).`));
+        return reply
+          .type('text/html; charset=utf-8')
+          .send(
+            loginPage(
+              `Too many failed logins from this address: try again in ${Math.ceil(waitMs / 60_000)} minute(s).`,
+            ),
+          );
       }
       const body = parse(loginBody, req.body, 'body');
       if (!auth.isApiToken(body.token)) {
@@ -58,7 +71,8 @@ export const sessionRoutes =
     });
 
     app.post('/logout', async (req, reply) => {
-      if (!auth.sameOriginForm(req)) throw new ApiError(403, 'forbidden', 'log out from the setup page of this service', 'origin');
+      if (!auth.sameOriginForm(req))
+        throw new ApiError(403, 'forbidden', 'log out from the setup page of this service', 'origin');
       const session = await auth.sessionOf(req);
       if (session) await ctx.store.revokePageSession(session.sessionId);
       auth.clearSessionCookie(reply);

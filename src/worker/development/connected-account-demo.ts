@@ -15,7 +15,9 @@ export interface ConnectedAccountDemoOptions {
 }
 
 /** Plays one WhatsApp conversation for an account of the workspace; returns its outcome line. */
-export async function playConnectedAccountDemo(o: Omit<ConnectedAccountDemoOptions, 'store' | 'pollMs'> & { accountId: string; stopped?: () => boolean }): Promise<string> {
+export async function playConnectedAccountDemo(
+  o: Omit<ConnectedAccountDemoOptions, 'store' | 'pollMs'> & { accountId: string; stopped?: () => boolean },
+): Promise<string> {
   const stamp = Date.now().toString(36);
   const action: ActionConfigInput = {
     id: 'hubspot-contact',
@@ -32,17 +34,36 @@ export async function playConnectedAccountDemo(o: Omit<ConnectedAccountDemoOptio
     ],
     customFields: [],
   };
-  const conversation = { conversationId: `demo-connected-${stamp}`, channel: 'whatsapp' as const, workspaceId: o.workspaceId, actions: [action], options: { inactivityTimeoutMs: 3_000 } };
-  o.say(`conversation ${conversation.conversationId} in workspace ${o.workspaceId} syncs into HubSpot account ${o.accountId}`);
-  await o.platform.recordMessage(conversation, { from: 'customer', fields: { email: `jamie.${stamp}@example.com`, first_name: 'Jamie' } });
+  const conversation = {
+    conversationId: `demo-connected-${stamp}`,
+    channel: 'whatsapp' as const,
+    workspaceId: o.workspaceId,
+    actions: [action],
+    options: { inactivityTimeoutMs: 3_000 },
+  };
+  o.say(
+    `conversation ${conversation.conversationId} in workspace ${o.workspaceId} syncs into HubSpot account ${o.accountId}`,
+  );
+  await o.platform.recordMessage(conversation, {
+    from: 'customer',
+    fields: { email: `jamie.${stamp}@example.com`, first_name: 'Jamie' },
+  });
   await o.platform.recordMessage(conversation, { from: 'agent', fields: { last_name: 'Rivera' } });
   await o.platform.updateFields(conversation, { summary: 'Jamie asked for a quote; follow up by email.' });
   // The conversation is kept a while after it ends (late values, operator retries): wait for the outcome, not the end.
   const outcome = await waitForOutcome(o.platform, conversation, action.id, 60_000, o.stopped);
-  return outcome ? `${outcome.result} (${outcome.reason})${outcome.contactId ? `: contact ${outcome.contactId}` : ''}` : 'no outcome within a minute';
+  return outcome
+    ? `${outcome.result} (${outcome.reason})${outcome.contactId ? `: contact ${outcome.contactId}` : ''}`
+    : 'no outcome within a minute';
 }
 
-export async function waitForOutcome(platform: ConversationClient, conversation: ConversationRef, actionId: string, timeoutMs: number, stopped: () => boolean = () => false) {
+export async function waitForOutcome(
+  platform: ConversationClient,
+  conversation: ConversationRef,
+  actionId: string,
+  timeoutMs: number,
+  stopped: () => boolean = () => false,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && !stopped()) {
     const outcome = (await platform.getState(conversation))?.outcomes[actionId]?.at(-1);
@@ -65,12 +86,15 @@ export function playDemoOnNewConnections(o: ConnectedAccountDemoOptions): () => 
         if (seen.has(c.accountId) || c.status !== 'connected' || stopped) continue;
         seen.add(c.accountId);
         try {
-          o.say(`outcome: ${await playConnectedAccountDemo({ ...o, accountId: c.accountId, stopped: () => stopped })}; the emulator shows it at ${o.emulatorUrl}/_emulator/accounts`);
+          o.say(
+            `outcome: ${await playConnectedAccountDemo({ ...o, accountId: c.accountId, stopped: () => stopped })}; the emulator shows it at ${o.emulatorUrl}/_emulator/accounts`,
+          );
         } catch (err) {
           o.say(`failed: ${(err as Error).message}`);
         }
       }
-      for (let waited = 0; waited < (o.pollMs ?? 2_000) && !stopped; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      for (let waited = 0; waited < (o.pollMs ?? 2_000) && !stopped; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
     }
   };
   const loop = tick().catch(() => undefined);

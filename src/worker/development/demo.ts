@@ -50,21 +50,39 @@ const demoAction: ActionConfigInput = {
   logAs: 'engagement',
 };
 
-const CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'favorite_product', 'conversation_summary', 'hs_object_source', 'hs_object_source_id'];
+const CONTACT_PROPERTIES = [
+  'email',
+  'firstname',
+  'lastname',
+  'favorite_product',
+  'conversation_summary',
+  'hs_object_source',
+  'hs_object_source_id',
+];
 
 export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
   const { platform, say } = options;
-  const hubspot = await new HubSpotAccounts([{ accountId: DEMO_ACCOUNT.accountId, token: DEMO_ACCOUNT.token, appId: DEMO_ACCOUNT.appId, basePath: options.hubspotBasePath }]).get(DEMO_ACCOUNT.accountId);
+  const hubspot = await new HubSpotAccounts([
+    {
+      accountId: DEMO_ACCOUNT.accountId,
+      token: DEMO_ACCOUNT.token,
+      appId: DEMO_ACCOUNT.appId,
+      basePath: options.hubspotBasePath,
+    },
+  ]).get(DEMO_ACCOUNT.accountId);
   const stamp = Date.now().toString(36);
   const inactivityTimeoutMs = options.inactivityTimeoutMs ?? 5_000;
 
   /** The conversation once its offline sync has run (it is then kept, dormant, for its retention period). */
   const synced = async (conversation: ConversationRef): Promise<ConversationState> => {
     const { conversationId } = conversation;
-    for (const until = Date.now() + 120_000; ; ) {
+    for (const until = Date.now() + 120_000; ;) {
       const state = await platform.getState(conversation);
       if (state?.status === 'ended' && Object.keys(state.outcomes).length > 0) return state;
-      if (Date.now() > until) throw new Error(`conversation ${conversationId} did not sync within 2 minutes (status ${state?.status ?? 'unknown'})`);
+      if (Date.now() > until)
+        throw new Error(
+          `conversation ${conversationId} did not sync within 2 minutes (status ${state?.status ?? 'unknown'})`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   };
@@ -81,7 +99,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
       if (!contact) throw new Error(`contact ${outcome.contactId} is not in HubSpot`);
       run.contact = contact.properties;
       say(`  HubSpot contact ${contact.id}:`);
-      for (const name of CONTACT_PROPERTIES) if (contact.properties[name]) say(`    ${name.padEnd(22)} ${contact.properties[name]}`);
+      for (const name of CONTACT_PROPERTIES)
+        if (contact.properties[name]) say(`    ${name.padEnd(22)} ${contact.properties[name]}`);
     }
     if (outcome.noteId && outcome.loggedAs) {
       const object = outcome.loggedAs === 'call' ? 'calls' : 'communications';
@@ -108,21 +127,41 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
     actions: [demoAction],
     options: { inactivityTimeoutMs },
   };
-  say(`WhatsApp conversation ${text.conversationId}: 2 messages, then ${inactivityTimeoutMs / 1000} s of silence (production waits 10 minutes)`);
-  await platform.recordMessage(text, { from: 'customer', fields: { email: 'alex.morgan@example.com', first_name: 'Alex' } });
+  say(
+    `WhatsApp conversation ${text.conversationId}: 2 messages, then ${inactivityTimeoutMs / 1000} s of silence (production waits 10 minutes)`,
+  );
+  await platform.recordMessage(text, {
+    from: 'customer',
+    fields: { email: 'alex.morgan@example.com', first_name: 'Alex' },
+  });
   await platform.recordMessage(text, { from: 'agent', fields: { last_name: 'Morgan', favorite_product: 'Team plan' } });
-  await platform.updateFields(text, { summary: 'Alex asked about the Team plan for 12 seats & wants a demo next week.' });
+  await platform.updateFields(text, {
+    summary: 'Alex asked about the Team plan for 12 seats & wants a demo next week.',
+  });
   const textRun = await show(text.conversationId, await synced(text));
 
   // 2. Phone call: a customer already in HubSpot (found by a secondary email). Updating existing
   //    contacts is not allowed by this action, so only the summary is logged (as a Call).
-  const call: Conversation = { conversationId: `demo-call-${stamp}`, workspaceId: DEMO_WORKSPACE, channel: 'voice', actions: [demoAction] };
+  const call: Conversation = {
+    conversationId: `demo-call-${stamp}`,
+    workspaceId: DEMO_WORKSPACE,
+    channel: 'voice',
+    actions: [demoAction],
+  };
   say(`Phone call ${call.conversationId}: the customer is already in HubSpot; the sync runs when the call ends`);
-  await platform.recordMessage(call, { from: 'customer', fields: { email: 'Maria@Garcia-Consulting.example', first_name: 'María' } });
-  await platform.endCall(call, { summary: 'Maria called to move her renewal to March. Callback requested.', call: { direction: 'inbound', durationMs: 142_000 } });
+  await platform.recordMessage(call, {
+    from: 'customer',
+    fields: { email: 'Maria@Garcia-Consulting.example', first_name: 'María' },
+  });
+  await platform.endCall(call, {
+    summary: 'Maria called to move her renewal to March. Callback requested.',
+    call: { direction: 'inbound', durationMs: 142_000 },
+  });
   const callRun = await show(call.conversationId, await synced(call));
 
-  say(`see both conversations in the Temporal Web UI, and everything stored in the emulator at ${options.hubspotBasePath}/_emulator/accounts/${DEMO_ACCOUNT.accountId}/contacts`);
+  say(
+    `see both conversations in the Temporal Web UI, and everything stored in the emulator at ${options.hubspotBasePath}/_emulator/accounts/${DEMO_ACCOUNT.accountId}/contacts`,
+  );
   return [textRun, callRun];
 }
 
@@ -130,15 +169,28 @@ export async function runDemo(options: DemoOptions): Promise<DemoRun[]> {
 async function main(): Promise<void> {
   const say = (line: string) => process.stdout.write(`[demo] ${line}\n`);
   const address = process.env.TEMPORAL_ADDRESS ?? `localhost:${process.env.TEMPORAL_DEV_PORT ?? 7233}`;
-  const hubspotBasePath = process.env.HUBSPOT_EMULATOR_URL ?? `http://127.0.0.1:${process.env.HUBSPOT_EMULATOR_PORT ?? 8787}`;
+  const hubspotBasePath =
+    process.env.HUBSPOT_EMULATOR_URL ?? `http://127.0.0.1:${process.env.HUBSPOT_EMULATOR_PORT ?? 8787}`;
   const health = await fetch(`${hubspotBasePath}/_emulator/health`).catch(() => undefined);
-  if (!health?.ok) throw new Error(`no HubSpot emulator answers at ${hubspotBasePath}: start the worker first (npm start), or set HUBSPOT_EMULATOR_URL`);
+  if (!health?.ok)
+    throw new Error(
+      `no HubSpot emulator answers at ${hubspotBasePath}: start the worker first (npm start), or set HUBSPOT_EMULATOR_URL`,
+    );
   const connection = await Connection.connect({ address }).catch((err: Error) => {
-    throw new Error(`no Temporal server answers at ${address} (${err.message}): start the worker first (npm start), or set TEMPORAL_ADDRESS`);
+    throw new Error(
+      `no Temporal server answers at ${address} (${err.message}): start the worker first (npm start), or set TEMPORAL_ADDRESS`,
+    );
   });
   try {
-    const client = new Client({ connection, namespace: process.env.TEMPORAL_NAMESPACE ?? 'default', dataConverter: dataConverterFromEnv() });
-    const platform = new ConversationClient({ client, taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE });
+    const client = new Client({
+      connection,
+      namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+      dataConverter: dataConverterFromEnv(),
+    });
+    const platform = new ConversationClient({
+      client,
+      taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    });
     await runDemo({ platform, hubspotBasePath, say });
   } finally {
     await connection.close();
