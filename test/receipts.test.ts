@@ -166,6 +166,30 @@ describe('one receipt per run', () => {
     });
   });
 
+  test('a run under way already has its receipt ("Not finished"), so a worker lost mid-run leaves one too', async () => {
+    await h.run(async () => {
+      const chat = conversation('chat', [live]);
+      const c = customer();
+      // HubSpot holds the create for 700 ms (within the call's timeout): the run is under way meanwhile.
+      h.emulator.failNext(ACME.accountId, 'contacts.create', 'slow-write', 1, { holdMs: 700 });
+      const running = h.platform.runAction(chat, { actionId: 'live', fields: c.fields, summary: c.summary });
+      let during: Receipt | undefined;
+      for (let i = 0; i < 60 && !during; i++) {
+        during = (await receiptsOf(WORKSPACE, chat.conversationId))[0];
+        if (!during) await new Promise((r) => setTimeout(r, 20));
+      }
+      const run = await running;
+      assert.ok(during, 'no receipt while the run was under way');
+      assert.equal(during.outcome, 'failed');
+      assert.match(during.reason, /^Not finished/);
+      const [finished, ...more] = await receiptsOf(WORKSPACE, chat.conversationId);
+      assert.equal(more.length, 0);
+      assert.equal(finished!.id, during.id, 'the same receipt, finished');
+      assert.equal(finished!.outcome, run.result);
+      assert.equal(finished!.outcome, 'created');
+    });
+  });
+
   for (const [op, kind] of [
     ['contacts.create', '503'],
     ['contacts.create', 'lost-response'],
