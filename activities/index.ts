@@ -28,9 +28,9 @@ import { propertiesToRead, setBySomeoneElse, type CurrentValue } from '../src/ac
 import type { AccountDirectory } from '../src/hubspot/directory';
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 import { isOurs, ownershipProperties, withOwnershipMarker, writtenByUs } from '../src/hubspot/ownership';
-import type { PropertyVersion } from '../src/action/convergence';
+import type { ContactCheckResult, PropertyVersion } from '../src/action/convergence';
 import { attempted, heartbeating } from './attempt';
-import { countingCalls, ReceiptWriter } from './receipts';
+import { countingCalls, ReceiptWriter, type ConvergenceInput } from './receipts';
 import type { ReceiptContext, ReceiptRecorder } from '../src/action/receipt';
 
 /** Which lane of the account's pacing a call takes: the agent's (in-conversation) goes first. */
@@ -557,7 +557,7 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
       );
     },
 
-    ...createConvergenceActivities({ hubspot, receipts: receiptWriter }),
+    ...createConvergenceActivities({ hubspot }),
     ...createLegacyActivities({ hubspot }),
   };
   return {
@@ -565,6 +565,11 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
     /** The run, with its receipt (one per run, written by every attempt: activities/receipts.ts). */
     runContactSync: (input: ContactSyncActivityInput): Promise<ContactSyncResult> =>
       receiptWriter ? receiptWriter.aroundRun(input, activities.runContactSync) : activities.runContactSync(input),
+    /** The convergence check, with a receipt of each repair it made (trigger convergence-repair). */
+    convergeContacts: (input: ConvergenceInput): Promise<ContactCheckResult[]> =>
+      receiptWriter
+        ? receiptWriter.aroundConvergence(input, activities.convergeContacts)
+        : activities.convergeContacts(input),
   };
 }
 

@@ -124,6 +124,12 @@ function currentRunKey(): { key: string; workflowId: string; runId: string; atte
   };
 }
 
+/** The convergence check's input, with whose conversation it is (for the receipts of its repairs). */
+export interface ConvergenceInput {
+  checks: ContactExpectation[];
+  receipt?: { workspaceId?: string; conversationId: string };
+}
+
 type RunInput = ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext; deadlineMs?: number };
 
 export class ReceiptWriter {
@@ -252,11 +258,22 @@ export class ReceiptWriter {
     };
   }
 
+  /** The convergence check, its calls counted, and the receipts of what it repaired. */
+  async aroundConvergence(
+    input: ConvergenceInput,
+    check: (input: { checks: ContactExpectation[] }) => Promise<ContactCheckResult[]>,
+  ): Promise<ContactCheckResult[]> {
+    const counter: Counter = {};
+    const results = await countingCalls.into(counter, () => check(input));
+    await this.convergence(input.receipt, input.checks, results, counter.hubspotCalls ?? 0);
+    return results;
+  }
+
   /**
    * The receipts of a convergence check that repaired something: one per (contact, action) it repaired,
    * keyed by the check's activity, so a retried check that finds nothing left to repair changes none.
    */
-  async convergence(
+  private async convergence(
     context: { workspaceId?: string; conversationId: string } | undefined,
     checks: ContactExpectation[],
     results: ContactCheckResult[],
