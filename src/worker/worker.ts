@@ -49,41 +49,14 @@ export interface ConversationWorkerOptions {
 export const workflowsPath = require.resolve('../../workflows');
 
 /**
- * The worker of a conversation task queue: one SDK worker for the conversations nobody waits on and for
- * every offline sync, and one for the agent's lane (`<queue>-agent`): the conversations with an
- * in-conversation action and their in-conversation activities, so that an agent never waits in a queue,
- * or in this worker's own buffers, behind thousands of offline syncs. Both share the HubSpot accounts
- * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
+ * A task queue's two SDK workers, run and stopped together: the main lane and the agent's lane
+ * (`<queue>-agent`). The conversation worker is one; the benchmarks' no-op worker is another.
  */
-export class ConversationWorker {
-  private constructor(
+export class LaneWorkers {
+  constructor(
     private readonly main: Worker,
     private readonly agent: Worker,
   ) {}
-
-  static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
-    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    const activities = createActivities({ hubspot: options.hubspot, directory: options.directory });
-    const common = {
-      connection: options.connection,
-      namespace: options.namespace ?? 'default',
-      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-      ...options.tuning,
-      // One deployment version for both lanes: a pinned conversation's agent activities go to the
-      // agent lane of its own build (the server routes a version's activities to the same version when
-      // that task queue belongs to it), and a build can only become current once it polls both queues.
-      ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
-    };
-    // Bundled once for both lanes.
-    const workflowBundle =
-      options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
-    const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
-    // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
-    // action) and their in-conversation activities: its own slots and workflow threads, never filled by
-    // a campaign's offline syncs.
-    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), workflowBundle, activities });
-    return new ConversationWorker(main, agent);
-  }
 
   /** Runs both until shutdown() (or a fatal error of either). */
   async run(): Promise<void> {
@@ -115,6 +88,39 @@ export class ConversationWorker {
   /** The workflows' worker's status (cached conversations, tasks in flight). */
   getStatus(): ReturnType<Worker['getStatus']> {
     return this.main.getStatus();
+  }
+}
+
+/**
+ * The worker of a conversation task queue: one SDK worker for the conversations nobody waits on and for
+ * every offline sync, and one for the agent's lane (`<queue>-agent`): the conversations with an
+ * in-conversation action and their in-conversation activities, so that an agent never waits in a queue,
+ * or in this worker's own buffers, behind thousands of offline syncs. Both share the HubSpot accounts
+ * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
+ */
+export class ConversationWorker extends LaneWorkers {
+  static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
+    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const activities = createActivities({ hubspot: options.hubspot, directory: options.directory });
+    const common = {
+      connection: options.connection,
+      namespace: options.namespace ?? 'default',
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      ...options.tuning,
+      // One deployment version for both lanes: a pinned conversation's agent activities go to the
+      // agent lane of its own build (the server routes a version's activities to the same version when
+      // that task queue belongs to it), and a build can only become current once it polls both queues.
+      ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
+    };
+    // Bundled once for both lanes.
+    const workflowBundle =
+      options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
+    const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
+    // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
+    // action) and their in-conversation activities: its own slots and workflow threads, never filled by
+    // a campaign's offline syncs.
+    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), workflowBundle, activities });
+    return new ConversationWorker(main, agent);
   }
 }
 
