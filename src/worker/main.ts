@@ -93,7 +93,11 @@ async function main(): Promise<void> {
     // The installed CLI is started and watched here, so that a failed start says why in the server's own words.
     const dev =
       choice.executable.type === 'existing-path'
-        ? await startDevServer(server)
+        ? await startDevServer({
+            ...server,
+            // The dev server's own lines (its banner, its errors while running) in the worker's log format.
+            output: (line, stream) => logger?.log(stream === 'stderr' ? 'WARN' : 'INFO', line, { source: 'temporal' }),
+          })
         : await TestWorkflowEnvironment.createLocal({
             server: { ...server, executable: choice.executable, ui: true, log: { format: 'pretty', level: 'error' } },
           }).catch((err: Error) => {
