@@ -32,10 +32,12 @@ import { feedReconnectGauge, prometheusTelemetry } from './metrics';
 
 /** The worker's logger, once the configuration has been read (LOG_LEVEL, LOG_FORMAT). */
 let logger: Logger | undefined;
+/** The main job's own lines (addresses, "ready", "stopped"), in the same format whatever LOG_LEVEL says. */
+let mainLines: Logger | undefined;
 
 /** The main job's own lines: log events of the source `worker`. */
 function say(line: string): void {
-  if (logger) logger.info(line, { source: 'worker' });
+  if (mainLines) mainLines.info(line, { source: 'worker' });
   else process.stdout.write(`[worker] ${line}\n`);
 }
 
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   // credentials are kept out of the lines (src/worker/logging.ts). The SDK core's own logs are forwarded
   // to the same logger.
   logger = createWorkerLogger(env.LOG_LEVEL, undefined, env.LOG_FORMAT);
+  mainLines = createWorkerLogger('INFO', undefined, env.LOG_FORMAT);
   Runtime.install({
     logger,
     telemetryOptions: {
@@ -257,6 +260,9 @@ main().catch((err) => {
     process.stderr.write(`[worker] configuration error: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`[worker] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const why = `failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  // In the log's format once there is one (a JSON pipeline reads it too).
+  if (mainLines) mainLines.error(why, { source: 'worker' });
+  else process.stderr.write(`[worker] ${why}\n`);
   process.exit(1);
 });
