@@ -18,6 +18,7 @@ import { valueHash } from '../src/action/hash';
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 import { writtenByUs } from '../src/hubspot/ownership';
 import { bodyProperty } from '../src/action/timeline';
+import { CONVERGENCE_CHECKS, CONVERGENCE_REPAIRS } from '../src/action/metrics';
 import { heartbeating } from './attempt';
 
 /** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
@@ -36,12 +37,34 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotPort 
         for (const accountId of accounts) {
           const account = await hubspot.get(accountId);
           const checks = input.checks.filter((c) => c.accountId === accountId);
-          results.push(...(await checkAccount(account, checks, { signal, lane: 'offline' }, retried)));
+          const checked = await checkAccount(account, checks, { signal, lane: 'offline' }, retried);
+          countRepairs(account.id, checked);
+          results.push(...checked);
         }
         return results;
       });
     },
   };
+}
+
+/**
+ * The checks and the repairs they made, per account. Counted once the account's checks are done: a retried
+ * attempt finds repaired what an earlier one repaired, and counts only what it repairs itself.
+ */
+function countRepairs(accountId: string, results: ContactCheckResult[]): void {
+  const meter = Context.current().metricMeter;
+  const checks = meter.createCounter(CONVERGENCE_CHECKS, 'checks', 'Convergence checks of a contact');
+  const repairs = meter.createCounter(CONVERGENCE_REPAIRS, 'repairs', 'Repairs of what a late write of ours spoiled');
+  for (const r of results) {
+    const made = {
+      duplicate_note_archived: r.archivedNotes.length,
+      value_rewritten: r.rewritten.length,
+      note_body_rewritten: r.rewrittenNotes.length,
+    };
+    const repaired = Object.values(made).some((n) => n > 0);
+    checks.add(1, { hubspot_account: accountId, result: repaired ? 'repaired' : 'clean' });
+    for (const [repair, n] of Object.entries(made)) if (n > 0) repairs.add(n, { hubspot_account: accountId, repair });
+  }
 }
 
 async function checkAccount(

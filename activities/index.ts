@@ -14,6 +14,7 @@ import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { valueHash } from '../src/action/hash';
 import { retryWaitMs } from '../src/action/limits';
+import { AGENT_QUEUE_WAIT } from '../src/action/metrics';
 import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
@@ -436,6 +437,7 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
      * unanswered (it may land late). Heartbeats and a retried failure carry what was sent so far.
      */
     async runContactSync(input: ContactSyncActivityInput): Promise<ContactSyncResult> {
+      if (input.lane === 'agent') recordAgentQueueWait();
       const retried = attempted();
       const before = retried ? (Context.current().info.heartbeatDetails as RunProgress | undefined) : undefined;
       const progress: RunProgress = {
@@ -571,6 +573,23 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
         ? receiptWriter.aroundConvergence(input, activities.convergeContacts)
         : activities.convergeContacts(input),
   };
+}
+
+/**
+ * How long this attempt of an in-conversation run waited in the agent's queue: from its scheduling (the
+ * server's time) to now, its start on this worker (the SDK does not hand activities the server's start
+ * time; worker and server clocks are assumed in sync, and a negative skew counts as 0).
+ */
+function recordAgentQueueWait(): void {
+  const { info, metricMeter } = Context.current();
+  metricMeter
+    .createHistogram(
+      AGENT_QUEUE_WAIT,
+      'int',
+      'ms',
+      "In-conversation runs: the activity's wait from scheduled to started",
+    )
+    .record(Math.max(0, Date.now() - info.currentAttemptScheduledTimestampMs));
 }
 
 /** What the write rules need of the found contact: per property, whether it has a value and who set it since our last write. */

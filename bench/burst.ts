@@ -646,7 +646,7 @@ async function workflowLayer(): Promise<Figures> {
       const run = `n${stamp}`;
       let campaign = 0;
       const counted = new Set<string>();
-      noopRun = await noopWorker.runUntil(
+      noopRun = await noopWorker.runUntil(() =>
         burstOnPath({
           kind: 'noop',
           platform: new ConversationClient({ client, taskQueue: noopTaskQueue }),

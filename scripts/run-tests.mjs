@@ -17,6 +17,7 @@ const FAST = [
   'action-plan',
   'action-config',
   'worker-config',
+  'worker-logs',
   'hubspot-pacer',
   'security-config',
   'security-codec-server',

@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { Info } from '@temporalio/activity';
-import { ApplicationFailure, type Logger } from '@temporalio/common';
+import { ApplicationFailure, type Logger, type MetricMeter, type MetricTags } from '@temporalio/common';
 import { actionConfigSchema, type ActionConfigInput } from '../src/action/config';
 import { noteReference, renderSummaryNote } from '../src/action/note';
 import { valueHash } from '../src/action/hash';
@@ -21,6 +21,34 @@ import { FakeAccount, FakeHubSpot } from './helpers/fake-hubspot';
 
 const ACCOUNT = 'acme-eu';
 const quiet: Logger = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * What the activities add to their counters, as "name{label=value,…}" -> total (the worker exports them to
+ * Prometheus), without the tags the SDK adds to every activity metric (namespace, task queue, activity type).
+ */
+function countingMeter(): { meter: MetricMeter; totals: Map<string, number> } {
+  const totals = new Map<string, number>();
+  const key = (name: string, tags: MetricTags = {}) =>
+    `${name}{${Object.entries(tags)
+      .filter(([k]) => !['namespace', 'taskQueue', 'activityType'].includes(k))
+      .sort()
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(',')}}`;
+  const metric = (name: string) => ({
+    name,
+    add: (n: number, tags?: MetricTags) => totals.set(key(name, tags), (totals.get(key(name, tags)) ?? 0) + n),
+    record: () => undefined,
+    set: () => undefined,
+    withTags: () => metric(name),
+  });
+  const meter: MetricMeter = {
+    createCounter: (name) => metric(name) as never,
+    createHistogram: (name) => metric(name) as never,
+    createGauge: (name) => metric(name) as never,
+    withTags: () => meter,
+  };
+  return { meter, totals };
+}
 
 function config(overrides: Partial<ActionConfigInput> = {}) {
   return actionConfigSchema.parse({
@@ -306,9 +334,10 @@ describe('convergeContacts over the HubSpot port (fast)', () => {
     await account.updateContact(id, { firstname: 'Janet' }); // a write of ours whose answer never came lands late
     account.editAsPerson(id, { lastname: 'Smith' });
     account.calls.length = 0;
+    const counted = countingMeter();
     const env = new MockActivityEnvironment(
       { startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0 },
-      { logger: quiet },
+      { logger: quiet, metricMeter: counted.meter },
     );
     const [result] = (await env.run(createActivities({ hubspot: new FakeHubSpot(account) }).convergeContacts, {
       checks: [
@@ -335,6 +364,12 @@ describe('convergeContacts over the HubSpot port (fast)', () => {
     assert.deepEqual(result?.leftAlone, [{ property: 'lastname', why: 'changed-since-by-someone-else' }]);
     assert.equal(account.contacts.get(id)!.properties.lastname, 'Smith');
     assert.ok(!account.calls.some((c) => c.startsWith('search')), 'exact reads only');
+    // Counted for the on-call engineer (docs/OPERATIONS.md): one check that repaired, and each repair by kind.
+    assert.deepEqual(Object.fromEntries(counted.totals), {
+      [`hubspot_contact_sync_convergence_checks{hubspot_account=${ACCOUNT},result=repaired}`]: 1,
+      [`hubspot_contact_sync_convergence_repairs{hubspot_account=${ACCOUNT},repair=duplicate_note_archived}`]: 1,
+      [`hubspot_contact_sync_convergence_repairs{hubspot_account=${ACCOUNT},repair=value_rewritten}`]: 1,
+    });
   });
 });
 

@@ -55,9 +55,10 @@ describe('long and resumed conversations', () => {
       const firstRun = (await h.platform.handle(conv).describe()).runId;
       for (let i = 0; i < 30; i++)
         await h.platform.recordMessage(conv, { from: i % 2 ? 'agent' : 'customer', messageId: `m${i}` });
-      const state = await h.platform.getState(conv);
-      assert.ok((state?.runsBefore ?? 0) >= 1, 'the conversation continued as new');
-      assert.equal(state?.messageCount, 30, 'the message count survived continue-as-new');
+      // The signals are accepted before the workflow handles them: the new run may take a moment.
+      const state = await waitFor(conv, (s) => (s.runsBefore ?? 0) >= 1 && s.messageCount === 30);
+      assert.ok((state.runsBefore ?? 0) >= 1, 'the conversation continued as new');
+      assert.equal(state.messageCount, 30, 'the message count survived continue-as-new');
       assert.notEqual((await h.platform.handle(conv).describe()).runId, firstRun);
       const second = await h.platform.runAction(conv, { actionId: 'live', summary: 'v2' });
       assert.equal(second.noteId, first.noteId, 'the note id was carried over');

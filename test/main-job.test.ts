@@ -1,14 +1,15 @@
 // The main job as a newcomer runs it (`npm start`, nothing configured): an embedded Temporal dev
-// server and the HubSpot emulator, the demo synced into the emulator, logs without personal data,
-// `npm run demo` against the running worker, and a graceful stop on SIGTERM.
+// server and the HubSpot emulator, the demo synced into the emulator, readable logs without personal
+// data (the SDK's lines included, the workflow bundle's report in one line), `npm run demo` against the running worker, and a graceful stop on SIGTERM.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers/temporal-env';
+import { startMain, watch } from './helpers/main-job';
 import { isInstalled, serverPaths } from '../src/temporal-servers';
 import { skipUnless } from './helpers/skips';
 
@@ -23,89 +24,34 @@ const skipWithoutCli = skipUnless(
 // Demo data that must never appear in a log line.
 const PERSONAL = [/alex\.morgan/i, /maria/i, /garcia/i, /Team plan/, /renewal/i, /\bAlex\b/];
 
-interface Job {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
-}
+/** A readable log line (development): "time level [source] message key=value". */
+const READABLE_LINE = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR) \[[a-z]+\] \S/;
 
-async function startMain(
-  args: string[],
-  extraEnv: Record<string, string>,
-): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'main-job-'));
-  const ports = {
-    TEMPORAL_DEV_PORT: await freePort(),
-    TEMPORAL_DEV_UI_PORT: await freePort(),
-    HUBSPOT_EMULATOR_PORT: await freePort(),
-    CONFIG_API_PORT: await freePort(),
-  };
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-    TEMPORAL_DEV_DB: join(dir, 'dev.sqlite'),
-    ACCOUNT_STORE_DIR: join(dir, 'account-store'),
-    ...extraEnv,
-  };
-  for (const k of ['TEMPORAL_ADDRESS', 'HUBSPOT_ACCOUNTS', 'HUBSPOT_ACCOUNTS_FILE', 'WORKER_MODE', 'CODEC_KEYS'])
-    delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker/main.ts', ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return { ...watch(child), ports, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
-function watch(child: ChildProcess): Job {
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const l of listeners) l();
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitFor = (pattern: RegExp, timeoutMs = 120_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!pattern.test(out)) return;
-        listeners.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        listeners.delete(check);
-        reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${out.slice(-3000)}`));
-      }, timeoutMs);
-      listeners.add(check);
-      void exited.then(() =>
-        setTimeout(() => {
-          if (listeners.has(check)) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`exited before ${pattern}; output:\n${out.slice(-3000)}`));
-          }
-        }, 50),
-      );
-      check();
-    });
-  return { child, output: () => out, exited, waitFor };
-}
-
-function assertNoPersonalDataInLogs(output: string): void {
-  const logLines = output.split('\n').filter((l) => l.startsWith('{'));
-  assert.ok(logLines.length > 5, 'no structured log lines');
-  for (const line of logLines) {
-    JSON.parse(line); // every log line is one JSON object
+/**
+ * Development logs: every line of the worker is a readable log line (the demo's own `[demo]` output and
+ * the dev server's are not log lines), none is JSON, and none carries personal data.
+ */
+function assertReadableLogsWithoutPersonalData(output: string): void {
+  const lines = output.split('\n').filter(Boolean);
+  const logLines = lines.filter((l) => READABLE_LINE.test(l));
+  assert.ok(logLines.length > 5, 'no readable log lines');
+  const other = lines.filter((l) => !READABLE_LINE.test(l) && !l.startsWith('[demo]'));
+  assert.deepEqual(other, [], 'lines that are neither readable log lines nor the demo');
+  // The SDK's own lines (worker lifecycle, workflow and activity loggers) are among them.
+  for (const source of ['worker', 'sdk', 'workflow', 'activity', 'bundle'])
+    assert.ok(
+      logLines.some((l) => l.includes(` [${source}] `)),
+      `no [${source}] line`,
+    );
+  // The webpack report is one summary line.
+  assert.equal(logLines.filter((l) => / \[bundle\] workflow bundle built: \d+\.\d MB in \d+\.\d s/.test(l)).length, 1);
+  assert.doesNotMatch(output, /orphan modules|webpack \d+\.\d+\.\d+ compiled/);
+  for (const line of logLines)
     for (const p of PERSONAL) assert.doesNotMatch(line, p, `personal data in a log line: ${line.slice(0, 300)}`);
-  }
 }
 
 describe('the main job (npm start)', () => {
-  test('with nothing configured: embedded servers, the demo synced into the emulator, no personal data in the logs', async () => {
+  test('with nothing configured: embedded servers, the demo synced into the emulator, readable logs without personal data', async () => {
     const job = await startMain(['--demo-then-exit'], {});
     try {
       let timer: NodeJS.Timeout | undefined;
@@ -135,7 +81,7 @@ describe('the main job (npm start)', () => {
       assert.match(out, /\[demo\] {3}outcome: note_only/);
       assert.match(out, /\[demo\] {5}email +maria\.garcia@example\.com/);
       assert.match(out, /\[worker\] stopped/);
-      assertNoPersonalDataInLogs(out);
+      assertReadableLogsWithoutPersonalData(out);
     } finally {
       job.child.kill('SIGKILL');
       job.cleanup();
@@ -173,7 +119,7 @@ describe('the main job (npm start)', () => {
       assert.equal(await job.exited, 0, job.output().slice(-3000));
       assert.match(job.output(), /SIGTERM: finishing running activities, then stopping/);
       assert.match(job.output(), /\[worker\] stopped/);
-      assertNoPersonalDataInLogs(job.output());
+      assertReadableLogsWithoutPersonalData(job.output());
     } finally {
       job.child.kill('SIGKILL');
       job.cleanup();

@@ -56,6 +56,10 @@ test(TITLE, { skip, timeout: 300_000 }, async () => {
       { accountId: 'other', token: 'other-token', appId: 9_002, rateLimit: { perTenSeconds: 0, searchPerSecond: 0 } },
     ],
   });
+  // Each HubSpot call of the campaign's account takes 100 ms, as HubSpot's own do: a sync then takes
+  // several hundred milliseconds, so the count of syncs done while the agent waits measures the order the
+  // server dispatched in, not how slowly a busy machine answered the agent's few tasks.
+  emulator.setFaults('campaign', { latencyMs: 100 });
   const connection = await Connection.connect({ address: server.address });
   const native = await NativeConnection.connect({ address: server.address });
   try {

@@ -21,6 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { ActionConfig } from '../src/action/config';
 import { FailureType } from '../src/action/failures';
+import { END_TO_SYNCED } from '../src/action/metrics';
 import {
   callEndedSignal,
   CHANNELS,
@@ -68,6 +69,13 @@ const outcomeCounter = metricMeter.createCounter(
   'runs',
   'Outcomes of the HubSpot contact-sync action',
 );
+/** From an offline sync being due (the end; a voice follow-up's values) to each of its outcomes in HubSpot. Not recorded on replay. */
+const endToSynced = metricMeter.createHistogram(
+  END_TO_SYNCED,
+  'int',
+  'ms',
+  'From the end of a conversation to its offline sync done in HubSpot',
+);
 
 export async function conversationWorkflow(input: ConversationInput): Promise<ConversationResult> {
   if (!patched(LIFECYCLE_PATCH)) {
@@ -112,6 +120,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   const { options, voice } = conversation;
   /** Runs of the same action are serialised: each waits for the previous one. */
   const actionQueues = new Map<string, Promise<unknown>>();
+  /** When the current offline sync became due (workflow time): the end-to-synced histogram counts from it. */
+  let syncDueAtMs = 0;
   // Checks, once HubSpot can no longer apply a write we gave up on, that it did not spoil the sync.
   const convergence = new Convergence(
     {
@@ -142,6 +152,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
         const { accountLabel, sent, ...outcome } = await runContactSync(start.request);
         const result = conversation.runFinished(start, outcome);
         outcomeCounter.add(1, { result: result.result, hubspot_account: accountLabel, trigger: result.trigger });
+        if (trigger === 'offline' && result.result !== 'failed')
+          endToSynced.record(Math.max(0, Date.now() - syncDueAtMs), { hubspot_account: accountLabel });
         log.info('Action finished', {
           actionId: result.actionId,
           trigger: result.trigger,
@@ -213,6 +225,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
 
   /** Runs the offline actions whose values changed since their last offline run (all of them, the first time). */
   const syncOffline = async () => {
+    syncDueAtMs = Date.now();
     conversation.syncStarting();
     publish();
     await Promise.all(conversation.unsynced().map((a) => runAction(a, 'offline')));

@@ -3,6 +3,7 @@
 // action run, so that the platform client (which starts those on the lane) drives both alike.
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { agentTaskQueue } from '../../src/platform/definitions';
+import { LaneWorkers } from '../../src/worker/worker';
 import type { NoopActivities } from './noop-workflow';
 
 export interface NoopWorkerOptions {
@@ -19,12 +20,7 @@ export interface NoopWorkerOptions {
   >;
 }
 
-export class NoopWorker {
-  private constructor(
-    private readonly main: Worker,
-    private readonly agent: Worker,
-  ) {}
-
+export class NoopWorker extends LaneWorkers {
   static async create(o: NoopWorkerOptions): Promise<NoopWorker> {
     const common = {
       connection: o.connection,
@@ -37,33 +33,5 @@ export class NoopWorker {
       await Worker.create({ ...common, taskQueue: o.taskQueue }),
       await Worker.create({ ...common, taskQueue: agentTaskQueue(o.taskQueue) }),
     );
-  }
-
-  async run(): Promise<void> {
-    const both = Promise.all([this.main.run(), this.agent.run()]);
-    both.catch(() => this.shutdown());
-    await both;
-  }
-
-  async runUntil<T>(fn: (() => Promise<T>) | Promise<T>): Promise<T> {
-    const running = this.run();
-    try {
-      return await (typeof fn === 'function' ? fn() : fn);
-    } finally {
-      this.shutdown();
-      await running;
-    }
-  }
-
-  shutdown(): void {
-    for (const w of [this.main, this.agent]) if (w.getState() === 'RUNNING') w.shutdown();
-  }
-
-  getState(): ReturnType<Worker['getState']> {
-    return this.main.getState();
-  }
-
-  getStatus(): ReturnType<Worker['getStatus']> {
-    return this.main.getStatus();
   }
 }

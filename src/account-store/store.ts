@@ -172,6 +172,14 @@ export class AccountStore {
     return r.rows.map((x) => x.account_id);
   }
 
+  /** Per workspace, how many of its connections need reconnecting (HubSpot refused their refresh token); workspaces with none are absent. */
+  async needsReconnectByWorkspace(): Promise<Map<string, number>> {
+    const r = await this.db.query<{ workspace_id: string; n: number | string }>(
+      `SELECT workspace_id, count(*) AS n FROM hubspot_connections WHERE status = 'needs-reconnect' GROUP BY workspace_id`,
+    );
+    return new Map(r.rows.map((x) => [x.workspace_id, Number(x.n)]));
+  }
+
   /**
    * Stores an OAuth connection. The same portal and app connected again by the same workspace is the
    * same connection (reconnected: new tokens, status connected); by another workspace, another one.

@@ -211,11 +211,18 @@ export const envSchema = z.object({
       'How long sync receipts are kept in the account store, in days; older ones are deleted by an hourly sweep (docs/ACCOUNTS.md, "Receipts").',
     ),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  LOG_FORMAT: z
+    .enum(['readable', 'json'])
+    .optional()
+    .describe(
+      'json: one JSON object per line (for a log pipeline); readable: one line per event, "time level [source] message key=value". Default: readable in development, json in production.',
+    ),
   DEMO: bool
     .default(true)
     .describe('Development on the embedded HubSpot emulator: play the demo conversations once the worker is up.'),
 });
-export type WorkerEnv = z.infer<typeof envSchema>;
+/** The environment as validated, with the mode's defaults applied (LOG_FORMAT). */
+export type WorkerEnv = Omit<z.infer<typeof envSchema>, 'LOG_FORMAT'> & { LOG_FORMAT: 'readable' | 'json' };
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -371,7 +378,10 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): WorkerConfi
   const nonEmpty = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
   const parsed = envSchema.safeParse(nonEmpty);
   if (!parsed.success) throw new ConfigError(`Invalid configuration: ${describeZodError(parsed.error)}`);
-  const env = parsed.data;
+  const env: WorkerEnv = {
+    ...parsed.data,
+    LOG_FORMAT: parsed.data.LOG_FORMAT ?? (parsed.data.WORKER_MODE === 'production' ? 'json' : 'readable'),
+  };
   const apiKey = readSecret(nonEmpty, 'TEMPORAL_API_KEY');
   if (apiKey) env.TEMPORAL_API_KEY = apiKey;
 

@@ -20,6 +20,8 @@ export interface DevServerOptions {
   searchAttributes?: ReadonlyArray<{ name: string; type: string }>;
   /** How long to wait for it to answer. Default 60 s (a first start creates its database). */
   startTimeoutMs?: number;
+  /** Where the server's output goes once it answers, line by line (its errors while running); default this process's stderr. */
+  output?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface RunningDevServer {
@@ -121,10 +123,22 @@ export async function startDevServer(options: DevServerOptions): Promise<Running
     if (ok) break;
     await sleep(200);
   }
-  // Later output (its errors while running) goes to this process's stderr, as with the SDK.
+  // Later output (its errors while running) goes to this process's stderr, as with the SDK, or line by line to `output`.
   child.stdout!.removeListener('data', keep);
   child.stderr!.removeListener('data', keep);
-  child.stdout!.on('data', (d: Buffer) => process.stderr.write(d));
-  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  for (const stream of ['stdout', 'stderr'] as const) {
+    const { output } = options;
+    if (!output) {
+      child[stream]!.on('data', (d: Buffer) => process.stderr.write(d));
+      continue;
+    }
+    let partial = '';
+    child[stream]!.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) if (line.trim()) output(line.trimEnd(), stream);
+    });
+    child[stream]!.once('end', () => partial.trim() && output(partial.trimEnd(), stream));
+  }
   return { address, teardown: stop };
 }

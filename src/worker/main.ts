@@ -6,7 +6,7 @@
 // stops after it, with the demo's success as the exit code).
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime, type Logger } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   ConfigError,
@@ -28,9 +28,17 @@ import { accountServicesWanted, startAccountServices, DEVELOPMENT_WORKSPACE } fr
 import { CompositeDirectory } from '../account-store/store-directory';
 import { staticDirectory } from '../hubspot/static-directory';
 import type { HubSpotPropertyDefinition } from '../action/mapping-validation';
+import { feedReconnectGauge, prometheusTelemetry } from './metrics';
 
+/** The worker's logger, once the configuration has been read (LOG_LEVEL, LOG_FORMAT). */
+let logger: Logger | undefined;
+/** The main job's own lines (addresses, "ready", "stopped"), in the same format whatever LOG_LEVEL says. */
+let mainLines: Logger | undefined;
+
+/** The main job's own lines: log events of the source `worker`. */
 function say(line: string): void {
-  process.stdout.write(`[worker] ${line}\n`);
+  if (mainLines) mainLines.info(line, { source: 'worker' });
+  else process.stdout.write(`[worker] ${line}\n`);
 }
 
 /** Development mode (the emulator and the demos): loaded only when no HubSpot account is configured. */
@@ -53,14 +61,18 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const { env } = config;
   const build = workerBuildOf(env);
-  // Structured logs: one JSON object per line (no personal data is ever logged: ids and outcomes only).
-  // Task tokens and anything that looks like personal data are kept out of the lines (src/worker/worker.ts).
-  const logger = createWorkerLogger(env.LOG_LEVEL);
+  // One line per event, every line of the process: JSON objects (production) or readable lines
+  // (development), LOG_FORMAT. No personal data is ever logged (ids and outcomes only); task tokens and
+  // credentials are kept out of the lines (src/worker/logging.ts). The SDK core's own logs are forwarded
+  // to the same logger.
+  logger = createWorkerLogger(env.LOG_LEVEL, undefined, env.LOG_FORMAT);
+  mainLines = createWorkerLogger('INFO', undefined, env.LOG_FORMAT);
   Runtime.install({
     logger,
-    telemetryOptions: env.METRICS_BIND_ADDRESS
-      ? { metrics: { prometheus: { bindAddress: env.METRICS_BIND_ADDRESS } } }
-      : undefined,
+    telemetryOptions: {
+      logging: { forward: {}, filter: { core: 'WARN', other: 'ERROR' } },
+      ...(env.METRICS_BIND_ADDRESS ? prometheusTelemetry(env.METRICS_BIND_ADDRESS) : {}),
+    },
   });
   if (env.METRICS_BIND_ADDRESS) say(`Prometheus metrics: http://${env.METRICS_BIND_ADDRESS}/metrics`);
   const cleanups: Array<() => Promise<void>> = [];
@@ -84,7 +96,11 @@ async function main(): Promise<void> {
     // The installed CLI is started and watched here, so that a failed start says why in the server's own words.
     const dev =
       choice.executable.type === 'existing-path'
-        ? await startDevServer(server)
+        ? await startDevServer({
+            ...server,
+            // The dev server's own lines (its banner, its errors while running) in the worker's log format.
+            output: (line, stream) => logger?.log(stream === 'stderr' ? 'WARN' : 'INFO', line, { source: 'temporal' }),
+          })
         : await TestWorkflowEnvironment.createLocal({
             server: { ...server, executable: choice.executable, ui: true, log: { format: 'pretty', level: 'error' } },
           }).catch((err: Error) => {
@@ -137,6 +153,11 @@ async function main(): Promise<void> {
       })
     : undefined;
   if (accountServices) cleanups.push(() => accountServices.close());
+  if (accountServices && env.METRICS_BIND_ADDRESS) {
+    // hubspot_connections_needing_reconnect{workspace_id}, read from the account store (src/worker/metrics.ts).
+    const gauge = feedReconnectGauge(accountServices.store, Runtime.instance().metricMeter);
+    cleanups.unshift(async () => gauge.stop());
+  }
   const directory = accountServices
     ? new CompositeDirectory([staticDirectory(accounts), accountServices.directory])
     : staticDirectory(accounts);
@@ -168,6 +189,7 @@ async function main(): Promise<void> {
     directory,
     // Each run's receipt, in the account store (none without one: docs/ACCOUNTS.md, "Receipts").
     ...(accountServices ? { receipts: accountServices.store.receipts } : {}),
+    logger,
     tuning: env.WORKER_MAX_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS } : undefined,
   });
 
@@ -253,6 +275,9 @@ main().catch((err) => {
     process.stderr.write(`[worker] configuration error: ${err.message}\n`);
     process.exit(2);
   }
-  process.stderr.write(`[worker] failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const why = `failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  // In the log's format once there is one (a JSON pipeline reads it too).
+  if (mainLines) mainLines.error(why, { source: 'worker' });
+  else process.stderr.write(`[worker] ${why}\n`);
   process.exit(1);
 });

@@ -1,10 +1,11 @@
 // Wires the conversation workflow and the HubSpot activities into a Temporal worker.
+import { performance } from 'node:perf_hooks';
 import {
   bundleWorkflowCode,
-  DefaultLogger,
   NativeConnection,
+  Runtime,
   Worker,
-  type LogLevel,
+  type Logger,
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../../activities';
@@ -13,6 +14,7 @@ import type { AccountDirectory } from '../hubspot/directory';
 import type { ReceiptRecorder } from '../action/receipt';
 import { agentTaskQueue, DEFAULT_TASK_QUEUE } from '../platform/contract';
 import type { WorkerBuild } from '../environment/config';
+import { BundleLogger } from './logging';
 
 export interface ConversationWorkerOptions {
   connection: NativeConnection;
@@ -34,6 +36,8 @@ export interface ConversationWorkerOptions {
    * unversioned (any worker takes any conversation; changes go behind `patched()`).
    */
   build?: WorkerBuild;
+  /** Where the workflow bundle's build is logged (one summary line); default the Runtime's logger. */
+  logger?: Logger;
   /** Extra worker options (concurrency, tuning, interceptors). */
   tuning?: Partial<
     Omit<
@@ -52,45 +56,14 @@ export interface ConversationWorkerOptions {
 export const workflowsPath = require.resolve('../../workflows');
 
 /**
- * The worker of a conversation task queue: one SDK worker for the conversations nobody waits on and for
- * every offline sync, and one for the agent's lane (`<queue>-agent`): the conversations with an
- * in-conversation action and their in-conversation activities, so that an agent never waits in a queue,
- * or in this worker's own buffers, behind thousands of offline syncs. Both share the HubSpot accounts
- * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
+ * A task queue's two SDK workers, run and stopped together: the main lane and the agent's lane
+ * (`<queue>-agent`). The conversation worker is one; the benchmarks' no-op worker is another.
  */
-export class ConversationWorker {
-  private constructor(
+export class LaneWorkers {
+  constructor(
     private readonly main: Worker,
     private readonly agent: Worker,
   ) {}
-
-  static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
-    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    const activities = createActivities({
-      hubspot: options.hubspot,
-      directory: options.directory,
-      receipts: options.receipts,
-    });
-    const common = {
-      connection: options.connection,
-      namespace: options.namespace ?? 'default',
-      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
-      ...options.tuning,
-      // One deployment version for both lanes: a pinned conversation's agent activities go to the
-      // agent lane of its own build (the server routes a version's activities to the same version when
-      // that task queue belongs to it), and a build can only become current once it polls both queues.
-      ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
-    };
-    // Bundled once for both lanes.
-    const workflowBundle =
-      options.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') }));
-    const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
-    // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
-    // action) and their in-conversation activities: its own slots and workflow threads, never filled by
-    // a campaign's offline syncs.
-    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), workflowBundle, activities });
-    return new ConversationWorker(main, agent);
-  }
 
   /** Runs both until shutdown() (or a fatal error of either). */
   async run(): Promise<void> {
@@ -125,6 +98,53 @@ export class ConversationWorker {
   }
 }
 
+/**
+ * The worker of a conversation task queue: one SDK worker for the conversations nobody waits on and for
+ * every offline sync, and one for the agent's lane (`<queue>-agent`): the conversations with an
+ * in-conversation action and their in-conversation activities, so that an agent never waits in a queue,
+ * or in this worker's own buffers, behind thousands of offline syncs. Both share the HubSpot accounts
+ * (one pacer and one batcher per account). docs/TEMPORAL.md, "Priority and fairness".
+ */
+export class ConversationWorker extends LaneWorkers {
+  static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
+    const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
+    const activities = createActivities({
+      hubspot: options.hubspot,
+      directory: options.directory,
+      receipts: options.receipts,
+    });
+    const common = {
+      connection: options.connection,
+      namespace: options.namespace ?? 'default',
+      ...(options.dataConverter ? { dataConverter: options.dataConverter } : {}),
+      ...options.tuning,
+      // One deployment version for both lanes: a pinned conversation's agent activities go to the
+      // agent lane of its own build (the server routes a version's activities to the same version when
+      // that task queue belongs to it), and a build can only become current once it polls both queues.
+      ...(options.build ? { workerDeploymentOptions: conversationDeploymentOptions(options.build) } : {}),
+    };
+    // Bundled once for both lanes.
+    const workflowBundle =
+      options.workflowBundle ?? (await bundleWorkflows(options.logger ?? Runtime.instance().logger));
+    const main = await Worker.create({ ...common, taskQueue, workflowBundle, activities });
+    // The agent's lane runs the conversations the agent can wait on (those with an in-conversation
+    // action) and their in-conversation activities: its own slots and workflow threads, never filled by
+    // a campaign's offline syncs.
+    const agent = await Worker.create({ ...common, taskQueue: agentTaskQueue(taskQueue), workflowBundle, activities });
+    return new ConversationWorker(main, agent);
+  }
+}
+
+/** Bundles the workflows; webpack's report is summarised in one line ("workflow bundle built: 1.2 MB in 3.4 s"). */
+async function bundleWorkflows(logger: Logger): Promise<{ code: string }> {
+  const bundleLogger = new BundleLogger(logger);
+  const started = performance.now();
+  const bundle = await bundleWorkflowCode({ workflowsPath, logger: bundleLogger });
+  const { level, message } = bundleLogger.summary(Buffer.byteLength(bundle.code), performance.now() - started);
+  logger.log(level, message, { source: 'bundle' });
+  return bundle;
+}
+
 /** The SDK's deployment options of a conversation worker build: versioned, conversations PINNED. */
 export function conversationDeploymentOptions(
   build: WorkerBuild,
@@ -140,58 +160,5 @@ export function createConversationWorker(options: ConversationWorkerOptions): Pr
   return ConversationWorker.create(options);
 }
 
-// The worker's log lines. The SDK adds the activity's task token to its log attributes (and to some
-// messages): a task token lets whoever holds it complete or fail that activity, so it never leaves the
-// process. Bearer values and HubSpot private-app tokens are masked too, should one reach a message.
-const TOKEN_KEYS = new Set([
-  'taskToken',
-  'base64TaskToken',
-  'token',
-  'authorization',
-  'apiKey',
-  'accessToken',
-  'refreshToken',
-]);
-// Linear: no nested quantifiers; each alternative is a literal prefix followed by one bounded class.
-const SECRET_PATTERNS: Array<[RegExp, string]> = [
-  [/\b(Bearer)\s+[A-Za-z0-9._~+/=-]{8,}/g, '$1 [redacted]'],
-  [/\bpat-[a-z0-9]{2,6}-[0-9a-f-]{20,}/gi, '[redacted-token]'],
-  // A task token is protobuf, base64 in logs: long runs of base64 characters.
-  [/[A-Za-z0-9+/]{48,}={0,2}/g, '[redacted]'],
-];
-
-/** Masks token-like values in a log message. */
-export function redactLogText(text: string): string {
-  let out = text;
-  for (const [pattern, replacement] of SECRET_PATTERNS) out = out.replace(pattern, replacement);
-  return out;
-}
-
-/** Log attributes without task tokens or other credentials; errors become {name, message}, masked. */
-export function safeLogMeta(meta: Record<string, unknown> | undefined, depth = 0): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(meta ?? {})) {
-    if (TOKEN_KEYS.has(key)) continue;
-    if (value instanceof Error) out[key] = { name: value.name, message: redactLogText(value.message) };
-    else if (typeof value === 'string') out[key] = redactLogText(value);
-    else if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3)
-      out[key] = safeLogMeta(value as Record<string, unknown>, depth + 1);
-    else out[key] = value;
-  }
-  return out;
-}
-
-/**
- * The worker's logger for Runtime.install: one JSON object per line, task tokens and credentials
- * removed. No personal data is ever logged by the project (ids and outcomes only).
- */
-export function createWorkerLogger(
-  level: LogLevel = 'INFO',
-  write: (line: string) => void = (line) => process.stdout.write(line),
-): DefaultLogger {
-  return new DefaultLogger(level, ({ level: entryLevel, message, meta, timestampNanos }) => {
-    write(
-      `${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level: entryLevel, message: redactLogText(message), ...safeLogMeta(meta) })}\n`,
-    );
-  });
-}
+// The worker's log lines (formats, redaction of task tokens and credentials): logging.ts.
+export { createWorkerLogger, redactLogText, safeLogMeta } from './logging';
