@@ -81,12 +81,16 @@ export interface HubSpotEmulator {
   port: number;
   close(): Promise<void>;
   addAccount(seed: EmulatorAccountSeed): void;
-  /** What a client needs to reach a seeded account here: its id, token and app, and this emulator as the base path. */
+  /**
+   * What a client needs to reach a seeded account here: its id, token and app, this emulator as the base
+   * path, and the portal id its OAuth installs report (the links into HubSpot that receipts carry).
+   */
   connection(seed: Pick<EmulatorAccountSeed, 'accountId' | 'token' | 'appId'>): {
     accountId: string;
     token: string;
     appId: number;
     basePath: string;
+    portalId: number;
   };
   /** Adds a contact as a person in HubSpot's UI would (record source CRM_UI, no app): "not ours" for any app. Returns its id. */
   addContact(accountId: string, properties: Record<string, string>): string;
@@ -172,7 +176,13 @@ export async function startHubSpotEmulator(
     port: server.port,
     close: () => server.close(),
     addAccount: (seed) => void server.addAccount(seed),
-    connection: (seed) => ({ accountId: seed.accountId, token: seed.token, appId: seed.appId, basePath: server.url }),
+    connection: (seed) => ({
+      accountId: seed.accountId,
+      token: seed.token,
+      appId: seed.appId,
+      basePath: server.url,
+      portalId: server.oauth.portalId(seed.accountId),
+    }),
     addContact: (accountId, properties) => server.account(accountId).addPersonContact(properties).id,
     editContact: (accountId, contactId, properties, by = { userId: EMULATOR_USER_ID }) => {
       const a = server.account(accountId);
