@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ChaosTally } from '../../bench/chaos';
 
-/** Nothing lost or doubled, every note on its contact, every value the newest, every sync once and done, every run one receipt. */
+/** Nothing lost or doubled, every note on its contact, every value the newest, every sync once and done. */
 export function assertNothingLostOrDoubled(tally: ChaosTally, conversations: number): void {
   assert.deepEqual(tally.lost, []);
   assert.deepEqual(tally.duplicates, []);
