@@ -146,8 +146,9 @@ export class ReceiptWriter {
   }
 
   /**
-   * The receipt of a run of runContactSync, around one attempt: undefined when the run has nothing to
-   * key it to a workspace's operator (a conversation of no workspace, a run scheduled before receipts).
+   * One attempt of runContactSync with its calls counted and its run's receipt written; a run that has
+   * nothing to key it to a workspace's operator (a conversation of no workspace, a run scheduled before
+   * receipts) runs without one.
    */
   async aroundRun<I extends RunInput>(
     input: I,
