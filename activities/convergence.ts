@@ -19,29 +19,43 @@ import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } f
 import { writtenByUs } from '../src/hubspot/ownership';
 import { bodyProperty } from '../src/action/timeline';
 import { heartbeating } from './attempt';
+import { countingCalls, type ReceiptWriter } from './receipts';
 
 /** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
 const NOTE_CANDIDATES = 100;
 
-export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotPort }) {
+export function createConvergenceActivities({ hubspot, receipts }: { hubspot: HubSpotPort; receipts?: ReceiptWriter }) {
   return {
-    /** Checks each contact against what this conversation wrote there, and repairs what a late write of ours spoiled. */
-    async convergeContacts(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
-      return heartbeating(async (signal) => {
-        // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
-        // damage (the repair has not landed) and repairs it too: then the workflow checks again.
-        const retried = Context.current().info.attempt > 1;
-        const results: ContactCheckResult[] = [];
-        const accounts = [...new Set(input.checks.map((c) => c.accountId))];
-        for (const accountId of accounts) {
-          const account = await hubspot.get(accountId);
-          const checks = input.checks.filter((c) => c.accountId === accountId);
-          results.push(...(await checkAccount(account, checks, { signal, lane: 'offline' }, retried)));
-        }
-        return results;
-      });
+    /**
+     * Checks each contact against what this conversation wrote there, and repairs what a late write of
+     * ours spoiled; a repair leaves a receipt (trigger convergence-repair) for the conversation's workspace.
+     */
+    async convergeContacts(input: {
+      checks: ContactExpectation[];
+      receipt?: { workspaceId?: string; conversationId: string };
+    }): Promise<ContactCheckResult[]> {
+      const counter = { hubspotCalls: 0 };
+      const results = await countingCalls.into(counter, () => check(input.checks));
+      await receipts?.convergence(input.receipt, input.checks, results, counter.hubspotCalls);
+      return results;
     },
   };
+
+  function check(checks: ContactExpectation[]): Promise<ContactCheckResult[]> {
+    return heartbeating(async (signal) => {
+      // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
+      // damage (the repair has not landed) and repairs it too: then the workflow checks again.
+      const retried = Context.current().info.attempt > 1;
+      const results: ContactCheckResult[] = [];
+      const accounts = [...new Set(checks.map((c) => c.accountId))];
+      for (const accountId of accounts) {
+        const account = await hubspot.get(accountId);
+        const ofAccount = checks.filter((c) => c.accountId === accountId);
+        results.push(...(await checkAccount(account, ofAccount, { signal, lane: 'offline' }, retried)));
+      }
+      return results;
+    });
+  }
 }
 
 async function checkAccount(

@@ -57,6 +57,8 @@ export interface ConvergenceDeps {
   running: () => boolean;
   /** A check kept another note than the one the workflow knew, or archived ones it knew. */
   notesChanged: (actionId: string, contactId: string, kept: string | undefined, archived: string[]) => void;
+  /** Whose conversation this is, for the receipt a repair leaves (docs/ACCOUNTS.md, "Receipts"). */
+  receipt?: () => { workspaceId?: string; conversationId: string };
 }
 
 export class Convergence {
@@ -225,7 +227,8 @@ export class Convergence {
     }));
     this.checking++;
     try {
-      const results = await activities().convergeContacts({ checks });
+      const receipt = this.deps.receipt?.();
+      const results = await activities().convergeContacts({ checks, ...(receipt ? { receipt } : {}) });
       for (const r of results) this.apply(r);
     } catch (err) {
       this.counts.failedChecks++;

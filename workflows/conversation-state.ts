@@ -474,6 +474,11 @@ export class ConversationEntity {
       mode: trigger === 'in-conversation' ? 'in-conversation' : 'offline',
       deadlineMs: trigger === 'in-conversation' ? (deadlineMs ?? at + this.options.actionTimeoutMs) : undefined,
       retryWindowMs: this.options.offlineRetryWindowMs,
+      // The receipt's trigger: an offline run of an action that has run offline before is a follow-up.
+      receipt: {
+        trigger: trigger === 'offline' && this.synced[config.id] !== undefined ? 'follow-up' : trigger,
+        conversationId: this.input.conversationId,
+      },
     };
     return { config, trigger, request, used: this.fingerprint(config), changesAtStart: this.changeSeq, at };
   }

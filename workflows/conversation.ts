@@ -119,6 +119,7 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
       running: () => conversation.running,
       notesChanged: (actionId, contactId, kept, archived) =>
         conversation.notesChanged(actionId, contactId, kept, archived),
+      receipt: () => ({ workspaceId: input.workspaceId, conversationId: input.conversationId }),
     },
     input.carried?.convergence,
   );

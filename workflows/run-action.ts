@@ -17,6 +17,7 @@ import {
 import type { ContactSyncActivities, RunProgress } from '../activities';
 import type { ActionConfig } from '../src/action/config';
 import { RUN_RETRY } from '../src/action/limits';
+import type { ReceiptContext } from '../src/action/receipt';
 import { FailureType } from '../src/action/failures';
 import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
 import {
@@ -54,6 +55,8 @@ export interface RunActionInput {
   /** In conversation: the workflow time by which the run must have its outcome. Offline: the retry window. */
   deadlineMs?: number;
   retryWindowMs: number;
+  /** What the run's receipt says of where it came from (docs/ACCOUNTS.md, "Receipts"); absent in runs scheduled before receipts. */
+  receipt?: ReceiptContext;
 }
 
 export type RunActionResult = ContactSyncResult;
@@ -213,6 +216,7 @@ async function runAsOneActivity(input: RunActionInput): Promise<RunActionResult>
           ...(input.channel ? { channel: input.channel } : {}),
           ...(input.call ? { call: input.call } : {}),
           ...(input.conversationUrl ? { conversationUrl: input.conversationUrl } : {}),
+          ...(input.receipt ? { receipt: input.receipt } : {}),
         },
       ],
     );

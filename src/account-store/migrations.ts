@@ -90,6 +90,43 @@ export const MIGRATIONS: Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'sync receipts',
+    statements: [
+      // One row per run of the action (its key: the Temporal run and activity), upserted by every attempt.
+      // Ids, names, counts and times: never a property value, an email, a phone or a summary.
+      `CREATE TABLE sync_receipts (
+        receipt_id text PRIMARY KEY,
+        workspace_id text NOT NULL,
+        action_id text NOT NULL,
+        conversation_id text NOT NULL,
+        trigger text NOT NULL CHECK (trigger IN ('in-conversation', 'offline', 'follow-up', 'operator-retry', 'convergence-repair')),
+        outcome text NOT NULL CHECK (outcome IN ('created', 'updated', 'note_only', 'skipped', 'failed')),
+        reason text NOT NULL,
+        account_id text NOT NULL,
+        portal_id bigint,
+        contact_id text,
+        record_object text CHECK (record_object IN ('note', 'call', 'communication')),
+        record_id text,
+        properties_written jsonb NOT NULL DEFAULT '[]'::jsonb,
+        properties_left jsonb NOT NULL DEFAULT '[]'::jsonb,
+        hubspot_calls integer NOT NULL DEFAULT 0,
+        attempts integer NOT NULL DEFAULT 1,
+        finished boolean NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        workflow_id text,
+        workflow_run_id text
+      )`,
+      // The API's filters, each newest first within a workspace; the retention sweep by age.
+      `CREATE INDEX sync_receipts_workspace ON sync_receipts (workspace_id, started_at DESC, receipt_id DESC)`,
+      `CREATE INDEX sync_receipts_action ON sync_receipts (workspace_id, action_id, started_at DESC, receipt_id DESC)`,
+      `CREATE INDEX sync_receipts_conversation ON sync_receipts (workspace_id, conversation_id, started_at DESC, receipt_id DESC)`,
+      `CREATE INDEX sync_receipts_outcome ON sync_receipts (workspace_id, outcome, started_at DESC, receipt_id DESC)`,
+      `CREATE INDEX sync_receipts_age ON sync_receipts (started_at)`,
+    ],
+  },
 ];
 
 /** Applies the migrations not applied yet, under a lock so that workers starting together do not race. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { CredentialKind, LearnedRefusal } from '../hubspot/directory';
 import { openDatabase, type Database, type DatabaseOptions } from './db';
 import { migrate } from './migrations';
+import { ReceiptStore } from './receipts';
 import { TokenCipher, type TokenKeys } from './token-cipher';
 
 export type ConnectionStatus = 'connected' | 'needs-reconnect' | 'disconnected';
@@ -105,12 +106,15 @@ export interface AccountStoreOptions extends DatabaseOptions {
 
 export class AccountStore {
   private readonly cipher: TokenCipher;
+  /** The sync receipts kept in the same database (receipts.ts). */
+  readonly receipts: ReceiptStore;
 
   private constructor(
     readonly db: Database,
     keys: TokenKeys,
   ) {
     this.cipher = new TokenCipher(keys);
+    this.receipts = new ReceiptStore(db);
   }
 
   /** Opens the database and applies pending migrations. */

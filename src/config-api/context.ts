@@ -1,5 +1,6 @@
 // What the configuration API's plugins share: the account store, the OAuth app, the callers'
 // credentials, the portal reads, and the settings they act under. Built once by server.ts.
+import type { Client } from '@temporalio/client';
 import type { HubSpotOAuthClient } from '../account-store/oauth-client';
 import type { AccountStore } from '../account-store/store';
 import type { HubSpotPropertyDefinition, LearnedRequirement, PropertyRule } from '../action/mapping-validation';
@@ -43,4 +44,6 @@ export interface ConfigApiContext {
   allowedReturnOrigins: readonly string[];
   loginThrottle: LoginThrottle;
   loginLinks: LoginLinks;
+  /** The Temporal client operator retries go through (connected on first use); absent: retries answer 503. */
+  operatorClient?: () => Promise<Client>;
 }

@@ -1,10 +1,11 @@
 // The configuration API behind the action's setup screens, and the operators' page. Every route under
 // /v1/workspaces/:workspaceId/ acts for that workspace only: a connection or a config of another
 // workspace is "not found". One fastify plugin per resource (routes/: accounts, action configs, the OAuth
-// install, sessions, the page); the workspace routes are authorised by one hook (auth.ts): the platform
+// install, sessions, the page, the sync receipts); the workspace routes are authorised by one hook (auth.ts): the platform
 // backend with a bearer token, the operators' page with a session cookie obtained by logging in with
 // that token (the page itself never holds it). See docs/ACCOUNTS.md.
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AccountDirectory } from '../hubspot/directory';
 import { HubSpotAccounts } from '../hubspot/accounts';
@@ -18,6 +19,7 @@ import { accountRoutes } from './routes/accounts';
 import { actionConfigRoutes } from './routes/actions';
 import { oauthCallbackRoutes, oauthInstallRoutes } from './routes/oauth';
 import { pageRoutes } from './routes/page';
+import { receiptRoutes } from './routes/receipts';
 import { sessionRoutes, workspaceSessionRoutes } from './routes/sessions';
 
 export { ApiError } from './http';
@@ -57,6 +59,8 @@ export interface ConfigApiOptions {
   secureCookies?: boolean;
   /** One line per request (method, route, status, duration): never a token, a body or a query string. */
   log?: (line: string) => void;
+  /** The Temporal client a failed sync is retried through (receipts' retry route), connected on first use. */
+  operatorClient?: () => Promise<Client>;
 }
 
 export interface ConfigApi {
@@ -90,6 +94,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
     allowedReturnOrigins: options.allowedReturnOrigins ?? [],
     loginThrottle: new LoginThrottle(options.loginAttempts ?? 10, options.loginWindowMs ?? 15 * 60_000),
     loginLinks: new LoginLinks(),
+    ...(options.operatorClient ? { operatorClient: options.operatorClient } : {}),
   };
 
   const app = Fastify({ logger: false, bodyLimit: 256 * 1024, trustProxy: false });
@@ -106,6 +111,7 @@ export function buildConfigApi(options: ConfigApiOptions): ConfigApi {
       await workspace.register(actionConfigRoutes(ctx));
       await workspace.register(oauthInstallRoutes(ctx));
       await workspace.register(workspaceSessionRoutes(ctx));
+      await workspace.register(receiptRoutes(ctx));
     },
     { prefix: '/v1/workspaces/:workspaceId' },
   );

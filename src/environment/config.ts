@@ -201,6 +201,15 @@ export const envSchema = z.object({
     .describe(
       "Worker Versioning: this build of the worker (e.g. the image tag or git commit). Conversations started while it is the deployment's current build stay pinned to it until they complete.",
     ),
+  RECEIPT_RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(3650)
+    .default(30)
+    .describe(
+      'How long sync receipts are kept in the account store, in days; older ones are deleted by an hourly sweep (docs/ACCOUNTS.md, "Receipts").',
+    ),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   DEMO: bool
     .default(true)

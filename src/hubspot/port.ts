@@ -33,7 +33,10 @@ export interface HubSpotObjectWithHistory extends HubSpotObject {
 export type EngagementObject = Exclude<TimelineObject, 'notes'>;
 
 /** What the activities read of an account's connection: who owns it and how "ours" is told (ownership.ts). */
-export type AccountIdentity = Pick<HubSpotConnection, 'appId' | 'kind' | 'ownershipMarker' | 'workspaceId'>;
+export type AccountIdentity = Pick<
+  HubSpotConnection,
+  'appId' | 'kind' | 'ownershipMarker' | 'workspaceId' | 'portalId'
+>;
 
 /** The HubSpot accounts the activities may act for. */
 export interface HubSpotPort {

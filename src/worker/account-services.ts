@@ -3,6 +3,7 @@
 // Development (nothing configured) fills every gap with local defaults under .cache/ and the
 // emulator's demo app; production requires each setting. See docs/ACCOUNTS.md.
 import { randomBytes } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -228,6 +229,28 @@ export interface AccountServicesOptions {
   /** Reads an account's contact-property schema (the worker's HubSpot adapter); default the official client. */
   propertySchema?: (accountId: string) => Promise<HubSpotPropertyDefinition[]>;
   say?: (line: string) => void;
+  /** Receipts older than this many days are deleted (RECEIPT_RETENTION_DAYS). Default 30. */
+  receiptRetentionDays?: number;
+  /** The Temporal client the receipts' retry route goes through, connected on first use. */
+  operatorClient?: () => Promise<Client>;
+}
+
+/** How often old receipts are swept. */
+const RECEIPT_SWEEP_EVERY_MS = 3600_000;
+
+/** Deletes the receipts older than the retention now and then every hour; the returned function stops it. */
+export function sweepReceipts(store: AccountStore, retentionDays: number, say: (line: string) => void): () => void {
+  const sweep = () =>
+    store.receipts.sweep(Date.now() - retentionDays * 86_400_000).then(
+      (n) => {
+        if (n > 0) say(`receipts: deleted ${n} older than ${retentionDays} days`);
+      },
+      (err: unknown) => say(`receipts: the retention sweep failed (${(err as Error).name}); next try in an hour`),
+    );
+  void sweep();
+  const timer = setInterval(() => void sweep(), RECEIPT_SWEEP_EVERY_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 export async function startAccountServices(options: AccountServicesOptions): Promise<AccountServices> {
@@ -315,6 +338,7 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
       secureCookies: publicUrl.startsWith('https:'),
       host: env.CONFIG_API_HOST,
       port: apiPort,
+      ...(options.operatorClient ? { operatorClient: options.operatorClient } : {}),
     });
   } catch (err) {
     await store.close().catch(() => undefined);
@@ -324,12 +348,14 @@ export async function startAccountServices(options: AccountServicesOptions): Pro
     `configuration API: ${publicUrl}/v1/workspaces/<workspaceId>/… (bearer token ${token.generatedFile ? `generated into ${token.generatedFile}` : token.file ? `in ${token.file}` : 'from CONFIG_API_TOKEN'})`,
   );
   if (oauth) say(`OAuth redirect URL (register it in the HubSpot app): ${oauth.settings.redirectUri}`);
+  const stopSweep = sweepReceipts(store, options.receiptRetentionDays ?? 30, say);
   return {
     store,
     directory,
     oauth,
     configApi,
     async close() {
+      stopSweep();
       await configApi.close().catch(() => undefined);
       await store.close().catch(() => undefined);
     },

@@ -111,6 +111,16 @@ async function main(): Promise<void> {
     );
   }
 
+  let operatorClient: Promise<Client> | undefined;
+  const connectOperatorClient = async () => {
+    const operatorConnection = await Connection.connect(temporalConnectionOptions(env, address));
+    cleanups.unshift(() => operatorConnection.close());
+    return new Client({
+      connection: operatorConnection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      dataConverter: dataConverterFromEnv(),
+    });
+  };
   // Accounts connected at run time (OAuth "Add account"), kept in the account store, and the configuration
   // API with the setup page (docs/ACCOUNTS.md): always in development, with DATABASE_URL in production.
   const accountServices = accountServicesWanted(process.env, env.WORKER_MODE === 'development')
@@ -121,6 +131,9 @@ async function main(): Promise<void> {
         say,
         propertySchema: async (id): Promise<HubSpotPropertyDefinition[]> =>
           (await hubspot.get(id)).contactPropertySchema(),
+        receiptRetentionDays: env.RECEIPT_RETENTION_DAYS,
+        // The receipts' retry route: a client of its own, connected when an operator first retries.
+        operatorClient: () => (operatorClient ??= connectOperatorClient()),
       })
     : undefined;
   if (accountServices) cleanups.push(() => accountServices.close());
@@ -153,6 +166,8 @@ async function main(): Promise<void> {
     taskQueue: env.TEMPORAL_TASK_QUEUE,
     hubspot,
     directory,
+    // Each run's receipt, in the account store (none without one: docs/ACCOUNTS.md, "Receipts").
+    ...(accountServices ? { receipts: accountServices.store.receipts } : {}),
     tuning: env.WORKER_MAX_CACHED_WORKFLOWS ? { maxCachedWorkflows: env.WORKER_MAX_CACHED_WORKFLOWS } : undefined,
   });
 

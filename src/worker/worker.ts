@@ -10,6 +10,7 @@ import {
 import { createActivities } from '../../activities';
 import type { HubSpotAccounts } from '../hubspot/accounts';
 import type { AccountDirectory } from '../hubspot/directory';
+import type { ReceiptRecorder } from '../action/receipt';
 import { agentTaskQueue, DEFAULT_TASK_QUEUE } from '../platform/contract';
 import type { WorkerBuild } from '../environment/config';
 
@@ -20,6 +21,8 @@ export interface ConversationWorkerOptions {
   hubspot: HubSpotAccounts;
   /** Where saved action configs are read (the account store); absent: each conversation's snapshot counts. */
   directory?: AccountDirectory;
+  /** Where each run leaves its receipt (the account store's); absent: no receipts (docs/ACCOUNTS.md, "Receipts"). */
+  receipts?: ReceiptRecorder;
   /** A prebuilt workflow bundle (tests and production images); by default the workflows are bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption (see src/codec): the same one the platform's client uses. */
@@ -63,7 +66,11 @@ export class ConversationWorker {
 
   static async create(options: ConversationWorkerOptions): Promise<ConversationWorker> {
     const taskQueue = options.taskQueue ?? DEFAULT_TASK_QUEUE;
-    const activities = createActivities({ hubspot: options.hubspot, directory: options.directory });
+    const activities = createActivities({
+      hubspot: options.hubspot,
+      directory: options.directory,
+      receipts: options.receipts,
+    });
     const common = {
       connection: options.connection,
       namespace: options.namespace ?? 'default',

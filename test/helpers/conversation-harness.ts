@@ -14,6 +14,7 @@ import type { ActionConfig } from '../../src/action/config';
 import { CONVERGENCE_DELAY_MS } from '../../src/action/convergence';
 import type { ConversationState } from '../../src/platform/contract';
 import { workflowBundle } from './temporal-env';
+import type { ReceiptRecorder } from '../../src/action/receipt';
 
 export const ACME: EmulatorAccountSeed = {
   accountId: 'acme-eu',
@@ -69,6 +70,8 @@ export async function startHarness(
     settings?: (s: EmulatorAccountSeed) => Partial<HubSpotAccountSettings>;
     /** Payload encryption for the worker and the platform's client alike. */
     dataConverter?: DataConverter;
+    /** Where the worker's runs leave their receipts (an account store's). */
+    receipts?: ReceiptRecorder;
   } = {},
 ): Promise<Harness> {
   const emulator = await startHubSpotEmulator({ port: 0, accounts: seeds });
@@ -137,6 +140,7 @@ export async function startHarness(
         hubspot,
         workflowBundle: bundle,
         dataConverter: options.dataConverter,
+        receipts: options.receipts,
       });
       try {
         return await worker.runUntil(fn);

@@ -1,0 +1,266 @@
+// Receipts of the activities' runs (docs/ACCOUNTS.md, "Receipts"): the HubSpot calls each run makes,
+// counted at the port, and the one receipt per run, keyed by the run (workflow run and activity id, the
+// same for every attempt) so that a retried attempt, or an attempt whose completion was lost, writes
+// the same receipt again instead of a second one. An attempt records itself as it starts ("not
+// finished": a worker lost mid-run still leaves the run's receipt), and its outcome or its failure when
+// it ends. A receipt that cannot be written never fails the sync: it is logged (ids only).
+import { createHash } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { Context, log } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import type { ContactCheckResult, ContactExpectation } from '../src/action/convergence';
+import {
+  receiptId,
+  receiptReason,
+  recordOf,
+  UNFINISHED_REASON,
+  type ReceiptContext,
+  type ReceiptRecorder,
+  type ReceiptWrite,
+} from '../src/action/receipt';
+import type { ContactSyncResult, ContactSyncRun } from '../src/action/run';
+import { bodyProperty } from '../src/action/timeline';
+import type { HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
+
+/** A receipt write waits this long at most: the sync's answer matters more than its receipt. */
+const RECEIPT_WRITE_MS = 5_000;
+
+/** The counter the calls of the current run go to. */
+const counters = new AsyncLocalStorage<{ hubspotCalls?: number }>();
+
+/** Port methods that make no HubSpot call of the run's own (the adapter caches the schema per account). */
+const NOT_CALLS = new Set<PropertyKey>(['contactPropertySchema']);
+
+/**
+ * The port, with every HubSpot call of an account counted for the run that makes it (a call batched
+ * with other runs' counts once for each of them).
+ */
+export function countingCalls(port: HubSpotPort): HubSpotPort {
+  return {
+    async get(accountId) {
+      const account = await port.get(accountId);
+      return new Proxy(account, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target) as unknown;
+          if (typeof value !== 'function' || NOT_CALLS.has(prop)) return value;
+          return (...args: unknown[]) => {
+            const counter = counters.getStore();
+            if (counter) counter.hubspotCalls = (counter.hubspotCalls ?? 0) + 1;
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      }) as HubSpotAccountPort;
+    },
+  };
+}
+
+/** Runs fn with its HubSpot calls counted into counter.hubspotCalls. */
+countingCalls.into = <T>(counter: { hubspotCalls?: number }, fn: () => Promise<T>): Promise<T> =>
+  counters.run(counter, fn);
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+async function bounded(what: string, write: Promise<void>, ids: Record<string, unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      write,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${RECEIPT_WRITE_MS} ms`)), RECEIPT_WRITE_MS);
+      }),
+    ]);
+  } catch (err) {
+    log.warn(`The run's receipt could not be ${what}`, { ...ids, error: (err as Error).name });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The key of the activity now running: its workflow execution and activity id (the same for every attempt). */
+function currentRunKey(): { key: string; workflowId: string; runId: string; attempt: number; scheduledMs: number } {
+  const info = Context.current().info;
+  // Every activity of this worker runs in a workflow (the SDK types allow standalone ones).
+  const workflowId = info.workflowExecution?.workflowId ?? info.workflowType ?? 'standalone';
+  const runId = info.workflowExecution?.runId ?? info.activityId;
+  return {
+    key: `${workflowId}/${runId}/${info.activityId}`,
+    workflowId,
+    runId,
+    attempt: info.attempt,
+    scheduledMs: info.scheduledTimestampMs,
+  };
+}
+
+export class ReceiptWriter {
+  constructor(
+    private readonly recorder: ReceiptRecorder,
+    private readonly port: HubSpotPort,
+  ) {}
+
+  private portalId(accountId: string): Promise<number | undefined> {
+    return this.port.get(accountId).then(
+      (a) => a.connection.portalId,
+      () => undefined,
+    );
+  }
+
+  /**
+   * The receipt of a run of runContactSync, around one attempt: undefined when the run has nothing to
+   * key it to a workspace's operator (a conversation of no workspace, a run scheduled before receipts).
+   */
+  forRun(
+    input: ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext },
+    progress: { hubspotCalls?: number; sent?: { contactId?: string } },
+  ): { around(attempt: () => Promise<ContactSyncResult>): Promise<ContactSyncResult> } | undefined {
+    const context = input.receipt;
+    const workspaceId = input.workspaceId;
+    if (!context || !workspaceId) return undefined;
+    const run = currentRunKey();
+    const accountId = input.config.hubspotAccountId;
+    const base = {
+      id: receiptId(run.key, sha256),
+      workspaceId,
+      actionId: input.config.id,
+      conversationId: context.conversationId,
+      trigger: context.trigger,
+      accountId,
+      attempts: run.attempt,
+      startedAtMs: run.scheduledMs,
+      workflowId: run.workflowId,
+      workflowRunId: run.runId,
+    };
+    const ids = { receiptId: base.id, actionId: base.actionId, attempt: run.attempt };
+    const portalId = this.portalId(accountId);
+    const recorder = this.recorder;
+    return {
+      async around(attempt) {
+        const started = bounded(
+          'written',
+          recorder.started({
+            ...base,
+            outcome: 'failed',
+            reason: UNFINISHED_REASON,
+            propertiesWritten: [],
+            propertiesLeft: [],
+            hubspotCalls: progress.hubspotCalls ?? 0,
+            finishedAtMs: Date.now(),
+            finished: false,
+          }),
+          ids,
+        );
+        const finish = async (write: Omit<ReceiptWrite, keyof typeof base | 'finished' | 'finishedAtMs'>) => {
+          await started;
+          await bounded(
+            'written',
+            recorder.finished({
+              ...base,
+              ...write,
+              reason: receiptReason(write.reason),
+              finishedAtMs: Date.now(),
+              finished: true,
+            }),
+            ids,
+          );
+        };
+        let result: ContactSyncResult;
+        try {
+          result = await attempt();
+        } catch (err) {
+          // This attempt failed (Temporal retries the run while its window lasts): the receipt says why,
+          // until a later attempt replaces it. A cancelled run keeps what was recorded.
+          if (!(err instanceof CancelledFailure)) {
+            const message = err instanceof Error ? err.message : String(err);
+            const contactId = progress.sent?.contactId;
+            await finish({
+              outcome: 'failed',
+              reason: `Attempt ${run.attempt} failed: ${message}`,
+              ...((await portalId) !== undefined ? { portalId: await portalId } : {}),
+              ...(contactId ? { contactId } : {}),
+              propertiesWritten: [],
+              propertiesLeft: [],
+              hubspotCalls: progress.hubspotCalls ?? 0,
+            });
+          } else await started;
+          throw err;
+        }
+        const record = recordOf(result);
+        const portal = await portalId;
+        await finish({
+          outcome: result.result,
+          reason: result.reason,
+          ...(portal !== undefined ? { portalId: portal } : {}),
+          ...(result.contactId ? { contactId: result.contactId } : {}),
+          ...(record ? { record } : {}),
+          propertiesWritten: [...result.propertiesWritten],
+          propertiesLeft: (result.propertiesLeft ?? []).map((l) => ({ name: l.property, why: l.why })),
+          hubspotCalls: progress.hubspotCalls ?? 0,
+        });
+        return result;
+      },
+    };
+  }
+
+  /**
+   * The receipts of a convergence check that repaired something: one per (contact, action) it repaired,
+   * keyed by the check's activity, so a retried check that finds nothing left to repair changes none.
+   */
+  async convergence(
+    context: { workspaceId?: string; conversationId: string } | undefined,
+    checks: ContactExpectation[],
+    results: ContactCheckResult[],
+    hubspotCalls: number,
+  ): Promise<void> {
+    if (!context?.workspaceId) return;
+    const run = currentRunKey();
+    const now = Date.now();
+    for (const r of results) {
+      const check = checks.find((c) => c.contactId === r.contactId);
+      if (!check) continue;
+      if (r.archivedNotes.length + r.rewritten.length + r.rewrittenNotes.length === 0) continue;
+      const portalId = await this.portalId(check.accountId);
+      const contactId = r.contactIdNow ?? r.contactId;
+      for (const note of check.notes) {
+        const kept = r.keptNotes[note.actionId];
+        const bodyAgain = r.rewrittenNotes.includes(note.actionId);
+        const repairs = [
+          r.archivedNotes.length ? `archived ${r.archivedNotes.length} duplicate record(s) left by a late request` : '',
+          r.rewritten.length
+            ? `wrote ${r.rewritten.length} value(s) again that a late request of ours had overwritten`
+            : '',
+          bodyAgain ? 'wrote the summary again that a late request of ours had overwritten' : '',
+        ].filter(Boolean);
+        const write: ReceiptWrite = {
+          id: receiptId(`${run.key}/${check.contactId}/${note.actionId}`, sha256),
+          workspaceId: context.workspaceId,
+          actionId: note.actionId,
+          conversationId: context.conversationId,
+          trigger: 'convergence-repair',
+          outcome: 'updated',
+          reason: `Convergence repair: ${repairs.join('; ')}`,
+          accountId: check.accountId,
+          ...(portalId !== undefined ? { portalId } : {}),
+          contactId,
+          ...(kept
+            ? {
+                record: {
+                  object:
+                    note.object === 'calls' ? 'call' : note.object === 'communications' ? 'communication' : 'note',
+                  id: kept,
+                },
+              }
+            : {}),
+          propertiesWritten: [...r.rewritten, ...(bodyAgain ? [bodyProperty(note.object ?? 'notes')] : [])],
+          propertiesLeft: r.leftAlone.map((l) => ({ name: l.property, why: l.why ?? 'changed-since' })),
+          hubspotCalls,
+          attempts: run.attempt,
+          startedAtMs: run.scheduledMs,
+          finishedAtMs: now,
+          finished: true,
+          workflowId: run.workflowId,
+          workflowRunId: run.runId,
+        };
+        await bounded('written', this.recorder.finished(write), { receiptId: write.id, actionId: note.actionId });
+      }
+    }
+  }
+}
