@@ -22,7 +22,7 @@ export const recentSyncsSection = `
     <button type="submit">Apply</button> <button id="sync-filters-clear" type="button">Clear</button>
     <button id="syncs-refresh" type="button">Refresh</button>
   </form>
-  <table id="sync-receipts"><thead><tr><th>When</th><th>Action</th><th>Conversation</th><th>Outcome</th><th>HubSpot</th><th>Properties</th><th>Run</th><th></th></tr></thead><tbody></tbody></table>
+  <div class="table-scroll"><table id="sync-receipts"><thead><tr><th>When</th><th>Action</th><th>Conversation</th><th>Outcome</th><th>HubSpot</th><th>Properties</th><th>Run</th><th></th></tr></thead><tbody></tbody></table></div>
   <p id="syncs-empty" class="muted" hidden></p>
   <p><button id="syncs-more" type="button" hidden>Show older syncs</button></p>
 </section>`;
@@ -34,7 +34,7 @@ export const recentSyncsStyle = `
 .outcome-created,.outcome-updated,.outcome-note_only{background:#e5f8f0;color:#00704a}.outcome-skipped{background:#eaf0f6;color:#516f90}
 .outcome-failed{background:#fde8e9;color:#b3262e}.outcome-other{background:#fef8e4;color:#7a5a00}
 tr.fresh td{background:#fffbe6}.link-button{border:0;padding:0;background:none;color:#0068b1;text-decoration:underline;cursor:pointer;font:inherit;text-align:left;overflow-wrap:anywhere;max-width:14rem}
-.reason{display:block;min-width:14rem;max-width:24rem;overflow-wrap:anywhere}.nowrap{white-space:nowrap}`;
+.reason{display:block;min-width:14rem;max-width:24rem;overflow-wrap:anywhere}.nowrap{white-space:nowrap}.wrap{overflow-wrap:anywhere}.table-scroll{overflow-x:auto}`;
 
 /**
  * The view's script: runs inside the setup page's script, which defines `api(method, path, body)`
@@ -45,7 +45,7 @@ export const recentSyncsScript = `
   var TRIGGERS = { 'in-conversation': 'during the conversation', offline: 'after the conversation', 'follow-up': 'follow-up',
     'operator-retry': 'retried by an operator', 'convergence-repair': 'repair of an unconfirmed write' };
   var RECORDS = { note: 'Note', call: 'Call', communication: 'Communication' };
-  var syncs = { cursor: undefined, shown: [], fresh: undefined };
+  var syncs = { cursor: undefined, shown: [], fresh: undefined, asked: 0, loadFailed: false };
   var filtersForm = document.getElementById('sync-filters');
   function syncsBanner(text, error) { var b = document.getElementById('syncs-status'); b.textContent = text; b.className = text ? 'banner' + (error ? ' error' : '') : ''; }
 
@@ -86,7 +86,7 @@ export const recentSyncsScript = `
     var h = r.hubspot || {}; var hubspot = [];
     if (h.contactId) hubspot.push(hubspotLink(h.contactUrl, 'Contact ' + str(h.contactId)));
     if (h.record && h.record.id) hubspot.push(hubspotLink(h.record.url, (RECORDS[h.record.object] || str(h.record.object)) + ' ' + str(h.record.id)));
-    hubspot.push(el('span', 'account ' + str(h.accountId), 'muted nowrap'));
+    hubspot.push(el('span', 'account ' + str(h.accountId), 'muted wrap'));
 
     var written = Array.isArray(r.propertiesWritten) ? r.propertiesWritten.map(str) : [];
     var left = Array.isArray(r.propertiesLeft) ? r.propertiesLeft : [];
@@ -108,7 +108,7 @@ export const recentSyncsScript = `
       lines([badge, el('span', str(r.reason), 'reason')]),
       lines(hubspot),
       lines(props),
-      lines([el('span', plural(r.hubspotCalls, 'HubSpot call'), 'nowrap'), el('span', plural(r.attempts, 'attempt') + ', ' + seconds(r.durationMs), 'muted nowrap')]),
+      lines([el('span', plural(r.hubspotCalls, 'HubSpot call')), el('span', plural(r.attempts, 'attempt') + ', ' + seconds(r.durationMs), 'muted')]),
       retry,
     ]);
     tr.dataset.receiptId = str(r.id); tr.dataset.outcome = outcome;
@@ -132,7 +132,9 @@ export const recentSyncsScript = `
   function loadSyncs(more) {
     var q = filters(); q.set('limit', '25');
     if (more && syncs.cursor) q.set('cursor', syncs.cursor);
+    var asked = ++syncs.asked;
     return api('GET', '/receipts?' + q.toString()).then(function (page) {
+      if (asked !== syncs.asked) return; // a later load (other filters) answers instead
       var got = Array.isArray(page.receipts) ? page.receipts : [];
       syncs.shown = more ? syncs.shown.concat(got) : got;
       syncs.cursor = page.nextCursor || undefined;
