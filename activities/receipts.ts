@@ -22,8 +22,11 @@ import type { ContactSyncResult, ContactSyncRun } from '../src/action/run';
 import { bodyProperty } from '../src/action/timeline';
 import type { HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 
-/** A receipt write waits this long at most: the sync's answer matters more than its receipt. */
+/** A receipt write is tried for this long at most: the sync's answer matters more than its receipt. */
 const RECEIPT_WRITE_MS = 5_000;
+const RETRY_EVERY_MS = 250;
+/** An in-conversation run's receipt is written within its budget, this much before its end. */
+const BUDGET_MARGIN_MS = 300;
 
 /** The counter the calls of the current run go to. */
 const counters = new AsyncLocalStorage<{ hubspotCalls?: number }>();
@@ -60,20 +63,36 @@ countingCalls.into = <T>(counter: { hubspotCalls?: number }, fn: () => Promise<T
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-async function bounded(what: string, write: Promise<void>, ids: Record<string, unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      write,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${RECEIPT_WRITE_MS} ms`)), RECEIPT_WRITE_MS);
-      }),
-    ]);
-  } catch (err) {
-    log.warn(`The run's receipt could not be ${what}`, { ...ids, error: (err as Error).name });
-  } finally {
-    clearTimeout(timer);
+/**
+ * Writes a receipt, tried again (every 250 ms) while the database does not answer, until `untilMs`: a
+ * store restarting for a few seconds loses no receipt. Each write is an idempotent upsert.
+ */
+async function bounded(
+  what: string,
+  write: () => Promise<void>,
+  ids: Record<string, unknown>,
+  untilMs: number,
+): Promise<void> {
+  let error = 'Error';
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        write(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('no answer')), Math.max(1, untilMs - Date.now()));
+        }),
+      ]);
+      return;
+    } catch (err) {
+      error = (err as Error).name;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (Date.now() + RETRY_EVERY_MS >= untilMs) break;
+    await new Promise((r) => setTimeout(r, RETRY_EVERY_MS));
   }
+  log.warn(`The run's receipt could not be ${what}`, { ...ids, error });
 }
 
 /** The key of the activity now running: its workflow execution and activity id (the same for every attempt). */
@@ -109,7 +128,7 @@ export class ReceiptWriter {
    * key it to a workspace's operator (a conversation of no workspace, a run scheduled before receipts).
    */
   forRun(
-    input: ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext },
+    input: ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext; deadlineMs?: number },
     progress: { hubspotCalls?: number; sent?: { contactId?: string } },
   ): { around(attempt: () => Promise<ContactSyncResult>): Promise<ContactSyncResult> } | undefined {
     const context = input.receipt;
@@ -132,34 +151,41 @@ export class ReceiptWriter {
     const ids = { receiptId: base.id, actionId: base.actionId, attempt: run.attempt };
     const portalId = this.portalId(accountId);
     const recorder = this.recorder;
+    // An in-conversation run's answer must not wait past its budget for its receipt.
+    const writeUntil = () => Math.min(Date.now() + RECEIPT_WRITE_MS, (input.deadlineMs ?? Infinity) - BUDGET_MARGIN_MS);
     return {
       async around(attempt) {
         const started = bounded(
           'written',
-          recorder.started({
-            ...base,
-            outcome: 'failed',
-            reason: UNFINISHED_REASON,
-            propertiesWritten: [],
-            propertiesLeft: [],
-            hubspotCalls: progress.hubspotCalls ?? 0,
-            finishedAtMs: Date.now(),
-            finished: false,
-          }),
+          () =>
+            recorder.started({
+              ...base,
+              outcome: 'failed',
+              reason: UNFINISHED_REASON,
+              propertiesWritten: [],
+              propertiesLeft: [],
+              hubspotCalls: progress.hubspotCalls ?? 0,
+              finishedAtMs: Date.now(),
+              finished: false,
+            }),
           ids,
+          writeUntil(),
         );
         const finish = async (write: Omit<ReceiptWrite, keyof typeof base | 'finished' | 'finishedAtMs'>) => {
           await started;
+          const finishedAtMs = Date.now();
           await bounded(
             'written',
-            recorder.finished({
-              ...base,
-              ...write,
-              reason: receiptReason(write.reason),
-              finishedAtMs: Date.now(),
-              finished: true,
-            }),
+            () =>
+              recorder.finished({
+                ...base,
+                ...write,
+                reason: receiptReason(write.reason),
+                finishedAtMs,
+                finished: true,
+              }),
             ids,
+            writeUntil(),
           );
         };
         let result: ContactSyncResult;
@@ -259,7 +285,12 @@ export class ReceiptWriter {
           workflowId: run.workflowId,
           workflowRunId: run.runId,
         };
-        await bounded('written', this.recorder.finished(write), { receiptId: write.id, actionId: note.actionId });
+        await bounded(
+          'written',
+          () => this.recorder.finished(write),
+          { receiptId: write.id, actionId: note.actionId },
+          Date.now() + RECEIPT_WRITE_MS,
+        );
       }
     }
   }

@@ -16,6 +16,8 @@ import {
   GLOBEX,
   action,
   conversation,
+  convergenceDone,
+  heldWritesEnded,
   startHarness,
   WORKSPACE,
   type Harness,
@@ -78,7 +80,12 @@ async function outcomes(ref: { workspaceId: string; conversationId: string }, ac
 before(async () => {
   env = await timeSkippingEnv();
   store = await memoryStore();
-  h = await startHarness(env, [ACME, GLOBEX], { receipts: store.receipts, settings: () => ({ portalId: PORTAL }) });
+  h = await startHarness(env, [ACME, GLOBEX], {
+    receipts: store.receipts,
+    settings: () => ({ portalId: PORTAL }),
+    // A short per-call timeout: a write HubSpot holds past it is abandoned, retried, and lands late.
+    accounts: { requestTimeoutMs: 1_000 },
+  });
   api = await startConfigApi({
     store,
     directory: new StoreDirectory(store),
@@ -186,6 +193,33 @@ describe('one receipt per run', () => {
       });
     });
   }
+});
+
+describe('convergence repairs', () => {
+  test('a repair leaves a receipt of its own (trigger convergence-repair); the run keeps its one receipt', async () => {
+    await h.run(async () => {
+      const chat = conversation('chat', [live]);
+      const c = customer();
+      const since = Date.now();
+      // HubSpot holds the note create past the call's timeout: the retried attempt writes the note, and the
+      // held create lands afterwards as a duplicate, which the convergence check archives.
+      h.emulator.failNext(ACME.accountId, 'notes.create', 'slow-write', 1, { holdMs: 2_000 });
+      const run = await h.platform.runAction(chat, { actionId: 'live', fields: c.fields, summary: c.summary });
+      assert.equal(run.result, 'created', run.reason);
+      await heldWritesEnded(h, ACME.accountId, since);
+      const converged = await convergenceDone(h, chat);
+      assert.ok(converged.duplicateNotesArchived >= 1, JSON.stringify(converged));
+      const receipts = await receiptsOf(WORKSPACE, chat.conversationId);
+      assert.deepEqual(receipts.map((r) => r.trigger).sort(), ['convergence-repair', 'in-conversation']);
+      const repair = receipts.find((r) => r.trigger === 'convergence-repair')!;
+      assert.equal(repair.outcome, 'updated');
+      assert.equal(repair.actionId, 'live');
+      assert.match(repair.reason, /archived 1 duplicate/);
+      assert.equal(repair.hubspot.contactId, run.contactId);
+      assert.equal(repair.hubspot.record?.object, 'note');
+      assert.ok(repair.hubspotCalls >= 2, `hubspotCalls ${repair.hubspotCalls}`);
+    });
+  });
 });
 
 describe('retrying a failed sync through the API', () => {

@@ -23,7 +23,8 @@ import {
 } from './plan';
 import { DevServer, persist, WorkerSupervisor } from './processes';
 import { startProductionLike, type ProductionLike } from './production';
-import { checkStore, emptyTally, slowest, type ChaosTally } from './verdict';
+import { openDatabase } from '../../src/account-store/db';
+import { checkReceipts, checkStore, emptyTally, slowest, type ChaosTally, type ReceiptTally } from './verdict';
 
 /** How long after its retention ends a conversation may take to complete (a worker restart included). */
 const COMPLETION_GRACE_MS = 120_000;
@@ -452,6 +453,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     }
 
     checkStore(em, accounts, plans, tally, callsBefore);
+    if (production) tally.receipts = await countReceipts(production, plans);
     tally.slowest = await slowest(plans, platform, production?.dataConverter);
     tally.workerKills = workerKills();
     tally.workerStarts = workers.reduce((n, w) => n + w.starts, 0);
@@ -464,5 +466,31 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
     else await server?.kill();
     await emulator?.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The receipts the workers kept in the account store, counted per conversation and checked against its runs. */
+async function countReceipts(production: ProductionLike, plans: Plan[]): Promise<ReceiptTally> {
+  const db = await openDatabase({ url: production.workerEnvs[0]!.DATABASE_URL!, poolSize: 1 });
+  try {
+    const { rows } = await db.query<{ conversation_id: string; runs: number; unfinished: number; repairs: number }>(
+      `SELECT conversation_id,
+              count(*) FILTER (WHERE trigger <> 'convergence-repair')::int AS runs,
+              count(*) FILTER (WHERE NOT finished)::int AS unfinished,
+              count(*) FILTER (WHERE trigger = 'convergence-repair')::int AS repairs
+         FROM sync_receipts WHERE workspace_id = $1 GROUP BY conversation_id`,
+      [production.workspaceId],
+    );
+    return checkReceipts(
+      plans,
+      rows.map((r) => ({
+        conversationId: r.conversation_id,
+        runs: Number(r.runs),
+        unfinished: Number(r.unfinished),
+        repairs: Number(r.repairs),
+      })),
+    );
+  } finally {
+    await db.close();
   }
 }

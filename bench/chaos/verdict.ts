@@ -50,6 +50,12 @@ export interface ChaosTally {
     failedChecks: number;
   };
   searchLag: string;
+  /**
+   * Receipts against runs (production-like runs: the workers keep receipts in the account store): one
+   * receipt per run of each conversation, none missing, none doubled, none left unfinished. Absent when
+   * the workers keep no receipts.
+   */
+  receipts?: ReceiptTally;
   workerKills: number;
   workerStarts: number;
   serverRestarts: number;
@@ -489,6 +495,12 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(
     `convergence repairs       ${c.duplicateNotesArchived} duplicate notes archived, ${c.valuesRewritten} stale values written again, ${c.noteBodiesRewritten} note bodies written again; ${c.valuesLeftAlone} values left alone; ${c.checks} contacts checked in ${c.conversationsChecked} conversations; ${c.failedChecks} checks failed`,
   );
+  if (t.receipts) {
+    const r = t.receipts;
+    log(
+      `receipts                  ${r.receipts} for ${r.runs} runs: ${r.missing.length} missing, ${r.doubled.length} doubled, ${r.unfinished.length} unfinished; ${r.repairs} convergence repairs; ${r.notCompared} conversations not compared`,
+    );
+  } else log('receipts                  not kept (the workers have no account store)');
   log(`search-index lag          ${t.searchLag}`);
   log(
     `worker SIGKILLs           ${t.workerKills} (starts ${t.workerStarts}); Temporal server restarts ${t.serverRestarts}; PostgreSQL restarts ${t.databaseRestarts}`,
@@ -523,4 +535,61 @@ export function clean(t: ChaosTally): boolean {
     t.staleValues.length === 0 &&
     t.synced === t.conversations
   );
+}
+
+export interface ReceiptTally {
+  runs: number;
+  receipts: number;
+  /** Convergence repairs' receipts (not runs of the action). */
+  repairs: number;
+  missing: string[];
+  doubled: string[];
+  unfinished: string[];
+  /** Conversations not compared (a new session under the same id, or more runs than the state keeps). */
+  notCompared: number;
+}
+
+/** The receipts of one conversation, as the account store counts them. */
+export interface ConversationReceipts {
+  conversationId: string;
+  /** Receipts of runs (convergence repairs excluded). */
+  runs: number;
+  unfinished: number;
+  repairs: number;
+}
+
+/** Runs that start no activity leave no receipt: an in-conversation run whose budget was over before it started. */
+const NO_ACTIVITY = /time budget ran out before the run started/;
+
+/** Receipts against each conversation's runs (its outcomes, as its final state or result lists them). */
+export function checkReceipts(plans: Plan[], counted: ConversationReceipts[]): ReceiptTally {
+  const byId = new Map(counted.map((c) => [c.conversationId, c]));
+  const t: ReceiptTally = {
+    runs: 0,
+    receipts: 0,
+    repairs: 0,
+    missing: [],
+    doubled: [],
+    unfinished: [],
+    notCompared: 0,
+  };
+  for (const c of counted) {
+    t.receipts += c.runs;
+    t.repairs += c.repairs;
+  }
+  for (const p of plans) {
+    const id = p.conversation.conversationId;
+    const outcomes = Object.values((p.result ?? p.state)?.outcomes ?? {});
+    if (p.lateOpenedNew || outcomes.some((runs) => runs.length >= 20) || !(p.result ?? p.state)) {
+      t.notCompared++;
+      continue;
+    }
+    const runs = outcomes.flat().filter((r) => !NO_ACTIVITY.test(r.reason)).length;
+    t.runs += runs;
+    const got = byId.get(id) ?? { conversationId: id, runs: 0, unfinished: 0, repairs: 0 };
+    if (got.runs < runs) t.missing.push(`${id}: ${runs} runs, ${got.runs} receipts`);
+    if (got.runs > runs) t.doubled.push(`${id}: ${runs} runs, ${got.runs} receipts`);
+    if (got.unfinished > 0) t.unfinished.push(`${id}: ${got.unfinished} receipts never finished`);
+  }
+  return t;
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import type { ChaosTally } from '../../bench/chaos';
 
-/** Nothing lost or doubled, every note on its contact, every value the newest, every sync once and done. */
+/** Nothing lost or doubled, every note on its contact, every value the newest, every sync once and done, every run one receipt. */
 export function assertNothingLostOrDoubled(tally: ChaosTally, conversations: number): void {
   assert.deepEqual(tally.lost, []);
   assert.deepEqual(tally.duplicates, []);
@@ -18,4 +18,11 @@ export function assertNothingLostOrDoubled(tally: ChaosTally, conversations: num
   // Writes HubSpot applied after the worker gave up happened, and the convergence checks met them.
   assert.ok(tally.slowWrites.appliedLate > 0, 'no held write was applied after the worker had given up on it');
   assert.equal(tally.convergence.failedChecks, 0);
+  // Where the workers keep receipts (production-like): one per run, none missing, doubled or unfinished.
+  if (tally.receipts) {
+    assert.deepEqual(tally.receipts.missing, []);
+    assert.deepEqual(tally.receipts.doubled, []);
+    assert.deepEqual(tally.receipts.unfinished, []);
+    assert.ok(tally.receipts.runs > 0, 'no run was compared with its receipts');
+  }
 }
