@@ -38,13 +38,13 @@ export function setupPage(workspaceId: string): string {
 <form method="post" action="/logout"><button type="submit">Log out</button></form></div>
 <table id="accounts"><thead><tr><th>Account</th><th>Portal</th><th>Kind</th><th>Status</th><th>Scopes</th><th></th></tr></thead><tbody></tbody></table>
 <p id="empty" class="muted" hidden>No HubSpot account is connected yet: click <strong>Add account</strong>.</p>
+${recentSyncsSection}
 <section id="properties" hidden>
   <h2>Mappable contact properties of <code id="properties-account"></code></h2>
   <table id="mappable"><thead><tr><th>Label</th><th>Internal name</th><th>Group</th><th>Field type</th><th>Kind</th></tr></thead><tbody></tbody></table>
   <h2>Not offered</h2>
   <table id="not-offered"><thead><tr><th>Label</th><th>Internal name</th><th>Why</th></tr></thead><tbody></tbody></table>
 </section>
-${recentSyncsSection}
 <script src="/setup.js"></script>
 </body></html>`;
 }
@@ -83,7 +83,7 @@ export const setupScript = `'use strict';
       document.getElementById('add-account').hidden = !r.addAccount;
       r.connections.forEach(function (c) {
         var actions = el('span');
-        var props = el('button', 'Properties'); props.type = 'button'; props.onclick = function () { showProperties(c.accountId); };
+        var props = el('button', 'Properties'); props.type = 'button'; props.onclick = function () { showProperties(c.accountId); document.getElementById('properties').scrollIntoView(); };
         var reconnect = el('button', 'Reconnect'); reconnect.type = 'button'; reconnect.onclick = addAccount; reconnect.hidden = c.status !== 'needs-reconnect' || !r.addAccount;
         var off = el('button', 'Disconnect'); off.type = 'button';
         off.onclick = function () {
