@@ -14,6 +14,7 @@ import { freePort } from '../src/worker/net';
 import type { ReceiptWrite } from '../src/action/receipt';
 import { StoreDirectory } from '../src/account-store/store-directory';
 import { startConfigApi } from '../src/config-api/server';
+import { RECENT_SYNCS_REFRESH_MS } from '../src/config-api/page-syncs';
 import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
 import { ConversationClient, type Conversation } from '../src/platform/client';
@@ -219,7 +220,8 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
   }
 });
 
-const HOSTILE = 'the page shows every value of a receipt as text, and pages through older syncs';
+const HOSTILE =
+  'the page shows every value of a receipt as text, shows new syncs as they end, and pages through older ones';
 test(HOSTILE, { skip: skipWithoutChromium(HOSTILE) }, async () => {
   const store = await memoryStore();
   const api = await startConfigApi({ store, directory: new StoreDirectory(store), apiToken: API_TOKEN });
@@ -277,10 +279,15 @@ test(HOSTILE, { skip: skipWithoutChromium(HOSTILE) }, async () => {
     const href = await top.getByRole('link', { name: /^Contact / }).getAttribute('href');
     assert.ok(href?.startsWith('https://app.hubspot.com/contacts/7654321/record/0-1/'), href ?? 'no link');
 
+    // A sync that ends while the page is open appears on top without a reload.
+    await store.receipts.finished(receipt(32, { conversationId: 'arrived-while-open', startedAtMs: Date.now() }));
+    await page.getByRole('button', { name: 'arrived-while-open' }).waitFor({ timeout: RECENT_SYNCS_REFRESH_MS + 5000 });
+    assert.equal(await rowsOf(page).first().getAttribute('data-receipt-id'), 'rcpt_page32');
+
     // 25 syncs a page, newest first; "Show older syncs" loads the rest.
     assert.equal(await rowsOf(page).count(), 25);
     await page.getByRole('button', { name: 'Show older syncs' }).click();
-    await outcomesShown(page, 31);
+    await outcomesShown(page, 32);
     assert.equal(await rowsOf(page).last().getAttribute('data-receipt-id'), 'rcpt_page1');
     assert.ok(await page.getByRole('button', { name: 'Show older syncs' }).isHidden());
   } finally {

@@ -4,10 +4,14 @@
 // conversation has no later successful run of that action. Every value of a receipt is untrusted text:
 // the script writes it with textContent, never as markup, and links only http(s) URLs.
 
+/** How often the view reads its first page again while the page is in view. */
+export const RECENT_SYNCS_REFRESH_MS = 10_000;
+
 /** The view's markup (inside the setup page's body). */
 export const recentSyncsSection = `
 <section id="syncs" aria-labelledby="syncs-title">
   <h2 id="syncs-title">Recent syncs</h2>
+  <p class="muted">Every run of the workspace's HubSpot actions, newest first; the list refreshes every ${RECENT_SYNCS_REFRESH_MS / 1000} seconds.</p>
   <div id="syncs-status" role="status"></div>
   <form id="sync-filters" class="filters">
     <label>Action <input name="actionId" list="sync-actions" size="14" autocomplete="off"></label>
@@ -45,7 +49,7 @@ export const recentSyncsScript = `
   var TRIGGERS = { 'in-conversation': 'during the conversation', offline: 'after the conversation', 'follow-up': 'follow-up',
     'operator-retry': 'retried by an operator', 'convergence-repair': 'repair of an unconfirmed write' };
   var RECORDS = { note: 'Note', call: 'Call', communication: 'Communication' };
-  var syncs = { cursor: undefined, shown: [], fresh: undefined, asked: 0, loadFailed: false };
+  var syncs = { query: '', pages: 0, cursor: undefined, shown: [], fresh: undefined, asked: 0, loadFailed: false, retrying: 0 };
   var filtersForm = document.getElementById('sync-filters');
   function syncsBanner(text, error) { var b = document.getElementById('syncs-status'); b.textContent = text; b.className = text ? 'banner' + (error ? ' error' : '') : ''; }
 
@@ -122,37 +126,64 @@ export const recentSyncsScript = `
     syncs.shown.forEach(function (r) { body.appendChild(receiptRow(r)); });
     var empty = document.getElementById('syncs-empty');
     empty.hidden = syncs.shown.length > 0;
-    empty.textContent = filters().toString() ? 'No sync matches these filters.' : 'No sync yet: runs of the workspace\\'s HubSpot actions are listed here.';
+    empty.textContent = syncs.query ? 'No sync matches these filters.' : 'No sync yet: runs of the workspace\\'s HubSpot actions are listed here.';
     document.getElementById('syncs-more').hidden = !syncs.cursor;
     var actions = document.getElementById('sync-actions');
     var known = {}; Array.prototype.forEach.call(actions.options, function (o) { known[o.value] = true; });
     syncs.shown.forEach(function (r) { var id = str(r.actionId); if (id && !known[id]) { known[id] = true; var o = document.createElement('option'); o.value = id; actions.appendChild(o); } });
   }
 
-  function loadSyncs(more) {
-    var q = filters(); q.set('limit', '25');
-    if (more && syncs.cursor) q.set('cursor', syncs.cursor);
-    var asked = ++syncs.asked;
+  // A page of receipts with the filters last applied (not what is being typed into the form).
+  // A refresh (passive) never displaces a load the operator asked for: its answer is dropped instead.
+  function fetchSyncs(cursor, passive) {
+    var q = new URLSearchParams(syncs.query); q.set('limit', '25');
+    if (cursor) q.set('cursor', cursor);
+    var asked = passive ? syncs.asked : ++syncs.asked;
     return api('GET', '/receipts?' + q.toString()).then(function (page) {
-      if (asked !== syncs.asked) return; // a later load (other filters) answers instead
+      if (asked !== syncs.asked) return undefined; // a later load answers instead
+      if (syncs.loadFailed) { syncs.loadFailed = false; syncsBanner(''); }
+      return page;
+    }, function (e) { syncs.loadFailed = true; syncsBanner('The recent syncs could not be read: ' + e.message, true); });
+  }
+
+  function loadSyncs(more) {
+    if (!more) { syncs.query = filters().toString(); syncs.pages = 0; }
+    return fetchSyncs(more ? syncs.cursor : undefined).then(function (page) {
+      if (!page) return;
       var got = Array.isArray(page.receipts) ? page.receipts : [];
       syncs.shown = more ? syncs.shown.concat(got) : got;
       syncs.cursor = page.nextCursor || undefined;
-      if (syncs.loadFailed) { syncs.loadFailed = false; syncsBanner(''); }
+      syncs.pages += 1;
       render();
-    }).catch(function (e) { syncs.loadFailed = true; syncsBanner('The recent syncs could not be read: ' + e.message, true); });
+    });
+  }
+
+  // The first page is read again every ${RECENT_SYNCS_REFRESH_MS / 1000} seconds while the page is in view, and shown when it changed.
+  function refreshSyncs() {
+    if (document.hidden || syncs.pages !== 1 || syncs.retrying) return;
+    fetchSyncs(undefined, true).then(function (page) {
+      if (!page || syncs.pages !== 1 || syncs.retrying) return;
+      var got = Array.isArray(page.receipts) ? page.receipts : [];
+      if (JSON.stringify(got) === JSON.stringify(syncs.shown)) return;
+      syncs.shown = got; syncs.cursor = page.nextCursor || undefined;
+      render();
+    });
   }
 
   function retrySync(r, button) {
-    button.disabled = true; button.textContent = 'Retrying…';
+    button.disabled = true; button.textContent = 'Retrying…'; syncs.retrying += 1;
+    var settled = false;
+    function settle() { if (!settled) { settled = true; syncs.retrying -= 1; } }
     api('POST', '/receipts/' + encodeURIComponent(str(r.id)) + '/retry', {}).then(function (answer) {
       var n = answer.receipt || {};
       syncs.fresh = n.id;
       syncsBanner(n.outcome === 'failed'
         ? 'The retry of ' + str(r.actionId) + ' for conversation ' + str(r.conversationId) + ' failed again: ' + str(n.reason)
         : 'Retried ' + str(r.actionId) + ' for conversation ' + str(r.conversationId) + ': ' + (OUTCOMES[n.outcome] || str(n.outcome)) + '. ' + str(n.reason), n.outcome === 'failed');
+      settle();
       return loadSyncs();
     }).catch(function (e) {
+      settle();
       syncsBanner('The sync was not retried: ' + e.message, true);
       button.disabled = false; button.textContent = 'Retry';
       return loadSyncs();
@@ -164,4 +195,5 @@ export const recentSyncsScript = `
   document.getElementById('syncs-refresh').onclick = function () { loadSyncs(); };
   document.getElementById('syncs-more').onclick = function () { loadSyncs(true); };
   loadSyncs();
+  setInterval(refreshSyncs, ${RECENT_SYNCS_REFRESH_MS});
 `;
