@@ -133,7 +133,7 @@ function withEarlierAttempt(now: SentWrites | undefined, before: SentWrites | un
 }
 
 export function createActivities({ hubspot: port, directory, receipts }: ActivityDeps) {
-  // Every call a run's activity makes is counted for its receipt (the run's counter, when one is set).
+  // Every HubSpot call is counted for the run that makes it (its receipt, docs/ACCOUNTS.md, "Receipts").
   const hubspot = countingCalls(port);
   const receiptWriter = receipts ? new ReceiptWriter(receipts, port) : undefined;
   /** The action config that counts: the one saved for the workspace, when there is one. */
@@ -393,7 +393,7 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
     return { noteId: created.id, created: true, ...uncertain };
   }
 
-  return {
+  const activities = {
     /** The lookup step of an in-conversation run (and of runs recorded before the offline run was one activity). */
     async lookUpContactForAction(input: {
       accountId: string;
@@ -442,129 +442,129 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
         accountLabel: before?.accountLabel ?? 'unknown',
         ...(before?.sent ? { sent: before.sent } : {}),
         ...(before?.createSent ? { createSent: true } : {}),
+        hubspotCalls: before?.hubspotCalls ?? 0,
       };
+      countingCalls.countInto(progress); // the calls so far travel in the heartbeats to the next attempt
       const answered: NonNullable<RunProgress['answered']> = (progress.answered = { lookups: [], writes: [] });
       const earlier = before?.answered;
       const accountId = input.config.hubspotAccountId;
-      // The run's HubSpot calls are counted into its progress (the next attempt goes on from its heartbeat).
-      progress.hubspotCalls = before?.hubspotCalls ?? 0;
-      const attempt = (): Promise<ContactSyncResult> =>
-        countingCalls.into(progress, () =>
-          heartbeating(
-            async (aborted) => {
-              const call: CallOptions = { signal: aborted, lane: input.lane };
-              const result = await runContactSyncSteps(
-                input,
-                {
-                  lookUp: async (config, email) => {
-                    const emailHash = valueHash(email);
-                    const known = earlier?.lookups[answered.lookups.length];
-                    if (known && known.emailHash === emailHash) {
-                      answered.lookups.push(known);
-                      return known.result;
-                    }
-                    const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
-                    progress.accountLabel = found.accountLabel;
-                    answered.lookups.push({ emailHash, result: found });
-                    // An earlier attempt sent the create and lost its answer: the contact it finds is the one
-                    // this run created. Planned as a create again, the create meets 409 and completes that
-                    // contact, as a retried create step does, and the outcome says "created".
-                    if (before?.createSent && found.kind === 'found' && found.ours) {
-                      return {
-                        kind: 'not-found',
-                        accountLabel: found.accountLabel,
-                        ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}),
-                      };
-                    }
-                    return found;
-                  },
-                  writeContact: async (write) => {
-                    const propertiesHash = valueHash(JSON.stringify(write.properties));
-                    const known = earlier?.writes[answered.writes.length];
-                    if (known && known.kind === write.kind && known.propertiesHash === propertiesHash) {
-                      answered.writes.push(known);
-                      return known.result;
-                    }
-                    if (write.kind === 'create' && !progress.createSent) {
-                      progress.createSent = true;
-                      Context.current().heartbeat(progress);
-                    }
-                    const written = await writeContact({ accountId, write }, call, retried);
-                    answered.writes.push({ kind: write.kind, propertiesHash, result: written });
-                    Context.current().heartbeat(progress);
-                    return written;
-                  },
-                  writeNote: (note) =>
-                    writeNote(
-                      {
-                        accountId,
-                        conversationKey: input.conversationKey,
-                        contactId: note.contactId,
-                        knownNoteIds: input.knownNoteIds,
-                        contactCreatedByThisRun: note.contactCreatedByThisRun,
-                        mayHaveWritten: input.mayHaveWritten,
-                        summary: note.summary,
-                        timestamp: input.timestamp,
-                        record: note.record,
-                        provenance: note.provenance,
-                      },
-                      call,
-                      retried,
-                    ),
-                  isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
-                  failed: (err, sent) => {
-                    if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
-                    if (err instanceof CancelledFailure) throw err;
-                    const message = err instanceof Error ? err.message : String(err);
-                    // The agent's budget is over (every call ends with it): no retry can answer in time.
-                    if (input.lane === 'agent' && aborted.aborted)
-                      return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
-                    // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
-                    // The step's own backoff: failures at the same step count, the steps before it do not.
-                    const answeredNow = answered.lookups.length + answered.writes.length;
-                    const failures =
-                      before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
-                    const details: RunProgress = {
-                      ...progress,
-                      sent: withEarlierAttempt(sent, before?.sent),
-                      failedAt: { answered: answeredNow, failures },
-                    };
-                    Context.current().heartbeat(details); // the next attempt reads it
-                    const hubspotWait =
-                      err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
-                    throw ApplicationFailure.create({
-                      message,
-                      type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
-                      details: [details],
-                      ...(err instanceof Error ? { cause: err } : {}),
-                      // HubSpot's own wait (Retry-After, 423's 2 s) decides when the run is tried again, else the step's backoff.
-                      nextRetryDelay:
-                        hubspotWait ?? retryWaitMs(input.lane === 'agent' ? 'agent' : 'offline', failures),
-                      ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
-                    });
-                  },
-                },
-                (sent) => {
-                  // Before each write: the next attempt (and the workflow, on a timeout) learns what may land.
-                  progress.sent = withEarlierAttempt({ ...sent, properties: { ...sent.properties } }, before?.sent);
+      return heartbeating(
+        async (aborted) => {
+          const call: CallOptions = { signal: aborted, lane: input.lane };
+          const result = await runContactSyncSteps(
+            input,
+            {
+              lookUp: async (config, email) => {
+                const emailHash = valueHash(email);
+                const known = earlier?.lookups[answered.lookups.length];
+                if (known && known.emailHash === emailHash) {
+                  answered.lookups.push(known);
+                  return known.result;
+                }
+                const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
+                progress.accountLabel = found.accountLabel;
+                answered.lookups.push({ emailHash, result: found });
+                // An earlier attempt sent the create and lost its answer: the contact it finds is the one
+                // this run created. Planned as a create again, the create meets 409 and completes that
+                // contact, as a retried create step does, and the outcome says "created".
+                if (before?.createSent && found.kind === 'found' && found.ours) {
+                  return {
+                    kind: 'not-found',
+                    accountLabel: found.accountLabel,
+                    ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}),
+                  };
+                }
+                return found;
+              },
+              writeContact: async (write) => {
+                const propertiesHash = valueHash(JSON.stringify(write.properties));
+                const known = earlier?.writes[answered.writes.length];
+                if (known && known.kind === write.kind && known.propertiesHash === propertiesHash) {
+                  answered.writes.push(known);
+                  return known.result;
+                }
+                if (write.kind === 'create' && !progress.createSent) {
+                  progress.createSent = true;
                   Context.current().heartbeat(progress);
-                },
-              );
-              return {
-                ...result,
-                ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}),
-              };
+                }
+                const written = await writeContact({ accountId, write }, call, retried);
+                answered.writes.push({ kind: write.kind, propertiesHash, result: written });
+                Context.current().heartbeat(progress);
+                return written;
+              },
+              writeNote: (note) =>
+                writeNote(
+                  {
+                    accountId,
+                    conversationKey: input.conversationKey,
+                    contactId: note.contactId,
+                    knownNoteIds: input.knownNoteIds,
+                    contactCreatedByThisRun: note.contactCreatedByThisRun,
+                    mayHaveWritten: input.mayHaveWritten,
+                    summary: note.summary,
+                    timestamp: input.timestamp,
+                    record: note.record,
+                    provenance: note.provenance,
+                  },
+                  call,
+                  retried,
+                ),
+              isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
+              failed: (err, sent) => {
+                if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
+                if (err instanceof CancelledFailure) throw err;
+                const message = err instanceof Error ? err.message : String(err);
+                // The agent's budget is over (every call ends with it): no retry can answer in time.
+                if (input.lane === 'agent' && aborted.aborted)
+                  return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
+                // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
+                // The step's own backoff: failures at the same step count, the steps before it do not.
+                const answeredNow = answered.lookups.length + answered.writes.length;
+                const failures =
+                  before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
+                const details: RunProgress = {
+                  ...progress,
+                  sent: withEarlierAttempt(sent, before?.sent),
+                  failedAt: { answered: answeredNow, failures },
+                };
+                Context.current().heartbeat(details); // the next attempt reads it
+                const hubspotWait =
+                  err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
+                throw ApplicationFailure.create({
+                  message,
+                  type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
+                  details: [details],
+                  ...(err instanceof Error ? { cause: err } : {}),
+                  // HubSpot's own wait (Retry-After, 423's 2 s) decides when the run is tried again, else the step's backoff.
+                  nextRetryDelay: hubspotWait ?? retryWaitMs(input.lane === 'agent' ? 'agent' : 'offline', failures),
+                  ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
+                });
+              },
             },
-            input.deadlineMs,
-            () => progress,
-          ),
-        );
-      const receipt = receiptWriter?.forRun(input, progress);
-      return receipt ? receipt.around(attempt) : attempt();
+            (sent) => {
+              // Before each write: the next attempt (and the workflow, on a timeout) learns what may land.
+              progress.sent = withEarlierAttempt({ ...sent, properties: { ...sent.properties } }, before?.sent);
+              Context.current().heartbeat(progress);
+            },
+          );
+          return {
+            ...result,
+            ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}),
+          };
+        },
+        input.deadlineMs,
+        () => progress,
+      );
     },
 
     ...createConvergenceActivities({ hubspot, receipts: receiptWriter }),
     ...createLegacyActivities({ hubspot }),
+  };
+  return {
+    ...activities,
+    /** The run, with its receipt (one per run, written by every attempt: activities/receipts.ts). */
+    runContactSync: (input: ContactSyncActivityInput): Promise<ContactSyncResult> =>
+      receiptWriter ? receiptWriter.aroundRun(input, activities.runContactSync) : activities.runContactSync(input),
   };
 }
 

@@ -28,8 +28,14 @@ const RETRY_EVERY_MS = 250;
 /** An in-conversation run's receipt is written within its budget, this much before its end. */
 const BUDGET_MARGIN_MS = 300;
 
+/** What a run's calls are counted into: the run's progress once it has one (countInto), else the holder itself. */
+interface Counter {
+  hubspotCalls?: number;
+  into?: { hubspotCalls?: number; sent?: { contactId?: string } };
+}
+
 /** The counter the calls of the current run go to. */
-const counters = new AsyncLocalStorage<{ hubspotCalls?: number }>();
+const counters = new AsyncLocalStorage<Counter>();
 
 /** Port methods that make no HubSpot call of the run's own (the adapter caches the schema per account). */
 const NOT_CALLS = new Set<PropertyKey>(['contactPropertySchema']);
@@ -48,7 +54,10 @@ export function countingCalls(port: HubSpotPort): HubSpotPort {
           if (typeof value !== 'function' || NOT_CALLS.has(prop)) return value;
           return (...args: unknown[]) => {
             const counter = counters.getStore();
-            if (counter) counter.hubspotCalls = (counter.hubspotCalls ?? 0) + 1;
+            if (counter) {
+              const into = counter.into ?? counter;
+              into.hubspotCalls = (into.hubspotCalls ?? 0) + 1;
+            }
             return (value as (...a: unknown[]) => unknown).apply(target, args);
           };
         },
@@ -58,8 +67,13 @@ export function countingCalls(port: HubSpotPort): HubSpotPort {
 }
 
 /** Runs fn with its HubSpot calls counted into counter.hubspotCalls. */
-countingCalls.into = <T>(counter: { hubspotCalls?: number }, fn: () => Promise<T>): Promise<T> =>
-  counters.run(counter, fn);
+countingCalls.into = <T>(counter: Counter, fn: () => Promise<T>): Promise<T> => counters.run(counter, fn);
+
+/** From now on, the current run's calls are counted into its progress (which its heartbeats carry). */
+countingCalls.countInto = (progress: NonNullable<Counter['into']>): void => {
+  const counter = counters.getStore();
+  if (counter) counter.into = progress;
+};
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -110,6 +124,8 @@ function currentRunKey(): { key: string; workflowId: string; runId: string; atte
   };
 }
 
+type RunInput = ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext; deadlineMs?: number };
+
 export class ReceiptWriter {
   constructor(
     private readonly recorder: ReceiptRecorder,
@@ -127,9 +143,19 @@ export class ReceiptWriter {
    * The receipt of a run of runContactSync, around one attempt: undefined when the run has nothing to
    * key it to a workspace's operator (a conversation of no workspace, a run scheduled before receipts).
    */
-  forRun(
-    input: ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext; deadlineMs?: number },
-    progress: { hubspotCalls?: number; sent?: { contactId?: string } },
+  async aroundRun<I extends RunInput>(
+    input: I,
+    run: (input: I) => Promise<ContactSyncResult>,
+  ): Promise<ContactSyncResult> {
+    const counter: Counter = {};
+    const attempt = () => countingCalls.into(counter, () => run(input));
+    const receipt = this.forRun(input, () => counter.into ?? counter);
+    return receipt ? receipt.around(attempt) : attempt();
+  }
+
+  private forRun(
+    input: RunInput,
+    progressOf: () => NonNullable<Counter['into']>,
   ): { around(attempt: () => Promise<ContactSyncResult>): Promise<ContactSyncResult> } | undefined {
     const context = input.receipt;
     const workspaceId = input.workspaceId;
@@ -164,7 +190,7 @@ export class ReceiptWriter {
               reason: UNFINISHED_REASON,
               propertiesWritten: [],
               propertiesLeft: [],
-              hubspotCalls: progress.hubspotCalls ?? 0,
+              hubspotCalls: progressOf().hubspotCalls ?? 0,
               finishedAtMs: Date.now(),
               finished: false,
             }),
@@ -196,7 +222,7 @@ export class ReceiptWriter {
           // until a later attempt replaces it. A cancelled run keeps what was recorded.
           if (!(err instanceof CancelledFailure)) {
             const message = err instanceof Error ? err.message : String(err);
-            const contactId = progress.sent?.contactId;
+            const contactId = progressOf().sent?.contactId;
             await finish({
               outcome: 'failed',
               reason: `Attempt ${run.attempt} failed: ${message}`,
@@ -204,7 +230,7 @@ export class ReceiptWriter {
               ...(contactId ? { contactId } : {}),
               propertiesWritten: [],
               propertiesLeft: [],
-              hubspotCalls: progress.hubspotCalls ?? 0,
+              hubspotCalls: progressOf().hubspotCalls ?? 0,
             });
           } else await started;
           throw err;
@@ -219,7 +245,7 @@ export class ReceiptWriter {
           ...(record ? { record } : {}),
           propertiesWritten: [...result.propertiesWritten],
           propertiesLeft: (result.propertiesLeft ?? []).map((l) => ({ name: l.property, why: l.why })),
-          hubspotCalls: progress.hubspotCalls ?? 0,
+          hubspotCalls: progressOf().hubspotCalls ?? 0,
         });
         return result;
       },

@@ -24,6 +24,9 @@ import {
 } from './helpers/conversation-harness';
 import { timeSkippingEnv } from './helpers/temporal-env';
 import { memoryStore } from './accounts-support';
+import { loadConfig } from '../src/environment/config';
+import { sweepReceipts } from '../src/worker/account-services';
+import { ConfigApiClient } from '../src/config-api/client';
 
 const API_TOKEN = 'receipts-test-config-api-token-0123456789';
 const PORTAL = 7_654_321;
@@ -401,6 +404,53 @@ describe('filters and pages', () => {
       assert.equal(r.body.field, field, `${query}: ${JSON.stringify(r.body)}`);
     }
     assert.equal((await call(`/v1/workspaces/${WS}/receipts/${encodeURIComponent('no such id!')}`)).status, 400);
+  });
+});
+
+describe('retention', () => {
+  test('RECEIPT_RETENTION_DAYS (default 30) is validated; the sweep deletes the older receipts only', async () => {
+    assert.equal(loadConfig({}).env.RECEIPT_RETENTION_DAYS, 30);
+    assert.equal(loadConfig({ RECEIPT_RETENTION_DAYS: '7' }).env.RECEIPT_RETENTION_DAYS, 7);
+    assert.throws(() => loadConfig({ RECEIPT_RETENTION_DAYS: '0' }), /RECEIPT_RETENTION_DAYS/);
+    const WS = 'ws-retention';
+    const day = 86_400_000;
+    for (const [id, ageDays] of [
+      ['old', 8],
+      ['new', 6],
+    ] as const)
+      await store.receipts.finished({
+        id: `rcpt_${id}`,
+        workspaceId: WS,
+        actionId: 'a',
+        conversationId: 'c',
+        trigger: 'offline',
+        outcome: 'updated',
+        reason: 'r',
+        accountId: ACME.accountId,
+        propertiesWritten: [],
+        propertiesLeft: [],
+        hubspotCalls: 1,
+        attempts: 1,
+        startedAtMs: Date.now() - ageDays * day,
+        finishedAtMs: Date.now() - ageDays * day,
+        finished: true,
+      });
+    const lines: string[] = [];
+    const stop = sweepReceipts(store, 7, (l) => lines.push(l));
+    try {
+      for (let i = 0; i < 50 && !lines.length; i++) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      stop();
+    }
+    const typed = new ConfigApiClient({ baseUrl: api.url, token: API_TOKEN, workspaceId: WS });
+    assert.deepEqual(
+      (await typed.listReceipts()).receipts.map((r) => r.id),
+      ['rcpt_new'],
+    );
+    assert.ok(
+      lines.some((l) => /deleted \d+ older than 7 days/.test(l)),
+      lines.join('\n'),
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 // The platform backend's typed client for the configuration API (beside the conversation client in
 // src/platform/client.ts). One instance per workspace; every call is scoped to it.
 import type { ActionConfigInput } from '../action/config';
+import type { Receipt } from '../action/receipt';
 import type { PropertyListing } from './properties';
 
 export interface ConnectionView {
@@ -144,5 +145,34 @@ export class ConfigApiClient {
 
   actionConfig(actionId: string): Promise<{ actionId: string; config: unknown; savedAt: string }> {
     return this.call('GET', `/action-configs/${encodeURIComponent(actionId)}`);
+  }
+
+  /** The workspace's sync receipts, newest first; pass nextCursor back as `cursor` for the next page. */
+  listReceipts(
+    filter: {
+      actionId?: string;
+      outcome?: Receipt['outcome'];
+      conversationId?: string;
+      since?: string;
+      until?: string;
+      limit?: number;
+      cursor?: string;
+    } = {},
+  ): Promise<{ receipts: Receipt[]; nextCursor?: string }> {
+    const query = new URLSearchParams(
+      Object.entries(filter)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]): [string, string] => [k, String(v)]),
+    ).toString();
+    return this.call('GET', `/receipts${query ? `?${query}` : ''}`);
+  }
+
+  receipt(receiptId: string): Promise<Receipt> {
+    return this.call('GET', `/receipts/${encodeURIComponent(receiptId)}`);
+  }
+
+  /** Runs a failed sync again (the operator retry); answers the new run's receipt. */
+  retryReceipt(receiptId: string): Promise<{ receipt: Receipt }> {
+    return this.call('POST', `/receipts/${encodeURIComponent(receiptId)}/retry`);
   }
 }
