@@ -62,6 +62,7 @@ export const recentSyncsScript = `
     return a;
   }
   function str(v) { return v === undefined || v === null ? '' : String(v); }
+  function label(names, key) { key = str(key); return Object.prototype.hasOwnProperty.call(names, key) ? names[key] : key; }
   function when(iso) { var d = new Date(str(iso)); return isNaN(d.getTime()) ? str(iso) : d.toLocaleString(); }
   function seconds(ms) { var n = Number(ms); return isFinite(n) ? (n < 1000 ? Math.round(n) + ' ms' : (n / 1000).toFixed(1) + ' s') : ''; }
   function plural(n, word) { n = Number(n) || 0; return n + ' ' + word + (n === 1 ? '' : 's'); }
@@ -82,14 +83,14 @@ export const recentSyncsScript = `
   function receiptRow(r) {
     var outcome = str(r.outcome);
     var cls = Object.prototype.hasOwnProperty.call(OUTCOMES, outcome) ? outcome : 'other';
-    var badge = el('span', OUTCOMES[outcome] || outcome, 'outcome outcome-' + cls);
+    var badge = el('span', label(OUTCOMES, outcome), 'outcome outcome-' + cls);
     var conversation = el('button', str(r.conversationId), 'link-button');
     conversation.type = 'button'; conversation.title = 'Show only this conversation';
     conversation.onclick = function () { filtersForm.elements.conversationId.value = str(r.conversationId); loadSyncs(); };
 
     var h = r.hubspot || {}; var hubspot = [];
     if (h.contactId) hubspot.push(hubspotLink(h.contactUrl, 'Contact ' + str(h.contactId)));
-    if (h.record && h.record.id) hubspot.push(hubspotLink(h.record.url, (RECORDS[h.record.object] || str(h.record.object)) + ' ' + str(h.record.id)));
+    if (h.record && h.record.id) hubspot.push(hubspotLink(h.record.url, label(RECORDS, h.record.object) + ' ' + str(h.record.id)));
     hubspot.push(el('span', 'account ' + str(h.accountId), 'muted wrap'));
 
     var written = Array.isArray(r.propertiesWritten) ? r.propertiesWritten.map(str) : [];
@@ -106,7 +107,7 @@ export const recentSyncsScript = `
     }
 
     var tr = row([
-      lines([el('span', when(r.startedAt), 'nowrap'), el('span', TRIGGERS[r.trigger] || str(r.trigger), 'muted')]),
+      lines([el('span', when(r.startedAt), 'nowrap'), el('span', label(TRIGGERS, r.trigger), 'muted')]),
       str(r.actionId),
       conversation,
       lines([badge, el('span', str(r.reason), 'reason')]),
@@ -129,7 +130,7 @@ export const recentSyncsScript = `
     empty.textContent = syncs.query ? 'No sync matches these filters.' : 'No sync yet: runs of the workspace\\'s HubSpot actions are listed here.';
     document.getElementById('syncs-more').hidden = !syncs.cursor;
     var actions = document.getElementById('sync-actions');
-    var known = {}; Array.prototype.forEach.call(actions.options, function (o) { known[o.value] = true; });
+    var known = Object.create(null); Array.prototype.forEach.call(actions.options, function (o) { known[o.value] = true; });
     syncs.shown.forEach(function (r) { var id = str(r.actionId); if (id && !known[id]) { known[id] = true; var o = document.createElement('option'); o.value = id; actions.appendChild(o); } });
   }
 
@@ -179,7 +180,7 @@ export const recentSyncsScript = `
       syncs.fresh = n.id;
       syncsBanner(n.outcome === 'failed'
         ? 'The retry of ' + str(r.actionId) + ' for conversation ' + str(r.conversationId) + ' failed again: ' + str(n.reason)
-        : 'Retried ' + str(r.actionId) + ' for conversation ' + str(r.conversationId) + ': ' + (OUTCOMES[n.outcome] || str(n.outcome)) + '. ' + str(n.reason), n.outcome === 'failed');
+        : 'Retried ' + str(r.actionId) + ' for conversation ' + str(r.conversationId) + ': ' + label(OUTCOMES, n.outcome) + '. ' + str(n.reason), n.outcome === 'failed');
       settle();
       return loadSyncs();
     }).catch(function (e) {
