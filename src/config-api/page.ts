@@ -1,19 +1,20 @@
 // The operators' page: the workspace's connected HubSpot accounts, "Add account" (HubSpot's install
-// flow), and each account's mappable contact properties. Plain HTML and one script served from this
-// origin (the Content-Security-Policy allows nothing else); the script calls the configuration API
-// with the page's session cookie, never with a token.
+// flow), each account's mappable contact properties, and the workspace's recent syncs (page-syncs.ts).
+// Plain HTML and one script served from this origin (the Content-Security-Policy allows nothing else);
+// the script calls the configuration API with the page's session cookie, never with a token.
+import { recentSyncsScript, recentSyncsSection, recentSyncsStyle } from './page-syncs';
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const STYLE = `
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#213343}
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:75rem;padding:0 1rem;color:#213343}
 h1{font-size:1.4rem} h2{font-size:1.1rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0} th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #dfe3eb;vertical-align:top}
 button{padding:.4rem .8rem;border-radius:4px;border:1px solid #425b76;background:#fff;cursor:pointer} button.primary{background:#ff7a59;border-color:#ff7a59;color:#fff}
 .status-connected{color:#00a4bd}.status-needs-reconnect{color:#d94c53;font-weight:600}
 .banner{padding:.6rem .8rem;border-radius:4px;background:#e5f8f6;margin:1rem 0}.banner.error{background:#fde8e9}
-.muted{color:#516f90;font-size:.9rem}.bar{display:flex;gap:.5rem;margin:1rem 0}.bar form{margin:0} code{font-size:.9em}`;
+.muted{color:#516f90;font-size:.9rem}.bar{display:flex;gap:.5rem;margin:1rem 0}.bar form{margin:0} code{font-size:.9em}${recentSyncsStyle}`;
 
 export function loginPage(error?: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Log in: HubSpot accounts</title><style>${STYLE}</style></head><body>
@@ -37,6 +38,7 @@ export function setupPage(workspaceId: string): string {
 <form method="post" action="/logout"><button type="submit">Log out</button></form></div>
 <table id="accounts"><thead><tr><th>Account</th><th>Portal</th><th>Kind</th><th>Status</th><th>Scopes</th><th></th></tr></thead><tbody></tbody></table>
 <p id="empty" class="muted" hidden>No HubSpot account is connected yet: click <strong>Add account</strong>.</p>
+${recentSyncsSection}
 <section id="properties" hidden>
   <h2>Mappable contact properties of <code id="properties-account"></code></h2>
   <table id="mappable"><thead><tr><th>Label</th><th>Internal name</th><th>Group</th><th>Field type</th><th>Kind</th></tr></thead><tbody></tbody></table>
@@ -81,7 +83,7 @@ export const setupScript = `'use strict';
       document.getElementById('add-account').hidden = !r.addAccount;
       r.connections.forEach(function (c) {
         var actions = el('span');
-        var props = el('button', 'Properties'); props.type = 'button'; props.onclick = function () { showProperties(c.accountId); };
+        var props = el('button', 'Properties'); props.type = 'button'; props.onclick = function () { showProperties(c.accountId); document.getElementById('properties').scrollIntoView(); };
         var reconnect = el('button', 'Reconnect'); reconnect.type = 'button'; reconnect.onclick = addAccount; reconnect.hidden = c.status !== 'needs-reconnect' || !r.addAccount;
         var off = el('button', 'Disconnect'); off.type = 'button';
         off.onclick = function () {
@@ -106,5 +108,5 @@ export const setupScript = `'use strict';
   if (q.get('error')) banner('The account was not connected (' + q.get('error') + ').', true);
   if (q.get('connected') || q.get('error')) history.replaceState(null, '', '/');
   load().then(function () { if (q.get('connected')) showProperties(q.get('connected')); });
-})();
+${recentSyncsScript}})();
 `;
