@@ -181,12 +181,14 @@ describe('one receipt per run', () => {
       const run = await running;
       assert.ok(during, 'no receipt while the run was under way');
       assert.equal(during.outcome, 'failed');
+      assert.equal(during.finished, false, 'the receipt says the run has not reported');
       assert.match(during.reason, /^Not finished/);
       const [finished, ...more] = await receiptsOf(WORKSPACE, chat.conversationId);
       assert.equal(more.length, 0);
       assert.equal(finished!.id, during.id, 'the same receipt, finished');
       assert.equal(finished!.outcome, run.result);
       assert.equal(finished!.outcome, 'created');
+      assert.equal(finished!.finished, true);
     });
   });
 

@@ -57,9 +57,9 @@ test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
   const store = await memoryStore();
   const port = await freePort();
   const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
-  // Connections are re-read from the store after 200 ms (default 5 s), as in accounts-conversation: the
+  // The directory's default cache (5 s): a connection that needs reconnecting is read again, so the
   // reconnected account is used by the very next run.
-  const directory = new StoreDirectory(store, { oauth, cacheTtlMs: 200 });
+  const directory = new StoreDirectory(store, { oauth });
   const env = await timeSkippingEnv();
   const api = await startConfigApi({
     store,

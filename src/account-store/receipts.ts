@@ -79,6 +79,7 @@ function toReceipt(r: Row): Receipt {
     propertiesLeft: json<Array<{ name: string; why: string }>>(r.properties_left),
     hubspotCalls: Number(r.hubspot_calls),
     attempts: Number(r.attempts),
+    finished: Boolean(r.finished),
     startedAt,
     finishedAt,
     durationMs: Math.max(0, Date.parse(finishedAt) - Date.parse(startedAt)),

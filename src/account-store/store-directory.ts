@@ -80,7 +80,9 @@ export class StoreDirectory implements AccountDirectory {
   async connection(accountId: string): Promise<HubSpotConnection | undefined> {
     const now = Date.now();
     const hit = this.connections.get(accountId);
-    if (hit && now - hit.at < this.cacheTtlMs) return hit.value;
+    // Only a usable connection is trusted from the cache: one that is missing or needs reconnecting is
+    // read again, so a run right after the operator connects or reconnects it does not fail for nothing.
+    if (hit && now - hit.at < this.cacheTtlMs && hit.value && hit.value.status !== 'needs-reconnect') return hit.value;
     const c = await this.store.connection(accountId);
     const value: HubSpotConnection | undefined =
       c && c.status !== 'disconnected'

@@ -44,6 +44,8 @@ export interface Receipt {
   propertiesLeft: Array<{ name: string; why: LeftReason | string }>;
   hubspotCalls: number;
   attempts: number;
+  /** False while the run has not reported its outcome (under way, or its worker stopped: Temporal retries it). */
+  finished: boolean;
   startedAt: string;
   finishedAt: string;
   durationMs: number;

@@ -83,7 +83,8 @@ export const recentSyncsScript = `
   function receiptRow(r) {
     var outcome = str(r.outcome);
     var cls = Object.prototype.hasOwnProperty.call(OUTCOMES, outcome) ? outcome : 'other';
-    var badge = el('span', label(OUTCOMES, outcome), 'outcome outcome-' + cls);
+    // A run that has not reported yet: under way, or its worker stopped (Temporal retries it).
+    var badge = r.finished === false ? el('span', 'not finished', 'outcome outcome-other') : el('span', label(OUTCOMES, outcome), 'outcome outcome-' + cls);
     var conversation = el('button', str(r.conversationId), 'link-button');
     conversation.type = 'button'; conversation.title = 'Show only this conversation';
     conversation.onclick = function () { filtersForm.elements.conversationId.value = str(r.conversationId); loadSyncs(); };
@@ -116,7 +117,7 @@ export const recentSyncsScript = `
       lines([el('span', plural(r.hubspotCalls, 'HubSpot call')), el('span', plural(r.attempts, 'attempt') + ', ' + seconds(r.durationMs), 'muted')]),
       retry,
     ]);
-    tr.dataset.receiptId = str(r.id); tr.dataset.outcome = outcome;
+    tr.dataset.receiptId = str(r.id); tr.dataset.outcome = r.finished === false ? 'not-finished' : outcome;
     tr.cells[0].title = str(r.startedAt);
     if (syncs.fresh && syncs.fresh === r.id) tr.className = 'fresh';
     return tr;
