@@ -252,6 +252,35 @@ describe('text conversations', () => {
     });
   });
 
+  test('offline, a Communication create HubSpot applies after the worker gave up (slow write): one Communication, the duplicate archived', async () => {
+    const conv = conversation('whatsapp', [engagement()]);
+    const address = email('late.wa');
+    await h.run(async () => {
+      const since = Date.now();
+      h.emulator.failNext(ACME.accountId, 'communications.create', 'slow-write', 1, { holdMs: 16_000 });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'Held, then applied.',
+      });
+      await h.env.sleep('11m');
+      await settled(conv);
+      const run = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.at(-1)!;
+      assert.equal(run.result, 'created', run.reason);
+      assert.equal(run.loggedAs, 'communication');
+      await heldWritesEnded(h, ACME.accountId, since);
+      const contact = contactOf(address)!;
+      assert.equal(communicationsOf(contact.id).length, 2, 'the held create did not land: nothing to converge');
+      const c = await convergenceDone(h, conv);
+      assert.equal(c.duplicateNotesArchived, 1);
+      assert.deepEqual(
+        communicationsOf(contact.id).map((x) => x.id),
+        [run.noteId],
+        'not the Communication the outcome names',
+      );
+    });
+  });
+
   test('SMS becomes a Communication (SMS); web chat stays a note that says which action wrote it', async () => {
     const sms = conversation('sms', [engagement()]);
     const chat = conversation('chat', [engagement()], { conversationUrl: URL_OF('chat-1') });
