@@ -4,8 +4,10 @@
 // per-call timeout and then applied anyway (the convergence checks repair what they spoil), the worker
 // is killed with SIGKILL twice and the dev server is restarted once;
 // customers correct their email between two in-conversation runs, people merge contacts, the platform
-// repeats callEnded and sends summaries after the end. Every conversation stays dormant for a short
-// retention and then completes. Nothing may be lost, duplicated, on the wrong contact or wrong.
+// repeats callEnded and sends summaries after the end. Half the conversations' actions log engagements
+// (a voice conversation as a HubSpot Call with its details, WhatsApp as a Communication, chat as a note).
+// Every conversation stays dormant for a short retention and then completes. Nothing may be lost,
+// duplicated, on the wrong contact or wrong.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { printTally, runChaos, WORKER_REQUEST_TIMEOUT_MS } from '../bench/chaos';
@@ -58,6 +60,9 @@ test(TITLE, { timeout: 15 * 60_000, skip }, async () => {
     assert.ok((tally.faults[kind] ?? 0) > 0, `no ${kind} fault was injected`);
   assert.ok((tally.faults['injected-500'] ?? 0) + (tally.faults['injected-503'] ?? 0) > 0, 'no 5xx fault was injected');
   assert.equal(Object.keys(tally.byRow).length, 7, 'not every row of the table ran');
+  // Engagements were logged, and checked: one Call or Communication per (conversation, action, contact).
+  assert.ok(tally.engagements.calls > 0, 'no Call was checked');
+  assert.ok(tally.engagements.communications > 0, 'no Communication was checked');
   assert.notEqual(tally.searchLag, '0-0 ms', 'the search lag was off');
   for (const behaviour of [
     'email corrections',

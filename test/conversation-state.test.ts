@@ -373,6 +373,46 @@ describe('ConversationEntity', () => {
     );
   });
 
+  test("a completed session's result keeps what an operator retry must run with: the conversation link and the call's details", () => {
+    const call = action({ id: 'log-call', logAs: 'engagement' });
+    const details = {
+      direction: 'outbound' as const,
+      durationMs: 95_000,
+      recordingUrl: 'https://rec.example.com/1.mp3',
+    };
+    const url = 'https://app.example-platform.com/conversations/c-1';
+    const { entity } = conversation({ channel: voiceChannel, actions: [call], conversationUrl: url });
+    entity.onCallEnded({ ...caller, fields: { email: 'jane@example.com' }, call: details });
+    syncOffline(entity, 'failed');
+    const result = entity.result();
+    assert.equal(result.conversationUrl, url);
+    assert.equal(result.callEnded, true);
+    assert.deepEqual(result.call, details);
+    // The retry session (src/ops/operator.ts) starts from them: its run is given the same details and link.
+    const retry = conversation({
+      channel: voiceChannel,
+      actions: [call],
+      conversationUrl: result.conversationUrl,
+      carried: {
+        fields: result.finalFields,
+        lastActivityAtMs: T0,
+        messageCount: 0,
+        noteIds: {},
+        outcomes: result.outcomes,
+        rejections: [],
+        runsBefore: 1,
+        startedAtMs: T0,
+        callEnded: result.callEnded,
+        call: result.call,
+      },
+      operatorRetry: { actionId: 'log-call' },
+    }).entity;
+    retry.operatorRetryStarting(call, true);
+    const request = retry.runStarted(call, 'operator-retry').request;
+    assert.deepEqual(request.call, details);
+    assert.equal(request.conversationUrl, url);
+  });
+
   test('round trip through the carried state: the next run answers as this one did, one run later', () => {
     const { entity, clock, setup } = conversation({
       channel: voiceChannel,

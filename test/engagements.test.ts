@@ -17,6 +17,7 @@ import {
 } from './helpers/conversation-harness';
 import { actionConfigSchema } from '../src/action/config';
 import { describeZodError } from '../src/platform/contract';
+import { retryAction } from '../src/ops/operator';
 
 let h: Harness;
 let seq = 0;
@@ -151,6 +152,77 @@ describe('a voice conversation becomes one HubSpot Call', () => {
   });
 });
 
+describe('an operator retry of a failed engagement run', () => {
+  const CALL = {
+    direction: 'outbound' as const,
+    durationMs: 95_000,
+    status: 'completed' as const,
+    recordingUrl: 'https://recordings.example-platform.com/r/retry.mp3',
+  };
+  /** The offline sync of a voice conversation fails (HubSpot answers every lookup with a 500 past the retry window). */
+  async function failedCall(conv: ReturnType<typeof conversation>, address: string): Promise<void> {
+    h.emulator.setFaults(ACME.accountId, { operations: ['contacts.get'], serverErrorRate: 1 });
+    try {
+      await h.platform.recordMessage(conv, { from: 'customer', fields: { email: address } });
+      await h.platform.endCall(conv, { summary: 'Wants the retry to keep the call.', call: CALL });
+      await h.env.sleep('5m');
+      await settled(conv);
+      const run = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.at(-1)!;
+      assert.equal(run.result, 'failed', run.reason);
+    } finally {
+      h.emulator.setFaults(ACME.accountId, null);
+    }
+  }
+  const assertCallWithDetails = (address: string, noteId: string | undefined, url: string) => {
+    const calls = callsOf(contactOf(address)!.id);
+    assert.equal(calls.length, 1);
+    assert.equal(calls[0]!.id, noteId, 'the outcome names another record than the Call');
+    const p = calls[0]!.properties;
+    assert.equal(p.hs_call_direction, 'OUTBOUND', 'the retried Call lost the call direction');
+    assert.equal(p.hs_call_duration, '95000', 'the retried Call lost the call duration');
+    assert.equal(p.hs_call_recording_url, CALL.recordingUrl, 'the retried Call lost the recording link');
+    assert.match(p.hs_call_body ?? '', /Wants the retry to keep the call\./);
+    assert.ok((p.hs_call_body ?? '').includes(`<a href="${url}">`), 'the retried Call lost the conversation link');
+  };
+
+  test('after the conversation completed: the retry session logs the Call with the call details and the conversation link', async () => {
+    const url = URL_OF('retry-completed');
+    const conv = conversation('voice', [engagement()], {
+      conversationUrl: url,
+      options: { offlineRetryWindowMs: 60_000, retentionMs: 3600_000 },
+    });
+    const address = email('retry.completed');
+    await h.run(async () => {
+      await failedCall(conv, address);
+      await h.platform.result(conv); // the retention passes (time skips): the workflow completes
+      assert.equal((await h.platform.handle(conv).describe()).status.name, 'COMPLETED');
+      assert.equal(contactOf(address), undefined, 'the failed run wrote a contact');
+
+      const run = await retryAction(h.env.client, conv, 'hubspot-upsert');
+      assert.equal(run.trigger, 'operator-retry');
+      assert.equal(run.result, 'created', run.reason);
+      assert.equal(run.loggedAs, 'call');
+      assertCallWithDetails(address, run.noteId, url);
+    });
+  });
+
+  test('while the conversation is dormant: the retry logs the Call with the call details and the conversation link', async () => {
+    const url = URL_OF('retry-dormant');
+    const conv = conversation('voice', [engagement()], {
+      conversationUrl: url,
+      options: { offlineRetryWindowMs: 60_000 },
+    });
+    const address = email('retry.dormant');
+    await h.run(async () => {
+      await failedCall(conv, address);
+      const run = await retryAction(h.env.client, conv, 'hubspot-upsert');
+      assert.equal(run.trigger, 'operator-retry');
+      assert.equal(run.result, 'created', run.reason);
+      assertCallWithDetails(address, run.noteId, url);
+    });
+  });
+});
+
 describe('text conversations', () => {
   test('WhatsApp becomes one Communication (WHATS_APP), updated in place by a follow-up', async () => {
     const conv = conversation('whatsapp', [engagement()]);
@@ -177,6 +249,35 @@ describe('text conversations', () => {
       const again = communicationsOf(contact.id);
       assert.equal(again.length, 1, 'the follow-up wrote a second Communication');
       assert.match(again[0]!.properties.hs_communication_body ?? '', /and parking\./);
+    });
+  });
+
+  test('offline, a Communication create HubSpot applies after the worker gave up (slow write): one Communication, the duplicate archived', async () => {
+    const conv = conversation('whatsapp', [engagement()]);
+    const address = email('late.wa');
+    await h.run(async () => {
+      const since = Date.now();
+      h.emulator.failNext(ACME.accountId, 'communications.create', 'slow-write', 1, { holdMs: 16_000 });
+      await h.platform.recordMessage(conv, {
+        from: 'customer',
+        fields: { email: address },
+        summary: 'Held, then applied.',
+      });
+      await h.env.sleep('11m');
+      await settled(conv);
+      const run = (await h.platform.getState(conv))!.outcomes['hubspot-upsert']!.at(-1)!;
+      assert.equal(run.result, 'created', run.reason);
+      assert.equal(run.loggedAs, 'communication');
+      await heldWritesEnded(h, ACME.accountId, since);
+      const contact = contactOf(address)!;
+      assert.equal(communicationsOf(contact.id).length, 2, 'the held create did not land: nothing to converge');
+      const c = await convergenceDone(h, conv);
+      assert.equal(c.duplicateNotesArchived, 1);
+      assert.deepEqual(
+        communicationsOf(contact.id).map((x) => x.id),
+        [run.noteId],
+        'not the Communication the outcome names',
+      );
     });
   });
 

@@ -309,6 +309,10 @@ export class ConversationEntity {
       finalSummary: this.summary,
       conversationRef: this.conversationRef,
       ...(this.input.workspaceId ? { workspaceId: this.input.workspaceId } : {}),
+      // What an operator retry of this completed session needs to write what the session's runs wrote.
+      ...(this.input.conversationUrl ? { conversationUrl: this.input.conversationUrl } : {}),
+      ...(this.callHasEnded ? { callEnded: true } : {}),
+      ...(this.call ? { call: this.call } : {}),
     };
   }
 

@@ -1,8 +1,10 @@
 // The chaos run's options and plan: every row of the decision table, text and voice, offline and in
-// conversation, every behaviour (email corrections, merges, repeated ends, late summaries), on every account.
+// conversation, every behaviour (email corrections, merges, repeated ends, late summaries), on every account;
+// every other round of the rows logs engagements (a voice conversation as a Call, WhatsApp as a Communication).
 import type { EmulatorAccountSeed, HubSpotEmulator } from '../../hubspot-emulator';
 import { prng, type StoredObject } from '../../hubspot-emulator/store';
 import type { ActionConfigInput } from '../../src/action/config';
+import type { CallDetails, TimelineObject } from '../../src/action/timeline';
 import type { Conversation } from '../../src/platform/client';
 import type { ActionRun, ConversationResult, ConversationState } from '../../src/platform/contract';
 import { BENCH_WORKSPACE, benchAction } from '../rig/action';
@@ -68,6 +70,10 @@ export interface Plan {
   summary?: string;
   live: boolean;
   voice: boolean;
+  /** Its actions log engagements (logAs `engagement`): a voice conversation as a Call, WhatsApp as a Communication, chat as a note. */
+  engagement: boolean;
+  /** Voice: the call details sent with every callEnded. */
+  call?: CallDetails;
   /** Contact id of the existing contact, for the rows that have one. */
   existingId?: string;
   /** The customer first typed a wrong email, then corrected it between two in-conversation runs. */
@@ -101,9 +107,19 @@ export interface Plan {
   times: { start?: number; end?: number; synced?: number; followUp?: number; completed?: number };
 }
 
-function action(id: string, accountId: string, row: Row, offlineSync: boolean): ActionConfigInput {
+function action(id: string, accountId: string, row: Row, offlineSync: boolean, engagement: boolean): ActionConfigInput {
   const allowCreate = row === 'new-create' || row === 'ours-create' || row === 'no-email';
-  return benchAction(id, accountId, { allowCreate, allowUpdateExisting: row === 'theirs-update' }, offlineSync);
+  return {
+    ...benchAction(id, accountId, { allowCreate, allowUpdateExisting: row === 'theirs-update' }, offlineSync),
+    ...(engagement ? { logAs: 'engagement' as const } : {}),
+  };
+}
+
+/** What a conversation's actions log on the contact's timeline (src/action/timeline.ts timelineRecordFor). */
+export function timelineObjectOf(p: Pick<Plan, 'engagement' | 'conversation'>): TimelineObject {
+  if (!p.engagement) return 'notes';
+  const channel = p.conversation.channel;
+  return channel === 'voice' ? 'calls' : channel === 'whatsapp' ? 'communications' : 'notes';
 }
 
 /** Live contacts holding an email, as primary or secondary (HubSpot's matching: case-insensitive). */
@@ -145,7 +161,13 @@ export function makePlans(opts: ChaosOptions, accounts: EmulatorAccountSeed[], r
           }
         : undefined;
     const repeatDraw = random();
-    const actions = [action('offline', accountId, row, true), ...(live ? [action('live', accountId, row, false)] : [])];
+    // Every other round of the rows logs engagements: no random draw, so the rest of the plan is the same
+    // for a seed with or without them.
+    const engagement = Math.floor(i / ROWS.length) % 2 === 1;
+    const actions = [
+      action('offline', accountId, row, true, engagement),
+      ...(live ? [action('live', accountId, row, false, engagement)] : []),
+    ];
     plans.push({
       i,
       row,
@@ -154,6 +176,16 @@ export function makePlans(opts: ChaosOptions, accounts: EmulatorAccountSeed[], r
       summary,
       live,
       voice,
+      engagement,
+      ...(voice
+        ? {
+            call: {
+              direction: i % 2 === 0 ? ('inbound' as const) : ('outbound' as const),
+              durationMs: 60_000 + i * 1_000,
+              recordingUrl: `https://recordings.example.com/chaos/${opts.seed}/${i}.mp3`,
+            },
+          }
+        : {}),
       ...(correcting
         ? {
             correction: {

@@ -31,7 +31,7 @@ const COMPLETION_GRACE_MS = 120_000;
 /**
  * The operations that get queued slow writes on every account at the start, whatever the random draw:
  * HubSpot holds them past the worker's per-call timeout and applies them anyway (the emulator's default).
- * Single-record calls and the batch endpoints the worker's batcher uses alike.
+ * Single-record calls and the batch endpoints the worker's batcher uses alike; engagements are single-record.
  */
 const SLOW_WRITE_OPERATIONS = [
   'contacts.create',
@@ -42,6 +42,10 @@ const SLOW_WRITE_OPERATIONS = [
   'contacts.batchUpdate',
   'notes.batchCreate',
   'notes.batchUpdate',
+  'calls.create',
+  'calls.update',
+  'communications.create',
+  'communications.update',
 ];
 const QUEUED_SLOW_WRITES = 2;
 
@@ -280,9 +284,11 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       await persist('message', () => platform.recordMessage(c, { from: 'agent', fields: final }), log);
       if (p.merge?.when === 'before-end') merge(p);
       p.times.end = mark();
+      // The call's details come with every callEnded, as the platform knows them (the same each time).
+      const callEnded = { summary: p.summary, ...(p.call ? { call: p.call } : {}) };
       if (p.voice) {
-        await persist('endCall', () => platform.endCall(c, { summary: p.summary }), log);
-        if (p.duplicateEnd) await persist('endCall', () => platform.endCall(c, { summary: p.summary }), log);
+        await persist('endCall', () => platform.endCall(c, callEnded), log);
+        if (p.duplicateEnd) await persist('endCall', () => platform.endCall(c, callEnded), log);
       } else if (p.summary) await persist('fieldsUpdated', () => platform.updateFields(c, { summary: p.summary }), log);
 
       // The end: the offline sync has run and the conversation is dormant.
@@ -299,7 +305,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
           );
         } else {
           if (p.duplicateEnd) {
-            await persist('endCall', () => platform.endCall(c, { summary: p.summary }), log);
+            await persist('endCall', () => platform.endCall(c, callEnded), log);
             p.repeatsSent++;
           }
           if (p.repeatAfterEnd) {

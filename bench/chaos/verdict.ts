@@ -1,15 +1,17 @@
 // The chaos run's verdict: every conversation checked against the emulator's store (live records,
 // merged-away ids mapped to the record they read as now) and its final state, the counters
-// docs/BENCHMARKS.md ("Chaos run") defines, and where the slowest conversations' time went.
+// docs/BENCHMARKS.md ("Chaos run") defines, and where the slowest conversations' time went. The summary
+// is checked where the action logs it: a note, or a Call or Communication for actions that log engagements.
 import type { EmulatorAccountSeed, HubSpotEmulator } from '../../hubspot-emulator';
 import type { StoredNote } from '../../hubspot-emulator/store';
 import type { DataConverter, ProtoFailure } from '@temporalio/common';
 import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow/codec-helpers';
 import { loadDataConverter } from '@temporalio/common/lib/internal-non-workflow/data-converter-helpers';
 import { escapeHtml, noteReference } from '../../src/action/note';
+import { bodyProperty, type TimelineObject } from '../../src/action/timeline';
 import type { ConversationClient } from '../../src/platform/client';
 import { conversationWorkflowId } from '../../src/platform/contract';
-import { contactsWithEmail, type Plan } from './plan';
+import { contactsWithEmail, timelineObjectOf, type Plan } from './plan';
 
 export interface ChaosTally {
   conversations: number;
@@ -20,6 +22,11 @@ export interface ChaosTally {
   duplicateContacts: number;
   duplicateNotes: number;
   wrongContactNotes: string[];
+  /** Calls and Communications beyond one per (conversation, action, contact); itemised in `duplicates`. */
+  duplicateEngagements: number;
+  wrongContactEngagements: string[];
+  /** (conversation, action, contact) engagements found once, on their contact, with the latest summary. */
+  engagements: { calls: number; communications: number };
   wrongProperties: string[];
   wrongOutcomes: string[];
   duplicateSyncs: string[];
@@ -74,6 +81,9 @@ export function emptyTally(conversations: number, searchLag: string): ChaosTally
     duplicateContacts: 0,
     duplicateNotes: 0,
     wrongContactNotes: [],
+    duplicateEngagements: 0,
+    wrongContactEngagements: [],
+    engagements: { calls: 0, communications: 0 },
     wrongProperties: [],
     wrongOutcomes: [],
     duplicateSyncs: [],
@@ -131,8 +141,17 @@ export function checkStore(
   }
   tally.hubspotCalls -= callsBefore;
   const count = (k: string, n = 1) => (tally.behaviours[k] = (tally.behaviours[k] ?? 0) + n);
-  const notesByAccount = new Map<string, StoredNote[]>(accounts.map((a) => [a.accountId, em.notes(a.accountId)]));
-  for (const p of plans) checkConversation(em, p, tally, notesByAccount.get(p.accountId)!, count);
+  const recordsByAccount = new Map<string, TimelineRecords>(
+    accounts.map((a) => [
+      a.accountId,
+      {
+        notes: em.notes(a.accountId),
+        calls: em.engagements(a.accountId, 'calls'),
+        communications: em.engagements(a.accountId, 'communications'),
+      },
+    ]),
+  );
+  for (const p of plans) checkConversation(em, p, tally, recordsByAccount.get(p.accountId)!, count);
   // HubSpot (and the emulator) refuse a second contact with an email, so a stray create shows as a
   // contact of this worker's app that holds none of the run's emails.
   const known = new Set(plans.flatMap((p) => [p.email, ...(p.correction ? [p.correction.typoEmail] : [])]));
@@ -224,26 +243,32 @@ export async function slowest(
 
 const GOOD: ReadonlyArray<string> = ['created', 'updated', 'note_only'];
 
-/** The emulator's operations that write (contacts and notes, single and batch). */
-const WRITE_OPERATION = /^(contacts|notes)\.(create|update|batchCreate|batchUpdate|batchUpsert)$/;
+/** The emulator's operations that write (contacts, notes and engagements, single and batch). */
+const WRITE_OPERATION = /^(contacts|notes|calls|communications)\.(create|update|batchCreate|batchUpdate|batchUpsert)$/;
+
+/** An account's live notes, Calls and Communications. */
+type TimelineRecords = Record<TimelineObject, StoredNote[]>;
+const RECORD_NAME: Record<TimelineObject, string> = { notes: 'note', calls: 'Call', communications: 'Communication' };
 
 /** Checks one conversation against the emulator's store and adds what it finds to the tally. */
 function checkConversation(
   em: HubSpotEmulator,
   p: Plan,
   tally: ChaosTally,
-  notes: StoredNote[],
+  records: TimelineRecords,
   count: (k: string, n?: number) => void,
 ): void {
   const id = p.conversation.conversationId;
-  const tag = `${id} (${p.row}${p.voice ? ', voice' : ''})`;
+  const object = timelineObjectOf(p);
+  const tag = `${id} (${p.row}${p.voice ? ', voice' : ''}${object === 'notes' ? '' : `, ${RECORD_NAME[object]}s`})`;
   let isLost = false;
   const lost = (what: string) => {
     isLost = true;
     tally.lost.push(`${tag}: ${what}`);
   };
   const wrongProperty = (what: string) => tally.wrongProperties.push(`${tag}: ${what}`);
-  const wrongContact = (what: string) => tally.wrongContactNotes.push(`${tag}: ${what}`);
+  const wrongContact = (what: string) =>
+    (object === 'notes' ? tally.wrongContactNotes : tally.wrongContactEngagements).push(`${tag}: ${what}`);
   const acc = p.accountId;
   const now = (contactId: string) => em.contactIdNow(acc, contactId);
 
@@ -256,6 +281,7 @@ function checkConversation(
   if (p.lateSent) count('late summaries (follow-up)');
   if (p.postEndSkipped) count('post-end steps skipped (retention nearly over)');
   if (p.lateOpenedNew) count('late summaries that reached a completed conversation (opened a new one)');
+  if (object !== 'notes') count(`logged as ${RECORD_NAME[object]}s`);
   for (const ask of p.liveAsks) {
     const r = ask.run?.result ?? 'refused';
     tally.inConversationOutcomes[r] = (tally.inConversationOutcomes[r] ?? 0) + 1;
@@ -385,57 +411,80 @@ function checkConversation(
       );
   }
 
-  // ---- notes: one per (conversation, action, contact), on the right contact, with the latest summary ----
+  // ---- notes (or Calls, Communications): one per (conversation, action, contact), on the right contact,
+  // with the latest summary; nothing logged as another kind of record ----
   const workflowId = conversationWorkflowId(p.conversation.workspaceId, id);
   const contactOfEmail = (e: string) => contactsWithEmail(em, acc, e)[0]?.id;
+  const name = RECORD_NAME[object];
+  const body = (r: StoredNote) => r.properties[bodyProperty(object)] ?? '';
   const checkNotes = (
     actionId: string,
     targets: Array<{ contactId?: string; required: boolean; contains?: string; lacks?: string; earlier?: boolean }>,
-  ) => {
+  ): StoredNote[] => {
     const ref = noteReference(`${workflowId}:${p.firstRunId}:${actionId}`);
-    const mine = notes.filter((n) => (n.properties.hs_note_body ?? '').includes(ref));
+    for (const other of ['notes', 'calls', 'communications'] as const) {
+      const stray =
+        other === object
+          ? 0
+          : records[other].filter((r) => (r.properties[bodyProperty(other)] ?? '').includes(ref)).length;
+      if (stray) wrongProperty(`action ${actionId} logged ${stray} ${RECORD_NAME[other]}(s), expected a ${name}`);
+    }
+    const mine = records[object].filter((n) => body(n).includes(ref));
     const byContact = new Map<string, StoredNote[]>();
     for (const n of mine) {
       const on = [...new Set(n.associations.contacts.map((c) => now(c) ?? `${c} (gone)`))];
-      if (on.length === 0) wrongContact(`note ${n.id} of action ${actionId} is on no contact`);
+      if (on.length === 0) wrongContact(`${name} ${n.id} of action ${actionId} is on no contact`);
       for (const c of on) byContact.set(c, [...(byContact.get(c) ?? []), n]);
     }
     const allowed = new Set(targets.map((t) => t.contactId).filter((c): c is string => Boolean(c)));
     for (const [c, list] of byContact) {
       if (list.length > 1) {
-        tally.duplicateNotes += list.length - 1;
-        tally.duplicates.push(`${tag}: ${list.length} ${actionId} notes on contact ${c}`);
+        if (object === 'notes') tally.duplicateNotes += list.length - 1;
+        else tally.duplicateEngagements += list.length - 1;
+        tally.duplicates.push(`${tag}: ${list.length} ${actionId} ${name}s on contact ${c}`);
       }
       if (!allowed.has(c))
-        wrongContact(`a note of action ${actionId} is on contact ${c}, which no run of it landed on`);
+        wrongContact(`a ${name} of action ${actionId} is on contact ${c}, which no run of it landed on`);
     }
+    const found: StoredNote[] = [];
     for (const t of targets) {
       if (!t.contactId) continue;
       const list = byContact.get(t.contactId) ?? [];
       if (list.length === 0) {
-        if (t.required && !isLost) lost(`no ${actionId} note on contact ${t.contactId}`);
+        if (t.required && !isLost) lost(`no ${actionId} ${name} on contact ${t.contactId}`);
         continue;
       }
-      const body = list.at(-1)!.properties.hs_note_body ?? '';
-      if (t.lacks && body.includes(escapeHtml(t.lacks)))
+      const text = body(list.at(-1)!);
+      if (t.lacks && text.includes(escapeHtml(t.lacks)))
         wrongContact(
-          `the ${actionId} note of the earlier contact ${t.contactId} was rewritten with content written after the email correction`,
+          `the ${actionId} ${name} of the earlier contact ${t.contactId} was rewritten with content written after the email correction`,
         );
-      else if (t.contains && !body.includes(escapeHtml(t.contains))) {
-        if (t.earlier) wrongContact(`the ${actionId} note of the earlier contact ${t.contactId} was changed`);
-        else if (!isLost) lost(`the ${actionId} note on contact ${t.contactId} lacks the latest summary`);
+      else if (t.contains && !text.includes(escapeHtml(t.contains))) {
+        if (t.earlier) wrongContact(`the ${actionId} ${name} of the earlier contact ${t.contactId} was changed`);
+        else if (!isLost) lost(`the ${actionId} ${name} on contact ${t.contactId} lacks the latest summary`);
+      } else if (list.length === 1) {
+        found.push(list[0]!);
+        if (object !== 'notes') tally.engagements[object]++;
       }
     }
+    return found;
   };
   // Offline: the note of the contact holding the email, with the latest summary (the late one if sent).
   const latest = p.lateSent ? p.late : p.summary;
-  checkNotes('offline', [
+  const offlineRecords = checkNotes('offline', [
     {
       contactId: expectContact ? contactOfEmail(p.email) : undefined,
       required: Boolean(latest) && last.result !== 'failed' && last.result !== 'skipped',
       contains: latest,
     },
   ]);
+  // The offline Call carries the call's details (given with callEnded), through every update.
+  if (object === 'calls' && p.call)
+    for (const r of offlineRecords) {
+      const want = { hs_call_direction: p.call.direction.toUpperCase(), hs_call_duration: String(p.call.durationMs) };
+      for (const [k, v] of Object.entries(want))
+        if (r.properties[k] !== v) wrongProperty(`Call ${r.id}: ${k} "${r.properties[k] ?? ''}", expected "${v}"`);
+    }
   if (p.live) {
     // In conversation: each run's note on the contact holding the email that run carried; after a
     // correction, the earlier contact's note keeps the draft and never gets the later summary.
@@ -478,6 +527,9 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
   log(`duplicate contacts        ${t.duplicateContacts}`);
   log(`duplicate notes           ${t.duplicateNotes}`);
   log(`notes on the wrong contact ${t.wrongContactNotes.length}`);
+  log(
+    `engagements               Calls ${t.engagements.calls}, Communications ${t.engagements.communications}; duplicates ${t.duplicateEngagements}, on the wrong contact ${t.wrongContactEngagements.length}`,
+  );
   log(`wrong properties          ${t.wrongProperties.length} (stale values ${t.staleValues.length})`);
   log(`wrong outcomes            ${t.wrongOutcomes.length}`);
   log(`syncs of unchanged values ${t.duplicateSyncs.length}`);
@@ -512,6 +564,7 @@ export function printTally(t: ChaosTally, log: (l: string) => void): void {
     ...t.lost,
     ...t.duplicates,
     ...t.wrongContactNotes,
+    ...t.wrongContactEngagements,
     ...t.staleValues,
     ...t.wrongProperties,
     ...t.wrongOutcomes,
@@ -528,6 +581,8 @@ export function clean(t: ChaosTally): boolean {
     t.duplicateContacts === 0 &&
     t.duplicateNotes === 0 &&
     t.wrongContactNotes.length === 0 &&
+    t.duplicateEngagements === 0 &&
+    t.wrongContactEngagements.length === 0 &&
     t.wrongProperties.length === 0 &&
     t.wrongOutcomes.length === 0 &&
     t.duplicateSyncs.length === 0 &&

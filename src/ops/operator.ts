@@ -83,7 +83,8 @@ export async function inspectConversation(client: Client, ref: ConversationRef):
 /**
  * Runs an action of a conversation again. A running conversation runs it now with its current values
  * (retryAction update); a finished one starts a one-shot session with the values its last session
- * ended with. Either way the contact and the note are updated, never duplicated.
+ * ended with, its conversation link and its call's details. Either way the contact and the note (or
+ * the Call, the Communication) are updated, never duplicated.
  */
 export async function retryAction(client: Client, ref: ConversationRef, actionId: string): Promise<ActionRun> {
   const { conversationId } = ref;
@@ -118,6 +119,7 @@ export async function retryAction(client: Client, ref: ConversationRef, actionId
     conversationId,
     channel: last.channel,
     ...(last.workspaceId ? { workspaceId: last.workspaceId } : {}),
+    ...(last.conversationUrl ? { conversationUrl: last.conversationUrl } : {}),
     actions: last.actions,
     options: last.options,
     carried: {
@@ -132,6 +134,8 @@ export async function retryAction(client: Client, ref: ConversationRef, actionId
       startedAtMs,
       ...(last.conversationRef ? { conversationRef: last.conversationRef } : {}),
       ...(last.endReason ? { endReason: last.endReason } : {}),
+      ...(last.callEnded ? { callEnded: true } : {}),
+      ...(last.call ? { call: last.call } : {}),
     },
     operatorRetry: { actionId },
   };

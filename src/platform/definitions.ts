@@ -309,6 +309,11 @@ export interface ConversationResult extends ConversationState {
   finalSummary?: string;
   /** See CarriedState.conversationRef. */
   conversationRef?: string;
+  /** The conversation in the platform, as the session had it: an operator retry links back to it too. */
+  conversationUrl?: string;
+  /** Voice: the call had ended (callEnded), with these details: an operator retry logs them on the Call too. */
+  callEnded?: boolean;
+  call?: CallDetails;
 }
 
 export const messageSignal = defineSignal<[Message]>('message');

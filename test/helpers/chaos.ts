@@ -2,13 +2,15 @@
 import assert from 'node:assert/strict';
 import type { ChaosTally } from '../../bench/chaos';
 
-/** Nothing lost or doubled, every note on its contact, every value the newest, every sync once and done. */
+/** Nothing lost or doubled, every note, Call and Communication on its contact, every value the newest, every sync once and done. */
 export function assertNothingLostOrDoubled(tally: ChaosTally, conversations: number): void {
   assert.deepEqual(tally.lost, []);
   assert.deepEqual(tally.duplicates, []);
   assert.equal(tally.duplicateContacts, 0);
   assert.equal(tally.duplicateNotes, 0);
   assert.deepEqual(tally.wrongContactNotes, []);
+  assert.equal(tally.duplicateEngagements, 0);
+  assert.deepEqual(tally.wrongContactEngagements, []);
   assert.deepEqual(tally.wrongProperties, []);
   assert.deepEqual(tally.staleValues, []);
   assert.deepEqual(tally.wrongOutcomes, []);
