@@ -50,6 +50,13 @@ describe('runs once after the end, then dormant', () => {
       const result = await h.platform.result(conv); // the retention passes (time skips)
       assert.equal(result.outcomes['hubspot-upsert']?.length, 1);
       assert.equal(notesOf(contactsWith(address)[0]!.id).length, 1);
+      // The dormant wait keeps one timer however often it wakes for nothing: a timer per wake made the
+      // commands depend on whether a repeat was applied with the sync's result or after it (live and
+      // replay then disagreed by a timer id, and the workflow task failed on every attempt).
+      const events = (await h.platform.handle(conv).fetchHistory()).events ?? [];
+      const lastRun = events.map((e) => Boolean(e.activityTaskCompletedEventAttributes)).lastIndexOf(true);
+      const timers = events.slice(lastRun).filter((e) => e.timerStartedEventAttributes).length;
+      assert.equal(timers, 1, `the dormant wait started ${timers} timers for one retention`);
       await keepHistory(h, conv, 'voice-repeated-call-ended');
     });
   });

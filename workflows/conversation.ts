@@ -9,12 +9,14 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   log,
   metricMeter,
   patched,
   setHandler,
+  sleep,
   upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
@@ -62,6 +64,14 @@ const LATE_VALUES_PATCH = 'late-values-synced';
  * time): the two must issue the same commands.
  */
 const POSITIVE_WAITS_PATCH = 'waits-never-zero';
+/**
+ * The dormant wait keeps one durable timer per end of retention, however often it wakes for nothing (a
+ * repeated callEnded, identical values). Before it, each wake started a timer of its own, and how many
+ * wakes there were depended on whether such a signal was applied with the sync's result or after it:
+ * live and replay could disagree (a timer id one apart), and the conversation's workflow task failed on
+ * every attempt.
+ */
+const ONE_RETENTION_TIMER_PATCH = 'one-retention-timer';
 
 /** Action outcomes by result, account and trigger, exported with the worker's Temporal metrics (Prometheus). */
 const outcomeCounter = metricMeter.createCounter(
@@ -252,6 +262,8 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     publish();
   }
 
+  let oneRetentionTimer: boolean | undefined;
+  const retention = new RetentionTimer();
   for (;;) {
     if (conversation.status === 'active') {
       // ---- waiting for the end -------------------------------------------------------------------
@@ -297,7 +309,10 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
     // A convergence check due later than the retention keeps the conversation until it is done.
     const retainUntil = conversation.retainedUntilMs(convergence);
     const wake = () => conversation.woken() || continueAsNewDue();
-    const woke = await condition(wake, Math.max(waitFloorMs, retainUntil - Date.now()));
+    oneRetentionTimer ??= patched(ONE_RETENTION_TIMER_PATCH);
+    const woke = oneRetentionTimer
+      ? await retention.wait(retainUntil, wake)
+      : await condition(wake, Math.max(waitFloorMs, retainUntil - Date.now()));
     if (!woke) {
       if (convergence.pending()) {
         await condition(() => !convergence.pending() || wake());
@@ -330,4 +345,36 @@ async function conversationLifecycle(raw: ConversationInput): Promise<Conversati
   await condition(allHandlersFinished);
   publish();
   return conversation.result(convergence);
+}
+
+/**
+ * The end of the retention as one durable timer: started when the end is first waited for, replaced (the
+ * old one cancelled) only when the end moves. Waking for a signal starts no timer, so the workflow's
+ * commands do not depend on how many times it woke.
+ */
+class RetentionTimer {
+  private endMs?: number;
+  private scope?: CancellationScope;
+  private over = false;
+
+  /** Waits until wake() or the end; true when woken (a wake at the end still counts), false at the end. */
+  async wait(endMs: number, wake: () => boolean): Promise<boolean> {
+    if (endMs !== this.endMs) {
+      this.scope?.cancel();
+      const scope = new CancellationScope();
+      this.endMs = endMs;
+      this.scope = scope;
+      this.over = false;
+      scope
+        .run(() => sleep(Math.max(1, endMs - Date.now())))
+        .then(
+          () => {
+            if (this.scope === scope) this.over = true;
+          },
+          () => undefined, // cancelled: the end moved
+        );
+    }
+    await condition(() => wake() || this.over);
+    return wake();
+  }
 }

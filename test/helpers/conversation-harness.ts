@@ -182,13 +182,14 @@ export async function heldWritesEnded(h: Harness, accountId: string, since: numb
 }
 
 /**
- * The workflow version that records fixtures now (see workflows/conversation.ts): v5 runs each action
+ * The workflow version that records fixtures now (see workflows/conversation.ts): v6 keeps one timer for
+ * the dormant wait's retention (patch one-retention-timer); v5 runs each action
  * run as one activity (patch run-one-activity); v4 has the workspace check (patch
  * workspace-bound-handlers) and the convergence checks after writes whose answer never came (patch
  * converge-after-unanswered-writes), each step of a run an activity. workspace-v3-* and
  * lifecycle-v3-* each have one of v4's markers.
  */
-export const HISTORY_VERSION = 'lifecycle-v5';
+export const HISTORY_VERSION = 'lifecycle-v6';
 
 let conversationSeq = 0;
 
