@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers/temporal-env';
-import { startMain, watch } from './helpers/main-job';
+import { startMain, watch, type Job } from './helpers/main-job';
 import { isInstalled, serverPaths } from '../src/temporal-servers';
 import { skipUnless } from './helpers/skips';
 
@@ -31,8 +31,9 @@ const READABLE_LINE = /^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR) \[
  * Development logs: every line of the worker is a readable log line (the demo's own `[demo]` output and
  * the dev server's are not log lines), none is JSON, and none carries personal data.
  */
-function assertReadableLogsWithoutPersonalData(output: string): void {
-  const lines = output.split('\n').filter(Boolean);
+function assertReadableLogsWithoutPersonalData(job: Job): void {
+  const output = job.output();
+  const lines = job.lines();
   const logLines = lines.filter((l) => READABLE_LINE.test(l));
   assert.ok(logLines.length > 5, 'no readable log lines');
   const other = lines.filter((l) => !READABLE_LINE.test(l) && !l.startsWith('[demo]'));
@@ -81,7 +82,7 @@ describe('the main job (npm start)', () => {
       assert.match(out, /\[demo\] {3}outcome: note_only/);
       assert.match(out, /\[demo\] {5}email +maria\.garcia@example\.com/);
       assert.match(out, /\[worker\] stopped/);
-      assertReadableLogsWithoutPersonalData(out);
+      assertReadableLogsWithoutPersonalData(job);
     } finally {
       job.child.kill('SIGKILL');
       job.cleanup();
@@ -119,7 +120,7 @@ describe('the main job (npm start)', () => {
       assert.equal(await job.exited, 0, job.output().slice(-3000));
       assert.match(job.output(), /SIGTERM: finishing running activities, then stopping/);
       assert.match(job.output(), /\[worker\] stopped/);
-      assertReadableLogsWithoutPersonalData(job.output());
+      assertReadableLogsWithoutPersonalData(job);
     } finally {
       job.child.kill('SIGKILL');
       job.cleanup();

@@ -11,6 +11,12 @@ export const ROOT = join(__dirname, '..', '..');
 export interface Job {
   child: ChildProcess;
   output: () => string;
+  /**
+   * The lines of stdout, then those of stderr, each split within its own stream: output() interleaves
+   * the two as their chunks arrive, and a long line read in two chunks can have the other stream's
+   * chunk between its halves.
+   */
+  lines: () => string[];
   exited: Promise<number | null>;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
@@ -46,13 +52,15 @@ export async function startMain(
 
 export function watch(child: ChildProcess): Job {
   let out = '';
+  const streams = { stdout: '', stderr: '' };
   const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
+  const onData = (stream: keyof typeof streams) => (d: Buffer) => {
     out += d.toString();
+    streams[stream] += d.toString();
     for (const l of listeners) l();
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData('stdout'));
+  child.stderr!.on('data', onData('stderr'));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const waitFor = (pattern: RegExp, timeoutMs = 120_000) =>
     new Promise<void>((resolve, reject) => {
@@ -78,5 +86,6 @@ export function watch(child: ChildProcess): Job {
       );
       check();
     });
-  return { child, output: () => out, exited, waitFor };
+  const lines = () => [...streams.stdout.split('\n'), ...streams.stderr.split('\n')].filter(Boolean);
+  return { child, output: () => out, lines, exited, waitFor };
 }
