@@ -2,6 +2,9 @@
 // and the end of the attempt, a margin early), heartbeats while it works, and whether an earlier
 // attempt ended without an answer.
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType, failureTypeOf } from '../src/action/failures';
+import { retryWaitMs, type RUN_RETRY } from '../src/action/limits';
 
 /** The signal aborts this long before the attempt's timeout, so the request has ended before a retry starts. */
 export const ABORT_MARGIN_MS = 250;
@@ -50,4 +53,27 @@ export async function heartbeating<T>(
  */
 export function attempted(): boolean {
   return Context.current().info.attempt > 1;
+}
+
+/**
+ * The failure that ends an attempt on a HubSpot fault: retried after HubSpot's own wait (Retry-After,
+ * 423's 2 s), else the lane's backoff for `failures` failures in a row. `details` reach the next attempt,
+ * in the failure and in the last heartbeat.
+ */
+export function retryLater(
+  err: unknown,
+  failures: number,
+  lane: keyof typeof RUN_RETRY,
+  details: unknown,
+): ApplicationFailure {
+  Context.current().heartbeat(details);
+  const hubspotWait = err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
+  return ApplicationFailure.create({
+    message: err instanceof Error ? err.message : String(err),
+    type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
+    details: [details],
+    ...(err instanceof Error ? { cause: err } : {}),
+    nextRetryDelay: hubspotWait ?? retryWaitMs(lane, failures),
+    ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
+  });
 }

@@ -6,6 +6,8 @@
 // our own late write overwrote written again, anything a person or another system changed left alone.
 // Reads: one batch of each kind per account and check; writes: none when nothing is wrong.
 import { Context, log } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { failuresInRow, type FailurePoint } from '../src/action/limits';
 import {
   duplicateNotes,
   judgeValue,
@@ -19,7 +21,8 @@ import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } f
 import { writtenByUs } from '../src/hubspot/ownership';
 import { bodyProperty } from '../src/action/timeline';
 import { CONVERGENCE_CHECKS, CONVERGENCE_REPAIRS } from '../src/action/metrics';
-import { heartbeating } from './attempt';
+import { heartbeating, retryLater } from './attempt';
+import { countingCalls } from './receipts';
 
 /** Notes of a contact whose bodies are read to find duplicates: the newest ones. */
 const NOTE_CANDIDATES = 100;
@@ -28,23 +31,46 @@ export function createConvergenceActivities({ hubspot }: { hubspot: HubSpotPort 
   return {
     /** Checks each contact against what this conversation wrote there, and repairs what a late write of ours spoiled. */
     async convergeContacts(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
-      return heartbeating(async (signal) => {
-        // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
-        // damage (the repair has not landed) and repairs it too: then the workflow checks again.
-        const retried = Context.current().info.attempt > 1;
-        const results: ContactCheckResult[] = [];
-        const accounts = [...new Set(input.checks.map((c) => c.accountId))];
-        for (const accountId of accounts) {
-          const account = await hubspot.get(accountId);
-          const checks = input.checks.filter((c) => c.accountId === accountId);
-          const checked = await checkAccount(account, checks, { signal, lane: 'offline' }, retried);
-          countRepairs(account.id, checked);
-          results.push(...checked);
-        }
-        return results;
-      });
+      const { info } = Context.current();
+      const before = info.attempt > 1 ? (info.heartbeatDetails as CheckProgress | undefined) : undefined;
+      const progress: CheckProgress = { hubspotCalls: 0 };
+      try {
+        return await countingCalls.countInto(progress, () => check(input));
+      } catch (err) {
+        // HubSpot's faults only (the adapter classifies them); anything else fails the attempt as it is.
+        if (!(err instanceof ApplicationFailure) || err.nonRetryable) throw err;
+        // Each attempt reads again from the start: one that got further than the last one waits the
+        // first backoff again, a fault at the same call waits longer each time (as a run's step does).
+        const at = { answered: 0, calls: progress.hubspotCalls ?? 0 };
+        const failures = failuresInRow(before?.failedAt, at);
+        throw retryLater(err, failures, 'offline', { failedAt: { ...at, failures } } satisfies CheckProgress);
+      }
     },
   };
+
+  function check(input: { checks: ContactExpectation[] }): Promise<ContactCheckResult[]> {
+    return heartbeating(async (signal) => {
+      // An earlier attempt may have sent a repair that lands late. If so, this attempt still finds the
+      // damage (the repair has not landed) and repairs it too: then the workflow checks again.
+      const retried = Context.current().info.attempt > 1;
+      const results: ContactCheckResult[] = [];
+      const accounts = [...new Set(input.checks.map((c) => c.accountId))];
+      for (const accountId of accounts) {
+        const account = await hubspot.get(accountId);
+        const checks = input.checks.filter((c) => c.accountId === accountId);
+        const checked = await checkAccount(account, checks, { signal, lane: 'offline' }, retried);
+        countRepairs(account.id, checked);
+        results.push(...checked);
+      }
+      return results;
+    });
+  }
+}
+
+/** What a failed check tells the next attempt: where it failed. */
+interface CheckProgress {
+  hubspotCalls?: number;
+  failedAt?: FailurePoint;
 }
 
 /**

@@ -13,7 +13,7 @@ import { actionConfigSchema, type ActionConfig } from '../src/action/config';
 import { FailureType, failureTypeOf } from '../src/action/failures';
 import { validateFieldMappings } from '../src/action/mapping-validation';
 import { valueHash } from '../src/action/hash';
-import { retryWaitMs } from '../src/action/limits';
+import { failuresInRow, type FailurePoint } from '../src/action/limits';
 import { AGENT_QUEUE_WAIT } from '../src/action/metrics';
 import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/action/note';
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
@@ -30,7 +30,7 @@ import type { AccountDirectory } from '../src/hubspot/directory';
 import type { CallOptions, EngagementObject, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 import { isOurs, ownershipProperties, withOwnershipMarker, writtenByUs } from '../src/hubspot/ownership';
 import type { ContactCheckResult, PropertyVersion } from '../src/action/convergence';
-import { attempted, heartbeating } from './attempt';
+import { attempted, heartbeating, retryLater } from './attempt';
 import { countingCalls, ReceiptWriter, type ConvergenceInput } from './receipts';
 import type { ReceiptContext, ReceiptRecorder } from '../src/action/receipt';
 
@@ -102,8 +102,8 @@ export interface RunProgress {
     lookups: Array<{ emailHash: string; result: LookupResult }>;
     writes: Array<{ kind: string; propertiesHash: string; result: WriteResult }>;
   };
-  /** How many steps were answered when the attempt failed, and how many attempts in a row failed at that step. */
-  failedAt?: { answered: number; failures: number };
+  /** Where the attempt failed (steps answered, the failing step's calls), and how many attempts in a row failed there. */
+  failedAt?: FailurePoint;
   /** HubSpot calls the run made so far, over its attempts (its receipt says how many). */
   hubspotCalls?: number;
 }
@@ -446,116 +446,117 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
         ...(before?.createSent ? { createSent: true } : {}),
         hubspotCalls: before?.hubspotCalls ?? 0,
       };
-      countingCalls.countInto(progress); // the calls so far travel in the heartbeats to the next attempt
       const answered: NonNullable<RunProgress['answered']> = (progress.answered = { lookups: [], writes: [] });
       const earlier = before?.answered;
       const accountId = input.config.hubspotAccountId;
-      return heartbeating(
-        async (aborted) => {
-          const call: CallOptions = { signal: aborted, lane: input.lane };
-          const result = await runContactSyncSteps(
-            input,
-            {
-              lookUp: async (config, email) => {
-                const emailHash = valueHash(email);
-                const known = earlier?.lookups[answered.lookups.length];
-                if (known && known.emailHash === emailHash) {
-                  answered.lookups.push(known);
-                  return known.result;
-                }
-                const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
-                progress.accountLabel = found.accountLabel;
-                answered.lookups.push({ emailHash, result: found });
-                // An earlier attempt sent the create and lost its answer: the contact it finds is the one
-                // this run created. Planned as a create again, the create meets 409 and completes that
-                // contact, as a retried create step does, and the outcome says "created".
-                if (before?.createSent && found.kind === 'found' && found.ours) {
-                  return {
-                    kind: 'not-found',
-                    accountLabel: found.accountLabel,
-                    ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}),
-                  };
-                }
-                return found;
-              },
-              writeContact: async (write) => {
-                const propertiesHash = valueHash(JSON.stringify(write.properties));
-                const known = earlier?.writes[answered.writes.length];
-                if (known && known.kind === write.kind && known.propertiesHash === propertiesHash) {
-                  answered.writes.push(known);
-                  return known.result;
-                }
-                if (write.kind === 'create' && !progress.createSent) {
-                  progress.createSent = true;
+      // The calls made when the current step began: how far into its step a failing attempt got.
+      let stepBegan = progress.hubspotCalls ?? 0;
+      const stepAnswered = () => (stepBegan = progress.hubspotCalls ?? 0);
+      // The calls so far travel in the heartbeats to the next attempt (and its receipt says how many).
+      return countingCalls.countInto(progress, () =>
+        heartbeating(
+          async (aborted) => {
+            const call: CallOptions = { signal: aborted, lane: input.lane };
+            const result = await runContactSyncSteps(
+              input,
+              {
+                lookUp: async (config, email) => {
+                  const emailHash = valueHash(email);
+                  const known = earlier?.lookups[answered.lookups.length];
+                  if (known && known.emailHash === emailHash) {
+                    answered.lookups.push(known);
+                    stepAnswered();
+                    return known.result;
+                  }
+                  const found = await lookUp({ accountId, workspaceId: input.workspaceId, config, email }, call);
+                  progress.accountLabel = found.accountLabel;
+                  answered.lookups.push({ emailHash, result: found });
+                  stepAnswered();
+                  // An earlier attempt sent the create and lost its answer: the contact it finds is the one
+                  // this run created. Planned as a create again, the create meets 409 and completes that
+                  // contact, as a retried create step does, and the outcome says "created".
+                  if (before?.createSent && found.kind === 'found' && found.ours) {
+                    return {
+                      kind: 'not-found',
+                      accountLabel: found.accountLabel,
+                      ...(found.savedConfig ? { savedConfig: found.savedConfig } : {}),
+                    };
+                  }
+                  return found;
+                },
+                writeContact: async (write) => {
+                  const propertiesHash = valueHash(JSON.stringify(write.properties));
+                  const known = earlier?.writes[answered.writes.length];
+                  if (known && known.kind === write.kind && known.propertiesHash === propertiesHash) {
+                    answered.writes.push(known);
+                    stepAnswered();
+                    return known.result;
+                  }
+                  if (write.kind === 'create' && !progress.createSent) {
+                    progress.createSent = true;
+                    Context.current().heartbeat(progress);
+                  }
+                  const written = await writeContact({ accountId, write }, call, retried);
+                  answered.writes.push({ kind: write.kind, propertiesHash, result: written });
+                  stepAnswered();
                   Context.current().heartbeat(progress);
-                }
-                const written = await writeContact({ accountId, write }, call, retried);
-                answered.writes.push({ kind: write.kind, propertiesHash, result: written });
+                  return written;
+                },
+                writeNote: (note) =>
+                  writeNote(
+                    {
+                      accountId,
+                      conversationKey: input.conversationKey,
+                      contactId: note.contactId,
+                      knownNoteIds: input.knownNoteIds,
+                      contactCreatedByThisRun: note.contactCreatedByThisRun,
+                      mayHaveWritten: input.mayHaveWritten,
+                      summary: note.summary,
+                      timestamp: input.timestamp,
+                      record: note.record,
+                      provenance: note.provenance,
+                    },
+                    call,
+                    retried,
+                  ),
+                isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
+                failed: (err, sent) => {
+                  if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
+                  if (err instanceof CancelledFailure) throw err;
+                  const message = err instanceof Error ? err.message : String(err);
+                  // The agent's budget is over (every call ends with it): no retry can answer in time.
+                  if (input.lane === 'agent' && aborted.aborted)
+                    return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
+                  // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
+                  // The step's own backoff: failures at the same point count, the steps before it do not,
+                  // and an attempt that got further into its step than the last one starts the count again.
+                  const at = {
+                    answered: answered.lookups.length + answered.writes.length,
+                    calls: (progress.hubspotCalls ?? 0) - stepBegan,
+                  };
+                  const failures = failuresInRow(before?.failedAt, at);
+                  const details: RunProgress = {
+                    ...progress,
+                    sent: withEarlierAttempt(sent, before?.sent),
+                    failedAt: { ...at, failures },
+                  };
+                  throw retryLater(err, failures, input.lane === 'agent' ? 'agent' : 'offline', details);
+                },
+              },
+              (sent) => {
+                // Before each write: the next attempt (and the workflow, on a timeout) learns what may land.
+                progress.sent = withEarlierAttempt({ ...sent, properties: { ...sent.properties } }, before?.sent);
                 Context.current().heartbeat(progress);
-                return written;
               },
-              writeNote: (note) =>
-                writeNote(
-                  {
-                    accountId,
-                    conversationKey: input.conversationKey,
-                    contactId: note.contactId,
-                    knownNoteIds: input.knownNoteIds,
-                    contactCreatedByThisRun: note.contactCreatedByThisRun,
-                    mayHaveWritten: input.mayHaveWritten,
-                    summary: note.summary,
-                    timestamp: input.timestamp,
-                    record: note.record,
-                    provenance: note.provenance,
-                  },
-                  call,
-                  retried,
-                ),
-              isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
-              failed: (err, sent) => {
-                if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;
-                if (err instanceof CancelledFailure) throw err;
-                const message = err instanceof Error ? err.message : String(err);
-                // The agent's budget is over (every call ends with it): no retry can answer in time.
-                if (input.lane === 'agent' && aborted.aborted)
-                  return `HubSpot did not complete the run within the in-conversation action's time budget; last error: ${message}`;
-                // A fault: this attempt fails and Temporal retries the run. The failure carries what was sent.
-                // The step's own backoff: failures at the same step count, the steps before it do not.
-                const answeredNow = answered.lookups.length + answered.writes.length;
-                const failures =
-                  before?.failedAt && before.failedAt.answered >= answeredNow ? before.failedAt.failures + 1 : 1;
-                const details: RunProgress = {
-                  ...progress,
-                  sent: withEarlierAttempt(sent, before?.sent),
-                  failedAt: { answered: answeredNow, failures },
-                };
-                Context.current().heartbeat(details); // the next attempt reads it
-                const hubspotWait =
-                  err instanceof ApplicationFailure && err.nextRetryDelay != null ? err.nextRetryDelay : undefined;
-                throw ApplicationFailure.create({
-                  message,
-                  type: failureTypeOf(err) ?? FailureType.HubSpotUnavailable,
-                  details: [details],
-                  ...(err instanceof Error ? { cause: err } : {}),
-                  // HubSpot's own wait (Retry-After, 423's 2 s) decides when the run is tried again, else the step's backoff.
-                  nextRetryDelay: hubspotWait ?? retryWaitMs(input.lane === 'agent' ? 'agent' : 'offline', failures),
-                  ...(err instanceof ApplicationFailure && err.category != null ? { category: err.category } : {}),
-                });
-              },
-            },
-            (sent) => {
-              // Before each write: the next attempt (and the workflow, on a timeout) learns what may land.
-              progress.sent = withEarlierAttempt({ ...sent, properties: { ...sent.properties } }, before?.sent);
-              Context.current().heartbeat(progress);
-            },
-          );
-          return {
-            ...result,
-            ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}),
-          };
-        },
-        input.deadlineMs,
-        () => progress,
+            );
+            return {
+              ...result,
+              ...(result.sent || before?.sent ? { sent: withEarlierAttempt(result.sent, before?.sent) } : {}),
+            };
+          },
+          input.deadlineMs,
+          () => progress,
+        ),
       );
     },
 

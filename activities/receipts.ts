@@ -69,10 +69,15 @@ export function countingCalls(port: HubSpotPort): HubSpotPort {
 /** Runs fn with its HubSpot calls counted into counter.hubspotCalls. */
 countingCalls.into = <T>(counter: Counter, fn: () => Promise<T>): Promise<T> => counters.run(counter, fn);
 
-/** From now on, the current run's calls are counted into its progress (which its heartbeats carry). */
-countingCalls.countInto = (progress: NonNullable<Counter['into']>): void => {
+/**
+ * Runs fn with the current run's calls counted into its progress (which its heartbeats carry), whether
+ * or not a receipt counts them too.
+ */
+countingCalls.countInto = <T>(progress: NonNullable<Counter['into']>, fn: () => Promise<T>): Promise<T> => {
   const counter = counters.getStore();
-  if (counter) counter.into = progress;
+  if (!counter) return counters.run({ into: progress }, fn);
+  counter.into = progress;
+  return fn();
 };
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -266,7 +271,7 @@ export class ReceiptWriter {
   ): Promise<ContactCheckResult[]> {
     const counter: Counter = {};
     const results = await countingCalls.into(counter, () => check(input));
-    await this.convergence(input.receipt, input.checks, results, counter.hubspotCalls ?? 0);
+    await this.convergence(input.receipt, input.checks, results, (counter.into ?? counter).hubspotCalls ?? 0);
     return results;
   }
 

@@ -6,6 +6,8 @@ import { EmulatorServer } from '../hubspot-emulator/server';
 import { DEMO_OAUTH_APP } from '../hubspot-emulator/oauth';
 import type { EmulatorAccountSeed } from '../hubspot-emulator/store';
 import { AccountStore } from '../src/account-store/store';
+import { StoreDirectory } from '../src/account-store/store-directory';
+import { freePort } from '../src/worker/net';
 import { completeInstall, HubSpotOAuthClient } from '../src/account-store/oauth-client';
 import type { TokenKeys } from '../src/account-store/token-cipher';
 import type { ConfigApiClient } from '../src/config-api/client';
@@ -45,6 +47,25 @@ export function oauthClient(
 
 export function memoryStore(keys = testKeys()): Promise<AccountStore> {
   return AccountStore.open({ keys });
+}
+
+/**
+ * What the setup page's tests start from: the emulator with OAuth, an in-memory account store, the port
+ * the configuration API will listen on (its OAuth callback is there) and the store's directory, which
+ * refreshes tokens through that OAuth client (with its default 5 s connection cache).
+ */
+export async function oauthStack(): Promise<{
+  emulator: EmulatorServer;
+  store: AccountStore;
+  port: number;
+  oauth: HubSpotOAuthClient;
+  directory: StoreDirectory;
+}> {
+  const emulator = await startOAuthEmulator();
+  const store = await memoryStore();
+  const port = await freePort();
+  const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
+  return { emulator, store, port, oauth, directory: new StoreDirectory(store, { oauth }) };
 }
 
 /**

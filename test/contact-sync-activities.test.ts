@@ -262,6 +262,37 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     assert.equal((await attempt(plain, runInput(), { attempt: 2 })).result?.result, 'updated');
   });
 
+  test('a fault at the same call waits longer each time; an attempt that got further into the step waits the first backoff again', async () => {
+    const account = new FakeAccount(ACCOUNT);
+    const next = async (heartbeatDetails: RunProgress | undefined, attemptNo: number) => {
+      const from = account.calls.length;
+      const { failure } = await attempt(account, runInput(), { attempt: attemptNo, heartbeatDetails });
+      assert.ok(failure instanceof ApplicationFailure, 'the attempt fails');
+      return { failure, details: failure.details?.[0] as RunProgress, calls: account.calls.slice(from) };
+    };
+    // Each attempt fails at one call of the note step; the next attempt starts from the last one's details.
+    const failAt: Array<'createNote' | 'noteIdsOfContact'> = [
+      'createNote', // 1: the note's create fails
+      'createNote', // 2: a retried attempt first reads the contact's notes (an earlier create may have landed): one call further
+      'createNote', // 3: the same call again
+      'noteIdsOfContact', // 4: earlier in the step
+      'createNote', // 5: further than the last attempt
+    ];
+    let details: RunProgress | undefined;
+    const waits: unknown[] = [];
+    for (const [i, call] of failAt.entries()) {
+      account.inject(call, 'unavailable');
+      const failed = await next(details, i + 1);
+      assert.equal(failed.calls.at(-1), call);
+      details = failed.details;
+      waits.push(failed.failure.nextRetryDelay);
+    }
+    assert.deepEqual(waits, [2_000, 2_000, 4_000, 8_000, 2_000]);
+    const { result } = await attempt(account, runInput(), { attempt: 6, heartbeatDetails: details });
+    assert.equal(result?.result, 'created');
+    assert.equal(account.notesOf(result.contactId!).length, 1);
+  });
+
   test("the attempt's calls end a margin before its timeout, so a retry never overlaps them", async () => {
     const account = new FakeAccount(ACCOUNT);
     account.inject('createContact', 'hang');
@@ -324,6 +355,52 @@ describe('runContactSync over the HubSpot port (fast)', () => {
 });
 
 describe('convergeContacts over the HubSpot port (fast)', () => {
+  test('a convergence check that meets a fault is retried sooner when it got further than its last attempt', async () => {
+    const account = new FakeAccount(ACCOUNT);
+    const id = account.seedContact({ email: 'jane@example.com', firstname: 'Jane' }, { ours: true });
+    const key = runInput().conversationKey;
+    const known = account.seedNote(id, renderSummaryNote('Jane asked for a demo.', key));
+    const input = {
+      checks: [
+        {
+          accountId: ACCOUNT,
+          contactId: id,
+          properties: { firstname: valueHash('Jane') },
+          uncertain: {},
+          notes: [{ actionId: 'save-lead', reference: noteReference(key), noteId: known, uncertainBodies: [] }],
+        },
+      ],
+    };
+    let heartbeatDetails: unknown;
+    const waits: unknown[] = [];
+    // Attempts 1 and 2 fail at the first read, attempt 3 at the second one, attempt 4 succeeds.
+    for (const [i, call] of (
+      ['readContactsWithHistory', 'readContactsWithHistory', 'noteIdsOfContacts'] as const
+    ).entries()) {
+      account.inject(call, 'unavailable');
+      const env = new MockActivityEnvironment(
+        { startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, attempt: i + 1, heartbeatDetails },
+        { logger: quiet },
+      );
+      const failure = await env
+        .run(createActivities({ hubspot: new FakeHubSpot(account) }).convergeContacts, input)
+        .then(
+          () => assert.fail('the attempt meets the fault'),
+          (err: ApplicationFailure) => err,
+        );
+      assert.ok(failure instanceof ApplicationFailure && !failure.nonRetryable, String(failure));
+      heartbeatDetails = failure.details?.[0];
+      waits.push(failure.nextRetryDelay);
+    }
+    assert.deepEqual(waits, [2_000, 4_000, 2_000]);
+    const env = new MockActivityEnvironment({ attempt: 4, heartbeatDetails }, { logger: quiet });
+    const [result] = (await env.run(
+      createActivities({ hubspot: new FakeHubSpot(account) }).convergeContacts,
+      input,
+    )) as ContactCheckResult[];
+    assert.equal(result?.keptNotes['save-lead'], known);
+  });
+
   test("a duplicate note a late create left is archived, the known one kept; our late write is undone, a person's edit left alone", async () => {
     const account = new FakeAccount(ACCOUNT);
     const id = account.seedContact({ email: 'jane@example.com', firstname: 'Jane', lastname: 'Doe' }, { ours: true });

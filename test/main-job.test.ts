@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './helpers/temporal-env';
-import { startMain, watch, type Job } from './helpers/main-job';
+import { mainJobPorts, portsEnv, startMain, watch, type Job } from './helpers/main-job';
 import { isInstalled, serverPaths } from '../src/temporal-servers';
 import { skipUnless } from './helpers/skips';
 
@@ -152,15 +152,9 @@ describe('the main job (npm start)', () => {
     { skip: skipWithoutCli, timeout: 180_000 },
     async () => {
       const clone = freshClone();
-      const ports = {
-        TEMPORAL_DEV_PORT: await freePort(),
-        TEMPORAL_DEV_UI_PORT: await freePort(),
-        HUBSPOT_EMULATOR_PORT: await freePort(),
-        CONFIG_API_PORT: await freePort(),
-      };
       const env: NodeJS.ProcessEnv = {
         ...process.env,
-        ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+        ...portsEnv(await mainJobPorts()),
         TEMPORAL_SERVERS_DIR: serverPaths().root,
         DEMO: 'false',
       };

@@ -10,7 +10,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { launchChromium, skipWithoutChromium } from './helpers/skips';
-import { freePort } from '../src/worker/net';
 import type { ReceiptWrite } from '../src/action/receipt';
 import { StoreDirectory } from '../src/account-store/store-directory';
 import { startConfigApi } from '../src/config-api/server';
@@ -21,7 +20,7 @@ import { ConversationClient, type Conversation } from '../src/platform/client';
 import { createConversationWorker, workflowsPath } from '../src/worker/worker';
 import { waitForOutcome } from '../src/worker/development/connected-account-demo';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
-import { connectDirectly, memoryStore, oauthClient, startOAuthEmulator } from './accounts-support';
+import { connectDirectly, memoryStore, oauthStack } from './accounts-support';
 
 const artifacts = join(__dirname, '..', 'test-artifacts');
 const API_TOKEN = 'page-syncs-test-config-api-token-0123456789';
@@ -53,13 +52,9 @@ async function outcomesShown(page: Page, count: number): Promise<string[]> {
 
 const TITLE = 'the setup page shows a failed sync in red, and Retry turns it green with a link to the contact';
 test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
-  const emulator = await startOAuthEmulator();
-  const store = await memoryStore();
-  const port = await freePort();
-  const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
   // The directory's default cache (5 s): a connection that needs reconnecting is read again, so the
   // reconnected account is used by the very next run.
-  const directory = new StoreDirectory(store, { oauth });
+  const { emulator, store, port, oauth, directory } = await oauthStack();
   const env = await timeSkippingEnv();
   const api = await startConfigApi({
     store,

@@ -6,8 +6,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launchChromium, skipWithoutChromium } from './helpers/skips';
-import { freePort } from '../src/worker/net';
-import { StoreDirectory } from '../src/account-store/store-directory';
 import { startConfigApi } from '../src/config-api/server';
 import { DEMO_ACCOUNT } from '../hubspot-emulator';
 import { HubSpotAccounts } from '../src/hubspot/accounts';
@@ -15,18 +13,14 @@ import { ConversationClient } from '../src/platform/client';
 import { createConversationWorker, workflowsPath } from '../src/worker/worker';
 import { waitForOutcome } from '../src/worker/development/connected-account-demo';
 import { timeSkippingEnv, workflowBundle } from './helpers/temporal-env';
-import { memoryStore, oauthClient, startOAuthEmulator } from './accounts-support';
+import { oauthStack } from './accounts-support';
 
 const artifacts = join(__dirname, '..', 'test-artifacts');
 const API_TOKEN = 'page-test-config-api-token-0123456789';
 
 const TITLE = 'the setup page connects a HubSpot portal through the consent page';
 test(TITLE, { skip: skipWithoutChromium(TITLE) }, async () => {
-  const emulator = await startOAuthEmulator();
-  const store = await memoryStore();
-  const port = await freePort();
-  const oauth = oauthClient(emulator.url, `http://127.0.0.1:${port}/oauth/callback`);
-  const directory = new StoreDirectory(store, { oauth });
+  const { emulator, store, port, oauth, directory } = await oauthStack();
   const api = await startConfigApi({ store, directory, oauth, apiToken: API_TOKEN, port });
   const browser = await launchChromium();
   try {

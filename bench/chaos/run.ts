@@ -24,7 +24,15 @@ import {
 import { DevServer, persist, WorkerSupervisor } from './processes';
 import { startProductionLike, type ProductionLike } from './production';
 import { openDatabase } from '../../src/account-store/db';
-import { checkReceipts, checkStore, emptyTally, slowest, type ChaosTally, type ReceiptTally } from './verdict';
+import {
+  checkReceipts,
+  checkStore,
+  emptyTally,
+  failureMessage,
+  slowest,
+  type ChaosTally,
+  type ReceiptTally,
+} from './verdict';
 
 /** How long after its retention ends a conversation may take to complete (a worker restart included). */
 const COMPLETION_GRACE_MS = 120_000;
@@ -202,6 +210,29 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
       return `its workflow task fails on every attempt: ${failure.slice(0, 160)}`;
     };
 
+    /**
+     * What a conversation still waits on, for the verdict's line: its pending activities (attempt, the last
+     * failure, when the next attempt is due) and its sync status, so that a lost sync says why.
+     */
+    const waitingOn = async (ref: ConversationRef): Promise<string> => {
+      const handle = platform.handle(ref);
+      const described = await handle.describe().catch(() => undefined);
+      if (!described) return ' (its workflow could not be described)';
+      const state = await platform.getState(ref).catch(() => undefined);
+      const parts = [`workflow ${described.status.name}`, `sync ${state?.syncStatus ?? 'unknown'}`];
+      for (const a of described.raw.pendingActivities ?? []) {
+        const next = a.nextAttemptScheduleTime?.seconds;
+        const due = next ? Number(next) * 1000 - Date.now() : undefined;
+        const failure = await failureMessage(a.lastFailure, handle.workflowId, production?.dataConverter);
+        parts.push(
+          `${a.activityType?.name ?? '?'} ${temporal.api.enums.v1.PendingActivityState[a.state ?? 0]} attempt ${a.attempt ?? 1}` +
+            (due !== undefined && due > 0 ? `, next in ${Math.round(due / 1000)} s` : '') +
+            (failure ? `, last failure: ${failure.slice(0, 160)}` : ''),
+        );
+      }
+      return ` (${parts.join('; ')})`;
+    };
+
     /** Polls the conversation's state until `done` holds; undefined after the deadline, or when it is stuck. */
     const waitFor = async (
       p: Plan,
@@ -223,7 +254,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosTally> {
         }
         await sleep(400 + (p.i % 7) * 50);
       }
-      p.waitLost = `${what} not seen within ${syncDeadlineMs / 1000} s`;
+      p.waitLost = `${what} not seen within ${syncDeadlineMs / 1000} s${await waitingOn(p.conversation)}`;
       return undefined;
     };
     const offlineRuns = (s: ConversationState) =>

@@ -172,6 +172,23 @@ export function checkStore(
   }
 }
 
+/** A failure's message; with encryption on, failure messages are encrypted in the history: decoded with the run's keys. */
+export async function failureMessage(
+  failure: ProtoFailure | null | undefined,
+  workflowId: string,
+  dataConverter?: DataConverter,
+): Promise<string> {
+  if (!failure) return '';
+  if (!dataConverter) return failure.message ?? '';
+  const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, {
+    type: 'activity',
+    namespace: 'default',
+    workflowId,
+    isLocal: false,
+  }).catch((err: Error) => err);
+  return decoded?.message ?? failure.message ?? '';
+}
+
 /** The three slowest conversations (first signal to the end of their last sync), and where the slowest one's time went. */
 export async function slowest(
   plans: Plan[],
@@ -204,19 +221,8 @@ export async function slowest(
     .fetchHistory()
     .catch(() => undefined);
   const t0 = Number(history?.events?.[0]?.eventTime?.seconds ?? 0) * 1000;
-  // With encryption on, failure messages are encrypted in the history: decoded with the run's keys.
   const workflowId = platform.handle(slowestPlan.conversation).workflowId;
-  const message = async (failure: ProtoFailure | null | undefined): Promise<string> => {
-    if (!failure) return '';
-    if (!dataConverter) return failure.message ?? '';
-    const decoded = await decodeOptionalFailureToOptionalError(loadDataConverter(dataConverter), failure, {
-      type: 'activity',
-      namespace: 'default',
-      workflowId,
-      isLocal: false,
-    }).catch((err: Error) => err);
-    return decoded?.message ?? failure.message ?? '';
-  };
+  const message = (failure: ProtoFailure | null | undefined) => failureMessage(failure, workflowId, dataConverter);
   const scheduled = new Map<string, string>();
   for (const e of history?.events ?? []) {
     const at = `${((Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6) - t0) / 1000).toFixed(1)} s`;

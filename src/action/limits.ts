@@ -64,6 +64,28 @@ export const RUN_RETRY = {
   offline: { initialMs: 2_000, maximumMs: 60_000 },
 } as const;
 
+/**
+ * Where a run's attempt failed: how many steps HubSpot had answered, how many HubSpot calls the failing
+ * step had made (the failing call included), and how many attempts in a row failed with no progress.
+ */
+export interface FailurePoint {
+  answered: number;
+  /** Absent in the heartbeats of runs from before it was counted. */
+  calls?: number;
+  failures: number;
+}
+
+/**
+ * The failures in a row after an attempt failed at `now`. An attempt that got further than the last one
+ * (a later step, or further into the same step: HubSpot answered calls it had failed) starts the count
+ * again: its faults are passing ones, not one call failing again and again, which waits longer each time.
+ */
+export function failuresInRow(before: FailurePoint | undefined, now: { answered: number; calls: number }): number {
+  if (!before || now.answered > before.answered) return 1;
+  if (now.answered === before.answered && before.calls !== undefined && now.calls > before.calls) return 1;
+  return before.failures + 1;
+}
+
 /** The wait before the next attempt after a step's `failures`-th failure in a row. */
 export function retryWaitMs(lane: keyof typeof RUN_RETRY, failures: number): number {
   const { initialMs, maximumMs } = RUN_RETRY[lane];

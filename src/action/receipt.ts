@@ -25,34 +25,8 @@ export const RECEIPT_OUTCOMES = [
 /** The HubSpot record the summary went to. */
 export type ReceiptRecordObject = 'note' | 'call' | 'communication';
 
-export interface Receipt {
-  id: string;
-  workspaceId: string;
-  actionId: string;
-  conversationId: string;
-  trigger: ReceiptTrigger;
-  outcome: SyncResult;
-  reason: string;
-  hubspot: {
-    accountId: string;
-    portalId?: number;
-    contactId?: string;
-    contactUrl?: string;
-    record?: { object: ReceiptRecordObject; id: string; url?: string };
-  };
-  propertiesWritten: string[];
-  propertiesLeft: Array<{ name: string; why: LeftReason | string }>;
-  hubspotCalls: number;
-  attempts: number;
-  /** False while the run has not reported its outcome (under way, or its worker stopped: Temporal retries it). */
-  finished: boolean;
-  startedAt: string;
-  finishedAt: string;
-  durationMs: number;
-}
-
-/** What the activity tells the store about a run: the receipt without its links (derived) and its times as ms. */
-export interface ReceiptWrite {
+/** What a receipt and the activity's write of it share. */
+interface ReceiptRun {
   /** The run's key (receiptKey): a retried attempt writes the same one. */
   id: string;
   workspaceId: string;
@@ -61,19 +35,37 @@ export interface ReceiptWrite {
   trigger: ReceiptTrigger;
   outcome: SyncResult;
   reason: string;
+  propertiesWritten: string[];
+  hubspotCalls: number;
+  /** The attempt that wrote it (Temporal's attempt number): an older attempt never overwrites a newer one's receipt. */
+  attempts: number;
+  /** False while the run has not reported its outcome (under way, or its worker stopped: Temporal retries it). */
+  finished: boolean;
+}
+
+export interface Receipt extends ReceiptRun {
+  hubspot: {
+    accountId: string;
+    portalId?: number;
+    contactId?: string;
+    contactUrl?: string;
+    record?: { object: ReceiptRecordObject; id: string; url?: string };
+  };
+  propertiesLeft: Array<{ name: string; why: LeftReason | string }>;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+}
+
+/** What the activity tells the store about a run: the receipt without its links (derived) and its times as ms. */
+export interface ReceiptWrite extends ReceiptRun {
   accountId: string;
   portalId?: number;
   contactId?: string;
   record?: { object: ReceiptRecordObject; id: string };
-  propertiesWritten: string[];
   propertiesLeft: Array<{ name: string; why: string }>;
-  hubspotCalls: number;
-  /** The attempt that writes (Temporal's attempt number): an older attempt never overwrites a newer one's receipt. */
-  attempts: number;
   startedAtMs: number;
   finishedAtMs: number;
-  /** False for the row an attempt writes as it starts: the run has not reported its outcome yet. */
-  finished: boolean;
   /** The Temporal execution that ran it (kept for engineers, never shown by the API). */
   workflowId?: string;
   workflowRunId?: string;

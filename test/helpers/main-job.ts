@@ -21,21 +21,30 @@ export interface Job {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
+/** Free ports for the main job's embedded servers and configuration API, by their variable's name. */
+export async function mainJobPorts(): Promise<Record<string, number>> {
+  return {
+    TEMPORAL_DEV_PORT: await freePort(),
+    TEMPORAL_DEV_UI_PORT: await freePort(),
+    HUBSPOT_EMULATOR_PORT: await freePort(),
+    CONFIG_API_PORT: await freePort(),
+  };
+}
+
+/** The ports as environment variables. */
+export const portsEnv = (ports: Record<string, number>): Record<string, string> =>
+  Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)]));
+
 /** `dir`: the scratch folder the databases go to, when the caller prepares one. */
 export async function startMain(
   args: string[],
   extraEnv: Record<string, string>,
   dir: string = mkdtempSync(join(tmpdir(), 'main-job-')),
 ): Promise<Job & { ports: Record<string, number>; cleanup(): void }> {
-  const ports = {
-    TEMPORAL_DEV_PORT: await freePort(),
-    TEMPORAL_DEV_UI_PORT: await freePort(),
-    HUBSPOT_EMULATOR_PORT: await freePort(),
-    CONFIG_API_PORT: await freePort(),
-  };
+  const ports = await mainJobPorts();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    ...portsEnv(ports),
     TEMPORAL_DEV_DB: join(dir, 'dev.sqlite'),
     ACCOUNT_STORE_DIR: join(dir, 'account-store'),
     ...extraEnv,
