@@ -106,6 +106,13 @@ export interface RunProgress {
   failedAt?: FailurePoint;
   /** HubSpot calls the run made so far, over its attempts (its receipt says how many). */
   hubspotCalls?: number;
+  /**
+   * An offline run whose HubSpot work is done but whose receipt could not be written: its result, which
+   * the next attempt writes to the receipt and returns without running again (activities/receipts.ts).
+   */
+  result?: ContactSyncResult;
+  /** How many attempts in a row found the receipts database not answering (the next one waits longer). */
+  receiptTries?: number;
 }
 
 /**

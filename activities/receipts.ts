@@ -3,12 +3,18 @@
 // same for every attempt) so that a retried attempt, or an attempt whose completion was lost, writes
 // the same receipt again instead of a second one. An attempt records itself as it starts ("not
 // finished": a worker lost mid-run still leaves the run's receipt), and its outcome or its failure when
-// it ends. A receipt that cannot be written never fails the sync: it is logged (ids only).
+// it ends. A receipt write is tried again for a few seconds while the database does not answer. An
+// in-conversation run then goes on without it (a warning, ids only): the agent's answer comes first. An
+// offline run whose HubSpot work is done fails the attempt instead, with its result in the attempt's
+// heartbeat: Temporal retries it within the run's retry window, and the next attempt only writes the
+// receipt and returns that result, without calling HubSpot again.
 import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context, log } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ContactCheckResult, ContactExpectation } from '../src/action/convergence';
+import { FailureType } from '../src/action/failures';
+import { retryWaitMs } from '../src/action/limits';
 import {
   receiptId,
   receiptReason,
@@ -20,7 +26,7 @@ import {
 } from '../src/action/receipt';
 import type { ContactSyncResult, ContactSyncRun } from '../src/action/run';
 import { bodyProperty } from '../src/action/timeline';
-import type { HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
+import type { CallOptions, HubSpotAccountPort, HubSpotPort } from '../src/hubspot/port';
 
 /** A receipt write is tried for this long at most: the sync's answer matters more than its receipt. */
 const RECEIPT_WRITE_MS = 5_000;
@@ -31,7 +37,18 @@ const BUDGET_MARGIN_MS = 300;
 /** What a run's calls are counted into: the run's progress once it has one (countInto), else the holder itself. */
 interface Counter {
   hubspotCalls?: number;
-  into?: { hubspotCalls?: number; sent?: { contactId?: string } };
+  into?: RunDone;
+}
+
+/**
+ * What of a run's progress (RunProgress, activities/index.ts) the receipt reads, and what an offline
+ * attempt whose receipt could not be written leaves in its heartbeat for the next one: the run's result.
+ */
+interface RunDone {
+  hubspotCalls?: number;
+  sent?: { contactId?: string };
+  result?: ContactSyncResult;
+  receiptTries?: number;
 }
 
 /** The counter the calls of the current run go to. */
@@ -84,14 +101,15 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 /**
  * Writes a receipt, tried again (every 250 ms) while the database does not answer, until `untilMs`: a
- * store restarting for a few seconds loses no receipt. Each write is an idempotent upsert.
+ * store restarting for a few seconds loses no receipt. Each write is an idempotent upsert. False (and a
+ * warning saying `then`, ids only) when it could not be written.
  */
 async function bounded(
-  what: string,
   write: () => Promise<void>,
   ids: Record<string, unknown>,
   untilMs: number,
-): Promise<void> {
+  then = 'the sync goes on without it',
+): Promise<boolean> {
   let error = 'Error';
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
@@ -102,7 +120,7 @@ async function bounded(
           timer = setTimeout(() => reject(new Error('no answer')), Math.max(1, untilMs - Date.now()));
         }),
       ]);
-      return;
+      return true;
     } catch (err) {
       error = (err as Error).name;
     } finally {
@@ -111,7 +129,8 @@ async function bounded(
     if (Date.now() + RETRY_EVERY_MS >= untilMs) break;
     await new Promise((r) => setTimeout(r, RETRY_EVERY_MS));
   }
-  log.warn(`The run's receipt could not be ${what}`, { ...ids, error });
+  log.warn(`The run's receipt could not be written: ${then}`, { ...ids, error });
+  return false;
 }
 
 /** The key of the activity now running: its workflow execution and activity id (the same for every attempt). */
@@ -135,7 +154,26 @@ export interface ConvergenceInput {
   receipt?: { workspaceId?: string; conversationId: string };
 }
 
-type RunInput = ContactSyncRun & { workspaceId?: string; receipt?: ReceiptContext; deadlineMs?: number };
+type RunInput = ContactSyncRun & {
+  workspaceId?: string;
+  receipt?: ReceiptContext;
+  deadlineMs?: number;
+  lane?: CallOptions['lane'];
+};
+
+/** An offline attempt whose receipt could not be written fails only if this much of its retry window is left after the retry's wait. */
+const RETRY_WINDOW_MARGIN_MS = RECEIPT_WRITE_MS + 5_000;
+
+/**
+ * What is left of the activity's retry window (its schedule-to-close timeout), given when this attempt
+ * began on this worker: the server's times for the attempts before, the worker's clock for this one.
+ */
+function retryWindowLeftMs(attemptBeganMs: number): number {
+  const info = Context.current().info;
+  if (!(info.scheduleToCloseTimeoutMs > 0)) return Infinity;
+  const before = Math.max(0, info.currentAttemptScheduledTimestampMs - info.scheduledTimestampMs);
+  return info.scheduleToCloseTimeoutMs - before - (Date.now() - attemptBeganMs);
+}
 
 export class ReceiptWriter {
   constructor(
@@ -191,10 +229,79 @@ export class ReceiptWriter {
     const recorder = this.recorder;
     // An in-conversation run's answer must not wait past its budget for its receipt.
     const writeUntil = () => Math.min(Date.now() + RECEIPT_WRITE_MS, (input.deadlineMs ?? Infinity) - BUDGET_MARGIN_MS);
+    // An offline run waits for its finished receipt (retried attempts), an in-conversation run does not.
+    const offline = input.lane !== 'agent';
+    const began = Date.now();
+    const info = Context.current().info;
+    const before = run.attempt > 1 ? (info.heartbeatDetails as RunDone | undefined) : undefined;
+    const finish = async (
+      write: Omit<ReceiptWrite, keyof typeof base | 'finished' | 'finishedAtMs'>,
+      then?: string,
+    ): Promise<boolean> => {
+      const finishedAtMs = Date.now();
+      return bounded(
+        () =>
+          recorder.finished({
+            ...base,
+            ...write,
+            reason: receiptReason(write.reason),
+            finishedAtMs,
+            finished: true,
+          }),
+        ids,
+        writeUntil(),
+        then,
+      );
+    };
+    /** The receipt of a run whose HubSpot work is done, with its result; an offline run's attempt fails while it cannot be written. */
+    const finishRun = async (result: ContactSyncResult, progress: RunDone): Promise<ContactSyncResult> => {
+      const record = recordOf(result);
+      const portal = await portalId;
+      const tries = (before?.receiptTries ?? 0) + 1;
+      const retryIn = retryWaitMs('offline', tries);
+      // An attempt fails only while a retry can still come within the run's retry window; at its end the
+      // result goes to the workflow without a finished receipt (the warning says so).
+      const retry = offline && retryWindowLeftMs(began) > retryIn + RETRY_WINDOW_MARGIN_MS;
+      const written = await finish(
+        {
+          outcome: result.result,
+          reason: result.reason,
+          ...(portal !== undefined ? { portalId: portal } : {}),
+          ...(result.contactId ? { contactId: result.contactId } : {}),
+          ...(record ? { record } : {}),
+          propertiesWritten: [...result.propertiesWritten],
+          propertiesLeft: (result.propertiesLeft ?? []).map((l) => ({ name: l.property, why: l.why })),
+          hubspotCalls: progress.hubspotCalls ?? 0,
+        },
+        retry
+          ? 'the attempt fails, and the next one writes it without calling HubSpot again'
+          : offline
+            ? "the run's retry window ends, so the sync's outcome goes on without it"
+            : undefined,
+      );
+      if (written || !retry) return result;
+      // The next attempt finds the result in the last heartbeat (and the failure's details, should the
+      // window end meanwhile: what the run sent).
+      const details: RunDone = { ...progress, result, receiptTries: tries };
+      Context.current().heartbeat(details);
+      throw ApplicationFailure.create({
+        message:
+          `The receipts database did not answer within ${RECEIPT_WRITE_MS / 1000} s, so the receipt of the sync of ` +
+          `action ${base.actionId} (HubSpot account ${accountId}) could not be written; HubSpot's part of the run ` +
+          `is done, and the next attempt only writes its receipt`,
+        type: FailureType.ReceiptStoreUnavailable,
+        details: [details],
+        nextRetryDelay: retryIn,
+      });
+    };
     return {
       async around(attempt) {
+        // An earlier attempt did the run and could not write its receipt: this one only writes it.
+        if (before?.result) {
+          log.info('Writing the receipt of a run done by an earlier attempt; HubSpot is not called again', ids);
+          return finishRun(before.result, before);
+        }
         const started = bounded(
-          'written',
           () =>
             recorder.started({
               ...base,
@@ -209,29 +316,13 @@ export class ReceiptWriter {
           ids,
           writeUntil(),
         );
-        const finish = async (write: Omit<ReceiptWrite, keyof typeof base | 'finished' | 'finishedAtMs'>) => {
-          await started;
-          const finishedAtMs = Date.now();
-          await bounded(
-            'written',
-            () =>
-              recorder.finished({
-                ...base,
-                ...write,
-                reason: receiptReason(write.reason),
-                finishedAtMs,
-                finished: true,
-              }),
-            ids,
-            writeUntil(),
-          );
-        };
         let result: ContactSyncResult;
         try {
           result = await attempt();
         } catch (err) {
           // This attempt failed (Temporal retries the run while its window lasts): the receipt says why,
           // until a later attempt replaces it. A cancelled run keeps what was recorded.
+          await started;
           if (!(err instanceof CancelledFailure)) {
             const message = err instanceof Error ? err.message : String(err);
             const contactId = progressOf().sent?.contactId;
@@ -244,22 +335,11 @@ export class ReceiptWriter {
               propertiesLeft: [],
               hubspotCalls: progressOf().hubspotCalls ?? 0,
             });
-          } else await started;
+          }
           throw err;
         }
-        const record = recordOf(result);
-        const portal = await portalId;
-        await finish({
-          outcome: result.result,
-          reason: result.reason,
-          ...(portal !== undefined ? { portalId: portal } : {}),
-          ...(result.contactId ? { contactId: result.contactId } : {}),
-          ...(record ? { record } : {}),
-          propertiesWritten: [...result.propertiesWritten],
-          propertiesLeft: (result.propertiesLeft ?? []).map((l) => ({ name: l.property, why: l.why })),
-          hubspotCalls: progressOf().hubspotCalls ?? 0,
-        });
-        return result;
+        await started;
+        return finishRun(result, progressOf());
       },
     };
   }
@@ -335,7 +415,6 @@ export class ReceiptWriter {
           workflowRunId: run.runId,
         };
         await bounded(
-          'written',
           () => this.recorder.finished(write),
           { receiptId: write.id, actionId: note.actionId },
           Date.now() + RECEIPT_WRITE_MS,

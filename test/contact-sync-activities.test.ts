@@ -13,6 +13,7 @@ import { noteReference, renderSummaryNote } from '../src/action/note';
 import { valueHash } from '../src/action/hash';
 import type { ContactCheckResult } from '../src/action/convergence';
 import type { ContactSyncResult } from '../src/action/run';
+import type { ReceiptRecorder, ReceiptWrite } from '../src/action/receipt';
 import type { AccountIdentity } from '../src/hubspot/port';
 import { ABORT_MARGIN_MS } from '../activities/attempt';
 import { createActivities, type ContactSyncActivityInput, type RunProgress } from '../activities';
@@ -82,14 +83,19 @@ function runInput(overrides: Partial<ContactSyncActivityInput> = {}): ContactSyn
 }
 
 /** One attempt of the activity: a fresh mocked context (attempt, timeouts, the last heartbeat's details), its heartbeats collected. */
-async function attempt(account: FakeAccount, input: ContactSyncActivityInput, info: Partial<Info> = {}) {
+async function attempt(
+  account: FakeAccount,
+  input: ContactSyncActivityInput,
+  info: Partial<Info> = {},
+  receipts?: ReceiptRecorder,
+) {
   const env = new MockActivityEnvironment(
     { startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, ...info },
     { logger: quiet },
   );
   const heartbeats: unknown[] = [];
   env.on('heartbeat', (d: unknown) => heartbeats.push(d));
-  const activities = createActivities({ hubspot: new FakeHubSpot(account) });
+  const activities = createActivities({ hubspot: new FakeHubSpot(account), ...(receipts ? { receipts } : {}) });
   try {
     return {
       result: (await env.run(activities.runContactSync, input)) as ContactSyncResult,
@@ -343,6 +349,80 @@ describe('runContactSync over the HubSpot port (fast)', () => {
     assert.equal(failure, undefined);
     assert.equal(result?.result, 'failed');
     assert.match(result!.reason, /did not complete the run within the in-conversation action's time budget/);
+  });
+
+  test("an offline attempt whose heartbeat carries the run's result (an earlier attempt could not write its receipt) only writes the receipt: no HubSpot call, the same result", async () => {
+    const account = new FakeAccount(ACCOUNT);
+    const done = await attempt(account, runInput());
+    assert.equal(done.result?.result, 'created');
+    const calls = account.calls.length;
+    const writes: Array<{ kind: 'started' | 'finished'; write: ReceiptWrite }> = [];
+    const recorder: ReceiptRecorder = {
+      started: async (write) => void writes.push({ kind: 'started', write }),
+      finished: async (write) => void writes.push({ kind: 'finished', write }),
+    };
+    const heartbeatDetails: RunProgress = {
+      accountLabel: ACCOUNT,
+      hubspotCalls: 3,
+      result: done.result!,
+      receiptTries: 1,
+    };
+    const retried = await attempt(
+      account,
+      runInput({ workspaceId: 'acme', receipt: { trigger: 'offline', conversationId: 'c-1001' } }),
+      { attempt: 2, heartbeatDetails },
+      recorder,
+    );
+    assert.equal(retried.failure, undefined);
+    assert.deepEqual(retried.result, done.result, 'the same result');
+    assert.deepEqual(account.calls.slice(calls), [], 'no HubSpot call');
+    assert.deepEqual(
+      writes.map(({ kind, write }) => ({
+        kind,
+        outcome: write.outcome,
+        finished: write.finished,
+        contactId: write.contactId,
+        record: write.record?.id,
+        hubspotCalls: write.hubspotCalls,
+        attempts: write.attempts,
+      })),
+      [
+        {
+          kind: 'finished',
+          outcome: 'created',
+          finished: true,
+          contactId: done.result!.contactId,
+          record: done.result!.noteId,
+          hubspotCalls: 3,
+          attempts: 2,
+        },
+      ],
+    );
+  });
+
+  test('in conversation, a receipts database that does not answer holds the answer within the budget and never fails the run', async () => {
+    const account = new FakeAccount(ACCOUNT);
+    let tried = 0;
+    const down = async () => {
+      tried++;
+      throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    };
+    const start = Date.now();
+    const { result, failure } = await attempt(
+      account,
+      runInput({
+        lane: 'agent',
+        deadlineMs: start + 1_000,
+        workspaceId: 'acme',
+        receipt: { trigger: 'in-conversation', conversationId: 'c-1001' },
+      }),
+      {},
+      { started: down, finished: down },
+    );
+    assert.equal(failure, undefined);
+    assert.equal(result?.result, 'created');
+    assert.ok(tried >= 2, `${tried} receipt writes tried`);
+    assert.ok(Date.now() - start < 1_000, `answered after ${Date.now() - start} ms`);
   });
 
   test('an account of another workspace is refused before any HubSpot read', async () => {

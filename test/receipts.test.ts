@@ -2,11 +2,12 @@
 // account store (PGlite) and the configuration API: one receipt per run with its trigger, outcome and
 // links into HubSpot; exactly one under activity retries (5xx, lost responses); every route scoped to
 // its workspace; filters and pages; a failed sync retried through the API, answered with the new run's
-// receipt; and no property value, email, phone or summary in any stored receipt.
+// receipt; an offline run's receipt written once the receipts database answers again; and no property
+// value, email, phone or summary in any stored receipt.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Receipt } from '../src/action/receipt';
+import type { Receipt, ReceiptRecorder, ReceiptWrite } from '../src/action/receipt';
 import type { AccountStore } from '../src/account-store/store';
 import { StoreDirectory } from '../src/account-store/store-directory';
 import { startConfigApi, type RunningConfigApi } from '../src/config-api/server';
@@ -36,6 +37,49 @@ let env: TestWorkflowEnvironment;
 let h: Harness;
 let store: AccountStore;
 let api: RunningConfigApi;
+
+/**
+ * The receipts database going away for a while (a failover). PGlite cannot be stopped, so the fault is
+ * injected in front of the real store, as the emulator injects HubSpot's: armed for a conversation, every
+ * receipt write is refused ("connection refused") from that conversation's first finished receipt (its
+ * run's HubSpot work is done) until `forMs` later. Reads (the API's) still go to the store.
+ */
+class ReceiptsOutage implements ReceiptRecorder {
+  private armed?: { conversationId: string; forMs: number };
+  private until = 0;
+  /** When the outage began (wall clock), and how many writes it refused. */
+  began?: number;
+  refused = 0;
+  constructor(private readonly store: ReceiptRecorder) {}
+
+  after(conversationId: string, forMs: number): void {
+    this.armed = { conversationId, forMs };
+    this.began = undefined;
+    this.refused = 0;
+  }
+
+  private refuse(): void {
+    if (Date.now() >= this.until) return;
+    this.refused++;
+    throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  }
+
+  started(write: ReceiptWrite): Promise<void> {
+    this.refuse();
+    return this.store.started(write);
+  }
+
+  finished(write: ReceiptWrite): Promise<void> {
+    if (this.armed?.conversationId === write.conversationId) {
+      this.began = Date.now();
+      this.until = this.began + this.armed.forMs;
+      this.armed = undefined;
+    }
+    this.refuse();
+    return this.store.finished(write);
+  }
+}
+let outage: ReceiptsOutage;
 
 /** Everything personal the test's conversations carry: none of it may appear in a receipt. */
 const personal = new Set<string>();
@@ -83,8 +127,9 @@ async function outcomes(ref: { workspaceId: string; conversationId: string }, ac
 before(async () => {
   env = await timeSkippingEnv();
   store = await memoryStore();
+  outage = new ReceiptsOutage(store.receipts);
   h = await startHarness(env, [ACME, GLOBEX], {
-    receipts: store.receipts,
+    receipts: outage,
     settings: () => ({ portalId: PORTAL }),
     // A short per-call timeout: a write HubSpot holds past it is abandoned, retried, and lands late.
     accounts: { requestTimeoutMs: 1_000 },
@@ -222,6 +267,56 @@ describe('one receipt per run', () => {
       });
     });
   }
+});
+
+describe('the receipts database down', () => {
+  test('an offline run done while the database is down for longer than the 5 s write retry: the receipt is written once it answers, finished, with no HubSpot call again', async () => {
+    await h.run(async () => {
+      const voice = conversation('voice', [offline]);
+      const c = customer();
+      const since = Date.now();
+      // Down from the moment the run's HubSpot work is done until 8 s later: past the attempt's 5 s retry.
+      outage.after(voice.conversationId, 8_000);
+      await h.platform.recordMessage(voice, { from: 'customer', fields: c.fields });
+      await h.platform.endCall(voice, { summary: c.summary });
+      const [run] = await outcomes(voice, 'offline', 1);
+      assert.equal(run!.result, 'created', run!.reason);
+      assert.ok(outage.began, 'the database went down');
+      assert.ok(outage.refused > 1, `${outage.refused} receipt writes refused`);
+      assert.ok(Date.now() >= outage.began + 8_000, 'the outcome came once the database answered again');
+
+      const requests = h.emulator.requests(ACME.accountId).filter((r) => r.at >= since);
+      const during = requests.filter((r) => r.at < outage.began!);
+      const after = requests.filter((r) => r.at >= outage.began!);
+      assert.deepEqual(
+        after.map((r) => r.operation),
+        [],
+        'the retried attempt only wrote the receipt: no HubSpot call',
+      );
+      assert.ok(h.emulator.contacts(ACME.accountId).some((x) => x.id === run!.contactId));
+
+      const receipts = await receiptsOf(WORKSPACE, voice.conversationId);
+      assert.equal(receipts.length, 1, `receipts: ${JSON.stringify(receipts.map((r) => r.reason))}`);
+      const [receipt] = receipts;
+      assert.equal(receipt!.finished, true, 'no longer "Not finished"');
+      assert.equal(receipt!.trigger, 'offline');
+      assert.equal(receipt!.outcome, 'created');
+      assert.equal(receipt!.reason, run!.reason);
+      assert.equal(receipt!.hubspot.contactId, run!.contactId);
+      assert.equal(receipt!.hubspot.record?.id, run!.noteId);
+      assert.ok(receipt!.attempts >= 2, `attempts ${receipt!.attempts}`);
+      // The first attempt's calls, none since (the property schema is cached per account and not counted).
+      const counted = during.filter((r) => !r.operation.startsWith('properties')).length;
+      assert.equal(receipt!.hubspotCalls, counted, JSON.stringify(during.map((r) => r.operation)));
+      const rows = await store.db.query(`SELECT count(*)::int AS n FROM sync_receipts WHERE conversation_id = $1`, [
+        voice.conversationId,
+      ]);
+      assert.equal(Number(rows.rows[0]!.n), 1);
+      // The outcome reached the conversation once.
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal((await h.platform.getState(voice))?.outcomes.offline?.length, 1);
+    });
+  });
 });
 
 describe('convergence repairs', () => {

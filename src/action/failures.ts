@@ -48,6 +48,13 @@ export const FailureType = {
   /** The in-conversation action's time budget ran out before a step could start. */
   ActionBudgetExhausted: 'ActionBudgetExhausted',
 
+  // ---- the run's receipt (activities/receipts.ts), retried by Temporal ----
+  /**
+   * An offline run's HubSpot work is done but the receipts database did not answer: the attempt fails
+   * with the run's result in its heartbeat, and the next one writes the receipt without calling HubSpot.
+   */
+  ReceiptStoreUnavailable: 'ReceiptStoreUnavailable',
+
   // ---- the conversation workflow (workflows/conversation.ts), not retried ----
   /** A start that bypassed the platform client's validation. */
   InvalidConversationInput: 'InvalidConversationInput',
