@@ -1,6 +1,7 @@
 // HubSpot's Calls and Communications (engagement objects) and their associations with contacts, on the
 // 2026-09 paths and the legacy v3/v4 ones: create (with associations), read, update, archive, batch read,
-// and the contacts-to-engagements association batch read. Shapes follow HubSpot's published specs
+// and the contacts-to-engagements association batch read; the other operations the specs declare answer
+// the emulator's own 501 (crm.ts, unservedObjectRoute). Shapes follow HubSpot's published specs
 // Calls 2026-09 and Communications 2026-09 (CRM objects: SimplePublicObject, BatchResponseSimplePublicObject)
 // and Associations 2026-09; the properties each accepts and their values follow HubSpot's Calls and
 // Communications guides (docs/HUBSPOT_EMULATOR.md, "Calls and Communications").

@@ -1,8 +1,9 @@
 // The local HubSpot emulator, seen as a user of the official @hubspot/api-client (or plain HTTP) sees
-// it: contacts, notes, associations, properties and property validation rules on the 2026-09 and the
-// legacy v3/v4 paths; HubSpot's validation, auth, rate-limit and error shapes; its unkind parts (search
-// lag, value limits, archive, merge, unique values, write rules, slow writes); injected faults; the
-// /_emulator inspection API; and the CLI.
+// it: contacts, notes, calls and communications, associations, properties and property validation rules
+// on the 2026-09 and the legacy v3/v4 paths; HubSpot's validation, auth, rate-limit and error shapes; its
+// unkind parts (search lag, value limits, archive, merge, unique values, write rules, slow writes); the
+// emulator's own 501 for operations it does not serve; injected faults; the /_emulator inspection API;
+// and the CLI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
