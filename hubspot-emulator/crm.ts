@@ -8,8 +8,8 @@ import { DEFAULT_CONTACT_PROPERTIES, DEFAULT_NOTE_PROPERTIES, MAX_VALUE_LENGTH, 
 import {
   engagementAssociationRoute,
   engagementRoute,
+  engagementObjectOf,
   engagementsFollowContact,
-  isEngagementObject,
 } from './engagements';
 import type { AccountState, PropertyValidationRule, StoredNote, StoredObject, WriteSource } from './store';
 
@@ -17,6 +17,13 @@ import type { AccountState, PropertyValidationRule, StoredNote, StoredObject, Wr
 export const API_VERSION = '2026-09';
 
 const MAX_BATCH = 100;
+/**
+ * A batch read that asks for property history reads at most this many records: the emulator's bound.
+ * The 2026-09 specs (Contacts, Notes, Calls, Communications) say, on the list read's
+ * `propertiesWithHistory` parameter, that asking for history lowers the most records one request reads,
+ * without naming the number; the product reads 50 at a time with history (src/hubspot/accounts.ts).
+ */
+const MAX_HISTORY_BATCH = 50;
 const MAX_ASSOCIATION_BATCH = 1_000;
 const MAX_SEARCH_LIMIT = 200;
 const MAX_ASSOCIATION_PAGE = 500;
@@ -54,6 +61,8 @@ export interface Route {
   write?: boolean;
   /** 'v3', 'v4' or '2026-09' */
   apiVersion: string;
+  /** An operation HubSpot's specs declare that the emulator does not serve: it answers the emulator's 501. */
+  unserved?: boolean;
   handle(account: AccountState, ctx: Ctx): Reply;
 }
 export interface Ctx {
@@ -75,7 +84,7 @@ export function route(
   scope: string,
   apiVersion: string,
   handle: Handler,
-  extra: { search?: boolean } = {},
+  extra: { search?: boolean; unserved?: boolean } = {},
 ): Route {
   return {
     operation,
@@ -118,7 +127,84 @@ export function match(method: string, path: string): Route | undefined {
 
 const isContacts = (type: string | undefined) => type === 'contacts' || type === '0-1';
 
+/** The object a path's `{objectType}` names (by name or type id), among those the emulator knows. */
+type KnownObject = 'contacts' | 'notes' | 'calls' | 'communications';
+function knownObjectOf(type: string | undefined): KnownObject | undefined {
+  if (isContacts(type)) return 'contacts';
+  if (type === 'notes' || type === '0-46') return 'notes';
+  return engagementObjectOf(type);
+}
+/** The spec file (docs/HUBSPOT_EMULATOR.md's short name) that declares each object's operations. */
+const SPEC_OF: Record<KnownObject, string> = {
+  contacts: 'Contacts 2026-09',
+  notes: 'Notes 2026-09',
+  calls: 'Calls 2026-09',
+  communications: 'Communications 2026-09',
+};
+const BATCH_OPERATIONS: Record<string, string> = {
+  archive: 'batchArchive',
+  create: 'batchCreate',
+  read: 'batchRead',
+  update: 'batchUpdate',
+  upsert: 'batchUpsert',
+};
+
+/**
+ * An operation HubSpot's spec declares that the emulator does not serve: `501` with the emulator's own
+ * category `EMULATOR_NOT_IMPLEMENTED`, never a `404 OBJECT_NOT_FOUND` that a caller would read as HubSpot
+ * saying the record is gone. Not HubSpot's answer: a test that reaches it has found a gap in the emulator.
+ */
+function notImplemented(operation: string, scope: string, v: string, spec: string): Route {
+  return route(
+    operation,
+    scope,
+    v,
+    () => {
+      throw new HttpError(
+        501,
+        'EMULATOR_NOT_IMPLEMENTED',
+        `${operation} is declared by HubSpot's ${spec} spec but not implemented in the emulator (this answer is the emulator's, not HubSpot's)`,
+      );
+    },
+    { unserved: true },
+  );
+}
+
+/**
+ * The object-path operations the 2026-09 specs declare (the object's own file, and Associations 2026-09
+ * for the association writes on object paths) that `objectRoute` does not serve.
+ */
+function unservedObjectRoute(object: KnownObject, method: string, rest: string[], v: string): Route | undefined {
+  const spec = SPEC_OF[object];
+  const op = (name: string, scope: string) => notImplemented(`${object}.${name}`, scope, v, spec);
+  if (rest.length === 0 && method === 'GET') return op('list', READ);
+  if (rest.length === 1 && method === 'POST') {
+    if (rest[0] === 'search') return op('search', READ);
+    if (rest[0] === 'gdpr-delete' && object === 'contacts') return op('gdprDelete', WRITE);
+  }
+  if (rest.length === 2 && rest[0] === 'batch' && method === 'POST') {
+    const name = BATCH_OPERATIONS[rest[1]!];
+    if (name) return op(name, rest[1] === 'read' ? READ : WRITE);
+  }
+  // Associations 2026-09: PUT/DELETE …/{objectType}/{objectId}/associations/{toObjectType}/{toObjectId},
+  // PUT …/{fromObjectType}/{fromObjectId}/associations/default/{toObjectType}/{toObjectId}.
+  if (rest[1] === 'associations' && knownObjectOf(rest.at(-2))) {
+    const spec = 'Associations 2026-09';
+    if (rest.length === 4 && (method === 'PUT' || method === 'DELETE'))
+      return notImplemented(`${object}.associations.${method === 'PUT' ? 'create' : 'archive'}`, WRITE, v, spec);
+    if (rest.length === 5 && rest[2] === 'default' && method === 'PUT')
+      return notImplemented(`${object}.associations.createDefault`, WRITE, v, spec);
+  }
+  return undefined;
+}
+
 function objectRoute(method: string, type: string | undefined, rest: string[], v: string): Route | undefined {
+  const object = knownObjectOf(type);
+  if (!object) return undefined;
+  return servedObjectRoute(method, type, rest, v) ?? unservedObjectRoute(object, method, rest, v);
+}
+
+function servedObjectRoute(method: string, type: string | undefined, rest: string[], v: string): Route | undefined {
   if (isContacts(type)) {
     if (rest.length === 0 && method === 'POST') return route('contacts.create', WRITE, v, createContact);
     if (rest.length === 1 && rest[0] === 'search' && method === 'POST')
@@ -143,7 +229,7 @@ function objectRoute(method: string, type: string | undefined, rest: string[], v
     // declare it (2026-03 and v4 do); its batch read (…/associations/2026-09/contacts/notes/batch/read) is the way.
     return undefined;
   }
-  if (isEngagementObject(type)) return engagementRoute(method, type, rest, v);
+  if (engagementObjectOf(type)) return engagementRoute(method, type, rest, v);
   if (type === 'notes' || type === '0-46') {
     if (rest.length === 0 && method === 'POST') return route('notes.create', WRITE, v, createNote);
     if (rest.length === 1 && rest[0] === 'search' && method === 'POST')
@@ -175,29 +261,33 @@ function propertyRoute(method: string, type: string | undefined, rest: string[],
   return undefined;
 }
 
+/** Association batch operations Associations 2026-09 declares on `…/{fromObjectType}/{toObjectType}/batch/…`. */
+const ASSOCIATION_BATCH_OPERATIONS: Record<string, string> = {
+  archive: 'batchArchive',
+  'associate/default': 'batchAssociateDefault',
+  create: 'batchCreate',
+  'labels/archive': 'batchArchiveLabels',
+  read: 'batchRead',
+};
+
 function associationRoute(method: string, rest: string[], v: string): Route | undefined {
+  const batchRead = method === 'POST' && rest[2] === 'batch' && rest[3] === 'read' && rest.length === 4;
   // POST …/associations/contacts/notes/batch/read
-  if (
-    method === 'POST' &&
-    isContacts(rest[0]) &&
-    rest[1] === 'notes' &&
-    rest[2] === 'batch' &&
-    rest[3] === 'read' &&
-    rest.length === 4
-  ) {
+  if (batchRead && isContacts(rest[0]) && (rest[1] === 'notes' || rest[1] === '0-46'))
     return route('associations.batchRead', READ, v, batchReadNoteAssociations);
-  }
-  // POST …/associations/contacts/{calls,communications}/batch/read
-  if (
-    method === 'POST' &&
-    isContacts(rest[0]) &&
-    isEngagementObject(rest[1]) &&
-    rest[2] === 'batch' &&
-    rest[3] === 'read' &&
-    rest.length === 4
-  ) {
-    return engagementAssociationRoute(rest[1], v);
-  }
+  // POST …/associations/contacts/{calls,communications}/batch/read (or their type ids)
+  const engagement = engagementObjectOf(rest[1]);
+  if (batchRead && isContacts(rest[0]) && engagement) return engagementAssociationRoute(engagement, v);
+  // Another batch operation, or another pair of objects the emulator knows: declared, not served.
+  const [from, to] = [knownObjectOf(rest[0]), knownObjectOf(rest[1])];
+  const name = ASSOCIATION_BATCH_OPERATIONS[rest.slice(3).join('/')];
+  if (method === 'POST' && from && to && rest[2] === 'batch' && name)
+    return notImplemented(
+      `associations.${from}.${to}.${name}`,
+      name === 'batchRead' ? READ : WRITE,
+      v,
+      'Associations 2026-09',
+    );
   return undefined;
 }
 
@@ -538,13 +628,22 @@ function updateContact(a: AccountState, c: Ctx, id: string): Reply {
   return { status: 200, body: writtenView(contact, props) };
 }
 
-export function batchInputs(c: Ctx, max = MAX_BATCH): Json[] {
+export function batchInputs(c: Ctx, max = MAX_BATCH, when = ''): Json[] {
   const inputs = c.body.inputs;
   if (!Array.isArray(inputs))
     throw new HttpError(400, 'VALIDATION_ERROR', 'Invalid input JSON: inputs must be an array');
   if (inputs.length > max)
-    throw new HttpError(400, 'VALIDATION_ERROR', `Batch input limit exceeded: ${inputs.length} inputs, at most ${max}`);
+    throw new HttpError(
+      400,
+      'VALIDATION_ERROR',
+      `Batch input limit exceeded: ${inputs.length} inputs, at most ${max}${when}`,
+    );
   return inputs as Json[];
+}
+
+/** A batch read's inputs: at most 100, or 50 when it asks for property history (`names`). */
+export function batchReadInputs(c: Ctx, names: string[]): Json[] {
+  return names.length ? batchInputs(c, MAX_HISTORY_BATCH, ' with propertiesWithHistory') : batchInputs(c);
 }
 
 /**
@@ -585,13 +684,13 @@ export function batchReply(results: Json[], missing: string[], okStatus: number,
 }
 
 function batchRead(a: AccountState, c: Ctx): Reply {
-  const inputs = batchInputs(c);
+  const names = historyNames(c.body.propertiesWithHistory);
+  const inputs = batchReadInputs(c, names);
   const idProperty = typeof c.body.idProperty === 'string' ? c.body.idProperty : null;
   const props = requestedProperties(
     Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
     DEFAULT_CONTACT_PROPERTIES,
   );
-  const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
   const seen = new Set<string>();
@@ -1001,12 +1100,12 @@ function batchCreateNotes(a: AccountState, c: Ctx): Reply {
 }
 
 function batchReadNotes(a: AccountState, c: Ctx): Reply {
-  const inputs = batchInputs(c);
+  const names = historyNames(c.body.propertiesWithHistory);
+  const inputs = batchReadInputs(c, names);
   const props = requestedProperties(
     Array.isArray(c.body.properties) ? (c.body.properties as string[]) : [],
     DEFAULT_NOTE_PROPERTIES,
   );
-  const names = historyNames(c.body.propertiesWithHistory);
   const results: Json[] = [];
   const missing: string[] = [];
   const seen = new Set<string>();

@@ -1,12 +1,15 @@
 // HubSpot's Calls and Communications (engagement objects) and their associations with contacts, on the
 // 2026-09 paths and the legacy v3/v4 ones: create (with associations), read, update, archive, batch read,
-// and the contacts-to-engagements association batch read. Shapes follow HubSpot's published specs
+// and the contacts-to-engagements association batch read; the other operations the specs declare answer
+// the emulator's own 501 (crm.ts, unservedObjectRoute). Shapes follow HubSpot's published specs
 // Calls 2026-09 and Communications 2026-09 (CRM objects: SimplePublicObject, BatchResponseSimplePublicObject)
 // and Associations 2026-09; the properties each accepts and their values follow HubSpot's Calls and
 // Communications guides (docs/HUBSPOT_EMULATOR.md, "Calls and Communications").
+import { DEFAULT_NOTE_PROPERTIES } from './properties';
 import {
   appOf,
   batchInputs,
+  batchReadInputs,
   batchReply,
   historyNames,
   HttpError,
@@ -38,9 +41,9 @@ const TYPE_IDS: Record<string, EngagementObject> = {
   '0-18': 'communications',
 };
 
-export const isEngagementObject = (type: string | undefined): type is EngagementObject =>
-  type === 'calls' || type === 'communications';
-const objectOf = (type: string | undefined): EngagementObject | undefined => (type ? TYPE_IDS[type] : undefined);
+/** The engagement object a path's `{objectType}` names, by name or by type id (Calls, Communications 2026-09 take either). */
+export const engagementObjectOf = (type: string | undefined): EngagementObject | undefined =>
+  type && Object.hasOwn(TYPE_IDS, type) ? TYPE_IDS[type] : undefined;
 
 /** HUBSPOT_DEFINED association type ids: record to contact, and contact to record. */
 const TO_CONTACT: Record<EngagementObject, number> = { calls: 194, communications: 81 };
@@ -83,18 +86,12 @@ const TEXT: Record<EngagementObject, string[]> = {
   ],
   communications: ['hs_timestamp', 'hs_communication_body', 'hubspot_owner_id'],
 };
-/** What a read returns when no properties are asked for (HubSpot answers with a default set). */
-const DEFAULTS: Record<EngagementObject, string[]> = {
-  calls: ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id', 'hs_call_title', 'hs_call_body', 'hs_timestamp'],
-  communications: [
-    'hs_createdate',
-    'hs_lastmodifieddate',
-    'hs_object_id',
-    'hs_communication_body',
-    'hs_communication_channel_type',
-    'hs_timestamp',
-  ],
-};
+/**
+ * The properties every read returns besides those asked for: the system ones, as for notes. Calls and
+ * Communications 2026-09 say `properties` (the read's parameter, BatchReadInputSimplePublicObjectId's
+ * field) names the properties to return; nothing there adds a body, a title, a channel or a timestamp.
+ */
+const DEFAULTS = DEFAULT_NOTE_PROPERTIES;
 const singular = (o: EngagementObject) => (o === 'calls' ? 'call' : 'communication');
 
 function checkedProperties(object: EngagementObject, props: unknown): Record<string, string> {
@@ -125,7 +122,7 @@ function checkedProperties(object: EngagementObject, props: unknown): Record<str
     problems.push({
       name: 'hs_timestamp',
       error: 'INVALID_DATE',
-      message: `${out.hs_timestamp} is not a valid datetime`,
+      message: out.hs_timestamp === '' ? 'hs_timestamp cannot be empty' : `${out.hs_timestamp} is not a valid datetime`,
     });
   }
   if (out.hs_call_duration !== undefined && out.hs_call_duration !== '' && !/^\d+$/.test(out.hs_call_duration)) {
@@ -248,10 +245,10 @@ export function engagementRoute(
   rest: string[],
   v: string,
 ): Route | undefined {
-  const object = objectOf(type);
+  const object = engagementObjectOf(type);
   if (!object) return undefined;
   const op = (name: string) => `${object}.${name}`;
-  const defaults = DEFAULTS[object];
+  const defaults = DEFAULTS;
   if (rest.length === 0 && method === 'POST') {
     return route(op('create'), WRITE, v, (a, c) => {
       const prepared = prepare(a, object, c.body);
@@ -268,7 +265,7 @@ export function engagementRoute(
       const results: Json[] = [];
       const missing: string[] = [];
       const seen = new Set<string>();
-      for (const input of batchInputs(c)) {
+      for (const input of batchReadInputs(c, names)) {
         const id = String(input.id ?? '');
         const record = a.engagements[object].get(id);
         if (!record) missing.push(id);

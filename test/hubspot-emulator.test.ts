@@ -1,8 +1,9 @@
 // The local HubSpot emulator, seen as a user of the official @hubspot/api-client (or plain HTTP) sees
-// it: contacts, notes, associations, properties and property validation rules on the 2026-09 and the
-// legacy v3/v4 paths; HubSpot's validation, auth, rate-limit and error shapes; its unkind parts (search
-// lag, value limits, archive, merge, unique values, write rules, slow writes); injected faults; the
-// /_emulator inspection API; and the CLI.
+// it: contacts, notes, calls and communications, associations, properties and property validation rules
+// on the 2026-09 and the legacy v3/v4 paths; HubSpot's validation, auth, rate-limit and error shapes; its
+// unkind parts (search lag, value limits, archive, merge, unique values, write rules, slow writes); the
+// emulator's own 501 for operations it does not serve; injected faults; the /_emulator inspection API;
+// and the CLI.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,6 +20,8 @@ import {
   type HubSpotEmulator,
 } from '../hubspot-emulator';
 import { freePort } from '../src/worker/net';
+import { classifyHubSpotError } from '../src/hubspot/errors';
+import { FailureType } from '../src/action/failures';
 
 const OFF = { perTenSeconds: 0, searchPerSecond: 0 };
 
@@ -2467,6 +2470,181 @@ describe('property history (propertiesWithHistory)', () => {
         ['Nice', 'INTEGRATION'],
         ['Lyon', 'CRM_UI'],
       ],
+    );
+  });
+});
+
+describe('calls and communications (Calls, Communications 2026-09)', () => {
+  const ts = () => new Date().toISOString();
+  const freshContact = async () => {
+    const r = await call(unkind, U, 'POST', `${V}/contacts`, { properties: { email: freshEmail('engagement') } });
+    assert.equal(r.status, 201, r.text);
+    return r.body.id as string;
+  };
+  const SYSTEM = ['hs_createdate', 'hs_lastmodifieddate', 'hs_object_id'];
+
+  test('a read returns the properties asked for and the system ones: no body, title, channel or timestamp unasked', async () => {
+    const hs = unkindClient();
+    const created = await hs.crm.objects.calls.basicApi.create({
+      properties: { hs_call_title: 'Title', hs_call_body: 'Body', hs_call_direction: 'INBOUND', hs_timestamp: ts() },
+      associations: [],
+    });
+    const one = await hs.crm.objects.calls.basicApi.getById(created.id, ['hs_call_direction']);
+    assert.deepEqual(Object.keys(one.properties).sort(), ['hs_call_direction', ...SYSTEM]);
+    assert.equal(one.properties.hs_call_direction, 'INBOUND');
+    const comm = await call(unkind, U, 'POST', `${V}/communications`, {
+      properties: {
+        hs_communication_body: 'Body',
+        hs_communication_channel_type: 'SMS',
+        hs_communication_logged_from: 'CRM',
+        hs_timestamp: ts(),
+      },
+    });
+    assert.equal(comm.status, 201, comm.text);
+    const none = await hs.crm.objects.communications.batchApi.read({
+      inputs: [{ id: comm.body.id }],
+      properties: [],
+      propertiesWithHistory: [],
+    });
+    assert.deepEqual(Object.keys(none.results[0]!.properties).sort(), SYSTEM);
+    const asked = await call(unkind, U, 'GET', `${V}/communications/${comm.body.id}?properties=hs_communication_body`);
+    assert.deepEqual(Object.keys(asked.body.properties).sort(), ['hs_communication_body', ...SYSTEM]);
+    assert.equal(asked.body.properties.hs_communication_body, 'Body');
+  });
+
+  test('an operation the specs declare that the emulator does not serve answers its own 501, not a 404, writing nothing; the worker does not retry it', async () => {
+    const hs = unkindClient();
+    const search = await apiError(
+      hs.crm.objects.calls.searchApi.doSearch({ filterGroups: [], sorts: [], properties: [], limit: 10, after: '0' }),
+    );
+    assert.equal(search.code, 501);
+    assert.equal(search.body.category, 'EMULATOR_NOT_IMPLEMENTED');
+    assert.match(search.body.message, /calls\.search .*not implemented in the emulator/);
+    assert.equal((await apiError(hs.crm.objects.communications.basicApi.getPage())).code, 501);
+    const before = [
+      ...unkind.engagements(UNKIND.accountId, 'calls'),
+      ...unkind.engagements(UNKIND.accountId, 'communications'),
+    ];
+    const contact = await freshContact();
+    const unserved: Array<[string, string, unknown?]> = [
+      ...['calls', 'communications', '0-48', '0-18'].flatMap((type): Array<[string, string, unknown]> =>
+        ['create', 'update', 'upsert', 'archive'].map((kind) => [
+          'POST',
+          `${V}/${type}/batch/${kind}`,
+          { inputs: [{ id: '1', properties: { hs_timestamp: ts() } }] },
+        ]),
+      ),
+      ['GET', `${V}/0-48`],
+      ['POST', `/crm/v3/objects/communications/search`, { filterGroups: [] }],
+      ['GET', `${V}/contacts`],
+      ['POST', `${V}/notes/batch/upsert`, { inputs: [] }],
+      [
+        'PUT',
+        `${V}/calls/1/associations/contacts/${contact}`,
+        [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: 194 }],
+      ],
+      ['POST', `/crm/associations/2026-09/contacts/calls/batch/create`, { inputs: [] }],
+    ];
+    for (const [method, path, body] of unserved) {
+      const r = await call(unkind, U, method, path, body);
+      assert.equal(r.status, 501, `${method} ${path}: ${r.text}`);
+      assert.equal(r.body.category, 'EMULATOR_NOT_IMPLEMENTED', `${method} ${path}`);
+    }
+    const after = [
+      ...unkind.engagements(UNKIND.accountId, 'calls'),
+      ...unkind.engagements(UNKIND.accountId, 'communications'),
+    ];
+    assert.equal(after.length, before.length, 'an unserved batch write wrote something');
+    // A path HubSpot does not have stays a 404.
+    assert.equal((await call(unkind, U, 'PUT', `${V}/calls/1`, { properties: {} })).status, 404);
+    // The worker reads the 501 as a failure no retry changes, not as "the record is gone" or an outage.
+    const failure = classifyHubSpotError(search, UNKIND.accountId, 'call search');
+    assert.equal(failure.type, FailureType.HubSpotRequestFailed);
+    assert.equal(failure.nonRetryable, true);
+    assert.match(failure.message, /answered 501 Not Implemented during call search/);
+  });
+
+  test('the type ids 0-48 and 0-18 name calls and communications on the object and association paths', async () => {
+    const contact = await freshContact();
+    for (const [typeId, object, typeToContact, props] of [
+      ['0-48', 'calls', 194, { hs_call_body: 'by type id' }],
+      ['0-18', 'communications', 81, { hs_communication_body: 'by type id', hs_communication_logged_from: 'CRM' }],
+    ] as const) {
+      const created = await call(unkind, U, 'POST', `${V}/${typeId}`, {
+        properties: { ...props, hs_timestamp: ts() },
+        associations: [
+          {
+            to: { id: contact },
+            types: [{ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: typeToContact }],
+          },
+        ],
+      });
+      assert.equal(created.status, 201, created.text);
+      const id = created.body.id as string;
+      const read = await call(unkind, U, 'GET', `${V}/${object}/${id}`);
+      assert.equal(read.status, 200, read.text);
+      assert.equal((await call(unkind, U, 'GET', `${V}/${typeId}/${id}`)).status, 200);
+      const assoc = await call(unkind, U, 'POST', `/crm/associations/2026-09/contacts/${typeId}/batch/read`, {
+        inputs: [{ id: contact }],
+      });
+      assert.equal(assoc.status, 200, assoc.text);
+      assert.deepEqual(
+        assoc.body.results[0].to.map((t: { toObjectId: string }) => t.toObjectId),
+        [id],
+      );
+    }
+  });
+
+  test('a batch read that asks for property history takes at most 50 inputs (contacts, notes, calls, communications); without history 100', async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => ({ id: String(990_000_000 + i) }));
+    for (const [type, name] of [
+      ['calls', 'hs_call_body'],
+      ['communications', 'hs_communication_body'],
+      ['notes', 'hs_note_body'],
+      ['contacts', 'firstname'],
+    ]) {
+      const path = `${V}/${type}/batch/read`;
+      const over = await call(unkind, U, 'POST', path, {
+        inputs: ids(51),
+        properties: [],
+        propertiesWithHistory: [name],
+      });
+      assert.equal(over.status, 400, `${type}: ${over.text}`);
+      assert.equal(over.body.category, 'VALIDATION_ERROR');
+      assert.match(over.body.message, /Batch input limit exceeded: 51 inputs, at most 50 with propertiesWithHistory/);
+      const fifty = await call(unkind, U, 'POST', path, {
+        inputs: ids(50),
+        properties: [],
+        propertiesWithHistory: [name],
+      });
+      assert.equal(fifty.status, 207, `${type}: 50 unknown ids with history: ${fifty.text}`);
+      const plain = await call(unkind, U, 'POST', path, {
+        inputs: ids(100),
+        properties: [name],
+        propertiesWithHistory: [],
+      });
+      assert.equal(plain.status, 207, `${type}: 100 unknown ids without history: ${plain.text}`);
+    }
+    const viaClient = await apiError(
+      unkindClient().crm.objects.calls.batchApi.read({
+        inputs: ids(51),
+        properties: [],
+        propertiesWithHistory: ['hs_call_body'],
+      }),
+    );
+    assert.equal(viaClient.code, 400);
+    assert.equal(viaClient.body.category, 'VALIDATION_ERROR');
+  });
+
+  test('an empty hs_timestamp is refused saying it is empty', async () => {
+    const created = await call(unkind, U, 'POST', `${V}/calls`, {
+      properties: { hs_call_body: 'x', hs_timestamp: ts() },
+    });
+    const r = await call(unkind, U, 'PATCH', `${V}/calls/${created.body.id}`, { properties: { hs_timestamp: '' } });
+    assert.equal(r.status, 400, r.text);
+    assert.deepEqual(
+      r.body.errors.map((e: { code: string; message: string }) => [e.code, e.message]),
+      [['INVALID_DATE', 'hs_timestamp cannot be empty']],
     );
   });
 });

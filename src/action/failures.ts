@@ -15,7 +15,7 @@ export const FailureType = {
   HubSpotLocked: 'HubSpotLocked',
   /** 477: the account moves between data hosting locations; retried after HubSpot's Retry-After. */
   HubSpotMigrating: 'HubSpotMigrating',
-  /** 5xx, or an answer that did not say what became of an input. */
+  /** 5xx (but 501), or an answer that did not say what became of an input. */
   HubSpotUnavailable: 'HubSpotUnavailable',
   /** No answer at all: connection refused or reset, lost response, the call's own timeout. */
   HubSpotUnreachable: 'HubSpotUnreachable',
@@ -35,7 +35,7 @@ export const FailureType = {
   HubSpotConflict: 'HubSpotConflict',
   /** 400: a value or a portal's validation rule refused; details [{ validationRules }] for a rule. */
   HubSpotValidationError: 'HubSpotValidationError',
-  /** Any other 4xx. */
+  /** Any other 4xx, and 501 Not Implemented. */
   HubSpotRequestFailed: 'HubSpotRequestFailed',
   /** The account's connection was revoked or expired: an operator must reconnect it. */
   HubSpotAccountNeedsReconnect: 'HubSpotAccountNeedsReconnect',

@@ -1,7 +1,7 @@
 // HubSpot's errors, mapped to what they mean for a run, in one place: 429, 423 (a lock, 2 s), 477 (an
-// account migration, Retry-After), 5xx, timeouts and network errors are retried by Temporal (honouring
-// HubSpot's waits through nextRetryDelay); 400, 401, 403 and 404 fail at once with a message that names
-// the account and the cause. Messages carry no
+// account migration, Retry-After), 5xx (but 501 Not Implemented), timeouts and network errors are retried
+// by Temporal (honouring HubSpot's waits through nextRetryDelay); 400, 401, 403, 404 and 501 fail at once
+// with a message that names the account and the cause. Messages carry no
 // personal data and no credential: HubSpot's own messages can quote an email or a URL, so only codes,
 // property names and ids are kept, and whatever text is quoted is cut short first and then scanned once
 // (no regular expression that can backtrack), so a hostile answer cannot stall the worker.
@@ -377,6 +377,14 @@ export function classifyHubSpotError(
         type: FailureType.HubSpotMigrating,
         nextRetryDelay: seconds ? seconds * 1000 : undefined,
       });
+    }
+    if (status === 501) {
+      // Not Implemented (RFC 9110, 15.6.2): the server does not support the operation, which no retry
+      // changes. HubSpot's docs name no 501; the local emulator answers it for operations it lacks.
+      return ApplicationFailure.nonRetryable(
+        `${account} answered 501 Not Implemented during ${operation}: the endpoint does not support it${ref}`,
+        FailureType.HubSpotRequestFailed,
+      );
     }
     if (status >= 500) {
       return ApplicationFailure.retryable(
