@@ -19,6 +19,7 @@ import { noteReference, renderSummaryNote, type NoteProvenance } from '../src/ac
 import { bodyProperty, timelineProperties, type TimelineRecord } from '../src/action/timeline';
 import type { ContactWrite } from '../src/action/plan';
 import {
+  noteStepInput,
   runContactSyncSteps,
   type ContactSyncResult,
   type ContactSyncRun,
@@ -509,23 +510,7 @@ export function createActivities({ hubspot: port, directory, receipts }: Activit
                   Context.current().heartbeat(progress);
                   return written;
                 },
-                writeNote: (note) =>
-                  writeNote(
-                    {
-                      accountId,
-                      conversationKey: input.conversationKey,
-                      contactId: note.contactId,
-                      knownNoteIds: input.knownNoteIds,
-                      contactCreatedByThisRun: note.contactCreatedByThisRun,
-                      mayHaveWritten: input.mayHaveWritten,
-                      summary: note.summary,
-                      timestamp: input.timestamp,
-                      record: note.record,
-                      provenance: note.provenance,
-                    },
-                    call,
-                    retried,
-                  ),
+                writeNote: (note) => writeNote(noteStepInput(input, accountId, note), call, retried),
                 isConflict: (err) => failureTypeOf(err) === FailureType.ContactConflict,
                 failed: (err, sent) => {
                   if (err instanceof ApplicationFailure && err.nonRetryable) return err.message;

@@ -19,7 +19,13 @@ import type { ActionConfig } from '../src/action/config';
 import { RUN_RETRY } from '../src/action/limits';
 import type { ReceiptContext } from '../src/action/receipt';
 import { FailureType } from '../src/action/failures';
-import { runContactSyncSteps, type ContactSyncResult, type ContactSyncSteps, type SentWrites } from '../src/action/run';
+import {
+  noteStepInput,
+  runContactSyncSteps,
+  type ContactSyncResult,
+  type ContactSyncSteps,
+  type SentWrites,
+} from '../src/action/run';
 import {
   agentTaskQueue,
   offlinePriority,
@@ -161,21 +167,7 @@ export async function runContactSync(input: RunActionInput): Promise<RunActionRe
     writeNote: (note) =>
       step('write summary note', (act, o) =>
         act.writeSummaryNote.executeWithOptions(o, [
-          {
-            accountId,
-            conversationKey: input.conversationKey,
-            contactId: note.contactId,
-            knownNoteIds: input.knownNoteIds,
-            contactCreatedByThisRun: note.contactCreatedByThisRun,
-            mayHaveWritten: input.mayHaveWritten,
-            summary: note.summary,
-            timestamp: input.timestamp,
-            // A note is the default: its step carries no record.
-            ...(note.record.object !== 'notes' ? { record: note.record } : {}),
-            provenance: note.provenance,
-            lane,
-            deadlineMs: input.deadlineMs,
-          },
+          { ...noteStepInput(input, accountId, note), lane, deadlineMs: input.deadlineMs },
         ]),
       ),
     isConflict,

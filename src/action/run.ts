@@ -81,6 +81,26 @@ export interface NoteStep {
   provenance: NoteProvenance;
 }
 
+/**
+ * What the note step sends to HubSpot's side, from the run and the step: the same whether the run is one
+ * activity or, in older histories, the note step is an activity of its own. A note (the default) carries
+ * no record.
+ */
+export function noteStepInput(run: ContactSyncRun, accountId: string, note: NoteStep) {
+  return {
+    accountId,
+    conversationKey: run.conversationKey,
+    contactId: note.contactId,
+    knownNoteIds: run.knownNoteIds,
+    contactCreatedByThisRun: note.contactCreatedByThisRun,
+    mayHaveWritten: run.mayHaveWritten,
+    summary: note.summary,
+    timestamp: run.timestamp,
+    ...(note.record.object !== 'notes' ? { record: note.record } : {}),
+    provenance: note.provenance,
+  };
+}
+
 /** What the body of the run's note says about itself. */
 export function provenanceOf(
   config: Pick<ActionConfig, 'id' | 'name'>,
