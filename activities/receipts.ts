@@ -6,8 +6,9 @@
 // it ends. A receipt write is tried again for a few seconds while the database does not answer. An
 // in-conversation run then goes on without it (a warning, ids only): the agent's answer comes first. An
 // offline run whose HubSpot work is done fails the attempt instead, with its result in the attempt's
-// heartbeat: Temporal retries it within the run's retry window, and the next attempt only writes the
-// receipt and returns that result, without calling HubSpot again.
+// heartbeat (and in this worker's memory, should the server drop a failed attempt's last heartbeat):
+// Temporal retries it within the run's retry window, and the next attempt only writes the receipt and
+// returns that result, without calling HubSpot again.
 import { createHash } from 'node:crypto';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Context, log } from '@temporalio/activity';
@@ -175,7 +176,17 @@ function retryWindowLeftMs(attemptBeganMs: number): number {
   return info.scheduleToCloseTimeoutMs - before - (Date.now() - attemptBeganMs);
 }
 
+/** Runs done whose receipt waits for the database, kept by this worker (the oldest dropped past this many). */
+const DONE_RUNS_KEPT = 1_000;
+
 export class ReceiptWriter {
+  /**
+   * What an offline attempt whose receipt could not be written also leaves in its heartbeat: a server
+   * that does not keep an attempt's last heartbeat when it fails (the time-skipping test server) loses
+   * it, and a retry that lands on this worker still finds the run done here.
+   */
+  private readonly doneRuns = new Map<string, RunDone>();
+
   constructor(
     private readonly recorder: ReceiptRecorder,
     private readonly port: HubSpotPort,
@@ -233,7 +244,10 @@ export class ReceiptWriter {
     const offline = input.lane !== 'agent';
     const began = Date.now();
     const info = Context.current().info;
-    const before = run.attempt > 1 ? (info.heartbeatDetails as RunDone | undefined) : undefined;
+    const doneRuns = this.doneRuns;
+    const heartbeat = run.attempt > 1 ? (info.heartbeatDetails as RunDone | undefined) : undefined;
+    // A run an earlier attempt did: from its last heartbeat, else from this worker's memory of it.
+    const before = heartbeat?.result ? heartbeat : run.attempt > 1 ? (doneRuns.get(base.id) ?? heartbeat) : undefined;
     const finish = async (
       write: Omit<ReceiptWrite, keyof typeof base | 'finished' | 'finishedAtMs'>,
       then?: string,
@@ -279,11 +293,17 @@ export class ReceiptWriter {
             ? "the run's retry window ends, so the sync's outcome goes on without it"
             : undefined,
       );
-      if (written || !retry) return result;
+      if (written || !retry) {
+        doneRuns.delete(base.id);
+        return result;
+      }
       // The next attempt finds the result in the last heartbeat (and the failure's details, should the
       // window end meanwhile: what the run sent).
       const details: RunDone = { ...progress, result, receiptTries: tries };
       Context.current().heartbeat(details);
+      doneRuns.delete(base.id);
+      doneRuns.set(base.id, details);
+      if (doneRuns.size > DONE_RUNS_KEPT) doneRuns.delete(doneRuns.keys().next().value!);
       throw ApplicationFailure.create({
         message:
           `The receipts database did not answer within ${RECEIPT_WRITE_MS / 1000} s, so the receipt of the sync of ` +

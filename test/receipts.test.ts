@@ -7,6 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { ApplicationFailure } from '@temporalio/common';
+import { createActivities, type ContactSyncActivityInput } from '../activities';
+import { FailureType } from '../src/action/failures';
+import type { ContactSyncResult } from '../src/action/run';
+import { FakeAccount, FakeHubSpot } from './helpers/fake-hubspot';
 import type { Receipt, ReceiptRecorder, ReceiptWrite } from '../src/action/receipt';
 import type { AccountStore } from '../src/account-store/store';
 import { StoreDirectory } from '../src/account-store/store-directory';
@@ -70,7 +76,9 @@ class ReceiptsOutage implements ReceiptRecorder {
   }
 
   finished(write: ReceiptWrite): Promise<void> {
-    if (this.armed?.conversationId === write.conversationId) {
+    // The run's result, not an attempt's failure: an attempt that failed first (a call past the harness's
+    // 1 s timeout on a loaded machine) writes its failure before the run's HubSpot work is done.
+    if (this.armed?.conversationId === write.conversationId && write.outcome !== 'failed') {
       this.began = Date.now();
       this.until = this.began + this.armed.forMs;
       this.armed = undefined;
@@ -316,6 +324,56 @@ describe('the receipts database down', () => {
       await new Promise((r) => setTimeout(r, 1_000));
       assert.equal((await h.platform.getState(voice))?.outcomes.offline?.length, 1);
     });
+  });
+
+  test("when the server drops a failed attempt's last heartbeat, the next attempt on the same worker still only writes the receipt", async () => {
+    // The run activity over the fake HubSpot port, in Temporal's MockActivityEnvironment: the attempt
+    // that did the run meets a database that does not answer; its retry comes with no heartbeat details.
+    const account = new FakeAccount(ACME.accountId);
+    let down = true;
+    const stored: ReceiptWrite[] = [];
+    const recorder: ReceiptRecorder = {
+      started: async () => {},
+      finished: async (write) => {
+        if (down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        stored.push(write);
+      },
+    };
+    const activities = createActivities({ hubspot: new FakeHubSpot(account), receipts: recorder });
+    const input: ContactSyncActivityInput = {
+      config: offline,
+      fields: { email: 'jane@example.com', first_name: 'Jane' },
+      summary: 'Jane asked for a demo.',
+      conversationKey: 'acme/c-1001/offline',
+      knownNoteIds: [],
+      mayHaveWritten: false,
+      timestamp: '2026-12-08T10:00:00.000Z',
+      lane: 'offline',
+      workspaceId: WORKSPACE,
+      receipt: { trigger: 'offline', conversationId: 'c-1001' },
+    };
+    const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+    const run = (attempt: number) =>
+      new MockActivityEnvironment(
+        { attempt, startToCloseTimeoutMs: 60_000, scheduleToCloseTimeoutMs: 0, heartbeatDetails: undefined },
+        { logger: quiet },
+      ).run(activities.runContactSync, input) as Promise<ContactSyncResult>;
+    const failure = await run(1).then(
+      () => assert.fail('the first attempt fails while its receipt cannot be written'),
+      (err: ApplicationFailure) => err,
+    );
+    assert.equal(failure.type, FailureType.ReceiptStoreUnavailable);
+    assert.equal(failure.nonRetryable, false);
+    const calls = account.calls.length;
+    assert.ok(calls > 0);
+    down = false;
+    const result = await run(2);
+    assert.equal(result.result, 'created');
+    assert.deepEqual(account.calls.slice(calls), [], 'no HubSpot call on the retry');
+    assert.deepEqual(
+      stored.map((w) => [w.outcome, w.finished, w.attempts, w.contactId]),
+      [['created', true, 2, result.contactId]],
+    );
   });
 });
 
